@@ -1,0 +1,37 @@
+# The two commands a new user needs: `make demo` and `make test`. Each creates/updates .venv itself.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP_BASE := $(VENV)/.installed-base
+STAMP_DEV  := $(VENV)/.installed-dev
+
+.PHONY: demo test venv dev bench clean ci-services
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_BASE): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@ $(STAMP_BASE)
+
+venv: $(STAMP_BASE)
+dev: $(STAMP_DEV)
+
+demo: $(STAMP_BASE)
+	$(VENV)/bin/ballast demo
+
+test: $(STAMP_DEV)
+	$(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
+
+bench: $(STAMP_DEV)
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .hypothesis

@@ -1,0 +1,54 @@
+"""ballast: dynamic asset rebalancing — targets, triggers, planning and costs, backtested fast,
+swept at scale, run live.
+
+``import ballast`` stays light: numba, cvxpy, SQLAlchemy and the rest load on first use.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "backtest": "ballast.engine.backtest",
+    "Result": "ballast.engine.result",
+    "Strategy": "ballast.strategy",
+    "build_strategy": "ballast.strategy",
+    "load_prices": "ballast.data.loaders",
+    "load_strategy": "ballast.config",
+    "Market": "ballast.market",
+    "InputError": "ballast.errors",
+    # targets
+    "Fixed": "ballast.targets",
+    # triggers
+    "Calendar": "ballast.triggers",
+    "Band": "ballast.triggers",
+    "Never": "ballast.triggers",
+    "Cooldown": "ballast.triggers",
+    "any_of": "ballast.triggers",
+    "all_of": "ballast.triggers",
+    # planning
+    "Full": "ballast.planning",
+    "BandEdge": "ballast.planning",
+    # costs
+    "Proportional": "ballast.costs",
+    "FixedPerTrade": "ballast.costs",
+    "MinTradeSize": "ballast.costs",
+    "Costs": "ballast.costs",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ballast' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

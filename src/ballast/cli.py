@@ -1,0 +1,196 @@
+"""The ``ballast`` command: backtest, datasets, demo (and the runners of the other issues).
+
+User mistakes (bad files, fields, prices) print one clear message and exit 2, never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="ballast: dynamic asset rebalancing — backtest, sweep and run a strategy.")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from pydantic import ValidationError
+
+    from ballast.errors import InputError
+
+    return (InputError, ValueError, KeyError, FileNotFoundError, ValidationError)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Strategy from the TOML file (if any) with CLI flags on top; returns (strategy, data options)."""
+    from ballast.config import load_strategy_file
+    from ballast.strategy import build_strategy
+
+    keywords: dict[str, Any] = {}
+    data: dict[str, Any] = {"prices": "crypto", "relatives": False, "fill": None, "assets": None,
+                            "start": None, "end": None, "periods_per_year": None}
+    if strategy_file is not None:
+        cfg = load_strategy_file(strategy_file)
+        keywords = cfg.keywords()
+        data.update(cfg.data.model_dump())
+        data["prices"] = cfg.prices_path()
+    set_flags = {k: v for k, v in overrides.items() if v is not None}
+    if "fee_bps" in set_flags:
+        keywords.pop("costs", None)
+        keywords.setdefault("fee_bps", set_flags["fee_bps"])
+    if {"fixed_cost", "min_trade"} & set_flags.keys() and "costs" in keywords:
+        keywords.pop("costs")
+    if ("band" in set_flags or "rebalance" in set_flags) and "rebalance" not in set_flags:
+        keywords["rebalance"] = None
+    for k in ("prices", "relatives", "fill"):
+        if k in set_flags and set_flags[k] is not False:
+            data[k] = set_flags.pop(k)
+        set_flags.pop(k, None)
+    keywords.update(set_flags)
+    return build_strategy(**keywords), data
+
+
+@app.command()
+def backtest(
+    strategy_file: Annotated[Path | None, typer.Argument(help="Strategy TOML file (flags override it).")] = None,
+    prices: Annotated[str | None, typer.Option(help="CSV/Parquet file or bundled dataset name.")] = None,
+    relatives: Annotated[bool, typer.Option("--relatives", help="Rows are price relatives p[t]/p[t-1].")] = False,
+    fill: Annotated[str | None, typer.Option(help="'forward' to carry the last price over gaps.")] = None,
+    target: Annotated[str | None, typer.Option(help="'equal' or A=0.5,B=0.5")] = None,
+    rebalance: Annotated[str | None, typer.Option(help="never|daily|weekly|monthly|quarterly|yearly|N")] = None,
+    band: Annotated[float | None, typer.Option(help="Band half-width (0.05 = 5 points or 5 %).")] = None,
+    band_kind: Annotated[str | None, typer.Option(help="absolute|relative|hybrid")] = None,
+    plan: Annotated[str | None, typer.Option(help="full|band-edge")] = None,
+    fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points.")] = None,
+    fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade (currency).")] = None,
+    min_trade: Annotated[float | None, typer.Option(help="Skip trades smaller than this value.")] = None,
+    cash: Annotated[str | None, typer.Option(help="The cash/quote asset (added at price 1 if absent).")] = None,
+    capital: Annotated[float | None, typer.Option(help="Starting value (default 1,000,000).")] = None,
+    convention: Annotated[str | None, typer.Option(help="exact|bt accounting")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write equity/weights/trades/rebalances CSV here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
+) -> None:
+    """Backtest a strategy and compare it with buy-and-hold."""
+    from ballast.engine.backtest import backtest as run
+
+    try:
+        strategy, data = resolve_strategy(strategy_file, {
+            "prices": prices, "relatives": relatives or None, "fill": fill, "target": target,
+            "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
+            "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
+            "capital": capital, "convention": convention})
+        with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
+            result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
+                         periods_per_year=data.get("periods_per_year"), start=data.get("start"),
+                         end=data.get("end"))
+            result.metrics  # noqa: B018  (evaluate inside the spinner)
+            result.baseline  # noqa: B018
+    except user_errors() as exc:
+        fail(_message(exc))
+    if as_json:
+        print(json.dumps({**result.metrics, "baseline": result.baseline.metrics if result.baseline else None,
+                          "strategy": result.strategy.describe(), "conventions": result.conventions},
+                         default=str))
+    else:
+        from ballast.report.terminal import print_summary
+
+        print_summary(result, console)
+    if out is not None:
+        files = result.write_csv(str(out))
+        if not as_json:
+            console.print(f"wrote {', '.join(files)}")
+    if report is not None:
+        write_report(result, report, quiet=as_json)
+
+
+def write_report(result: Any, path: Path, quiet: bool = False) -> None:
+    try:
+        from ballast.report.html import write_tearsheet
+    except ImportError:
+        fail("the HTML report is not available in this installation")
+    written = write_tearsheet([result], path)
+    if not quiet:
+        console.print(f"report: {written}")
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets bundled with ballast (usable as --prices NAME)."""
+    from rich.table import Table
+
+    from ballast.data.bundled import DATASETS
+
+    table = Table("name", "description", "source", title="bundled datasets", title_justify="left")
+    for d in DATASETS.values():
+        table.add_row(d.name, d.description, d.source)
+    console.print(table)
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="Where the report and CSVs go.")] = Path("demo-out")) -> None:
+    """The main job on bundled real data: a treasury strategy backtest plus its report."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from ballast.engine.backtest import backtest as run
+    from ballast.report.terminal import print_summary
+    from ballast.strategy import build_strategy
+
+    strategy = build_strategy(target="BTC=0.4,ETH=0.3,USDT=0.3", band=0.05, band_kind="absolute",
+                              plan="band-edge", fee_bps=10, fixed_cost=5, cash="USDT",
+                              name="treasury 40/30/30, 5-pt bands")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("compiling the engine and running the backtest on bundled crypto data…")
+        result = run("crypto", strategy)
+        result.metrics  # noqa: B018
+        result.baseline  # noqa: B018
+        progress.update(task, description="writing the report…")
+        files = result.write_csv(str(out))
+        report_path = None
+        try:
+            from ballast.report.html import write_tearsheet
+
+            report_path = write_tearsheet([result], out / "report.html")
+        except ImportError:
+            report_path = None
+    print_summary(result, console)
+    console.print(f"CSV: {', '.join(files)}")
+    if report_path is not None:
+        console.print(f"[bold]report:[/] {report_path}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""The strategy file: one TOML document, validated with pydantic, errors naming file and field.
+
+    name = "treasury"
+    [data]      prices = "crypto", assets = [...], start/end, relatives, fill
+    [target]    kind = "fixed", weights = {BTC = 0.5, ...}      (or kind = "equal")
+    [trigger]   rebalance = "monthly", band = 0.05, band_kind, band_floor, per_asset, cooldown
+    [plan]      kind = "full" | "band-edge"
+    [costs]     fee_bps, per_asset_bps, fixed, min_trade
+    [portfolio] cash = "USDT", capital, convention
+
+Relative paths in ``[data]`` are resolved against the TOML file's folder.
+"""
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ballast.errors import InputError
+from ballast.strategy import Strategy, build_strategy
+from ballast.targets import Fixed, Target
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(Section):
+    prices: str = "crypto"
+    assets: list[str] | None = None
+    start: str | None = None
+    end: str | None = None
+    relatives: bool = False
+    fill: Literal["forward"] | None = None
+    periods_per_year: float | None = Field(default=None, gt=0)
+
+
+class TargetSection(BaseModel):
+    """``kind`` picks the target; the other keys are that target's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str = "equal"
+    weights: dict[str, float] | None = None
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TriggerSection(Section):
+    rebalance: str | int | None = None
+    band: float | None = Field(default=None, ge=0)
+    band_kind: Literal["absolute", "relative", "hybrid"] = "absolute"
+    band_floor: float | None = Field(default=None, ge=0)
+    per_asset: dict[str, float] = Field(default_factory=dict)
+    cooldown: int = Field(default=0, ge=0)
+
+
+class PlanSection(Section):
+    kind: Literal["full", "band-edge"] = "full"
+
+
+class CostsSection(Section):
+    fee_bps: float = Field(default=0.0, ge=0)
+    per_asset_bps: dict[str, float] = Field(default_factory=dict)
+    fixed: float = Field(default=0.0, ge=0)
+    min_trade: float = Field(default=0.0, ge=0)
+
+
+class PortfolioSection(Section):
+    cash: str | None = None
+    capital: float = Field(default=1_000_000.0, gt=0)
+    convention: Literal["exact", "bt"] = "exact"
+
+
+class StrategyFile(Section):
+    name: str = "strategy"
+    data: DataSection = Field(default_factory=DataSection)
+    target: TargetSection = Field(default_factory=TargetSection)
+    trigger: TriggerSection = Field(default_factory=TriggerSection)
+    plan: PlanSection = Field(default_factory=PlanSection)
+    costs: CostsSection = Field(default_factory=CostsSection)
+    portfolio: PortfolioSection = Field(default_factory=PortfolioSection)
+    # Sections owned by other runners (sweep grids, live service, reports) are validated there.
+    sweep: dict[str, Any] | None = None
+    live: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    source: Path | None = None
+
+    def keywords(self) -> dict[str, Any]:
+        """The flat keywords of `build_strategy` (CLI flags override these)."""
+        from ballast.costs import Costs, FixedPerTrade, MinTradeSize, Proportional
+
+        models = []
+        if self.costs.fee_bps or self.costs.per_asset_bps:
+            models.append(Proportional(self.costs.fee_bps, self.costs.per_asset_bps))
+        if self.costs.fixed:
+            models.append(FixedPerTrade(self.costs.fixed))
+        if self.costs.min_trade:
+            models.append(MinTradeSize(self.costs.min_trade))
+        return {
+            "target": build_target(self.target),
+            "rebalance": self.trigger.rebalance,
+            "band": self.trigger.band,
+            "band_kind": self.trigger.band_kind,
+            "band_floor": self.trigger.band_floor,
+            "band_per_asset": self.trigger.per_asset,
+            "cooldown": self.trigger.cooldown,
+            "plan": self.plan.kind,
+            "costs": Costs(*models),
+            "cash": self.portfolio.cash,
+            "capital": self.portfolio.capital,
+            "convention": self.portfolio.convention,
+            "name": self.name,
+        }
+
+    def prices_path(self) -> str:
+        """``data.prices`` as given if it is a bundled name, else resolved next to the file."""
+        from ballast.data.bundled import DATASETS
+
+        p = self.data.prices
+        if p in DATASETS or self.source is None or Path(p).is_absolute():
+            return p
+        return str((self.source.parent / p).resolve())
+
+    def to_strategy(self) -> Strategy:
+        return build_strategy(**self.keywords())
+
+
+TargetBuilder = Callable[[TargetSection], Target]
+
+
+def _fixed(section: TargetSection) -> Target:
+    if section.weights is None:
+        raise ValueError("kind 'fixed' needs weights, e.g. weights = { BTC = 0.6, ETH = 0.4 }")
+    return Fixed(section.weights)
+
+
+def _equal(section: TargetSection) -> Target:
+    return Fixed("equal")
+
+
+# Target kinds the file understands; risk-based targets register themselves here too.
+TARGET_KINDS: dict[str, TargetBuilder] = {"fixed": _fixed, "equal": _equal}
+
+
+def build_target(section: TargetSection) -> Target:
+    builder = TARGET_KINDS.get(section.kind)
+    if builder is None:
+        raise ValueError(f"unknown kind {section.kind!r}; expected one of {', '.join(sorted(TARGET_KINDS))}")
+    extra = section.params()
+    if section.kind in ("fixed", "equal") and extra:
+        raise ValueError(f"unexpected key(s) {', '.join(sorted(extra))} for kind {section.kind!r}")
+    return builder(section)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    if not parts:
+        return "top level"
+    if len(parts) == 1:
+        return parts[0]
+    return f"[{parts[0]}] {'.'.join(parts[1:])}"
+
+
+def load_strategy_file(path: str | Path) -> StrategyFile:
+    """Parse and validate a strategy TOML; every problem raises InputError naming file and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such strategy file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        cfg = StrategyFile.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{path}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise InputError("\n".join(lines)) from None
+    cfg = cfg.model_copy(update={"source": path})
+    try:
+        build_target(cfg.target)
+    except (ValueError, KeyError) as exc:
+        raise InputError(f"{path}: [target] {exc.args[0] if exc.args else exc}") from None
+    try:
+        cfg.to_strategy()  # build once so the remaining semantic errors surface here
+    except (ValueError, KeyError) as exc:
+        raise InputError(f"{path}: {exc.args[0] if exc.args else exc}") from None
+    return cfg
+
+
+def load_strategy(path: str | Path) -> Strategy:
+    return load_strategy_file(path).to_strategy()

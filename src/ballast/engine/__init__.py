@@ -1,0 +1,1 @@
+"""Engine: the compiled path walk, the pure-Python twin, metrics and the Result."""

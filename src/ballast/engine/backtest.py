@@ -1,0 +1,129 @@
+"""Running a strategy over price history: prepare arrays, pick the engine, wrap the result."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ballast.costs.base import CostArrays, compile_costs
+from ballast.data.loaders import load_prices
+from ballast.engine.result import RawRun, Result
+from ballast.errors import InputError
+from ballast.market import Market
+from ballast.strategy import Strategy, build_strategy
+from ballast.targets.base import check_weight_path
+from ballast.triggers.base import TriggerProgram, compile_trigger
+
+ENGINES = ("auto", "numba", "python")
+CONVENTION_CODES = {"exact": 0, "bt": 1}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the kernel needs for one strategy on one market."""
+
+    strategy: Strategy
+    market: Market
+    targets: np.ndarray
+    program: TriggerProgram | None
+    plan: Any
+    costs: CostArrays
+    quote: int
+
+    @property
+    def compiled(self) -> bool:
+        return self.program is not None and self.plan is not None
+
+
+def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
+    """Add the cash asset as a constant price of 1 when the prices do not carry it."""
+    if cash is None or cash in prices.columns:
+        return prices
+    return prices.assign(**{cash: 1.0})
+
+
+def prepare(strategy: Strategy, market: Market) -> Prepared:
+    targets = check_weight_path(strategy.target.path(market), market, f"target {strategy.target.describe()}")
+    quote = market.asset_index(strategy.cash) if strategy.cash else -1
+    return Prepared(strategy, market, targets, compile_trigger(strategy.trigger, market),
+                    strategy.planner.encode(market.assets), compile_costs(strategy.costs, market), quote)
+
+
+def run_compiled(p: Prepared, record: bool = True) -> RawRun:
+    from ballast.engine.kernel import simulate
+    from ballast.engine.metrics import compute_metrics
+
+    assert p.program is not None and p.plan is not None
+    g, s = p.program, p.plan
+    equity, weights, acc, reb, trades = simulate(
+        p.market.prices, p.targets, g.kind, g.mask, g.series, g.width_abs, g.width_rel, g.params,
+        g.program, s.kind, s.width_abs, s.width_rel, s.params, p.costs, p.quote,
+        CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
+    m = compute_metrics(equity, acc, float(p.strategy.capital), float(p.market.periods_per_year))
+    return RawRun(equity, weights, acc, m, reb, trades)
+
+
+def run_python(p: Prepared) -> RawRun:
+    from ballast.engine.python_path import simulate_python
+
+    return simulate_python(p)
+
+
+def run_prepared(p: Prepared, engine: str = "auto") -> Result:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "numba" and not p.compiled:
+        raise ValueError("this strategy has user-defined parts that only the Python engine can run; "
+                         "use engine='python' or 'auto'")
+    raw = run_compiled(p) if p.compiled and engine != "python" else run_python(p)
+    hold = p.strategy.buy_and_hold()
+
+    def baseline() -> Result:
+        q = prepare(hold, p.market)
+        return Result(hold, p.market, q.targets, run_compiled(q))
+
+    return Result(p.strategy, p.market, p.targets, raw, baseline)
+
+
+def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] | None:
+    """The assets to load: as given, else those the target names (cash added later if absent)."""
+    if assets:
+        return list(assets)
+    named = strategy.target.assets()
+    return None if named is None else list(named)
+
+
+def to_market(prices: pd.DataFrame | str | Path, cash: str | None = None, relatives: bool = False,
+              fill: str | None = None, periods_per_year: float | None = None,
+              start: str | None = None, end: str | None = None,
+              assets: list[str] | None = None) -> Market:
+    df = load_prices(prices, relatives=relatives, fill=fill, start=start, end=end, assets=assets,
+                     optional_assets=(cash,) if cash else ())
+    return Market.from_frame(with_cash(df, cash), periods_per_year or 0.0)
+
+
+def backtest(prices: pd.DataFrame | str | Path, strategy: Strategy | None = None, *,
+             relatives: bool = False, fill: str | None = None, engine: str = "auto",
+             periods_per_year: float | None = None, start: str | None = None, end: str | None = None,
+             assets: list[str] | None = None, **keywords: Any) -> Result:
+    """Backtest ``strategy`` (or one built from ``keywords``) on ``prices``.
+
+    ``prices``: a wide DataFrame (dates × assets), a CSV/Parquet path, or a bundled dataset name.
+    Keywords mirror the CLI: ``target``, ``rebalance``, ``band``, ``band_kind``, ``plan``,
+    ``fee_bps``, ``fixed_cost``, ``min_trade``, ``cooldown``, ``cash``, ``capital``, ``convention``.
+    """
+    if strategy is None:
+        strategy = build_strategy(**keywords)
+    elif keywords:
+        raise TypeError(f"give either a Strategy or keywords, not both (got {', '.join(keywords)})")
+    market = to_market(prices, strategy.cash, relatives, fill, periods_per_year, start, end,
+                       universe(strategy, assets))
+    return run_prepared(prepare(strategy, market), engine)
+
+
+Runner = Callable[[Prepared], RawRun]
+__all__ = ["InputError", "Prepared", "backtest", "prepare", "run_compiled", "run_prepared", "to_market"]

@@ -1,0 +1,254 @@
+"""The compiled path walk: value, decide, plan, trade with exact costs — one close at a time.
+
+Conventions (also in docs/conventions.md and on every Result):
+- decisions and trades happen at the close of period t, on information up to t, from the
+  pre-trade weights at that close;
+- the portfolio starts as cash (``capital``) and is formed at the first close, paying costs;
+- ``CONV_EXACT``: after a rebalance the weights are exactly the planned weights and the costs
+  come out of the portfolio: V′ = V − Σᵢ cᵢ(|w′ᵢ·V′ − xᵢ|), solved by fixed-point iteration
+  (a contraction while marginal costs are below 100 %; it converges to machine precision);
+- ``CONV_BT``: bt's accounting — each trade moves (w′ᵢ − wᵢ)·V of cash and carries its own fee
+  (a buy gets that amount less its fee, a sale delivers that amount plus its fee).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ballast.costs.kernel import trade_cost
+from ballast.planning.kernel import plan_weights
+from ballast.triggers.kernel import evaluate_program
+
+CONV_EXACT = 0
+CONV_BT = 1
+
+# Indices into the accumulator vector returned by `simulate` (metrics.py reads them).
+ACC_COSTS = 0
+ACC_TURNOVER = 1  # Σ over rebalances after formation of ½·Σ|trade value| / pre-trade value
+ACC_REBALANCES = 2
+ACC_TRADES = 3
+ACC_DRIFT_SUM = 4  # Σₜ maxᵢ |w_pre − target| over t ≥ 1
+ACC_DRIFT_MAX = 5
+ACC_ACTIVE_SUM = 6  # Σ (r_portfolio − r_target_portfolio), t ≥ 1
+ACC_ACTIVE_SUMSQ = 7
+ACC_FIRED = 8  # trigger firings, including those whose trades were all skipped
+N_ACC = 9
+
+MAX_ITER = 200
+
+
+@njit(cache=True)
+def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN001
+    """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′."""
+    n = p.shape[0]
+    V = cash
+    for i in range(n):
+        V += units[i] * p[i]
+    x_skip = 0.0
+    w_s = 0.0
+    for i in range(n):
+        x = units[i] * p[i]
+        d = abs(w[i] * V - x)
+        if i == quote:
+            traded[i] = True
+        else:
+            traded[i] = d > 0.0 and d >= costs.min_trade
+        if traded[i]:
+            w_s += w[i]
+        else:
+            x_skip += x
+    if w_s <= 0.0:
+        return -1.0
+    v_new = V
+    for _ in range(MAX_ITER):
+        c = 0.0
+        for i in range(n):
+            if traded[i] and i != quote:
+                c += trade_cost(costs, i, t, abs(w[i] / w_s * (v_new - x_skip) - units[i] * p[i]))
+        nxt = V - c
+        if abs(nxt - v_new) <= 1e-15 * abs(V):
+            v_new = nxt
+            break
+        v_new = nxt
+    for i in range(n):
+        hold[i] = w[i] / w_s * (v_new - x_skip) if traded[i] else units[i] * p[i]
+    return v_new
+
+
+@njit(cache=True)
+def _bt_leg(costs, i, t, amount):  # noqa: ANN001
+    """bt's allocate(): traded value d with d + c(d) = amount (buy) or d − c(d) = −amount (sell)."""
+    a = abs(amount)
+    d = a
+    for _ in range(MAX_ITER):
+        c = trade_cost(costs, i, t, d)
+        nxt = a - c if amount > 0 else a + c
+        if abs(nxt - d) <= 1e-15 * a:
+            d = nxt
+            break
+        d = nxt
+    return max(d, 0.0)
+
+
+@njit(cache=True)
+def value_and_weights(units, cash, p, w):  # noqa: ANN001
+    """Portfolio value at prices ``p``; fills ``w`` with the weights (one summation order for all)."""
+    V = cash
+    for i in range(p.shape[0]):
+        V += units[i] * p[i]
+    for i in range(p.shape[0]):
+        w[i] = units[i] * p[i] / V if V > 0.0 else 0.0
+    return V
+
+
+@njit(cache=True)
+def target_return(target_prev, p, p_prev):  # noqa: ANN001
+    """Return of the always-on-target portfolio over one period."""
+    r = 0.0
+    for i in range(p.shape[0]):
+        r += target_prev[i] * (p[i] / p_prev[i] - 1.0)
+    return r
+
+
+@njit(cache=True)
+def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost):  # noqa: ANN001
+    """Trade from ``units`` (+ ``cash``) to the planned weights ``w_new`` at prices ``p``.
+
+    Updates ``units`` in place and writes each asset's traded value (signed) and cost into ``dv``
+    and ``cost``. Returns (value after, cash after, trades, total cost, traded value). Shared by
+    the compiled walk, the pure-Python engine and the paper broker.
+    """
+    n = p.shape[0]
+    V = cash
+    for i in range(n):
+        V += units[i] * p[i]
+    n_here = 0
+    cost_here = 0.0
+    traded_value = 0.0
+    for i in range(n):
+        dv[i] = 0.0
+        cost[i] = 0.0
+    if convention == CONV_EXACT:
+        traded = np.zeros(n, np.bool_)
+        hold = np.empty(n)
+        v_new = _solve_exact(units, cash, p, w_new, costs, t, quote, traded, hold)
+        if v_new <= 0.0:  # nothing tradeable, or costs would exceed the portfolio
+            return V, cash, 0, 0.0, 0.0
+        for i in range(n):
+            d = hold[i] - units[i] * p[i]
+            if not traded[i] or d == 0.0:
+                continue
+            dv[i] = d
+            if i != quote:
+                cost[i] = trade_cost(costs, i, t, abs(d))
+                n_here += 1
+                traded_value += abs(d)
+                cost_here += cost[i]
+            units[i] = hold[i] / p[i]
+        return v_new, 0.0, n_here, cost_here, traded_value
+    for i in range(n):
+        amount = (w_new[i] - w_pre[i]) * V
+        if amount == 0.0 or abs(amount) < costs.min_trade:
+            continue
+        d = _bt_leg(costs, i, t, amount)
+        dv[i] = d if amount > 0 else -d
+        cost[i] = trade_cost(costs, i, t, d)
+        cash -= amount
+        units[i] += dv[i] / p[i]
+        n_here += 1
+        traded_value += d
+        cost_here += cost[i]
+    v_after = cash
+    for i in range(n):
+        v_after += units[i] * p[i]
+    return v_after, cash, n_here, cost_here, traded_value
+
+
+@njit(cache=True)
+def simulate(prices, targets, trig_kind, trig_mask, trig_series, trig_abs, trig_rel, trig_params,  # noqa: ANN001, PLR0913
+             program, plan_kind, plan_abs, plan_rel, plan_params, costs, quote, convention, capital,
+             record):
+    """Walk the path. Returns (equity[T], weights[T|1, N], acc[N_ACC], rebalance log, trade log)."""
+    T, n = prices.shape
+    units = np.zeros(n)
+    cash = capital
+    equity = np.empty(T)
+    weights = np.zeros((T if record else 1, n))
+    acc = np.zeros(N_ACC)
+    cap_r = T if record else 1
+    reb_t = np.empty(cap_r, np.int64)
+    reb_bits = np.empty(cap_r, np.int64)
+    reb_trades = np.empty(cap_r, np.int64)
+    reb_cost = np.empty(cap_r)
+    reb_value = np.empty(cap_r)
+    cap_t = T * n if record else 1
+    tr_t = np.empty(cap_t, np.int64)
+    tr_asset = np.empty(cap_t, np.int64)
+    tr_qty = np.empty(cap_t)
+    tr_value = np.empty(cap_t)
+    tr_cost = np.empty(cap_t)
+    n_reb = 0
+    n_tr = 0
+    w_pre = np.zeros(n)
+    w_new = np.empty(n)
+    dv = np.empty(n)
+    cost = np.empty(n)
+    stack = np.zeros(max(program.shape[0], 1), np.bool_)
+    last_t = 0
+    v_prev = capital
+    for t in range(T):
+        p = prices[t]
+        V = value_and_weights(units, cash, p, w_pre)
+        if t == 0:
+            fire = True
+            bits = np.int64(0)
+        else:
+            fire, bits = evaluate_program(t, w_pre, targets[t], last_t, trig_kind, trig_mask,
+                                          trig_series, trig_abs, trig_rel, trig_params, program,
+                                          prices, stack)
+            dmax = 0.0
+            for i in range(n):
+                dmax = max(dmax, abs(w_pre[i] - targets[t, i]))
+            acc[ACC_DRIFT_SUM] += dmax
+            acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
+        v_after = V
+        if fire and V > 0.0:
+            if t > 0:
+                acc[ACC_FIRED] += 1
+            plan_weights(plan_kind, w_pre, targets[t], plan_abs, plan_rel, plan_params, w_new)
+            v_after, cash, n_here, cost_here, traded_value = execute(
+                units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
+            acc[ACC_COSTS] += cost_here
+            if t > 0 and n_here > 0:
+                acc[ACC_REBALANCES] += 1
+                acc[ACC_TRADES] += n_here
+                acc[ACC_TURNOVER] += 0.5 * traded_value / V
+                last_t = t
+            if record:
+                for i in range(n):
+                    if dv[i] != 0.0:
+                        tr_t[n_tr] = t
+                        tr_asset[n_tr] = i
+                        tr_qty[n_tr] = dv[i] / p[i]
+                        tr_value[n_tr] = dv[i]
+                        tr_cost[n_tr] = cost[i]
+                        n_tr += 1
+                reb_t[n_reb] = t
+                reb_bits[n_reb] = bits
+                reb_trades[n_reb] = n_here
+                reb_cost[n_reb] = cost_here
+                reb_value[n_reb] = traded_value
+                n_reb += 1
+        equity[t] = v_after
+        if record:
+            for i in range(n):
+                weights[t, i] = units[i] * p[i] / v_after if v_after > 0.0 else 0.0
+        if t > 0:
+            r_port = v_after / v_prev - 1.0 if v_prev > 0.0 else 0.0
+            a = r_port - target_return(targets[t - 1], p, prices[t - 1])
+            acc[ACC_ACTIVE_SUM] += a
+            acc[ACC_ACTIVE_SUMSQ] += a * a
+        v_prev = v_after
+    return (equity, weights, acc,
+            (reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb]),
+            (tr_t[:n_tr], tr_asset[:n_tr], tr_qty[:n_tr], tr_value[:n_tr], tr_cost[:n_tr]))

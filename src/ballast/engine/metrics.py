@@ -1,0 +1,94 @@
+"""Performance metrics from an equity path and the kernel's accumulators.
+
+One implementation serves a single backtest and the batched sweep, so a sweep row and a
+backtest's metrics are the same numbers.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ballast.engine.kernel import (
+    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_REBALANCES,
+    ACC_TRADES, ACC_TURNOVER,
+)
+
+METRIC_NAMES = (
+    "final_wealth", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
+    "calmar", "turnover", "total_costs", "n_rebalances", "n_trades", "mean_abs_drift",
+    "max_abs_drift", "tracking_error",
+)
+
+METRIC_DOCS = {
+    "final_wealth": "end value / start value (1.0 = flat), after all costs",
+    "total_return": "final_wealth − 1",
+    "cagr": "compound annual growth rate",
+    "volatility": "annualised standard deviation of period returns",
+    "sharpe": "annualised mean / standard deviation of period returns (risk-free rate 0)",
+    "sortino": "annualised mean / downside deviation (target 0)",
+    "max_drawdown": "largest peak-to-trough loss, as a positive fraction",
+    "calmar": "cagr / max_drawdown",
+    "turnover": "annualised one-way turnover after formation: Σ ½·Σ|trade| / value, per year",
+    "total_costs": "all costs paid, including forming the portfolio, in currency",
+    "n_rebalances": "rebalances that traded, after formation",
+    "n_trades": "trades after formation (one per asset per rebalance)",
+    "mean_abs_drift": "mean over closes of the largest |pre-trade weight − target|",
+    "max_abs_drift": "largest |pre-trade weight − target| at any close",
+    "tracking_error": "annualised std of (portfolio − always-on-target portfolio) returns",
+}
+
+
+@njit(cache=True)
+def compute_metrics(equity, acc, capital, periods_per_year):  # noqa: ANN001
+    """The METRIC_NAMES values, in order, as a float array."""
+    T = equity.shape[0]
+    out = np.zeros(len(METRIC_NAMES))
+    fw = equity[T - 1] / capital
+    out[0] = fw
+    out[1] = fw - 1.0
+    years = (T - 1) / periods_per_year if T > 1 else 0.0
+    out[2] = fw ** (1.0 / years) - 1.0 if years > 0 and fw > 0 else np.nan
+    m = 0.0
+    for t in range(1, T):
+        m += equity[t] / equity[t - 1] - 1.0
+    k = T - 1
+    m = m / k if k > 0 else 0.0
+    ss = 0.0
+    dd2 = 0.0
+    for t in range(1, T):
+        r = equity[t] / equity[t - 1] - 1.0
+        ss += (r - m) ** 2
+        if r < 0.0:
+            dd2 += r * r
+    sd = math.sqrt(ss / (k - 1)) if k > 1 else 0.0
+    down = math.sqrt(dd2 / k) if k > 0 else 0.0
+    out[3] = sd * math.sqrt(periods_per_year)
+    out[4] = m / sd * math.sqrt(periods_per_year) if sd > 0 else np.nan
+    out[5] = m / down * math.sqrt(periods_per_year) if down > 0 else np.nan
+    peak = equity[0]
+    mdd = 0.0
+    for t in range(T):
+        peak = max(peak, equity[t])
+        mdd = max(mdd, 1.0 - equity[t] / peak)
+    out[6] = mdd
+    out[7] = out[2] / mdd if mdd > 0 else np.nan
+    out[8] = acc[ACC_TURNOVER] / years if years > 0 else 0.0
+    out[9] = acc[ACC_COSTS]
+    out[10] = acc[ACC_REBALANCES]
+    out[11] = acc[ACC_TRADES]
+    out[12] = acc[ACC_DRIFT_SUM] / k if k > 0 else 0.0
+    out[13] = acc[ACC_DRIFT_MAX]
+    if k > 1:
+        ma = acc[ACC_ACTIVE_SUM] / k
+        var = (acc[ACC_ACTIVE_SUMSQ] - k * ma * ma) / (k - 1)
+        out[14] = math.sqrt(max(var, 0.0) * periods_per_year)
+    return out
+
+
+def metrics_dict(values: np.ndarray) -> dict[str, float]:
+    d = {name: float(v) for name, v in zip(METRIC_NAMES, values, strict=True)}
+    d["n_rebalances"] = int(d["n_rebalances"])
+    d["n_trades"] = int(d["n_trades"])
+    return d

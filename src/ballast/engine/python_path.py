@@ -1,0 +1,90 @@
+"""The pure-Python engine: same walk, any user-defined target, trigger or planner.
+
+It calls the objects' one-step interfaces (``Target.at``, ``Trigger.fires``, ``Planner.plan``)
+and the same compiled ``execute`` for the accounting, so on built-in pieces it must agree with
+the kernel to the last bit of the accounting (tested).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ballast.engine.kernel import (
+    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
+    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, N_ACC, execute, target_return, value_and_weights,
+)
+from ballast.engine.metrics import compute_metrics
+from ballast.engine.result import RawRun
+from ballast.triggers.base import TriggerState
+
+if TYPE_CHECKING:
+    from ballast.engine.backtest import Prepared
+
+CONV = {"exact": 0, "bt": 1}
+
+
+def simulate_python(p: "Prepared") -> RawRun:
+    s, m = p.strategy, p.market
+    prices = m.prices
+    T, n = prices.shape
+    units = np.zeros(n)
+    cash = float(s.capital)
+    equity = np.empty(T)
+    weights = np.zeros((T, n))
+    targets = np.empty((T, n))
+    acc = np.zeros(N_ACC)
+    reb: list[tuple[int, int, int, float, float]] = []
+    reasons: list[str] = []
+    trades: list[tuple[int, int, float, float, float]] = []
+    dv = np.empty(n)
+    cost = np.empty(n)
+    last_t = 0
+    v_prev = cash
+    for t in range(T):
+        price = prices[t]
+        w_pre = np.empty(n)
+        V = value_and_weights(units, cash, price, w_pre)
+        target = np.asarray(s.target.at(m, t), dtype=np.float64)
+        targets[t] = target
+        state = TriggerState(m, t, w_pre, target, last_t)
+        if t == 0:
+            reason: str | None = "initial: form the portfolio"
+        else:
+            reason = s.trigger.fires(state)
+            dmax = float(np.max(np.abs(w_pre - target)))
+            acc[ACC_DRIFT_SUM] += dmax
+            acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
+        v_after = V
+        if reason is not None and V > 0:
+            if t > 0:
+                acc[ACC_FIRED] += 1
+            w_new = np.asarray(s.planner.plan(state), dtype=np.float64)
+            v_after, cash, n_here, cost_here, traded_value = execute(
+                units, cash, price, w_pre, w_new, p.costs, t, p.quote, CONV[s.convention], dv, cost)
+            acc[ACC_COSTS] += cost_here
+            if t > 0 and n_here > 0:
+                acc[ACC_REBALANCES] += 1
+                acc[ACC_TRADES] += n_here
+                acc[ACC_TURNOVER] += 0.5 * traded_value / V
+                last_t = t
+            trades.extend((t, i, dv[i] / price[i], dv[i], cost[i]) for i in range(n) if dv[i] != 0.0)
+            reb.append((t, 0, n_here, cost_here, traded_value))
+            reasons.append(reason)
+        equity[t] = v_after
+        value_and_weights(units, 0.0, price, weights[t])
+        if t > 0:
+            r_port = v_after / v_prev - 1.0 if v_prev > 0 else 0.0
+            a = r_port - target_return(targets[t - 1], price, prices[t - 1])
+            acc[ACC_ACTIVE_SUM] += a
+            acc[ACC_ACTIVE_SUMSQ] += a * a
+        v_prev = v_after
+    metrics = compute_metrics(equity, acc, float(s.capital), float(m.periods_per_year))
+
+    def cols(rows: list[tuple], dtypes: tuple) -> tuple[np.ndarray, ...]:
+        return tuple(np.array([r[k] for r in rows], dtype=dt) for k, dt in enumerate(dtypes))
+
+    return RawRun(equity, weights, acc, metrics,
+                  cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64)),
+                  cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64)),
+                  reasons)

@@ -1,0 +1,171 @@
+"""What a backtest returns: the paths, the trades, why each rebalance fired, and the metrics.
+
+Arrays come straight from the kernel; the DataFrames are built on first access, so a sweep or a
+benchmark that only wants metrics pays nothing for them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ballast.engine.metrics import METRIC_DOCS, metrics_dict
+from ballast.market import Market
+from ballast.triggers.base import TriggerState, reason_from_bits
+
+if TYPE_CHECKING:
+    from ballast.strategy import Strategy
+
+CONVENTIONS_TEXT = {
+    "exact": ("decisions and trades at the close of period t on information up to t, from pre-trade "
+              "weights; portfolio starts as cash and is formed at the first close, paying costs; "
+              "exact self-financing accounting: V' = V - sum_i c_i(|w'_i V' - x_i|)"),
+    "bt": ("decisions and trades at the close of period t on information up to t; each trade moves "
+           "(w'_i - w_i)·V of cash and carries its own fee (bt's accounting)"),
+}
+
+
+@dataclass(frozen=True)
+class RawRun:
+    """The kernel's (or the Python engine's) output, untouched."""
+
+    equity: np.ndarray
+    weights: np.ndarray
+    acc: np.ndarray
+    metrics: np.ndarray
+    rebalances: tuple[np.ndarray, ...]  # t, leaf bits, n trades, cost, traded value
+    trades: tuple[np.ndarray, ...]  # t, asset, quantity, value, cost
+    reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """A finished backtest. ``metrics`` is a dict; the tables are pandas objects."""
+
+    strategy: "Strategy"
+    market: Market
+    targets: np.ndarray
+    raw: RawRun
+    baseline_runner: Any = field(default=None, repr=False)
+
+    @property
+    def conventions(self) -> str:
+        return CONVENTIONS_TEXT[self.strategy.convention]
+
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        return metrics_dict(self.raw.metrics)
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        return pd.Series(self.raw.equity, index=self.market.index, name=self.strategy.name)
+
+    @cached_property
+    def weights(self) -> pd.DataFrame:
+        """Post-trade weights at each close (what is held into the next period)."""
+        return pd.DataFrame(self.raw.weights, index=self.market.index, columns=list(self.market.assets))
+
+    @cached_property
+    def pre_trade_weights(self) -> pd.DataFrame:
+        """Weights at each close before any trade: what the triggers saw."""
+        w = self.raw.weights
+        p = self.market.prices
+        pre = np.zeros_like(w)
+        grown = w[:-1] * (p[1:] / p[:-1])
+        tot = grown.sum(axis=1, keepdims=True)
+        pre[1:] = np.divide(grown, tot, out=np.zeros_like(grown), where=tot > 0)
+        return pd.DataFrame(pre, index=self.market.index, columns=list(self.market.assets))
+
+    @cached_property
+    def target_weights(self) -> pd.DataFrame:
+        return pd.DataFrame(self.targets, index=self.market.index, columns=list(self.market.assets))
+
+    @cached_property
+    def drift(self) -> pd.DataFrame:
+        """Pre-trade weight minus target at each close."""
+        return self.pre_trade_weights - self.target_weights
+
+    @cached_property
+    def reasons(self) -> list[str]:
+        if self.raw.reasons is not None:
+            return self.raw.reasons
+        t_arr, bits, n_tr = self.raw.rebalances[0], self.raw.rebalances[1], self.raw.rebalances[2]
+        pre = self.pre_trade_weights.to_numpy()
+        out: list[str] = []
+        last = 0
+        for t, b, n in zip(t_arr, bits, n_tr, strict=True):
+            if t == 0:
+                out.append("initial: form the portfolio")
+                continue
+            state = TriggerState(self.market, int(t), pre[t], self.targets[t], last)
+            out.append(reason_from_bits(self.strategy.trigger, int(b), state) or "rebalance")
+            if n > 0:
+                last = int(t)
+        return out
+
+    @cached_property
+    def rebalances(self) -> pd.DataFrame:
+        """Every time the trigger fired: when, why, how many trades, cost, traded value."""
+        t, _, n, cost, value = self.raw.rebalances
+        reasons = [r if k > 0 or i == 0 else f"{r} (skipped: every trade below the minimum size)"
+                   for i, (r, k) in enumerate(zip(self.reasons, n, strict=True))]
+        return pd.DataFrame({
+            "time": self.market.index[t], "reason": reasons, "n_trades": n, "cost": cost,
+            "traded_value": value, "executed": n > 0,
+        })
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """One row per asset traded: time, asset, quantity (signed), value (signed), cost, reason."""
+        t, asset, qty, value, cost = self.raw.trades
+        reason_at = dict(zip(self.raw.rebalances[0].tolist(), self.reasons, strict=True))
+        return pd.DataFrame({
+            "time": self.market.index[t],
+            "asset": np.array(self.market.assets, dtype=object)[asset] if len(asset) else np.array([], object),
+            "quantity": qty, "value": value, "cost": cost,
+            "reason": [reason_at[int(x)] for x in t],
+        })
+
+    @cached_property
+    def baseline(self) -> "Result | None":
+        """Buy and hold of the same starting weights, same costs."""
+        return None if self.baseline_runner is None else self.baseline_runner()
+
+    def summary(self) -> pd.DataFrame:
+        """Metrics side by side with the baseline."""
+        cols = {self.strategy.name: self.metrics}
+        if self.baseline is not None:
+            cols["buy & hold"] = self.baseline.metrics
+        return pd.DataFrame(cols)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: metrics, baseline metrics, strategy and conventions."""
+        return {
+            "strategy": self.strategy.describe(),
+            "metrics": self.metrics,
+            "baseline": self.baseline.metrics if self.baseline is not None else None,
+            "conventions": self.conventions,
+            "start": str(self.market.index[0]),
+            "end": str(self.market.index[-1]),
+            "periods": self.market.n_periods,
+            "periods_per_year": self.market.periods_per_year,
+            "assets": list(self.market.assets),
+            "metric_definitions": METRIC_DOCS,
+        }
+
+    def write_csv(self, directory: str) -> list[str]:
+        """equity.csv, weights.csv, trades.csv and rebalances.csv in ``directory``."""
+        from pathlib import Path
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        files = {"equity.csv": self.equity.to_frame("equity"), "weights.csv": self.weights,
+                 "trades.csv": self.trades, "rebalances.csv": self.rebalances}
+        written = []
+        for name, frame in files.items():
+            frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv"))
+            written.append(str(d / name))
+        return written

@@ -1,0 +1,6 @@
+"""Planning: which trades. A planner maps pre-trade and target weights to post-trade weights."""
+from ballast.planning.band_edge import BandEdge
+from ballast.planning.base import Planner
+from ballast.planning.full import Full
+
+__all__ = ["BandEdge", "Full", "Planner"]

@@ -1,0 +1,43 @@
+"""Trade only what drifted out of its band, and only back to the band's edge."""
+from __future__ import annotations
+
+import numpy as np
+
+from ballast.planning.base import PLAN_BAND_EDGE, Planner, PlanSpec
+from ballast.planning.kernel import project_band
+from ballast.triggers.band import Band
+from ballast.triggers.base import TriggerState
+
+
+class BandEdge(Planner):
+    """Move only the assets outside their band, to the nearest point that is inside every band
+    and still sums to one (a Euclidean projection, not a clip; see ``project_band``).
+
+    ``band`` defaults to the strategy's band trigger (the engine binds it).
+    """
+
+    def __init__(self, band: Band | None = None) -> None:
+        self.band = band
+
+    def bind(self, band: Band | None) -> "BandEdge":
+        if self.band is not None:
+            return self
+        if band is None:
+            raise ValueError("plan 'band-edge' needs a band: give the strategy a band trigger or BandEdge(band=...)")
+        return BandEdge(band)
+
+    def plan(self, state: TriggerState) -> np.ndarray:
+        spec = self.encode(state.market.assets)
+        out = np.empty_like(state.weights)
+        project_band(np.asarray(state.weights, np.float64), np.asarray(state.target, np.float64),
+                     spec.width_abs, spec.width_rel, out)
+        return out
+
+    def encode(self, assets: tuple[str, ...]) -> PlanSpec:
+        if self.band is None:
+            raise ValueError("BandEdge has no band; bind it to the strategy's band first")
+        a, r = self.band.widths(assets)
+        return PlanSpec(PLAN_BAND_EDGE, a, r, np.zeros(4))
+
+    def describe(self) -> str:
+        return f"band-edge ({self.band.describe()})" if self.band else "band-edge"

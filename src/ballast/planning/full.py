@@ -1,0 +1,21 @@
+"""Trade all the way back to target."""
+from __future__ import annotations
+
+import numpy as np
+
+from ballast.planning.base import PLAN_FULL, Planner, PlanSpec
+from ballast.triggers.base import TriggerState
+
+
+class Full(Planner):
+    """Every asset back to its target weight."""
+
+    def plan(self, state: TriggerState) -> np.ndarray:
+        return state.target.copy()
+
+    def encode(self, assets: tuple[str, ...]) -> PlanSpec:
+        z = np.zeros(len(assets))
+        return PlanSpec(PLAN_FULL, z, z, np.zeros(4))
+
+    def describe(self) -> str:
+        return "full"

@@ -1,0 +1,117 @@
+"""Compiled planners. ``project_band`` is the self-financing move to the band edge."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ballast.planning.base import PLAN_BAND_EDGE, PLAN_FULL
+
+
+@njit(cache=True)
+def _clip_sum(w, lo, hi, free, lam):  # noqa: ANN001
+    s = 0.0
+    for i in range(w.shape[0]):
+        if free[i]:
+            v = w[i] - lam
+            if v < lo[i]:
+                v = lo[i]
+            elif v > hi[i]:
+                v = hi[i]
+            s += v
+    return s
+
+
+@njit(cache=True)
+def _project(w, lo, hi, free, budget, out):  # noqa: ANN001
+    """out[free] = clip(w − λ, lo, hi) with Σ out[free] = budget, λ by bisection.
+
+    This is the Euclidean projection of w[free] onto {lo ≤ x ≤ hi, Σx = budget}. Returns False if
+    the set is empty (budget outside [Σlo, Σhi]).
+    """
+    slo = 0.0
+    shi = 0.0
+    for i in range(w.shape[0]):
+        if free[i]:
+            slo += lo[i]
+            shi += hi[i]
+    if budget < slo - 1e-12 or budget > shi + 1e-12:
+        return False
+    a = -2.0
+    b = 2.0
+    for i in range(w.shape[0]):
+        if free[i]:
+            a = min(a, w[i] - hi[i] - 1.0)
+            b = max(b, w[i] - lo[i] + 1.0)
+    # _clip_sum is non-increasing in λ: f(a) ≥ budget ≥ f(b).
+    for _ in range(200):
+        m = 0.5 * (a + b)
+        if _clip_sum(w, lo, hi, free, m) > budget:
+            a = m
+        else:
+            b = m
+        if b - a < 1e-16:
+            break
+    lam = 0.5 * (a + b)
+    for i in range(w.shape[0]):
+        if free[i]:
+            v = w[i] - lam
+            out[i] = lo[i] if v < lo[i] else (hi[i] if v > hi[i] else v)
+    # Remove the bisection's last rounding so the weights sum to the budget exactly.
+    s = 0.0
+    for i in range(w.shape[0]):
+        if free[i]:
+            s += out[i]
+    err = budget - s
+    if err != 0.0:
+        for i in range(w.shape[0]):
+            if free[i] and out[i] + err >= lo[i] and out[i] + err <= hi[i]:
+                out[i] += err
+                break
+    return True
+
+
+@njit(cache=True)
+def project_band(w, target, width_abs, width_rel, out):  # noqa: ANN001
+    """Move the out-of-band assets back to the band, self-financing.
+
+    1. Assets outside their band [tᵢ − hᵢ, tᵢ + hᵢ] ∩ [0, 1] (hᵢ = max(absᵢ, relᵢ·tᵢ)) are the
+       only ones traded: their weights are projected onto their bands under the constraint that
+       their total is unchanged (what is sold of one pays for what is bought of another).
+    2. If that is infeasible (e.g. every drifted asset is overweight), every asset joins: the
+       projection of w onto {inside all bands, Σw = 1} over the assets held or targeted. Assets
+       already inside move by a common shift and never leave their band.
+    """
+    n = w.shape[0]
+    lo = np.empty(n)
+    hi = np.empty(n)
+    free = np.zeros(n, np.bool_)
+    budget = 0.0
+    for i in range(n):
+        h = max(width_abs[i], width_rel[i] * target[i])
+        lo[i] = max(target[i] - h, 0.0)
+        hi[i] = min(target[i] + h, 1.0)
+        out[i] = w[i]
+        if w[i] < lo[i] or w[i] > hi[i] or abs(w[i] - target[i]) > h:
+            free[i] = True
+            budget += w[i]
+    if _project(w, lo, hi, free, budget, out):
+        return
+    total = 0.0
+    for i in range(n):
+        # Assets neither held nor wanted stay out: a common shift must not buy them.
+        free[i] = target[i] > 0.0 or w[i] > 0.0
+        if not free[i]:
+            out[i] = 0.0
+            total += w[i]
+    if not _project(w, lo, hi, free, 1.0 - total, out):
+        for i in range(n):
+            out[i] = target[i]
+
+
+@njit(cache=True)
+def plan_weights(kind, w, target, width_abs, width_rel, params, out):  # noqa: ANN001
+    if kind == PLAN_BAND_EDGE:
+        project_band(w, target, width_abs, width_rel, out)
+    else:
+        for i in range(w.shape[0]):
+            out[i] = target[i]

@@ -1,0 +1,79 @@
+"""The terminal summary: strategy against buy-and-hold, with a sparkline of equity."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from ballast.engine.result import Result
+
+SPARKS = "▁▂▃▄▅▆▇█"
+PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "turnover", "mean_abs_drift",
+           "max_abs_drift", "tracking_error"}
+HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar"}
+
+
+def sparkline(values: np.ndarray, width: int = 60) -> str:
+    """Equity as a one-line bar chart (log scale, so a crash and a rally read alike)."""
+    v = np.log(np.asarray(values, dtype=float).clip(min=1e-300))
+    if len(v) > width:
+        v = v[np.linspace(0, len(v) - 1, width).astype(int)]
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-12:
+        return SPARKS[0] * len(v)
+    idx = ((v - lo) / (hi - lo) * (len(SPARKS) - 1)).round().astype(int)
+    return "".join(SPARKS[i] for i in idx)
+
+
+def label(stamp: object) -> str:
+    """A date without a midnight time, or the period number."""
+    text = str(stamp)
+    return text[:-9] if text.endswith(" 00:00:00") else text
+
+
+def fmt(name: str, value: float, capital: float | None = None) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if name in ("n_rebalances", "n_trades"):
+        return f"{int(value):,}"
+    if name in PERCENT:
+        return f"{value:.2%}"
+    if name == "total_costs":
+        return f"{value:,.2f}"
+    return f"{value:.3f}"
+
+
+def summary_table(result: "Result", title: str | None = None) -> Table:
+    base = result.baseline
+    s = result.strategy
+    table = Table(title=title or f"{s.name}: {label(result.market.index[0])} → {label(result.market.index[-1])}",
+                  title_justify="left")
+    table.add_column("metric")
+    table.add_column("strategy", justify="right")
+    if base is not None:
+        table.add_column("buy & hold", justify="right")
+    for name, value in result.metrics.items():
+        row = [name, fmt(name, value)]
+        if base is not None:
+            b = base.metrics[name]
+            row.append(fmt(name, b))
+            if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:
+                row[1] = f"[bold green]{row[1]}[/]"
+        table.add_row(*row)
+    return table
+
+
+def print_summary(result: "Result", console: Console | None = None) -> None:
+    console = console or Console()
+    d = result.strategy.describe()
+    console.print(f"[bold]{result.strategy.name}[/]  target {d['target']} · trigger {d['trigger']} · "
+                  f"plan {d['plan']} · costs {d['costs']} · {result.market.n_assets} assets, "
+                  f"{result.market.n_periods:,} periods")
+    console.print(summary_table(result))
+    console.print(f"equity  {sparkline(result.raw.equity)}")
+    if result.baseline is not None:
+        console.print(f"hold    {sparkline(result.baseline.raw.equity)}")
+    console.print(f"[dim]conventions: {result.conventions}[/]")

@@ -1,0 +1,134 @@
+"""A strategy: one target, one trigger, one planner and the costs — the object every runner shares.
+
+Backtest, sweep and the live service all take a `Strategy`, so a rule tested on history is the
+rule that trades. `build_strategy` turns the flat keywords of the CLI and of ``ballast.backtest``
+into one, so the TOML file, the command line and Python agree on every default.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
+from ballast.planning import BandEdge, Full, Planner
+from ballast.targets import Fixed, Target
+from ballast.triggers import Band, Calendar, Never, Trigger, any_of
+from ballast.triggers.base import Cooldown
+
+CONVENTIONS = ("exact", "bt")
+PLANS = ("full", "band-edge")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """What to hold, when to act, which trades, and what trading costs."""
+
+    target: Target
+    trigger: Trigger = field(default_factory=lambda: Calendar("monthly"))
+    planner: Planner = field(default_factory=Full)
+    costs: CostModel = field(default_factory=Costs)
+    cash: str | None = None  # the quote/stable asset, if it is one of the assets
+    capital: float = 1_000_000.0
+    convention: str = "exact"
+    name: str = "strategy"
+
+    def __post_init__(self) -> None:
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {self.convention!r}")
+        if not (self.capital > 0):
+            raise ValueError(f"capital must be positive, got {self.capital!r}")
+        if isinstance(self.planner, BandEdge) and self.planner.band is None:
+            object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger)))
+
+    def buy_and_hold(self) -> "Strategy":
+        """The same strategy that never rebalances after forming: the baseline."""
+        return replace(self, trigger=Never(), planner=Full(), name="buy & hold")
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "target": self.target.describe(),
+            "trigger": self.trigger.describe(),
+            "plan": self.planner.describe(),
+            "costs": self.costs.describe(),
+            "cash": self.cash,
+            "capital": self.capital,
+            "convention": self.convention,
+        }
+
+
+def first_band(trigger: Trigger) -> Band | None:
+    return next((leaf for leaf in trigger.leaves() if isinstance(leaf, Band)), None)
+
+
+def parse_target(target: Target | Mapping[str, float] | str) -> Target:
+    """``"equal"``, ``"BTC=0.6,ETH=0.4"``, a mapping, or a Target object."""
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, Mapping):
+        return Fixed(target)
+    text = str(target).strip()
+    if text == "equal":
+        return Fixed("equal")
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"target {text!r}: expected 'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"target {text!r}: weight of {name.strip()!r} is not a number: {value!r}") from None
+    return Fixed(weights)
+
+
+def build_strategy(
+    target: Target | Mapping[str, float] | str = "equal",
+    rebalance: str | int | None = None,
+    band: float | None = None,
+    band_kind: str = "absolute",
+    band_floor: float | None = None,
+    band_per_asset: Mapping[str, float] | None = None,
+    plan: str | Planner = "full",
+    fee_bps: float = 0.0,
+    fixed_cost: float = 0.0,
+    min_trade: float = 0.0,
+    cooldown: int = 0,
+    trigger: Trigger | None = None,
+    costs: CostModel | None = None,
+    cash: str | None = None,
+    capital: float = 1_000_000.0,
+    convention: str = "exact",
+    name: str = "strategy",
+) -> Strategy:
+    """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
+
+    ``rebalance`` defaults to ``"monthly"`` without a band and to ``"never"`` with one; when both
+    a calendar and a band are given, either fires.
+    """
+    if trigger is None:
+        parts: list[Trigger] = []
+        if rebalance is None:
+            rebalance = "never" if band is not None else "monthly"
+        if str(rebalance) != "never":
+            parts.append(Calendar(rebalance))
+        if band is not None:
+            parts.append(Band(band, kind=band_kind, floor=band_floor, per_asset=band_per_asset))
+        trigger = any_of(*parts) if parts else Never()
+    if cooldown:
+        trigger = Cooldown(trigger, cooldown)
+    if isinstance(plan, str):
+        if plan not in PLANS:
+            raise ValueError(f"plan must be one of {', '.join(PLANS)}, got {plan!r}")
+        planner: Planner = Full() if plan == "full" else BandEdge()
+    else:
+        planner = plan
+    if costs is None:
+        models: list[CostModel] = []
+        if fee_bps:
+            models.append(Proportional(fee_bps))
+        if fixed_cost:
+            models.append(FixedPerTrade(fixed_cost))
+        if min_trade:
+            models.append(MinTradeSize(min_trade))
+        costs = Costs(*models)
+    return Strategy(parse_target(target), trigger, planner, costs, cash, capital, convention, name)

@@ -1,0 +1,9 @@
+"""Triggers: when to act. Leaves answer yes/no at each close; combinators compose them."""
+from ballast.triggers.band import Band
+from ballast.triggers.base import (
+    AllOf, AnyOf, Cooldown, Leaf, Trigger, TriggerState, all_of, any_of,
+)
+from ballast.triggers.calendar import Calendar, Never
+
+__all__ = ["AllOf", "AnyOf", "Band", "Calendar", "Cooldown", "Leaf", "Never", "Trigger",
+           "TriggerState", "all_of", "any_of"]

@@ -58,10 +58,8 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     from ballast.engine.metrics import compute_metrics
 
     assert p.program is not None and p.plan is not None
-    g, s = p.program, p.plan
     equity, weights, acc, reb, trades = simulate(
-        p.market.prices, p.targets, g.kind, g.mask, g.series, g.width_abs, g.width_rel, g.params,
-        g.program, s.kind, s.width_abs, s.width_rel, s.params, p.costs, p.quote,
+        p.market.prices, p.targets, p.program, p.plan, p.costs, p.quote,
         CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
     m = compute_metrics(equity, acc, float(p.strategy.capital), float(p.market.periods_per_year))
     return RawRun(equity, weights, acc, m, reb, trades)

@@ -165,10 +165,12 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
 
 
 @njit(cache=True)
-def simulate(prices, targets, trig_kind, trig_mask, trig_series, trig_abs, trig_rel, trig_params,  # noqa: ANN001, PLR0913
-             program, plan_kind, plan_abs, plan_rel, plan_params, costs, quote, convention, capital,
-             record):
-    """Walk the path. Returns (equity[T], weights[T|1, N], acc[N_ACC], rebalance log, trade log)."""
+def simulate(prices, targets, trig, plan, costs, quote, convention, capital, record):  # noqa: ANN001
+    """Walk the path. Returns (equity[T], weights[T|1, N], acc[N_ACC], rebalance log, trade log).
+
+    ``trig`` is a TriggerProgram, ``plan`` a PlanSpec, ``costs`` a CostArrays: NamedTuples of
+    arrays, so new fields reach the kernel without changing this signature.
+    """
     T, n = prices.shape
     units = np.zeros(n)
     cash = capital
@@ -193,7 +195,7 @@ def simulate(prices, targets, trig_kind, trig_mask, trig_series, trig_abs, trig_
     w_new = np.empty(n)
     dv = np.empty(n)
     cost = np.empty(n)
-    stack = np.zeros(max(program.shape[0], 1), np.bool_)
+    stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
     last_t = 0
     v_prev = capital
     for t in range(T):
@@ -203,9 +205,7 @@ def simulate(prices, targets, trig_kind, trig_mask, trig_series, trig_abs, trig_
             fire = True
             bits = np.int64(0)
         else:
-            fire, bits = evaluate_program(t, w_pre, targets[t], last_t, trig_kind, trig_mask,
-                                          trig_series, trig_abs, trig_rel, trig_params, program,
-                                          prices, stack)
+            fire, bits = evaluate_program(trig, t, w_pre, targets[t], last_t, prices, stack)
             dmax = 0.0
             for i in range(n):
                 dmax = max(dmax, abs(w_pre[i] - targets[t, i]))
@@ -215,7 +215,7 @@ def simulate(prices, targets, trig_kind, trig_mask, trig_series, trig_abs, trig_
         if fire and V > 0.0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            plan_weights(plan_kind, w_pre, targets[t], plan_abs, plan_rel, plan_params, w_new)
+            plan_weights(plan, w_pre, targets[t], w_new)
             v_after, cash, n_here, cost_here, traded_value = execute(
                 units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
             acc[ACC_COSTS] += cost_here

@@ -6,7 +6,7 @@ decides *where* to go; the kernel-side implementations live in planning/kernel.p
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,14 +17,13 @@ PLAN_BAND_EDGE = 1
 PLAN_COST_AWARE = 2
 
 
-@dataclass(frozen=True)
-class PlanSpec:
-    """A planner as arrays for the kernel."""
+class PlanSpec(NamedTuple):
+    """A planner as arrays for the kernel (a NamedTuple so numba reads fields by name)."""
 
     kind: int
     width_abs: np.ndarray  # float64[N]
     width_rel: np.ndarray  # float64[N]
-    params: np.ndarray  # float64[4]
+    params: np.ndarray  # float64[K], planner-specific
 
 
 class Planner(ABC):

@@ -109,9 +109,10 @@ def project_band(w, target, width_abs, width_rel, out):  # noqa: ANN001
 
 
 @njit(cache=True)
-def plan_weights(kind, w, target, width_abs, width_rel, params, out):  # noqa: ANN001
-    if kind == PLAN_BAND_EDGE:
-        project_band(w, target, width_abs, width_rel, out)
+def plan_weights(plan, w, target, out):  # noqa: ANN001
+    """Post-trade weights into ``out`` for planner ``plan`` (a PlanSpec)."""
+    if plan.kind == PLAN_BAND_EDGE:
+        project_band(w, target, plan.width_abs, plan.width_rel, out)
     else:
         for i in range(w.shape[0]):
             out[i] = target[i]

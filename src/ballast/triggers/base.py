@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -170,9 +171,8 @@ def all_of(*triggers: Trigger) -> Trigger:
     return triggers[0] if len(triggers) == 1 else AllOf(*triggers)
 
 
-@dataclass(frozen=True)
-class TriggerProgram:
-    """A trigger tree flattened for the kernel."""
+class TriggerProgram(NamedTuple):
+    """A trigger tree flattened for the kernel (a NamedTuple so numba reads fields by name)."""
 
     kind: np.ndarray  # int64[L]
     mask: np.ndarray  # bool[L, T]

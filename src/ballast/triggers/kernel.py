@@ -10,16 +10,16 @@ from ballast.triggers.base import (
 
 
 @njit(cache=True)
-def leaf_fires(l, t, w, target, kind, mask, series, width_abs, width_rel, params, prices, last_t):  # noqa: ANN001
-    """One leaf's answer at the close of t, from pre-trade weights ``w``."""
-    k = kind[l]
+def leaf_fires(g, l, t, w, target, prices, last_t):  # noqa: ANN001
+    """Leaf ``l`` of program ``g`` at the close of t, from pre-trade weights ``w``."""
+    k = g.kind[l]
     if k == LEAF_NEVER:
         return False
     if k == LEAF_MASK:
-        return mask[l, t]
+        return g.mask[l, t]
     if k == LEAF_BAND:
         for i in range(w.shape[0]):
-            hw = max(width_abs[l, i], width_rel[l, i] * target[i])
+            hw = max(g.width_abs[l, i], g.width_rel[l, i] * target[i])
             if abs(w[i] - target[i]) > hw:
                 return True
         return False
@@ -27,16 +27,15 @@ def leaf_fires(l, t, w, target, kind, mask, series, width_abs, width_rel, params
 
 
 @njit(cache=True)
-def evaluate_program(t, w, target, last_t, kind, mask, series, width_abs, width_rel, params,  # noqa: ANN001
-                     program, prices, stack):
+def evaluate_program(g, t, w, target, last_t, prices, stack):  # noqa: ANN001
     """Run the reverse-Polish program; returns (fires, bitmask of true leaves)."""
     bits = np.int64(0)
     sp = 0
-    for p in range(program.shape[0]):
-        op = program[p, 0]
-        arg = program[p, 1]
+    for p in range(g.program.shape[0]):
+        op = g.program[p, 0]
+        arg = g.program[p, 1]
         if op == OP_LEAF:
-            v = leaf_fires(arg, t, w, target, kind, mask, series, width_abs, width_rel, params, prices, last_t)
+            v = leaf_fires(g, arg, t, w, target, prices, last_t)
             if v:
                 bits |= np.int64(1) << np.int64(arg)
             stack[sp] = v

@@ -13,11 +13,11 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP_BASE): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --disable-pip-version-check -e .
 	@touch $@
 
 $(STAMP_DEV): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --disable-pip-version-check -e '.[dev]'
 	@touch $@ $(STAMP_BASE)
 
 venv: $(STAMP_BASE)

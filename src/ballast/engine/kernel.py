@@ -41,6 +41,7 @@ MAX_ITER = 200
 def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN001
     """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′."""
     n = p.shape[0]
+    min_trade = costs.min_trade  # read once: a tuple field read in a loop defeats refcount pruning
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -52,7 +53,7 @@ def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN
         if i == quote:
             traded[i] = True
         else:
-            traded[i] = d > 0.0 and d >= costs.min_trade
+            traded[i] = d > 0.0 and d >= min_trade
         if traded[i]:
             w_s += w[i]
         else:
@@ -146,9 +147,10 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
                 cost_here += cost[i]
             units[i] = hold[i] / p[i]
         return v_new, 0.0, n_here, cost_here, traded_value
+    min_trade = costs.min_trade
     for i in range(n):
         amount = (w_new[i] - w_pre[i]) * V
-        if amount == 0.0 or abs(amount) < costs.min_trade:
+        if amount == 0.0 or abs(amount) < min_trade:
             continue
         d = _bt_leg(costs, i, t, amount)
         dv[i] = d if amount > 0 else -d

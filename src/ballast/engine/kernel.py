@@ -46,6 +46,7 @@ def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noq
     value and the traded assets share the rest in proportion to their planned weights.
     """
     n = p.shape[0]
+    min_trade = costs.min_trade  # read once: a tuple field read in a loop defeats refcount pruning
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -59,7 +60,7 @@ def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noq
         elif i == quote:
             traded[i] = True
         else:
-            traded[i] = d > 0.0 and d >= costs.min_trade
+            traded[i] = d > 0.0 and d >= min_trade
         if traded[i]:
             w_s += w[i]
         else:
@@ -153,9 +154,10 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
                 cost_here += cost[i]
             units[i] = hold[i] / p[i]
         return v_new, 0.0, n_here, cost_here, traded_value
+    min_trade = costs.min_trade
     for i in range(n):
         amount = (w_new[i] - w_pre[i]) * V
-        if keep[i] or amount == 0.0 or abs(amount) < costs.min_trade:
+        if keep[i] or amount == 0.0 or abs(amount) < min_trade:
             continue
         d = _bt_leg(costs, i, t, amount)
         dv[i] = d if amount > 0 else -d

@@ -22,7 +22,7 @@ from ballast.sweep.grid import Grid
 from ballast.sweep.robust import Bootstrap, WalkForward, bootstrap_configs, evaluate_window, window
 
 # A chunk is sized so that configurations × periods × assets stays near this many asset-steps.
-CHUNK_WORK = 100_000_000
+CHUNK_WORK = 25_000_000
 MAX_CHUNK = 5_000
 
 Progress = Callable[[int, int], None]

@@ -31,6 +31,11 @@ class DaskExecutor:
     def __init__(self, client: Any) -> None:
         self.client = client
 
+    def slots(self) -> int:
+        """Worker threads in the cluster (tasks that can run at once)."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
     def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
         from distributed import as_completed
 

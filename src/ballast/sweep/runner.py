@@ -139,7 +139,12 @@ def execute(market: Market, job: Job, sink: Any, executor: Executor | None = Non
             chunk_size: int | None = None, progress: Progress | None = None) -> Any:
     """Run every chunk into ``sink``; on Ctrl-C close the sink with the rows finished so far, re-raise."""
     total = job.grid.size
-    tasks = chunks(total, chunk_size or default_chunk(market, job))
+    if chunk_size is None:
+        chunk_size = default_chunk(market, job)
+        slots = getattr(executor, "slots", lambda: 1)()
+        if slots > 1:  # a few tasks per worker thread, so all of them work and the load balances
+            chunk_size = max(1, min(chunk_size, -(-total // (4 * slots))))
+    tasks = chunks(total, chunk_size)
     done = 0
     if progress:
         progress(0, total)

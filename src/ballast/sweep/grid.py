@@ -102,17 +102,17 @@ class Grid:
         return out
 
 
-def column_values(values: tuple[Any, ...]) -> np.ndarray:
-    """An axis as a column: numbers stay numbers (None → NaN), anything mixed becomes text."""
+def column_values(values: tuple[Any, ...]) -> Any:
+    """An axis as a column: numbers stay numbers (None → NaN), text and flags keep a nullable type
+    (so every chunk of a streamed file has the same schema), anything else becomes its label."""
     kinds = {type(v) for v in values if v is not None}
-    if kinds and kinds <= {int, float} and bool not in kinds:
-        return np.array([np.nan if v is None else v for v in values],
-                        dtype=np.int64 if kinds == {int} and None not in values else np.float64)
+    if kinds and kinds <= {int, float}:
+        if kinds == {int} and None not in values:
+            return np.array(values, dtype=np.int64)
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     if kinds == {bool}:
-        return np.array(values, dtype=object)
-    if kinds == {str}:
-        return np.array(values, dtype=object)
-    return np.array([None if v is None else label(v) for v in values], dtype=object)
+        return pd.array(list(values), dtype="boolean")
+    return pd.array([None if v is None else label(v) for v in values], dtype="string")
 
 
 def label(value: Any) -> str:

@@ -113,6 +113,10 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
         from ballast.report.frontier import write_frontier
 
         frame = pd.read_parquet(out)
-        written = write_frontier(frame, plot, metric=metric, params=list(job.grid.names))
-        console.print(f"frontier: {', '.join(map(str, written))}")
+        try:
+            written = write_frontier(frame, plot, metric=metric, params=list(job.grid.names))
+        except InputError as exc:  # the HTML is written; only the PNG needs a browser
+            console.print(f"[yellow]frontier: {plot} written; no PNG[/]: {exc}")
+        else:
+            console.print(f"frontier: {', '.join(map(str, written))}")
     return 0

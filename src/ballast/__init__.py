@@ -19,6 +19,8 @@ _LAZY = {
     "load_strategy": "ballast.config",
     "Market": "ballast.market",
     "InputError": "ballast.errors",
+    "sweep": "ballast.sweep.runner",
+    "walk_forward": "ballast.sweep.runner",
     # targets
     "Fixed": "ballast.targets",
     # triggers

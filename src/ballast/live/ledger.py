@@ -640,7 +640,8 @@ class Ledger:
             s.execute(update(Order).where(Order.id == order_id).values(**values))
 
     def record_fill(self, order_id: int, trade_key: str, quantity: float, price: float,
-                    quote_quantity: float, fee: float, status: str | None = None) -> bool:
+                    quote_quantity: float, fee: float, status: str | None = None,
+                    gross: float | None = None) -> bool:
         """Record one venue fill (idempotent on ``trade_key``) and optionally the order's new
         status, in one transaction. Returns False if the fill was already recorded."""
         with self.session() as s:
@@ -651,7 +652,7 @@ class Ledger:
             if seen is None:
                 s.add(Fill(order_id=order_id, trade_key=trade_key, asset=o.asset, quantity=quantity,
                            price=price, quote_asset=o.quote_asset, quote_quantity=quote_quantity, fee=fee))
-                o.filled_quantity = (o.filled_quantity or 0.0) + abs(quantity)
+                o.filled_quantity = (o.filled_quantity or 0.0) + (abs(quantity) if gross is None else gross)
             if status is not None:
                 o.status = status
             o.updated_at = utcnow()

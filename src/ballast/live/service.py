@@ -149,10 +149,13 @@ class LiveService:
         self.last_rebalance = 0
         self.view = CycleView()
         self.started = False
+        self.registered = False
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
         """Load history from the ledger, record the service, then reconcile before anything new."""
+        import ballast.engine.kernel  # noqa: F401  (load the compiled accounting before the first cycle)
+
         for period, at, prices in self.ledger.history():
             if period != len(self.history):
                 raise InputError(f"ledger {self.ledger.url}: observed periods are not contiguous at {period}")
@@ -183,6 +186,7 @@ class LiveService:
             raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
                              f"the strategy trades {', '.join(self.assets)}")
         name = self.strategy.name
+        self.registered = True
         if self.ledger.start_service(holdings, name, self.mode, self.source_label, self.dry_run):
             log.info("starting holdings recorded: %s", holdings, extra={"event": "holdings", "holdings": holdings})
 
@@ -332,7 +336,7 @@ class LiveService:
 
     def cycle(self, obs: Observation) -> str:
         """Process one observation; returns the cycle status."""
-        if not self.ledger.starting_holdings():
+        if not self.registered:
             self._register()
         prices = {a: obs.prices.get(a, math.nan) for a in self.assets}
         self.run_approved(None if self.mode != "propose" else prices)
@@ -345,7 +349,11 @@ class LiveService:
                                      prices, None, None, alerts=alerts)
             self._show(obs, None, "guarded", alerts[0][2], None, [])
             return "guarded"
-        if not self.reconcile():
+        paused, held, unfinished = self.ledger.cycle_inputs()
+        if unfinished:
+            self.reconcile()
+            paused, held, unfinished = self.ledger.cycle_inputs()
+        if unfinished:
             msg = "an earlier decision is still unresolved at the venue; nothing new is decided"
             log.warning(msg, extra={"event": "guard", "kind": "unreconciled"})
             self.ledger.record_cycle(obs.time, None, "guarded", msg, prices, None, None,
@@ -357,17 +365,17 @@ class LiveService:
         t = len(self.history)
         self.history.append(obs.time, p)
         try:
-            return self._decide(obs, t, p, prices)
+            return self._decide(obs, t, p, prices, paused, held)
         except BaseException:
             # Nothing of this period reached the ledger: forget it so a retry sees the same t.
             self.history.times.pop()
             raise
 
-    def _decide(self, obs: Observation, t: int, p: np.ndarray, prices: dict[str, float]) -> str:
+    def _decide(self, obs: Observation, t: int, p: np.ndarray, prices: dict[str, float], paused: bool,
+                held: dict[str, float]) -> str:
         from ballast.engine.kernel import value_and_weights
 
         market = self.history.market()
-        held = self.ledger.holdings()
         units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
         cash = held.get(CASH, 0.0)
         w_pre = np.empty(self.n)
@@ -377,7 +385,6 @@ class LiveService:
             raise InputError(f"target {self.strategy.target.describe()} gave invalid weights {target} at {obs.time}")
         lines = [{"asset": a, "units": float(units[i]), "price": float(p[i]), "value": float(units[i] * p[i]),
                   "weight": float(w_pre[i]), "target": float(target[i])} for i, a in enumerate(self.assets)]
-        paused = self.ledger.is_paused()
         if paused:
             self.ledger.record_cycle(obs.time, t, "paused", "paused: no decisions", prices, V, lines)
             self._show(obs, t, "paused", "paused", V, lines)

@@ -147,6 +147,10 @@ class LiveService:
         self.retries = retries
         self.pending_jump: dict[str, float] = {}
         self.last_rebalance = 0
+        unknown = [a for a in holdings or {} if a not in assets]
+        if unknown:
+            raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
+                             f"the strategy trades {', '.join(assets)}")
         self.view = CycleView()
         self.started = False
         self.registered = False
@@ -181,10 +185,6 @@ class LiveService:
             holdings = self.executor.balances(list(self.assets))
         if holdings is None:  # the backtest's start: the capital as unallocated cash
             holdings = {CASH: float(self.strategy.capital)}
-        unknown = [a for a in holdings if a not in self.assets and a != CASH]
-        if unknown:
-            raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
-                             f"the strategy trades {', '.join(self.assets)}")
         name = self.strategy.name
         self.registered = True
         if self.ledger.start_service(holdings, name, self.mode, self.source_label, self.dry_run):

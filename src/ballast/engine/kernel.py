@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from ballast.costs.kernel import trade_cost
+from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.kernel import plan_weights
 from ballast.triggers.kernel import evaluate_program
 
@@ -193,6 +194,7 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     n_tr = 0
     w_pre = np.zeros(n)
     w_new = np.empty(n)
+    tgt = np.empty(n)
     dv = np.empty(n)
     cost = np.empty(n)
     stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
@@ -201,21 +203,23 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     for t in range(T):
         p = prices[t]
         V = value_and_weights(units, cash, p, w_pre)
+        target_t = floor_target(plan, t, V, targets[t], tgt)
         if t == 0:
             fire = True
             bits = np.int64(0)
         else:
-            fire, bits = evaluate_program(trig, t, w_pre, targets[t], last_t, prices, stack)
+            fire, bits = evaluate_program(trig, t, w_pre, target_t, last_t, prices, stack)
             dmax = 0.0
             for i in range(n):
-                dmax = max(dmax, abs(w_pre[i] - targets[t, i]))
+                dmax = max(dmax, abs(w_pre[i] - target_t[i]))
             acc[ACC_DRIFT_SUM] += dmax
             acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
         v_after = V
         if fire and V > 0.0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            plan_weights(plan, w_pre, targets[t], w_new)
+            plan_weights(plan, w_pre, target_t, w_new)
+            apply_constraints(plan, costs, t, V, w_pre, w_new, quote)
             v_after, cash, n_here, cost_here, traded_value = execute(
                 units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
             acc[ACC_COSTS] += cost_here

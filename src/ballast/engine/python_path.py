@@ -16,6 +16,9 @@ from ballast.engine.kernel import (
 )
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun
+from ballast.planning.constraints_kernel import apply_constraints, floor_target
+from ballast.planning.full import Full
+from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerState
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ CONV = {"exact": 0, "bt": 1}
 
 def simulate_python(p: "Prepared") -> RawRun:
     s, m = p.strategy, p.market
+    spec = p.plan if p.plan is not None else with_constraints(Full().encode(m.assets), s.target, m)
     prices = m.prices
     T, n = prices.shape
     units = np.zeros(n)
@@ -47,19 +51,20 @@ def simulate_python(p: "Prepared") -> RawRun:
         V = value_and_weights(units, cash, price, w_pre)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
-        state = TriggerState(m, t, w_pre, target, last_t)
+        state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
             reason: str | None = "initial: form the portfolio"
         else:
             reason = s.trigger.fires(state)
-            dmax = float(np.max(np.abs(w_pre - target)))
+            dmax = float(np.max(np.abs(w_pre - state.target)))
             acc[ACC_DRIFT_SUM] += dmax
             acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
         v_after = V
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            w_new = np.asarray(s.planner.plan(state), dtype=np.float64)
+            w_new = np.array(s.planner.plan(state), dtype=np.float64)
+            apply_constraints(spec, p.costs, t, V, w_pre, w_new, p.quote)
             v_after, cash, n_here, cost_here, traded_value = execute(
                 units, cash, price, w_pre, w_new, p.costs, t, p.quote, CONV[s.convention], dv, cost)
             acc[ACC_COSTS] += cost_here

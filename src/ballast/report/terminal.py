@@ -66,10 +66,26 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     return table
 
 
+def describe_target(d: object) -> str:
+    """A target's describe() dict as one line: kind(key=value, ...)."""
+    if not isinstance(d, dict):
+        return str(d)
+
+    def value(v: object) -> str:
+        if isinstance(v, dict):
+            return describe_target(v) if "kind" in v else "{" + ", ".join(f"{k}={value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    rest = ", ".join(f"{k}={value(v)}" for k, v in d.items() if k != "kind")
+    return f"{d.get('kind', '?')}({rest})" if rest else str(d.get("kind", "?"))
+
+
 def print_summary(result: "Result", console: Console | None = None) -> None:
     console = console or Console()
     d = result.strategy.describe()
-    console.print(f"[bold]{result.strategy.name}[/]  target {d['target']} · trigger {d['trigger']} · "
+    console.print(f"[bold]{result.strategy.name}[/]  target {describe_target(d['target'])} · trigger {d['trigger']} · "
                   f"plan {d['plan']} · costs {d['costs']} · {result.market.n_assets} assets, "
                   f"{result.market.n_periods:,} periods")
     console.print(summary_table(result))

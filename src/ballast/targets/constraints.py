@@ -121,7 +121,12 @@ class Bounds(Constraint):
         return W
 
     def settings(self) -> dict[str, object]:
-        return {"min_weight": self.min_weight, "max_weight": self.max_weight}
+        d: dict[str, object] = {}
+        if self.min_weight != 0.0:
+            d["min_weight"] = self.min_weight
+        if self.max_weight != 1.0:
+            d["max_weight"] = self.max_weight
+        return d
 
 
 class Reserve(Constraint):
@@ -145,7 +150,7 @@ class Reserve(Constraint):
         return _with_asset(self.inner.assets(), self.asset)
 
     def settings(self) -> dict[str, object]:
-        return {"reserve": {"asset": self.asset, "min_weight": self.min_weight}}
+        return {"min_reserve": {"asset": self.asset, "min_weight": self.min_weight}}
 
 
 class Runway(Constraint):

@@ -169,7 +169,7 @@ class CovarianceTarget(RiskTarget):
 class RiskParity(CovarianceTarget):
     """Equal risk contribution: every asset contributes the same share of portfolio variance.
 
-    Solved exactly (to 1e-11 relative in each contribution) at every t by cyclical coordinate
+    Solved exactly (to 1e-10 relative in each contribution) at every t by cyclical coordinate
     descent, warm-started from t−1.
     """
 

@@ -77,7 +77,7 @@ def simulate_python(p: "Prepared") -> RawRun:
             reb.append((t, 0, n_here, cost_here, traded_value))
             reasons.append(reason)
         equity[t] = v_after
-        value_and_weights(units, 0.0, price, weights[t])
+        value_and_weights(units, cash, price, weights[t])
         if t > 0:
             r_port = v_after / v_prev - 1.0 if v_prev > 0 else 0.0
             a = r_port - target_return(targets[t - 1], price, prices[t - 1])

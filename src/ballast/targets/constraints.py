@@ -229,7 +229,9 @@ def decision_targets(target: Target, market: Market, targets: np.ndarray, equity
     p = market.prices
     v_pre = np.empty(market.n_periods)
     v_pre[0] = capital
-    v_pre[1:] = (weights[:-1] * equity[:-1, None] / p[:-1] * p[1:]).sum(axis=1)
+    held = weights[:-1] * equity[:-1, None]
+    # Whatever the weights do not cover is cash (the bt convention keeps fees' change there).
+    v_pre[1:] = (held / p[:-1] * p[1:]).sum(axis=1) + equity[:-1] - held.sum(axis=1)
     out = np.empty_like(targets)
     for t in range(market.n_periods):
         floor_target(spec, t, float(v_pre[t]), targets[t], out[t])

@@ -167,6 +167,43 @@ def _shrunk(L, kind, M2, M21, M31, s1, s2, s3, s4, u, acc, S):  # noqa: ANN001
 
 
 @njit(cache=True)
+def _solve(A, rhs):  # noqa: ANN001
+    """Solve A·x = rhs for symmetric positive definite A (rhs 2-D) by Cholesky.
+
+    Returns (False, rhs) when A is not numerically positive definite (a singular sample
+    covariance). Plain loops: for N ≈ 100 as fast as LAPACK through numba, and it compiles in a
+    second where numba's np.linalg.solve takes fifteen.
+    """
+    n = A.shape[0]
+    L = np.zeros((n, n))
+    for j in range(n):
+        s = A[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if not s > 1e-13 * abs(A[j, j]):
+            return False, rhs
+        L[j, j] = math.sqrt(s)
+        for i in range(j + 1, n):
+            s = A[i, j]
+            for k in range(j):
+                s -= L[i, k] * L[j, k]
+            L[i, j] = s / L[j, j]
+    x = rhs.copy()
+    for c in range(x.shape[1]):
+        for i in range(n):
+            s = x[i, c]
+            for k in range(i):
+                s -= L[i, k] * x[k, c]
+            x[i, c] = s / L[i, i]
+        for i in range(n - 1, -1, -1):
+            s = x[i, c]
+            for k in range(i + 1, n):
+                s -= L[k, i] * x[k, c]
+            x[i, c] = s / L[i, i]
+    return True, x
+
+
+@njit(cache=True)
 def _erc_objective(S, b, y):  # noqa: ANN001
     f = 0.0
     for i in range(y.shape[0]):
@@ -184,14 +221,17 @@ def _erc_newton(S, b, y):  # noqa: ANN001
     """One damped Newton step on ½yᵀΣy − Σbᵢ ln yᵢ (Hessian Σ + diag(b/y²), positive definite)."""
     n = y.shape[0]
     H = S.copy()
-    g = np.empty(n)
+    g = np.empty((n, 1))
     for i in range(n):
         acc = 0.0
         for j in range(n):
             acc += S[i, j] * y[j]
-        g[i] = acc - b[i] / y[i]
+        g[i, 0] = acc - b[i] / y[i]
         H[i, i] += b[i] / (y[i] * y[i])
-    d = np.linalg.solve(H, g)
+    ok, sol = _solve(H, g)
+    if not ok:
+        return
+    d = sol[:, 0]
     f0 = _erc_objective(S, b, y)
     e0 = _erc_error(S, b, y)
     step = 1.0
@@ -291,9 +331,8 @@ def _newton_free(S, lo, hi, w):  # noqa: ANN001
         for j in range(n):
             if not isfree[j]:
                 rhs[a, 1] += S[i, j] * w[j]
-    try:
-        sol = np.linalg.solve(A, rhs)
-    except Exception:  # singular Σ_FF (sample covariance with more assets than returns)
+    ok, sol = _solve(A, rhs)
+    if not ok:  # singular Σ_FF (sample covariance with more assets than returns)
         return
     sx = 0.0
     sz = 0.0

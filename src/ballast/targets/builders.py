@@ -43,6 +43,8 @@ def _take(params: dict[str, Any], kind: str, allowed: dict[str, type | tuple[typ
 def _name(types: type | tuple[type, ...]) -> str:
     names = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
     ts = types if isinstance(types, tuple) else (types,)
+    if int in ts and float in ts:
+        ts = tuple(t for t in ts if t is not int)
     return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in ts))
 
 

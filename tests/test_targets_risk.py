@@ -115,7 +115,8 @@ def test_min_variance_path_matches_cvxpy(market: Market) -> None:
     for t in (50, 200, 399):
         S = covariance(market.returns[t - 49:t + 1], "ledoit_wolf")
         x = cp.Variable(6)
-        cp.Problem(cp.Minimize(cp.quad_form(x, S / np.mean(np.diag(S)))), [cp.sum(x) == 1, x >= 0.05, x <= 0.3]).solve(solver=cp.CLARABEL)
+        cp.Problem(cp.Minimize(cp.quad_form(x, S / np.mean(np.diag(S)))),
+                   [cp.sum(x) == 1, x >= 0.05, x <= 0.3]).solve(solver=cp.CLARABEL)
         np.testing.assert_allclose(path[t], x.value, atol=1e-5)
 
 

@@ -85,7 +85,8 @@ def describe_target(d: object) -> str:
 def print_summary(result: "Result", console: Console | None = None) -> None:
     console = console or Console()
     d = result.strategy.describe()
-    console.print(f"[bold]{result.strategy.name}[/]  target {describe_target(d['target'])} · trigger {d['trigger']} · "
+    console.print(f"[bold]{result.strategy.name}[/]  target {describe_target(d['target'])} · "
+                  f"trigger {d['trigger']} · "
                   f"plan {d['plan']} · costs {d['costs']} · {result.market.n_assets} assets, "
                   f"{result.market.n_periods:,} periods")
     console.print(summary_table(result))

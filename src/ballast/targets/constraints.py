@@ -67,6 +67,10 @@ class Constraint(CachedPath):
         return {}
 
 
+def _limit(lim: Limit) -> float | dict[str, float]:
+    return {str(k): float(v) for k, v in lim.items()} if isinstance(lim, Mapping) else float(lim)
+
+
 def _with_asset(named: tuple[str, ...] | None, asset: str) -> tuple[str, ...] | None:
     return None if named is None else (named if asset in named else (*named, asset))
 
@@ -80,8 +84,8 @@ class Bounds(Constraint):
             items = lim.items() if isinstance(lim, Mapping) else [(None, lim)]
             for k, v in items:
                 _number("Bounds", name if k is None else f"{name}[{k}]", v, 0.0, 1.0)
-        self.min_weight = {str(k): float(v) for k, v in min_weight.items()} if isinstance(min_weight, Mapping) else float(min_weight)
-        self.max_weight = {str(k): float(v) for k, v in max_weight.items()} if isinstance(max_weight, Mapping) else float(max_weight)
+        self.min_weight = _limit(min_weight)
+        self.max_weight = _limit(max_weight)
 
     def limits(self, market: Market) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(lo, hi, members): the inner's assets are the members the projection may move."""
@@ -200,7 +204,8 @@ def kernel_constraints(target: Target, market: Market) -> dict[str, Any]:
         if isinstance(node, Constraint):
             for k, v in node.kernel_fields(market).items():
                 if k in fields:
-                    raise ValueError(f"a target may carry only one {'value floor (Runway)' if k.startswith('floor') else k}")
+                    what = "value floor (Runway)" if k.startswith("floor") else k
+                    raise ValueError(f"a target may carry only one {what}")
                 fields[k] = v
         node = getattr(node, "inner", None)
     return fields

@@ -68,7 +68,8 @@ class RiskTarget(CachedPath):
         if assets is not None:
             assets = tuple(str(a) for a in assets)
             if len(assets) < 1 or len(set(assets)) != len(assets):
-                raise ValueError(f"{type(self).__name__}: assets must be a non-empty list without repeats, got {list(assets)}")
+                raise ValueError(f"{type(self).__name__}: assets must be a non-empty list without repeats, "
+                                 f"got {list(assets)}")
         self.universe = assets
 
     def columns(self, market: Market) -> np.ndarray:
@@ -210,7 +211,8 @@ class MinVariance(CovarianceTarget):
         if isinstance(self.bounds, dict):
             unknown = [a for a in self.bounds if a not in names]
             if unknown:
-                raise KeyError(f"MinVariance: bounds name asset(s) outside the universe: {', '.join(map(repr, unknown))}")
+                raise KeyError("MinVariance: bounds name asset(s) outside the universe: "
+                               f"{', '.join(map(repr, unknown))}")
             pairs = [self.bounds.get(a, (0.0, 1.0)) for a in names]
         else:
             pairs = [self.bounds] * len(names)
@@ -253,7 +255,8 @@ class VolTarget(CachedPath):
         if not isinstance(inner, Target):
             raise ValueError(f"VolTarget: inner must be a Target, got {type(inner).__name__}")
         if not (isinstance(target_vol, (int, float)) and np.isfinite(target_vol) and target_vol > 0):
-            raise ValueError(f"VolTarget: target_vol must be a positive annualised volatility (0.2 = 20 %), got {target_vol!r}")
+            raise ValueError("VolTarget: target_vol must be a positive annualised volatility (0.2 = 20 %), "
+                             f"got {target_vol!r}")
         if not (isinstance(max_leverage, (int, float)) and np.isfinite(max_leverage) and max_leverage > 0):
             raise ValueError(f"VolTarget: max_leverage must be a positive number, got {max_leverage!r}")
         self.inner = inner

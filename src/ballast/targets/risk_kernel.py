@@ -79,7 +79,8 @@ def _shrunk(L, kind, M2, M21, M31, s1, s2, s3, s4, u, acc, S):  # noqa: ANN001
     """Covariance estimate of the current window into ``S``; returns the shrinkage intensity.
 
     With y = r − m (m the window mean) the sums needed are expanded in raw power sums:
-    Σₖ‖yₖ‖⁴ from Σ‖r‖⁴, Σ‖r‖²r, Σrrᵀ, Σr; Σₖ yᵢ⁴ and Σₖ yᵢ³yⱼ likewise (constant correlation).
+    Σₖ‖yₖ‖⁴ from Σ‖r‖⁴, Σ‖r‖²r, Σrrᵀ, Σr; Σₖ yᵢ⁴ and Σₖ yᵢ³yⱼ likewise (constant
+    correlation).
     """
     n = s1.shape[0]
     m = s1 / L

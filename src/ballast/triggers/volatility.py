@@ -88,12 +88,14 @@ class VolatilityRegime(Leaf):
                  asset: str | None = None) -> None:
         self.lookback = check_lookback("VolatilityRegime", lookback)
         if change is not None and not (isinstance(change, (int, float)) and np.isfinite(change) and change > 0):
-            raise ValueError(f"VolatilityRegime: change must be a positive fraction (0.25 = 25 %) or None, got {change!r}")
+            raise ValueError("VolatilityRegime: change must be a positive fraction (0.25 = 25 %) or None, "
+                             f"got {change!r}")
         th = [float(x) for x in thresholds]
         if len(th) > MAX_THRESHOLDS:
             raise ValueError(f"VolatilityRegime: at most {MAX_THRESHOLDS} thresholds, got {len(th)}")
         if any(not (np.isfinite(x) and x > 0) for x in th) or th != sorted(set(th)):
-            raise ValueError(f"VolatilityRegime: thresholds must be increasing positive volatilities, got {list(thresholds)}")
+            raise ValueError("VolatilityRegime: thresholds must be increasing positive volatilities, "
+                             f"got {list(thresholds)}")
         if change is None and not th:
             raise ValueError("VolatilityRegime: give change, thresholds, or both")
         self.change = None if change is None else float(change)
@@ -150,7 +152,8 @@ class TrackingError(Leaf):
 
     def __init__(self, limit: float, lookback: int = 60) -> None:
         if not (isinstance(limit, (int, float)) and np.isfinite(limit) and limit > 0):
-            raise ValueError(f"TrackingError: limit must be a positive annualised volatility (0.02 = 2 %), got {limit!r}")
+            raise ValueError("TrackingError: limit must be a positive annualised volatility (0.02 = 2 %), "
+                             f"got {limit!r}")
         self.limit = float(limit)
         self.lookback = check_lookback("TrackingError", lookback)
 

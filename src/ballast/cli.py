@@ -101,7 +101,7 @@ def backtest(
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
             result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
                          periods_per_year=data.get("periods_per_year"), start=data.get("start"),
-                         end=data.get("end"))
+                         end=data.get("end"), assets=data.get("assets"))
             result.metrics  # noqa: B018  (evaluate inside the spinner)
             result.baseline  # noqa: B018
     except user_errors() as exc:

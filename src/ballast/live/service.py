@@ -39,6 +39,8 @@ from ballast.live.ledger import (
 from ballast.live.sources import Observation, Source, SourceUnavailable
 from ballast.market import Market
 from ballast.strategy import Strategy
+from ballast.planning.base import PlanSpec
+from ballast.planning.constraints_kernel import floor_target
 from ballast.triggers.base import TriggerState
 
 log = logging.getLogger("ballast.live")
@@ -98,6 +100,16 @@ class History:
     def last(self) -> np.ndarray | None:
         return self.prices[len(self.times) - 1] if self.times else None
 
+    def recent(self) -> tuple[Market, int]:
+        """The last two closes as a market, and the current close's row in it.
+
+        Per-period cost and constraint arrays are built on this, so period 0 is the formation
+        (no turnover cap) exactly as in the backtest, without rebuilding them over all history.
+        """
+        n = len(self.times)
+        lo = max(n - 2, 0)
+        return Market(self.prices[lo:n], self.assets, pd.DatetimeIndex(self.times[lo:n]), self.ppy), n - 1 - lo
+
 
 @dataclass
 class CycleView:
@@ -136,7 +148,6 @@ class LiveService:
         self.n = len(assets)
         self.quote = assets.index(strategy.cash) if strategy.cash else -1
         self.convention = CONV[strategy.convention]
-        self.plan_spec = strategy.planner.encode(assets)  # None for a user-defined planner
         self.interval = cfg.interval_seconds
         ppy = periods_per_year or 365.25 * 86400.0 / self.interval
         self.history = History(assets, ppy)
@@ -390,7 +401,10 @@ class LiveService:
             self.ledger.record_cycle(obs.time, t, "paused", "paused: no decisions", prices, V, lines)
             self._show(obs, t, "paused", "paused", V, lines)
             return "paused"
-        state = TriggerState(market, t, w_pre, target, self.last_rebalance)
+        recent, k = self.history.recent()
+        spec = self.plan_spec(recent)
+        state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)),
+                             self.last_rebalance)
         reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state)
         if reason is None or not V > 0:
             self.ledger.record_cycle(obs.time, t, "hold", None, prices, V, lines)
@@ -404,7 +418,7 @@ class LiveService:
                 self._show(obs, t, "hold", note, V, lines)
                 return "hold"
 
-        plan = self.plan_orders(obs, state, units, cash, p, V, reason)
+        plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason)
         if plan is None:
             note = f"trigger fired ({reason}) but every trade is below the minimum"
             self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
@@ -442,18 +456,29 @@ class LiveService:
         self._show(obs, t, "decided", reason, V, lines)
         return "decided"
 
-    def plan_orders(self, obs: Observation, state: TriggerState, units: np.ndarray, cash: float,
-                    p: np.ndarray, V: float, reason: str) -> PlannedDecision | None:
+    def plan_spec(self, market: Market) -> PlanSpec:
+        """The planner's encoding with the target's constraints on the prices seen so far (for a
+        user-defined planner, a carrier of the constraints only), as the backtest builds it."""
+        from ballast.planning.full import Full
+        from ballast.targets.constraints import with_constraints
+
+        spec = self.strategy.planner.encode(self.assets)
+        return with_constraints(spec if spec is not None else Full().encode(self.assets),
+                                self.strategy.target, market)
+
+    def plan_orders(self, state: TriggerState, recent: Market, k: int, spec: PlanSpec, units: np.ndarray,
+                    cash: float, p: np.ndarray, V: float, reason: str) -> PlannedDecision | None:
         """Run the backtest's own plan-and-execute on a copy of the holdings: the trades and costs
-        the backtest would make here become orders."""
+        the backtest would make here become orders (``recent``/``k``: see `History.recent`)."""
         from ballast.engine.python_path import plan_and_execute
 
-        costs = self.cost_arrays(obs, p)
+        costs = compile_costs(self.strategy.costs, recent)
         dv = np.zeros(self.n)
         cost = np.zeros(self.n)
         w_pre, target = state.weights, state.target
-        *_, w_new = plan_and_execute(self.strategy.planner, self.plan_spec, state, units.copy(), cash, p,
-                                     costs, 0, self.quote, self.convention, dv, cost)
+        builtin = self.strategy.planner.encode(self.assets) is not None
+        *_, w_new = plan_and_execute(self.strategy.planner, spec, builtin, state, units.copy(), cash, p,
+                                     costs, k, self.quote, self.convention, dv, cost)
         settle = self.settlement(cash, V)
         q_price = 1.0 if settle == CASH else float(p[self.quote])
         orders = []

@@ -43,7 +43,7 @@ def test_cli_runs_each_example_and_shows_the_target(name: str) -> None:
     res = CliRunner().invoke(app, ["backtest", str(EXAMPLES / f"{name}.toml")], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     kind = load_strategy_file(EXAMPLES / f"{name}.toml").target.kind
-    assert re.search(rf"target +{kind}\(", res.output)
+    assert re.search(rf"target +{kind}[(:]", res.output)
     if name == "risk_parity":
         assert "lookback=90" in res.output and "shrinkage=ledoit_wolf" in res.output and "max_weight=0.4" in res.output
 

@@ -139,6 +139,48 @@ class _null:
 
 
 @app.command()
+def report(
+    strategy_files: Annotated[list[Path], typer.Argument(help="One or more strategy TOML files to compare.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    png: Annotated[Path | None, typer.Option(help="Also write each figure as PNG into this folder.")] = None,
+    title: Annotated[str | None, typer.Option(help="Page heading (default: the strategy names).")] = None,
+) -> None:
+    """Backtest one or several strategy files and write one HTML tearsheet comparing them."""
+    from ballast.config import load_strategy_file
+    from ballast.engine.backtest import backtest as run
+    from ballast.report.html import write_pngs, write_tearsheet
+    from ballast.report.options import report_options
+    from ballast.report.terminal import print_summary
+
+    results = []
+    options = []
+    try:
+        for path in strategy_files:
+            cfg = load_strategy_file(path)
+            options.append(report_options(cfg.report, path))
+            strategy, data = resolve_strategy(path, {})
+            with console.status(f"backtesting {path}…", spinner="dots"):
+                result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
+                             periods_per_year=data.get("periods_per_year"), start=data.get("start"),
+                             end=data.get("end"))
+                result.baseline  # noqa: B018
+            results.append(result)
+        # The first file that sets a report option decides it; --title beats every file.
+        heading = title or next((o.title for o in options if o.title), None)
+        window = next((o.vol_window for o in options if o.vol_window), None)
+        with console.status("writing the report…", spinner="dots"):
+            written = write_tearsheet(results, out, title=heading, vol_window=window)
+            pngs = write_pngs(results, png, vol_window=window) if png is not None else []
+    except user_errors() as exc:
+        fail(_message(exc))
+    for result in results:
+        print_summary(result, console)
+    console.print(f"[bold]report:[/] {written}")
+    if pngs:
+        console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
+
+
+@app.command()
 def datasets() -> None:
     """List the datasets bundled with ballast (usable as --prices NAME)."""
     from rich.table import Table

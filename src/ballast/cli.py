@@ -184,6 +184,40 @@ def report(
 
 
 @app.command()
+def serve(
+    db: Annotated[str, typer.Option(help="The live ledger: a SQLite file/URL or postgresql://...")] = "sqlite:///ballast.db",
+    host: Annotated[str, typer.Option(help="Bind address (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    token_file: Annotated[Path | None, typer.Option(help="File holding the API token (else BALLAST_API_TOKEN).")] = None,
+    allow_network_reads: Annotated[bool, typer.Option("--allow-network-reads",
+                                                      help="Answer reads from the local network too.")] = False,
+    strategy: Annotated[Path | None, typer.Option(help="Strategy TOML, to show its bands.")] = None,
+    refresh: Annotated[float, typer.Option(min=1.0, help="Dashboard refresh interval, seconds.")] = 5.0,
+) -> None:
+    """The HTTP API and dashboard over the live ledger (needs the 'server' extra)."""
+    try:
+        from ballast.api.server import bind_warning, build
+        from ballast.api.server import serve as run_server
+    except ImportError as exc:
+        fail(f"ballast serve needs the server extra: pip install 'ballast[server]' ({exc.name} missing)")
+    from ballast.live.ledger import LedgerUnavailable
+
+    try:
+        api = build(db, token_file, allow_network_reads, strategy, refresh)
+    except (*user_errors(), LedgerUnavailable) as exc:
+        fail(_message(exc))
+    from ballast.api.security import TOKEN_ENV
+
+    if api.state.access.token is None:
+        err.print(f"[yellow]no API token ({TOKEN_ENV} or --token-file): the API is read-only[/]")
+    warning = bind_warning(host, allow_network_reads)
+    if warning:
+        err.print(f"[yellow]{warning}[/]")
+    console.print(f"dashboard: http://{host}:{port}/   API schema: http://{host}:{port}/openapi.json")
+    run_server(api, host, port)
+
+
+@app.command()
 def datasets() -> None:
     """List the datasets bundled with ballast (usable as --prices NAME)."""
     from rich.table import Table

@@ -16,7 +16,7 @@ T0 = datetime(2024, 1, 1)
 
 
 def plan(n_orders: int = 2) -> PlannedDecision:
-    orders = [PlannedOrder(asset=a, quote_asset="USDT", side="buy", quantity=1.5, ref_price=100.0,
+    orders = [PlannedOrder(asset=a, quote_asset="USDT", side="buy", quantity=1.5, ref_price=100.0, quote_price=1.0,
                            limit_price=None, notional=150.0, expected_cost=0.15)
               for a in ["BTC", "ETH"][:n_orders]]
     return PlannedDecision(reason="band: BTC at 30% vs 40% ± 5%", executor="paper", value_before=1000.0,
@@ -41,7 +41,7 @@ def test_migrations_create_the_schema_and_reopen_is_a_no_op(db_url: str) -> None
     assert {"cycles", "prices", "decisions", "orders", "fills", "proposals", "alerts", "service_state",
             "starting_holdings", "holding_snapshots", "alembic_version"} <= names
     with led.engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     led.close()
 
 
@@ -184,7 +184,7 @@ def test_failed_transaction_writes_nothing(db_url: str) -> None:
     with Ledger(db_url) as led:
         led.start_service({"USDT": 1000.0}, "s", "paper", "replay", False)
         bad = PlannedDecision(reason="x", executor="paper", value_before=1.0, notional=1.0, expected_cost=0.0,
-                              weights={}, orders=[PlannedOrder("BTC", "USDT", "buy", 1.0, 1.0, None, 1.0, 0.0)] * 2)
+                              weights={}, orders=[PlannedOrder("BTC", "USDT", "buy", 1.0, 1.0, 1.0, None, 1.0, 0.0)] * 2)
         led.record_cycle(T0, 0, "decided", None, {"BTC": 1.0}, 1.0, lines(), bad)
         # the same period again violates the unique period: the whole cycle must roll back
         with pytest.raises(Exception):

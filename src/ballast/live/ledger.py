@@ -135,6 +135,7 @@ class Order(Base):
     side: Mapped[str] = mapped_column(String(4))  # buy | sell
     quantity: Mapped[float] = mapped_column(Float)  # units, positive
     ref_price: Mapped[float] = mapped_column(Float)  # the observed price the plan used
+    quote_price: Mapped[float] = mapped_column(Float, default=1.0)  # price of the quote asset then
     limit_price: Mapped[float | None] = mapped_column(Float)
     notional: Mapped[float] = mapped_column(Float)
     expected_cost: Mapped[float] = mapped_column(Float)
@@ -162,6 +163,22 @@ class Fill(Base):
     quote_quantity: Mapped[float] = mapped_column(Float)
     fee: Mapped[float] = mapped_column(Float)  # in quote currency
     filled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PaperVenueOrder(Base):
+    """The paper executor's simulated venue: what it accepted, by client order id. It is written
+    in its own transaction, like a real exchange, so a crash between "sent" and "recorded" is
+    possible and must be reconciled. Deliberately not unique: a double send would be visible."""
+
+    __tablename__ = "paper_venue_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), index=True)
+    asset: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[float] = mapped_column(Float)  # signed units
+    price: Mapped[float] = mapped_column(Float)
+    quote_quantity: Mapped[float] = mapped_column(Float)  # signed quote units, fee included
+    fee: Mapped[float] = mapped_column(Float)  # currency
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Proposal(Base):
@@ -220,6 +237,7 @@ class PlannedOrder:
     side: str
     quantity: float
     ref_price: float
+    quote_price: float
     limit_price: float | None
     notional: float
     expected_cost: float
@@ -579,7 +597,7 @@ class Ledger:
             s.flush()
             orders = [Order(decision_id=d.id, client_order_id=f"bl-{key}-{d.id}-{k}", asset=o.asset,
                             quote_asset=o.quote_asset, side=o.side, quantity=o.quantity,
-                            ref_price=o.ref_price, limit_price=o.limit_price, notional=o.notional,
+                            ref_price=o.ref_price, quote_price=o.quote_price, limit_price=o.limit_price, notional=o.notional,
                             expected_cost=o.expected_cost, status="planned")
                       for k, o in enumerate(plan.orders)]
             s.add_all(orders)
@@ -778,7 +796,8 @@ def _decision(d: Decision) -> dict[str, Any]:
 def _order(o: Order) -> dict[str, Any]:
     return {"id": o.id, "decision_id": o.decision_id, "client_order_id": o.client_order_id,
             "asset": o.asset, "quote_asset": o.quote_asset, "side": o.side, "quantity": o.quantity,
-            "ref_price": o.ref_price, "limit_price": o.limit_price, "notional": o.notional,
+            "ref_price": o.ref_price, "quote_price": o.quote_price, "limit_price": o.limit_price,
+            "notional": o.notional,
             "expected_cost": o.expected_cost, "status": o.status, "exchange_order_id": o.exchange_order_id,
             "filled_quantity": o.filled_quantity, "error": o.error,
             "created_at": _iso(o.created_at), "updated_at": _iso(o.updated_at)}

@@ -120,6 +120,7 @@ def upgrade() -> None:
     sa.Column('side', sa.String(length=4), nullable=False),
     sa.Column('quantity', sa.Float(), nullable=False),
     sa.Column('ref_price', sa.Float(), nullable=False),
+    sa.Column('quote_price', sa.Float(), nullable=False),
     sa.Column('limit_price', sa.Float(), nullable=True),
     sa.Column('notional', sa.Float(), nullable=False),
     sa.Column('expected_cost', sa.Float(), nullable=False),

@@ -56,7 +56,7 @@ def _plan(reason: str, units: dict[str, float], prices: dict[str, float], total:
         delta = (TARGET[a] * total - units[a] * prices[a]) / prices[a]
         if abs(delta) * prices[a] > 1.0:
             orders.append(PlannedOrder(asset=a, quote_asset="USDT", side="buy" if delta > 0 else "sell",
-                                       quantity=abs(delta), ref_price=prices[a], limit_price=None,
+                                       quantity=abs(delta), ref_price=prices[a], quote_price=1.0, limit_price=None,
                                        notional=abs(delta) * prices[a], expected_cost=abs(delta) * prices[a] * 1e-3))
     return PlannedDecision(reason=reason, executor="propose", value_before=total,
                            notional=sum(o.notional for o in orders), expected_cost=sum(o.expected_cost for o in orders),

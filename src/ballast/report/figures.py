@@ -111,12 +111,13 @@ def equity_figure(results: Sequence["Result"]) -> Figure:
                                  line={"color": HOLD_COLOR, "width": 1.5, "dash": "dash"},
                                  hovertemplate="%{y:.3f}×"))
     _layout(fig, 420)
-    fig.update_yaxes(title_text="growth of 1", type="log")
+    fig.update_yaxes(title_text="growth of 1", type="log", dtick="D2")  # 1, 2, 5 per decade
     fig.update_layout(updatemenus=[{
         "type": "buttons", "direction": "right", "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
         "showactive": True, "active": 0, "bgcolor": "#f3f4f6", "bordercolor": "#d1d5db",
-        "buttons": [{"label": "log", "method": "relayout", "args": [{"yaxis.type": "log"}]},
-                    {"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear"}]}],
+        "buttons": [{"label": "log", "method": "relayout", "args": [{"yaxis.type": "log", "yaxis.dtick": "D2"}]},
+                    {"label": "linear", "method": "relayout",
+                     "args": [{"yaxis.type": "linear", "yaxis.dtick": None}]}],
     }])
     return Figure("equity", "Equity against buy and hold",
                   "Value of 1 invested, after every cost. Dashed grey: the same starting weights, never "
@@ -258,6 +259,7 @@ def drift_figure(result: "Result", key: str, name: str) -> Figure:
             ), row=row, col=1)
     _layout(fig, 140 + 150 * len(order), ".0%")
     fig.update_layout(hovermode="closest")
+    fig.update_xaxes(range=[x[0], x[-1]])  # no autorange padding past the data
     fig.update_annotations(font_size=12, x=0, xanchor="left")
     hidden = len(assets) - len(order)
     note = f" Showing the {len(order)} assets that drifted most; {hidden} more in the CSV." if hidden > 0 else ""

@@ -16,16 +16,37 @@ PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "turnover", "me
 HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar"}
 
 
-def sparkline(values: np.ndarray, width: int = 60) -> str:
-    """Equity as a one-line bar chart (log scale, so a crash and a rally read alike)."""
+def sparkline(values: np.ndarray, width: int = 60, scale: tuple[float, float] | None = None) -> str:
+    """Equity as a one-line bar chart (log scale, so a crash and a rally read alike).
+
+    ``scale`` = (low, high) in value terms draws several lines on one shared scale, so the strategy
+    and buy and hold can be compared bar by bar.
+    """
     v = np.log(np.asarray(values, dtype=float).clip(min=1e-300))
     if len(v) > width:
         v = v[np.linspace(0, len(v) - 1, width).astype(int)]
-    lo, hi = float(v.min()), float(v.max())
+    lo, hi = (float(v.min()), float(v.max())) if scale is None else (float(np.log(scale[0])), float(np.log(scale[1])))
     if hi - lo < 1e-12:
         return SPARKS[0] * len(v)
-    idx = ((v - lo) / (hi - lo) * (len(SPARKS) - 1)).round().astype(int)
+    idx = ((v - lo) / (hi - lo) * (len(SPARKS) - 1)).round().clip(0, len(SPARKS) - 1).astype(int)
     return "".join(SPARKS[i] for i in idx)
+
+
+def can_draw_blocks(console: Console) -> bool:
+    """Block characters need a UTF terminal; piped output to a plain-ASCII locale gets none."""
+    return "utf" in (console.encoding or "").lower()
+
+
+def describe_target(d: object) -> str:
+    """``{'kind': 'fixed', 'weights': {...}}`` as ``BTC 40% · ETH 30%``; other targets as given."""
+    if isinstance(d, dict) and set(d) <= {"kind", "weights"}:
+        if isinstance(d.get("weights"), dict):
+            return " · ".join(f"{a} {w:.0%}" for a, w in d["weights"].items())
+        if d.get("weights") == "equal":
+            return "equal weights"
+    if isinstance(d, dict):
+        return ", ".join(f"{k} {v}" for k, v in d.items())
+    return str(d)
 
 
 def label(stamp: object) -> str:
@@ -48,8 +69,8 @@ def fmt(name: str, value: float, capital: float | None = None) -> str:
 
 def summary_table(result: "Result", title: str | None = None) -> Table:
     base = result.baseline
-    s = result.strategy
-    table = Table(title=title or f"{s.name}: {label(result.market.index[0])} → {label(result.market.index[-1])}",
+    # The name is on the line above; the title keeps to the period so it fits the table's width.
+    table = Table(title=title or f"{label(result.market.index[0])} → {label(result.market.index[-1])}",
                   title_justify="left")
     table.add_column("metric")
     table.add_column("strategy", justify="right")
@@ -69,11 +90,17 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
 def print_summary(result: "Result", console: Console | None = None) -> None:
     console = console or Console()
     d = result.strategy.describe()
-    console.print(f"[bold]{result.strategy.name}[/]  target {d['target']} · trigger {d['trigger']} · "
+    console.print(f"[bold]{result.strategy.name}[/]  target {describe_target(d['target'])} · trigger {d['trigger']} · "
                   f"plan {d['plan']} · costs {d['costs']} · {result.market.n_assets} assets, "
                   f"{result.market.n_periods:,} periods")
     console.print(summary_table(result))
-    console.print(f"equity  {sparkline(result.raw.equity)}")
-    if result.baseline is not None:
-        console.print(f"hold    {sparkline(result.baseline.raw.equity)}")
+    if can_draw_blocks(console):
+        curves = [("equity", result.raw.equity / result.strategy.capital)]
+        if result.baseline is not None:
+            curves.append(("hold", result.baseline.raw.equity / result.baseline.strategy.capital))
+        lo = min(float(c.min()) for _, c in curves)
+        hi = max(float(c.max()) for _, c in curves)
+        width = max(20, min(80, console.width - 20))
+        for name, curve in curves:
+            console.print(f"{name:<7} {sparkline(curve, width, (lo, hi))} {curve[-1]:.2f}×", highlight=False)
     console.print(f"[dim]conventions: {result.conventions}[/]")

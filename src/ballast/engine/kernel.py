@@ -35,6 +35,7 @@ ACC_FIRED = 8  # trigger firings, including those whose trades were all skipped
 N_ACC = 9
 
 MAX_ITER = 200
+ROUNDING = 1e-12  # trades smaller than this fraction of the portfolio are rounding noise
 
 
 @njit(cache=True)
@@ -52,7 +53,9 @@ def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN
         if i == quote:
             traded[i] = True
         else:
-            traded[i] = d > 0.0 and d >= costs.min_trade
+            # A planner that leaves wᵢ alone still gives d ≈ ulp(x) from rounding; that is no
+            # trade (it would pay a fixed cost and break backtest/live agreement).
+            traded[i] = d > ROUNDING * V and d >= costs.min_trade
         if traded[i]:
             w_s += w[i]
         else:

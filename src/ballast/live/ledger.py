@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    event, func, select, update,
+    event, func, insert, select, update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -567,6 +567,12 @@ class Ledger:
                 started_at=utcnow(), heartbeat_at=utcnow(), updated_at=utcnow()))
         return first
 
+    def cycle_inputs(self) -> tuple[bool, dict[str, float], list[int]]:
+        """(paused, holdings, unfinished decisions) read in one transaction at the top of a cycle."""
+        with self.session() as s:
+            paused = bool(s.scalar(select(ServiceState.paused).where(ServiceState.id == 1)))
+            return paused, self.holdings(s), self._unfinished(s)
+
     def heartbeat(self) -> None:
         with self.session() as s:
             s.execute(update(ServiceState).where(ServiceState.id == 1).values(heartbeat_at=utcnow()))
@@ -581,7 +587,7 @@ class Ledger:
             c = Cycle(period=period, observed_at=observed_at, status=status, note=note, value=_num(value))
             s.add(c)
             s.flush()
-            s.add_all(PriceSeen(cycle_id=c.id, asset=a, price=_num(p)) for a, p in prices.items())
+            s.execute(insert(PriceSeen), [{"cycle_id": c.id, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
                 s.add(HoldingSnapshot(cycle_id=c.id, observed_at=observed_at, total_value=value, lines=lines))
             for level, kind, message, asset in alerts:
@@ -640,7 +646,8 @@ class Ledger:
             s.execute(update(Order).where(Order.id == order_id).values(**values))
 
     def record_fill(self, order_id: int, trade_key: str, quantity: float, price: float,
-                    quote_quantity: float, fee: float, status: str | None = None) -> bool:
+                    quote_quantity: float, fee: float, status: str | None = None,
+                    gross: float | None = None) -> bool:
         """Record one venue fill (idempotent on ``trade_key``) and optionally the order's new
         status, in one transaction. Returns False if the fill was already recorded."""
         with self.session() as s:
@@ -651,7 +658,7 @@ class Ledger:
             if seen is None:
                 s.add(Fill(order_id=order_id, trade_key=trade_key, asset=o.asset, quantity=quantity,
                            price=price, quote_asset=o.quote_asset, quote_quantity=quote_quantity, fee=fee))
-                o.filled_quantity = (o.filled_quantity or 0.0) + abs(quantity)
+                o.filled_quantity = (o.filled_quantity or 0.0) + (abs(quantity) if gross is None else gross)
             if status is not None:
                 o.status = status
             o.updated_at = utcnow()
@@ -693,9 +700,13 @@ class Ledger:
         """Decisions whose orders may still be open, oldest first — excluding those waiting for
         (or refused) approval: those are not the executor's business yet."""
         with self.session() as s:
-            waiting = select(Proposal.decision_id).where(Proposal.state.in_(("pending", "approved", "rejected")))
-            return list(s.scalars(select(Decision.id).where(Decision.state.in_(("planned", "submitted")),
-                                                            Decision.id.not_in(waiting)).order_by(Decision.id)))
+            return self._unfinished(s)
+
+    @staticmethod
+    def _unfinished(s: Session) -> list[int]:
+        waiting = select(Proposal.decision_id).where(Proposal.state.in_(("pending", "approved", "rejected")))
+        return list(s.scalars(select(Decision.id).where(Decision.state.in_(("planned", "submitted")),
+                                                        Decision.id.not_in(waiting)).order_by(Decision.id)))
 
     def proposal_decision(self, proposal_id: int) -> int:
         with self.session() as s:

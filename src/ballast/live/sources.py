@@ -50,9 +50,12 @@ def _naive_utc(t: pd.Timestamp | datetime) -> datetime:
 
 
 def read_replay_table(path: str | Path, assets: list[str], start: str | None = None,
-                      end: str | None = None) -> pd.DataFrame:
+                      end: str | None = None, cash: str | None = None,
+                      fill: str | None = None) -> pd.DataFrame:
     """A price file for replay: dated rows, the named assets; NaN and zero cells are kept
-    (the guards must see them), text cells and unsorted or duplicate dates are errors."""
+    (the guards must see them), text cells and unsorted or duplicate dates are errors.
+    The cash asset, if absent, is priced 1 (as in the backtest); ``fill="forward"`` carries
+    prices over gaps (as in the backtest)."""
     from ballast.data.bundled import bundled_path
     from ballast.data.loaders import _set_index, read_table
 
@@ -62,6 +65,9 @@ def read_replay_table(path: str | Path, assets: list[str], start: str | None = N
     df = _set_index(read_table(p), str(path))
     if not isinstance(df.index, pd.DatetimeIndex):
         raise InputError(f"{path}: replay needs dated rows (a date column)")
+    add_cash = cash is not None and cash in assets and cash not in df.columns
+    if add_cash:
+        assets = [a for a in assets if a != cash]
     missing = [a for a in assets if a not in df.columns]
     if missing:
         raise InputError(f"{path}: unknown asset(s) {', '.join(map(repr, missing))}; "
@@ -83,6 +89,10 @@ def read_replay_table(path: str | Path, assets: list[str], start: str | None = N
         out[str(col)] = s.astype(np.float64)
     if out.empty:
         raise InputError(f"{path}: no rows to replay")
+    if fill == "forward":
+        out = out.ffill()
+    if add_cash:
+        out[str(cash)] = 1.0
     return out
 
 

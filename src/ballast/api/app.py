@@ -25,6 +25,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; a bigger one is a 422, not a DB error
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID, description="proposal id")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+EDGE_TOLERANCE = 1e-9
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"model": models.Problem, "description": "no bearer token"},
     403: {"model": models.Problem, "description": "wrong token, no token configured, or client not allowed"},
@@ -79,7 +80,8 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
         out = []
         for r in rows:
             hw = widths.get(r["asset"])
-            outside = None if hw is None or r["drift"] is None else abs(r["drift"]) > hw
+            # a band-edge plan leaves weights exactly on the edge: that is inside, not a rounding breach
+            outside = None if hw is None or r["drift"] is None else abs(r["drift"]) > hw + EDGE_TOLERANCE
             out.append({**r, "band": hw, "outside_band": outside})
         return out
 

@@ -11,7 +11,9 @@ const $ = (id) => document.getElementById(id);
 const pct = (x, digits = 1) => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(digits)}%`);
 const num = (x, digits = 2) => (x === null || x === undefined ? "–"
   : x.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
+// Daily closes are stamped at midnight UTC: show those as dates, anything else as local time.
+const when = (iso) => (!iso ? "–" : /T00:00:00(\.0+)?Z$/.test(iso)
+  ? new Date(iso).toLocaleDateString(undefined, { timeZone: "UTC" }) : new Date(iso).toLocaleString());
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -170,7 +172,7 @@ function renderAlerts(items) {
 async function refresh() {
   try {
     const [status, holdings, equity, proposals, decisions, alerts] = await Promise.all([
-      getJSON("/status"), getJSON("/holdings"), getJSON("/equity?limit=2000"), getJSON("/proposals?limit=50"),
+      getJSON("/status"), getJSON("/holdings"), getJSON("/equity?limit=20000"), getJSON("/proposals?limit=50"),
       getJSON("/decisions?limit=15"), getJSON("/alerts?limit=20")]);
     renderStatus(status);
     renderHoldings(holdings);

@@ -185,7 +185,8 @@ def report(
 
 @app.command()
 def serve(
-    db: Annotated[str, typer.Option(help="The live ledger: a SQLite file/URL or postgresql://...")] = "sqlite:///ballast.db",
+    db: Annotated[str | None, typer.Option(help="The live ledger: a SQLite file or postgresql://... "
+                                                "(default: $BALLAST_DB or ballast.db).")] = None,
     host: Annotated[str, typer.Option(help="Bind address (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     token_file: Annotated[Path | None, typer.Option(help="File holding the API token (else BALLAST_API_TOKEN).")] = None,
@@ -203,7 +204,7 @@ def serve(
     from ballast.live.ledger import LedgerUnavailable
 
     try:
-        api = build(db, token_file, allow_network_reads, strategy, refresh)
+        api = build(_db(db), token_file, allow_network_reads, strategy, refresh)
     except (*user_errors(), LedgerUnavailable) as exc:
         fail(_message(exc))
     from ballast.api.security import TOKEN_ENV

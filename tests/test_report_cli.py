@@ -53,3 +53,27 @@ def test_bad_report_section_names_file_and_key(tmp_path):
     assert "[report]colour" in output
     assert "Traceback" not in res.output
     assert not (tmp_path / "x.html").exists()
+
+
+def test_backtest_writes_report_and_pngs(tmp_path):
+    from browser_support import require_chromium
+
+    require_chromium()
+    gbm(n_assets=2, n_periods=120, seed=2).to_csv(tmp_path / "prices.csv")
+    res = CliRunner().invoke(app, ["backtest", "--prices", str(tmp_path / "prices.csv"), "--band", "0.05",
+                                   "--report", str(tmp_path / "r.html"), "--png", str(tmp_path / "png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r.html").stat().st_size > 3_000_000
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [
+        "costs.png", "drawdowns.png", "drift.png", "equity.png", "volatility.png", "weights.png"]
+
+
+def test_png_without_kaleido_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # import kaleido now raises ImportError
+    gbm(n_assets=2, n_periods=60, seed=2).to_csv(tmp_path / "prices.csv")
+    res = CliRunner().invoke(app, ["backtest", "--prices", str(tmp_path / "prices.csv"),
+                                   "--png", str(tmp_path / "png")])
+    assert res.exit_code == 2
+    assert "pip install 'ballast[png]'" in " ".join(res.output.split())

@@ -89,6 +89,7 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write equity/weights/trades/rebalances CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
+    png: Annotated[Path | None, typer.Option(help="Write each report figure as PNG into this folder.")] = None,
 ) -> None:
     """Backtest a strategy and compare it with buy-and-hold."""
     from ballast.engine.backtest import backtest as run
@@ -121,6 +122,15 @@ def backtest(
             console.print(f"wrote {', '.join(files)}")
     if report is not None:
         write_report(result, report, quiet=as_json)
+    if png is not None:
+        from ballast.report.html import write_pngs
+
+        try:
+            pngs = write_pngs([result], png)
+        except user_errors() as exc:
+            fail(_message(exc))
+        if not as_json:
+            console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
 
 
 def write_report(result: Any, path: Path, quiet: bool = False) -> None:

@@ -14,7 +14,7 @@ from live_support import db_url  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
 from ballast.api.app import create_app
-from ballast.api.security import Access, load_token
+from ballast.api.security import Access, allowed_hosts, load_token
 from ballast.errors import InputError
 from ballast.live.ledger import Ledger
 
@@ -33,7 +33,7 @@ def ledger(seeded):
 
 
 def client(ledger: Ledger, token: str | None = TOKEN, host: tuple[str, int] = LOCAL, **access) -> TestClient:
-    return TestClient(create_app(ledger, Access(token=token, **access)), client=host)
+    return TestClient(create_app(ledger, Access(token=token, **access)), client=host, base_url="http://127.0.0.1")
 
 
 def mutations(app) -> list[str]:  # noqa: ANN001
@@ -102,6 +102,22 @@ def test_reads_answer_this_machine_unless_opened_to_the_local_network(ledger):
     # even from the local network, a mutation still needs the token
     r = client(ledger, host=("192.168.1.20", 4000), **opened).post("/pause")
     assert r.status_code == 401
+
+
+def test_host_header_must_name_this_machine(ledger):
+    """DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 still sends Host: evil.example."""
+    app = create_app(ledger, Access(token=TOKEN))
+    for base in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+        assert TestClient(app, client=LOCAL, base_url=base).get("/status").status_code == 200, base
+    evil = TestClient(app, client=LOCAL, base_url="http://evil.example:8000")
+    assert evil.get("/status").status_code == 400
+    assert evil.post("/pause", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 400
+    assert not ledger.is_paused()
+    assert allowed_hosts("127.0.0.1", False) == ("127.0.0.1", "localhost", "::1")
+    assert allowed_hosts("192.168.1.5", False)[-1] == "192.168.1.5"
+    assert allowed_hosts("0.0.0.0", True) is None
+    mapped = Access(token=TOKEN)
+    assert mapped.may_read("::ffff:127.0.0.1") and mapped.may_read("::1") and not mapped.may_read("::ffff:8.8.8.8")
 
 
 def test_token_settings(tmp_path, monkeypatch):

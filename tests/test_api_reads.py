@@ -18,7 +18,8 @@ def api(tmp_path_factory):
     strategy = build_strategy(target="BTC=0.4,ETH=0.3,USDT=0.3", band=0.05, band_kind="relative",
                               band_per_asset={"BTC": 0.1, "SOL": 0.2})
     with Ledger(seeded.url) as led:
-        yield TestClient(create_app(led, Access(token=TOKEN), strategy), client=("127.0.0.1", 1)), led, seeded
+        yield (TestClient(create_app(led, Access(token=TOKEN), strategy), client=("127.0.0.1", 1),
+                          base_url="http://localhost:8000"), led, seeded)
 
 
 def test_holdings_are_the_ledgers_with_bands(api):

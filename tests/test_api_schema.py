@@ -17,10 +17,12 @@ OPERATIONS = [f"{method.upper()} {path}" for path, item in create_app(None, Acce
 
 
 def from_loopback(app):  # noqa: ANN001, ANN201
-    """The in-process client has no IP address; present it as this machine, as a browser here would be."""
+    """The in-process client has no IP address and a made-up host name; present it as a browser on
+    this machine would be (client 127.0.0.1, Host 127.0.0.1)."""
     async def wrapped(scope, receive, send):  # noqa: ANN001
         if scope["type"] == "http":
-            scope = {**scope, "client": ("127.0.0.1", 50000)}
+            headers = [(k, v) for k, v in scope["headers"] if k != b"host"] + [(b"host", b"127.0.0.1:8000")]
+            scope = {**scope, "client": ("127.0.0.1", 50000), "headers": headers}
         await app(scope, receive, send)
 
     return wrapped

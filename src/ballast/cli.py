@@ -214,7 +214,7 @@ def serve(
     from ballast.live.ledger import LedgerUnavailable
 
     try:
-        api = build(_db(db), token_file, allow_network_reads, strategy, refresh)
+        api = build(_db(db), token_file, allow_network_reads, strategy, refresh, bind=host)
     except (*user_errors(), LedgerUnavailable) as exc:
         fail(_message(exc))
     from ballast.api.security import TOKEN_ENV

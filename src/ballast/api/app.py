@@ -44,6 +44,10 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
     @app.middleware("http")
     async def network_policy(request: Request, call_next: Any) -> Any:
         host = request.client.host if request.client else None
+        if not access.host_ok(request.url.hostname):
+            return JSONResponse({"detail": f"unexpected Host {request.url.hostname!r}: open the dashboard as "
+                                           "http://127.0.0.1:PORT/ (or start with --allow-network-reads)"},
+                                status_code=400)
         if not access.may_read(host):
             return JSONResponse({"detail": "this server answers this machine only; start it with "
                                            "--allow-network-reads to open it to the local network"},

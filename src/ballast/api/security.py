@@ -18,6 +18,7 @@ from ballast.errors import InputError
 TOKEN_ENV = "BALLAST_API_TOKEN"
 TOKEN_FILE_ENV = "BALLAST_API_TOKEN_FILE"
 MIN_TOKEN_LENGTH = 16
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Access:
 
     token: str | None = None
     network_reads: bool = False  # also answer reads from private (local-network) addresses
+    # Names the Host header may carry: a page on another site cannot reach this server through a
+    # DNS name it re-points at 127.0.0.1 (DNS rebinding). None = any name (network reads opened).
+    hosts: tuple[str, ...] | None = LOOPBACK_NAMES
 
     def __repr__(self) -> str:  # never print the token
         return f"Access(token={'set' if self.token else 'unset'}, network_reads={self.network_reads})"
@@ -35,11 +39,16 @@ class Access:
             return False
         return hmac.compare_digest(presented.encode("utf-8"), self.token.encode("utf-8"))
 
+    def host_ok(self, host_header_name: str | None) -> bool:
+        return self.hosts is None or (host_header_name or "").lower() in self.hosts
+
     def may_read(self, client_host: str | None) -> bool:
         try:
             ip = ipaddress.ip_address(client_host or "")
         except ValueError:
             return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 from a dual-stack socket is still this machine
         if ip.is_loopback:
             return True
         return self.network_reads and ip.is_private and not ip.is_global
@@ -63,6 +72,13 @@ def load_token(token_file: Path | None = None) -> str | None:
         raise InputError(f"{source}: the API token must be at least {MIN_TOKEN_LENGTH} characters "
                          "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     return token
+
+
+def allowed_hosts(bind: str, network_reads: bool) -> tuple[str, ...] | None:
+    """Host-header names to accept for a server bound to ``bind``."""
+    if network_reads:
+        return None
+    return LOOPBACK_NAMES if is_loopback_host(bind) or bind in ("0.0.0.0", "::") else (*LOOPBACK_NAMES, bind)
 
 
 def is_loopback_host(host: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ballast.api.security import Access, is_loopback_host, load_token
+from ballast.api.security import Access, allowed_hosts, is_loopback_host, load_token
 from ballast.errors import InputError
 
 if TYPE_CHECKING:
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def build(db: str, token_file: Path | None = None, network_reads: bool = False,
-          strategy_file: Path | None = None, refresh_seconds: float = 5.0) -> "FastAPI":
+          strategy_file: Path | None = None, refresh_seconds: float = 5.0, bind: str = "127.0.0.1") -> "FastAPI":
     """The app for ``ballast serve``: an existing ledger, the token, the optional strategy (bands)."""
     from ballast.api.app import create_app
     from ballast.live.ledger import Ledger, normalise_url
@@ -28,7 +28,8 @@ def build(db: str, token_file: Path | None = None, network_reads: bool = False,
         from ballast.config import load_strategy
 
         strategy = load_strategy(strategy_file)
-    access = Access(token=load_token(token_file), network_reads=network_reads)
+    access = Access(token=load_token(token_file), network_reads=network_reads,
+                    hosts=allowed_hosts(bind, network_reads))
     return create_app(Ledger(url), access, strategy, refresh_seconds)
 
 

@@ -13,7 +13,7 @@ from conftest import gbm
 
 from ballast.engine.backtest import backtest
 from ballast.report import figures
-from ballast.report.html import render, write_pngs, write_tearsheet
+from ballast.report.html import write_pngs, write_tearsheet
 from ballast.strategy import build_strategy
 from ballast.targets.base import Target
 

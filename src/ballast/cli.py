@@ -199,7 +199,7 @@ def serve(
                                                 "(default: $BALLAST_DB or ballast.db).")] = None,
     host: Annotated[str, typer.Option(help="Bind address (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    token_file: Annotated[Path | None, typer.Option(help="File holding the API token (else BALLAST_API_TOKEN).")] = None,
+    token_file: Annotated[Path | None, typer.Option(help="File with the API token (else BALLAST_API_TOKEN).")] = None,
     allow_network_reads: Annotated[bool, typer.Option("--allow-network-reads",
                                                       help="Answer reads from the local network too.")] = False,
     strategy: Annotated[Path | None, typer.Option(help="Strategy TOML, to show its bands.")] = None,

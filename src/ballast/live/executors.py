@@ -135,7 +135,7 @@ class CcxtExecutor(Executor):
                 self.exchange.load_markets()
                 self._markets_loaded = True
             return fn(*args, **kwargs)
-        except (ccxt.NetworkError, ccxt.ExchangeNotAvailable, ccxt.RequestTimeout) as exc:
+        except ccxt.OperationFailed as exc:  # network, timeouts, 5xx, rate limits: may be retried
             raise TransientError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 
     def limit_price(self, order: dict[str, Any]) -> float:
@@ -159,10 +159,14 @@ class CcxtExecutor(Executor):
             raise
         except (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadRequest, ccxt.BadSymbol,
                 ccxt.PermissionDenied, ccxt.AuthenticationError, ccxt.ExchangeError) as exc:
-            if isinstance(exc, ccxt.DuplicateOrderId):
+            # A venue that already has this client id (e.g. binance's "Duplicate order sent.")
+            # answers with a rejection: the order exists, so report that one instead.
+            try:
                 found = self.lookup(order)
-                if found is not None:
-                    return found
+            except TransientError:
+                found = None
+            if found is not None:
+                return found
             return VenueOrder("rejected", None, [], f"{type(exc).__name__}: {str(exc)[:500]}")
         return self._convert(order, raw)
 
@@ -205,9 +209,7 @@ class CcxtExecutor(Executor):
         if filled > already:
             cost = float(raw.get("cost") or 0.0)
             avg = float(raw.get("average") or (cost / filled if filled else 0.0) or order["ref_price"])
-            fee = raw.get("fee") or {}
-            fee_cost = float(fee.get("cost") or 0.0)
-            fee_ccy = fee.get("currency")
+            fee_cost, fee_ccy = self._fee(order, raw)
             part = (filled - already) / filled
             fee_quote = fee_cost * part if fee_ccy in (None, self.quote) else 0.0
             fee_base = fee_cost * part if fee_ccy == order["asset"] else 0.0
@@ -218,6 +220,26 @@ class CcxtExecutor(Executor):
         if status == "cancelled" and filled > 0:
             status = "partially_filled"
         return VenueOrder(status, str(raw.get("id")) if raw.get("id") is not None else None, fills)
+
+
+    def _fee(self, order: dict[str, Any], raw: dict[str, Any]) -> tuple[float, str | None]:
+        """The order's total fee. An order read back by id usually carries none (binance's
+        GET /order), so then the fee is summed from the order's trades."""
+        fee = raw.get("fee")
+        if fee and fee.get("cost") is not None:
+            return float(fee["cost"]), fee.get("currency")
+        fees = raw.get("fees") or []
+        if any(f.get("cost") is not None for f in fees):
+            return sum(float(f.get("cost") or 0.0) for f in fees), fees[0].get("currency")
+        if not self.exchange.has.get("fetchOrderTrades") or raw.get("id") is None:
+            return 0.0, None
+        trades = self._call(self.exchange.fetch_order_trades, str(raw["id"]), self.symbol(order["asset"]))
+        cost, ccy = 0.0, None
+        for tr in trades:
+            f = tr.get("fee") or {}
+            cost += float(f.get("cost") or 0.0)
+            ccy = ccy or f.get("currency")
+        return cost, ccy
 
 
 def wait_backoff(attempt: int) -> None:

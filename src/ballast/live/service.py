@@ -36,7 +36,7 @@ from ballast.live.executors import Executor, TransientError, VenueOrder, wait_ba
 from ballast.live.ledger import (
     CASH, ORDER_FINAL, Ledger, PlannedDecision, PlannedOrder, utcnow,
 )
-from ballast.live.sources import Observation, Source
+from ballast.live.sources import Observation, Source, SourceUnavailable
 from ballast.market import Market
 from ballast.strategy import Strategy
 from ballast.triggers.base import TriggerState
@@ -523,7 +523,13 @@ class LiveService:
             if stop is not None and stop():
                 break
             t0 = time.monotonic()
-            obs = self.source.next(after)
+            try:
+                obs = self.source.next(after)
+            except SourceUnavailable as exc:
+                log.warning("no prices this cycle: %s", exc, extra={"event": "source_unavailable"})
+                self.ledger.add_alert("source_unavailable", str(exc), "warning")
+                self._sleep(self.interval, stop)
+                continue
             after = None
             if obs is None:
                 if until_end:

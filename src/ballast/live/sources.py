@@ -30,6 +30,10 @@ class Observation:
     stamps: dict[str, datetime] = field(default_factory=dict)
 
 
+class SourceUnavailable(Exception):
+    """The source could not be read this cycle (network, exchange down): skip, alert, retry."""
+
+
 class Source(ABC):
     name: str = "source"
     replay: bool = False  # replays resume after the ledger's last observation instead of "now"
@@ -176,7 +180,7 @@ def ccxt_exchange(cfg: Any) -> Any:
         raise InputError(f"[live.ccxt] exchange: unknown ccxt exchange id {cfg.exchange!r}")
     params: dict[str, Any] = {"timeout": cfg.timeout_ms, "enableRateLimit": True,
                               "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]},
-                                          "fetchCurrencies": False}}
+                                          "fetchCurrencies": False, "fetchMargins": False}}
     for key, env in (("apiKey", cfg.api_key_env), ("secret", cfg.secret_env), ("password", cfg.password_env)):
         if env and os.environ.get(env):
             params[key] = os.environ[env]
@@ -201,7 +205,12 @@ class CcxtSource(Source):
         self.name = f"ccxt {getattr(exchange, 'id', '?')}"
 
     def next(self, after: datetime | None) -> Observation | None:
-        tickers = self.exchange.fetch_tickers(list(self.symbols.values()))
+        import ccxt
+
+        try:
+            tickers = self.exchange.fetch_tickers(list(self.symbols.values()))
+        except ccxt.OperationFailed as exc:
+            raise SourceUnavailable(f"{self.name}: {type(exc).__name__}: {str(exc)[:300]}") from None
         now = utcnow()
         prices: dict[str, float] = {}
         stamps: dict[str, datetime] = {}

@@ -1,0 +1,147 @@
+"""Sweep figures: the cost/turnover vs tracking-error frontier, and a metric over two parameters.
+
+Both are plotly figures written as self-contained HTML (plotly.js inline, no CDN: the file works
+offline and in a CI artifact) and as PNG. PNG export goes through kaleido, which drives a
+Chromium: ``BROWSER_PATH``, else ``BALLAST_CHROMIUM``, else /usr/bin/chromium when present
+(.ci/services.sh installs it).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ballast.errors import InputError
+
+# Metrics where lower is better (mirrors sweep/robust.MINIMISE; the report must not import numba).
+LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown", "turnover", "total_costs", "n_rebalances",
+                             "n_trades", "mean_abs_drift", "max_abs_drift", "tracking_error"})
+
+
+def choose(frame: pd.DataFrame, metric: str) -> int:
+    """Row position of the best configuration by ``metric`` (first on ties; NaN never wins)."""
+    if metric not in frame:
+        raise InputError(f"the sweep results have no column {metric!r}")
+    v = frame[metric].to_numpy(dtype=np.float64)
+    if np.isnan(v).all():
+        raise InputError(f"{metric} is undefined for every configuration")
+    return int(np.nanargmin(v) if metric in LOWER_IS_BETTER else np.nanargmax(v))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def _label(row: pd.Series, params: Sequence[str]) -> str:
+    return ", ".join(f"{p}={_fmt(row[p])}" for p in params) or f"config {row.get('config', '')}"
+
+
+def frontier_figure(frame: pd.DataFrame, params: Sequence[str], metric: str = "sharpe",
+                    cost: str = "turnover", chosen: int | None = None) -> Any:
+    """Turnover (or ``cost`` = total_costs) against tracking error, one point per configuration,
+    coloured by ``metric``; the chosen rule (best by ``metric`` unless given) is highlighted."""
+    import plotly.graph_objects as go
+
+    for col in ("tracking_error", cost, metric):
+        if col not in frame:
+            raise InputError(f"the sweep results have no column {col!r}")
+    k = choose(frame, metric) if chosen is None else chosen
+    text = [_label(r, params) for _, r in frame.iterrows()]
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(
+        x=frame["tracking_error"], y=frame[cost], mode="markers", name="configurations", text=text,
+        marker=dict(size=6, color=frame[metric], colorscale="Viridis", showscale=True,
+                    colorbar=dict(title=metric)),
+        hovertemplate="%{text}<br>tracking error %{x:.4%}<br>" + cost + " %{y:.4g}<extra></extra>"))
+    best = frame.iloc[k]
+    fig.add_trace(go.Scatter(
+        x=[best["tracking_error"]], y=[best[cost]], mode="markers+text", name="chosen rule",
+        text=[_label(best, params)], textposition="top right",
+        marker=dict(size=16, symbol="star", color="crimson", line=dict(width=1, color="black"))))
+    fig.update_layout(title=f"{cost.replace('_', ' ')} vs tracking error — chosen by {metric}: "
+                            f"{_label(best, params)}",
+                      xaxis_title="tracking error (annualised)", yaxis_title=cost.replace("_", " "),
+                      xaxis_tickformat=".2%", template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=-0.2, x=0))
+    return fig
+
+
+def heatmap_figure(frame: pd.DataFrame, x: str, y: str, metric: str = "sharpe",
+                   chosen: int | None = None, params: Sequence[str] = ()) -> Any:
+    """``metric`` over parameters ``x`` and ``y``; other parameters are held at the chosen rule's
+    values (a slice through the grid, not an average over it)."""
+    import plotly.graph_objects as go
+
+    for col in (x, y, metric):
+        if col not in frame:
+            raise InputError(f"the sweep results have no column {col!r}")
+    k = choose(frame, metric) if chosen is None else chosen
+    best = frame.iloc[k]
+    part = frame
+    for p in params:
+        if p not in (x, y):
+            part = part[part[p] == best[p]]
+    table = part.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
+    fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(v) for v in table.columns],
+                               y=[str(v) for v in table.index], colorscale="Viridis",
+                               colorbar=dict(title=metric)))
+    fig.add_trace(go.Scatter(x=[str(best[x])], y=[str(best[y])], mode="markers", name="chosen rule",
+                             marker=dict(size=14, symbol="star", color="crimson")))
+    held = [p for p in params if p not in (x, y)]
+    fig.update_layout(title=f"{metric} over {x} × {y}" + (f" ({', '.join(f'{p}={_fmt(best[p])}' for p in held)})"
+                                                          if held else ""),
+                      xaxis_title=x, yaxis_title=y, template="plotly_white")
+    return fig
+
+
+def chromium() -> str | None:
+    for path in (os.environ.get("BROWSER_PATH"), os.environ.get("BALLAST_CHROMIUM"), "/usr/bin/chromium"):
+        if path and Path(path).exists():
+            return path
+    return None
+
+
+def write_png(fig: Any, path: Path) -> Path:
+    """PNG via kaleido and a Chromium; a clear error when there is none."""
+    browser = chromium()
+    if browser is None:
+        raise InputError(f"{path}: PNG export needs Chromium (apt-get install chromium, or set BROWSER_PATH)")
+    os.environ.setdefault("BROWSER_PATH", browser)
+    fig.write_image(str(path), width=1100, height=700)
+    return path
+
+
+def write_frontier(frame: pd.DataFrame, path: str | Path, metric: str = "sharpe",
+                   params: Sequence[str] | None = None, png: bool = True) -> list[Path]:
+    """The frontier (and, with two or more numeric parameters, the heatmap of the first two) as
+    ``path`` (HTML) and, with ``png``, the same stem + ``.png`` / ``-heatmap.png``."""
+    import plotly.io as pio
+
+    path = Path(path)
+    if params is None:
+        params = [c for c in frame.columns if c not in LOWER_IS_BETTER | {"config"}
+                  and c not in _metric_columns(frame)]
+    figs = [("", frontier_figure(frame, params, metric))]
+    axes = [p for p in params if frame[p].nunique() > 1]
+    if len(axes) >= 2:
+        figs.append(("-heatmap", heatmap_figure(frame, axes[0], axes[1], metric, params=params)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    html = "".join(pio.to_html(f, full_html=False, include_plotlyjs=(i == 0)) for i, (_, f) in enumerate(figs))
+    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>ballast sweep</title></head>"
+                    f"<body>{html}</body></html>", encoding="utf-8")
+    written.append(path)
+    if png:
+        for suffix, f in figs:
+            written.append(write_png(f, path.with_name(f"{path.stem}{suffix}.png")))
+    return written
+
+
+def _metric_columns(frame: pd.DataFrame) -> set[str]:
+    from ballast.engine.metrics import METRIC_NAMES
+
+    return {c for c in frame.columns if any(c == m or c.startswith(f"{m}_") for m in METRIC_NAMES)}

@@ -1,0 +1,114 @@
+"""One chunk of configurations on one market → a metrics array, through the batched kernel.
+
+Each configuration is a full `Strategy` built by the same `build_strategy` a backtest uses; only
+the compiled parts are cached — per component, keyed by the keywords that can affect that
+component (a keyword not known to be irrelevant counts as relevant, so keywords added later are
+never wrongly shared).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ballast.costs.base import CostArrays, compile_costs
+from ballast.engine.backtest import CONVENTION_CODES
+from ballast.errors import InputError
+from ballast.market import Market
+from ballast.planning.base import PlanSpec
+from ballast.strategy import Strategy, build_strategy
+from ballast.sweep.pool import Pooled, pool
+from ballast.targets.base import check_weight_path
+from ballast.triggers.base import TriggerProgram, compile_trigger
+
+_TRIGGER = {"rebalance", "band", "band_kind", "band_floor", "band_per_asset", "cooldown", "trigger"}
+_COSTS = {"fee_bps", "fixed_cost", "min_trade", "costs"}
+_RUN = {"capital", "convention", "name"}
+# Keywords that cannot change each compiled component.
+IRRELEVANT: dict[str, frozenset[str]] = {
+    "target": frozenset(_TRIGGER | _COSTS | _RUN | {"plan"}),
+    "trigger": frozenset(_COSTS | _RUN | {"target", "plan"}),
+    "plan": frozenset(_COSTS | _RUN | {"target", "cooldown"}),
+    "costs": frozenset(_TRIGGER | _RUN | {"target", "plan"}),
+}
+
+
+def freeze(value: Any) -> Hashable:
+    """A cache key for a keyword value: scalars as themselves, containers recursively, objects by id."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, value)
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((str(k), freeze(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(freeze(v) for v in value))
+    return ("id", id(value))
+
+
+class Preparer:
+    """Compiled components for strategies on one market, each compiled once per distinct key."""
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.cache: dict[tuple[str, Hashable], Any] = {}
+
+    def _get(self, component: str, config: Mapping[str, Any], make: Callable[[], Any]) -> Any:
+        skip = IRRELEVANT[component]
+        key = (component, tuple((k, freeze(v)) for k, v in config.items() if k not in skip))
+        value = self.cache.get(key)
+        if value is None:
+            value = self.cache[key] = make()
+        return value
+
+    def components(self, s: Strategy, config: Mapping[str, Any]) -> tuple[Any, ...]:
+        """(target path, TriggerProgram, PlanSpec, CostArrays, quote) for strategy ``s``."""
+        m = self.market
+        targets = self._get("target", config, lambda: check_weight_path(
+            s.target.path(m), m, f"target {s.target.describe()}"))
+        program = self._get("trigger", config, lambda: compile_trigger(s.trigger, m) or False)
+        plan = self._get("plan", config, lambda: s.planner.encode(m.assets) or False)
+        costs = self._get("costs", config, lambda: compile_costs(s.costs, m))
+        if program is False or plan is False:
+            raise ValueError("this configuration has a user-defined trigger or planner that only the "
+                             "Python engine can run; sweeps need compiled parts")
+        quote = m.asset_index(s.cash) if s.cash else -1
+        return targets, program, plan, costs, quote
+
+
+def describe_config(config: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in config.items()) or "the base strategy"
+
+
+def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
+                preparer: Preparer | None = None) -> np.ndarray:
+    """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration."""
+    from ballast.sweep.kernel import sweep_kernel
+
+    prep = preparer or Preparer(market)
+    rows: list[tuple[Any, ...]] = []
+    capital = np.empty(len(configs))
+    convention = np.empty(len(configs), np.int64)
+    quote = np.empty(len(configs), np.int64)
+    for c, config in enumerate(configs):
+        try:
+            s = build_strategy(**{**base, **config})
+            parts = prep.components(s, config)
+        except (ValueError, KeyError, TypeError) as exc:
+            msg = exc.args[0] if exc.args else str(exc)
+            raise InputError(f"sweep configuration {describe_config(config)}: {msg}") from None
+        rows.append(parts)
+        capital[c] = float(s.capital)
+        convention[c] = CONVENTION_CODES[s.convention]
+        quote[c] = parts[4]
+    if not rows:
+        return np.empty((0, 0))
+    tgt = pool([(r[0],) for r in rows], ("targets",))
+    trig = pool([r[1] for r in rows], TriggerProgram._fields)
+    plan = pool([r[2] for r in rows], PlanSpec._fields)
+    costs = pool([r[3] for r in rows], CostArrays._fields)
+    return sweep_kernel(market.prices, _args(tgt), _args(trig), _args(plan), _args(costs), quote,
+                        convention, capital, float(market.periods_per_year))
+
+
+def _args(p: Pooled) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    return p.pools, p.idx, p.length

@@ -1,0 +1,122 @@
+"""``ballast sweep``: run a strategy file's grid with a progress bar, locally or on Dask."""
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from ballast.errors import InputError
+from ballast.sweep.config import SweepSpec, load_sweep
+from ballast.sweep.robust import MINIMISE
+from ballast.sweep.runner import ParquetSink, execute, executor_for, prepare_sweep, walk_forward_market
+
+
+class Best:
+    """Passes rows to a sink and remembers the best row by ``metric`` (for the summary)."""
+
+    def __init__(self, sink: ParquetSink, metric: str) -> None:
+        self.sink, self.metric = sink, metric
+        self.row: pd.Series | None = None
+        self.sign = 1.0 if metric in MINIMISE else -1.0
+
+    def add(self, start: int, frame: pd.DataFrame) -> None:
+        self.sink.add(start, frame)
+        v = self.sign * frame[self.metric].to_numpy(dtype=np.float64)
+        if np.isnan(v).all():
+            return
+        k = int(np.nanargmin(v))
+        if self.row is None or v[k] < self.sign * float(self.row[self.metric]):
+            self.row = frame.iloc[k]
+
+    def close(self) -> Path:
+        return self.sink.close()
+
+
+def progress_bar(console: Console) -> Any:
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("configs"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=console, transient=False)
+
+
+def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers: int | None = None,
+                      scheduler: str | None = None, bootstrap: int | None = None, seed: int | None = None,
+                      walk_forward: bool = False, train: int | None = None, test: int | None = None,
+                      metric: str | None = None, chunk_size: int | None = None,
+                      plot: Path | None = None) -> int:
+    """Run the sweep; returns the process exit code (130 after Ctrl-C, with finished rows written)."""
+    spec: SweepSpec = load_sweep(strategy_file)
+    if walk_forward and (bootstrap or spec.section.bootstrap):
+        raise InputError("--walk-forward and --bootstrap cannot be combined; run them separately")
+    if workers is not None and scheduler:
+        raise InputError("give either --workers (a local cluster) or --scheduler (an existing one), not both")
+    data = spec.strategy.data.model_dump()
+    data["prices"] = spec.strategy.prices_path()
+    bs = None if walk_forward else spec.bootstrap(bootstrap, seed)
+    market, job = prepare_sweep(data["prices"], spec.keywords(), spec.section.mode == "zip", data, bs)
+    chunk = chunk_size or spec.section.chunk_size
+    metric = metric or spec.section.metric
+    wf = spec.walk_forward(train, test, metric) if walk_forward else None
+    console.print(f"[bold]{job.grid.size:,}[/] configurations × {market.n_periods:,} periods × "
+                  f"{market.n_assets} assets" + (f", {bs.n} bootstrap paths (seed {bs.seed})" if bs else "")
+                  + (f", walk-forward {wf.train}/{wf.test} by {wf.metric}" if wf else ""))
+    t0 = time.perf_counter()
+    with ExitStack() as stack:
+        client = None
+        if workers is not None or scheduler:
+            from ballast.sweep.distributed import dask_client
+
+            with console.status("starting Dask…") if scheduler is None else nullcontext():
+                client = stack.enter_context(dask_client(workers, scheduler))
+            console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at "
+                          f"{client.scheduler.address}")
+        bar = stack.enter_context(progress_bar(console))
+        task = bar.add_task("walk-forward" if wf else "sweep", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if wf is not None:
+            try:
+                table = walk_forward_market(market, job, wf, executor_for(client), chunk, progress)
+            except KeyboardInterrupt:
+                console.print("[yellow]interrupted[/]: walk-forward windows are not written until all finish")
+                return 130
+            out.parent.mkdir(parents=True, exist_ok=True)
+            table.to_parquet(out, index=False)
+            bar.stop()
+            console.print(table.drop(columns=["train_start", "test_start"]).to_string(index=False))
+            console.print(f"wrote {len(table)} windows to {out} in {time.perf_counter() - t0:.1f} s")
+            return 0
+        best = Best(ParquetSink(out), metric)
+        try:
+            execute(market, job, best, executor_for(client), chunk, progress)
+        except KeyboardInterrupt:
+            bar.stop()
+            console.print(f"[yellow]interrupted[/]: kept {best.sink.rows:,} finished rows of "
+                          f"{job.grid.size:,} in {out}")
+            return 130
+    console.print(f"wrote {best.sink.rows:,} rows to {out} in {time.perf_counter() - t0:.1f} s")
+    if best.row is not None:
+        params = ", ".join(f"{k}={best.row[k]}" for k in job.grid.names)
+        console.print(f"best by {metric}: {params}  ({metric} = {float(best.row[metric]):.6g}, config "
+                      f"{int(best.row['config'])})")
+    if plot is not None:
+        from ballast.report.frontier import write_frontier
+
+        frame = pd.read_parquet(out)
+        try:
+            written = write_frontier(frame, plot, metric=metric, params=list(job.grid.names))
+        except InputError as exc:  # the HTML is written; only the PNG needs a browser
+            console.print(f"[yellow]frontier: {plot} written; no PNG[/]: {exc}")
+        else:
+            console.print(f"frontier: {', '.join(map(str, written))}")
+    return 0

@@ -1,0 +1,86 @@
+"""The batched kernel: many configurations on the same prices in one compiled, parallel call.
+
+Each configuration's inputs (target path, trigger program, plan, costs) are stored once per
+distinct value in a *pool* per NamedTuple field, and every configuration holds an index into each
+pool (see sweep/pool.py). Inside the ``prange`` loop the NamedTuples are rebuilt from those pools
+and handed to the very same ``simulate`` and ``compute_metrics`` a single backtest uses, so a
+sweep row is bit-for-bit the metrics of ``ballast.backtest`` with those parameters.
+
+The ``build_*`` functions are the one place that knows the NamedTuples' fields: a field added to
+TriggerProgram, PlanSpec or CostArrays must be added here too (tests/test_sweep_batch.py checks
+the round trip field by field).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ballast.costs.base import CostArrays
+from ballast.engine.kernel import simulate
+from ballast.engine.metrics import METRIC_NAMES, compute_metrics
+from ballast.planning.base import PlanSpec
+from ballast.triggers.base import TriggerProgram
+
+N_METRICS = len(METRIC_NAMES)
+
+
+@njit(cache=True)
+def take(pool, idx, length, c, f):  # noqa: ANN001
+    """Configuration ``c``'s value of array field ``f``: its pool row, cut to its own length."""
+    return pool[idx[c, f], : length[c, f]]
+
+
+@njit(cache=True)
+def take_scalar(pool, idx, c, f):  # noqa: ANN001
+    return pool[idx[c, f]]
+
+
+@njit(cache=True)
+def build_program(P, idx, length, c):  # noqa: ANN001, N803
+    return TriggerProgram(take(P[0], idx, length, c, 0), take(P[1], idx, length, c, 1),
+                          take(P[2], idx, length, c, 2), take(P[3], idx, length, c, 3),
+                          take(P[4], idx, length, c, 4), take(P[5], idx, length, c, 5),
+                          take(P[6], idx, length, c, 6))
+
+
+@njit(cache=True)
+def build_plan(P, idx, length, c):  # noqa: ANN001, N803
+    return PlanSpec(take_scalar(P[0], idx, c, 0), take(P[1], idx, length, c, 1),
+                    take(P[2], idx, length, c, 2), take(P[3], idx, length, c, 3))
+
+
+@njit(cache=True)
+def build_costs(P, idx, length, c):  # noqa: ANN001, N803
+    return CostArrays(take(P[0], idx, length, c, 0), take(P[1], idx, length, c, 1),
+                      take_scalar(P[2], idx, c, 2), take(P[3], idx, length, c, 3),
+                      take(P[4], idx, length, c, 4), take(P[5], idx, length, c, 5),
+                      take(P[6], idx, length, c, 6))
+
+
+@njit(parallel=True, cache=True)
+def sweep_kernel(prices, tgt, trig, plan, costs, quote, convention, capital, periods_per_year):  # noqa: ANN001
+    """Metrics (C × len(METRIC_NAMES)) of C configurations; paths are never kept.
+
+    ``tgt``, ``trig``, ``plan``, ``costs`` are each (pools tuple, index[C, F], length[C, F]);
+    ``quote``, ``convention``, ``capital`` are per-configuration vectors.
+    """
+    C = quote.shape[0]
+    # Tuples cannot cross into a parallel loop's body: unpack the pools here, repack per config.
+    t0 = tgt[0][0]
+    t_idx, t_len = tgt[1], tgt[2]
+    g0, g1, g2, g3, g4, g5, g6 = trig[0]
+    g_idx, g_len = trig[1], trig[2]
+    p0, p1, p2, p3 = plan[0]
+    p_idx, p_len = plan[1], plan[2]
+    k0, k1, k2, k3, k4, k5, k6 = costs[0]
+    k_idx, k_len = costs[1], costs[2]
+    out = np.empty((C, N_METRICS))
+    for c in prange(C):
+        targets = take(t0, t_idx, t_len, c, 0)
+        g = build_program((g0, g1, g2, g3, g4, g5, g6), g_idx, g_len, c)
+        p = build_plan((p0, p1, p2, p3), p_idx, p_len, c)
+        k = build_costs((k0, k1, k2, k3, k4, k5, k6), k_idx, k_len, c)
+        equity, _w, acc, _r, _t = simulate(prices, targets, g, p, k, quote[c], convention[c],
+                                           capital[c], False)
+        out[c] = compute_metrics(equity, acc, capital[c], periods_per_year)
+    return out

@@ -1,0 +1,264 @@
+"""Running a grid: chunks of configurations through an executor, rows into a sink.
+
+The same `run_chunk` runs in this process or on Dask workers, so a distributed sweep is the
+local sweep row for row. Chunks keep memory bounded (only a chunk's pools and metrics exist at
+once), let a progress bar move, and let Ctrl-C keep the rows already finished.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ballast.engine.metrics import METRIC_NAMES
+from ballast.market import Market
+from ballast.strategy import parse_target
+from ballast.sweep.batch import run_configs
+from ballast.sweep.grid import Grid
+from ballast.sweep.robust import Bootstrap, WalkForward, bootstrap_configs, evaluate_window, window
+
+# A chunk is sized so that configurations × periods × assets stays near this many asset-steps.
+CHUNK_WORK = 25_000_000
+MAX_CHUNK = 5_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every chunk needs besides the prices: the fixed keywords, the grid, the resampling."""
+
+    base: Mapping[str, Any]
+    grid: Grid
+    bootstrap: Bootstrap | None = None
+
+    def metric_columns(self) -> list[str]:
+        return list(METRIC_NAMES) + (self.bootstrap.columns() if self.bootstrap else [])
+
+
+def run_chunk(market: Market, job: Job, start: int, stop: int) -> np.ndarray:
+    """Rows [start, stop) of the grid → their metric columns (the Dask task, and the local one)."""
+    configs = job.grid.configs(start, stop)
+    if job.bootstrap is not None:
+        return bootstrap_configs(market, job.base, configs, job.bootstrap)
+    return run_configs(market, job.base, configs)
+
+
+def default_chunk(market: Market, job: Job) -> int:
+    work = market.n_periods * market.n_assets * (1 + (job.bootstrap.n if job.bootstrap else 0))
+    return int(max(1, min(MAX_CHUNK, CHUNK_WORK // max(work, 1))))
+
+
+def chunks(total: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + size, total)) for a in range(0, total, size)]
+
+
+class Executor(Protocol):
+    def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (task number, metrics) as tasks finish, in any order."""
+
+
+class LocalExecutor:
+    """In this process; numba's threads share each chunk's configurations."""
+
+    def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
+        for k, (a, b) in enumerate(tasks):
+            yield k, run_chunk(market, job, a, b)
+
+
+class FrameSink:
+    """Collects rows in memory and returns them as one DataFrame."""
+
+    def __init__(self) -> None:
+        self.parts: dict[int, pd.DataFrame] = {}
+
+    def add(self, start: int, frame: pd.DataFrame) -> None:
+        self.parts[start] = frame
+
+    def close(self) -> pd.DataFrame:
+        return (pd.concat([self.parts[k] for k in sorted(self.parts)], ignore_index=True)
+                if self.parts else pd.DataFrame())
+
+
+class ParquetSink:
+    """Streams rows to one Parquet file in grid order; chunks finished early wait in a buffer.
+
+    ``close`` writes whatever is finished, in order, even after an interruption (the ``config``
+    column then shows which rows are missing).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.pending: dict[int, pd.DataFrame] = {}
+        self.next = 0
+        self.writer: Any = None
+        self.rows = 0
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table.cast(self.writer.schema))
+        self.rows += len(frame)
+
+    def add(self, start: int, frame: pd.DataFrame) -> None:
+        self.pending[start] = frame
+        while self.next in self.pending:
+            part = self.pending.pop(self.next)
+            self._write(part)
+            self.next += len(part)
+
+    def close(self) -> Path:
+        for k in sorted(self.pending):
+            self._write(self.pending.pop(k))
+        if self.writer is None:
+            self._write(pd.DataFrame({"config": np.array([], np.int64)}))
+        self.writer.close()
+        return self.path
+
+
+def frame(job: Job, start: int, stop: int, values: np.ndarray) -> pd.DataFrame:
+    """Rows [start, stop): config number, one column per axis, then the metric columns."""
+    cols: dict[str, Any] = {"config": np.arange(start, stop, dtype=np.int64)}
+    cols.update(job.grid.columns(start, stop))
+    for j, name in enumerate(job.metric_columns()):
+        col = values[:, j]
+        cols[name] = col.astype(np.int64) if name in ("n_rebalances", "n_trades") else col
+    return pd.DataFrame(cols)
+
+
+def execute(market: Market, job: Job, sink: Any, executor: Executor | None = None,
+            chunk_size: int | None = None, progress: Progress | None = None) -> Any:
+    """Run every chunk into ``sink``; on Ctrl-C close the sink with the rows finished so far, re-raise."""
+    total = job.grid.size
+    if chunk_size is None:
+        chunk_size = default_chunk(market, job)
+        slots = getattr(executor, "slots", lambda: 1)()
+        if slots > 1:  # a few tasks per worker thread, so all of them work and the load balances
+            chunk_size = max(1, min(chunk_size, -(-total // (4 * slots))))
+    tasks = chunks(total, chunk_size)
+    done = 0
+    if progress:
+        progress(0, total)
+    try:
+        for k, values in (executor or LocalExecutor()).map(market, job, tasks):
+            a, b = tasks[k]
+            sink.add(a, frame(job, a, b, values))
+            done += b - a
+            if progress:
+                progress(done, total)
+    except KeyboardInterrupt:
+        sink.close()
+        raise
+    return sink.close()
+
+
+def universe_for(grid: Grid, fixed: Mapping[str, Any], assets: list[str] | None) -> list[str] | None:
+    """Assets to load: as given, else every asset any target value names (None = all)."""
+    if assets:
+        return list(assets)
+    values = dict(grid.axes).get("target", (fixed.get("target", "equal"),))
+    names: list[str] = []
+    for v in values:
+        named = parse_target(v).assets()
+        if named is None:
+            return None
+        names.extend(a for a in named if a not in names)
+    return names
+
+
+def prepare_sweep(prices: Any, keywords: Mapping[str, Any], zip_axes: bool, data: Mapping[str, Any],
+                  bootstrap: Bootstrap | None = None) -> tuple[Market, Job]:
+    """The market and the job for ``keywords`` (list values are axes); checks every axis value."""
+    from ballast.engine.backtest import to_market
+    from ballast.strategy import build_strategy
+
+    grid, fixed = Grid.from_keywords(keywords, zip_axes)
+    first = grid.configs(0, 1)[0]
+    for name, values in grid.axes:
+        for i, v in enumerate(values):
+            try:
+                build_strategy(**{**fixed, **first, name: v})
+            except (ValueError, KeyError, TypeError) as exc:
+                msg = exc.args[0] if exc.args else str(exc)
+                raise ValueError(f"sweep axis {name}[{i}] = {v!r}: {msg}") from None
+    market = to_market(prices, fixed.get("cash"), data.get("relatives", False), data.get("fill"),
+                       data.get("periods_per_year"), data.get("start"), data.get("end"),
+                       universe_for(grid, fixed, data.get("assets")))
+    return market, Job(dict(fixed), grid, bootstrap)
+
+
+def sweep(prices: Any, *, zip: bool = False, relatives: bool = False, fill: str | None = None,  # noqa: A002
+          periods_per_year: float | None = None, start: str | None = None, end: str | None = None,
+          assets: list[str] | None = None, bootstrap: int = 0, block: int = 20, seed: int = 0,
+          chunk_size: int | None = None, out: str | Path | None = None, client: Any = None,
+          progress: Progress | None = None, **keywords: Any) -> pd.DataFrame | Path:
+    """Backtest every configuration of a grid; one row per configuration.
+
+    Keywords are those of ``ballast.backtest``; any given as a list/array is an axis (the product
+    of all axes, or position by position with ``zip=True``). ``bootstrap=N`` adds p5/median/p95
+    of every metric over N block-bootstrap paths (``block`` periods, ``seed``). ``out`` streams
+    rows to a Parquet file and returns its path; ``client`` (a ``distributed.Client``) runs the
+    chunks on a Dask cluster.
+    """
+    spec = Bootstrap(bootstrap, block, seed) if bootstrap else None
+    market, job = prepare_sweep(prices, keywords, zip, dict(relatives=relatives, fill=fill,
+                                periods_per_year=periods_per_year, start=start, end=end, assets=assets), spec)
+    sink = ParquetSink(Path(out)) if out is not None else FrameSink()
+    return execute(market, job, sink, executor_for(client), chunk_size, progress)
+
+
+def executor_for(client: Any) -> Executor | None:
+    if client is None:
+        return None
+    from ballast.sweep.distributed import DaskExecutor
+
+    return DaskExecutor(client)
+
+
+def walk_forward_market(market: Market, job: Job, wf: WalkForward, executor: Executor | None = None,
+                        chunk_size: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
+    """One row per window: the configuration chosen on training data and its test-window metrics."""
+    wins = list(wf.windows(market.n_periods))
+    if not wins:
+        raise ValueError(f"walk-forward needs at least train + test = {wf.train + wf.test} periods; "
+                         f"the prices have {market.n_periods}")
+    total = len(wins) * job.grid.size
+    rows = []
+    for w, (a, b, c) in enumerate(wins):
+        def step(done: int, _n: int, w: int = w) -> None:
+            if progress:
+                progress(w * job.grid.size + done, total)
+
+        train = execute(window(market, a, b), job, FrameSink(), executor, chunk_size, step)
+        best = wf.choose(train[wf.metric].to_numpy(dtype=np.float64))
+        config = job.grid.configs(best, best + 1)[0]
+        test = evaluate_window(window(market, b, c), job.base, config)
+        row: dict[str, Any] = {"window": w, "train_start": market.index[a], "train_end": market.index[b - 1],
+                               "test_start": market.index[b], "test_end": market.index[c - 1],
+                               "config": best}
+        row.update({name: train[name].iloc[best] for name in job.grid.names})
+        row[f"train_{wf.metric}"] = train[wf.metric].iloc[best]
+        row.update(dict(zip(METRIC_NAMES, test, strict=True)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def walk_forward(prices: Any, *, train: int, test: int, step: int | None = None, metric: str = "sharpe",
+                 minimize: bool | None = None, zip: bool = False, client: Any = None,  # noqa: A002
+                 chunk_size: int | None = None, relatives: bool = False, fill: str | None = None,
+                 periods_per_year: float | None = None, start: str | None = None, end: str | None = None,
+                 assets: list[str] | None = None, **keywords: Any) -> pd.DataFrame:
+    """Rolling walk-forward over the grid given by list-valued ``keywords`` (see `sweep`)."""
+    wf = WalkForward(train, test, step, metric, minimize)
+    market, job = prepare_sweep(prices, keywords, zip, dict(relatives=relatives, fill=fill,
+                                periods_per_year=periods_per_year, start=start, end=end, assets=assets))
+    return walk_forward_market(market, job, wf, executor_for(client), chunk_size)

@@ -1,0 +1,184 @@
+"""The batched kernel against single backtests (bit for bit), grids, streaming, robustness."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import gbm
+
+import ballast
+from ballast.engine.metrics import METRIC_NAMES
+from ballast.errors import InputError
+
+
+def single(prices: pd.DataFrame, **kw: object) -> np.ndarray:
+    r = ballast.backtest(prices, **kw)
+    return np.array([r.metrics[m] for m in METRIC_NAMES], dtype=np.float64)
+
+
+def assert_rows_equal_backtests(prices: pd.DataFrame, table: pd.DataFrame, fixed: dict, axes: list[str]) -> None:
+    for _, row in table.iterrows():
+        kw = {**fixed, **{a: row[a] for a in axes}}
+        kw = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in kw.items()}
+        want = single(prices, **kw)
+        got = row[list(METRIC_NAMES)].to_numpy(dtype=np.float64)
+        assert np.array_equal(want, got, equal_nan=True), (kw, want - got)
+
+
+def test_band_grid_equals_single_runs_bitwise() -> None:
+    df = gbm(6, 400, 0.6, seed=3)
+    bands = np.linspace(0.005, 0.2, 25)
+    t = ballast.sweep(df, target="equal", band=bands, band_kind=["absolute", "relative", "hybrid"],
+                      plan=["full", "band-edge"], fee_bps=10)
+    assert len(t) == 25 * 3 * 2
+    assert t["n_rebalances"].nunique() > 10  # the grid really spans different behaviour
+    assert_rows_equal_backtests(df, t, dict(target="equal", fee_bps=10), ["band", "band_kind", "plan"])
+
+
+def test_calendars_costs_conventions_equal_single_runs(crypto: pd.DataFrame) -> None:
+    fixed = dict(target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", band=0.1)
+    t = ballast.sweep(crypto, **fixed, rebalance=["never", "weekly", "monthly", 30],
+                      fee_bps=[0.0, 25.0], fixed_cost=[0.0, 20.0], min_trade=[0.0, 5000.0],
+                      convention=["exact", "bt"], cooldown=[0, 7])
+    assert len(t) == 4 * 2 * 2 * 2 * 2 * 2
+    sample = t.iloc[::3]
+    assert_rows_equal_backtests(crypto, sample, fixed, ["rebalance", "fee_bps", "fixed_cost", "min_trade",
+                                                        "convention", "cooldown"])
+
+
+def test_targets_and_capital_as_axes() -> None:
+    df = gbm(3, 300, 0.5, seed=1)
+    t = ballast.sweep(df, target=["equal", "A0=0.5,A1=0.3,A2=0.2"], capital=[1e4, 1e6], band=[0.02, 0.1],
+                      fee_bps=10, fixed_cost=3.0)
+    assert_rows_equal_backtests(df, t, dict(fee_bps=10, fixed_cost=3.0), ["target", "capital", "band"])
+
+
+def test_builders_round_trip_every_namedtuple_field() -> None:
+    """A field added to TriggerProgram/PlanSpec/CostArrays must also be added to sweep/kernel.py."""
+    from ballast.costs.base import CostArrays
+    from ballast.engine.backtest import prepare, to_market
+    from ballast.planning.base import PlanSpec
+    from ballast.strategy import build_strategy
+    from ballast.sweep.kernel import build_costs, build_plan, build_program
+    from ballast.sweep.pool import pool
+    from ballast.triggers.base import TriggerProgram
+
+    m = to_market(gbm(3, 60))
+    preps = [prepare(build_strategy(band=0.05, plan="band-edge", fee_bps=3), m),
+             prepare(build_strategy(rebalance="weekly", band=0.1, band_kind="relative", cooldown=2,
+                                    min_trade=7.0, fixed_cost=1.0), m)]
+
+    for field, nt, builder in (("program", TriggerProgram, build_program), ("plan", PlanSpec, build_plan),
+                               ("costs", CostArrays, build_costs)):
+        pooled = pool([getattr(p, field) for p in preps], nt._fields)
+        for c, p in enumerate(preps):
+            got = builder(pooled.pools, pooled.idx, pooled.length, c)
+            want = getattr(p, field)
+            assert type(got).__name__ == nt.__name__ and len(got) == len(nt._fields)
+            for name in nt._fields:
+                assert np.array_equal(np.asarray(getattr(got, name)), np.asarray(getattr(want, name))), (field, name)
+
+
+def test_product_order_zip_and_streaming(tmp_path) -> None:  # noqa: ANN001
+    df = gbm(4, 250, seed=2)
+    t = ballast.sweep(df, band=[0.02, 0.05, 0.1], fee_bps=[1, 2])
+    assert t["band"].tolist() == [0.02, 0.02, 0.05, 0.05, 0.1, 0.1]
+    assert t["fee_bps"].tolist() == [1, 2, 1, 2, 1, 2]
+    assert t["config"].tolist() == list(range(6))
+    z = ballast.sweep(df, band=[0.02, 0.05, 0.1], fee_bps=[1, 2, 3], zip=True)
+    assert list(zip(z["band"], z["fee_bps"], strict=True)) == [(0.02, 1), (0.05, 2), (0.1, 3)]
+    big = ballast.sweep(df, band=np.linspace(0.01, 0.3, 40), rebalance=["never", "monthly"], chunk_size=7,
+                        out=tmp_path / "r.parquet")
+    back = pd.read_parquet(big)
+    whole = ballast.sweep(df, band=np.linspace(0.01, 0.3, 40), rebalance=["never", "monthly"])
+    pd.testing.assert_frame_equal(back, whole, check_dtype=False)
+
+
+def test_axis_errors_name_the_axis() -> None:
+    df = gbm(3, 100)
+    with pytest.raises(ValueError, match=r"sweep axis band\[1\] = -0.1"):
+        ballast.sweep(df, band=[0.1, -0.1])
+    with pytest.raises(ValueError, match="'cash' cannot be a sweep axis"):
+        ballast.sweep(df, band=0.1, cash=["A0", "A1"])
+    with pytest.raises(ValueError, match="same length"):
+        ballast.sweep(df, band=[0.1, 0.2], fee_bps=[1, 2, 3], zip=True)
+    with pytest.raises(ValueError, match="has no values"):
+        ballast.sweep(df, band=[])
+    with pytest.raises(InputError, match="unknown asset"):
+        ballast.sweep(df, target=["A0=0.5,ZZ=0.5"], band=0.1)
+
+
+def test_interrupt_keeps_finished_rows(tmp_path) -> None:  # noqa: ANN001
+    from ballast.sweep.runner import ParquetSink, execute, prepare_sweep
+
+    df = gbm(3, 200)
+    market, job = prepare_sweep(df, dict(band=np.linspace(0.01, 0.2, 30)), False, {})
+    calls = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append(done)
+        if done >= 20:
+            raise KeyboardInterrupt
+
+    sink = ParquetSink(tmp_path / "part.parquet")
+    with pytest.raises(KeyboardInterrupt):
+        execute(market, job, sink, chunk_size=10, progress=progress)
+    kept = pd.read_parquet(tmp_path / "part.parquet")
+    assert kept["config"].tolist() == list(range(20))
+    full = ballast.sweep(df, band=np.linspace(0.01, 0.2, 30))
+    pd.testing.assert_frame_equal(kept, full.iloc[:20], check_dtype=False)
+
+
+def test_bootstrap_reproducible_from_seed() -> None:
+    df = gbm(4, 300, seed=5)
+    kw = dict(band=[0.02, 0.08], rebalance=["never", "monthly"], fee_bps=10, bootstrap=15, block=10)
+    a = ballast.sweep(df, seed=7, **kw)
+    b = ballast.sweep(df, seed=7, chunk_size=1, **kw)  # chunking does not change the draws
+    c = ballast.sweep(df, seed=8, **kw)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["final_wealth_median"], c["final_wealth_median"])
+    assert (a["final_wealth_p5"] <= a["final_wealth_median"]).all()
+    assert (a["final_wealth_median"] <= a["final_wealth_p95"]).all()
+    # The real-path metrics are the plain sweep's.
+    plain = ballast.sweep(df, band=[0.02, 0.08], rebalance=["never", "monthly"], fee_bps=10)
+    pd.testing.assert_frame_equal(a[plain.columns], plain)
+
+
+def test_bootstrap_paths_are_blocks_of_real_returns() -> None:
+    from ballast.engine.backtest import to_market
+    from ballast.sweep.robust import bootstrap_market
+
+    m = to_market(gbm(3, 101, seed=9))
+    p = bootstrap_market(m, 10, 42, 3)
+    assert np.array_equal(p.prices[0], m.prices[0]) and p.prices.shape == m.prices.shape
+    real = m.prices[1:] / m.prices[:-1]
+    drawn = p.prices[1:] / p.prices[:-1]
+    # Every drawn row is one of the real return rows, and they come in runs of consecutive rows.
+    rows = [int(np.argmin(np.abs(real - d).sum(axis=1))) for d in drawn]
+    assert np.allclose(drawn, real[rows], rtol=1e-12)
+    assert all(rows[i + 1] == rows[i] + 1 for i in range(99) if (i + 1) % 10)
+    assert np.array_equal(bootstrap_market(m, 10, 42, 3).prices, p.prices)
+    assert not np.array_equal(bootstrap_market(m, 10, 42, 4).prices, p.prices)
+    with pytest.raises(ValueError, match="longer than"):
+        bootstrap_market(m, 500, 0, 0)
+
+
+def test_walk_forward_chooses_on_train_and_reports_test() -> None:
+    from ballast.engine.backtest import to_market
+
+    df = gbm(4, 700, seed=11)
+    ppy = to_market(df).periods_per_year  # windows keep the whole history's periods per year
+    bands = [0.01, 0.03, 0.06, 0.12]
+    for metric, pick in (("sharpe", np.nanargmax), ("tracking_error", np.nanargmin)):
+        wf = ballast.walk_forward(df, train=250, test=150, metric=metric, band=bands, fee_bps=10)
+        assert len(wf) == 3  # training windows start at 0, 150, 300 (300 + 400 = 700)
+        for _, row in wf.iterrows():
+            a = df.index.get_loc(row["train_start"])
+            b = df.index.get_loc(row["test_start"])
+            c = df.index.get_loc(row["test_end"]) + 1
+            assert b - a == 250 and c - b == 150
+            train = ballast.sweep(df.iloc[a:b], band=bands, fee_bps=10, periods_per_year=ppy)
+            assert row["band"] == bands[int(pick(train[metric]))]
+            assert row[f"train_{metric}"] == train[metric].max() if metric == "sharpe" else train[metric].min()
+            want = single(df.iloc[b:c], band=row["band"], fee_bps=10, periods_per_year=ppy)
+            assert np.array_equal(want, row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True)

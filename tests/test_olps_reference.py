@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import ballast
-from tests.conftest import shared_file
+from conftest import shared_file
 
 # Li & Hoi, "Online Portfolio Selection: A Survey" (2014), final wealth without costs.
 PUBLISHED = {  # dataset: (uniform buy-and-hold "Market", best stock)

@@ -43,9 +43,11 @@ def test_dashboard_renders_holdings_and_charts(page, server):
     assert page.locator('#holdings tr[data-asset="BTC"] td').first.inner_text() == "BTC"
     btc_band = page.locator('#holdings tr[data-asset="BTC"] td').nth(6).inner_text()
     assert btc_band == "± 5.00%"
-    for chart in ("#weights-chart", "#equity-chart"):
+    for chart in ("#weights-chart", "#equity-chart", "#drift-chart"):
         page.wait_for_selector(f"{chart} .main-svg", timeout=10000)
     assert page.evaluate("document.getElementById('equity-chart').data[0].x.length") == 60
+    assert page.evaluate("document.getElementById('drift-chart').data.length") == 3
+    assert page.evaluate("document.getElementById('drift-chart').layout.shapes[0].y1") == pytest.approx(0.05)
     assert page.evaluate("document.getElementById('weights-chart').data[1].error_x.array[0]") == pytest.approx(0.05)
     assert page.locator("#decisions tbody tr").count() == 3
     assert "band: ETH" in page.locator("#decisions tbody").inner_text()

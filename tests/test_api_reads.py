@@ -40,6 +40,19 @@ def test_holdings_are_the_ledgers_with_bands(api):
     assert targets["BTC"]["lower"] == pytest.approx(0.36) and targets["BTC"]["upper"] == pytest.approx(0.44)
 
 
+def test_drift_history_is_pre_trade_weight_minus_target_per_cycle(api):
+    c, led, _ = api
+    points = c.get("/drift").json()
+    assert len(points) == 60 and points == sorted(points, key=lambda p: p["observed_at"])
+    last = points[-1]
+    snap = led.latest_snapshot()
+    for line in snap["lines"]:
+        assert last["drift"][line["asset"]] == pytest.approx(line["weight"] - line["target"], abs=1e-15)
+    assert last["max_abs"] == pytest.approx(max(abs(v) for v in last["drift"].values()))
+    assert len(c.get("/drift?limit=7").json()) == 7
+    assert c.get("/drift?limit=0").status_code == 422
+
+
 def test_band_widths_without_a_band_or_strategy():
     rows = [{"asset": "A", "target": 0.5}, {"asset": "B", "target": 0.5}]
     assert band_widths(None, rows) == {}

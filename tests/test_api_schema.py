@@ -39,7 +39,7 @@ def api_schema(tmp_path_factory):
 def test_every_route_is_published():
     assert set(OPERATIONS) == {
         "GET /status", "GET /holdings", "GET /targets", "GET /decisions", "GET /proposals", "GET /equity",
-        "GET /alerts", "POST /pause", "POST /resume", "POST /proposals/{proposal_id}/approve",
+        "GET /drift", "GET /alerts", "POST /pause", "POST /resume", "POST /proposals/{proposal_id}/approve",
         "POST /proposals/{proposal_id}/reject"}
 
 

@@ -119,6 +119,13 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
         """Portfolio value per observed cycle, oldest first."""
         return ledger.equity_history(limit)
 
+    @app.get("/drift", response_model=list[models.DriftPoint], tags=["read"])
+    def drift(limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
+        """Pre-trade weight − target per asset at each observed cycle, oldest first."""
+        from ballast.api.queries import drift_history
+
+        return drift_history(ledger, limit)
+
     @app.get("/alerts", response_model=list[models.AlertOut], tags=["read"])
     def alerts(open_only: bool = False, limit: Limit = 100) -> list[dict[str, Any]]:
         """Guard alerts (stale or jumping prices, notional caps...), newest first."""

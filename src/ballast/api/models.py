@@ -107,6 +107,12 @@ class ProposalOut(BaseModel):
     executed_at: str | None
 
 
+class DriftPoint(BaseModel):
+    observed_at: str | None
+    drift: dict[str, float] = Field(description="pre-trade weight − target, per asset")
+    max_abs: float | None
+
+
 class EquityPoint(BaseModel):
     observed_at: str | None
     value: float

@@ -126,6 +126,25 @@ function renderEquity(points) {
   }, PLOT_CONFIG);
 }
 
+function renderDrift(points, holdings) {
+  const assets = holdings.map((r) => r.asset).filter((a) => points.some((p) => a in p.drift));
+  const x = points.map((p) => p.observed_at);
+  const traces = assets.map((a, i) => ({
+    type: "scatter", mode: "lines", name: a, x, y: points.map((p) => (a in p.drift ? p.drift[a] : null)),
+    line: { color: COLORS[i % COLORS.length], width: 1.5 }, hovertemplate: `${a} %{y:+.2%}<extra></extra>`,
+  }));
+  const bands = [...new Set(holdings.filter((r) => r.band !== null).map((r) => r.band.toFixed(6)))];
+  const shapes = bands.length === 1 && x.length ? [{
+    type: "rect", xref: "paper", x0: 0, x1: 1, y0: -Number(bands[0]), y1: Number(bands[0]),
+    fillcolor: "rgba(16,185,129,0.12)", line: { width: 0 }, layer: "below",
+  }] : [];
+  Plotly.react("drift-chart", traces, {
+    margin: { l: 70, r: 20, t: 10, b: 40 }, height: 300, plot_bgcolor: "white", paper_bgcolor: "white",
+    yaxis: { tickformat: "+.0%", gridcolor: "#eef0f3", zeroline: true, zerolinecolor: "#9ca3af" },
+    xaxis: { showgrid: false }, shapes, hovermode: "x unified", legend: { orientation: "h", y: 1.08 },
+  }, PLOT_CONFIG);
+}
+
 function renderProposals(items) {
   const box = $("proposals");
   const open = items.filter((p) => p.state === "pending" || p.state === "approved" || p.state === "executing");
@@ -171,12 +190,13 @@ function renderAlerts(items) {
 
 async function refresh() {
   try {
-    const [status, holdings, equity, proposals, decisions, alerts] = await Promise.all([
-      getJSON("/status"), getJSON("/holdings"), getJSON("/equity?limit=20000"), getJSON("/proposals?limit=50"),
-      getJSON("/decisions?limit=15"), getJSON("/alerts?limit=20")]);
+    const [status, holdings, equity, drift, proposals, decisions, alerts] = await Promise.all([
+      getJSON("/status"), getJSON("/holdings"), getJSON("/equity?limit=20000"), getJSON("/drift?limit=20000"),
+      getJSON("/proposals?limit=50"), getJSON("/decisions?limit=15"), getJSON("/alerts?limit=20")]);
     renderStatus(status);
     renderHoldings(holdings);
     renderEquity(equity);
+    renderDrift(drift, holdings);
     renderProposals(proposals);
     renderDecisions(decisions);
     renderAlerts(alerts);

@@ -13,7 +13,7 @@ from conftest import gbm
 
 from ballast.engine.backtest import backtest
 from ballast.report import figures
-from ballast.report.html import write_pngs, write_tearsheet
+from ballast.report.html import render, write_pngs, write_tearsheet
 from ballast.strategy import build_strategy
 from ballast.targets.base import Target
 
@@ -140,3 +140,19 @@ def test_png_export_writes_every_figure(results, tmp_path):
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", head[16:24])
         assert width == 1100 and height >= 300
+
+
+def test_edge_cases_render(tmp_path):
+    """One asset, integer periods instead of dates, a long history that gets thinned, and a rule
+    that never rebalances: the page is still complete and the thinned curves keep the ends."""
+    long = gbm(n_assets=2, n_periods=9000, seed=4).reset_index(drop=True)
+    never = backtest(long, build_strategy(target="A0=0.7,A1=0.3", rebalance="never", name="hold only"),
+                     periods_per_year=252)
+    single = backtest(gbm(n_assets=1, n_periods=50, seed=1), build_strategy(target="A0=1", rebalance="monthly"))
+    for results in ([never], [single], [never, single]):
+        text = render(results)
+        assert text.count('class="figure"') == 4 + 2 * len(results)
+    eq = figures.equity_figure([never]).figure.data[0]
+    assert len(eq.y) <= figures.MAX_POINTS + 1
+    assert eq.y[0] == never.raw.equity[0] / never.strategy.capital
+    assert eq.y[-1] == never.raw.equity[-1] / never.strategy.capital

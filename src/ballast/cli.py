@@ -21,8 +21,7 @@ err = Console(stderr=True)
 def fail(message: str, code: int = 2) -> None:
     from rich.markup import escape
 
-    # escape: messages name TOML sections like "[target]", which rich would take for markup
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # "[live] x" is not markup
     raise typer.Exit(code)
 
 

@@ -61,8 +61,8 @@ def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noq
         elif i == quote:
             traded[i] = True
         else:
-            # A planner that leaves wᵢ alone still gives d ≈ ulp(x) from rounding; that is no
-            # trade (it would pay a fixed cost and break backtest/live agreement).
+            # A weight already on target still gives d ≈ ulp(x) from rounding; that is no trade
+            # (it would pay a fixed cost and break backtest/live agreement).
             traded[i] = d > ROUNDING * V and d >= min_trade
         if traded[i]:
             w_s += w[i]

@@ -17,12 +17,36 @@ from ballast.engine.kernel import (
 )
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun
+from ballast.costs.base import CostArrays
+from ballast.planning.base import Planner, PlanSpec
 from ballast.triggers.base import TriggerState
 
 if TYPE_CHECKING:
     from ballast.engine.backtest import Prepared
 
 CONV = {"exact": 0, "bt": 1}
+
+
+def plan_and_execute(planner: Planner, spec: PlanSpec | None, state: TriggerState, units: np.ndarray,
+                     cash: float, price: np.ndarray, costs: CostArrays, t: int, quote: int,
+                     convention: int, dv: np.ndarray, cost: np.ndarray
+                     ) -> tuple[float, float, int, float, float, np.ndarray]:
+    """One rebalance: a built-in planner (``spec``) goes through the kernel's own ``rebalance``;
+    a user-defined one plans in Python and is executed by the same accounting. Mutates ``units``.
+
+    Returns execute's (value, cash, trades, cost, traded value) plus the planned weights; the
+    pure-Python engine and the live service both step through here.
+    """
+    n = len(units)
+    if spec is not None:
+        w_new = np.empty(n)
+        out = rebalance(spec, state.weights, state.target, units, cash, price, costs, t, quote,
+                        convention, w_new, np.zeros(n, np.bool_), dv, cost)
+    else:
+        w_new = np.asarray(planner.plan(state), dtype=np.float64)
+        out = execute(units, cash, price, state.weights, w_new, np.zeros(n, np.bool_), costs, t, quote,
+                      convention, dv, cost)
+    return (*out, w_new)
 
 
 def simulate_python(p: "Prepared") -> RawRun:
@@ -60,15 +84,9 @@ def simulate_python(p: "Prepared") -> RawRun:
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            if p.plan is not None:  # a built-in planner: the same plan-and-execute as the kernel
-                v_after, cash, n_here, cost_here, traded_value = rebalance(
-                    p.plan, w_pre, target, units, cash, price, p.costs, t, p.quote, CONV[s.convention],
-                    np.empty(n), np.zeros(n, np.bool_), dv, cost)
-            else:
-                w_new = np.asarray(s.planner.plan(state), dtype=np.float64)
-                v_after, cash, n_here, cost_here, traded_value = execute(
-                    units, cash, price, w_pre, w_new, np.zeros(n, np.bool_), p.costs, t, p.quote,
-                    CONV[s.convention], dv, cost)
+            v_after, cash, n_here, cost_here, traded_value, _ = plan_and_execute(
+                s.planner, p.plan, state, units, cash, price, p.costs, t, p.quote, CONV[s.convention],
+                dv, cost)
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1

@@ -136,6 +136,7 @@ class LiveService:
         self.n = len(assets)
         self.quote = assets.index(strategy.cash) if strategy.cash else -1
         self.convention = CONV[strategy.convention]
+        self.plan_spec = strategy.planner.encode(assets)  # None for a user-defined planner
         self.interval = cfg.interval_seconds
         ppy = periods_per_year or 365.25 * 86400.0 / self.interval
         self.history = History(assets, ppy)
@@ -147,6 +148,10 @@ class LiveService:
         self.retries = retries
         self.pending_jump: dict[str, float] = {}
         self.last_rebalance = 0
+        unknown = [a for a in holdings or {} if a not in assets]
+        if unknown:
+            raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
+                             f"the strategy trades {', '.join(assets)}")
         self.view = CycleView()
         self.started = False
         self.registered = False
@@ -181,10 +186,6 @@ class LiveService:
             holdings = self.executor.balances(list(self.assets))
         if holdings is None:  # the backtest's start: the capital as unallocated cash
             holdings = {CASH: float(self.strategy.capital)}
-        unknown = [a for a in holdings if a not in self.assets and a != CASH]
-        if unknown:
-            raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
-                             f"the strategy trades {', '.join(self.assets)}")
         name = self.strategy.name
         self.registered = True
         if self.ledger.start_service(holdings, name, self.mode, self.source_label, self.dry_run):
@@ -403,8 +404,7 @@ class LiveService:
                 self._show(obs, t, "hold", note, V, lines)
                 return "hold"
 
-        w_new = np.asarray(self.strategy.planner.plan(state), dtype=np.float64)
-        plan = self.plan_orders(obs, units, cash, p, w_pre, w_new, target, V, reason)
+        plan = self.plan_orders(obs, state, units, cash, p, V, reason)
         if plan is None:
             note = f"trigger fired ({reason}) but every trade is below the minimum"
             self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
@@ -442,17 +442,18 @@ class LiveService:
         self._show(obs, t, "decided", reason, V, lines)
         return "decided"
 
-    def plan_orders(self, obs: Observation, units: np.ndarray, cash: float, p: np.ndarray,
-                    w_pre: np.ndarray, w_new: np.ndarray, target: np.ndarray, V: float,
-                    reason: str) -> PlannedDecision | None:
-        """Run the shared ``execute`` on a copy of the holdings: the trades and costs the backtest
-        would make here become orders."""
-        from ballast.engine.kernel import execute
+    def plan_orders(self, obs: Observation, state: TriggerState, units: np.ndarray, cash: float,
+                    p: np.ndarray, V: float, reason: str) -> PlannedDecision | None:
+        """Run the backtest's own plan-and-execute on a copy of the holdings: the trades and costs
+        the backtest would make here become orders."""
+        from ballast.engine.python_path import plan_and_execute
 
         costs = self.cost_arrays(obs, p)
         dv = np.zeros(self.n)
         cost = np.zeros(self.n)
-        execute(units.copy(), cash, p, w_pre, w_new, costs, 0, self.quote, self.convention, dv, cost)
+        w_pre, target = state.weights, state.target
+        *_, w_new = plan_and_execute(self.strategy.planner, self.plan_spec, state, units.copy(), cash, p,
+                                     costs, 0, self.quote, self.convention, dv, cost)
         settle = self.settlement(cash, V)
         q_price = 1.0 if settle == CASH else float(p[self.quote])
         orders = []

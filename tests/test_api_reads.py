@@ -90,3 +90,19 @@ def test_dashboard_and_assets_are_served_locally(api):
     assert c.get("/assets/secret.txt").status_code == 404
     assert c.get("/docs").status_code == 404  # Swagger UI would load from a CDN
     assert c.get("/openapi.json").json()["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_a_lost_database_is_a_503_with_the_reason(tmp_path):
+    """The ledger file vanishes under a running server: a clear 503, not a 500 with a traceback."""
+    import shutil
+
+    (tmp_path / "db").mkdir()
+    seeded = seed_ledger(f"sqlite:///{tmp_path / 'db' / 'ledger.db'}")
+    led = Ledger(seeded.url)
+    c = TestClient(create_app(led, Access(token=TOKEN)), client=("127.0.0.1", 1), base_url="http://127.0.0.1")
+    assert c.get("/decisions").status_code == 200
+    led.engine.dispose()
+    shutil.rmtree(tmp_path / "db")
+    r = c.get("/decisions")
+    assert r.status_code == 503 and "unavailable" in r.json()["detail"]
+    led.close()

@@ -37,7 +37,11 @@ bearer = HTTPBearer(auto_error=False, description="the API token (BALLAST_API_TO
 def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = None,
                refresh_seconds: float = 5.0) -> FastAPI:
     """The FastAPI app: JSON endpoints, the published OpenAPI schema and the dashboard page."""
-    app = FastAPI(title="ballast", version=_version(), docs_url=None, redoc_url=None,
+    everywhere = {400: {"model": models.Problem, "description": "the Host header does not name this machine"},
+                  403: {"model": models.Problem, "description": "client address not allowed (or, for a "
+                                                                "mutation, wrong or unconfigured token)"},
+                  503: {"model": models.Problem, "description": "the ledger database is unavailable"}}
+    app = FastAPI(title="ballast", version=_version(), docs_url=None, redoc_url=None, responses=everywhere,
                   description="The live rebalancer's ledger: status, holdings against target, decisions, "
                               "proposals (approve/reject), equity and alerts. Mutations need the bearer token.")
     app.state.access = access

@@ -156,3 +156,12 @@ def test_edge_cases_render(tmp_path):
     assert len(eq.y) <= figures.MAX_POINTS + 1
     assert eq.y[0] == never.raw.equity[0] / never.strategy.capital
     assert eq.y[-1] == never.raw.equity[-1] / never.strategy.capital
+
+
+def test_names_cannot_break_out_of_the_page():
+    hostile = "</script><script>alert(1)</script>"
+    r = backtest(gbm(n_assets=2, n_periods=40), build_strategy(target="A0=0.5,A1=0.5", rebalance="monthly",
+                                                              name=hostile))
+    text = render([r])
+    assert hostile not in text
+    assert "&lt;/script&gt;" in text  # escaped in HTML, \u003c-escaped inside the figure JSON

@@ -85,3 +85,19 @@ def test_approve_with_the_token_changes_the_state(page, server):
     with Ledger(server.seeded.url) as led:
         assert led.proposal(pid)["state"] == "approved"
     assert page.errors == []
+
+
+def test_pause_and_resume_from_the_page(page, server):
+    page.click("#pause")
+    page.fill("#token-input", TOKEN)
+    page.click("#token-ok")
+    page.wait_for_function("document.getElementById('state-badge').textContent.startsWith('paused')",
+                           timeout=10000)
+    with Ledger(server.seeded.url) as led:
+        assert led.is_paused()
+    page.click("#resume")
+    page.fill("#token-input", TOKEN)
+    page.click("#token-ok")
+    page.wait_for_function("document.getElementById('state-badge').textContent === 'running'", timeout=10000)
+    with Ledger(server.seeded.url) as led:
+        assert not led.is_paused()

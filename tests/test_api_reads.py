@@ -106,3 +106,12 @@ def test_a_lost_database_is_a_503_with_the_reason(tmp_path):
     r = c.get("/decisions")
     assert r.status_code == 503 and "unavailable" in r.json()["detail"]
     led.close()
+
+
+def test_an_empty_ledger_answers_every_read(tmp_path):
+    with Ledger(f"sqlite:///{tmp_path / 'empty.db'}") as led:
+        c = TestClient(create_app(led, Access()), client=("127.0.0.1", 1), base_url="http://127.0.0.1")
+        for path in ("/status", "/holdings", "/targets", "/decisions", "/proposals", "/equity", "/drift", "/alerts", "/"):
+            assert c.get(path).status_code == 200, path
+        assert c.get("/status").json()["last_cycle"] is None
+        assert c.get("/holdings").json() == []

@@ -111,7 +111,8 @@ def test_a_lost_database_is_a_503_with_the_reason(tmp_path):
 def test_an_empty_ledger_answers_every_read(tmp_path):
     with Ledger(f"sqlite:///{tmp_path / 'empty.db'}") as led:
         c = TestClient(create_app(led, Access()), client=("127.0.0.1", 1), base_url="http://127.0.0.1")
-        for path in ("/status", "/holdings", "/targets", "/decisions", "/proposals", "/equity", "/drift", "/alerts", "/"):
+        paths = ("/status", "/holdings", "/targets", "/decisions", "/proposals", "/equity", "/drift", "/alerts", "/")
+        for path in paths:
             assert c.get(path).status_code == 200, path
         assert c.get("/status").json()["last_cycle"] is None
         assert c.get("/holdings").json() == []

@@ -165,3 +165,12 @@ def test_names_cannot_break_out_of_the_page():
     text = render([r])
     assert hostile not in text
     assert "&lt;/script&gt;" in text  # escaped in HTML, \u003c-escaped inside the figure JSON
+
+
+def test_distinct_baselines_are_named_after_their_own_strategy(results):
+    band, monthly = results
+    other = backtest(gbm(n_assets=3, n_periods=400, seed=3),
+                     build_strategy(target="A0=0.2,A1=0.3,A2=0.5", rebalance="monthly", name="other target"))
+    named = figures.baselines([band, monthly, other])  # band and monthly share one baseline
+    assert [n for n, _ in named] == ["buy & hold (bands)", "buy & hold (other target)"]
+    assert named[1][1] is other.baseline

@@ -58,20 +58,19 @@ def x_axis(result: "Result") -> pd.Index | np.ndarray:
 
 def baselines(results: Sequence["Result"]) -> list[tuple[str, "Result"]]:
     """Buy-and-hold runs to draw: one per distinct baseline (strategies on one target share it)."""
-    out: list[tuple[str, Result]] = []
+    kept: list[tuple[Result, Result]] = []  # (owner, baseline)
     for r in results:
         b = r.baseline
         if b is None:
             continue
         e = b.raw.equity / b.strategy.capital
         if any(len(e) == len(o.raw.equity) and np.allclose(e, o.raw.equity / o.strategy.capital)
-               for _, o in out):
+               for _, o in kept):
             continue
-        out.append(("buy & hold", b))
-    if len(out) > 1:
-        owners = [r for r in results if r.baseline is not None]
-        out = [(f"buy & hold ({owner.strategy.name})", b) for (_, b), owner in zip(out, owners, strict=False)]
-    return out
+        kept.append((r, b))
+    if len(kept) == 1:
+        return [("buy & hold", kept[0][1])]
+    return [(f"buy & hold ({owner.strategy.name})", b) for owner, b in kept]
 
 
 def names(results: Sequence["Result"]) -> list[str]:

@@ -19,6 +19,7 @@ _LAZY = {
     "load_strategy": "ballast.config",
     "Market": "ballast.market",
     "InputError": "ballast.errors",
+    "write_tearsheet": "ballast.report.html",
     "sweep": "ballast.sweep.runner",
     "walk_forward": "ballast.sweep.runner",
     # targets

@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
-from ballast.planning import BandEdge, Full, Planner
+from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, Trigger, any_of
 from ballast.triggers.base import Cooldown
 
 CONVENTIONS = ("exact", "bt")
-PLANS = ("full", "band-edge")
+PLANS = ("full", "band-edge", "cost-aware")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Strategy:
             raise ValueError(f"capital must be positive, got {self.capital!r}")
         if isinstance(self.planner, BandEdge) and self.planner.band is None:
             object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger)))
+        if isinstance(self.planner, CostAware):
+            object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger), self.cash, self.costs))
 
     def buy_and_hold(self) -> "Strategy":
         """The same strategy that never rebalances after forming: the baseline."""
@@ -119,7 +121,7 @@ def build_strategy(
     if isinstance(plan, str):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {', '.join(PLANS)}, got {plan!r}")
-        planner: Planner = Full() if plan == "full" else BandEdge()
+        planner: Planner = {"full": Full, "band-edge": BandEdge, "cost-aware": CostAware}[plan]()
     else:
         planner = plan
     if costs is None:

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from ballast.costs.kernel import trade_cost
+from ballast.planning.base import PLAN_EXECUTED
 from ballast.planning.kernel import plan_weights
 from ballast.triggers.kernel import evaluate_program
 
@@ -38,8 +39,11 @@ MAX_ITER = 200
 
 
 @njit(cache=True)
-def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN001
-    """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′."""
+def _solve_exact(units, cash, p, w_pre, w, costs, t, quote, traded, hold):  # noqa: ANN001
+    """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′.
+
+    Legs the planner left alone (w = w_pre) or below the minimum trade are not traded.
+    """
     n = p.shape[0]
     V = cash
     for i in range(n):
@@ -52,7 +56,7 @@ def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN
         if i == quote:
             traded[i] = True
         else:
-            traded[i] = d > 0.0 and d >= costs.min_trade
+            traded[i] = d > 0.0 and d >= costs.min_trade and w[i] != w_pre[i]
         if traded[i]:
             w_s += w[i]
         else:
@@ -64,7 +68,7 @@ def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN
         c = 0.0
         for i in range(n):
             if traded[i] and i != quote:
-                c += trade_cost(costs, i, t, abs(w[i] / w_s * (v_new - x_skip) - units[i] * p[i]))
+                c += trade_cost(costs, i, t, w[i] / w_s * (v_new - x_skip) - units[i] * p[i])
         nxt = V - c
         if abs(nxt - v_new) <= 1e-15 * abs(V):
             v_new = nxt
@@ -81,7 +85,7 @@ def _bt_leg(costs, i, t, amount):  # noqa: ANN001
     a = abs(amount)
     d = a
     for _ in range(MAX_ITER):
-        c = trade_cost(costs, i, t, d)
+        c = trade_cost(costs, i, t, d if amount > 0 else -d)
         nxt = a - c if amount > 0 else a + c
         if abs(nxt - d) <= 1e-15 * a:
             d = nxt
@@ -131,7 +135,7 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
     if convention == CONV_EXACT:
         traded = np.zeros(n, np.bool_)
         hold = np.empty(n)
-        v_new = _solve_exact(units, cash, p, w_new, costs, t, quote, traded, hold)
+        v_new = _solve_exact(units, cash, p, w_pre, w_new, costs, t, quote, traded, hold)
         if v_new <= 0.0:  # nothing tradeable, or costs would exceed the portfolio
             return V, cash, 0, 0.0, 0.0
         for i in range(n):
@@ -140,7 +144,7 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
                 continue
             dv[i] = d
             if i != quote:
-                cost[i] = trade_cost(costs, i, t, abs(d))
+                cost[i] = trade_cost(costs, i, t, d)
                 n_here += 1
                 traded_value += abs(d)
                 cost_here += cost[i]
@@ -152,7 +156,7 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
             continue
         d = _bt_leg(costs, i, t, amount)
         dv[i] = d if amount > 0 else -d
-        cost[i] = trade_cost(costs, i, t, d)
+        cost[i] = trade_cost(costs, i, t, dv[i])
         cash -= amount
         units[i] += dv[i] / p[i]
         n_here += 1
@@ -183,6 +187,9 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     reb_trades = np.empty(cap_r, np.int64)
     reb_cost = np.empty(cap_r)
     reb_value = np.empty(cap_r)
+    reb_status = np.empty(cap_r, np.int64)
+    reb_est = np.empty(cap_r)
+    reb_benefit = np.empty(cap_r)
     cap_t = T * n if record else 1
     tr_t = np.empty(cap_t, np.int64)
     tr_asset = np.empty(cap_t, np.int64)
@@ -215,9 +222,13 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
         if fire and V > 0.0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            plan_weights(plan, w_pre, targets[t], w_new)
-            v_after, cash, n_here, cost_here, traded_value = execute(
-                units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
+            status, est, benefit = plan_weights(plan, w_pre, targets[t], w_new, costs, t, V)
+            if status == PLAN_EXECUTED:
+                v_after, cash, n_here, cost_here, traded_value = execute(
+                    units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
+            else:  # the planner judged the rebalance not worth its cost
+                n_here, cost_here, traded_value = 0, 0.0, 0.0
+                dv[:] = 0.0
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1
@@ -238,6 +249,9 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
                 reb_trades[n_reb] = n_here
                 reb_cost[n_reb] = cost_here
                 reb_value[n_reb] = traded_value
+                reb_status[n_reb] = status
+                reb_est[n_reb] = est
+                reb_benefit[n_reb] = benefit
                 n_reb += 1
         equity[t] = v_after
         if record:
@@ -250,5 +264,6 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
             acc[ACC_ACTIVE_SUMSQ] += a * a
         v_prev = v_after
     return (equity, weights, acc,
-            (reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb]),
+            (reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb],
+             reb_status[:n_reb], reb_est[:n_reb], reb_benefit[:n_reb]),
             (tr_t[:n_tr], tr_asset[:n_tr], tr_qty[:n_tr], tr_value[:n_tr], tr_cost[:n_tr]))

@@ -16,6 +16,7 @@ from ballast.engine.kernel import (
 )
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun
+from ballast.planning.base import PLAN_EXECUTED
 from ballast.triggers.base import TriggerState
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def simulate_python(p: "Prepared") -> RawRun:
     weights = np.zeros((T, n))
     targets = np.empty((T, n))
     acc = np.zeros(N_ACC)
-    reb: list[tuple[int, int, int, float, float]] = []
+    reb: list[tuple[int, int, int, float, float, int, float, float]] = []
     reasons: list[str] = []
     trades: list[tuple[int, int, float, float, float]] = []
     dv = np.empty(n)
@@ -59,9 +60,14 @@ def simulate_python(p: "Prepared") -> RawRun:
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            w_new = np.asarray(s.planner.plan(state), dtype=np.float64)
-            v_after, cash, n_here, cost_here, traded_value = execute(
-                units, cash, price, w_pre, w_new, p.costs, t, p.quote, CONV[s.convention], dv, cost)
+            outcome = s.planner.plan_costed(state, V, p.costs)
+            if outcome.status == PLAN_EXECUTED:
+                v_after, cash, n_here, cost_here, traded_value = execute(
+                    units, cash, price, w_pre, np.asarray(outcome.weights, dtype=np.float64), p.costs, t,
+                    p.quote, CONV[s.convention], dv, cost)
+            else:  # the planner judged the rebalance not worth its cost
+                n_here, cost_here, traded_value = 0, 0.0, 0.0
+                dv[:] = 0.0
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1
@@ -69,7 +75,7 @@ def simulate_python(p: "Prepared") -> RawRun:
                 acc[ACC_TURNOVER] += 0.5 * traded_value / V
                 last_t = t
             trades.extend((t, i, dv[i] / price[i], dv[i], cost[i]) for i in range(n) if dv[i] != 0.0)
-            reb.append((t, 0, n_here, cost_here, traded_value))
+            reb.append((t, 0, n_here, cost_here, traded_value, outcome.status, outcome.cost, outcome.benefit))
             reasons.append(reason)
         equity[t] = v_after
         value_and_weights(units, 0.0, price, weights[t])
@@ -85,6 +91,7 @@ def simulate_python(p: "Prepared") -> RawRun:
         return tuple(np.array([r[k] for r in rows], dtype=dt) for k, dt in enumerate(dtypes))
 
     return RawRun(equity, weights, acc, metrics,
-                  cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64)),
+                  cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64, np.int64, np.float64,
+                             np.float64)),
                   cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64)),
                   reasons)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ballast.engine.metrics import METRIC_DOCS, metrics_dict
 from ballast.market import Market
+from ballast.planning.base import PLAN_SKIPPED, skip_note
 from ballast.triggers.base import TriggerState, reason_from_bits
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ class RawRun:
     weights: np.ndarray
     acc: np.ndarray
     metrics: np.ndarray
-    rebalances: tuple[np.ndarray, ...]  # t, leaf bits, n trades, cost, traded value
+    rebalances: tuple[np.ndarray, ...]  # t, leaf bits, n trades, cost, traded value, plan status,
+    #                                     planner's expected cost, planner's benefit
     trades: tuple[np.ndarray, ...]  # t, asset, quantity, value, cost
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
 
@@ -109,9 +111,11 @@ class Result:
     @cached_property
     def rebalances(self) -> pd.DataFrame:
         """Every time the trigger fired: when, why, how many trades, cost, traded value."""
-        t, _, n, cost, value = self.raw.rebalances
-        reasons = [r if k > 0 or i == 0 else f"{r} (skipped: every trade below the minimum size)"
-                   for i, (r, k) in enumerate(zip(self.reasons, n, strict=True))]
+        t, _, n, cost, value, status, est, benefit = self.raw.rebalances[:8]
+        why = [skip_note(c, b) if s == PLAN_SKIPPED else "skipped: every trade below the minimum size"
+               for s, c, b in zip(status, est, benefit, strict=True)]
+        reasons = [r if k > 0 or i == 0 else f"{r} ({w})"
+                   for i, (r, k, w) in enumerate(zip(self.reasons, n, why, strict=True))]
         return pd.DataFrame({
             "time": self.market.index[t], "reason": reasons, "n_trades": n, "cost": cost,
             "traded_value": value, "executed": n > 0,

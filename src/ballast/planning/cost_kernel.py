@@ -95,6 +95,22 @@ def _lagrangian(w, w0, tau, kappa, p, q, mu):  # noqa: ANN001
 
 
 @njit(cache=True)
+def _price_plan(out, w0, tau, kappa, quote, costs, t, V):  # noqa: ANN001
+    """(exact expected cost, benefit κ·V·(Σ(w⁰ − τ)² − Σ(w′ − τ)²), number of trades) of a plan."""
+    cost = 0.0
+    before = 0.0
+    after = 0.0
+    n_trades = 0
+    for i in range(w0.shape[0]):
+        before += (w0[i] - tau[i]) ** 2
+        after += (out[i] - tau[i]) ** 2
+        if i != quote and out[i] != w0[i]:
+            cost += trade_cost(costs, i, t, (out[i] - w0[i]) * V)
+            n_trades += 1
+    return cost, kappa * V * (before - after), n_trades
+
+
+@njit(cache=True)
 def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, out):  # noqa: ANN001
     """Plan post-trade weights into ``out``; returns (status, expected cost, benefit) in currency."""
     n = w0.shape[0]
@@ -137,6 +153,8 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
         project_band(w0, tau, width_abs, width_rel, out)
         return PLAN_EXECUTED, 0.0, 0.0
     last = -1
+    first_cost = 0.0
+    first_benefit = 0.0
     for _ in range(2 * n + 1):
         for i in range(n):
             if frozen[i]:
@@ -146,6 +164,10 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
                 lo[i] = max(band_lo[i], min(w0[i], tau[i]))
                 hi[i] = min(band_hi[i], max(w0[i], tau[i]))
         mu = _solve(w0, tau, kappa, p, q, lo, hi, out)
+        if last < 0:  # the convex plan, before any trade was dropped for its fixed cost
+            first_cost, first_benefit, first_n = _price_plan(out, w0, tau, kappa, quote, costs, t, V)
+            if first_n == 0:  # nothing even before fixed costs: report the full rebalance's numbers
+                first_cost, first_benefit, _ = _price_plan(tau, w0, tau, kappa, quote, costs, t, V)
         if np.isnan(mu):  # only after a freeze: undo it and never try that asset again
             frozen[last] = False
             keep[last] = True
@@ -165,16 +187,10 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
             break
         frozen[worst] = True
         last = worst
-    cost = 0.0
-    before = 0.0
-    after = 0.0
-    for i in range(n):
-        before += (w0[i] - tau[i]) ** 2
-        after += (out[i] - tau[i]) ** 2
-        if i != quote and out[i] != w0[i]:
-            cost += trade_cost(costs, i, t, (out[i] - w0[i]) * V)
-    benefit = kappa * V * (before - after)
-    if gate and all_in and benefit < cost:
+    cost, benefit, n_trades = _price_plan(out, w0, tau, kappa, quote, costs, t, V)
+    if all_in and n_trades == 0:  # nothing worth trading: report what trading would have meant
+        cost, benefit = first_cost, first_benefit
+    if gate and all_in and (benefit < cost or n_trades == 0):
         for i in range(n):
             out[i] = w0[i]
         return PLAN_SKIPPED, cost, benefit

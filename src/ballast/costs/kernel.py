@@ -131,6 +131,8 @@ def trade_cost_parts(costs, i, t, value):  # noqa: ANN001
         size = costs.pool_slice[i] * depth
         sign = 1.0 if value > 0.0 else -1.0
         if size > 0.0 and a > size:
+            if a / size > 1e15:  # a pool too shallow to take the trade at all
+                return math.inf, math.inf
             full = math.floor(a / size)
             rest = a - full * size
             var += full * swap_cost(k, depth, costs.pool_fee[i], costs.pool_amp[i], sign * size)

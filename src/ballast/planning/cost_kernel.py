@@ -14,9 +14,11 @@ at the optimal μ) is below its fixed cost is dropped, worst first, and the prob
 that asset frozen, until every remaining trade pays for itself. Assets outside their band are
 never frozen: the bands are hard constraints.
 
-The "worth it" gate then compares the whole plan with doing nothing: if every weight is already
-inside its band and the benefit κ·V·(Σ(w⁰ − τ)² − Σ(w′ − τ)²) is below the exact expected cost,
-the rebalance is skipped (status PLAN_SKIPPED).
+Of the plan after elimination, the convex plan before it and Full (the target itself), the one
+with the best exact value — benefit κ·V·(Σ(w⁰ − τ)² − Σ(w′ − τ)²) minus exact expected cost — is
+kept, so the heuristic is never worse than either. The "worth it" gate then compares it with doing
+nothing: if every weight is already inside its band and the benefit is below the cost, the
+rebalance is skipped (status PLAN_SKIPPED) and the record carries both numbers.
 """
 from __future__ import annotations
 
@@ -144,6 +146,9 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
                 d = abs(tau[i] - w0[i])
                 q[i] = max(var / V - p[i] * d, 0.0) / (d * d)
                 fixed[i] = fx / V
+                if not (np.isfinite(q[i]) and np.isfinite(fixed[i])):  # the pool cannot take the trade
+                    q[i] = 1e12  # trade as little as the bands allow
+                    fixed[i] = 0.0
         if p[i] != 0.0 or q[i] != 0.0 or fixed[i] != 0.0:
             free_costs = False
         if kappa + q[i] < EPS_CURV:
@@ -153,8 +158,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
         project_band(w0, tau, width_abs, width_rel, out)
         return PLAN_EXECUTED, 0.0, 0.0
     last = -1
-    first_cost = 0.0
-    first_benefit = 0.0
+    first = np.empty(n)
     for _ in range(2 * n + 1):
         for i in range(n):
             if frozen[i]:
@@ -165,9 +169,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
                 hi[i] = min(band_hi[i], max(w0[i], tau[i]))
         mu = _solve(w0, tau, kappa, p, q, lo, hi, out)
         if last < 0:  # the convex plan, before any trade was dropped for its fixed cost
-            first_cost, first_benefit, first_n = _price_plan(out, w0, tau, kappa, quote, costs, t, V)
-            if first_n == 0:  # nothing even before fixed costs: report the full rebalance's numbers
-                first_cost, first_benefit, _ = _price_plan(tau, w0, tau, kappa, quote, costs, t, V)
+            first[:] = out
         if np.isnan(mu):  # only after a freeze: undo it and never try that asset again
             frozen[last] = False
             keep[last] = True
@@ -187,10 +189,20 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
             break
         frozen[worst] = True
         last = worst
+    # Keep the best of three in-band plans by exact value (benefit − cost): the plan after
+    # elimination, the convex plan before it, and Full (the target itself).
     cost, benefit, n_trades = _price_plan(out, w0, tau, kappa, quote, costs, t, V)
-    if all_in and n_trades == 0:  # nothing worth trading: report what trading would have meant
-        cost, benefit = first_cost, first_benefit
+    c1, b1, n1 = _price_plan(first, w0, tau, kappa, quote, costs, t, V)
+    c2, b2, n2 = _price_plan(tau, w0, tau, kappa, quote, costs, t, V)
+    if b1 - c1 > benefit - cost:
+        out[:] = first
+        cost, benefit, n_trades = c1, b1, n1
+    if b2 - c2 > benefit - cost:
+        out[:] = tau
+        cost, benefit, n_trades = c2, b2, n2
     if gate and all_in and (benefit < cost or n_trades == 0):
+        if n_trades == 0:  # say what the best plan that trades would have cost and brought
+            cost, benefit = (c1, b1) if n1 > 0 and (n2 == 0 or b1 - c1 >= b2 - c2) else (c2, b2)
         for i in range(n):
             out[i] = w0[i]
         return PLAN_SKIPPED, cost, benefit

@@ -64,17 +64,26 @@ def _tranche_cap(asset: str, max_trade: float | Mapping[str, float] | None,
     from ballast.costs.pools import slice_fraction
 
     cap = _per_asset(max_trade, asset, math.inf)
+    if not cap > 0:
+        raise ValueError(f"plan_orders: max_trade of {asset!r} must be positive, got {cap!r}")
     d = _per_asset(depth, asset, math.inf)
     if math.isfinite(d):
         cap = min(cap, d * slice_fraction(POOL_CONSTANT_PRODUCT, 0.0, 0.0, max_slippage))
     return cap
 
 
-def _tranches(qty: float, price: float, cap: float, rules: AssetRules) -> list[float]:
+MAX_TRANCHES = 10_000
+
+
+def _tranches(asset: str, qty: float, price: float, cap: float, rules: AssetRules) -> list[float]:
     """Split ``qty`` into equal tranches of at most ``cap`` notional, each on the step and above
     the minimums; the last one takes the remainder."""
     notional = qty * price
-    n = max(1, math.ceil(notional / cap)) if math.isfinite(cap) and cap > 0 else 1
+    n = max(1, math.ceil(notional / cap)) if math.isfinite(cap) else 1
+    if n > MAX_TRANCHES:
+        raise ValueError(f"plan_orders: the order in {asset!r} ({notional:,.2f} quote) would need {n:,} tranches "
+                         f"of at most {cap:,.2f}; allow more slippage, a larger max_trade, or trade it over "
+                         "several rebalances")
     if rules.min_notional > 0:
         n = max(1, min(n, math.floor(notional / rules.min_notional)))
     while n > 1:
@@ -109,6 +118,8 @@ def plan_orders(holdings: Mapping[str, float], prices: Mapping[str, float], weig
         raise ValueError(f"plan_orders: weights must be non-negative and sum to 1, got sum {total_w!r}")
     if not (0 <= max_slippage < 1):
         raise ValueError(f"plan_orders: max_slippage must be in [0, 1), got {max_slippage!r}")
+    if depth is not None and max_slippage == 0:
+        raise ValueError("plan_orders: with pool depths, max_slippage must be positive (every swap moves the pool)")
     pq = float(prices[quote])
     value = sum(holdings.get(a, 0.0) * prices[a] for a in assets) / pq  # in quote units
     quote_bal = float(holdings.get(quote, 0.0))
@@ -134,7 +145,7 @@ def plan_orders(holdings: Mapping[str, float], prices: Mapping[str, float], weig
     rounds = 0
     for a, qty, px in sells:
         f = _per_asset(fee, a, 0.0)
-        parts = _tranches(qty, px, _tranche_cap(a, max_trade, depth, max_slippage), rules.of(a))
+        parts = _tranches(a, qty, px, _tranche_cap(a, max_trade, depth, max_slippage), rules.of(a))
         for k, q in enumerate(parts):
             quote_bal += q * px * (1 - max_slippage) * (1 - f)
             orders.append(Order(a, "sell", q, px, px * (1 - max_slippage), q * px, k + 1, len(parts),
@@ -150,7 +161,7 @@ def plan_orders(holdings: Mapping[str, float], prices: Mapping[str, float], weig
         if not r.allows(qty, px):
             dropped.append((a, f"purchase of {want * scale:.8g} below the exchange minimum"))
             continue
-        parts = _tranches(qty, px, _tranche_cap(a, max_trade, depth, max_slippage), r)
+        parts = _tranches(a, qty, px, _tranche_cap(a, max_trade, depth, max_slippage), r)
         for k, q in enumerate(parts):
             quote_bal -= q * px * (1 + max_slippage) * (1 + f)
             orders.append(Order(a, "buy", q, px, px * (1 + max_slippage), q * px, k + 1, len(parts),

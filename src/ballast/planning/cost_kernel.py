@@ -197,7 +197,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
     if b1 - c1 > benefit - cost:
         out[:] = first
         cost, benefit, n_trades = c1, b1, n1
-    if b2 - c2 > benefit - cost:
+    if b2 - c2 >= benefit - cost and n2 > 0:  # ties go to the target itself
         out[:] = tau
         cost, benefit, n_trades = c2, b2, n2
     if gate and all_in and (benefit < cost or n_trades == 0):

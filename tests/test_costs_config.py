@@ -116,3 +116,16 @@ def test_study_command_writes_table_and_charts(tmp_path: Path) -> None:
     dex = df[df.regime == "mainnet DEX"].pivot(index="rule", columns="capital", values="costs_bps")
     assert (dex[1e8] > dex[1e6]).all()
     assert (tmp_path / "cost-study.html").exists() and "| regime |" in (tmp_path / "cost-study.md").read_text()
+
+
+def test_risk_aversion_flag(tmp_path: Path) -> None:
+    from ballast.cli import resolve_strategy
+
+    s, _ = resolve_strategy(write(tmp_path, GOOD), {"risk_aversion": 0.7})
+    assert isinstance(s.planner, CostAware) and s.planner.risk_aversion == 0.7 and s.planner.band is not None
+    res = CliRunner().invoke(app, ["backtest", "--plan", "full", "--risk-aversion", "0.2"])
+    assert res.exit_code == 2 and "risk_aversion only applies to plan 'cost-aware'" in res.output
+    res = CliRunner().invoke(app, ["backtest", "--target", "BTC=0.5,USDT=0.5", "--cash", "USDT", "--band", "0.05",
+                                   "--plan", "cost-aware", "--risk-aversion", "0.2", "--fee-bps", "10", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "cost-aware (risk aversion 0.2, absolute band 0.05)" in res.output

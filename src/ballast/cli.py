@@ -77,6 +77,8 @@ def backtest(
     band: Annotated[float | None, typer.Option(help="Band half-width (0.05 = 5 points or 5 %).")] = None,
     band_kind: Annotated[str | None, typer.Option(help="absolute|relative|hybrid")] = None,
     plan: Annotated[str | None, typer.Option(help="full|band-edge|cost-aware")] = None,
+    risk_aversion: Annotated[float | None, typer.Option(help="cost-aware: value of reducing Σ(w−target)² by 1, "
+                                                              "as a fraction of the portfolio (default 0.05).")] = None,
     fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points.")] = None,
     fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade (currency).")] = None,
     min_trade: Annotated[float | None, typer.Option(help="Skip trades smaller than this value.")] = None,
@@ -94,6 +96,7 @@ def backtest(
         strategy, data = resolve_strategy(strategy_file, {
             "prices": prices, "relatives": relatives or None, "fill": fill, "target": target,
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
+            "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
             "capital": capital, "convention": convention})
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():

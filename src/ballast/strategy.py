@@ -91,6 +91,7 @@ def build_strategy(
     band_floor: float | None = None,
     band_per_asset: Mapping[str, float] | None = None,
     plan: str | Planner = "full",
+    risk_aversion: float | None = None,
     fee_bps: float = 0.0,
     fixed_cost: float = 0.0,
     min_trade: float = 0.0,
@@ -105,7 +106,7 @@ def build_strategy(
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
     ``rebalance`` defaults to ``"monthly"`` without a band and to ``"never"`` with one; when both
-    a calendar and a band are given, either fires.
+    a calendar and a band are given, either fires. ``risk_aversion`` is CostAware's κ.
     """
     if trigger is None:
         parts: list[Trigger] = []
@@ -124,6 +125,10 @@ def build_strategy(
         planner: Planner = {"full": Full, "band-edge": BandEdge, "cost-aware": CostAware}[plan]()
     else:
         planner = plan
+    if risk_aversion is not None:
+        if not isinstance(planner, CostAware):
+            raise ValueError(f"risk_aversion only applies to plan 'cost-aware', not {planner.describe()!r}")
+        planner = CostAware(risk_aversion, planner.band, planner.gate, planner.cash, planner.costs)
     if costs is None:
         models: list[CostModel] = []
         if fee_bps:

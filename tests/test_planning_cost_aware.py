@@ -202,3 +202,28 @@ def test_cost_aware_plan_needs_the_portfolio_value() -> None:
         CostAware(-1)
     out = CostAware(costs=Proportional(10)).plan_at(state, 1e6)
     np.testing.assert_array_equal(out.weights, state.weights)
+
+
+def test_executed_cost_never_above_full_on_the_same_state() -> None:
+    """The engine's exact execution of CostAware's plan costs no more than executing Full's."""
+    from ballast.costs import compile_costs
+    from ballast.engine.kernel import execute
+
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        n = int(rng.integers(3, 8))
+        assets = tuple(f"A{i}" for i in range(n - 1)) + ("ETH",)
+        p = np.exp(rng.normal(0, 2, n))
+        m = Market(p[None, :], assets, pd.date_range("2024-01-01", periods=1))
+        V = 10 ** rng.uniform(4, 9)
+        w0, tau = rng.dirichlet(np.ones(n)), rng.dirichlet(np.ones(n))
+        costs = compile_costs(Proportional(rng.uniform(0, 50)) + ConstantProductPool(depth=V * rng.uniform(0.05, 20))
+                              + Gas(150_000, rng.uniform(0, 100), "ETH"), m)
+        q = int(rng.integers(-1, n))
+        planner = CostAware(rng.uniform(0, 2), band=Band(rng.uniform(0.01, 0.2)), cash=assets[q] if q >= 0 else None)
+        o = planner.plan_costed(TriggerState(m, 0, w0, tau, 0), V, costs)
+        paid = []
+        for w in (o.weights, tau):
+            dv, c = np.empty(n), np.empty(n)
+            paid.append(execute(w0 * V / p, 0.0, p, w0, np.asarray(w, float), costs, 0, q, 0, dv, c)[3])
+        assert paid[0] <= paid[1] * (1 + 1e-9) + 1e-9

@@ -129,3 +129,13 @@ def test_risk_aversion_flag(tmp_path: Path) -> None:
                                    "--plan", "cost-aware", "--risk-aversion", "0.2", "--fee-bps", "10", "--json"])
     assert res.exit_code == 0, res.output
     assert "cost-aware (risk aversion 0.2, absolute band 0.05)" in res.output
+
+
+def test_example_dex_treasury_runs() -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "dex-treasury.toml"
+    res = CliRunner().invoke(app, ["backtest", str(example), "--json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    out = json.loads(res.output)
+    assert out["total_costs"] > 0 and out["strategy"]["plan"].startswith("cost-aware")

@@ -89,6 +89,14 @@ def slice_fraction(kind: int, fee: float, amp: float, max_slippage: float | None
     return lo
 
 
+def _depth_text(depth: Depth | None) -> str:
+    if depth is None:
+        return "unset"
+    if isinstance(depth, Mapping):
+        return "per asset"
+    return f"{float(depth):,.0f}" if np.ndim(depth) == 0 else "time series"  # type: ignore[arg-type]
+
+
 class _Pool(CostModel):
     """What both pool kinds share: which assets trade through them, depth, slicing."""
 
@@ -191,8 +199,7 @@ class ConstantProductPool(_Pool):
         return x / (r_in + x)
 
     def describe(self) -> str:
-        d = self.depth if np.ndim(self.depth) == 0 and not isinstance(self.depth, Mapping) else "series"
-        return f"constant-product pool (fee {self.fee:g}, depth {d})"
+        return f"constant-product pool (fee {self.fee:g}, depth {_depth_text(self.depth)})"
 
 
 def uniswap_v2_get_amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
@@ -268,7 +275,7 @@ class StableSwapPool(_Pool):
         return dy * (1.0 - self.fee)
 
     def describe(self) -> str:
-        return f"stableswap pool (A {self.A:g}, fee {self.fee:g})"
+        return f"stableswap pool (A {self.A:g}, fee {self.fee:g}, depth {_depth_text(self.depth)})"
 
 
 class Gas(CostModel):

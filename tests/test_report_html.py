@@ -30,7 +30,7 @@ def results():
 
 def test_cost_and_turnover_curves_end_at_the_engine_metrics(results):
     for r in results:
-        assert np.sum(r.raw.rebalances[3]) == pytest.approx(r.metrics["total_costs"], rel=1e-12)
+        assert np.sum(r.raw.rebalances.cost) == pytest.approx(r.metrics["total_costs"], rel=1e-12)
         years = (r.market.n_periods - 1) / r.market.periods_per_year
         turnover = figures.turnover_per_rebalance(r).sum() / years
         assert turnover == pytest.approx(r.metrics["turnover"], rel=1e-9)

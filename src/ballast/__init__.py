@@ -44,11 +44,19 @@ _LAZY = {
     # planning
     "Full": "ballast.planning",
     "BandEdge": "ballast.planning",
+    "CostAware": "ballast.planning",
+    "plan_orders": "ballast.planning.routing",
+    "ExchangeRules": "ballast.planning.exchange_rules",
+    "AssetRules": "ballast.planning.exchange_rules",
     # costs
     "Proportional": "ballast.costs",
     "FixedPerTrade": "ballast.costs",
     "MinTradeSize": "ballast.costs",
     "Costs": "ballast.costs",
+    "ConstantProductPool": "ballast.costs",
+    "StableSwapPool": "ballast.costs",
+    "Gas": "ballast.costs",
+    "Spread": "ballast.costs",
 }
 
 __all__ = sorted(_LAZY)

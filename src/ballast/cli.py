@@ -78,7 +78,9 @@ def backtest(
     rebalance: Annotated[str | None, typer.Option(help="never|daily|weekly|monthly|quarterly|yearly|N")] = None,
     band: Annotated[float | None, typer.Option(help="Band half-width (0.05 = 5 points or 5 %).")] = None,
     band_kind: Annotated[str | None, typer.Option(help="absolute|relative|hybrid")] = None,
-    plan: Annotated[str | None, typer.Option(help="full|band-edge")] = None,
+    plan: Annotated[str | None, typer.Option(help="full|band-edge|cost-aware")] = None,
+    risk_aversion: Annotated[float | None, typer.Option(help="cost-aware: value of reducing Σ(w−target)² by 1, "
+                                                              "as a fraction of the portfolio (default 0.05).")] = None,
     fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points.")] = None,
     fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade (currency).")] = None,
     min_trade: Annotated[float | None, typer.Option(help="Skip trades smaller than this value.")] = None,
@@ -97,6 +99,7 @@ def backtest(
         strategy, data = resolve_strategy(strategy_file, {
             "prices": prices, "relatives": relatives or None, "fill": fill, "target": target,
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
+            "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
             "capital": capital, "convention": convention})
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
@@ -491,6 +494,44 @@ def sweep(
         fail(_message(exc))
     if code:
         raise typer.Exit(code)
+
+
+study_app = typer.Typer(no_args_is_help=True, help="Reproducible studies on the bundled data.")
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("costs")
+def study_costs(
+    out: Annotated[Path, typer.Option(help="Folder for cost-study.csv/.md/.html/.png.")] = Path("cost-study"),
+    end: Annotated[str | None, typer.Option(help="Stop the data at this date (quick runs).")] = None,
+) -> None:
+    """Calendar, band and cost-aware rules under CEX, mainnet-DEX and L2 costs, for 1 M and 100 M USD."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ballast.report.study import n_runs, run_study, winners, write_study
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("compiling the engine…", total=n_runs())
+
+        def step(label: str) -> None:
+            progress.update(task, advance=1, description=label)
+
+        try:
+            df = run_study(step, end=end)
+        except user_errors() as exc:
+            fail(_message(exc))
+        progress.update(task, description="writing the table and the charts…")
+        files = write_study(df, out)
+    from rich.table import Table
+
+    table = Table("regime", "capital", "best final wealth", "cheapest", title="cost study: winners",
+                  title_justify="left")
+    for r in winners(df).itertuples(index=False):
+        table.add_row(r.regime, f"{r.capital / 1e6:g} M", f"{r.best} ({r.wealth:.2f}×)",
+                      f"{r.cheapest} ({r.cheapest_costs:,.0f})")
+    console.print(table)
+    console.print(f"wrote {', '.join(map(str, files))}")
 
 
 def main() -> None:

@@ -172,7 +172,7 @@ def half_widths(result: "Result") -> np.ndarray | None:
 
 def rebalance_hover(result: "Result") -> pd.DataFrame:
     """One row per rebalance: time index, reason, trades, cost — for the markers' hover text."""
-    t = result.raw.rebalances[0]
+    t = result.raw.rebalances.t
     frame = result.rebalances.copy()
     frame["t"] = t
     frame["text"] = [f"<b>{label(tm)}</b><br>{_wrap(reason)}<br>{n} trade{'s' if n != 1 else ''}, "
@@ -274,7 +274,8 @@ def drift_figure(result: "Result", key: str, name: str) -> Figure:
 
 def turnover_per_rebalance(result: "Result") -> np.ndarray:
     """One-way turnover of each recorded rebalance, as the engine counts it (½·Σ|trade| / pre-trade value)."""
-    t, _, n, cost, value = result.raw.rebalances
+    log = result.raw.rebalances
+    t, n, cost, value = log.t, log.n_trades, log.cost, log.value
     pre_value = result.raw.equity[t] + cost
     out = np.where(pre_value > 0, 0.5 * value / np.where(pre_value > 0, pre_value, 1.0), 0.0)
     return np.where((t > 0) & (n > 0), out, 0.0)
@@ -289,10 +290,10 @@ def costs_figure(results: Sequence["Result"]) -> Figure:
                         horizontal_spacing=0.08)
     for k, (name, r) in enumerate(zip(names(results), results, strict=True)):
         color = STRATEGY_COLORS[k % len(STRATEGY_COLORS)]
-        t = r.raw.rebalances[0]
+        t = r.raw.rebalances.t
         T = len(r.raw.equity)
         costs = np.zeros(T)
-        np.add.at(costs, t, r.raw.rebalances[3])
+        np.add.at(costs, t, r.raw.rebalances.cost)
         turn = np.zeros(T)
         np.add.at(turn, t, turnover_per_rebalance(r))
         i = thin(T, t)

@@ -16,7 +16,7 @@ from ballast.engine.kernel import (
 )
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun
-from ballast.planning.base import PLAN_EXECUTED
+from ballast.planning.base import PLAN_EXECUTED, plan_step
 from ballast.triggers.base import TriggerState
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def simulate_python(p: "Prepared") -> RawRun:
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            outcome = s.planner.plan_costed(state, V, p.costs)
+            outcome = plan_step(s.planner, state, V, p.costs)
             if outcome.status == PLAN_EXECUTED:
                 v_after, cash, n_here, cost_here, traded_value = execute(
                     units, cash, price, w_pre, np.asarray(outcome.weights, dtype=np.float64), p.costs, t,

@@ -8,8 +8,9 @@ Problem, in weights (Δᵢ = w′ᵢ − w⁰ᵢ, V the portfolio value, κ the 
 The convex part replaces each cᵢ by pᵢ|Δᵢ| + qᵢΔᵢ² (pᵢ: proportional fee + pool fee; qᵢ: the
 pool's price impact, the secant through the full trade to target), which is separable, so the
 exact minimiser is w′ᵢ(μ) per asset in closed form and the budget multiplier μ is found by
-safeguarded false position on the piecewise-linear Σw′(μ) — O(N) per step, no solver. The fixed cost per trade (gas, commissions) is not convex:
-it is handled by elimination — every trade whose first-order benefit (its Lagrangian improvement
+safeguarded false position on the piecewise-linear Σw′(μ) — O(N) per step, no solver.
+
+The fixed cost per trade (gas, commissions) is not convex. It is handled by elimination — every trade whose first-order benefit (its Lagrangian improvement
 at the optimal μ) is below its fixed cost is dropped, worst first, and the problem re-solved with
 that asset frozen, until every remaining trade pays for itself — followed by a local search that
 flips one asset at a time between frozen and free and keeps the flip when the exact value

@@ -109,9 +109,12 @@ def test_study_command_writes_table_and_charts(tmp_path: Path) -> None:
     assert set(df.capital) == {1e6, 1e8}
     assert df.rule.nunique() >= 8 and len(df) == 6 * df.rule.nunique()
     assert np.isfinite(df.select_dtypes("number").to_numpy()).all()
-    # CEX costs are proportional: the same rule pays 100× on a 100× larger treasury
+    # CEX costs are proportional: the same rule pays 100× on a 100× larger treasury (exactly for
+    # the fixed rules; the cost-aware gate compares near-equal numbers, so a few decisions may flip)
     cex = df[df.regime == "CEX 10 bps"].pivot(index="rule", columns="capital", values="costs_paid")
-    np.testing.assert_allclose(cex[1e8] / cex[1e6], 100.0, rtol=1e-9)
+    fixed_rules = ~cex.index.str.startswith("cost-aware")
+    np.testing.assert_allclose(cex[1e8][fixed_rules] / cex[1e6][fixed_rules], 100.0, rtol=1e-9)
+    np.testing.assert_allclose(cex[1e8][~fixed_rules] / cex[1e6][~fixed_rules], 100.0, rtol=1e-2)
     # pool impact makes the large treasury pay more per dollar on the DEX
     dex = df[df.regime == "mainnet DEX"].pivot(index="rule", columns="capital", values="costs_bps")
     assert (dex[1e8] > dex[1e6]).all()

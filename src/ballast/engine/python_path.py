@@ -18,7 +18,7 @@ from ballast.engine.kernel import (
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun, RebalanceLog, TradeLog
 from ballast.costs.base import CostArrays
-from ballast.planning.base import PLAN_EXECUTED, PlanOutcome, Planner, PlanSpec
+from ballast.planning.base import PLAN_EXECUTED, PlanOutcome, Planner, PlanSpec, plan_step
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.full import Full
 from ballast.targets.constraints import with_constraints
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 CONV = {"exact": 0, "bt": 1}
 
 
-def plan_and_execute(planner: Planner, spec: PlanSpec, builtin: bool, state: TriggerState,
+def plan_and_execute(planner: object, spec: PlanSpec, builtin: bool, state: TriggerState,
                      units: np.ndarray, cash: float, price: np.ndarray, costs: CostArrays, t: int,
                      quote: int, convention: int, dv: np.ndarray, cost: np.ndarray
                      ) -> tuple[float, float, int, float, float, PlanOutcome]:
@@ -49,7 +49,7 @@ def plan_and_execute(planner: Planner, spec: PlanSpec, builtin: bool, state: Tri
                                                costs, t, quote, convention, w_new, keep, dv, cost)
         return (*out, PlanOutcome(w_new, int(status), float(est), float(benefit)))
     V = float(units @ price) + cash
-    outcome = planner.plan_costed(state, V, costs)
+    outcome = plan_step(planner, state, V, costs)
     if outcome.status != PLAN_EXECUTED:
         dv[:] = 0.0
         cost[:] = 0.0

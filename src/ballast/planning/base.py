@@ -75,3 +75,10 @@ class Planner(ABC):
 
     def describe(self) -> str:
         return type(self).__name__
+
+
+def plan_step(planner: object, state: TriggerState, value: float, costs: "CostArrays") -> PlanOutcome:
+    """One engine step for any planner, including duck-typed ones that only define ``plan``."""
+    if isinstance(planner, Planner):
+        return planner.plan_costed(state, value, costs)
+    return PlanOutcome(np.asarray(planner.plan(state), dtype=np.float64), PLAN_EXECUTED, 0.0, 0.0)  # type: ignore[attr-defined]

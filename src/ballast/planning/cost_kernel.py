@@ -8,11 +8,13 @@ Problem, in weights (Δᵢ = w′ᵢ − w⁰ᵢ, V the portfolio value, κ the 
 The convex part replaces each cᵢ by pᵢ|Δᵢ| + qᵢΔᵢ² (pᵢ: proportional fee + pool fee; qᵢ: the
 pool's price impact, the secant through the full trade to target), which is separable, so the
 exact minimiser is w′ᵢ(μ) per asset in closed form and the budget multiplier μ is found by
-bisection — O(N) per step, no solver. The fixed cost per trade (gas, commissions) is not convex:
-it is handled by elimination — every trade whose first-order benefit (its Lagrangian improvement
+safeguarded false position on the piecewise-linear Σw′(μ) — O(N) per step, no solver.
+
+The fixed cost per trade (gas, commissions) is not convex. It is handled by elimination — every trade whose first-order benefit (its Lagrangian improvement
 at the optimal μ) is below its fixed cost is dropped, worst first, and the problem re-solved with
-that asset frozen, until every remaining trade pays for itself. Assets outside their band are
-never frozen: the bands are hard constraints.
+that asset frozen, until every remaining trade pays for itself — followed by a local search that
+flips one asset at a time between frozen and free and keeps the flip when the exact value
+improves. Assets outside their band are never frozen: the bands are hard constraints.
 
 Of the plan after elimination, the convex plan before it and Full (the target itself), the one
 with the best exact value — benefit κ·V·(Σ(w⁰ − τ)² − Σ(w′ − τ)²) minus exact expected cost — is
@@ -29,7 +31,7 @@ from ballast.costs.kernel import trade_cost, trade_cost_parts
 from ballast.planning.base import PLAN_EXECUTED, PLAN_SKIPPED
 from ballast.planning.kernel import project_band
 
-EPS_CURV = 1e-12  # curvature added where there is none, so the minimiser is unique
+EPS_CURV = 1e-6  # curvature added where there is none, so the minimiser is unique and well posed
 
 
 @njit(cache=True)
@@ -50,6 +52,14 @@ def _argmin_asset(w0, tau, kappa, p, q, lo, hi, mu):  # noqa: ANN001
 
 
 @njit(cache=True)
+def _total(w0, tau, kappa, p, q, lo, hi, mu):  # noqa: ANN001
+    s = 0.0
+    for i in range(w0.shape[0]):
+        s += _argmin_asset(w0[i], tau[i], kappa, p[i], q[i], lo[i], hi[i], mu)
+    return s
+
+
+@njit(cache=True)
 def _solve(w0, tau, kappa, p, q, lo, hi, out):  # noqa: ANN001
     """The convex part for boxes [lo, hi]; returns μ (nan if Σw′ = 1 is infeasible)."""
     n = w0.shape[0]
@@ -62,20 +72,31 @@ def _solve(w0, tau, kappa, p, q, lo, hi, out):  # noqa: ANN001
         big = max(big, 4.0 * (kappa + q[i]) + 2.0 * p[i] + 4.0)
     if slo > 1.0 + 1e-12 or shi < 1.0 - 1e-12:
         return np.nan
+    # Σw′(μ) is non-increasing and piecewise linear in μ: false position lands on the root once
+    # both ends share a linear piece; every third step bisects, so the bracket always shrinks.
     a = -big
     b = big
-    for _ in range(200):
-        m = 0.5 * (a + b)
-        s = 0.0
-        for i in range(n):
-            s += _argmin_asset(w0[i], tau[i], kappa, p[i], q[i], lo[i], hi[i], m)
-        if s > 1.0:
-            a = m
-        else:
-            b = m
-        if b - a <= 1e-15 * max(1.0, abs(m)):
-            break
+    sa = _total(w0, tau, kappa, p, q, lo, hi, a)
+    sb = _total(w0, tau, kappa, p, q, lo, hi, b)
     mu = 0.5 * (a + b)
+    for k in range(300):
+        if k % 3 == 2 or sa == sb:
+            m = 0.5 * (a + b)
+        else:
+            m = a + (sa - 1.0) * (b - a) / (sa - sb)
+            if not (a < m < b):
+                m = 0.5 * (a + b)
+        sm = _total(w0, tau, kappa, p, q, lo, hi, m)
+        mu = m
+        if sm == 1.0:
+            break
+        if sm > 1.0:
+            a, sa = m, sm
+        else:
+            b, sb = m, sm
+        if b - a <= 1e-15 * max(1.0, abs(m)):
+            mu = 0.5 * (a + b)
+            break
     s = 0.0
     for i in range(n):
         out[i] = _argmin_asset(w0[i], tau[i], kappa, p[i], q[i], lo[i], hi[i], mu)
@@ -94,6 +115,19 @@ def _solve(w0, tau, kappa, p, q, lo, hi, out):  # noqa: ANN001
 def _lagrangian(w, w0, tau, kappa, p, q, mu):  # noqa: ANN001
     d = w - w0
     return kappa * (w - tau) ** 2 + p * abs(d) + q * d * d + mu * w
+
+
+@njit(cache=True)
+def _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi):  # noqa: ANN001
+    """Each weight's range: its current value if frozen, else inside its band and between the
+    current weight and the target."""
+    for i in range(w0.shape[0]):
+        if frozen[i]:
+            lo[i] = w0[i]
+            hi[i] = w0[i]
+        else:
+            lo[i] = max(band_lo[i], min(w0[i], tau[i]))
+            hi[i] = min(band_hi[i], max(w0[i], tau[i]))
 
 
 @njit(cache=True)
@@ -144,7 +178,8 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
             if full != 0.0:
                 var, fx = trade_cost_parts(costs, i, t, full)
                 d = abs(tau[i] - w0[i])
-                q[i] = max(var / V - p[i] * d, 0.0) / (d * d)
+                excess = var - p[i] * abs(full)  # the impact part; rounding noise is not impact
+                q[i] = excess / V / (d * d) if excess > 1e-9 * var else 0.0
                 fixed[i] = fx / V
                 if not (np.isfinite(q[i]) and np.isfinite(fixed[i])):  # the pool cannot take the trade
                     q[i] = 1e12  # trade as little as the bands allow
@@ -160,13 +195,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
     last = -1
     first = np.empty(n)
     for _ in range(2 * n + 1):
-        for i in range(n):
-            if frozen[i]:
-                lo[i] = w0[i]
-                hi[i] = w0[i]
-            else:
-                lo[i] = max(band_lo[i], min(w0[i], tau[i]))
-                hi[i] = min(band_hi[i], max(w0[i], tau[i]))
+        _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi)
         mu = _solve(w0, tau, kappa, p, q, lo, hi, out)
         if last < 0:  # the convex plan, before any trade was dropped for its fixed cost
             first[:] = out
@@ -189,9 +218,40 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
             break
         frozen[worst] = True
         last = worst
-    # Keep the best of three in-band plans by exact value (benefit − cost): the plan after
-    # elimination, the convex plan before it, and Full (the target itself).
+    # Local search on exact values: flip one asset between frozen and free at a time, keep the
+    # flip if benefit − cost improves (two sweeps).
     cost, benefit, n_trades = _price_plan(out, w0, tau, kappa, quote, costs, t, V)
+    trial = np.empty(n)
+    cand = np.zeros(n, np.bool_)
+    for j in range(n):
+        # Frozen assets may come back; traded ones are worth testing only when their fixed cost is
+        # a sizeable part of their first-order gain (elsewhere dropping them cannot pay), and no
+        # flip is tried whose effect would be below a millionth of the plan's value.
+        if must[j] or j == quote or fixed[j] == 0.0 or w0[j] == tau[j]:
+            continue
+        gain = (_lagrangian(w0[j], w0[j], tau[j], kappa, p[j], q[j], mu)
+                - _lagrangian(out[j], w0[j], tau[j], kappa, p[j], q[j], mu))
+        material = (fixed[j] + abs(gain)) * V >= 1e-6 * abs(benefit - cost)
+        cand[j] = material and (frozen[j] or gain < 10.0 * fixed[j])
+    for _ in range(2):
+        better = False
+        for j in range(n):
+            if not cand[j]:
+                continue
+            frozen[j] = not frozen[j]
+            _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi)
+            if not np.isnan(_solve(w0, tau, kappa, p, q, lo, hi, trial)):
+                c, b, k = _price_plan(trial, w0, tau, kappa, quote, costs, t, V)
+                if b - c > benefit - cost + 1e-12 * V:
+                    out[:] = trial
+                    cost, benefit, n_trades = c, b, k
+                    better = True
+                    continue
+            frozen[j] = not frozen[j]
+        if not better:
+            break
+    # Keep the best of three in-band plans by exact value (benefit − cost): the plan after
+    # elimination and search, the convex plan before it, and Full (the target itself).
     c1, b1, n1 = _price_plan(first, w0, tau, kappa, quote, costs, t, V)
     c2, b2, n2 = _price_plan(tau, w0, tau, kappa, quote, costs, t, V)
     if b1 - c1 > benefit - cost:

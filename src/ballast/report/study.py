@@ -128,7 +128,7 @@ def plot_html(df: pd.DataFrame, path: Path) -> Path:
                      hover_data=["final_wealth", "n_trades"], log_y=True,
                      labels={"mean_drift": "mean drift (max |w − target|)", "costs_bps": "costs (bps of capital)"},
                      title="Cost of staying on target: every rule under three cost regimes")
-    fig.write_html(path, include_plotlyjs="cdn")
+    fig.write_html(path, include_plotlyjs=True)  # self-contained: opens offline
     return path
 
 

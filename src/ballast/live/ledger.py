@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    event, func, insert, select, update,
+    event, func, insert, select, union_all, update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -383,15 +383,10 @@ class Ledger:
         if session is None:
             with self.session() as s:
                 return self.holdings(s)
-        out: dict[str, float] = {}
-        for a, u in session.execute(select(StartingHolding.asset, StartingHolding.units)):
-            out[a] = out.get(a, 0.0) + u
-        for a, q in session.execute(select(Fill.asset, func.sum(Fill.quantity)).group_by(Fill.asset)):
-            out[a] = out.get(a, 0.0) + (q or 0.0)
-        for a, q in session.execute(select(Fill.quote_asset, func.sum(Fill.quote_quantity))
-                                    .group_by(Fill.quote_asset)):
-            out[a] = out.get(a, 0.0) + (q or 0.0)
-        return out
+        legs = union_all(select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
+                         select(Fill.asset, Fill.quantity), select(Fill.quote_asset, Fill.quote_quantity)).subquery()
+        rows = session.execute(select(legs.c.asset, func.sum(legs.c.units)).group_by(legs.c.asset))
+        return {a: float(u or 0.0) for a, u in rows}
 
     def latest_snapshot(self) -> dict[str, Any] | None:
         with self.session() as s:
@@ -584,18 +579,20 @@ class Ledger:
         """Write one cycle atomically: prices, snapshot, alerts, and the decision with its orders
         (client order ids included) — all before anything is sent to a venue."""
         with self.session() as s:
-            c = Cycle(period=period, observed_at=observed_at, status=status, note=note, value=_num(value))
-            s.add(c)
-            s.flush()
-            s.execute(insert(PriceSeen), [{"cycle_id": c.id, "asset": a, "price": _num(p)} for a, p in prices.items()])
+            cid = s.scalar(insert(Cycle).values(period=period, observed_at=observed_at, started_at=utcnow(),
+                                                status=status, note=note, value=_num(value)).returning(Cycle.id))
+            s.execute(insert(PriceSeen), [{"cycle_id": cid, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
-                s.add(HoldingSnapshot(cycle_id=c.id, observed_at=observed_at, total_value=value, lines=lines))
-            for level, kind, message, asset in alerts:
-                s.add(Alert(level=level, kind=kind, message=message, asset=asset, cycle_id=c.id))
+                s.execute(insert(HoldingSnapshot).values(cycle_id=cid, observed_at=observed_at, total_value=value,
+                                                         lines=lines))
+            if alerts:
+                s.execute(insert(Alert), [{"level": level, "kind": kind, "message": message, "asset": asset,
+                                           "cycle_id": cid, "created_at": utcnow()}
+                                          for level, kind, message, asset in alerts])
             if plan is None:
-                return CycleRecord(c.id, None, [], None)
+                return CycleRecord(cid, None, [], None)
             key = s.scalar(select(ServiceState.ledger_key).where(ServiceState.id == 1))
-            d = Decision(cycle_id=c.id, period=period, observed_at=observed_at, reason=plan.reason,
+            d = Decision(cycle_id=cid, period=period, observed_at=observed_at, reason=plan.reason,
                          state="planned", executor=plan.executor, value_before=plan.value_before,
                          notional=plan.notional, expected_cost=plan.expected_cost, weights=plan.weights,
                          note=plan.note)
@@ -623,7 +620,7 @@ class Ledger:
                 pid = p.id
             if not orders and not propose:
                 d.state = "filled"
-            return CycleRecord(c.id, d.id, [o.id for o in orders], pid)
+            return CycleRecord(cid, d.id, [o.id for o in orders], pid)
 
     def add_alert(self, kind: str, message: str, level: str = "warning", asset: str | None = None,
                   cycle_id: int | None = None) -> int:

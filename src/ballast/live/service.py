@@ -77,26 +77,31 @@ class History:
         self.assets = assets
         self.ppy = periods_per_year
         self.prices = np.empty((256, len(assets)))
-        self.times: list[datetime] = []
+        self.stamps = np.empty(256, "datetime64[ns]")
+        self.n = 0
 
     def __len__(self) -> int:
-        return len(self.times)
+        return self.n
 
     def append(self, when: datetime, row: np.ndarray) -> None:
-        n = len(self.times)
-        if n == self.prices.shape[0]:
-            grown = np.empty((2 * n, len(self.assets)))
-            grown[:n] = self.prices
-            self.prices = grown
-        self.prices[n] = row
-        self.times.append(when)
+        if self.n == self.prices.shape[0]:
+            self.prices = np.concatenate([self.prices, np.empty_like(self.prices)])
+            self.stamps = np.concatenate([self.stamps, np.empty_like(self.stamps)])
+        self.prices[self.n] = row
+        self.stamps[self.n] = np.datetime64(when, "ns")
+        self.n += 1
+
+    def pop(self) -> None:
+        self.n -= 1
 
     def market(self) -> Market:
-        n = len(self.times)
-        return Market(self.prices[:n], self.assets, pd.DatetimeIndex(self.times), self.ppy)
+        return Market(self.prices[: self.n], self.assets, pd.DatetimeIndex(self.stamps[: self.n]), self.ppy)
 
     def last(self) -> np.ndarray | None:
-        return self.prices[len(self.times) - 1] if self.times else None
+        return self.prices[self.n - 1] if self.n else None
+
+    def last_time(self) -> datetime | None:
+        return pd.Timestamp(self.stamps[self.n - 1]).to_pydatetime() if self.n else None
 
 
 @dataclass
@@ -368,7 +373,7 @@ class LiveService:
             return self._decide(obs, t, p, prices, paused, held)
         except BaseException:
             # Nothing of this period reached the ledger: forget it so a retry sees the same t.
-            self.history.times.pop()
+            self.history.pop()
             raise
 
     def _decide(self, obs: Observation, t: int, p: np.ndarray, prices: dict[str, float], paused: bool,
@@ -494,7 +499,8 @@ class LiveService:
             last = self.history.last()
             if last is None:
                 return 0.0
-            when = self.history.times[-1]
+            when = self.history.last_time()
+            assert when is not None
             arrays = self.cost_arrays(Observation(when, {}), last)
             return float(trade_cost(arrays, self.assets.index(asset), 0, value))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from live_support import fast_tmp, write_strategy  # noqa: F401
 
@@ -72,3 +73,33 @@ def test_replay_of_the_example_treasury_file_matches_its_backtest(tmp_path: Path
     reb = r.raw.rebalances
     assert led.counts()["decisions"] == int(np.sum(reb[2] > 0)) + 0  # formation trades too (t=0 in reb)
     led.close()
+
+
+def test_an_asset_the_planner_leaves_alone_is_not_traded_for_rounding() -> None:
+    """With a fixed cost per trade, a rounding-sized |w·V − x| must not count as a trade (it would
+    pay the fixed cost, and make live and backtest disagree on the last bit of the holdings)."""
+    from ballast.costs import Costs, FixedPerTrade
+    from ballast.costs.base import compile_costs
+    from ballast.engine.kernel import execute, value_and_weights
+    from ballast.market import Market
+
+    p = np.array([7143.58, 320.884, 1.00818])
+    m = Market(p[None, :], ("BTC", "ETH", "USDT"), pd.DatetimeIndex(["2020-01-01"]))
+    costs = compile_costs(Costs(FixedPerTrade(5.0)), m)
+    found = 0
+    rng = np.random.default_rng(0)
+    for _ in range(1000):
+        units = rng.uniform(1, 100, 3) * np.array([10.0, 100.0, 1e5])
+        w = np.empty(3)
+        V = value_and_weights(units, 0.0, p, w)
+        if w[1] * V == units[1] * p[1]:
+            continue  # exact here: nothing to show
+        found += 1
+        w_new = w.copy()
+        w_new[0] -= 0.01
+        w_new[2] += 0.01  # move BTC into USDT; ETH stays where it is
+        dv, cost = np.zeros(3), np.zeros(3)
+        execute(units.copy(), 0.0, p, w, w_new, costs, 0, 2, 0, dv, cost)
+        assert dv[1] == 0.0 and cost[1] == 0.0
+        assert dv[0] < 0 and cost[0] == 5.0
+    assert found > 50

@@ -19,6 +19,7 @@ _LAZY = {
     "load_strategy": "ballast.config",
     "Market": "ballast.market",
     "InputError": "ballast.errors",
+    "Ledger": "ballast.live.ledger",
     # targets
     "Fixed": "ballast.targets",
     # triggers

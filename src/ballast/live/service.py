@@ -542,9 +542,10 @@ class LiveService:
                     log.info("replay finished after %d cycles", done, extra={"event": "end", "cycles": done})
                     break
                 self.run_approved(None)
+                self.view.status, self.view.note = "waiting", "the replay has ended (Ctrl-C to stop)"
                 if on_cycle:
                     on_cycle(self)
-                time.sleep(0.5)
+                self._sleep(0.5, stop)
                 continue
             self.cycle(obs)
             done += 1

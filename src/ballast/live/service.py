@@ -186,7 +186,7 @@ class LiveService:
 
     def _register(self) -> None:
         holdings = self.start_holdings
-        if holdings is None and self.executor is not None and self.mode == "ccxt":
+        if holdings is None and self.executor is not None:  # an exchange account has its own
             holdings = self.executor.balances(list(self.assets))
         if holdings is None:  # the backtest's start: the capital as unallocated cash
             holdings = {CASH: float(self.strategy.capital)}

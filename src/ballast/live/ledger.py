@@ -208,6 +208,17 @@ class Alert(Base):
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# Statements run every cycle, built once (SQLAlchemy then skips rebuilding their cache keys).
+_LEGS = union_all(select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
+                  select(Fill.asset, Fill.quantity), select(Fill.quote_asset, Fill.quote_quantity)).subquery()
+_HOLDINGS = select(_LEGS.c.asset, func.sum(_LEGS.c.units)).group_by(_LEGS.c.asset)
+_UNFINISHED = (select(Decision.id)
+               .where(Decision.state.in_(("planned", "submitted")),
+                      Decision.id.not_in(select(Proposal.decision_id)
+                                         .where(Proposal.state.in_(("pending", "approved", "rejected")))))
+               .order_by(Decision.id))
+_PAUSED = select(ServiceState.paused).where(ServiceState.id == 1)
+
 
 def safe_url(url: str) -> str:
     """The URL with any password hidden (for messages and logs)."""
@@ -383,10 +394,7 @@ class Ledger:
         if session is None:
             with self.session() as s:
                 return self.holdings(s)
-        legs = union_all(select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
-                         select(Fill.asset, Fill.quantity), select(Fill.quote_asset, Fill.quote_quantity)).subquery()
-        rows = session.execute(select(legs.c.asset, func.sum(legs.c.units)).group_by(legs.c.asset))
-        return {a: float(u or 0.0) for a, u in rows}
+        return {a: float(u or 0.0) for a, u in session.execute(_HOLDINGS)}
 
     def latest_snapshot(self) -> dict[str, Any] | None:
         with self.session() as s:
@@ -565,8 +573,7 @@ class Ledger:
     def cycle_inputs(self) -> tuple[bool, dict[str, float], list[int]]:
         """(paused, holdings, unfinished decisions) read in one transaction at the top of a cycle."""
         with self.session() as s:
-            paused = bool(s.scalar(select(ServiceState.paused).where(ServiceState.id == 1)))
-            return paused, self.holdings(s), self._unfinished(s)
+            return bool(s.scalar(_PAUSED)), self.holdings(s), self._unfinished(s)
 
     def heartbeat(self) -> None:
         with self.session() as s:
@@ -701,9 +708,7 @@ class Ledger:
 
     @staticmethod
     def _unfinished(s: Session) -> list[int]:
-        waiting = select(Proposal.decision_id).where(Proposal.state.in_(("pending", "approved", "rejected")))
-        return list(s.scalars(select(Decision.id).where(Decision.state.in_(("planned", "submitted")),
-                                                        Decision.id.not_in(waiting)).order_by(Decision.id)))
+        return list(s.scalars(_UNFINISHED))
 
     def proposal_decision(self, proposal_id: int) -> int:
         with self.session() as s:

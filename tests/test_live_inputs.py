@@ -264,6 +264,20 @@ def test_status_json_and_log_json(fast_tmp: Path) -> None:
     assert human.exit_code == 0 and "holdings vs target" in human.stdout
 
 
+def test_a_ledger_is_not_shared_between_strategies_and_must_exist_for_status(fast_tmp: Path) -> None:
+    prices = synthetic_prices(fast_tmp / "p.csv", n=5)
+    a = write_strategy(fast_tmp, prices, name="a.toml")
+    b = write_strategy(fast_tmp, prices, trigger="band = 0.2", name="b.toml")
+    b.write_text(b.read_text().replace('name = "live test"', 'name = "other"'))
+    db = str(fast_tmp / "l.db")
+    run(a, db)
+    with pytest.raises(InputError, match="belongs to strategy 'live test', not 'other'"):
+        open_service(str(b), RunSettings(db=db)).start()
+    r = invoke("status", "--db", str(fast_tmp / "typo.db"))
+    assert r.exit_code == 2 and "no ledger at" in flat(r.stderr)
+    assert not (fast_tmp / "typo.db").exists()
+
+
 def test_replay_of_a_file_without_the_target_assets_is_an_input_error(fast_tmp: Path) -> None:
     prices = synthetic_prices(fast_tmp / "p.csv", n=5)
     path = write_strategy(fast_tmp, prices, weights="{ BTC = 0.5, SOL = 0.2, USDT = 0.3 }")

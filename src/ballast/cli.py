@@ -198,7 +198,7 @@ def _db(db: str | None) -> str:
 def _ledger(db: str | None) -> Any:
     from ballast.live.ledger import Ledger
 
-    return Ledger(_db(db))
+    return Ledger(_db(db), must_exist=True)
 
 
 def live_errors() -> tuple[type[BaseException], ...]:

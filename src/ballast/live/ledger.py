@@ -286,7 +286,8 @@ class Outcome:
 class Ledger:
     """Repository over the ledger database: the queries a status page needs and the mutations."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, connect_timeout: int = 5) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, connect_timeout: int = 5,
+                 must_exist: bool = False) -> None:
         self.url = normalise_url(url)
         try:
             u = make_url(self.url)
@@ -302,6 +303,9 @@ class Ledger:
                 parent = Path(u.database).expanduser().resolve().parent
                 if not parent.is_dir():
                     raise InputError(f"database {safe_url(self.url)}: folder {parent} does not exist")
+                if must_exist and not Path(u.database).expanduser().exists():
+                    raise InputError(f"no ledger at {u.database} (start one with `ballast run STRATEGY.toml`, "
+                                     "or point --db / $BALLAST_DB at it)")
         try:
             self.engine: Engine = create_engine(self.url, connect_args=args, pool_pre_ping=True)
         except (NoSuchModuleError, ImportError) as exc:
@@ -312,6 +316,10 @@ class Ledger:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if migrate:
             self.migrate()
+
+    @property
+    def safe_url(self) -> str:
+        return safe_url(self.url)
 
     @property
     def dialect(self) -> str:

@@ -165,14 +165,18 @@ class LiveService:
         """Load history from the ledger, record the service, then reconcile before anything new."""
         import ballast.engine.kernel  # noqa: F401  (load the compiled accounting before the first cycle)
 
+        owner = self.ledger.state()["strategy"]
+        if owner is not None and owner != self.strategy.name:
+            raise InputError(f"ledger {self.ledger.safe_url}: it belongs to strategy {owner!r}, not "
+                             f"{self.strategy.name!r}; give this strategy its own --db")
         for period, at, prices in self.ledger.history():
             if period != len(self.history):
-                raise InputError(f"ledger {self.ledger.url}: observed periods are not contiguous at {period}")
+                raise InputError(f"ledger {self.ledger.safe_url}: observed periods are not contiguous at {period}")
             row = np.array([prices.get(a, math.nan) if prices.get(a) is not None else math.nan
                             for a in self.assets])
             if not np.all(np.isfinite(row)):
                 missing = [a for a, v in zip(self.assets, row) if not np.isfinite(v)]
-                raise InputError(f"ledger {self.ledger.url}: period {period} has no price for "
+                raise InputError(f"ledger {self.ledger.safe_url}: period {period} has no price for "
                                  f"{', '.join(missing)}; this ledger belongs to another strategy")
             self.history.append(at, row)
         self.last_rebalance = self.ledger.last_rebalance_period()

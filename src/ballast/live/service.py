@@ -348,7 +348,6 @@ class LiveService:
         if not self.registered:
             self._register()
         prices = {a: obs.prices.get(a, math.nan) for a in self.assets}
-        self.run_approved(None if self.mode != "propose" else prices)
         alerts = self.guard_alerts(obs)
         if alerts:
             for level, kind, msg, _ in alerts:
@@ -370,6 +369,9 @@ class LiveService:
             self._show(obs, None, "guarded", msg, None, [])
             return "guarded"
 
+        self.run_approved(prices)  # approved proposals trade at these (guarded) prices
+        if self.mode == "propose":
+            paused, held, _ = self.ledger.cycle_inputs()
         p = np.array([prices[a] for a in self.assets], dtype=np.float64)
         t = len(self.history)
         self.history.append(obs.time, p)

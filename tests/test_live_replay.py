@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from live_support import fast_tmp, write_strategy  # noqa: F401
+from live_support import db_url, fast_tmp, write_strategy  # noqa: F401
 
 from ballast.config import load_strategy_file
 from ballast.engine.backtest import backtest
@@ -103,3 +103,37 @@ def test_an_asset_the_planner_leaves_alone_is_not_traded_for_rounding() -> None:
         assert dv[1] == 0.0 and cost[1] == 0.0
         assert dv[0] < 0 and cost[0] == 5.0
     assert found > 50
+
+
+def test_replay_on_postgresql_matches_the_backtest(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+    path = write_strategy(fast_tmp, "crypto", data_extra='start = "2021-03-01"\nend = "2021-05-31"',
+                          trigger="band = 0.04", plan="band-edge", fee_bps=10, fixed=2)
+    led, r = live_vs_backtest(path, db_url)
+    rebalance_t = sorted({int(x) for x in r.raw.rebalances[0][r.raw.rebalances[2] > 0]})
+    assert sorted(d["period"] for d in led.recent_decisions(1000)) == rebalance_t and len(rebalance_t) > 3
+    final_units = r.raw.weights[-1] * r.raw.equity[-1] / r.market.prices[-1]
+    held = led.holdings()
+    for i, name in enumerate(r.market.assets):
+        assert held[name] == pytest.approx(final_units[i], rel=1e-9), name
+    led.close()
+
+
+def test_the_terminal_views_render_holdings_decisions_and_alerts(fast_tmp: Path) -> None:
+    from rich.console import Console
+
+    from ballast.live.display import running_view, status_view
+
+    path = write_strategy(fast_tmp, "crypto", data_extra='start = "2021-03-01"\nend = "2021-03-20"',
+                          trigger="band = 0.01", plan="full")
+    svc = open_service(str(path), RunSettings(db=str(fast_tmp / "v.db"), speed="max"))
+    svc.run(until_end=True)
+    svc.ledger.add_alert("price_jump", "ETH: moved +60.0%", asset="ETH")
+    console = Console(record=True, width=140)
+    console.print(running_view(svc))
+    led = svc.ledger
+    console.print(status_view(led.status(), led.recent_decisions(5), led.open_orders(), led.alerts(open_only=True),
+                              led.proposals("pending")))
+    out = console.export_text()
+    assert "ballast run" in out and "pre-trade holdings" in out and "BTC" in out and "40.00%" in out
+    assert "last decisions" in out and "open alerts" in out and "ETH: moved +60.0%" in out
+    assert f"cycles {svc.view.cycles} " in " ".join(out.split())

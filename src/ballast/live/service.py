@@ -179,10 +179,10 @@ class LiveService:
                 raise InputError(f"ledger {self.ledger.safe_url}: period {period} has no price for "
                                  f"{', '.join(missing)}; this ledger belongs to another strategy")
             self.history.append(at, row)
-        self.last_rebalance = self.ledger.last_rebalance_period()
         if self.ledger.starting_holdings():
             self._register()
         self.reconcile()
+        self.last_rebalance = self.ledger.last_rebalance_period()  # after reconciling: fills may be new
         self.started = True
         log.info("started: %d periods of history, executor %s, source %s%s", len(self.history),
                  self.mode, self.source_label, " (dry run)" if self.dry_run else "",
@@ -202,11 +202,14 @@ class LiveService:
     # ------------------------------------------------------------------ reconcile / execute
     def reconcile(self) -> bool:
         """Finish every unfinished decision with the venue; True when none is left open."""
-        for did in self.ledger.unfinished_decisions():
-            if self.executor is None:
-                return False
+        todo = self.ledger.unfinished_decisions()
+        if todo and self.executor is None:
+            return False
+        for did in todo:
             log.info("reconciling decision %d with the venue", did, extra={"event": "reconcile", "decision": did})
             self.execute_decision(did, None, reconcile=True)
+        if todo:
+            self.last_rebalance = self.ledger.last_rebalance_period()
         return not self.ledger.unfinished_decisions()
 
     def execute_decision(self, did: int, prices: dict[str, float] | None, reconcile: bool = False) -> str:
@@ -311,6 +314,7 @@ class LiveService:
         for pid in self.ledger.claim_approved():
             did = self.ledger.proposal_decision(pid)
             state = self.execute_decision(did, prices)
+            self.last_rebalance = self.ledger.last_rebalance_period()
             log.info("proposal %d executed: decision %d %s", pid, did, state,
                      extra={"event": "proposal_executed", "proposal": pid, "decision": did, "state": state})
 

@@ -31,6 +31,13 @@ ROWS = 300
 FORKER = r"""
 import json, os, sys
 import ballast.cli, ballast.live.service, ballast.engine.kernel, ballast.costs.kernel
+import numpy as np
+from ballast.costs.base import CostArrays
+n = 3  # load the compiled accounting from numba's cache once, here, not in every child
+costs = CostArrays(np.zeros(n), np.zeros(1), 0.0, np.zeros(n, np.int64), np.zeros((1, n)), np.zeros(n), np.zeros(n))
+ballast.engine.kernel.value_and_weights(np.ones(n), 0.0, np.ones(n), np.empty(n))
+ballast.engine.kernel.execute(np.ones(n), 0.0, np.ones(n), np.full(n, 1 / 3), np.full(n, 1 / 3), costs, 0, 2, 0,
+                              np.zeros(n), np.zeros(n))
 for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()

@@ -120,6 +120,13 @@ class CycleView:
     cycles: int = 0
 
 
+def check_holdings(holdings: dict[str, float] | None, assets: tuple[str, ...]) -> None:
+    unknown = [a for a in holdings or {} if a not in assets]
+    if unknown:
+        raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
+                         f"the strategy trades {', '.join(assets)}")
+
+
 class LiveService:
     """One strategy, one ledger, one source, one executor (or proposals)."""
 
@@ -152,10 +159,7 @@ class LiveService:
         self.retries = retries
         self.pending_jump: dict[str, float] = {}
         self.last_rebalance = 0
-        unknown = [a for a in holdings or {} if a not in assets]
-        if unknown:
-            raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
-                             f"the strategy trades {', '.join(assets)}")
+        check_holdings(holdings, assets)
         self.view = CycleView()
         self.started = False
         self.registered = False
@@ -670,6 +674,7 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
     else:
         source = CcxtSource(exchange, list(assets), quote, live.ccxt.symbols)
 
+    check_holdings(live.holdings, assets)  # before a database file is created
     led = ledger or Ledger(settings.db or live.db)
 
     def executor_for(kind: str) -> Executor | None:

@@ -185,6 +185,7 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report and CSVs go.")
     if report_path is not None:
         console.print(f"[bold]report:[/] {report_path}")
 
+
 # ---------------------------------------------------------------- live service (issue 6)
 DB_HELP = "Ledger database: a SQLite file or postgresql://... (default: $BALLAST_DB or ballast.db)."
 

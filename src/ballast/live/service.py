@@ -187,10 +187,27 @@ class LiveService:
             self._register()
         self.reconcile()
         self.last_rebalance = self.ledger.last_rebalance_period()  # after reconciling: fills may be new
+        self.check_account()
         self.started = True
         log.info("started: %d periods of history, executor %s, source %s%s", len(self.history),
                  self.mode, self.source_label, " (dry run)" if self.dry_run else "",
                  extra={"event": "start", "periods": len(self.history)})
+
+    def check_account(self) -> None:
+        """On restart against a real account: say so if the exchange holds other amounts than the
+        ledger (a deposit, a withdrawal, a trade made by hand). The ledger is not changed."""
+        if self.executor is None or not self.registered:
+            return
+        venue = self.executor.balances(list(self.assets))
+        if venue is None:
+            return
+        held = self.ledger.holdings()
+        off = [f"{a}: ledger {held.get(a, 0.0):.8g}, exchange {v:.8g}" for a, v in venue.items()
+               if abs(held.get(a, 0.0) - v) > 1e-8 * max(abs(v), 1.0)]
+        if off:
+            msg = "holdings differ from the exchange account (" + "; ".join(off) + ")"
+            log.warning(msg, extra={"event": "holdings_mismatch"})
+            self.ledger.add_alert("holdings_mismatch", msg, "warning")
 
     def _register(self) -> None:
         holdings = self.start_holdings

@@ -353,11 +353,12 @@ def proposals_list(
         print(json.dumps(items, default=str))
         return
     from rich.table import Table
+    from rich.text import Text
 
     t = Table("id", "decision", "state", "trades", "notional", "reason", title="proposals", title_justify="left")
     for p in items:
         t.add_row(str(p["id"]), str(p["decision_id"]), p["state"], str(len(p["payload"].get("trades", []))),
-                  f"{p['payload'].get('notional', 0):,.2f}", str(p["payload"].get("reason", "")))
+                  f"{p['payload'].get('notional', 0):,.2f}", Text(str(p["payload"].get("reason", ""))))
     console.print(t)
 
 

@@ -34,7 +34,6 @@ from ballast.errors import InputError
 DEFAULT_URL = "sqlite:///ballast.db"
 CASH = "_cash"  # unallocated currency (the backtest's cash scalar); priced at 1
 
-DECISION_STATES = ("planned", "submitted", "filled", "partially_filled", "cancelled", "failed")
 DECISION_FINAL = ("filled", "partially_filled", "cancelled", "failed")
 ORDER_STATES = ("planned", "submitted", "filled", "partially_filled", "cancelled", "rejected", "failed")
 ORDER_FINAL = ("filled", "partially_filled", "cancelled", "rejected", "failed")
@@ -535,10 +534,6 @@ class Ledger:
             if n == 1:
                 won.append(pid)
         return won
-
-    def executing_proposals(self) -> list[int]:
-        with self.session() as s:
-            return list(s.scalars(select(Proposal.id).where(Proposal.state == "executing").order_by(Proposal.id)))
 
     def export_approved(self) -> dict[str, Any]:
         """Approved proposals as one batch (e.g. for a multisig transaction builder)."""

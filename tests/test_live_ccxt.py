@@ -174,3 +174,16 @@ def test_an_unreachable_exchange_is_an_alert_not_a_crash(fb: FakeBinance, fast_t
     fb.server.server_close()
     svc.run(max_cycles=1, stop=lambda: len(svc.ledger.alerts()) >= 1)
     assert svc.ledger.alerts()[0]["kind"] == "source_unavailable"
+
+
+def test_a_restart_reports_holdings_the_ledger_does_not_know(fb: FakeBinance, fast_tmp: Path) -> None:
+    path, ex = setup(fast_tmp, fb)
+    service(path, fast_tmp, ex).run(max_cycles=1)
+    again = service(path, fast_tmp, ex)
+    again.start()
+    assert again.ledger.alerts() == []  # in step with the exchange
+    fb.balances["USDT"] += 500.0  # a deposit made outside ballast
+    third = service(path, fast_tmp, ex)
+    third.start()
+    alert = third.ledger.alerts()[0]
+    assert alert["kind"] == "holdings_mismatch" and "USDT" in alert["message"]

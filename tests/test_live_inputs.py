@@ -25,9 +25,19 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The real command in a fresh interpreter: exit codes, stderr, no traceback."""
     e = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
     return subprocess.run([sys.executable, "-m", "ballast.cli", *args], capture_output=True, text=True, env=e,
                           timeout=120)
+
+
+def invoke(*args: str):  # noqa: ANN201
+    """The command in this process (fast): for output checks."""
+    from typer.testing import CliRunner
+
+    from ballast.cli import app
+
+    return CliRunner().invoke(app, list(args))
 
 
 def flat(text_: str) -> str:
@@ -73,10 +83,10 @@ def test_unknown_asset_and_bad_toml_are_clear_errors(tmp_path: Path) -> None:
     assert r.returncode == 2 and "unknown asset(s) 'NOPECOIN'" in flat(r.stderr) and "Traceback" not in r.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("[live\ninterval = 3")
-    r = cli("run", str(bad), "--until-end", "--quiet")
-    assert r.returncode == 2 and "not valid TOML" in flat(r.stderr)
-    r = cli("run", str(tmp_path / "missing.toml"))
-    assert r.returncode == 2 and "no such strategy file" in flat(r.stderr)
+    r = invoke("run", str(bad), "--until-end", "--quiet")
+    assert r.exit_code == 2 and "not valid TOML" in flat(r.stderr)
+    r = invoke("run", str(tmp_path / "missing.toml"))
+    assert r.exit_code == 2 and "no such strategy file" in flat(r.stderr)
 
 
 def test_database_down_at_start_is_a_clear_error(tmp_path: Path) -> None:
@@ -84,8 +94,8 @@ def test_database_down_at_start_is_a_clear_error(tmp_path: Path) -> None:
     r = cli("run", str(path), "--db", "postgresql://ballast:hunter2@127.0.0.1:1/nowhere", "--until-end", "--quiet")
     assert r.returncode == 2, r.stderr
     assert "is unavailable" in flat(r.stderr) and "hunter2" not in r.stderr and "Traceback" not in r.stderr
-    r = cli("status", "--db", "postgresql://ballast:hunter2@127.0.0.1:1/nowhere")
-    assert r.returncode == 2 and "is unavailable" in flat(r.stderr)
+    r = invoke("status", "--db", "postgresql://ballast:hunter2@127.0.0.1:1/nowhere")
+    assert r.exit_code == 2 and "is unavailable" in flat(r.stderr)
 
 
 def test_database_lost_mid_cycle_leaves_no_partial_write(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
@@ -196,7 +206,7 @@ def test_pause_resume_and_dry_run(fast_tmp: Path) -> None:
     svc = open_service(str(path), RunSettings(db=db, speed="max"))
     svc.run(max_cycles=5)
     assert svc.ledger.counts()["decisions"] == 0
-    assert cli("resume", "--db", db).stdout.strip() == "resumed"
+    assert invoke("resume", "--db", db).stdout.strip() == "resumed"
     svc.run(until_end=True)
     assert svc.ledger.counts()["decisions"] == 15  # every remaining day
     dry = run(path, str(fast_tmp / "dry.db"), dry_run=True)
@@ -218,11 +228,11 @@ def test_proposals_wait_for_approval_then_execute_once(fast_tmp: Path) -> None:
     pending = led.proposals("pending")
     assert len(pending) == 1 and led.counts()["fills"] == 0  # one proposal, nothing traded, no pile-up
     pid = pending[0]["id"]
-    listed = json.loads(cli("proposals", "list", "--db", db, "--json").stdout)
+    listed = json.loads(invoke("proposals", "list", "--db", db, "--json").stdout)
     assert [p["id"] for p in listed] == [pid] and listed[0]["payload"]["trades"]
-    r1, r2 = cli("approve", str(pid), "--db", db), cli("approve", str(pid), "--db", db)
+    r1, r2 = invoke("approve", str(pid), "--db", db), invoke("approve", str(pid), "--db", db)
     assert r1.stdout.strip() == f"proposal {pid}: approved" and "(already)" in r2.stdout
-    batch = json.loads(cli("proposals", "export", "--db", db).stdout)
+    batch = json.loads(invoke("proposals", "export", "--db", db).stdout)
     assert [p["id"] for p in batch["proposals"]] == [pid] and len(batch["trades"]) == 3
     svc.run(max_cycles=1)  # the runner executes the approved proposal, then proposes anew
     assert led.proposal(pid)["state"] == "executed"
@@ -230,7 +240,7 @@ def test_proposals_wait_for_approval_then_execute_once(fast_tmp: Path) -> None:
     assert len(led.proposals("pending")) == 1
     with led.engine.connect() as c:
         assert c.execute(text("SELECT COUNT(*) FROM paper_venue_orders")).scalar() == 3
-    r = cli("reject", str(led.proposals("pending")[0]["id"]), "--db", db, "--note", "no")
+    r = invoke("reject", str(led.proposals("pending")[0]["id"]), "--db", db, "--note", "no")
     assert "rejected" in r.stdout
 
 
@@ -243,15 +253,29 @@ def test_status_json_and_log_json(fast_tmp: Path) -> None:
     events = [json.loads(line) for line in r.stderr.splitlines() if line.strip()]
     assert {"start", "decision", "end"} <= {e.get("event") for e in events}
     assert all({"time", "level", "message"} <= e.keys() for e in events)
-    st = json.loads(cli("status", "--db", db, "--json").stdout)
+    st = json.loads(invoke("status", "--db", db, "--json").stdout)
     assert set(st["holdings"]) == {"BTC", "ETH", "USDT"}
     assert st["targets"] == {"BTC": 0.4, "ETH": 0.3, "USDT": 0.3}
     assert set(st["drift"]) == {"BTC", "ETH", "USDT"}
     c = st["counts"]
     assert c["cycles"] == 15 and c["decisions"] >= 1 and c["fills"] == c["orders"] and c["open_alerts"] == 0
     assert {"decisions", "orders", "fills", "proposals", "open_alerts"} <= c.keys()
-    human = cli("status", "--db", db)
-    assert human.returncode == 0 and "holdings vs target" in human.stdout
+    human = invoke("status", "--db", db)
+    assert human.exit_code == 0 and "holdings vs target" in human.stdout
+
+
+def test_a_ledger_is_not_shared_between_strategies_and_must_exist_for_status(fast_tmp: Path) -> None:
+    prices = synthetic_prices(fast_tmp / "p.csv", n=5)
+    a = write_strategy(fast_tmp, prices, name="a.toml")
+    b = write_strategy(fast_tmp, prices, trigger="band = 0.2", name="b.toml")
+    b.write_text(b.read_text().replace('name = "live test"', 'name = "other"'))
+    db = str(fast_tmp / "l.db")
+    run(a, db)
+    with pytest.raises(InputError, match="belongs to strategy 'live test', not 'other'"):
+        open_service(str(b), RunSettings(db=db)).start()
+    r = invoke("status", "--db", str(fast_tmp / "typo.db"))
+    assert r.exit_code == 2 and "no ledger at" in flat(r.stderr)
+    assert not (fast_tmp / "typo.db").exists()
 
 
 def test_replay_of_a_file_without_the_target_assets_is_an_input_error(fast_tmp: Path) -> None:

@@ -204,3 +204,13 @@ def test_bad_url_and_missing_folder_are_input_errors(tmp_path) -> None:
         Ledger("nosuchdb://x/y")
     with pytest.raises(InputError, match="does not exist"):
         Ledger(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+
+
+def test_shipped_migrations_match_the_models(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ballast.live.ledger import Base
+
+    with Ledger(db_url) as led, led.engine.connect() as c:
+        assert compare_metadata(MigrationContext.configure(c), Base.metadata) == []

@@ -22,6 +22,7 @@ _LAZY = {
     "write_tearsheet": "ballast.report.html",
     "sweep": "ballast.sweep.runner",
     "walk_forward": "ballast.sweep.runner",
+    "Ledger": "ballast.live.ledger",
     # targets
     "Fixed": "ballast.targets",
     "InverseVol": "ballast.targets",

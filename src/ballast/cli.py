@@ -275,6 +275,7 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report and CSVs go.")
     if report_path is not None:
         console.print(f"[bold]report:[/] {report_path}")
 
+
 # ---------------------------------------------------------------- live service (issue 6)
 DB_HELP = "Ledger database: a SQLite file or postgresql://... (default: $BALLAST_DB or ballast.db)."
 
@@ -288,7 +289,7 @@ def _db(db: str | None) -> str:
 def _ledger(db: str | None) -> Any:
     from ballast.live.ledger import Ledger
 
-    return Ledger(_db(db))
+    return Ledger(_db(db), must_exist=True)
 
 
 def live_errors() -> tuple[type[BaseException], ...]:
@@ -442,11 +443,12 @@ def proposals_list(
         print(json.dumps(items, default=str))
         return
     from rich.table import Table
+    from rich.text import Text
 
     t = Table("id", "decision", "state", "trades", "notional", "reason", title="proposals", title_justify="left")
     for p in items:
         t.add_row(str(p["id"]), str(p["decision_id"]), p["state"], str(len(p["payload"].get("trades", []))),
-                  f"{p['payload'].get('notional', 0):,.2f}", str(p["payload"].get("reason", "")))
+                  f"{p['payload'].get('notional', 0):,.2f}", Text(str(p["payload"].get("reason", ""))))
     console.print(t)
 
 

@@ -37,8 +37,8 @@ class Strategy:
             raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {self.convention!r}")
         if not (self.capital > 0):
             raise ValueError(f"capital must be positive, got {self.capital!r}")
-        if isinstance(self.planner, BandEdge) and self.planner.band is None:
-            object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger)))
+        if isinstance(self.planner, BandEdge) and (self.planner.band is None or self.planner.cash is None):
+            object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger), self.cash))
         if isinstance(self.planner, CostAware):
             object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger), self.cash, self.costs))
 

@@ -183,7 +183,7 @@ def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):  # noqa:
     """The planner, then the state-dependent constraints (turnover cap, value floor).
 
     Returns the planner's (status PLAN_*, expected cost, benefit)."""
-    status, est, benefit = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V)
+    status, est, benefit = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V, quote)
     if status == PLAN_EXECUTED and apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
         for i in range(keep.shape[0]):  # constrained weights move every asset: none is untouched
             keep[i] = False
@@ -260,6 +260,7 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     w_new = np.empty(n)
     keep = np.zeros(n, np.bool_)
     tgt = np.empty(n)
+    has_floor = plan.floor_asset >= 0
     dv = np.empty(n)
     cost = np.empty(n)
     stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
@@ -268,7 +269,8 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     for t in range(T):
         p = prices[t]
         V = value_and_weights(units, cash, p, w_pre)
-        target_t = floor_target(plan, t, V, targets[t], tgt)
+        # Only a value floor makes the decision target depend on V; otherwise read the row as is.
+        target_t = floor_target(plan, t, V, targets[t], tgt) if has_floor else targets[t]
         if t == 0:
             fire = True
             bits = np.int64(0)

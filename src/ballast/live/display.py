@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -37,10 +38,10 @@ def running_view(svc: Any) -> RenderableType:
     """The panel ``ballast run`` keeps updating."""
     v = svc.view
     head = Table.grid(padding=(0, 2))
-    head.add_row("strategy", svc.strategy.name, "executor", svc.mode + (" (dry run)" if svc.dry_run else ""))
+    head.add_row("strategy", Text(svc.strategy.name), "executor", svc.mode + (" (dry run)" if svc.dry_run else ""))
     head.add_row("source", svc.source_label, "observed", str(v.observed_at or "—"))
     head.add_row("cycles", str(v.cycles), "period", str(v.period if v.period is not None else "—"))
-    head.add_row("value", _f(v.value), "status", f"{v.status}" + (f": {v.note}" if v.note else ""))
+    head.add_row("value", _f(v.value), "status", Text(f"{v.status}" + (f": {v.note}" if v.note else "")))
     head.add_row("decisions", str(v.decisions), "guarded cycles", str(v.guarded))
     parts: list[RenderableType] = [head, holdings_table(v.lines, "pre-trade holdings at the last observation")]
     if v.last_decision:
@@ -53,9 +54,9 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
     svc = st["service"]
     c = st["counts"]
     head = Table.grid(padding=(0, 2))
-    head.add_row("strategy", str(svc["strategy"]), "executor", str(svc["executor"]))
-    head.add_row("state", "[red]paused[/]" + (f" ({svc['pause_reason']})" if svc["pause_reason"] else "")
-                 if svc["paused"] else "[green]running[/]", "last heartbeat", str(svc["heartbeat_at"]))
+    head.add_row("strategy", Text(str(svc["strategy"])), "executor", str(svc["executor"]))
+    head.add_row("trading", "[red]paused[/]" + (f" ({escape(svc['pause_reason'])})" if svc["pause_reason"] else "")
+                 if svc["paused"] else "[green]enabled[/]", "last heartbeat", str(svc["heartbeat_at"]))
     last = st["last_cycle"] or {}
     head.add_row("last cycle", f"{last.get('observed_at', '—')} {last.get('status', '')}",
                  "value", _f(st["value"]))
@@ -66,7 +67,7 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
     if decisions:
         t = Table("id", "observed", "state", "notional", "reason", title="last decisions", title_justify="left")
         for d in decisions:
-            t.add_row(str(d["id"]), str(d["observed_at"]), d["state"], _f(d["notional"]), d["reason"])
+            t.add_row(str(d["id"]), str(d["observed_at"]), d["state"], _f(d["notional"]), Text(d["reason"]))
         parts.append(t)
     if orders:
         t = Table("client id", "side", "asset", "quantity", "status", title="open orders", title_justify="left")
@@ -77,11 +78,11 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
         t = Table("id", "decision", "state", "trades", "reason", title="pending proposals", title_justify="left")
         for p in proposals:
             t.add_row(str(p["id"]), str(p["decision_id"]), p["state"], str(len(p["payload"].get("trades", []))),
-                      str(p["payload"].get("reason", "")))
+                      Text(str(p["payload"].get("reason", ""))))
         parts.append(t)
     if alerts:
         t = Table("id", "time", "level", "kind", "message", title="open alerts", title_justify="left")
         for a in alerts:
-            t.add_row(str(a["id"]), str(a["created_at"]), a["level"], a["kind"], a["message"])
+            t.add_row(str(a["id"]), str(a["created_at"]), a["level"], a["kind"], Text(a["message"]))
         parts.append(t)
     return Group(*parts)

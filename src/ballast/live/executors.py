@@ -45,7 +45,6 @@ class TransientError(Exception):
 
 class Executor(ABC):
     name: str = "executor"
-    resubmit_after_crash: bool = True  # may an order that never reached the venue still be sent?
 
     @abstractmethod
     def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
@@ -114,7 +113,6 @@ class CcxtExecutor(Executor):
     """
 
     name = "ccxt"
-    resubmit_after_crash = True
 
     def __init__(self, exchange: Any, quote: str, symbols: dict[str, str], order_type: str = "limit",
                  slippage: float = 0.005) -> None:

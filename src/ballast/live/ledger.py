@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    event, func, insert, select, update,
+    event, func, insert, select, union_all, update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -34,7 +34,6 @@ from ballast.errors import InputError
 DEFAULT_URL = "sqlite:///ballast.db"
 CASH = "_cash"  # unallocated currency (the backtest's cash scalar); priced at 1
 
-DECISION_STATES = ("planned", "submitted", "filled", "partially_filled", "cancelled", "failed")
 DECISION_FINAL = ("filled", "partially_filled", "cancelled", "failed")
 ORDER_STATES = ("planned", "submitted", "filled", "partially_filled", "cancelled", "rejected", "failed")
 ORDER_FINAL = ("filled", "partially_filled", "cancelled", "rejected", "failed")
@@ -208,6 +207,17 @@ class Alert(Base):
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# Statements run every cycle, built once (SQLAlchemy then skips rebuilding their cache keys).
+_LEGS = union_all(select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
+                  select(Fill.asset, Fill.quantity), select(Fill.quote_asset, Fill.quote_quantity)).subquery()
+_HOLDINGS = select(_LEGS.c.asset, func.sum(_LEGS.c.units)).group_by(_LEGS.c.asset)
+_UNFINISHED = (select(Decision.id)
+               .where(Decision.state.in_(("planned", "submitted")),
+                      Decision.id.not_in(select(Proposal.decision_id)
+                                         .where(Proposal.state.in_(("pending", "approved", "rejected")))))
+               .order_by(Decision.id))
+_PAUSED = select(ServiceState.paused).where(ServiceState.id == 1)
+
 
 def safe_url(url: str) -> str:
     """The URL with any password hidden (for messages and logs)."""
@@ -275,7 +285,8 @@ class Outcome:
 class Ledger:
     """Repository over the ledger database: the queries a status page needs and the mutations."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, connect_timeout: int = 5) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, connect_timeout: int = 5,
+                 must_exist: bool = False) -> None:
         self.url = normalise_url(url)
         try:
             u = make_url(self.url)
@@ -291,6 +302,9 @@ class Ledger:
                 parent = Path(u.database).expanduser().resolve().parent
                 if not parent.is_dir():
                     raise InputError(f"database {safe_url(self.url)}: folder {parent} does not exist")
+                if must_exist and not Path(u.database).expanduser().exists():
+                    raise InputError(f"no ledger at {u.database} (start one with `ballast run STRATEGY.toml`, "
+                                     "or point --db / $BALLAST_DB at it)")
         try:
             self.engine: Engine = create_engine(self.url, connect_args=args, pool_pre_ping=True)
         except (NoSuchModuleError, ImportError) as exc:
@@ -301,6 +315,10 @@ class Ledger:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if migrate:
             self.migrate()
+
+    @property
+    def safe_url(self) -> str:
+        return safe_url(self.url)
 
     @property
     def dialect(self) -> str:
@@ -383,15 +401,7 @@ class Ledger:
         if session is None:
             with self.session() as s:
                 return self.holdings(s)
-        out: dict[str, float] = {}
-        for a, u in session.execute(select(StartingHolding.asset, StartingHolding.units)):
-            out[a] = out.get(a, 0.0) + u
-        for a, q in session.execute(select(Fill.asset, func.sum(Fill.quantity)).group_by(Fill.asset)):
-            out[a] = out.get(a, 0.0) + (q or 0.0)
-        for a, q in session.execute(select(Fill.quote_asset, func.sum(Fill.quote_quantity))
-                                    .group_by(Fill.quote_asset)):
-            out[a] = out.get(a, 0.0) + (q or 0.0)
-        return out
+        return {a: float(u or 0.0) for a, u in session.execute(_HOLDINGS)}
 
     def latest_snapshot(self) -> dict[str, Any] | None:
         with self.session() as s:
@@ -525,10 +535,6 @@ class Ledger:
                 won.append(pid)
         return won
 
-    def executing_proposals(self) -> list[int]:
-        with self.session() as s:
-            return list(s.scalars(select(Proposal.id).where(Proposal.state == "executing").order_by(Proposal.id)))
-
     def export_approved(self) -> dict[str, Any]:
         """Approved proposals as one batch (e.g. for a multisig transaction builder)."""
         items = self.proposals("approved", limit=10_000)
@@ -570,8 +576,7 @@ class Ledger:
     def cycle_inputs(self) -> tuple[bool, dict[str, float], list[int]]:
         """(paused, holdings, unfinished decisions) read in one transaction at the top of a cycle."""
         with self.session() as s:
-            paused = bool(s.scalar(select(ServiceState.paused).where(ServiceState.id == 1)))
-            return paused, self.holdings(s), self._unfinished(s)
+            return bool(s.scalar(_PAUSED)), self.holdings(s), self._unfinished(s)
 
     def heartbeat(self) -> None:
         with self.session() as s:
@@ -584,18 +589,20 @@ class Ledger:
         """Write one cycle atomically: prices, snapshot, alerts, and the decision with its orders
         (client order ids included) — all before anything is sent to a venue."""
         with self.session() as s:
-            c = Cycle(period=period, observed_at=observed_at, status=status, note=note, value=_num(value))
-            s.add(c)
-            s.flush()
-            s.execute(insert(PriceSeen), [{"cycle_id": c.id, "asset": a, "price": _num(p)} for a, p in prices.items()])
+            cid = s.scalar(insert(Cycle).values(period=period, observed_at=observed_at, started_at=utcnow(),
+                                                status=status, note=note, value=_num(value)).returning(Cycle.id))
+            s.execute(insert(PriceSeen), [{"cycle_id": cid, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
-                s.add(HoldingSnapshot(cycle_id=c.id, observed_at=observed_at, total_value=value, lines=lines))
-            for level, kind, message, asset in alerts:
-                s.add(Alert(level=level, kind=kind, message=message, asset=asset, cycle_id=c.id))
+                s.execute(insert(HoldingSnapshot).values(cycle_id=cid, observed_at=observed_at, total_value=value,
+                                                         lines=lines))
+            if alerts:
+                s.execute(insert(Alert), [{"level": level, "kind": kind, "message": message, "asset": asset,
+                                           "cycle_id": cid, "created_at": utcnow()}
+                                          for level, kind, message, asset in alerts])
             if plan is None:
-                return CycleRecord(c.id, None, [], None)
+                return CycleRecord(cid, None, [], None)
             key = s.scalar(select(ServiceState.ledger_key).where(ServiceState.id == 1))
-            d = Decision(cycle_id=c.id, period=period, observed_at=observed_at, reason=plan.reason,
+            d = Decision(cycle_id=cid, period=period, observed_at=observed_at, reason=plan.reason,
                          state="planned", executor=plan.executor, value_before=plan.value_before,
                          notional=plan.notional, expected_cost=plan.expected_cost, weights=plan.weights,
                          note=plan.note)
@@ -623,7 +630,7 @@ class Ledger:
                 pid = p.id
             if not orders and not propose:
                 d.state = "filled"
-            return CycleRecord(c.id, d.id, [o.id for o in orders], pid)
+            return CycleRecord(cid, d.id, [o.id for o in orders], pid)
 
     def add_alert(self, kind: str, message: str, level: str = "warning", asset: str | None = None,
                   cycle_id: int | None = None) -> int:
@@ -704,9 +711,7 @@ class Ledger:
 
     @staticmethod
     def _unfinished(s: Session) -> list[int]:
-        waiting = select(Proposal.decision_id).where(Proposal.state.in_(("pending", "approved", "rejected")))
-        return list(s.scalars(select(Decision.id).where(Decision.state.in_(("planned", "submitted")),
-                                                        Decision.id.not_in(waiting)).order_by(Decision.id)))
+        return list(s.scalars(_UNFINISHED))
 
     def proposal_decision(self, proposal_id: int) -> int:
         with self.session() as s:

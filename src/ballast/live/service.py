@@ -79,26 +79,31 @@ class History:
         self.assets = assets
         self.ppy = periods_per_year
         self.prices = np.empty((256, len(assets)))
-        self.times: list[datetime] = []
+        self.stamps = np.empty(256, "datetime64[ns]")
+        self.n = 0
 
     def __len__(self) -> int:
-        return len(self.times)
+        return self.n
 
     def append(self, when: datetime, row: np.ndarray) -> None:
-        n = len(self.times)
-        if n == self.prices.shape[0]:
-            grown = np.empty((2 * n, len(self.assets)))
-            grown[:n] = self.prices
-            self.prices = grown
-        self.prices[n] = row
-        self.times.append(when)
+        if self.n == self.prices.shape[0]:
+            self.prices = np.concatenate([self.prices, np.empty_like(self.prices)])
+            self.stamps = np.concatenate([self.stamps, np.empty_like(self.stamps)])
+        self.prices[self.n] = row
+        self.stamps[self.n] = np.datetime64(when, "ns")
+        self.n += 1
+
+    def pop(self) -> None:
+        self.n -= 1
 
     def market(self) -> Market:
-        n = len(self.times)
-        return Market(self.prices[:n], self.assets, pd.DatetimeIndex(self.times), self.ppy)
+        return Market(self.prices[: self.n], self.assets, pd.DatetimeIndex(self.stamps[: self.n]), self.ppy)
 
     def last(self) -> np.ndarray | None:
-        return self.prices[len(self.times) - 1] if self.times else None
+        return self.prices[self.n - 1] if self.n else None
+
+    def last_time(self) -> datetime | None:
+        return pd.Timestamp(self.stamps[self.n - 1]).to_pydatetime() if self.n else None
 
     def recent(self) -> tuple[Market, int]:
         """The last two closes as a market, and the current close's row in it.
@@ -106,9 +111,9 @@ class History:
         Per-period cost and constraint arrays are built on this, so period 0 is the formation
         (no turnover cap) exactly as in the backtest, without rebuilding them over all history.
         """
-        n = len(self.times)
+        n = self.n
         lo = max(n - 2, 0)
-        return Market(self.prices[lo:n], self.assets, pd.DatetimeIndex(self.times[lo:n]), self.ppy), n - 1 - lo
+        return Market(self.prices[lo:n], self.assets, pd.DatetimeIndex(self.stamps[lo:n]), self.ppy), n - 1 - lo
 
 
 @dataclass
@@ -125,6 +130,13 @@ class CycleView:
     decisions: int = 0
     guarded: int = 0
     cycles: int = 0
+
+
+def check_holdings(holdings: dict[str, float] | None, assets: tuple[str, ...]) -> None:
+    unknown = [a for a in holdings or {} if a not in assets]
+    if unknown:
+        raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
+                         f"the strategy trades {', '.join(assets)}")
 
 
 class LiveService:
@@ -159,10 +171,7 @@ class LiveService:
         self.retries = retries
         self.pending_jump: dict[str, float] = {}
         self.last_rebalance = 0
-        unknown = [a for a in holdings or {} if a not in assets]
-        if unknown:
-            raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
-                             f"the strategy trades {', '.join(assets)}")
+        check_holdings(holdings, assets)
         self.view = CycleView()
         self.started = False
         self.registered = False
@@ -172,28 +181,49 @@ class LiveService:
         """Load history from the ledger, record the service, then reconcile before anything new."""
         import ballast.engine.kernel  # noqa: F401  (load the compiled accounting before the first cycle)
 
+        owner = self.ledger.state()["strategy"]
+        if owner is not None and owner != self.strategy.name:
+            raise InputError(f"ledger {self.ledger.safe_url}: it belongs to strategy {owner!r}, not "
+                             f"{self.strategy.name!r}; give this strategy its own --db")
         for period, at, prices in self.ledger.history():
             if period != len(self.history):
-                raise InputError(f"ledger {self.ledger.url}: observed periods are not contiguous at {period}")
+                raise InputError(f"ledger {self.ledger.safe_url}: observed periods are not contiguous at {period}")
             row = np.array([prices.get(a, math.nan) if prices.get(a) is not None else math.nan
                             for a in self.assets])
             if not np.all(np.isfinite(row)):
                 missing = [a for a, v in zip(self.assets, row) if not np.isfinite(v)]
-                raise InputError(f"ledger {self.ledger.url}: period {period} has no price for "
+                raise InputError(f"ledger {self.ledger.safe_url}: period {period} has no price for "
                                  f"{', '.join(missing)}; this ledger belongs to another strategy")
             self.history.append(at, row)
-        self.last_rebalance = self.ledger.last_rebalance_period()
         if self.ledger.starting_holdings():
             self._register()
         self.reconcile()
+        self.last_rebalance = self.ledger.last_rebalance_period()  # after reconciling: fills may be new
+        self.check_account()
         self.started = True
         log.info("started: %d periods of history, executor %s, source %s%s", len(self.history),
                  self.mode, self.source_label, " (dry run)" if self.dry_run else "",
                  extra={"event": "start", "periods": len(self.history)})
 
+    def check_account(self) -> None:
+        """On restart against a real account: say so if the exchange holds other amounts than the
+        ledger (a deposit, a withdrawal, a trade made by hand). The ledger is not changed."""
+        if self.executor is None or not self.registered:
+            return
+        venue = self.executor.balances(list(self.assets))
+        if venue is None:
+            return
+        held = self.ledger.holdings()
+        off = [f"{a}: ledger {held.get(a, 0.0):.8g}, exchange {v:.8g}" for a, v in venue.items()
+               if abs(held.get(a, 0.0) - v) > 1e-8 * max(abs(v), 1.0)]
+        if off:
+            msg = "holdings differ from the exchange account (" + "; ".join(off) + ")"
+            log.warning(msg, extra={"event": "holdings_mismatch"})
+            self.ledger.add_alert("holdings_mismatch", msg, "warning")
+
     def _register(self) -> None:
         holdings = self.start_holdings
-        if holdings is None and self.executor is not None and self.mode == "ccxt":
+        if holdings is None and self.executor is not None:  # an exchange account has its own
             holdings = self.executor.balances(list(self.assets))
         if holdings is None:  # the backtest's start: the capital as unallocated cash
             holdings = {CASH: float(self.strategy.capital)}
@@ -205,11 +235,14 @@ class LiveService:
     # ------------------------------------------------------------------ reconcile / execute
     def reconcile(self) -> bool:
         """Finish every unfinished decision with the venue; True when none is left open."""
-        for did in self.ledger.unfinished_decisions():
-            if self.executor is None:
-                return False
+        todo = self.ledger.unfinished_decisions()
+        if todo and self.executor is None:
+            return False
+        for did in todo:
             log.info("reconciling decision %d with the venue", did, extra={"event": "reconcile", "decision": did})
             self.execute_decision(did, None, reconcile=True)
+        if todo:
+            self.last_rebalance = self.ledger.last_rebalance_period()
         return not self.ledger.unfinished_decisions()
 
     def execute_decision(self, did: int, prices: dict[str, float] | None, reconcile: bool = False) -> str:
@@ -314,6 +347,7 @@ class LiveService:
         for pid in self.ledger.claim_approved():
             did = self.ledger.proposal_decision(pid)
             state = self.execute_decision(did, prices)
+            self.last_rebalance = self.ledger.last_rebalance_period()
             log.info("proposal %d executed: decision %d %s", pid, did, state,
                      extra={"event": "proposal_executed", "proposal": pid, "decision": did, "state": state})
 
@@ -351,7 +385,6 @@ class LiveService:
         if not self.registered:
             self._register()
         prices = {a: obs.prices.get(a, math.nan) for a in self.assets}
-        self.run_approved(None if self.mode != "propose" else prices)
         alerts = self.guard_alerts(obs)
         if alerts:
             for level, kind, msg, _ in alerts:
@@ -373,6 +406,9 @@ class LiveService:
             self._show(obs, None, "guarded", msg, None, [])
             return "guarded"
 
+        self.run_approved(prices)  # approved proposals trade at these (guarded) prices
+        if self.mode == "propose":
+            paused, held, _ = self.ledger.cycle_inputs()
         p = np.array([prices[a] for a in self.assets], dtype=np.float64)
         t = len(self.history)
         self.history.append(obs.time, p)
@@ -380,7 +416,7 @@ class LiveService:
             return self._decide(obs, t, p, prices, paused, held)
         except BaseException:
             # Nothing of this period reached the ledger: forget it so a retry sees the same t.
-            self.history.times.pop()
+            self.history.pop()
             raise
 
     def _decide(self, obs: Observation, t: int, p: np.ndarray, prices: dict[str, float], paused: bool,
@@ -524,7 +560,8 @@ class LiveService:
             last = self.history.last()
             if last is None:
                 return 0.0
-            when = self.history.times[-1]
+            when = self.history.last_time()
+            assert when is not None
             arrays = self.cost_arrays(Observation(when, {}), last)
             return float(trade_cost(arrays, self.assets.index(asset), 0, value))
 
@@ -566,9 +603,10 @@ class LiveService:
                     log.info("replay finished after %d cycles", done, extra={"event": "end", "cycles": done})
                     break
                 self.run_approved(None)
+                self.view.status, self.view.note = "waiting", "the replay has ended (Ctrl-C to stop)"
                 if on_cycle:
                     on_cycle(self)
-                time.sleep(0.5)
+                self._sleep(0.5, stop)
                 continue
             self.cycle(obs)
             done += 1
@@ -683,6 +721,7 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
     else:
         source = CcxtSource(exchange, list(assets), quote, live.ccxt.symbols)
 
+    check_holdings(live.holdings, assets)  # before a database file is created
     led = ledger or Ledger(settings.db or live.db)
 
     def executor_for(kind: str) -> Executor | None:

@@ -124,10 +124,6 @@ class ReplaySource(Source):
         self._pos += 1
         return Observation(t, {a: float(v) for a, v in zip(self.assets, row)}, {a: t for a in self.assets})
 
-    @property
-    def remaining(self) -> int:
-        return len(self.times) - self._pos
-
 
 class JsonSource(Source):
     """A static JSON file read every cycle: ``{"time": ISO-8601, "prices": {asset: price}}`` or a

@@ -13,25 +13,27 @@ class BandEdge(Planner):
     """Move only the assets outside their band, to the nearest point that is inside every band
     and still sums to one (a Euclidean projection, not a clip; see ``project_band``).
 
-    ``band`` defaults to the strategy's band trigger (the engine binds it).
+    ``band`` defaults to the strategy's band trigger and ``cash`` to its cash asset, which absorbs
+    what the drifted assets cannot (the strategy binds both).
     """
 
-    def __init__(self, band: Band | None = None) -> None:
+    def __init__(self, band: Band | None = None, cash: str | None = None) -> None:
         self.band = band
+        self.cash = cash
 
-    def bind(self, band: Band | None) -> "BandEdge":
-        if self.band is not None:
-            return self
+    def bind(self, band: Band | None, cash: str | None = None) -> "BandEdge":
+        band = self.band or band
         if band is None:
             raise ValueError("plan 'band-edge' needs a band: give the strategy a band trigger or BandEdge(band=...)")
-        return BandEdge(band)
+        return BandEdge(band, self.cash or cash)
 
     def plan(self, state: TriggerState) -> np.ndarray:
         spec = self.encode(state.market.assets)
         out = np.empty_like(state.weights)
         keep = np.zeros(len(out), np.bool_)
         project_band(np.asarray(state.weights, np.float64), np.asarray(state.target, np.float64),
-                     spec.width_abs, spec.width_rel, 1.0, out, keep)
+                     spec.width_abs, spec.width_rel, 1.0, out, keep,
+                     state.market.asset_index(self.cash) if self.cash else -1)
         return out
 
     def encode(self, assets: tuple[str, ...]) -> PlanSpec:

@@ -66,7 +66,8 @@ class CostAware(Planner):
         out = np.empty(len(state.weights))
         status, cost, benefit = plan_weights(spec, np.asarray(state.weights, np.float64),
                                              np.asarray(state.target, np.float64), 1.0, out,
-                                             np.zeros(len(out), np.bool_), costs, state.t, float(value))
+                                             np.zeros(len(out), np.bool_), costs, state.t, float(value),
+                                             np.int64(spec.params[2]))
         return PlanOutcome(out, int(status), float(cost), float(benefit))
 
     def plan_at(self, state: TriggerState, value: float) -> PlanOutcome:

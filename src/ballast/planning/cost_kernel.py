@@ -190,7 +190,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
             q[i] = EPS_CURV
     if free_costs:
         # Nothing to trade off: the cheapest in-band point is not unique, so take BandEdge's.
-        project_band(w0, tau, width_abs, width_rel, 1.0, out, np.zeros(n, np.bool_))
+        project_band(w0, tau, width_abs, width_rel, 1.0, out, np.zeros(n, np.bool_), quote)
         return PLAN_EXECUTED, 0.0, 0.0
     last = -1
     first = np.empty(n)

@@ -71,15 +71,29 @@ def _project(w, lo, hi, free, budget, out):  # noqa: ANN001
 
 
 @njit(cache=True)
-def project_band(w, target, width_abs, width_rel, scale, out, keep):  # noqa: ANN001
+def _keep_rest(w, free, scale, out, keep):  # noqa: ANN001
+    """Assets not in ``free`` keep their value (weight w·scale after costs); returns their total."""
+    kept = 0.0
+    for i in range(w.shape[0]):
+        keep[i] = not free[i]
+        if keep[i]:
+            out[i] = w[i] * scale
+            kept += out[i]
+    return kept
+
+
+@njit(cache=True)
+def project_band(w, target, width_abs, width_rel, scale, out, keep, quote):  # noqa: ANN001
     """Move the out-of-band assets back to the band, self-financing.
 
     1. Assets outside their band [tᵢ − hᵢ, tᵢ + hᵢ] ∩ [0, 1] (hᵢ = max(absᵢ, relᵢ·tᵢ)) are the
        only ones traded: their weights are projected onto their bands with their total fixed by
        what the untouched assets keep (what is sold of one pays for what is bought of another).
-    2. If that is infeasible (e.g. every drifted asset is overweight), every asset held or
-       targeted joins: the projection of w onto {inside all bands, Σw = 1}. Assets already inside
-       move by a common shift and never leave their band.
+    2. If that is infeasible (e.g. a single drifted asset, or all drifted ones overweight), the
+       cash/quote asset (``quote`` ≥ 0) joins them: the excess goes to, or comes from, cash.
+    3. If still infeasible, every asset held or targeted joins: the projection of w onto
+       {inside all bands, Σw = 1}. Assets already inside move by a common shift and never leave
+       their band.
 
     Untouched assets keep their value, so their weight after costs is wᵢ·``scale`` with
     scale = V / V′ (≥ 1, the engine iterates it to the post-cost value); ``keep`` marks them.
@@ -89,38 +103,32 @@ def project_band(w, target, width_abs, width_rel, scale, out, keep):  # noqa: AN
     lo = np.empty(n)
     hi = np.empty(n)
     free = np.zeros(n, np.bool_)
-    kept = 0.0
     for i in range(n):
         h = max(width_abs[i], width_rel[i] * target[i])
         lo[i] = max(target[i] - h, 0.0)
         hi[i] = min(target[i] + h, 1.0)
         # An untouched asset's weight grows to w·scale after costs: it must still fit its band.
         free[i] = w[i] < lo[i] or w[i] * scale > hi[i] or abs(w[i] - target[i]) > h
-        keep[i] = not free[i]
-        if keep[i]:
-            out[i] = w[i] * scale
-            kept += out[i]
-    if _project(w, lo, hi, free, 1.0 - kept, out):
+    if _project(w, lo, hi, free, 1.0 - _keep_rest(w, free, scale, out, keep), out):
         return
-    kept = 0.0
+    if quote >= 0 and not free[quote]:
+        free[quote] = True
+        if _project(w, lo, hi, free, 1.0 - _keep_rest(w, free, scale, out, keep), out):
+            return
     for i in range(n):
         # Assets neither held nor wanted stay out: a common shift must not buy them.
         free[i] = target[i] > 0.0 or w[i] > 0.0
-        keep[i] = not free[i]
-        if keep[i]:
-            out[i] = w[i] * scale
-            kept += out[i]
-    if not _project(w, lo, hi, free, 1.0 - kept, out):
+    if not _project(w, lo, hi, free, 1.0 - _keep_rest(w, free, scale, out, keep), out):
         for i in range(n):
             out[i] = target[i]
             keep[i] = False
 
 
 @njit(cache=True)
-def plan_weights(plan, w, target, scale, out, keep, costs, t, V):  # noqa: ANN001
+def plan_weights(plan, w, target, scale, out, keep, costs, t, V, quote):  # noqa: ANN001
     """Post-trade weights into ``out`` for planner ``plan`` (a PlanSpec) at period ``t``, value ``V``;
     ``keep`` marks assets the planner leaves untouched (their value is kept; see `project_band`
-    for ``scale``). Returns (status PLAN_*, expected cost, benefit); only the cost-aware planner
+    for ``scale``); ``quote`` is the cash asset's index or −1. Returns (status PLAN_*, expected cost, benefit); only the cost-aware planner
     fills the last two.
     """
     if plan.kind == PLAN_COST_AWARE:
@@ -129,7 +137,7 @@ def plan_weights(plan, w, target, scale, out, keep, costs, t, V):  # noqa: ANN00
         return cost_aware(w, target, plan.width_abs, plan.width_rel, plan.params[0], plan.params[1] != 0.0,
                           np.int64(plan.params[2]), costs, t, V, out)
     if plan.kind == PLAN_BAND_EDGE:
-        project_band(w, target, plan.width_abs, plan.width_rel, scale, out, keep)
+        project_band(w, target, plan.width_abs, plan.width_rel, scale, out, keep, quote)
     else:
         for i in range(w.shape[0]):
             out[i] = target[i]

@@ -59,13 +59,6 @@ class Calendar(Leaf):
         elif freq not in FREQUENCIES:
             raise ValueError(f"Calendar: unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)} or a number")
         self.freq = freq
-        self._mask_cache: tuple[int, np.ndarray] | None = None
-
-    def _mask(self, market: Market) -> np.ndarray:
-        key = id(market.index)
-        if self._mask_cache is None or self._mask_cache[0] != key:
-            self._mask_cache = (key, calendar_mask(market.index, self.freq))
-        return self._mask_cache[1]
 
     def check(self, state: TriggerState) -> bool:
         if state.t == 0:

@@ -23,6 +23,8 @@ class Market:
 
     def __post_init__(self) -> None:
         prices = np.ascontiguousarray(self.prices, dtype=np.float64)
+        if not prices.flags.writeable:  # pandas hands out read-only views; numba would compile
+            prices = prices.copy()  # a second, read-only variant of every kernel for them
         object.__setattr__(self, "prices", prices)
         if prices.ndim != 2 or prices.shape != (len(self.index), len(self.assets)):
             raise ValueError(
@@ -70,7 +72,7 @@ class Market:
 
     @classmethod
     def from_frame(cls, prices: pd.DataFrame, periods_per_year: float = 0.0) -> "Market":
-        return cls(prices.to_numpy(dtype=np.float64), tuple(map(str, prices.columns)),
+        return cls(prices.to_numpy(dtype=np.float64), tuple(map(str, prices.columns.tolist())),
                    prices.index, periods_per_year)
 
 

@@ -92,6 +92,16 @@ def _bt_leg(costs, i, t, amount):  # noqa: ANN001
 
 
 @njit(cache=True)
+def _room(a, size):  # noqa: ANN001
+    """``a``, or a copy with room for at least ``size`` entries (capacity doubles)."""
+    if size <= a.shape[0]:
+        return a
+    out = np.empty(max(size, 2 * a.shape[0]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
 def value_and_weights(units, cash, p, w):  # noqa: ANN001
     """Portfolio value at prices ``p``; fills ``w`` with the weights (one summation order for all)."""
     V = cash
@@ -185,7 +195,8 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     reb_trades = np.empty(cap_r, np.int64)
     reb_cost = np.empty(cap_r)
     reb_value = np.empty(cap_r)
-    cap_t = T * n if record else 1
+    # The trade log grows as needed: allocating T·N up front cost more than a backtest's walk.
+    cap_t = min(T, 64) * n if record else 1
     tr_t = np.empty(cap_t, np.int64)
     tr_asset = np.empty(cap_t, np.int64)
     tr_qty = np.empty(cap_t)
@@ -227,6 +238,12 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
                 acc[ACC_TURNOVER] += 0.5 * traded_value / V
                 last_t = t
             if record:
+                if n_tr + n > tr_t.shape[0]:
+                    tr_t = _room(tr_t, n_tr + n)
+                    tr_asset = _room(tr_asset, n_tr + n)
+                    tr_qty = _room(tr_qty, n_tr + n)
+                    tr_value = _room(tr_value, n_tr + n)
+                    tr_cost = _room(tr_cost, n_tr + n)
                 for i in range(n):
                     if dv[i] != 0.0:
                         tr_t[n_tr] = t

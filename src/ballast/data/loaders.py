@@ -77,7 +77,9 @@ def validate_prices(df: pd.DataFrame, where: str, fill: str | None = None) -> pd
         values = np.array(values, dtype=np.float64, order="C")  # our own copy, row-major
         if np.isfinite(values).all() and (values > 0).all():  # the common case: skip the slow scan
             # copy=False keeps `values` as the frame's data, so Market.from_frame does not copy again
-            return pd.DataFrame(values, index=idx, columns=pd.Index(df.columns.astype(str)), copy=False)
+            names = df.columns.tolist()
+            columns = df.columns if all(isinstance(c, str) for c in names) else pd.Index(map(str, names))
+            return pd.DataFrame(values, index=idx, columns=columns, copy=False)
     out = pd.DataFrame(index=idx)
     for col in df.columns:
         s = pd.to_numeric(df[col], errors="coerce")

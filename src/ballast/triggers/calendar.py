@@ -32,12 +32,12 @@ def calendar_mask(index: pd.Index, freq: str | int) -> np.ndarray:
     if freq == "weekly":
         iso = index.isocalendar()
         key = iso["year"].to_numpy() * 100 + iso["week"].to_numpy()
-    elif freq == "monthly":
-        key = index.year * 100 + index.month
+    elif freq == "monthly":  # numpy arithmetic: pandas Index arithmetic costs more than the walk
+        key = index.year.to_numpy() * 100 + index.month.to_numpy()
     elif freq == "quarterly":
-        key = index.year * 10 + index.quarter
+        key = index.year.to_numpy() * 10 + index.quarter.to_numpy()
     elif freq == "yearly":
-        key = index.year
+        key = index.year.to_numpy()
     else:
         raise ValueError(f"unknown calendar frequency {freq!r}; expected one of {', '.join(FREQUENCIES)} or a number")
     key = np.asarray(key)

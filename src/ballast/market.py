@@ -23,8 +23,10 @@ class Market:
 
     def __post_init__(self) -> None:
         prices = np.ascontiguousarray(self.prices, dtype=np.float64)
-        if not prices.flags.writeable:  # pandas hands out read-only views; numba would compile
-            prices = prices.copy()  # a second, read-only variant of every kernel for them
+        # pandas hands out read-only views; numba would compile a second, read-only variant of
+        # every kernel for them, so the market owns a writeable copy instead.
+        if not prices.flags.writeable:
+            prices = prices.copy()
         object.__setattr__(self, "prices", prices)
         if prices.ndim != 2 or prices.shape != (len(self.index), len(self.assets)):
             raise ValueError(

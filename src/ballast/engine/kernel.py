@@ -97,7 +97,8 @@ def _room(a, size):  # noqa: ANN001
     if size <= a.shape[0]:
         return a
     out = np.empty(max(size, 2 * a.shape[0]), a.dtype)
-    out[: a.shape[0]] = a
+    for k in range(a.shape[0]):  # a plain loop: slice assignment costs seconds of compile time
+        out[k] = a[k]
     return out
 
 

@@ -33,9 +33,12 @@ SRC_HASH = $(shell cat $$(find src -name '*.py' | sort) | sha1sum | cut -c1-12)
 test: $(STAMP_DEV)
 	NUMBA_CACHE_DIR=$(VENV)/numba-cache/$(SRC_HASH) $(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
 
-bench: $(STAMP_DEV)
-	$(PY) -m pip install --quiet -r bench/requirements.txt
-	$(PY) bench/run.py
+# The benchmark's reference libraries (bt, vectorbt) live in their own venv, never in .venv.
+BENCH_VENV := .venv-bench
+bench:
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt -e .
+	$(BENCH_VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) demo-out .pytest_cache .hypothesis

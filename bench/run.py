@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,8 +60,8 @@ def month_starts(index: pd.DatetimeIndex) -> np.ndarray:
     return np.r_[True, m[1:] != m[:-1]]
 
 
-def timeit(fn: Callable[[], object], reps: int, warm: int = 1) -> float:
-    """Median wall seconds of ``reps`` calls after ``warm`` untimed ones."""
+def timings(fn: Callable[[], object], reps: int, warm: int = 1) -> list[float]:
+    """Wall seconds of ``reps`` calls after ``warm`` untimed ones."""
     for _ in range(warm):
         fn()
     times = []
@@ -68,7 +69,12 @@ def timeit(fn: Callable[[], object], reps: int, warm: int = 1) -> float:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def timeit(fn: Callable[[], object], reps: int, warm: int = 1) -> float:
+    """Median wall seconds of ``reps`` calls after ``warm`` untimed ones."""
+    return statistics.median(timings(fn, reps, warm))
 
 
 # ---------------------------------------------------------------- ballast
@@ -165,40 +171,70 @@ def subprocess_seconds(code: str, env: dict[str, str] | None = None) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def import_overhead(reps: int = 7) -> tuple[float, float]:
-    """Seconds `import ballast` adds after numpy+pandas (fresh process each), and numpy+pandas."""
-    extra = statistics.median(subprocess_seconds(
-        "import time, numpy, pandas; t = time.perf_counter(); import ballast; "
-        "print(time.perf_counter() - t)") for _ in range(reps))
-    base = statistics.median(subprocess_seconds(
-        "import time; t = time.perf_counter(); import numpy, pandas; print(time.perf_counter() - t)")
-        for _ in range(reps))
-    return extra, base
+def import_overhead(reps: int = 7) -> tuple[float, float, float]:
+    """Median seconds, each in a fresh process: `import ballast` after numpy+pandas; the same plus
+    touching `ballast.backtest` (the lazy import of the engine, which brings numba); numpy+pandas."""
+    def med(code: str) -> float:
+        return statistics.median(subprocess_seconds(code) for _ in range(reps))
+
+    extra = med("import time, numpy, pandas; t = time.perf_counter(); import ballast; "
+                "print(time.perf_counter() - t)")
+    engine = med("import time, numpy, pandas; t = time.perf_counter(); import ballast; ballast.backtest; "
+                 "print(time.perf_counter() - t)")
+    base = med("import time; t = time.perf_counter(); import numpy, pandas; print(time.perf_counter() - t)")
+    return extra, engine, base
 
 
 PEAK_CODE = """
-import resource, sys
+import sys
 sys.path.insert(0, {here!r})
 import numpy, pandas
 from run import gbm
 import ballast
+def hwm():  # this process's own peak RSS (ru_maxrss would include the parent's before exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) / 1024
+import tracemalloc
 df = gbm(100)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ballast.backtest
+before = hwm()
+if {trace}:  # tracing costs memory itself: RSS and traced peaks come from separate runs
+    tracemalloc.start()
 for kw in (dict(rebalance="monthly"), dict(band=0.05)):
     r = ballast.backtest(df, target="equal", fee_bps=10, **kw)
-    r.metrics; r.weights; r.trades; r.rebalances; r.baseline.metrics
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(before / 1024, peak / 1024)
+    r.metrics; r.weights; r.pre_trade_weights; r.drift; r.trades; r.rebalances; r.baseline.metrics
+print(before, hwm(), tracemalloc.get_traced_memory()[1] / 2**20 if {trace} else 0.0)
+"""
+
+FLOOR_CODE = """
+import numpy, pandas
+from numba import njit
+@njit
+def f(a):
+    return a.sum()
+f(numpy.ones(3))
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(float(line.split()[1]) / 1024)
 """
 
 
-def peak_memory() -> tuple[float, float]:
-    """(RSS MB after imports and data, peak RSS MB) of a fresh process backtesting W2, both cases,
-    with every Result table and the baseline built."""
-    out = subprocess.run([sys.executable, "-c", PEAK_CODE.format(here=str(HERE))], capture_output=True,
-                         text=True, check=True)
-    before, peak = map(float, out.stdout.split())
-    return before, peak
+def peak_memory() -> tuple[float, float, float, float]:
+    """A fresh process backtesting W2, both cases, with every Result table and the baseline built:
+    (peak RSS MB after imports and data, peak RSS MB at the end, peak MB traced by tracemalloc
+    during the backtests — numpy and Python objects, not numba's own allocations), and the peak
+    RSS MB of a process that only imports numpy+pandas and runs one trivial numba function."""
+    def run(trace: bool) -> list[float]:
+        out = subprocess.run([sys.executable, "-c", PEAK_CODE.format(here=str(HERE), trace=trace)],
+                             capture_output=True, text=True, check=True)
+        return list(map(float, out.stdout.split()))
+
+    before, peak, _ = run(False)
+    traced = run(True)[2]
+    floor = float(subprocess.run([sys.executable, "-c", FLOOR_CODE], capture_output=True, text=True,
+                                 check=True).stdout)
+    return before, peak, traced, floor
 
 
 def cli_command() -> list[str]:
@@ -209,22 +245,30 @@ def cli_command() -> list[str]:
     return [found] if found else [sys.executable, "-c", "from ballast.cli import main; main()"]
 
 
-def cli_seconds(env: dict[str, str]) -> float:
+def cli_seconds(env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `ballast backtest --prices crypto`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([*cli_command(), "backtest", "--prices", "crypto"], capture_output=True, check=True, env=env)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def cli_times(reps: int = 3) -> tuple[float, float]:
-    """(warm, cold) wall seconds of `ballast backtest --prices crypto`; cold = empty numba cache."""
+def cli_times(reps: int = 3) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((wall, CPU) warm, (wall, CPU) cold) medians; cold = an empty NUMBA_CACHE_DIR."""
     env = dict(os.environ)
     cli_seconds(env)  # make sure the default cache is warm
-    warm = statistics.median(cli_seconds(env) for _ in range(reps))
-    colds = []
+    warm = [cli_seconds(env) for _ in range(reps)]
+    cold = []
     for _ in range(2):
         with tempfile.TemporaryDirectory() as cache:
-            colds.append(cli_seconds({**env, "NUMBA_CACHE_DIR": cache}))
-    return warm, statistics.median(colds)
+            cold.append(cli_seconds({**env, "NUMBA_CACHE_DIR": cache}))
+
+    def med(xs: list[tuple[float, float]]) -> tuple[float, float]:
+        return statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
+
+    return med(warm), med(cold)
 
 
 # ---------------------------------------------------------------- main
@@ -254,11 +298,12 @@ def main() -> None:
     ap.add_argument("--skip-subprocess", action="store_true", help="skip import/memory/CLI measurements")
     args = ap.parse_args()
 
-    from handloop import handloop
+    from handloop import handloop, handloop_stats
 
     from ballast.engine.backtest import run_compiled
 
-    print(f"machine: {machine()}\n")
+    print(f"machine: {machine()}")
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
     rows = []
     checks = []
     for wname, n in WORKLOADS.items():
@@ -266,13 +311,15 @@ def main() -> None:
         for case in CASES:
             p = ballast_prepared(df, case)
             h = hand_args(df, case)
-            t_e2e = timeit(lambda: ballast_run(df, case), args.reps)
+            e2e = timings(lambda: ballast_run(df, case), args.reps)
+            t_e2e, t_e2e_min = statistics.median(e2e), min(e2e)
             t_kernel = timeit(lambda: run_compiled(p), args.reps * 3)
             t_kernel_norec = timeit(lambda: run_compiled(p, record=False), args.reps * 3)
             t_hand = timeit(lambda: handloop(*h), args.reps * 3)
+            t_stats = timeit(lambda: handloop_stats(*h), args.reps * 3)
             t_vbt = timeit(lambda: vectorbt_run(df, case), max(args.reps // 3, 5))
             t_bt = timeit(lambda: bt_run(df, case), args.bt_reps, warm=0)
-            rows.append((wname, case, t_e2e, t_kernel, t_kernel_norec, t_hand, t_vbt, t_bt))
+            rows.append((wname, case, t_e2e, t_e2e_min, t_kernel, t_kernel_norec, t_hand, t_stats, t_vbt, t_bt))
 
             m = ballast_run(df, case)
             fw = m["final_wealth"]
@@ -285,12 +332,14 @@ def main() -> None:
             checks.append((wname, case, int(m["n_rebalances"]), fw, fw_hand, fw_btconv, fw_bt, fw_vbt, fw_0, fw_vbt0))
 
     print("## Medians (ms) and ratios\n")
-    print("| workload | case | ballast e2e | kernel | kernel (no record) | hand loop | vectorbt | bt "
-          "| vectorbt / ballast | bt / ballast | kernel / hand | kernel no-rec / hand |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for w, c, e2e, k, knr, hand, vbt, btt in rows:
-        print(f"| {w} | ({c}) {CASES[c]} | {e2e*1e3:.2f} | {k*1e3:.3f} | {knr*1e3:.3f} | {hand*1e3:.3f} "
-              f"| {vbt*1e3:.1f} | {btt*1e3:.0f} | {vbt/e2e:.1f}× | {btt/e2e:.0f}× | {k/hand:.2f}× | {knr/hand:.2f}× |")
+    print("| workload | case | ballast e2e | (min) | kernel | kernel (no record) | hand loop | hand loop + stats "
+          "| vectorbt | bt | vectorbt / ballast | bt / ballast | kernel / hand | kernel / hand+stats "
+          "| kernel no-rec / hand+stats |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for w, c, e2e, e2e_min, k, knr, hand, st, vbt, btt in rows:
+        print(f"| {w} | ({c}) {CASES[c]} | {e2e*1e3:.2f} | {e2e_min*1e3:.2f} | {k*1e3:.3f} | {knr*1e3:.3f} | {hand*1e3:.3f} "
+              f"| {st*1e3:.3f} | {vbt*1e3:.1f} | {btt*1e3:.0f} | {vbt/e2e:.1f}× | {btt/e2e:.0f}× "
+              f"| {k/hand:.1f}× | {k/st:.2f}× | {knr/st:.2f}× |")
 
     print("\n## Agreement (final wealth)\n")
     print("| workload | case | rebalances | ballast exact | hand loop (rel diff) | ballast bt-conv | bt (rel diff "
@@ -304,14 +353,18 @@ def main() -> None:
     print(f"\nvectorbt W2 (a) with its metric accessors: {timeit(extra, 5)*1e3:.1f} ms")
 
     if not args.skip_subprocess:
-        imp, base = import_overhead()
-        before, peak = peak_memory()
-        warm, cold = cli_times()
+        imp, engine, base = import_overhead()
+        before, peak, traced, floor = peak_memory()
+        (warm, warm_cpu), (cold, cold_cpu) = cli_times()
         print("\n## Import, memory, CLI\n")
-        print(f"- `import ballast` after numpy+pandas: {imp:.3f} s (numpy+pandas themselves: {base:.3f} s)")
+        print(f"- `import ballast` after numpy+pandas: {imp:.3f} s; with `ballast.backtest` touched (lazy "
+              f"engine import, brings numba): {engine:.3f} s (numpy+pandas themselves: {base:.3f} s)")
         print(f"- W2 backtests (both cases, all Result tables, baseline): peak RSS {peak:.0f} MB "
-              f"(after imports and data: {before:.0f} MB)")
-        print(f"- `ballast backtest --prices crypto`: warm {warm:.2f} s, cold (empty NUMBA_CACHE_DIR) {cold:.2f} s")
+              f"(after imports and data: {before:.0f} MB; numpy+pandas+numba running one trivial "
+              f"function: {floor:.0f} MB); traced by tracemalloc during the backtests: {traced:.0f} MB")
+        print(f"- `ballast backtest --prices crypto`: warm {warm:.2f} s wall ({warm_cpu:.2f} s CPU), "
+              f"cold (empty NUMBA_CACHE_DIR) {cold:.2f} s wall ({cold_cpu:.2f} s CPU)")
+    print(f"\nload average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

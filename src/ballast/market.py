@@ -23,6 +23,10 @@ class Market:
 
     def __post_init__(self) -> None:
         prices = np.ascontiguousarray(self.prices, dtype=np.float64)
+        # pandas hands out read-only views; numba would compile a second, read-only variant of
+        # every kernel for them, so the market owns a writeable copy instead.
+        if not prices.flags.writeable:
+            prices = prices.copy()
         object.__setattr__(self, "prices", prices)
         if prices.ndim != 2 or prices.shape != (len(self.index), len(self.assets)):
             raise ValueError(
@@ -70,7 +74,7 @@ class Market:
 
     @classmethod
     def from_frame(cls, prices: pd.DataFrame, periods_per_year: float = 0.0) -> "Market":
-        return cls(prices.to_numpy(dtype=np.float64), tuple(map(str, prices.columns)),
+        return cls(prices.to_numpy(dtype=np.float64), tuple(map(str, prices.columns.tolist())),
                    prices.index, periods_per_year)
 
 

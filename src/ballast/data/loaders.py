@@ -72,12 +72,14 @@ def validate_prices(df: pd.DataFrame, where: str, fill: str | None = None) -> pd
         arr = np.asarray(idx)
         pos = int(np.argmax(arr[1:] < arr[:-1]))
         raise InputError(f"{where}: dates are not sorted: {idx[pos + 1]} comes after {idx[pos]}")
-    if all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t) for t in df.dtypes):
-        values = df.to_numpy(dtype=np.float64)
+    values = df.to_numpy()  # one numeric array when every column is int/float, else object
+    if values.dtype.kind in "fiu":
+        values = np.array(values, dtype=np.float64, order="C")  # our own copy, row-major
         if np.isfinite(values).all() and (values > 0).all():  # the common case: skip the slow scan
-            if all(isinstance(c, str) for c in df.columns) and (df.dtypes == np.float64).all():
-                return df
-            return pd.DataFrame(values, index=idx, columns=[str(c) for c in df.columns])
+            # copy=False keeps `values` as the frame's data, so Market.from_frame does not copy again
+            names = df.columns.tolist()
+            columns = df.columns if all(isinstance(c, str) for c in names) else pd.Index(map(str, names))
+            return pd.DataFrame(values, index=idx, columns=columns, copy=False)
     out = pd.DataFrame(index=idx)
     for col in df.columns:
         s = pd.to_numeric(df[col], errors="coerce")
@@ -136,7 +138,7 @@ def load_prices(source: str | Path | pd.DataFrame, relatives: bool = False, fill
     """
     if isinstance(source, pd.DataFrame):
         where = "prices"
-        df = source.copy()
+        df = source  # never modified in place: every step below builds a new frame
         if not isinstance(df.index, (pd.DatetimeIndex,)) and not pd.api.types.is_integer_dtype(df.index):
             df = _set_index(df.reset_index(), where)
     else:

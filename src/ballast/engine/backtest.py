@@ -80,9 +80,9 @@ def run_prepared(p: Prepared, engine: str = "auto") -> Result:
         raise ValueError("this strategy has user-defined parts that only the Python engine can run; "
                          "use engine='python' or 'auto'")
     raw = run_compiled(p) if p.compiled and engine != "python" else run_python(p)
-    hold = p.strategy.buy_and_hold()
 
     def baseline() -> Result:
+        hold = p.strategy.buy_and_hold()
         q = prepare(hold, p.market)
         return Result(hold, p.market, q.targets, run_compiled(q))
 

@@ -60,7 +60,7 @@ def test_reserve_floor_scales_the_rest_pro_rata() -> None:
 
 
 @pytest.mark.parametrize("engine", ["numba", "python"])
-@pytest.mark.parametrize("setup", ["full", "band-edge", "turnover", "fixed-costs"])
+@pytest.mark.parametrize("setup", ["full", "band-edge", "turnover", "fixed-costs", "reserve-not-quote"])
 def test_runway_floor_holds_at_every_rebalance(engine: str, setup: str) -> None:
     floor = 20_000.0 * 3
     target = Runway(Fixed({"X": 0.6, "Y": 0.3, "USDT": 0.1}), "USDT", 20_000.0, 3)
@@ -71,7 +71,8 @@ def test_runway_floor_holds_at_every_rebalance(engine: str, setup: str) -> None:
         target = TurnoverLimit(target, 0.05)
     if setup == "fixed-costs":
         kw.update(fixed_cost=50.0)
-    r = ballast.backtest(crash_market(), build_strategy(target=target, cash="USDT", capital=1_000_000.0, **kw),
+    cash = None if setup == "reserve-not-quote" else "USDT"  # then the reserve's own leg pays fees too
+    r = ballast.backtest(crash_market(), build_strategy(target=target, cash=cash, capital=1_000_000.0, **kw),
                          engine=engine)
     reb = r.rebalances[r.rebalances.executed]
     t_idx = r.market.index.get_indexer(reb.time)

@@ -12,7 +12,7 @@ from ballast.planning import Planner
 from ballast.strategy import build_strategy
 from ballast.targets import Fixed
 from ballast.targets.constraints import Bounds, Reserve, Runway, TurnoverLimit
-from ballast.targets.risk import RiskParity
+from ballast.targets.risk import InverseVol, RiskParity, VolTarget
 from conftest import gbm
 
 
@@ -60,7 +60,7 @@ def test_reserve_floor_scales_the_rest_pro_rata() -> None:
 
 
 @pytest.mark.parametrize("engine", ["numba", "python"])
-@pytest.mark.parametrize("setup", ["full", "band-edge", "turnover", "fixed-costs"])
+@pytest.mark.parametrize("setup", ["full", "band-edge", "turnover", "fixed-costs", "reserve-not-quote"])
 def test_runway_floor_holds_at_every_rebalance(engine: str, setup: str) -> None:
     floor = 20_000.0 * 3
     target = Runway(Fixed({"X": 0.6, "Y": 0.3, "USDT": 0.1}), "USDT", 20_000.0, 3)
@@ -71,7 +71,8 @@ def test_runway_floor_holds_at_every_rebalance(engine: str, setup: str) -> None:
         target = TurnoverLimit(target, 0.05)
     if setup == "fixed-costs":
         kw.update(fixed_cost=50.0)
-    r = ballast.backtest(crash_market(), build_strategy(target=target, cash="USDT", capital=1_000_000.0, **kw),
+    cash = None if setup == "reserve-not-quote" else "USDT"  # then the reserve's own leg pays fees too
+    r = ballast.backtest(crash_market(), build_strategy(target=target, cash=cash, capital=1_000_000.0, **kw),
                          engine=engine)
     reb = r.rebalances[r.rebalances.executed]
     t_idx = r.market.index.get_indexer(reb.time)
@@ -120,6 +121,20 @@ def test_python_engine_matches_compiled_on_constraints(crypto: pd.DataFrame) -> 
         pd.testing.assert_frame_equal(a.trades, b.trades)
         # Rebuilt from each engine's recorded weights, which may differ in the last bit.
         np.testing.assert_allclose(a.target_weights.to_numpy(), b.target_weights.to_numpy(), rtol=0, atol=1e-14)
+
+
+def test_python_engine_matches_compiled_on_levered_vol_target(crypto: pd.DataFrame) -> None:
+    inner = VolTarget(InverseVol(30, assets=["BTC", "ETH"]), 1.0, 30, max_leverage=2.0, reserve="USDT")
+    s = build_strategy(target=TurnoverLimit(inner, 0.5), fee_bps=10, cash="USDT", rebalance="weekly")
+    a = ballast.backtest(crypto, s)
+    b = ballast.backtest(crypto, s, engine="python")
+    assert a.target_weights["USDT"].min() < -0.5  # it does borrow the reserve
+    np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
+    pd.testing.assert_frame_equal(a.trades, b.trades)
+    # A runway forbids borrowing the reserve: the floor wins over the leverage.
+    floored = ballast.backtest(crypto, build_strategy(target=Runway(inner, "USDT", 10_000.0, 6), cash="USDT",
+                                                      rebalance="weekly"))
+    assert floored.target_weights["USDT"].min() > 0
 
 
 def test_python_only_planner_gets_the_constraints(crypto: pd.DataFrame) -> None:

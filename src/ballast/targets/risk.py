@@ -96,7 +96,9 @@ class RiskTarget(CachedPath):
             return
         when = market.index[t]
         if i < 0:
-            raise ValueError(f"{type(self).__name__}: the solver did not converge at {when}")
+            raise ValueError(f"{type(self).__name__}: the solver did not converge at {when}; the covariance "
+                             "estimate may be singular (more assets than returns): use shrinkage='ledoit_wolf' "
+                             "or a longer lookback")
         raise ValueError(
             f"{type(self).__name__}: asset {market.assets[cols[i]]!r} has zero volatility over the "
             f"{self.lookback} returns ending {when}; leave it out with assets = [...] (a stable or "

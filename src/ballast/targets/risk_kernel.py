@@ -47,18 +47,22 @@ def _add_row(r, s, cc, M2, M21, M31, s1, s2, s3, s4, u, acc):  # noqa: ANN001
     acc[1] += s * a * a
     for i in range(n):
         ri = r[i]
-        s1[i] += s * ri
-        s2[i] += s * ri * ri
-        u[i] += s * a * ri
+        c1 = s * ri
+        c2 = c1 * ri
+        c3 = c2 * ri
+        s1[i] += c1
+        s2[i] += c2
+        u[i] += a * c1
         if cc:
-            s3[i] += s * ri * ri * ri
-            s4[i] += s * ri * ri * ri * ri
-        for j in range(n):
-            rj = r[j]
-            M2[i, j] += s * ri * rj
-            if cc:
-                M21[i, j] += s * ri * ri * rj
-                M31[i, j] += s * ri * ri * ri * rj
+            s3[i] += c3
+            s4[i] += c3 * ri
+            for j in range(n):
+                M2[i, j] += c1 * r[j]
+                M21[i, j] += c2 * r[j]
+                M31[i, j] += c3 * r[j]
+        else:
+            for j in range(n):
+                M2[i, j] += c1 * r[j]
 
 
 @njit(cache=True)

@@ -73,7 +73,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if n < 1:
         raise InputError(f"--workers must be >= 1, got {n}")
     threads = max(1, (os.cpu_count() or 1) // n)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            env={"NUMBA_NUM_THREADS": str(threads)})
     client = Client(cluster)
     try:

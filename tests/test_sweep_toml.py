@@ -123,3 +123,41 @@ test = 60
     pd.testing.assert_frame_equal(a, pd.read_parquet(folder / "bs2.parquet"))
     result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--walk-forward", "--bootstrap", "3"])
     assert result.exit_code == 2 and "cannot be combined" in result.output
+
+
+def test_ctrl_c_keeps_finished_rows(tmp_path: Path) -> None:
+    """A real SIGINT to `ballast sweep`: exit code 130, the finished rows are in the file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    gbm(10, 1000, seed=4).rename_axis("date").to_csv(tmp_path / "prices.csv")
+    (tmp_path / "s.toml").write_text(BASE.replace('"prices.csv"', f'"{tmp_path / "prices.csv"}"') + """
+[sweep]
+band = { start = 0.01, stop = 0.2, num = 400 }
+chunk_size = 4
+[sweep.bootstrap]
+n = 30
+""", encoding="utf-8")
+    out = tmp_path / "r.parquet"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "ballast.cli", "sweep", str(tmp_path / "s.toml"), "--out", str(out)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, output
+    assert "interrupted" in output and "Traceback" not in output
+    kept = pd.read_parquet(out)
+    assert 0 < len(kept) < 400
+    assert kept["config"].tolist() == list(range(len(kept)))
+    k = len(kept)
+    want = ballast.sweep(tmp_path / "prices.csv", target="equal", fee_bps=10.0,
+                         band=list(np.linspace(0.01, 0.2, 400)[:k]), bootstrap=30)
+    pd.testing.assert_frame_equal(kept, want, check_dtype=False)

@@ -182,3 +182,15 @@ def test_walk_forward_chooses_on_train_and_reports_test() -> None:
             assert row[f"train_{metric}"] == train[metric].max() if metric == "sharpe" else train[metric].min()
             want = single(df.iloc[b:c], band=row["band"], fee_bps=10, periods_per_year=ppy)
             assert np.array_equal(want, row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True)
+
+
+def test_paths_only_when_asked_and_equal_to_backtests() -> None:
+    df = gbm(5, 300, seed=12)
+    table, equity = ballast.sweep(df, band=[0.02, 0.1], plan=["full", "band-edge"], fee_bps=10, paths=True)
+    assert equity.shape == (300, 4) and (equity.index == df.index).all()
+    assert table.equals(ballast.sweep(df, band=[0.02, 0.1], plan=["full", "band-edge"], fee_bps=10))
+    for _, row in table.iterrows():
+        r = ballast.backtest(df, band=row["band"], plan=row["plan"], fee_bps=10)
+        assert np.array_equal(r.equity.to_numpy(), equity[row["config"]].to_numpy())
+    with pytest.raises(ValueError, match="cannot be combined"):
+        ballast.sweep(df, band=[0.02, 0.1], paths=True, bootstrap=3)

@@ -80,8 +80,9 @@ def describe_config(config: Mapping[str, Any]) -> str:
 
 
 def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
-                preparer: Preparer | None = None) -> np.ndarray:
-    """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration."""
+                preparer: Preparer | None = None, equity: np.ndarray | None = None) -> np.ndarray:
+    """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration; with
+    ``equity`` (len(configs) × T) the equity paths are written there too."""
     from ballast.sweep.kernel import sweep_kernel
 
     prep = preparer or Preparer(market)
@@ -107,7 +108,8 @@ def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mappi
     plan = pool([r[2] for r in rows], PlanSpec._fields)
     costs = pool([r[3] for r in rows], CostArrays._fields)
     return sweep_kernel(market.prices, _args(tgt), _args(trig), _args(plan), _args(costs), quote,
-                        convention, capital, float(market.periods_per_year))
+                        convention, capital, float(market.periods_per_year),
+                        np.empty((0, 0)) if equity is None else equity)
 
 
 def _args(p: Pooled) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:

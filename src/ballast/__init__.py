@@ -43,7 +43,13 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
+_SUBPACKAGES = {"targets", "triggers", "planning", "costs", "engine", "sweep", "live", "report", "api",
+                "data", "config", "strategy", "market", "cli"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return import_module(f"ballast.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ballast' has no attribute {name!r}")

@@ -75,6 +75,8 @@ def validate_prices(df: pd.DataFrame, where: str, fill: str | None = None) -> pd
     if all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t) for t in df.dtypes):
         values = df.to_numpy(dtype=np.float64)
         if np.isfinite(values).all() and (values > 0).all():  # the common case: skip the slow scan
+            if all(isinstance(c, str) for c in df.columns) and (df.dtypes == np.float64).all():
+                return df
             return pd.DataFrame(values, index=idx, columns=[str(c) for c in df.columns])
     out = pd.DataFrame(index=idx)
     for col in df.columns:

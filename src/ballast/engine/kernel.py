@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from ballast.costs.kernel import trade_cost
+from ballast.planning.base import PLAN_FULL
 from ballast.planning.kernel import plan_weights
 from ballast.triggers.kernel import evaluate_program
 
@@ -38,9 +39,14 @@ MAX_ITER = 200
 
 
 @njit(cache=True)
-def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN001
-    """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′."""
+def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noqa: ANN001
+    """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′.
+
+    Assets marked ``keep`` and legs below the minimum trade size are not traded: they keep their
+    value and the traded assets share the rest in proportion to their planned weights.
+    """
     n = p.shape[0]
+    min_trade = costs.min_trade  # read once: a tuple field read in a loop defeats refcount pruning
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -49,10 +55,12 @@ def _solve_exact(units, cash, p, w, costs, t, quote, traded, hold):  # noqa: ANN
     for i in range(n):
         x = units[i] * p[i]
         d = abs(w[i] * V - x)
-        if i == quote:
+        if keep[i]:
+            traded[i] = False
+        elif i == quote:
             traded[i] = True
         else:
-            traded[i] = d > 0.0 and d >= costs.min_trade
+            traded[i] = d > 0.0 and d >= min_trade
         if traded[i]:
             w_s += w[i]
         else:
@@ -111,7 +119,7 @@ def target_return(target_prev, p, p_prev):  # noqa: ANN001
 
 
 @njit(cache=True)
-def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost):  # noqa: ANN001
+def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost):  # noqa: ANN001
     """Trade from ``units`` (+ ``cash``) to the planned weights ``w_new`` at prices ``p``.
 
     Updates ``units`` in place and writes each asset's traded value (signed) and cost into ``dv``
@@ -131,7 +139,7 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
     if convention == CONV_EXACT:
         traded = np.zeros(n, np.bool_)
         hold = np.empty(n)
-        v_new = _solve_exact(units, cash, p, w_new, costs, t, quote, traded, hold)
+        v_new = _solve_exact(units, cash, p, w_new, keep, costs, t, quote, traded, hold)
         if v_new <= 0.0:  # nothing tradeable, or costs would exceed the portfolio
             return V, cash, 0, 0.0, 0.0
         for i in range(n):
@@ -146,9 +154,10 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
                 cost_here += cost[i]
             units[i] = hold[i] / p[i]
         return v_new, 0.0, n_here, cost_here, traded_value
+    min_trade = costs.min_trade
     for i in range(n):
         amount = (w_new[i] - w_pre[i]) * V
-        if amount == 0.0 or abs(amount) < costs.min_trade:
+        if keep[i] or amount == 0.0 or abs(amount) < min_trade:
             continue
         d = _bt_leg(costs, i, t, amount)
         dv[i] = d if amount > 0 else -d
@@ -162,6 +171,32 @@ def execute(units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
     for i in range(n):
         v_after += units[i] * p[i]
     return v_after, cash, n_here, cost_here, traded_value
+
+
+@njit(cache=True)
+def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
+    """Plan, then execute. Under exact accounting a planner that leaves assets untouched plans in
+    post-cost weights: the value kept by untouched assets is a larger share after costs, so the
+    plan is redone at scale = V/V′ until V′ stops moving (a contraction; two or three rounds)."""
+    scale = 1.0
+    plan_weights(plan, w_pre, target, scale, w_new, keep)
+    if convention == CONV_EXACT and plan.kind != PLAN_FULL:
+        n = p.shape[0]
+        traded = np.zeros(n, np.bool_)
+        hold = np.empty(n)
+        V = cash
+        for i in range(n):
+            V += units[i] * p[i]
+        for _ in range(50):
+            v_new = _solve_exact(units, cash, p, w_new, keep, costs, t, quote, traded, hold)
+            if v_new <= 0.0:
+                break
+            nxt = V / v_new
+            if nxt == scale:
+                break
+            scale = nxt
+            plan_weights(plan, w_pre, target, scale, w_new, keep)
+    return execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost)
 
 
 @njit(cache=True)
@@ -193,6 +228,7 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     n_tr = 0
     w_pre = np.zeros(n)
     w_new = np.empty(n)
+    keep = np.zeros(n, np.bool_)
     dv = np.empty(n)
     cost = np.empty(n)
     stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
@@ -215,9 +251,8 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
         if fire and V > 0.0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            plan_weights(plan, w_pre, targets[t], w_new)
-            v_after, cash, n_here, cost_here, traded_value = execute(
-                units, cash, p, w_pre, w_new, costs, t, quote, convention, dv, cost)
+            v_after, cash, n_here, cost_here, traded_value = rebalance(
+                plan, w_pre, targets[t], units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost)
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1

@@ -12,7 +12,8 @@ import numpy as np
 
 from ballast.engine.kernel import (
     ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
-    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, N_ACC, execute, target_return, value_and_weights,
+    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, N_ACC, execute, rebalance, target_return,
+    value_and_weights,
 )
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun
@@ -59,9 +60,15 @@ def simulate_python(p: "Prepared") -> RawRun:
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            w_new = np.asarray(s.planner.plan(state), dtype=np.float64)
-            v_after, cash, n_here, cost_here, traded_value = execute(
-                units, cash, price, w_pre, w_new, p.costs, t, p.quote, CONV[s.convention], dv, cost)
+            if p.plan is not None:  # a built-in planner: the same plan-and-execute as the kernel
+                v_after, cash, n_here, cost_here, traded_value = rebalance(
+                    p.plan, w_pre, target, units, cash, price, p.costs, t, p.quote, CONV[s.convention],
+                    np.empty(n), np.zeros(n, np.bool_), dv, cost)
+            else:
+                w_new = np.asarray(s.planner.plan(state), dtype=np.float64)
+                v_after, cash, n_here, cost_here, traded_value = execute(
+                    units, cash, price, w_pre, w_new, np.zeros(n, np.bool_), p.costs, t, p.quote,
+                    CONV[s.convention], dv, cost)
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1

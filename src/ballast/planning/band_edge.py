@@ -29,8 +29,9 @@ class BandEdge(Planner):
     def plan(self, state: TriggerState) -> np.ndarray:
         spec = self.encode(state.market.assets)
         out = np.empty_like(state.weights)
+        keep = np.zeros(len(out), np.bool_)
         project_band(np.asarray(state.weights, np.float64), np.asarray(state.target, np.float64),
-                     spec.width_abs, spec.width_rel, out)
+                     spec.width_abs, spec.width_rel, 1.0, out, keep)
         return out
 
     def encode(self, assets: tuple[str, ...]) -> PlanSpec:

@@ -71,48 +71,58 @@ def _project(w, lo, hi, free, budget, out):  # noqa: ANN001
 
 
 @njit(cache=True)
-def project_band(w, target, width_abs, width_rel, out):  # noqa: ANN001
+def project_band(w, target, width_abs, width_rel, scale, out, keep):  # noqa: ANN001
     """Move the out-of-band assets back to the band, self-financing.
 
     1. Assets outside their band [tᵢ − hᵢ, tᵢ + hᵢ] ∩ [0, 1] (hᵢ = max(absᵢ, relᵢ·tᵢ)) are the
-       only ones traded: their weights are projected onto their bands under the constraint that
-       their total is unchanged (what is sold of one pays for what is bought of another).
-    2. If that is infeasible (e.g. every drifted asset is overweight), every asset joins: the
-       projection of w onto {inside all bands, Σw = 1} over the assets held or targeted. Assets
-       already inside move by a common shift and never leave their band.
+       only ones traded: their weights are projected onto their bands with their total fixed by
+       what the untouched assets keep (what is sold of one pays for what is bought of another).
+    2. If that is infeasible (e.g. every drifted asset is overweight), every asset held or
+       targeted joins: the projection of w onto {inside all bands, Σw = 1}. Assets already inside
+       move by a common shift and never leave their band.
+
+    Untouched assets keep their value, so their weight after costs is wᵢ·``scale`` with
+    scale = V / V′ (≥ 1, the engine iterates it to the post-cost value); ``keep`` marks them.
+    Weights in ``out`` are post-cost weights: they sum to one and lie inside every band.
     """
     n = w.shape[0]
     lo = np.empty(n)
     hi = np.empty(n)
     free = np.zeros(n, np.bool_)
-    budget = 0.0
+    kept = 0.0
     for i in range(n):
         h = max(width_abs[i], width_rel[i] * target[i])
         lo[i] = max(target[i] - h, 0.0)
         hi[i] = min(target[i] + h, 1.0)
-        out[i] = w[i]
-        if w[i] < lo[i] or w[i] > hi[i] or abs(w[i] - target[i]) > h:
-            free[i] = True
-            budget += w[i]
-    if _project(w, lo, hi, free, budget, out):
+        # An untouched asset's weight grows to w·scale after costs: it must still fit its band.
+        free[i] = w[i] < lo[i] or w[i] * scale > hi[i] or abs(w[i] - target[i]) > h
+        keep[i] = not free[i]
+        if keep[i]:
+            out[i] = w[i] * scale
+            kept += out[i]
+    if _project(w, lo, hi, free, 1.0 - kept, out):
         return
-    total = 0.0
+    kept = 0.0
     for i in range(n):
         # Assets neither held nor wanted stay out: a common shift must not buy them.
         free[i] = target[i] > 0.0 or w[i] > 0.0
-        if not free[i]:
-            out[i] = 0.0
-            total += w[i]
-    if not _project(w, lo, hi, free, 1.0 - total, out):
+        keep[i] = not free[i]
+        if keep[i]:
+            out[i] = w[i] * scale
+            kept += out[i]
+    if not _project(w, lo, hi, free, 1.0 - kept, out):
         for i in range(n):
             out[i] = target[i]
+            keep[i] = False
 
 
 @njit(cache=True)
-def plan_weights(plan, w, target, out):  # noqa: ANN001
-    """Post-trade weights into ``out`` for planner ``plan`` (a PlanSpec)."""
+def plan_weights(plan, w, target, scale, out, keep):  # noqa: ANN001
+    """Post-trade weights into ``out`` for planner ``plan`` (a PlanSpec); ``keep`` marks assets
+    the planner leaves untouched (their value is kept; see `project_band` for ``scale``)."""
     if plan.kind == PLAN_BAND_EDGE:
-        project_band(w, target, plan.width_abs, plan.width_rel, out)
+        project_band(w, target, plan.width_abs, plan.width_rel, scale, out, keep)
     else:
         for i in range(w.shape[0]):
             out[i] = target[i]
+            keep[i] = False

@@ -49,7 +49,9 @@ def fmt(name: str, value: float, capital: float | None = None) -> str:
 def summary_table(result: "Result", title: str | None = None) -> Table:
     base = result.baseline
     s = result.strategy
-    table = Table(title=title or f"{s.name}: {label(result.market.index[0])} → {label(result.market.index[-1])}",
+    if title is None:
+        title = f"{s.name}: {label(result.market.index[0])} → {label(result.market.index[-1])}"
+    table = Table(title=title or None,
                   title_justify="left")
     table.add_column("metric")
     table.add_column("strategy", justify="right")
@@ -66,13 +68,39 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     return table
 
 
+def describe_target(d: object) -> str:
+    """'fixed: BTC 40%, ETH 30%' from a target's describe() dict (other targets: key=value)."""
+    if not isinstance(d, dict):
+        return str(d)
+    kind = d.get("kind", "target")
+    weights = d.get("weights")
+    if isinstance(weights, dict):
+        return f"{kind}: " + ", ".join(f"{k} {v:.0%}" if v * 100 == round(v * 100) else f"{k} {v:.2%}"
+                                       for k, v in weights.items())
+    rest = ", ".join(f"{k}={describe_target(v)}" for k, v in d.items() if k != "kind")
+    return f"{kind} ({rest})" if rest else str(kind)
+
+
+def strategy_grid(result: "Result") -> Table:
+    d = result.strategy.describe()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    m = result.market
+    grid.add_row("target", describe_target(d["target"]))
+    grid.add_row("trigger", str(d["trigger"]))
+    grid.add_row("plan", str(d["plan"]))
+    grid.add_row("costs", str(d["costs"]))
+    grid.add_row("data", f"{m.n_assets} assets × {m.n_periods:,} periods, "
+                         f"{label(m.index[0])} → {label(m.index[-1])}")
+    return grid
+
+
 def print_summary(result: "Result", console: Console | None = None) -> None:
     console = console or Console()
-    d = result.strategy.describe()
-    console.print(f"[bold]{result.strategy.name}[/]  target {d['target']} · trigger {d['trigger']} · "
-                  f"plan {d['plan']} · costs {d['costs']} · {result.market.n_assets} assets, "
-                  f"{result.market.n_periods:,} periods")
-    console.print(summary_table(result))
+    console.print(f"[bold]{result.strategy.name}[/]")
+    console.print(strategy_grid(result))
+    console.print(summary_table(result, title=""))
     console.print(f"equity  {sparkline(result.raw.equity)}")
     if result.baseline is not None:
         console.print(f"hold    {sparkline(result.baseline.raw.equity)}")

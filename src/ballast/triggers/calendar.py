@@ -29,15 +29,16 @@ def calendar_mask(index: pd.Index, freq: str | int) -> np.ndarray:
             f"rebalance = {freq!r} needs dated prices; these prices have no dates "
             "(use an integer number of periods instead)"
         )
+    # numpy calendar arithmetic: microseconds instead of pandas' field accessors.
+    days = index.values.astype("datetime64[D]").astype(np.int64)
     if freq == "weekly":
-        iso = index.isocalendar()
-        key = iso["year"].to_numpy() * 100 + iso["week"].to_numpy()
+        key = (days + 3) // 7  # ISO weeks start on Monday; 1970-01-01 was a Thursday
     elif freq == "monthly":
-        key = index.year * 100 + index.month
+        key = index.values.astype("datetime64[M]").astype(np.int64)
     elif freq == "quarterly":
-        key = index.year * 10 + index.quarter
+        key = index.values.astype("datetime64[M]").astype(np.int64) // 3
     elif freq == "yearly":
-        key = index.year
+        key = index.values.astype("datetime64[Y]").astype(np.int64)
     else:
         raise ValueError(f"unknown calendar frequency {freq!r}; expected one of {', '.join(FREQUENCIES)} or a number")
     key = np.asarray(key)

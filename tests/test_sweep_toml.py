@@ -161,3 +161,13 @@ n = 30
     want = ballast.sweep(tmp_path / "prices.csv", target="equal", fee_bps=10.0,
                          band=list(np.linspace(0.01, 0.2, 400)[:k]), bootstrap=30)
     pd.testing.assert_frame_equal(kept, want, check_dtype=False)
+
+
+def test_cli_errors_keep_brackets_and_name_the_field(folder: Path) -> None:
+    path = write(folder, "[sweep]\nbandd = [0.1]\n")
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(folder / "r.parquet")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "[sweep] bandd: not a sweepable parameter" in text, text
+    path = write(folder, "[sweep]\nband = [0.1]\n")
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(folder / "r.parquet"), "--seed", "3"])
+    assert result.exit_code == 2 and "give --bootstrap N" in " ".join(result.output.split())

@@ -19,7 +19,9 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # "[sweep] band" is not markup
     raise typer.Exit(code)
 
 

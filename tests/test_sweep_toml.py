@@ -171,3 +171,10 @@ def test_cli_errors_keep_brackets_and_name_the_field(folder: Path) -> None:
     path = write(folder, "[sweep]\nband = [0.1]\n")
     result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(folder / "r.parquet"), "--seed", "3"])
     assert result.exit_code == 2 and "give --bootstrap N" in " ".join(result.output.split())
+
+
+def test_example_file_is_valid() -> None:
+    spec = load_sweep(Path(__file__).resolve().parents[1] / "examples" / "sweep_bands.toml")
+    kw = spec.keywords()
+    assert len(kw["band"]) == 40 and kw["fixed_cost"] == 5 and kw["fee_bps"] == [10, 30]
+    assert spec.walk_forward().train == 730

@@ -8,6 +8,7 @@ their inputs: when a worker dies the scheduler simply runs its tasks again elsew
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +41,8 @@ class DaskExecutor:
         from distributed import as_completed
 
         m, j = self.client.scatter([market, job], broadcast=True, hash=False)
-        futures = [self.client.submit(_task, m, j, a, b, key=f"ballast-sweep-{id(tasks)}-{k}",
+        run = uuid.uuid4().hex  # fresh keys: a reused key would hand back another run's result
+        futures = [self.client.submit(_task, m, j, a, b, key=f"ballast-sweep-{run}-{k}",
                                       retries=RETRIES, pure=False)
                    for k, (a, b) in enumerate(tasks)]
         number = {f.key: k for k, f in enumerate(futures)}

@@ -82,10 +82,12 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
             console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at "
                           f"{client.scheduler.address}")
         bar = stack.enter_context(progress_bar(console))
-        task = bar.add_task("walk-forward" if wf else "sweep", total=None)
+        label = "walk-forward" if wf else "sweep"
+        # Until the first chunk is back the kernel may be compiling (first use: up to a minute).
+        task = bar.add_task(f"{label} (first chunk; compiles once)", total=None)
 
         def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, **({"description": label} if done else {}))
 
         if wf is not None:
             try:

@@ -23,11 +23,21 @@ _LAZY = {
     "walk_forward": "ballast.sweep.runner",
     # targets
     "Fixed": "ballast.targets",
+    "InverseVol": "ballast.targets",
+    "RiskParity": "ballast.targets",
+    "MinVariance": "ballast.targets",
+    "VolTarget": "ballast.targets",
+    "Bounds": "ballast.targets",
+    "Reserve": "ballast.targets",
+    "Runway": "ballast.targets",
+    "TurnoverLimit": "ballast.targets",
     # triggers
     "Calendar": "ballast.triggers",
     "Band": "ballast.triggers",
     "Never": "ballast.triggers",
     "Cooldown": "ballast.triggers",
+    "VolatilityRegime": "ballast.triggers",
+    "TrackingError": "ballast.triggers",
     "any_of": "ballast.triggers",
     "all_of": "ballast.triggers",
     # planning

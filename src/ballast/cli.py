@@ -21,7 +21,7 @@ err = Console(stderr=True)
 def fail(message: str, code: int = 2) -> None:
     from rich.markup import escape
 
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # "[sweep] band" is not markup
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # "[live] x" is not markup
     raise typer.Exit(code)
 
 
@@ -101,7 +101,7 @@ def backtest(
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
             result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
                          periods_per_year=data.get("periods_per_year"), start=data.get("start"),
-                         end=data.get("end"))
+                         end=data.get("end"), assets=data.get("assets"))
             result.metrics  # noqa: B018  (evaluate inside the spinner)
             result.baseline  # noqa: B018
     except user_errors() as exc:
@@ -184,6 +184,199 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report and CSVs go.")
     console.print(f"CSV: {', '.join(files)}")
     if report_path is not None:
         console.print(f"[bold]report:[/] {report_path}")
+
+# ---------------------------------------------------------------- live service (issue 6)
+DB_HELP = "Ledger database: a SQLite file or postgresql://... (default: $BALLAST_DB or ballast.db)."
+
+
+def _db(db: str | None) -> str:
+    import os
+
+    return db or os.environ.get("BALLAST_DB") or "ballast.db"
+
+
+def _ledger(db: str | None) -> Any:
+    from ballast.live.ledger import Ledger
+
+    return Ledger(_db(db))
+
+
+def live_errors() -> tuple[type[BaseException], ...]:
+    from ballast.live.ledger import LedgerUnavailable
+
+    return (*user_errors(), LedgerUnavailable)
+
+
+@app.command()
+def run(
+    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a [live] section.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    source: Annotated[str | None, typer.Option(help="replay|ccxt|json (default: [live] source).")] = None,
+    executor: Annotated[str | None, typer.Option(help="paper|ccxt|propose (default: [live] executor).")] = None,
+    speed: Annotated[str | None, typer.Option(help="Replay speed: cycles per second, or 'max'.")] = None,
+    until_end: Annotated[bool, typer.Option("--until-end", help="Exit when the replayed file ends.")] = False,
+    prices: Annotated[str | None, typer.Option(help="Replay this price file instead of [live.replay] file.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and record, send nothing.")] = False,
+    cycles: Annotated[int | None, typer.Option(help="Stop after this many cycles.")] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Structured JSON logs on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No live status panel (logs only).")] = False,
+) -> None:
+    """Run a strategy live: observe, decide, execute or propose — every step in the ledger."""
+    import os
+
+    from ballast.live.service import RunSettings, open_service, setup_logging
+
+    setup_logging(log_json)
+    try:
+        svc = open_service(str(strategy_file), RunSettings(db=db or os.environ.get("BALLAST_DB"), source=source,
+                                                          executor=executor, speed=speed, dry_run=dry_run,
+                                                          replay_file=prices))
+        if quiet or log_json or not console.is_terminal:
+            svc.run(until_end=until_end, max_cycles=cycles)
+        else:
+            from rich.live import Live
+
+            from ballast.live.display import running_view
+
+            last = [0.0]
+            with Live(running_view(svc), console=console, refresh_per_second=8, redirect_stderr=True) as live:
+                import time
+
+                def show(s: Any) -> None:
+                    now = time.monotonic()
+                    if now - last[0] > 0.1:
+                        live.update(running_view(s))
+                        last[0] = now
+
+                svc.start()
+                svc.run(until_end=until_end, max_cycles=cycles, on_cycle=show)
+                live.update(running_view(svc))
+    except live_errors() as exc:
+        fail(_message(exc))
+
+
+@app.command()
+def status(
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object for scripts.")] = False,
+    limit: Annotated[int, typer.Option(help="How many recent decisions to show.")] = 10,
+) -> None:
+    """Holdings vs target, drift, recent decisions, open orders, proposals and alerts."""
+    try:
+        with _ledger(db) as led:
+            st = led.status()
+            if as_json:
+                print(json.dumps(st, default=str))
+                return
+            from ballast.live.display import status_view
+
+            console.print(status_view(st, led.recent_decisions(limit), led.open_orders(),
+                                      led.alerts(open_only=True, limit=20), led.proposals("pending", limit=20)))
+    except live_errors() as exc:
+        fail(_message(exc))
+
+
+@app.command()
+def approve(
+    proposal_id: Annotated[int, typer.Argument(help="Proposal id (see `ballast proposals list`).")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    by: Annotated[str | None, typer.Option(help="Who approves (recorded).")] = None,
+) -> None:
+    """Approve a pending proposal; the running service executes it once (approving twice is harmless)."""
+    try:
+        with _ledger(db) as led:
+            out = led.approve_proposal(proposal_id, by=by)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"proposal {proposal_id}: {out.state}" + ("" if out.changed else " (already)"))
+
+
+@app.command()
+def reject(
+    proposal_id: Annotated[int, typer.Argument(help="Proposal id.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    by: Annotated[str | None, typer.Option(help="Who rejects (recorded).")] = None,
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Reject a pending proposal (its decision is cancelled)."""
+    try:
+        with _ledger(db) as led:
+            out = led.reject_proposal(proposal_id, by=by, note=note)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"proposal {proposal_id}: {out.state}" + ("" if out.changed else " (already)"))
+
+
+@app.command()
+def pause(
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    reason: Annotated[str | None, typer.Option(help="Recorded with the pause.")] = None,
+) -> None:
+    """Stop trading from the next cycle on (prices are still observed and recorded)."""
+    try:
+        with _ledger(db) as led:
+            out = led.pause(reason)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print("paused" if out.changed else "already paused")
+
+
+@app.command()
+def resume(db: Annotated[str | None, typer.Option(help=DB_HELP)] = None) -> None:
+    """Resume trading after `ballast pause`."""
+    try:
+        with _ledger(db) as led:
+            out = led.resume()
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print("resumed" if out.changed else "already running")
+
+
+proposals_app = typer.Typer(no_args_is_help=True, help="List and export proposals (the propose executor).")
+app.add_typer(proposals_app, name="proposals")
+
+
+@proposals_app.command("list")
+def proposals_list(
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    state: Annotated[str | None, typer.Option(help="pending|approved|executing|executed|rejected|failed")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Proposals, newest first."""
+    try:
+        with _ledger(db) as led:
+            items = led.proposals(state)
+    except live_errors() as exc:
+        fail(_message(exc))
+    if as_json:
+        print(json.dumps(items, default=str))
+        return
+    from rich.table import Table
+
+    t = Table("id", "decision", "state", "trades", "notional", "reason", title="proposals", title_justify="left")
+    for p in items:
+        t.add_row(str(p["id"]), str(p["decision_id"]), p["state"], str(len(p["payload"].get("trades", []))),
+                  f"{p['payload'].get('notional', 0):,.2f}", str(p["payload"].get("reason", "")))
+    console.print(t)
+
+
+@proposals_app.command("export")
+def proposals_export(
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the batch here instead of stdout.")] = None,
+) -> None:
+    """Approved proposals as one JSON batch (e.g. for a multisig transaction builder)."""
+    try:
+        with _ledger(db) as led:
+            batch = led.export_approved()
+    except live_errors() as exc:
+        fail(_message(exc))
+    text = json.dumps(batch, indent=2, default=str)
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {len(batch['proposals'])} approved proposal(s) to {out}")
 
 
 @app.command()

@@ -3,7 +3,11 @@
     name = "treasury"
     [data]      prices = "crypto", assets = [...], start/end, relatives, fill
     [target]    kind = "fixed", weights = {BTC = 0.5, ...}      (or kind = "equal")
-    [trigger]   rebalance = "monthly", band = 0.05, band_kind, band_floor, per_asset, cooldown
+                kind = "inverse_vol" | "risk_parity" | "min_variance" | "vol_target", lookback, ...
+                constraints for any kind: min_weight, max_weight, min_reserve, runway, max_turnover
+                (see ballast/targets/builders.py)
+    [trigger]   rebalance = "monthly", band = 0.05, band_kind, band_floor, per_asset, cooldown,
+                vol_change, vol_thresholds, vol_lookback, vol_asset, tracking_error, te_lookback
     [plan]      kind = "full" | "band-edge"
     [costs]     fee_bps, per_asset_bps, fixed, min_trade
     [portfolio] cash = "USDT", capital, convention
@@ -56,6 +60,12 @@ class TriggerSection(Section):
     band_floor: float | None = Field(default=None, ge=0)
     per_asset: dict[str, float] = Field(default_factory=dict)
     cooldown: int = Field(default=0, ge=0)
+    vol_change: float | None = Field(default=None, gt=0)
+    vol_thresholds: list[float] | None = None
+    vol_lookback: int = Field(default=30, ge=2)
+    vol_asset: str | None = None
+    tracking_error: float | None = Field(default=None, gt=0)
+    te_lookback: int = Field(default=60, ge=2)
 
 
 class PlanSection(Section):
@@ -116,6 +126,12 @@ class StrategyFile(Section):
             "band_floor": self.trigger.band_floor,
             "band_per_asset": self.trigger.per_asset,
             "cooldown": self.trigger.cooldown,
+            "vol_change": self.trigger.vol_change,
+            "vol_thresholds": self.trigger.vol_thresholds,
+            "vol_lookback": self.trigger.vol_lookback,
+            "vol_asset": self.trigger.vol_asset,
+            "tracking_error": self.trigger.tracking_error,
+            "te_lookback": self.trigger.te_lookback,
             "plan": self.plan.kind,
             "costs": Costs(*models),
             "cash": self.portfolio.cash,
@@ -150,18 +166,47 @@ def _equal(section: TargetSection) -> Target:
     return Fixed("equal")
 
 
-# Target kinds the file understands; risk-based targets register themselves here too.
-TARGET_KINDS: dict[str, TargetBuilder] = {"fixed": _fixed, "equal": _equal}
+def _risk(kind: str) -> TargetBuilder:
+    def build(section: TargetSection) -> Target:
+        from ballast.targets.builders import CONSTRAINT_KEYS, RISK_KINDS, vol_target
+
+        if section.weights is not None:
+            raise ValueError(f"weights belongs to kind 'fixed', not {kind!r}")
+        params = {k: v for k, v in section.params().items() if k not in CONSTRAINT_KEYS}
+        if kind == "vol_target":
+            return vol_target(params, _inner)
+        return RISK_KINDS[kind](params)
+
+    return build
+
+
+def _inner(table: dict[str, Any]) -> Target:
+    """The inner target of a vol_target: a [target]-like table of its own."""
+    try:
+        return build_target(TargetSection.model_validate(table))
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"inner: {exc.args[0] if exc.args else exc}") from None
+
+
+# Target kinds the file understands.
+TARGET_KINDS: dict[str, TargetBuilder] = {
+    "fixed": _fixed, "equal": _equal, "inverse_vol": _risk("inverse_vol"), "risk_parity": _risk("risk_parity"),
+    "min_variance": _risk("min_variance"), "vol_target": _risk("vol_target"),
+}
 
 
 def build_target(section: TargetSection) -> Target:
+    from ballast.targets.builders import CONSTRAINT_KEYS, wrap_constraints
+
     builder = TARGET_KINDS.get(section.kind)
     if builder is None:
         raise ValueError(f"unknown kind {section.kind!r}; expected one of {', '.join(sorted(TARGET_KINDS))}")
     extra = section.params()
+    constraints = {k: extra.pop(k) for k in CONSTRAINT_KEYS if k in extra}
     if section.kind in ("fixed", "equal") and extra:
         raise ValueError(f"unexpected key(s) {', '.join(sorted(extra))} for kind {section.kind!r}")
-    return builder(section)
+    target = builder(section)
+    return wrap_constraints(target, constraints) if constraints else target
 
 
 def _location(loc: tuple[Any, ...]) -> str:

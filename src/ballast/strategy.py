@@ -6,13 +6,13 @@ into one, so the TOML file, the command line and Python agree on every default.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
 from ballast.planning import BandEdge, Full, Planner
 from ballast.targets import Fixed, Target
-from ballast.triggers import Band, Calendar, Never, Trigger, any_of
+from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
 
 CONVENTIONS = ("exact", "bt")
@@ -93,6 +93,12 @@ def build_strategy(
     fixed_cost: float = 0.0,
     min_trade: float = 0.0,
     cooldown: int = 0,
+    vol_change: float | None = None,
+    vol_thresholds: Sequence[float] | None = None,
+    vol_lookback: int = 30,
+    vol_asset: str | None = None,
+    tracking_error: float | None = None,
+    te_lookback: int = 60,
     trigger: Trigger | None = None,
     costs: CostModel | None = None,
     cash: str | None = None,
@@ -102,17 +108,24 @@ def build_strategy(
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
-    ``rebalance`` defaults to ``"monthly"`` without a band and to ``"never"`` with one; when both
-    a calendar and a band are given, either fires.
+    ``rebalance`` defaults to ``"monthly"`` without a band and to ``"never"`` with one (or with a
+    volatility-regime or tracking-error trigger); when several are given, any of them fires.
+    ``vol_change``/``vol_thresholds`` add a `VolatilityRegime`, ``tracking_error`` a `TrackingError`.
     """
     if trigger is None:
         parts: list[Trigger] = []
+        vol = vol_change is not None or bool(vol_thresholds)
         if rebalance is None:
-            rebalance = "never" if band is not None else "monthly"
+            rebalance = "never" if (band is not None or vol or tracking_error is not None) else "monthly"
         if str(rebalance) != "never":
             parts.append(Calendar(rebalance))
         if band is not None:
             parts.append(Band(band, kind=band_kind, floor=band_floor, per_asset=band_per_asset))
+        if vol:
+            parts.append(VolatilityRegime(vol_lookback, change=vol_change, thresholds=vol_thresholds or (),
+                                          asset=vol_asset))
+        if tracking_error is not None:
+            parts.append(TrackingError(tracking_error, te_lookback))
         trigger = any_of(*parts) if parts else Never()
     if cooldown:
         trigger = Cooldown(trigger, cooldown)

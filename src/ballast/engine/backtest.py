@@ -16,6 +16,7 @@ from ballast.errors import InputError
 from ballast.market import Market
 from ballast.strategy import Strategy, build_strategy
 from ballast.targets.base import check_weight_path
+from ballast.targets.constraints import decision_targets, with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
 
 ENGINES = ("auto", "numba", "python")
@@ -49,8 +50,9 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
 def prepare(strategy: Strategy, market: Market) -> Prepared:
     targets = check_weight_path(strategy.target.path(market), market, f"target {strategy.target.describe()}")
     quote = market.asset_index(strategy.cash) if strategy.cash else -1
+    plan = with_constraints(strategy.planner.encode(market.assets), strategy.target, market)
     return Prepared(strategy, market, targets, compile_trigger(strategy.trigger, market),
-                    strategy.planner.encode(market.assets), compile_costs(strategy.costs, market), quote)
+                    plan, compile_costs(strategy.costs, market), quote)
 
 
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
@@ -84,7 +86,9 @@ def run_prepared(p: Prepared, engine: str = "auto") -> Result:
         q = prepare(hold, p.market)
         return Result(hold, p.market, q.targets, run_compiled(q))
 
-    return Result(p.strategy, p.market, p.targets, raw, baseline)
+    targets = decision_targets(p.strategy.target, p.market, p.targets, raw.equity, raw.weights,
+                               float(p.strategy.capital))
+    return Result(p.strategy, p.market, targets, raw, baseline)
 
 
 def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] | None:

@@ -17,6 +17,7 @@ from numba import njit
 
 from ballast.costs.kernel import trade_cost
 from ballast.planning.base import PLAN_FULL
+from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.kernel import plan_weights
 from ballast.triggers.kernel import evaluate_program
 
@@ -36,6 +37,7 @@ ACC_FIRED = 8  # trigger firings, including those whose trades were all skipped
 N_ACC = 9
 
 MAX_ITER = 200
+ROUNDING = 1e-12  # trades smaller than this fraction of the portfolio are rounding noise
 
 
 @njit(cache=True)
@@ -60,7 +62,9 @@ def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noq
         elif i == quote:
             traded[i] = True
         else:
-            traded[i] = d > 0.0 and d >= min_trade
+            # A weight already on target still gives d ≈ ulp(x) from rounding; that is no trade
+            # (it would pay a fixed cost and break backtest/live agreement).
+            traded[i] = d > ROUNDING * V and d >= min_trade
         if traded[i]:
             w_s += w[i]
         else:
@@ -174,19 +178,28 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
 
 
 @njit(cache=True)
-def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
-    """Plan, then execute. Under exact accounting a planner that leaves assets untouched plans in
-    post-cost weights: the value kept by untouched assets is a larger share after costs, so the
-    plan is redone at scale = V/V′ until V′ stops moving (a contraction; two or three rounds)."""
-    scale = 1.0
+def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):  # noqa: ANN001
+    """The planner, then the state-dependent constraints (turnover cap, value floor)."""
     plan_weights(plan, w_pre, target, scale, w_new, keep)
+    if apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
+        for i in range(keep.shape[0]):  # constrained weights move every asset: none is untouched
+            keep[i] = False
+
+
+@njit(cache=True)
+def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
+    """Plan, constrain, then execute. Under exact accounting a planner that leaves assets untouched
+    plans in post-cost weights: the value kept by untouched assets is a larger share after costs,
+    so the plan is redone at scale = V/V′ until V′ stops moving (a contraction; two or three rounds)."""
+    n = p.shape[0]
+    V = cash
+    for i in range(n):
+        V += units[i] * p[i]
+    scale = 1.0
+    _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep)
     if convention == CONV_EXACT and plan.kind != PLAN_FULL:
-        n = p.shape[0]
         traded = np.zeros(n, np.bool_)
         hold = np.empty(n)
-        V = cash
-        for i in range(n):
-            V += units[i] * p[i]
         for _ in range(50):
             v_new = _solve_exact(units, cash, p, w_new, keep, costs, t, quote, traded, hold)
             if v_new <= 0.0:
@@ -195,7 +208,7 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
             if nxt == scale:
                 break
             scale = nxt
-            plan_weights(plan, w_pre, target, scale, w_new, keep)
+            _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep)
     return execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost)
 
 
@@ -229,6 +242,7 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     w_pre = np.zeros(n)
     w_new = np.empty(n)
     keep = np.zeros(n, np.bool_)
+    tgt = np.empty(n)
     dv = np.empty(n)
     cost = np.empty(n)
     stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
@@ -237,14 +251,15 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     for t in range(T):
         p = prices[t]
         V = value_and_weights(units, cash, p, w_pre)
+        target_t = floor_target(plan, t, V, targets[t], tgt)
         if t == 0:
             fire = True
             bits = np.int64(0)
         else:
-            fire, bits = evaluate_program(trig, t, w_pre, targets[t], last_t, prices, stack)
+            fire, bits = evaluate_program(trig, t, w_pre, target_t, last_t, prices, stack)
             dmax = 0.0
             for i in range(n):
-                dmax = max(dmax, abs(w_pre[i] - targets[t, i]))
+                dmax = max(dmax, abs(w_pre[i] - target_t[i]))
             acc[ACC_DRIFT_SUM] += dmax
             acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
         v_after = V
@@ -252,7 +267,7 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
             if t > 0:
                 acc[ACC_FIRED] += 1
             v_after, cash, n_here, cost_here, traded_value = rebalance(
-                plan, w_pre, targets[t], units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost)
+                plan, w_pre, target_t, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost)
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1

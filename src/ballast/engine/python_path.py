@@ -17,6 +17,11 @@ from ballast.engine.kernel import (
 )
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun
+from ballast.costs.base import CostArrays
+from ballast.planning.base import Planner, PlanSpec
+from ballast.planning.constraints_kernel import apply_constraints, floor_target
+from ballast.planning.full import Full
+from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerState
 
 if TYPE_CHECKING:
@@ -25,8 +30,40 @@ if TYPE_CHECKING:
 CONV = {"exact": 0, "bt": 1}
 
 
+def plan_and_execute(planner: Planner, spec: PlanSpec, builtin: bool, state: TriggerState,
+                     units: np.ndarray, cash: float, price: np.ndarray, costs: CostArrays, t: int,
+                     quote: int, convention: int, dv: np.ndarray, cost: np.ndarray
+                     ) -> tuple[float, float, int, float, float, np.ndarray]:
+    """One rebalance: a built-in planner (``builtin``: ``spec`` is its encoding) goes through the
+    kernel's own ``rebalance``; a user-defined one plans in Python, gets the target's
+    constraints carried by ``spec`` and the same accounting. Mutates ``units``.
+
+    Returns execute's (value, cash, trades, cost, traded value) plus the planned weights; the
+    pure-Python engine and the live service both step through here.
+    """
+    n = len(units)
+    keep = np.zeros(n, np.bool_)
+    if builtin:
+        w_new = np.empty(n)
+        out = rebalance(spec, state.weights, state.target, units, cash, price, costs, t, quote,
+                        convention, w_new, keep, dv, cost)
+    else:
+        w_new = np.array(planner.plan(state), dtype=np.float64)
+        V = float(units @ price) + cash
+        apply_constraints(spec, costs, t, V, state.weights, w_new, quote)
+        out = execute(units, cash, price, state.weights, w_new, keep, costs, t, quote, convention, dv, cost)
+    return (*out, w_new)
+
+
+def constraint_spec(p: "Prepared") -> PlanSpec:
+    """The plan encoding, or for a user-defined planner a carrier of the target's constraints."""
+    m = p.market
+    return p.plan if p.plan is not None else with_constraints(Full().encode(m.assets), p.strategy.target, m)
+
+
 def simulate_python(p: "Prepared") -> RawRun:
     s, m = p.strategy, p.market
+    spec = constraint_spec(p)
     prices = m.prices
     T, n = prices.shape
     units = np.zeros(n)
@@ -48,27 +85,21 @@ def simulate_python(p: "Prepared") -> RawRun:
         V = value_and_weights(units, cash, price, w_pre)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
-        state = TriggerState(m, t, w_pre, target, last_t)
+        state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
             reason: str | None = "initial: form the portfolio"
         else:
             reason = s.trigger.fires(state)
-            dmax = float(np.max(np.abs(w_pre - target)))
+            dmax = float(np.max(np.abs(w_pre - state.target)))
             acc[ACC_DRIFT_SUM] += dmax
             acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
         v_after = V
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            if p.plan is not None:  # a built-in planner: the same plan-and-execute as the kernel
-                v_after, cash, n_here, cost_here, traded_value = rebalance(
-                    p.plan, w_pre, target, units, cash, price, p.costs, t, p.quote, CONV[s.convention],
-                    np.empty(n), np.zeros(n, np.bool_), dv, cost)
-            else:
-                w_new = np.asarray(s.planner.plan(state), dtype=np.float64)
-                v_after, cash, n_here, cost_here, traded_value = execute(
-                    units, cash, price, w_pre, w_new, np.zeros(n, np.bool_), p.costs, t, p.quote,
-                    CONV[s.convention], dv, cost)
+            v_after, cash, n_here, cost_here, traded_value, _ = plan_and_execute(
+                s.planner, spec, p.plan is not None, state, units, cash, price, p.costs, t, p.quote,
+                CONV[s.convention], dv, cost)
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1
@@ -79,7 +110,7 @@ def simulate_python(p: "Prepared") -> RawRun:
             reb.append((t, 0, n_here, cost_here, traded_value))
             reasons.append(reason)
         equity[t] = v_after
-        value_and_weights(units, 0.0, price, weights[t])
+        value_and_weights(units, cash, price, weights[t])
         if t > 0:
             r_port = v_after / v_prev - 1.0 if v_prev > 0 else 0.0
             a = r_port - target_return(targets[t - 1], price, prices[t - 1])

@@ -16,6 +16,8 @@ PLAN_FULL = 0
 PLAN_BAND_EDGE = 1
 PLAN_COST_AWARE = 2
 
+NO_FLOOR = np.zeros(0)  # PlanSpec.floor_value when the strategy has no value floor
+
 
 class PlanSpec(NamedTuple):
     """A planner as arrays for the kernel (a NamedTuple so numba reads fields by name)."""
@@ -24,6 +26,11 @@ class PlanSpec(NamedTuple):
     width_abs: np.ndarray  # float64[N]
     width_rel: np.ndarray  # float64[N]
     params: np.ndarray  # float64[K], planner-specific
+    # Constraints that need the portfolio's value at the decision (planning/constraints_kernel.py),
+    # set by the engine's prepare from the target's wrappers (targets/constraints.py).
+    floor_value: np.ndarray = NO_FLOOR  # float64[T]: currency the floor asset must hold
+    floor_asset: int = -1  # index of the floor asset, −1 = no floor
+    max_turnover: float = 0.0  # one-way turnover cap per rebalance, 0 = none
 
 
 class Planner(ABC):

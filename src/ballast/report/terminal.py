@@ -69,16 +69,23 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
 
 
 def describe_target(d: object) -> str:
-    """'fixed: BTC 40%, ETH 30%' from a target's describe() dict (other targets: key=value)."""
+    """One line for a target's describe() dict: 'fixed: BTC 40%, ETH 30%', else kind(key=value)."""
     if not isinstance(d, dict):
         return str(d)
-    kind = d.get("kind", "target")
+
+    def value(v: object) -> str:
+        if isinstance(v, dict):
+            return describe_target(v) if "kind" in v else "{" + ", ".join(f"{k}={value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    kind = d.get("kind", "?")
     weights = d.get("weights")
-    if isinstance(weights, dict):
-        return f"{kind}: " + ", ".join(f"{k} {v:.0%}" if v * 100 == round(v * 100) else f"{k} {v:.2%}"
-                                       for k, v in weights.items())
-    rest = ", ".join(f"{k}={describe_target(v)}" for k, v in d.items() if k != "kind")
-    return f"{kind} ({rest})" if rest else str(kind)
+    if isinstance(weights, dict) and len(d) == 2:
+        return f"{kind}: " + ", ".join(f"{k} {100 * v:.4g}%" for k, v in weights.items())
+    rest = ", ".join(f"{k}={value(v)}" for k, v in d.items() if k != "kind")
+    return f"{kind}({rest})" if rest else str(kind)
 
 
 def strategy_grid(result: "Result") -> Table:

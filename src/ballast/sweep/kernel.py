@@ -46,7 +46,9 @@ def build_program(P, idx, length, c):  # noqa: ANN001, N803
 @njit(cache=True)
 def build_plan(P, idx, length, c):  # noqa: ANN001, N803
     return PlanSpec(take_scalar(P[0], idx, c, 0), take(P[1], idx, length, c, 1),
-                    take(P[2], idx, length, c, 2), take(P[3], idx, length, c, 3))
+                    take(P[2], idx, length, c, 2), take(P[3], idx, length, c, 3),
+                    take(P[4], idx, length, c, 4), take_scalar(P[5], idx, c, 5),
+                    take_scalar(P[6], idx, c, 6))
 
 
 @njit(cache=True)
@@ -72,7 +74,7 @@ def sweep_kernel(prices, tgt, trig, plan, costs, quote, convention, capital, per
     t_idx, t_len = tgt[1], tgt[2]
     g0, g1, g2, g3, g4, g5, g6 = trig[0]
     g_idx, g_len = trig[1], trig[2]
-    p0, p1, p2, p3 = plan[0]
+    p0, p1, p2, p3, p4, p5, p6 = plan[0]
     p_idx, p_len = plan[1], plan[2]
     k0, k1, k2, k3, k4, k5, k6 = costs[0]
     k_idx, k_len = costs[1], costs[2]
@@ -80,7 +82,7 @@ def sweep_kernel(prices, tgt, trig, plan, costs, quote, convention, capital, per
     for c in prange(C):
         targets = take(t0, t_idx, t_len, c, 0)
         g = build_program((g0, g1, g2, g3, g4, g5, g6), g_idx, g_len, c)
-        p = build_plan((p0, p1, p2, p3), p_idx, p_len, c)
+        p = build_plan((p0, p1, p2, p3, p4, p5, p6), p_idx, p_len, c)
         k = build_costs((k0, k1, k2, k3, k4, k5, k6), k_idx, k_len, c)
         equity, _w, acc, _r, _t = simulate(prices, targets, g, p, k, quote[c], convention[c],
                                            capital[c], False)

@@ -4,6 +4,7 @@ from ballast.triggers.base import (
     AllOf, AnyOf, Cooldown, Leaf, Trigger, TriggerState, all_of, any_of,
 )
 from ballast.triggers.calendar import Calendar, Never
+from ballast.triggers.volatility import TrackingError, VolatilityRegime
 
 __all__ = ["AllOf", "AnyOf", "Band", "Calendar", "Cooldown", "Leaf", "Never", "Trigger",
-           "TriggerState", "all_of", "any_of"]
+           "TrackingError", "TriggerState", "VolatilityRegime", "all_of", "any_of"]

@@ -5,8 +5,10 @@ import numpy as np
 from numba import njit
 
 from ballast.triggers.base import (
-    LEAF_BAND, LEAF_MASK, LEAF_NEVER, OP_ALL, OP_ANY, OP_COOLDOWN, OP_LEAF,
+    LEAF_BAND, LEAF_MASK, LEAF_NEVER, LEAF_TRACKING_ERROR, LEAF_VOL_REGIME, OP_ALL, OP_ANY, OP_COOLDOWN,
+    OP_LEAF,
 )
+from ballast.triggers.volatility import tracking_error, vol_regime_fires
 
 
 @njit(cache=True)
@@ -23,6 +25,13 @@ def leaf_fires(g, l, t, w, target, prices, last_t):  # noqa: ANN001
             if abs(w[i] - target[i]) > hw:
                 return True
         return False
+    if k == LEAF_VOL_REGIME:
+        return vol_regime_fires(g.series[l], g.params[l], t, last_t)
+    if k == LEAF_TRACKING_ERROR:
+        L = int(g.params[l, 1])
+        if t < L:
+            return False
+        return tracking_error(prices, t, L, w, target, g.params[l, 2]) > g.params[l, 0]
     return False
 
 

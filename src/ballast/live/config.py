@@ -1,0 +1,152 @@
+"""The ``[live]`` section of a strategy file, validated with pydantic (errors name file and field).
+
+    [live]
+    interval = "15m"          # one cycle per interval ("30s", "15m", "1h", "1d" or seconds)
+    source = "replay"         # replay | ccxt | json
+    executor = "paper"        # paper | ccxt | propose
+    db = "ballast.db"         # SQLite file or postgresql://... (``--db`` overrides)
+    dry_run = false
+    [live.holdings]           # starting units per asset; default: [portfolio] capital in cash
+    [live.guards]             # stale_after (intervals), max_jump (fraction, 0 = off),
+                              # max_notional_cycle / max_notional_day (currency, 0 = no cap)
+    [live.replay]             # file (default: the strategy's [data] prices), speed (cycles/s or "max")
+    [live.json]               # file: {"time": ISO-8601, "prices": {"BTC": 64000.0, ...}}
+    [live.ccxt]               # exchange id, quote, order_type, slippage, order_timeout, key env names
+    [live.propose]            # then = "paper" | "ccxt" | "none": who executes approved proposals
+
+API keys are never read from the file: only the *names* of the environment variables holding them.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ballast.errors import InputError
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_interval(value: str | float | int) -> float:
+    """Seconds in ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"1w"`` or a plain number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(value))
+        if not m:
+            raise ValueError(f"expected a duration like '30s', '15m', '1h', '1d' or seconds, got {value!r}")
+        seconds = float(m.group(1)) * UNITS[m.group(2)]
+    if not seconds > 0:
+        raise ValueError(f"must be positive, got {value!r}")
+    return seconds
+
+
+def parse_speed(value: str | float | int) -> float | None:
+    """Replay speed in cycles per second; ``"max"`` (None) means as fast as possible."""
+    if isinstance(value, str):
+        if value.strip().lower() == "max":
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"expected 'max' or a number of cycles per second, got {value!r}") from None
+    if not float(value) > 0:
+        raise ValueError(f"must be positive or 'max', got {value!r}")
+    return float(value)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Guards(Section):
+    stale_after: float = Field(default=3.0, gt=0, description="prices older than this many intervals are stale")
+    max_jump: float = Field(default=0.0, ge=0, description="a move larger than this fraction needs confirmation")
+    max_notional_cycle: float = Field(default=0.0, ge=0)
+    max_notional_day: float = Field(default=0.0, ge=0)
+
+
+class Replay(Section):
+    file: str | None = None
+    speed: str | float = 20.0
+
+    @field_validator("speed")
+    @classmethod
+    def _speed(cls, v: str | float) -> str | float:
+        parse_speed(v)
+        return v
+
+
+class JsonSource(Section):
+    file: str
+
+
+class Ccxt(Section):
+    exchange: str = "binance"
+    quote: str | None = None  # defaults to the strategy's [portfolio] cash
+    symbols: dict[str, str] = Field(default_factory=dict)  # asset → market symbol, default ASSET/QUOTE
+    order_type: Literal["market", "limit"] = "limit"
+    slippage: float = Field(default=0.005, ge=0, lt=0.5)  # limit price = observed · (1 ± slippage)
+    order_timeout: float = Field(default=60.0, gt=0)  # seconds before an open order is cancelled
+    poll: float = Field(default=1.0, gt=0)  # seconds between fill polls
+    max_order_age: float = Field(default=900.0, gt=0)  # never send a planned order older than this
+    api_key_env: str = "BALLAST_API_KEY"
+    secret_env: str = "BALLAST_API_SECRET"
+    password_env: str | None = None
+    sandbox: bool = False
+    timeout_ms: int = Field(default=10_000, gt=0)
+    retries: int = Field(default=3, ge=0)
+
+
+class Propose(Section):
+    then: Literal["paper", "ccxt", "none"] = "none"
+
+
+class LiveSection(Section):
+    interval: str | float = "15m"
+    source: Literal["replay", "ccxt", "json"] = "replay"
+    executor: Literal["paper", "ccxt", "propose"] = "paper"
+    db: str = "ballast.db"
+    dry_run: bool = False
+    holdings: dict[str, float] = Field(default_factory=dict)
+    guards: Guards = Field(default_factory=Guards)
+    replay: Replay = Field(default_factory=Replay)
+    json_: JsonSource | None = Field(default=None, alias="json")
+    ccxt: Ccxt = Field(default_factory=Ccxt)
+    propose: Propose = Field(default_factory=Propose)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str | float) -> str | float:
+        parse_interval(v)
+        return v
+
+    @field_validator("holdings")
+    @classmethod
+    def _holdings(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, u in v.items():
+            if not (u == u and abs(u) != float("inf")) or u < 0:
+                raise ValueError(f"units of {k!r} must be a non-negative number, got {u!r}")
+        return v
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_interval(self.interval)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = ["json" if p == "json_" else str(p) for p in loc if not isinstance(p, int)]
+    return "[live]" + (" " + ".".join(parts) if parts else "")
+
+
+def load_live_section(raw: dict[str, Any] | None, path: Path | str) -> LiveSection:
+    """Validate the file's ``[live]`` section (an absent section means all defaults)."""
+    try:
+        return LiveSection.model_validate(raw or {})
+    except ValidationError as exc:
+        lines = [f"{path}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise InputError("\n".join(lines)) from None

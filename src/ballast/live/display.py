@@ -1,0 +1,87 @@
+"""Rich views of the live service: the running status panel and ``ballast status`` tables."""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+
+def _f(x: float | None, fmt: str = ",.2f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2%}"
+
+
+def _drift(x: float | None) -> Text:
+    if x is None:
+        return Text("—")
+    return Text(f"{x:+.2%}", style="red" if abs(x) > 0.05 else ("yellow" if abs(x) > 0.02 else "green"))
+
+
+def holdings_table(lines: list[dict[str, Any]], title: str = "holdings vs target") -> Table:
+    t = Table("asset", "units", "price", "value", "weight", "target", "drift", title=title, title_justify="left")
+    for ln in lines:
+        t.add_row(ln["asset"], _f(ln.get("units"), ",.6g"), _f(ln.get("price"), ",.6g"), _f(ln.get("value")),
+                  _pct(ln.get("weight")), _pct(ln.get("target")),
+                  _drift(None if ln.get("weight") is None or ln.get("target") is None
+                         else ln["weight"] - ln["target"]))
+    return t
+
+
+def running_view(svc: Any) -> RenderableType:
+    """The panel ``ballast run`` keeps updating."""
+    v = svc.view
+    head = Table.grid(padding=(0, 2))
+    head.add_row("strategy", svc.strategy.name, "executor", svc.mode + (" (dry run)" if svc.dry_run else ""))
+    head.add_row("source", svc.source_label, "observed", str(v.observed_at or "—"))
+    head.add_row("cycles", str(v.cycles), "period", str(v.period if v.period is not None else "—"))
+    head.add_row("value", _f(v.value), "status", f"{v.status}" + (f": {v.note}" if v.note else ""))
+    head.add_row("decisions", str(v.decisions), "guarded cycles", str(v.guarded))
+    parts: list[RenderableType] = [head, holdings_table(v.lines, "pre-trade holdings at the last observation")]
+    if v.last_decision:
+        parts.append(Text(f"last decision: {v.last_decision}"))
+    return Panel(Group(*parts), title="ballast run", border_style="cyan")
+
+
+def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: list[dict[str, Any]],
+                alerts: list[dict[str, Any]], proposals: list[dict[str, Any]]) -> RenderableType:
+    svc = st["service"]
+    c = st["counts"]
+    head = Table.grid(padding=(0, 2))
+    head.add_row("strategy", str(svc["strategy"]), "executor", str(svc["executor"]))
+    head.add_row("state", "[red]paused[/]" + (f" ({svc['pause_reason']})" if svc["pause_reason"] else "")
+                 if svc["paused"] else "[green]running[/]", "last heartbeat", str(svc["heartbeat_at"]))
+    last = st["last_cycle"] or {}
+    head.add_row("last cycle", f"{last.get('observed_at', '—')} {last.get('status', '')}",
+                 "value", _f(st["value"]))
+    head.add_row("cycles", str(c["cycles"]), "decisions", str(c["decisions"]))
+    head.add_row("orders", str(c["orders"]), "fills", str(c["fills"]))
+    head.add_row("proposals", str(c["proposals"]), "open alerts", str(c["open_alerts"]))
+    parts: list[RenderableType] = [head, holdings_table(st["lines"])]
+    if decisions:
+        t = Table("id", "observed", "state", "notional", "reason", title="last decisions", title_justify="left")
+        for d in decisions:
+            t.add_row(str(d["id"]), str(d["observed_at"]), d["state"], _f(d["notional"]), d["reason"])
+        parts.append(t)
+    if orders:
+        t = Table("client id", "side", "asset", "quantity", "status", title="open orders", title_justify="left")
+        for o in orders:
+            t.add_row(o["client_order_id"], o["side"], o["asset"], _f(o["quantity"], ",.6g"), o["status"])
+        parts.append(t)
+    if proposals:
+        t = Table("id", "decision", "state", "trades", "reason", title="pending proposals", title_justify="left")
+        for p in proposals:
+            t.add_row(str(p["id"]), str(p["decision_id"]), p["state"], str(len(p["payload"].get("trades", []))),
+                      str(p["payload"].get("reason", "")))
+        parts.append(t)
+    if alerts:
+        t = Table("id", "time", "level", "kind", "message", title="open alerts", title_justify="left")
+        for a in alerts:
+            t.add_row(str(a["id"]), str(a["created_at"]), a["level"], a["kind"], a["message"])
+        parts.append(t)
+    return Group(*parts)

@@ -1,0 +1,246 @@
+"""Who carries out planned orders: a paper venue (default) or a real exchange through ccxt.
+
+An executor speaks in client order ids. ``submit`` sends an order whose id was written to the
+ledger beforehand; ``lookup`` asks the venue what became of an id (after a crash, a timeout or a
+5xx), so the service can always tell "never arrived" from "arrived, answer lost" and never sends
+the same order twice. ``propose`` is not an executor: the service turns decisions into proposals
+and runs them through one of these once approved.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from ballast.live.ledger import Ledger, PaperVenueOrder
+
+
+@dataclass(frozen=True)
+class VenueFill:
+    key: str  # unique per order at the venue (trade id)
+    quantity: float  # signed units of the asset
+    price: float
+    quote_quantity: float  # signed units of the quote asset, fee included
+    fee: float  # in the portfolio's currency
+    gross: float | None = None  # units the order's filled amount grew by (default |quantity|)
+
+
+@dataclass(frozen=True)
+class VenueOrder:
+    """What the venue says about one client order id."""
+
+    status: str  # open | filled | partially_filled | cancelled | rejected
+    exchange_id: str | None = None
+    fills: list[VenueFill] = field(default_factory=list)
+    error: str | None = None
+
+
+class TransientError(Exception):
+    """Network trouble, timeouts, 5xx: the order's fate is unknown until looked up."""
+
+
+class Executor(ABC):
+    name: str = "executor"
+    resubmit_after_crash: bool = True  # may an order that never reached the venue still be sent?
+
+    @abstractmethod
+    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+        """Send the order (its ``client_order_id`` is already in the ledger)."""
+
+    @abstractmethod
+    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+        """The venue's view of the order, or None if it never arrived."""
+
+    def cancel(self, order: dict[str, Any]) -> VenueOrder | None:
+        """Cancel an open order; returns its final state as the venue reports it."""
+        return self.lookup(order)
+
+    def balances(self, assets: list[str]) -> dict[str, float] | None:
+        """Units held at the venue (used as starting holdings), or None if it has no account."""
+        return None
+
+
+CostFn = Callable[[str, float], float]  # (asset, traded value) → cost in currency
+
+
+class PaperExecutor(Executor):
+    """Fills every order in full at the observed price, charging the strategy's costs through the
+    shared ``trade_cost``; its book lives in the ledger database as a stand-in venue."""
+
+    name = "paper"
+
+    def __init__(self, ledger: Ledger, cost: CostFn | None = None) -> None:
+        self.ledger = ledger
+        self.cost = cost
+
+    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+        p = order["ref_price"] if price is None else float(price)
+        sign = 1.0 if order["side"] == "buy" else -1.0
+        qty = sign * order["quantity"]
+        value = qty * p
+        if price is None or price == order["ref_price"] or self.cost is None:
+            fee = order["expected_cost"]
+        else:
+            fee = self.cost(order["asset"], abs(value))
+        quote_qty = -(value + fee) / order["quote_price"]
+        with self.ledger.session() as s:
+            row = PaperVenueOrder(client_order_id=order["client_order_id"], asset=order["asset"],
+                                  quantity=qty, price=p, quote_quantity=quote_qty, fee=fee)
+            s.add(row)
+            s.flush()
+            rid = row.id
+        return VenueOrder("filled", f"paper-{rid}", [VenueFill(f"paper-{rid}", qty, p, quote_qty, fee)])
+
+    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+        with self.ledger.session() as s:
+            row = s.scalars(select(PaperVenueOrder).where(
+                PaperVenueOrder.client_order_id == order["client_order_id"]).order_by(PaperVenueOrder.id)).first()
+            if row is None:
+                return None
+            return VenueOrder("filled", f"paper-{row.id}",
+                              [VenueFill(f"paper-{row.id}", row.quantity, row.price, row.quote_quantity, row.fee)])
+
+
+class CcxtExecutor(Executor):
+    """Real orders through ccxt: market, or limit capped at ``slippage`` from the observed price.
+
+    The client order id goes to the exchange (``clientOrderId``), so a retry after a timeout is
+    first looked up by that id and only re-sent if the exchange has never seen it — and an
+    exchange that has would reject the duplicate id anyway.
+    """
+
+    name = "ccxt"
+    resubmit_after_crash = True
+
+    def __init__(self, exchange: Any, quote: str, symbols: dict[str, str], order_type: str = "limit",
+                 slippage: float = 0.005) -> None:
+        from ballast.live.sources import symbol_of
+
+        self.exchange = exchange
+        self.quote = quote
+        self.symbol = lambda asset: symbol_of(asset, quote, symbols)
+        self.order_type = order_type
+        self.slippage = slippage
+        self._markets_loaded = False
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import ccxt
+
+        try:
+            if not self._markets_loaded:
+                self.exchange.load_markets()
+                self._markets_loaded = True
+            return fn(*args, **kwargs)
+        except ccxt.OperationFailed as exc:  # network, timeouts, 5xx, rate limits: may be retried
+            raise TransientError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
+
+    def limit_price(self, order: dict[str, Any]) -> float:
+        up = order["side"] == "buy"
+        return order["ref_price"] * (1 + self.slippage if up else 1 - self.slippage)
+
+    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+        import ccxt
+
+        symbol = self.symbol(order["asset"])
+        params = {"clientOrderId": order["client_order_id"]}
+        try:
+            amount = float(self._call(self.exchange.amount_to_precision, symbol, order["quantity"]))
+            if self.order_type == "market":
+                raw = self._call(self.exchange.create_order, symbol, "market", order["side"], amount, None, params)
+            else:
+                limit = float(self.exchange.price_to_precision(symbol, order.get("limit_price")
+                                                               or self.limit_price(order)))
+                raw = self._call(self.exchange.create_order, symbol, "limit", order["side"], amount, limit, params)
+        except TransientError:
+            raise
+        except (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadRequest, ccxt.BadSymbol,
+                ccxt.PermissionDenied, ccxt.AuthenticationError, ccxt.ExchangeError) as exc:
+            # A venue that already has this client id (e.g. binance's "Duplicate order sent.")
+            # answers with a rejection: the order exists, so report that one instead.
+            try:
+                found = self.lookup(order)
+            except TransientError:
+                found = None
+            if found is not None:
+                return found
+            return VenueOrder("rejected", None, [], f"{type(exc).__name__}: {str(exc)[:500]}")
+        return self._convert(order, raw)
+
+    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+        import ccxt
+
+        symbol = self.symbol(order["asset"])
+        try:
+            raw = self._call(self.exchange.fetch_order, order.get("exchange_order_id") or None, symbol,
+                             {"clientOrderId": order["client_order_id"]})
+        except ccxt.OrderNotFound:
+            return None
+        return self._convert(order, raw)
+
+    def cancel(self, order: dict[str, Any]) -> VenueOrder | None:
+        import ccxt
+
+        symbol = self.symbol(order["asset"])
+        try:
+            self._call(self.exchange.cancel_order, order.get("exchange_order_id") or None, symbol,
+                       {"clientOrderId": order["client_order_id"]})
+        except ccxt.OrderNotFound:
+            pass
+        return self.lookup(order)
+
+    def balances(self, assets: list[str]) -> dict[str, float] | None:
+        bal = self._call(self.exchange.fetch_balance)
+        total = bal.get("total") or {}
+        return {a: float(total.get(a) or 0.0) for a in assets}
+
+    def _convert(self, order: dict[str, Any], raw: dict[str, Any]) -> VenueOrder:
+        """ccxt's unified order → fills. The whole filled amount is one fill keyed by the filled
+        amount, so polling a growing partial fill records only the increments."""
+        status = {"open": "open", "closed": "filled", "canceled": "cancelled", "cancelled": "cancelled",
+                  "expired": "cancelled", "rejected": "rejected"}.get(str(raw.get("status")), "open")
+        filled = float(raw.get("filled") or 0.0)
+        sign = 1.0 if order["side"] == "buy" else -1.0
+        fills: list[VenueFill] = []
+        already = float(order.get("filled_quantity") or 0.0)
+        if filled > already:
+            cost = float(raw.get("cost") or 0.0)
+            avg = float(raw.get("average") or (cost / filled if filled else 0.0) or order["ref_price"])
+            fee_cost, fee_ccy = self._fee(order, raw)
+            part = (filled - already) / filled
+            fee_quote = fee_cost * part if fee_ccy in (None, self.quote) else 0.0
+            fee_base = fee_cost * part if fee_ccy == order["asset"] else 0.0
+            qty = sign * (filled - already) - fee_base
+            quote_qty = -sign * (cost or avg * filled) * part - fee_quote
+            fills.append(VenueFill(f"{raw.get('id')}:{filled!r}", qty, avg, quote_qty,
+                                   fee_quote + fee_base * avg, filled - already))
+        if status == "cancelled" and filled > 0:
+            status = "partially_filled"
+        return VenueOrder(status, str(raw.get("id")) if raw.get("id") is not None else None, fills)
+
+
+    def _fee(self, order: dict[str, Any], raw: dict[str, Any]) -> tuple[float, str | None]:
+        """The order's total fee. An order read back by id usually carries none (binance's
+        GET /order), so then the fee is summed from the order's trades."""
+        fee = raw.get("fee")
+        if fee and fee.get("cost") is not None:
+            return float(fee["cost"]), fee.get("currency")
+        fees = raw.get("fees") or []
+        if any(f.get("cost") is not None for f in fees):
+            return sum(float(f.get("cost") or 0.0) for f in fees), fees[0].get("currency")
+        if not self.exchange.has.get("fetchOrderTrades") or raw.get("id") is None:
+            return 0.0, None
+        trades = self._call(self.exchange.fetch_order_trades, str(raw["id"]), self.symbol(order["asset"]))
+        cost, ccy = 0.0, None
+        for tr in trades:
+            f = tr.get("fee") or {}
+            cost += float(f.get("cost") or 0.0)
+            ccy = ccy or f.get("currency")
+        return cost, ccy
+
+
+def wait_backoff(attempt: int) -> None:
+    time.sleep(min(0.2 * 2 ** attempt, 5.0))

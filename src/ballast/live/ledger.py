@@ -1,0 +1,832 @@
+"""The ledger: everything the live service saw, decided, sent and got back, in one database.
+
+SQLite (a file, the default ``ballast.db``) or PostgreSQL (``postgresql+psycopg://...``); the
+schema is created and upgraded by the Alembic migrations shipped in ``live/migrations`` when the
+ledger is opened. Holdings are never stored as a mutable balance: they are always the starting
+holdings plus the sum of all recorded fills, so a crash can never leave them out of step.
+
+Timestamps are naive UTC (SQLite keeps no time zone). Every mutation runs in one transaction;
+state changes that several processes may race on (approving a proposal, claiming it for
+execution) are conditional UPDATEs, so exactly one caller wins.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
+    event, func, insert, select, update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from ballast.errors import InputError
+
+DEFAULT_URL = "sqlite:///ballast.db"
+CASH = "_cash"  # unallocated currency (the backtest's cash scalar); priced at 1
+
+DECISION_STATES = ("planned", "submitted", "filled", "partially_filled", "cancelled", "failed")
+DECISION_FINAL = ("filled", "partially_filled", "cancelled", "failed")
+ORDER_STATES = ("planned", "submitted", "filled", "partially_filled", "cancelled", "rejected", "failed")
+ORDER_FINAL = ("filled", "partially_filled", "cancelled", "rejected", "failed")
+PROPOSAL_STATES = ("pending", "approved", "executing", "executed", "rejected", "failed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class LedgerUnavailable(RuntimeError):
+    """The database cannot be reached or used; the message never contains the password."""
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ServiceState(Base):
+    """One row (id 1): who runs on this ledger, and the pause switch."""
+
+    __tablename__ = "service_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_key: Mapped[str] = mapped_column(String(16))  # prefix of client order ids
+    strategy: Mapped[str | None] = mapped_column(String(200))
+    executor: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str | None] = mapped_column(String(200))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class StartingHolding(Base):
+    __tablename__ = "starting_holdings"
+    asset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    units: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Cycle(Base):
+    """One observation of the market: period ``period`` of the live history."""
+
+    __tablename__ = "cycles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[int | None] = mapped_column(Integer, unique=True)  # None: guarded, not in history
+    observed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20))  # hold | decided | guarded | paused
+    note: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float)  # pre-trade portfolio value
+
+
+class PriceSeen(Base):
+    __tablename__ = "prices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    asset: Mapped[str] = mapped_column(String(64))
+    price: Mapped[float | None] = mapped_column(Float)  # None: missing or not a number
+
+
+class HoldingSnapshot(Base):
+    __tablename__ = "holding_snapshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    observed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    total_value: Mapped[float] = mapped_column(Float)
+    lines: Mapped[list[Any]] = mapped_column(JSON)  # [{asset, units, price, value, weight, target}]
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    period: Mapped[int] = mapped_column(Integer)
+    observed_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), index=True, default="planned")
+    executor: Mapped[str] = mapped_column(String(40))
+    value_before: Mapped[float] = mapped_column(Float)
+    notional: Mapped[float] = mapped_column(Float)
+    expected_cost: Mapped[float] = mapped_column(Float)
+    weights: Mapped[dict[str, Any]] = mapped_column(JSON)  # {before, target, planned}: asset → weight
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    asset: Mapped[str] = mapped_column(String(64))
+    quote_asset: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))  # buy | sell
+    quantity: Mapped[float] = mapped_column(Float)  # units, positive
+    ref_price: Mapped[float] = mapped_column(Float)  # the observed price the plan used
+    quote_price: Mapped[float] = mapped_column(Float, default=1.0)  # price of the quote asset then
+    limit_price: Mapped[float | None] = mapped_column(Float)
+    notional: Mapped[float] = mapped_column(Float)
+    expected_cost: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="planned")
+    exchange_order_id: Mapped[str | None] = mapped_column(String(128))
+    filled_quantity: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Fill(Base):
+    """An executed trade: ``quantity`` (signed) of ``asset`` for ``quote_quantity`` (signed, fee
+    included) of ``quote_asset``. ``trade_key`` makes recording the same venue fill idempotent."""
+
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("order_id", "trade_key", name="uq_fill_trade"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    trade_key: Mapped[str] = mapped_column(String(128))
+    asset: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    quote_asset: Mapped[str] = mapped_column(String(64))
+    quote_quantity: Mapped[float] = mapped_column(Float)
+    fee: Mapped[float] = mapped_column(Float)  # in quote currency
+    filled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PaperVenueOrder(Base):
+    """The paper executor's simulated venue: what it accepted, by client order id. It is written
+    in its own transaction, like a real exchange, so a crash between "sent" and "recorded" is
+    possible and must be reconciled. Deliberately not unique: a double send would be visible."""
+
+    __tablename__ = "paper_venue_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), index=True)
+    asset: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[float] = mapped_column(Float)  # signed units
+    price: Mapped[float] = mapped_column(Float)
+    quote_quantity: Mapped[float] = mapped_column(Float)  # signed quote units, fee included
+    fee: Mapped[float] = mapped_column(Float)  # currency
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(20), index=True, default="pending")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # reason, trades, expected costs
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    executed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    level: Mapped[str] = mapped_column(String(10))  # warning | error
+    kind: Mapped[str] = mapped_column(String(40))  # stale_price | price_jump | bad_price | ...
+    message: Mapped[str] = mapped_column(Text)
+    asset: Mapped[str | None] = mapped_column(String(64))
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden (for messages and logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and plain file paths as well as full SQLAlchemy URLs."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    asset: str
+    quote_asset: str
+    side: str
+    quantity: float
+    ref_price: float
+    quote_price: float
+    limit_price: float | None
+    notional: float
+    expected_cost: float
+
+
+@dataclass(frozen=True)
+class PlannedDecision:
+    reason: str
+    executor: str
+    value_before: float
+    notional: float
+    expected_cost: float
+    weights: dict[str, Any]
+    orders: list[PlannedOrder]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    cycle_id: int
+    decision_id: int | None
+    order_ids: list[int]
+    proposal_id: int | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Result of a state change: ``changed`` is False when it had already happened (idempotent)."""
+
+    id: int
+    state: str
+    changed: bool
+
+
+class Ledger:
+    """Repository over the ledger database: the queries a status page needs and the mutations."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, connect_timeout: int = 5) -> None:
+        self.url = normalise_url(url)
+        try:
+            u = make_url(self.url)
+        except ArgumentError:
+            raise InputError(f"database URL {url!r} is not a valid URL "
+                             "(expected e.g. sqlite:///ballast.db or postgresql://user@host/db)") from None
+        args: dict[str, Any] = {}
+        if u.get_backend_name() == "postgresql":
+            args["connect_timeout"] = connect_timeout
+        elif u.get_backend_name() == "sqlite":
+            args["timeout"] = 30
+            if u.database and u.database != ":memory:":
+                parent = Path(u.database).expanduser().resolve().parent
+                if not parent.is_dir():
+                    raise InputError(f"database {safe_url(self.url)}: folder {parent} does not exist")
+        try:
+            self.engine: Engine = create_engine(self.url, connect_args=args, pool_pre_ping=True)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise InputError(f"database {safe_url(self.url)}: unsupported driver ({exc}); for PostgreSQL "
+                             "install ballast[postgres] and use postgresql+psycopg://") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- plumbing
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error (no partial write)."""
+        try:
+            with self._sessions.begin() as s:
+                yield s
+        except (OperationalError, SAInterfaceError) as exc:
+            raise LedgerUnavailable(f"database {safe_url(self.url)} is unavailable: "
+                                    f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest shipped migration."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":  # several processes may open at once
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7316003)")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except (OperationalError, SAInterfaceError) as exc:
+            raise LedgerUnavailable(f"database {safe_url(self.url)} is unavailable: "
+                                    f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+        with self.session() as s:
+            if s.get(ServiceState, 1) is None:
+                s.add(ServiceState(id=1, ledger_key=secrets.token_hex(4), paused=False, dry_run=False))
+
+    # ---------------------------------------------------------------- service state
+    def state(self) -> dict[str, Any]:
+        with self.session() as s:
+            st = s.get(ServiceState, 1)
+            assert st is not None
+            return {"ledger_key": st.ledger_key, "strategy": st.strategy, "executor": st.executor,
+                    "source": st.source, "paused": st.paused, "pause_reason": st.pause_reason,
+                    "dry_run": st.dry_run, "started_at": _iso(st.started_at),
+                    "heartbeat_at": _iso(st.heartbeat_at)}
+
+    def pause(self, reason: str | None = None) -> Outcome:
+        """Stop trading at the next cycle (observations and alerts continue). Idempotent."""
+        with self.session() as s:
+            n = s.execute(update(ServiceState).where(ServiceState.id == 1, ServiceState.paused.is_(False))
+                          .values(paused=True, pause_reason=reason, updated_at=utcnow())).rowcount
+        return Outcome(1, "paused", n == 1)
+
+    def resume(self) -> Outcome:
+        with self.session() as s:
+            n = s.execute(update(ServiceState).where(ServiceState.id == 1, ServiceState.paused.is_(True))
+                          .values(paused=False, pause_reason=None, updated_at=utcnow())).rowcount
+        return Outcome(1, "running", n == 1)
+
+    def is_paused(self) -> bool:
+        with self.session() as s:
+            return bool(s.scalar(select(ServiceState.paused).where(ServiceState.id == 1)))
+
+    # ---------------------------------------------------------------- holdings
+    def starting_holdings(self) -> dict[str, float]:
+        with self.session() as s:
+            return {a: u for a, u in s.execute(select(StartingHolding.asset, StartingHolding.units))}
+
+    def holdings(self, session: Session | None = None) -> dict[str, float]:
+        """Starting holdings plus every recorded fill (the only definition of holdings)."""
+        if session is None:
+            with self.session() as s:
+                return self.holdings(s)
+        out: dict[str, float] = {}
+        for a, u in session.execute(select(StartingHolding.asset, StartingHolding.units)):
+            out[a] = out.get(a, 0.0) + u
+        for a, q in session.execute(select(Fill.asset, func.sum(Fill.quantity)).group_by(Fill.asset)):
+            out[a] = out.get(a, 0.0) + (q or 0.0)
+        for a, q in session.execute(select(Fill.quote_asset, func.sum(Fill.quote_quantity))
+                                    .group_by(Fill.quote_asset)):
+            out[a] = out.get(a, 0.0) + (q or 0.0)
+        return out
+
+    def latest_snapshot(self) -> dict[str, Any] | None:
+        with self.session() as s:
+            snap = s.scalars(select(HoldingSnapshot).order_by(HoldingSnapshot.id.desc()).limit(1)).first()
+            if snap is None:
+                return None
+            return {"observed_at": _iso(snap.observed_at), "total_value": snap.total_value, "lines": snap.lines}
+
+    def holdings_vs_target(self) -> list[dict[str, Any]]:
+        """Current ledger holdings valued at the last observed prices, against the last target."""
+        snap = self.latest_snapshot()
+        units = self.holdings()
+        lines = {ln["asset"]: ln for ln in (snap["lines"] if snap else [])}
+        assets = list(lines) + [a for a in units if a not in lines]
+        values = {}
+        for a in assets:
+            price = 1.0 if a == CASH else lines.get(a, {}).get("price")
+            values[a] = units.get(a, 0.0) * price if price is not None else None
+        total = sum(v for v in values.values() if v is not None)
+        rows = []
+        for a in assets:
+            v = values[a]
+            w = v / total if v is not None and total > 0 else None
+            tgt = lines.get(a, {}).get("target")
+            if a == CASH and abs(units.get(a, 0.0)) < 1e-9 * max(total, 1.0):
+                continue
+            rows.append({"asset": a, "units": units.get(a, 0.0), "price": lines.get(a, {}).get("price"),
+                         "value": v, "weight": w, "target": tgt,
+                         "drift": (w - tgt) if w is not None and tgt is not None else None})
+        return rows
+
+    def equity_history(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Pre-trade portfolio value per observed cycle, oldest first (at most ``limit`` newest)."""
+        with self.session() as s:
+            rows = s.execute(select(Cycle.observed_at, Cycle.value).where(Cycle.value.is_not(None))
+                             .order_by(Cycle.id.desc()).limit(limit)).all()
+        return [{"observed_at": _iso(t), "value": v} for t, v in reversed(rows)]
+
+    # ---------------------------------------------------------------- decisions, orders, fills
+    def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.session() as s:
+            ds = s.scalars(select(Decision).order_by(Decision.id.desc()).limit(limit)).all()
+            return [_decision(d) for d in ds]
+
+    def decision(self, decision_id: int) -> dict[str, Any] | None:
+        with self.session() as s:
+            d = s.get(Decision, decision_id)
+            if d is None:
+                return None
+            out = _decision(d)
+            orders = s.scalars(select(Order).where(Order.decision_id == d.id).order_by(Order.id)).all()
+            out["orders"] = [_order(o) for o in orders]
+            fills = s.scalars(select(Fill).join(Order).where(Order.decision_id == d.id).order_by(Fill.id)).all()
+            out["fills"] = [_fill(f) for f in fills]
+            return out
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            os_ = s.scalars(select(Order).where(Order.status.in_(("planned", "submitted"))).order_by(Order.id)).all()
+            return [_order(o) for o in os_]
+
+    def orders(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.session() as s:
+            return [_order(o) for o in s.scalars(select(Order).order_by(Order.id.desc()).limit(limit))]
+
+    def fills(self, limit: int | None = None) -> list[dict[str, Any]]:
+        with self.session() as s:
+            q = select(Fill).order_by(Fill.id)
+            return [_fill(f) for f in s.scalars(q.limit(limit) if limit else q)]
+
+    # ---------------------------------------------------------------- proposals
+    def proposals(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        if state is not None and state not in PROPOSAL_STATES:
+            raise InputError(f"proposal state must be one of {', '.join(PROPOSAL_STATES)}, got {state!r}")
+        with self.session() as s:
+            q = select(Proposal).order_by(Proposal.id.desc()).limit(limit)
+            if state is not None:
+                q = q.where(Proposal.state == state)
+            return [_proposal(p) for p in s.scalars(q)]
+
+    def proposal(self, proposal_id: int) -> dict[str, Any] | None:
+        with self.session() as s:
+            p = s.get(Proposal, proposal_id)
+            return None if p is None else _proposal(p)
+
+    def _transition(self, proposal_id: int, frm: tuple[str, ...], to: str, done: tuple[str, ...],
+                    **values: Any) -> Outcome:
+        """Conditional UPDATE: only one concurrent caller moves the proposal out of ``frm``."""
+        with self.session() as s:
+            n = s.execute(update(Proposal).where(Proposal.id == proposal_id, Proposal.state.in_(frm))
+                          .values(state=to, **values)).rowcount
+            current = s.scalar(select(Proposal.state).where(Proposal.id == proposal_id))
+        if current is None:
+            raise InputError(f"no proposal with id {proposal_id}")
+        if n == 1:
+            return Outcome(proposal_id, to, True)
+        if current in done:
+            return Outcome(proposal_id, current, False)
+        raise InputError(f"proposal {proposal_id} is {current}; it cannot become {to}")
+
+    def approve_proposal(self, proposal_id: int, by: str | None = None, note: str | None = None) -> Outcome:
+        """pending → approved. Approving twice (or concurrently) is harmless: one wins, the rest
+        get ``changed=False``; the service executes an approved proposal exactly once."""
+        return self._transition(proposal_id, ("pending",), "approved",
+                                ("approved", "executing", "executed"),
+                                decided_at=utcnow(), decided_by=by, note=note)
+
+    def reject_proposal(self, proposal_id: int, by: str | None = None, note: str | None = None) -> Outcome:
+        """pending → rejected (its decision becomes cancelled). Idempotent."""
+        out = self._transition(proposal_id, ("pending",), "rejected", ("rejected",),
+                               decided_at=utcnow(), decided_by=by, note=note)
+        if out.changed:
+            with self.session() as s:
+                did = s.scalar(select(Proposal.decision_id).where(Proposal.id == proposal_id))
+                s.execute(update(Decision).where(Decision.id == did, Decision.state == "planned")
+                          .values(state="cancelled", note="proposal rejected", updated_at=utcnow()))
+                s.execute(update(Order).where(Order.decision_id == did, Order.status == "planned")
+                          .values(status="cancelled", error="proposal rejected", updated_at=utcnow()))
+        return out
+
+    def claim_approved(self) -> list[int]:
+        """approved → executing for every approved proposal; returns the ids this caller won."""
+        with self.session() as s:
+            ids = list(s.scalars(select(Proposal.id).where(Proposal.state == "approved").order_by(Proposal.id)))
+        won = []
+        for pid in ids:
+            with self.session() as s:
+                n = s.execute(update(Proposal).where(Proposal.id == pid, Proposal.state == "approved")
+                              .values(state="executing")).rowcount
+            if n == 1:
+                won.append(pid)
+        return won
+
+    def executing_proposals(self) -> list[int]:
+        with self.session() as s:
+            return list(s.scalars(select(Proposal.id).where(Proposal.state == "executing").order_by(Proposal.id)))
+
+    def export_approved(self) -> dict[str, Any]:
+        """Approved proposals as one batch (e.g. for a multisig transaction builder)."""
+        items = self.proposals("approved", limit=10_000)
+        st = self.state()
+        return {"ledger": st["ledger_key"], "strategy": st["strategy"], "exported_at": _iso(utcnow()),
+                "proposals": list(reversed(items)),
+                "trades": [t for p in reversed(items) for t in p["payload"].get("trades", [])]}
+
+    # ---------------------------------------------------------------- alerts
+    def alerts(self, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        with self.session() as s:
+            q = select(Alert).order_by(Alert.id.desc()).limit(limit)
+            if open_only:
+                q = q.where(Alert.resolved_at.is_(None))
+            return [_alert(a) for a in s.scalars(q)]
+
+    def resolve_alert(self, alert_id: int) -> Outcome:
+        with self.session() as s:
+            n = s.execute(update(Alert).where(Alert.id == alert_id, Alert.resolved_at.is_(None))
+                          .values(resolved_at=utcnow())).rowcount
+            exists = s.get(Alert, alert_id) is not None
+        if not exists:
+            raise InputError(f"no alert with id {alert_id}")
+        return Outcome(alert_id, "resolved", n == 1)
+
+    # ---------------------------------------------------------------- service-side writes
+    def start_service(self, holdings: dict[str, float], strategy: str, executor: str, source: str,
+                      dry_run: bool) -> bool:
+        """Record who runs; store the starting holdings once. Returns True on the first start."""
+        with self.session() as s:
+            first = s.scalar(select(func.count()).select_from(StartingHolding)) == 0
+            if first:
+                s.add_all(StartingHolding(asset=a, units=float(u)) for a, u in holdings.items())
+            s.execute(update(ServiceState).where(ServiceState.id == 1).values(
+                strategy=strategy, executor=executor, source=source, dry_run=dry_run,
+                started_at=utcnow(), heartbeat_at=utcnow(), updated_at=utcnow()))
+        return first
+
+    def cycle_inputs(self) -> tuple[bool, dict[str, float], list[int]]:
+        """(paused, holdings, unfinished decisions) read in one transaction at the top of a cycle."""
+        with self.session() as s:
+            paused = bool(s.scalar(select(ServiceState.paused).where(ServiceState.id == 1)))
+            return paused, self.holdings(s), self._unfinished(s)
+
+    def heartbeat(self) -> None:
+        with self.session() as s:
+            s.execute(update(ServiceState).where(ServiceState.id == 1).values(heartbeat_at=utcnow()))
+
+    def record_cycle(self, observed_at: datetime, period: int | None, status: str, note: str | None,
+                     prices: dict[str, float | None], value: float | None,
+                     lines: list[dict[str, Any]] | None, plan: PlannedDecision | None = None,
+                     propose: bool = False, alerts: list[tuple[str, str, str, str | None]] = ()) -> CycleRecord:
+        """Write one cycle atomically: prices, snapshot, alerts, and the decision with its orders
+        (client order ids included) — all before anything is sent to a venue."""
+        with self.session() as s:
+            c = Cycle(period=period, observed_at=observed_at, status=status, note=note, value=_num(value))
+            s.add(c)
+            s.flush()
+            s.execute(insert(PriceSeen), [{"cycle_id": c.id, "asset": a, "price": _num(p)} for a, p in prices.items()])
+            if lines is not None and value is not None:
+                s.add(HoldingSnapshot(cycle_id=c.id, observed_at=observed_at, total_value=value, lines=lines))
+            for level, kind, message, asset in alerts:
+                s.add(Alert(level=level, kind=kind, message=message, asset=asset, cycle_id=c.id))
+            if plan is None:
+                return CycleRecord(c.id, None, [], None)
+            key = s.scalar(select(ServiceState.ledger_key).where(ServiceState.id == 1))
+            d = Decision(cycle_id=c.id, period=period, observed_at=observed_at, reason=plan.reason,
+                         state="planned", executor=plan.executor, value_before=plan.value_before,
+                         notional=plan.notional, expected_cost=plan.expected_cost, weights=plan.weights,
+                         note=plan.note)
+            s.add(d)
+            s.flush()
+            orders = [Order(decision_id=d.id, client_order_id=f"bl-{key}-{d.id}-{k}", asset=o.asset,
+                            quote_asset=o.quote_asset, side=o.side, quantity=o.quantity,
+                            ref_price=o.ref_price, quote_price=o.quote_price, limit_price=o.limit_price, notional=o.notional,
+                            expected_cost=o.expected_cost, status="planned")
+                      for k, o in enumerate(plan.orders)]
+            s.add_all(orders)
+            s.flush()
+            pid = None
+            if propose:
+                p = Proposal(decision_id=d.id, state="pending", payload={
+                    "decision_id": d.id, "reason": plan.reason, "observed_at": _iso(observed_at),
+                    "value_before": plan.value_before, "expected_cost": plan.expected_cost,
+                    "notional": plan.notional, "weights": plan.weights,
+                    "trades": [{"client_order_id": o.client_order_id, "asset": o.asset, "side": o.side,
+                                "quantity": o.quantity, "quote_asset": o.quote_asset,
+                                "ref_price": o.ref_price, "limit_price": o.limit_price,
+                                "notional": o.notional, "expected_cost": o.expected_cost} for o in orders]})
+                s.add(p)
+                s.flush()
+                pid = p.id
+            if not orders and not propose:
+                d.state = "filled"
+            return CycleRecord(c.id, d.id, [o.id for o in orders], pid)
+
+    def add_alert(self, kind: str, message: str, level: str = "warning", asset: str | None = None,
+                  cycle_id: int | None = None) -> int:
+        with self.session() as s:
+            a = Alert(level=level, kind=kind, message=message, asset=asset, cycle_id=cycle_id)
+            s.add(a)
+            s.flush()
+            return a.id
+
+    def set_order(self, order_id: int, status: str, exchange_order_id: str | None = None,
+                  error: str | None = None) -> None:
+        if status not in ORDER_STATES:
+            raise ValueError(f"unknown order status {status!r}")
+        values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+        if exchange_order_id is not None:
+            values["exchange_order_id"] = exchange_order_id
+        if error is not None:
+            values["error"] = error[:2000]
+        with self.session() as s:
+            s.execute(update(Order).where(Order.id == order_id).values(**values))
+
+    def record_fill(self, order_id: int, trade_key: str, quantity: float, price: float,
+                    quote_quantity: float, fee: float, status: str | None = None,
+                    gross: float | None = None) -> bool:
+        """Record one venue fill (idempotent on ``trade_key``) and optionally the order's new
+        status, in one transaction. Returns False if the fill was already recorded."""
+        with self.session() as s:
+            o = s.get(Order, order_id)
+            if o is None:
+                raise ValueError(f"no order {order_id}")
+            seen = s.scalar(select(Fill.id).where(Fill.order_id == order_id, Fill.trade_key == trade_key))
+            if seen is None:
+                s.add(Fill(order_id=order_id, trade_key=trade_key, asset=o.asset, quantity=quantity,
+                           price=price, quote_asset=o.quote_asset, quote_quantity=quote_quantity, fee=fee))
+                o.filled_quantity = (o.filled_quantity or 0.0) + (abs(quantity) if gross is None else gross)
+            if status is not None:
+                o.status = status
+            o.updated_at = utcnow()
+            return seen is None
+
+    def order_rows(self, decision_id: int) -> list[dict[str, Any]]:
+        with self.session() as s:
+            return [_order(o) for o in s.scalars(select(Order).where(Order.decision_id == decision_id)
+                                                 .order_by(Order.id))]
+
+    def settle_decision(self, decision_id: int) -> str:
+        """Derive the decision's state from its orders once none is open; returns the state."""
+        with self.session() as s:
+            d = s.get(Decision, decision_id)
+            assert d is not None
+            sts = list(s.scalars(select(Order.status).where(Order.decision_id == decision_id)))
+            if any(x in ("planned", "submitted") for x in sts):
+                new = "submitted" if any(x == "submitted" for x in sts) else d.state
+            elif not sts or all(x == "filled" for x in sts):
+                new = "filled"
+            elif any(x in ("filled", "partially_filled") for x in sts):
+                new = "partially_filled"
+            elif all(x == "cancelled" for x in sts):
+                new = "cancelled"
+            else:
+                new = "failed"
+            if new != d.state:
+                d.state = new
+                d.updated_at = utcnow()
+            pid = s.scalar(select(Proposal.id).where(Proposal.decision_id == decision_id,
+                                                     Proposal.state == "executing"))
+            if pid is not None and new in DECISION_FINAL:
+                s.execute(update(Proposal).where(Proposal.id == pid).values(
+                    state="executed" if new in ("filled", "partially_filled") else "failed",
+                    executed_at=utcnow()))
+            return new
+
+    def unfinished_decisions(self) -> list[int]:
+        """Decisions whose orders may still be open, oldest first — excluding those waiting for
+        (or refused) approval: those are not the executor's business yet."""
+        with self.session() as s:
+            return self._unfinished(s)
+
+    @staticmethod
+    def _unfinished(s: Session) -> list[int]:
+        waiting = select(Proposal.decision_id).where(Proposal.state.in_(("pending", "approved", "rejected")))
+        return list(s.scalars(select(Decision.id).where(Decision.state.in_(("planned", "submitted")),
+                                                        Decision.id.not_in(waiting)).order_by(Decision.id)))
+
+    def proposal_decision(self, proposal_id: int) -> int:
+        with self.session() as s:
+            did = s.scalar(select(Proposal.decision_id).where(Proposal.id == proposal_id))
+        if did is None:
+            raise InputError(f"no proposal with id {proposal_id}")
+        return did
+
+    def history(self) -> list[tuple[int, datetime, dict[str, float | None]]]:
+        """Every observed period with its prices, oldest first (to rebuild the live market)."""
+        with self.session() as s:
+            rows = s.execute(select(Cycle.period, Cycle.observed_at, PriceSeen.asset, PriceSeen.price)
+                             .join(PriceSeen, PriceSeen.cycle_id == Cycle.id)
+                             .where(Cycle.period.is_not(None)).order_by(Cycle.period)).all()
+        out: list[tuple[int, datetime, dict[str, float | None]]] = []
+        for period, at, asset, price in rows:
+            if not out or out[-1][0] != period:
+                out.append((period, at, {}))
+            out[-1][2][asset] = price
+        return out
+
+    def last_observed(self) -> datetime | None:
+        """Time of the newest cycle written (guarded ones included): a replay resumes after it."""
+        with self.session() as s:
+            return s.scalar(select(func.max(Cycle.observed_at)))
+
+    def last_rebalance_period(self) -> int:
+        """Period of the last decision that traded after formation (the triggers' cooldown clock)."""
+        with self.session() as s:
+            traded = select(Order.decision_id).join(Fill, Fill.order_id == Order.id)
+            p = s.scalar(select(func.max(Decision.period)).where(Decision.id.in_(traded), Decision.period > 0))
+        return int(p or 0)
+
+    def notional_since(self, since: datetime) -> float:
+        """Traded value of decisions observed at or after ``since`` (per-day notional cap)."""
+        with self.session() as s:
+            v = s.scalar(select(func.sum(Decision.notional)).where(
+                Decision.observed_at >= since, Decision.state != "cancelled"))
+        return float(v or 0.0)
+
+    # ---------------------------------------------------------------- summary
+    def counts(self) -> dict[str, Any]:
+        with self.session() as s:
+            def by(col: Any) -> dict[str, int]:
+                return {k: int(v) for k, v in s.execute(select(col, func.count()).group_by(col))}
+
+            dec = by(Decision.state)
+            ords = by(Order.status)
+            props = by(Proposal.state)
+            n_fills = int(s.scalar(select(func.count()).select_from(Fill)) or 0)
+            n_cycles = int(s.scalar(select(func.count()).select_from(Cycle)) or 0)
+            open_alerts = int(s.scalar(select(func.count()).select_from(Alert).where(Alert.resolved_at.is_(None))) or 0)
+        return {"cycles": n_cycles,
+                "decisions": sum(dec.values()), "decisions_by_state": dec,
+                "orders": sum(ords.values()), "orders_by_state": ords,
+                "fills": n_fills,
+                "proposals": sum(props.values()), "proposals_by_state": props,
+                "open_alerts": open_alerts}
+
+    def status(self) -> dict[str, Any]:
+        """Everything ``ballast status --json`` and the API's status page show."""
+        rows = self.holdings_vs_target()
+        with self.session() as s:
+            last = s.scalars(select(Cycle).order_by(Cycle.id.desc()).limit(1)).first()
+            last_cycle = None if last is None else {
+                "id": last.id, "period": last.period, "observed_at": _iso(last.observed_at),
+                "started_at": _iso(last.started_at), "status": last.status, "note": last.note}
+        total = float(sum(r["value"] for r in rows if r["value"] is not None))
+        drifts = [abs(r["drift"]) for r in rows if r["drift"] is not None]
+        return {"service": self.state(), "last_cycle": last_cycle, "value": total,
+                "max_drift": max(drifts) if drifts else None,
+                "holdings": {r["asset"]: r["units"] for r in rows},
+                "targets": {r["asset"]: r["target"] for r in rows if r["target"] is not None},
+                "drift": {r["asset"]: r["drift"] for r in rows if r["drift"] is not None},
+                "lines": rows, "counts": self.counts()}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat() + "Z"
+
+
+def _decision(d: Decision) -> dict[str, Any]:
+    return {"id": d.id, "cycle_id": d.cycle_id, "period": d.period, "observed_at": _iso(d.observed_at),
+            "created_at": _iso(d.created_at), "updated_at": _iso(d.updated_at), "reason": d.reason,
+            "state": d.state, "executor": d.executor, "value_before": d.value_before,
+            "notional": d.notional, "expected_cost": d.expected_cost, "weights": d.weights, "note": d.note}
+
+
+def _order(o: Order) -> dict[str, Any]:
+    return {"id": o.id, "decision_id": o.decision_id, "client_order_id": o.client_order_id,
+            "asset": o.asset, "quote_asset": o.quote_asset, "side": o.side, "quantity": o.quantity,
+            "ref_price": o.ref_price, "quote_price": o.quote_price, "limit_price": o.limit_price,
+            "notional": o.notional,
+            "expected_cost": o.expected_cost, "status": o.status, "exchange_order_id": o.exchange_order_id,
+            "filled_quantity": o.filled_quantity, "error": o.error,
+            "created_at": _iso(o.created_at), "updated_at": _iso(o.updated_at)}
+
+
+def _fill(f: Fill) -> dict[str, Any]:
+    return {"id": f.id, "order_id": f.order_id, "trade_key": f.trade_key, "asset": f.asset,
+            "quantity": f.quantity, "price": f.price, "quote_asset": f.quote_asset,
+            "quote_quantity": f.quote_quantity, "fee": f.fee, "filled_at": _iso(f.filled_at)}
+
+
+def _proposal(p: Proposal) -> dict[str, Any]:
+    return {"id": p.id, "decision_id": p.decision_id, "state": p.state, "payload": p.payload,
+            "created_at": _iso(p.created_at), "decided_at": _iso(p.decided_at), "decided_by": p.decided_by,
+            "note": p.note, "executed_at": _iso(p.executed_at)}
+
+
+def _alert(a: Alert) -> dict[str, Any]:
+    return {"id": a.id, "created_at": _iso(a.created_at), "level": a.level, "kind": a.kind,
+            "message": a.message, "asset": a.asset, "cycle_id": a.cycle_id,
+            "resolved_at": _iso(a.resolved_at), "open": a.resolved_at is None}

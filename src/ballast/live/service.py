@@ -1,0 +1,702 @@
+"""The live loop: observe prices, value the ledger's holdings, decide with the strategy's own
+objects, write the decision, then execute or propose it.
+
+Decisions use exactly what the backtest uses — ``Target.at``, ``Trigger.fires``, ``Planner.plan``
+and the compiled ``execute`` accounting with the strategy's cost arrays — so replaying a price
+file through the service gives the backtest's rebalances and trades.
+
+Crash safety, in order of events within one cycle:
+1. reconcile any unfinished decision with the venue (by client order id) — nothing new is decided
+   while one is unresolved;
+2. write the cycle (prices, snapshot, alerts) and, if the trigger fires, the decision and all its
+   orders with their client ids, in ONE transaction;
+3. send the orders; record each venue answer (fills are idempotent per venue trade key);
+4. settle the decision's state from its orders.
+A kill anywhere leaves either no trace of the cycle (it is replayed) or a decision that step 1
+finishes. Holdings are never stored, only derived: starting holdings plus all fills.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ballast.costs.base import compile_costs
+from ballast.errors import InputError
+from ballast.live.config import LiveSection
+from ballast.live.executors import Executor, TransientError, VenueOrder, wait_backoff
+from ballast.live.ledger import (
+    CASH, ORDER_FINAL, Ledger, PlannedDecision, PlannedOrder, utcnow,
+)
+from ballast.live.sources import Observation, Source, SourceUnavailable
+from ballast.market import Market
+from ballast.strategy import Strategy
+from ballast.planning.base import PlanSpec
+from ballast.planning.constraints_kernel import floor_target
+from ballast.triggers.base import TriggerState
+
+log = logging.getLogger("ballast.live")
+
+CONV = {"exact": 0, "bt": 1}
+STATUS_OF = {"open": "submitted", "filled": "filled", "partially_filled": "partially_filled",
+             "cancelled": "cancelled", "rejected": "rejected"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, message and any ``extra`` fields."""
+
+    SKIP = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": datetime.fromtimestamp(record.created).isoformat(timespec="milliseconds"),
+               "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        out.update({k: v for k, v in record.__dict__.items() if k not in self.SKIP})
+        return json.dumps(out, default=str)
+
+
+def setup_logging(as_json: bool, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(
+        "%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("ballast")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class History:
+    """The live market so far: prices appended in place (amortised), viewed as a `Market`."""
+
+    def __init__(self, assets: tuple[str, ...], periods_per_year: float) -> None:
+        self.assets = assets
+        self.ppy = periods_per_year
+        self.prices = np.empty((256, len(assets)))
+        self.times: list[datetime] = []
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def append(self, when: datetime, row: np.ndarray) -> None:
+        n = len(self.times)
+        if n == self.prices.shape[0]:
+            grown = np.empty((2 * n, len(self.assets)))
+            grown[:n] = self.prices
+            self.prices = grown
+        self.prices[n] = row
+        self.times.append(when)
+
+    def market(self) -> Market:
+        n = len(self.times)
+        return Market(self.prices[:n], self.assets, pd.DatetimeIndex(self.times), self.ppy)
+
+    def last(self) -> np.ndarray | None:
+        return self.prices[len(self.times) - 1] if self.times else None
+
+    def recent(self) -> tuple[Market, int]:
+        """The last two closes as a market, and the current close's row in it.
+
+        Per-period cost and constraint arrays are built on this, so period 0 is the formation
+        (no turnover cap) exactly as in the backtest, without rebuilding them over all history.
+        """
+        n = len(self.times)
+        lo = max(n - 2, 0)
+        return Market(self.prices[lo:n], self.assets, pd.DatetimeIndex(self.times[lo:n]), self.ppy), n - 1 - lo
+
+
+@dataclass
+class CycleView:
+    """What the terminal status shows after each cycle."""
+
+    observed_at: datetime | None = None
+    period: int | None = None
+    status: str = "starting"
+    note: str | None = None
+    value: float | None = None
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    last_decision: str | None = None
+    decisions: int = 0
+    guarded: int = 0
+    cycles: int = 0
+
+
+class LiveService:
+    """One strategy, one ledger, one source, one executor (or proposals)."""
+
+    def __init__(self, strategy: Strategy, cfg: LiveSection, ledger: Ledger, source: Source,
+                 executor: Executor | None, assets: tuple[str, ...], *, mode: str = "paper",
+                 dry_run: bool = False, speed: float | None = None, periods_per_year: float | None = None,
+                 source_label: str = "replay", holdings: dict[str, float] | None = None,
+                 max_order_age: float | None = None, order_timeout: float = 60.0, poll: float = 1.0,
+                 retries: int = 3) -> None:
+        self.strategy = strategy
+        self.cfg = cfg
+        self.ledger = ledger
+        self.source = source
+        self.executor = executor  # None: proposals are only exported (``[live.propose] then = "none"``)
+        self.mode = mode  # paper | ccxt | propose
+        self.dry_run = dry_run
+        self.speed = speed
+        self.assets = assets
+        self.n = len(assets)
+        self.quote = assets.index(strategy.cash) if strategy.cash else -1
+        self.convention = CONV[strategy.convention]
+        self.interval = cfg.interval_seconds
+        ppy = periods_per_year or 365.25 * 86400.0 / self.interval
+        self.history = History(assets, ppy)
+        self.source_label = source_label
+        self.start_holdings = holdings
+        self.max_order_age = max_order_age
+        self.order_timeout = order_timeout
+        self.poll = poll
+        self.retries = retries
+        self.pending_jump: dict[str, float] = {}
+        self.last_rebalance = 0
+        unknown = [a for a in holdings or {} if a not in assets]
+        if unknown:
+            raise InputError(f"[live] holdings: unknown asset(s) {', '.join(map(repr, unknown))}; "
+                             f"the strategy trades {', '.join(assets)}")
+        self.view = CycleView()
+        self.started = False
+        self.registered = False
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        """Load history from the ledger, record the service, then reconcile before anything new."""
+        import ballast.engine.kernel  # noqa: F401  (load the compiled accounting before the first cycle)
+
+        for period, at, prices in self.ledger.history():
+            if period != len(self.history):
+                raise InputError(f"ledger {self.ledger.url}: observed periods are not contiguous at {period}")
+            row = np.array([prices.get(a, math.nan) if prices.get(a) is not None else math.nan
+                            for a in self.assets])
+            if not np.all(np.isfinite(row)):
+                missing = [a for a, v in zip(self.assets, row) if not np.isfinite(v)]
+                raise InputError(f"ledger {self.ledger.url}: period {period} has no price for "
+                                 f"{', '.join(missing)}; this ledger belongs to another strategy")
+            self.history.append(at, row)
+        self.last_rebalance = self.ledger.last_rebalance_period()
+        if self.ledger.starting_holdings():
+            self._register()
+        self.reconcile()
+        self.started = True
+        log.info("started: %d periods of history, executor %s, source %s%s", len(self.history),
+                 self.mode, self.source_label, " (dry run)" if self.dry_run else "",
+                 extra={"event": "start", "periods": len(self.history)})
+
+    def _register(self) -> None:
+        holdings = self.start_holdings
+        if holdings is None and self.executor is not None and self.mode == "ccxt":
+            holdings = self.executor.balances(list(self.assets))
+        if holdings is None:  # the backtest's start: the capital as unallocated cash
+            holdings = {CASH: float(self.strategy.capital)}
+        name = self.strategy.name
+        self.registered = True
+        if self.ledger.start_service(holdings, name, self.mode, self.source_label, self.dry_run):
+            log.info("starting holdings recorded: %s", holdings, extra={"event": "holdings", "holdings": holdings})
+
+    # ------------------------------------------------------------------ reconcile / execute
+    def reconcile(self) -> bool:
+        """Finish every unfinished decision with the venue; True when none is left open."""
+        for did in self.ledger.unfinished_decisions():
+            if self.executor is None:
+                return False
+            log.info("reconciling decision %d with the venue", did, extra={"event": "reconcile", "decision": did})
+            self.execute_decision(did, None, reconcile=True)
+        return not self.ledger.unfinished_decisions()
+
+    def execute_decision(self, did: int, prices: dict[str, float] | None, reconcile: bool = False) -> str:
+        assert self.executor is not None
+        ex = self.executor
+        for o in self.ledger.order_rows(did):
+            if o["status"] in ORDER_FINAL:
+                continue
+            price = None if prices is None else prices.get(o["asset"])
+            answer: VenueOrder | None = None
+            if reconcile or o["status"] == "submitted":
+                try:
+                    answer = ex.lookup(o)
+                except TransientError as exc:
+                    log.warning("order %s: venue unreachable while reconciling: %s", o["client_order_id"], exc)
+                    continue
+                if answer is None and o["status"] == "submitted":
+                    self.ledger.set_order(o["id"], "failed", error="the venue does not know this order")
+                    continue
+            if answer is None:
+                age = (utcnow() - datetime.fromisoformat(o["created_at"].rstrip("Z"))).total_seconds()
+                if reconcile and self.max_order_age is not None and age > self.max_order_age:
+                    self.ledger.set_order(o["id"], "cancelled",
+                                          error=f"not sent: planned {age:.0f}s ago, older than max_order_age")
+                    continue
+                answer = self._submit(o, price)
+                if answer is None:
+                    continue  # fate unknown: stays open, reconciled next cycle
+            self._apply(o, answer)
+        self._poll(did)
+        return self.ledger.settle_decision(did)
+
+    def _submit(self, o: dict[str, Any], price: float | None) -> VenueOrder | None:
+        """Send once; after a transient error, resend only when the venue definitely has no such
+        order — so a retry can never double-trade."""
+        assert self.executor is not None
+        for attempt in range(self.retries + 1):
+            if attempt > 0:
+                try:
+                    found = self.executor.lookup(o)
+                except TransientError as exc:
+                    log.warning("order %s: lookup failed (%s); not resending", o["client_order_id"], exc)
+                    wait_backoff(attempt)
+                    continue
+                if found is not None:
+                    return found
+            try:
+                return self.executor.submit(o, price)
+            except TransientError as exc:
+                log.warning("order %s: send failed (%s), attempt %d", o["client_order_id"], exc, attempt + 1,
+                            extra={"event": "send_error", "order": o["client_order_id"]})
+                wait_backoff(attempt)
+        self.ledger.add_alert("venue_unreachable", f"order {o['client_order_id']}: no definite answer from the "
+                              f"venue after {self.retries + 1} attempts; will reconcile", "error", o["asset"])
+        return None
+
+    def _apply(self, o: dict[str, Any], answer: VenueOrder) -> None:
+        for f in answer.fills:
+            self.ledger.record_fill(o["id"], f.key, f.quantity, f.price, f.quote_quantity, f.fee, gross=f.gross)
+        status = STATUS_OF[answer.status]
+        self.ledger.set_order(o["id"], status, exchange_order_id=answer.exchange_id, error=answer.error)
+        if status == "rejected":
+            log.error("order %s rejected: %s", o["client_order_id"], answer.error,
+                      extra={"event": "rejected", "order": o["client_order_id"]})
+            self.ledger.add_alert("order_rejected", f"order {o['client_order_id']} ({o['side']} "
+                                  f"{o['quantity']:g} {o['asset']}) rejected: {answer.error}", "error", o["asset"])
+
+    def _poll(self, did: int) -> None:
+        """Poll open orders until filled or ``order_timeout``; then cancel what is left."""
+        assert self.executor is not None
+        deadline = time.monotonic() + self.order_timeout
+        while True:
+            open_ = [o for o in self.ledger.order_rows(did) if o["status"] == "submitted"]
+            if not open_:
+                return
+            if time.monotonic() >= deadline:
+                for o in open_:
+                    try:
+                        final = self.executor.cancel(o)
+                    except TransientError as exc:
+                        log.warning("order %s: cancel failed: %s", o["client_order_id"], exc)
+                        continue
+                    if final is not None:
+                        self._apply(o, final if final.status != "open" else
+                                    VenueOrder("cancelled", final.exchange_id, final.fills))
+                    log.info("order %s: cancelled after %.0fs", o["client_order_id"], self.order_timeout,
+                             extra={"event": "cancel_stale", "order": o["client_order_id"]})
+                return
+            time.sleep(self.poll)
+            for o in open_:
+                try:
+                    ans = self.executor.lookup(o)
+                except TransientError:
+                    continue
+                if ans is not None:
+                    self._apply(o, ans)
+
+    def run_approved(self, prices: dict[str, float] | None) -> None:
+        """Execute proposals approved since the last cycle (each claimed by exactly one runner)."""
+        if self.executor is None or self.mode != "propose":
+            return
+        for pid in self.ledger.claim_approved():
+            did = self.ledger.proposal_decision(pid)
+            state = self.execute_decision(did, prices)
+            log.info("proposal %d executed: decision %d %s", pid, did, state,
+                     extra={"event": "proposal_executed", "proposal": pid, "decision": did, "state": state})
+
+    # ------------------------------------------------------------------ one cycle
+    def guard_alerts(self, obs: Observation) -> list[tuple[str, str, str, str | None]]:
+        g = self.cfg.guards
+        out: list[tuple[str, str, str, str | None]] = []
+        last = self.history.last()
+        for i, a in enumerate(self.assets):
+            p = obs.prices.get(a, math.nan)
+            if p is None or not math.isfinite(p) or p <= 0:
+                out.append(("error", "bad_price", f"{a}: price {p!r} at {obs.time:%Y-%m-%d %H:%M} is missing, "
+                            "not a number or not positive", a))
+                continue
+            stamp = obs.stamps.get(a, obs.time)
+            age = (obs.time - stamp).total_seconds()
+            if age > g.stale_after * self.interval:
+                out.append(("warning", "stale_price", f"{a}: price is {age / self.interval:.1f} intervals old "
+                            f"(limit {g.stale_after:g})", a))
+            if g.max_jump > 0 and last is not None:
+                move = p / last[i] - 1.0
+                if abs(move) > g.max_jump:
+                    pend = self.pending_jump.get(a)
+                    if pend is not None and abs(p / pend - 1.0) <= g.max_jump:
+                        continue  # confirmed by a second observation
+                    self.pending_jump[a] = p
+                    out.append(("warning", "price_jump", f"{a}: moved {move:+.1%} since the last observation "
+                                f"(limit ±{g.max_jump:.0%}); waiting for confirmation", a))
+        if not any(k == "price_jump" for _, k, _, _ in out):
+            self.pending_jump.clear()
+        return out
+
+    def cycle(self, obs: Observation) -> str:
+        """Process one observation; returns the cycle status."""
+        if not self.registered:
+            self._register()
+        prices = {a: obs.prices.get(a, math.nan) for a in self.assets}
+        self.run_approved(None if self.mode != "propose" else prices)
+        alerts = self.guard_alerts(obs)
+        if alerts:
+            for level, kind, msg, _ in alerts:
+                log.warning("no trading this cycle (%s): %s", kind, msg,
+                            extra={"event": "guard", "kind": kind, "observed_at": obs.time})
+            self.ledger.record_cycle(obs.time, None, "guarded", "; ".join(m for _, _, m, _ in alerts),
+                                     prices, None, None, alerts=alerts)
+            self._show(obs, None, "guarded", alerts[0][2], None, [])
+            return "guarded"
+        paused, held, unfinished = self.ledger.cycle_inputs()
+        if unfinished:
+            self.reconcile()
+            paused, held, unfinished = self.ledger.cycle_inputs()
+        if unfinished:
+            msg = "an earlier decision is still unresolved at the venue; nothing new is decided"
+            log.warning(msg, extra={"event": "guard", "kind": "unreconciled"})
+            self.ledger.record_cycle(obs.time, None, "guarded", msg, prices, None, None,
+                                     alerts=[("error", "unreconciled", msg, None)])
+            self._show(obs, None, "guarded", msg, None, [])
+            return "guarded"
+
+        p = np.array([prices[a] for a in self.assets], dtype=np.float64)
+        t = len(self.history)
+        self.history.append(obs.time, p)
+        try:
+            return self._decide(obs, t, p, prices, paused, held)
+        except BaseException:
+            # Nothing of this period reached the ledger: forget it so a retry sees the same t.
+            self.history.times.pop()
+            raise
+
+    def _decide(self, obs: Observation, t: int, p: np.ndarray, prices: dict[str, float], paused: bool,
+                held: dict[str, float]) -> str:
+        from ballast.engine.kernel import value_and_weights
+
+        market = self.history.market()
+        units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
+        cash = held.get(CASH, 0.0)
+        w_pre = np.empty(self.n)
+        V = value_and_weights(units, cash, p, w_pre)
+        target = np.asarray(self.strategy.target.at(market, t), dtype=np.float64)
+        if target.shape != (self.n,) or not np.all(np.isfinite(target)) or abs(target.sum() - 1) > 1e-6:
+            raise InputError(f"target {self.strategy.target.describe()} gave invalid weights {target} at {obs.time}")
+        lines = [{"asset": a, "units": float(units[i]), "price": float(p[i]), "value": float(units[i] * p[i]),
+                  "weight": float(w_pre[i]), "target": float(target[i])} for i, a in enumerate(self.assets)]
+        if paused:
+            self.ledger.record_cycle(obs.time, t, "paused", "paused: no decisions", prices, V, lines)
+            self._show(obs, t, "paused", "paused", V, lines)
+            return "paused"
+        recent, k = self.history.recent()
+        spec = self.plan_spec(recent)
+        state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)),
+                             self.last_rebalance)
+        reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state)
+        if reason is None or not V > 0:
+            self.ledger.record_cycle(obs.time, t, "hold", None, prices, V, lines)
+            self._show(obs, t, "hold", None, V, lines)
+            return "hold"
+        if self.mode == "propose":
+            waiting = self.ledger.proposals("pending", limit=1)
+            if waiting:
+                note = f"trigger fired ({reason}); proposal {waiting[0]['id']} is still waiting for approval"
+                self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
+                self._show(obs, t, "hold", note, V, lines)
+                return "hold"
+
+        plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason)
+        if plan is None:
+            note = f"trigger fired ({reason}) but every trade is below the minimum"
+            self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
+            self._show(obs, t, "hold", note, V, lines)
+            return "hold"
+        capped = self.notional_cap(plan.notional, obs.time)
+        if capped:
+            log.warning("no trading this cycle (notional cap): %s", capped, extra={"event": "guard", "kind": "notional_cap"})
+            self.ledger.record_cycle(obs.time, t, "guarded", capped, prices, V, lines,
+                                     alerts=[("warning", "notional_cap", capped, None)])
+            self._show(obs, t, "guarded", capped, V, lines)
+            return "guarded"
+        propose = self.mode == "propose" and not self.dry_run
+        rec = self.ledger.record_cycle(obs.time, t, "decided", None, prices, V, lines, plan, propose=propose)
+        assert rec.decision_id is not None
+        log.info("decision %d at %s: %s; %d order(s), notional %.2f, expected cost %.2f%s", rec.decision_id,
+                 obs.time, reason, len(plan.orders), plan.notional, plan.expected_cost,
+                 f" -> proposal {rec.proposal_id}" if rec.proposal_id else "",
+                 extra={"event": "decision", "decision": rec.decision_id, "period": t, "reason": reason,
+                        "orders": len(plan.orders), "notional": plan.notional, "proposal": rec.proposal_id})
+        if self.dry_run:
+            for oid in rec.order_ids:
+                self.ledger.set_order(oid, "cancelled", error="dry run: not sent")
+            self.ledger.settle_decision(rec.decision_id)
+            state_ = "dry run"
+        elif propose:
+            state_ = f"proposal {rec.proposal_id} pending"
+        else:
+            assert self.executor is not None
+            state_ = self.execute_decision(rec.decision_id, prices)
+            if t > 0 and any(o["filled_quantity"] > 0 for o in self.ledger.order_rows(rec.decision_id)):
+                self.last_rebalance = t
+        self.view.decisions += 1
+        self.view.last_decision = f"#{rec.decision_id} {obs.time:%Y-%m-%d %H:%M} {reason} → {state_}"
+        self._show(obs, t, "decided", reason, V, lines)
+        return "decided"
+
+    def plan_spec(self, market: Market) -> PlanSpec:
+        """The planner's encoding with the target's constraints on the prices seen so far (for a
+        user-defined planner, a carrier of the constraints only), as the backtest builds it."""
+        from ballast.planning.full import Full
+        from ballast.targets.constraints import with_constraints
+
+        spec = self.strategy.planner.encode(self.assets)
+        return with_constraints(spec if spec is not None else Full().encode(self.assets),
+                                self.strategy.target, market)
+
+    def plan_orders(self, state: TriggerState, recent: Market, k: int, spec: PlanSpec, units: np.ndarray,
+                    cash: float, p: np.ndarray, V: float, reason: str) -> PlannedDecision | None:
+        """Run the backtest's own plan-and-execute on a copy of the holdings: the trades and costs
+        the backtest would make here become orders (``recent``/``k``: see `History.recent`)."""
+        from ballast.engine.python_path import plan_and_execute
+
+        costs = compile_costs(self.strategy.costs, recent)
+        dv = np.zeros(self.n)
+        cost = np.zeros(self.n)
+        w_pre, target = state.weights, state.target
+        builtin = self.strategy.planner.encode(self.assets) is not None
+        *_, w_new = plan_and_execute(self.strategy.planner, spec, builtin, state, units.copy(), cash, p,
+                                     costs, k, self.quote, self.convention, dv, cost)
+        settle = self.settlement(cash, V)
+        q_price = 1.0 if settle == CASH else float(p[self.quote])
+        orders = []
+        for i, a in enumerate(self.assets):
+            if dv[i] == 0.0 or a == settle:
+                continue
+            side = "buy" if dv[i] > 0 else "sell"
+            slip = self.cfg.ccxt.slippage
+            limit = p[i] * (1 + slip if side == "buy" else 1 - slip) if self.mode != "paper" else None
+            orders.append(PlannedOrder(a, settle, side, abs(dv[i] / p[i]), float(p[i]), q_price,
+                                       limit, abs(float(dv[i])), float(cost[i])))
+        if not orders:
+            return None
+        weights = {"before": dict(zip(self.assets, map(float, w_pre))),
+                   "target": dict(zip(self.assets, map(float, target))),
+                   "planned": dict(zip(self.assets, map(float, w_new)))}
+        return PlannedDecision(reason, "dry-run" if self.dry_run else self.mode, float(V),
+                               float(sum(o.notional for o in orders)), float(cost.sum()), weights, orders,
+                               "dry run: not sent" if self.dry_run else None)
+
+    def settlement(self, cash: float, value: float) -> str:
+        """The asset trades settle in. Under exact accounting with a quote asset, the backtest's
+        cash is zero after formation and the quote asset absorbs every trade; before that (and
+        under bt accounting) trades move the unallocated cash, including buys of the quote asset."""
+        if self.quote >= 0 and self.convention == 0 and abs(cash) <= 1e-9 * max(abs(value), 1.0):
+            return self.assets[self.quote]
+        return CASH
+
+    def cost_arrays(self, obs: Observation, p: np.ndarray) -> Any:
+        """The strategy's cost arrays on this one observation (period index 0)."""
+        one = Market(p[None, :], self.assets, pd.DatetimeIndex([obs.time]), self.history.ppy)
+        return compile_costs(self.strategy.costs, one)
+
+    def cost_fn(self) -> Callable[[str, float], float]:
+        """(asset, value) → cost through the shared ``trade_cost`` (paper fills of late proposals)."""
+        from ballast.costs.kernel import trade_cost
+
+        def cost(asset: str, value: float) -> float:
+            last = self.history.last()
+            if last is None:
+                return 0.0
+            when = self.history.times[-1]
+            arrays = self.cost_arrays(Observation(when, {}), last)
+            return float(trade_cost(arrays, self.assets.index(asset), 0, value))
+
+        return cost
+
+    def notional_cap(self, notional: float, when: datetime) -> str | None:
+        g = self.cfg.guards
+        if g.max_notional_cycle and notional > g.max_notional_cycle:
+            return f"planned trades of {notional:,.2f} exceed max_notional_cycle {g.max_notional_cycle:,.2f}"
+        if g.max_notional_day:
+            day = self.ledger.notional_since(when - timedelta(days=1))
+            if day + notional > g.max_notional_day:
+                return (f"planned trades of {notional:,.2f} would bring the last 24 h to {day + notional:,.2f}, "
+                        f"above max_notional_day {g.max_notional_day:,.2f}")
+        return None
+
+    # ------------------------------------------------------------------ loop
+    def run(self, until_end: bool = True, max_cycles: int | None = None,
+            on_cycle: Callable[["LiveService"], None] | None = None, stop: Callable[[], bool] | None = None) -> int:
+        """Loop until the replay ends (``until_end``), ``max_cycles`` or ``stop()``; returns cycles run."""
+        if not self.started:
+            self.start()
+        done = 0
+        after = self.ledger.last_observed() if self.source.replay else None
+        while max_cycles is None or done < max_cycles:
+            if stop is not None and stop():
+                break
+            t0 = time.monotonic()
+            try:
+                obs = self.source.next(after)
+            except SourceUnavailable as exc:
+                log.warning("no prices this cycle: %s", exc, extra={"event": "source_unavailable"})
+                self.ledger.add_alert("source_unavailable", str(exc), "warning")
+                self._sleep(self.interval, stop)
+                continue
+            after = None
+            if obs is None:
+                if until_end:
+                    log.info("replay finished after %d cycles", done, extra={"event": "end", "cycles": done})
+                    break
+                self.run_approved(None)
+                if on_cycle:
+                    on_cycle(self)
+                time.sleep(0.5)
+                continue
+            self.cycle(obs)
+            done += 1
+            self.view.cycles += 1
+            if on_cycle:
+                on_cycle(self)
+            pause = (1.0 / self.speed if self.speed else 0.0) if self.source.replay else self.interval
+            rest = pause - (time.monotonic() - t0)
+            if rest > 0:
+                self._sleep(rest, stop)
+        return done
+
+    def _sleep(self, seconds: float, stop: Callable[[], bool] | None) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if stop is not None and stop():
+                return
+            time.sleep(min(left, 0.5))
+            if not self.source.replay:
+                self.ledger.heartbeat()
+
+    def _show(self, obs: Observation, t: int | None, status: str, note: str | None, value: float | None,
+              lines: list[dict[str, Any]]) -> None:
+        v = self.view
+        v.observed_at, v.period, v.status, v.note = obs.time, t, status, note
+        if value is not None:
+            v.value = value
+        if lines:
+            v.lines = lines
+        if status == "guarded":
+            v.guarded += 1
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Command-line choices layered over the file's ``[live]`` section."""
+
+    db: str | None = None
+    source: str | None = None
+    executor: str | None = None
+    speed: str | float | None = None
+    dry_run: bool = False
+    replay_file: str | None = None
+
+
+def strategy_assets(cfg: Any, strategy: Strategy) -> tuple[str, ...]:
+    """The traded universe: the target's assets, else ``[data] assets``; plus the cash asset."""
+    named = strategy.target.assets() or (tuple(cfg.data.assets) if cfg.data.assets else None)
+    if not named:
+        raise InputError(f"{cfg.source}: the live service needs the assets by name: give target weights "
+                         "or [data] assets = [...]")
+    assets = list(dict.fromkeys(named))
+    if strategy.cash and strategy.cash not in assets:
+        assets.append(strategy.cash)
+    return tuple(assets)
+
+
+def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledger | None = None,
+                 exchange: Any = None) -> LiveService:
+    """Everything ``ballast run`` needs, validated up front; errors name the file and field.
+
+    ``exchange`` injects a ready ccxt exchange object (tests point one at a local server).
+    """
+    from pathlib import Path
+
+    from ballast.config import load_strategy_file
+    from ballast.live.config import load_live_section, parse_speed
+    from ballast.live.executors import CcxtExecutor, PaperExecutor
+    from ballast.live.sources import CcxtSource, JsonSource, ReplaySource, ccxt_exchange, read_replay_table
+
+    cfg = load_strategy_file(path)
+    live = load_live_section(cfg.live, path)
+    strategy = cfg.to_strategy()
+    if cfg.data.relatives:
+        raise InputError(f"{path}: [data] relatives: the live service needs prices, not price relatives")
+    assets = strategy_assets(cfg, strategy)
+    source_kind = settings.source or live.source
+    mode = settings.executor or live.executor
+    if source_kind not in ("replay", "ccxt", "json"):
+        raise InputError(f"--source must be replay, ccxt or json, got {source_kind!r}")
+    if mode not in ("paper", "ccxt", "propose"):
+        raise InputError(f"--executor must be paper, ccxt or propose, got {mode!r}")
+    try:
+        speed = parse_speed(settings.speed if settings.speed is not None else live.replay.speed)
+    except ValueError as exc:
+        raise InputError(f"--speed: {exc}") from None
+    base = Path(path).resolve().parent
+
+    def near(p: str) -> str:
+        from ballast.data.bundled import DATASETS
+
+        return p if p in DATASETS or Path(p).is_absolute() else str(base / p)
+
+    uses_ccxt = source_kind == "ccxt" or mode == "ccxt" or (mode == "propose" and live.propose.then == "ccxt")
+    quote = live.ccxt.quote or strategy.cash
+    if uses_ccxt:
+        if not quote:
+            raise InputError(f"{path}: [live.ccxt] quote: name the quote asset (or set [portfolio] cash)")
+        if (mode == "ccxt" or live.propose.then == "ccxt") and (strategy.cash != quote or strategy.convention != "exact"):
+            raise InputError(f"{path}: [portfolio] the ccxt executor needs cash = {quote!r} (the quote asset "
+                             "every order settles in) and convention = \"exact\"")
+        if exchange is None:
+            exchange = ccxt_exchange(live.ccxt)
+    if source_kind == "replay":
+        file = settings.replay_file or (near(live.replay.file) if live.replay.file else cfg.prices_path())
+        frame = read_replay_table(file, list(assets), cfg.data.start, cfg.data.end, strategy.cash, cfg.data.fill)
+        source: Source = ReplaySource(frame, f"replay {Path(file).name}")
+    elif source_kind == "json":
+        if live.json_ is None:
+            raise InputError(f"{path}: [live.json] file: the json source needs a file of prices")
+        source = JsonSource(near(live.json_.file), list(assets))
+    else:
+        source = CcxtSource(exchange, list(assets), quote, live.ccxt.symbols)
+
+    led = ledger or Ledger(settings.db or live.db)
+
+    def executor_for(kind: str) -> Executor | None:
+        if kind == "paper":
+            return PaperExecutor(led)
+        if kind == "ccxt":
+            return CcxtExecutor(exchange, quote, live.ccxt.symbols, live.ccxt.order_type, live.ccxt.slippage)
+        return None
+
+    executor = executor_for(live.propose.then if mode == "propose" else mode)
+    ccxt_exec = isinstance(executor, CcxtExecutor)
+    svc = LiveService(strategy, live, led, source, executor, assets, mode=mode,
+                      dry_run=settings.dry_run or live.dry_run, speed=speed,
+                      periods_per_year=cfg.data.periods_per_year, source_label=source.describe(),
+                      holdings=dict(live.holdings) or None,
+                      max_order_age=live.ccxt.max_order_age if ccxt_exec else None,
+                      order_timeout=live.ccxt.order_timeout if ccxt_exec else 0.0,
+                      poll=live.ccxt.poll, retries=live.ccxt.retries)
+    if isinstance(executor, PaperExecutor):
+        executor.cost = svc.cost_fn()
+    return svc

@@ -1,0 +1,129 @@
+"""Shared helpers of the live tests: ledger URLs on SQLite and on a real PostgreSQL server.
+
+PostgreSQL comes from ``BALLAST_TEST_PG_URL`` (``.ci/services.sh`` starts one and exports it).
+Each test gets its own throwaway database. Without a URL the Postgres cases skip — except in CI,
+where a missing server fails the run.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ENV = "BALLAST_TEST_PG_URL"
+
+
+def pg_base_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{PG_ENV} is not set in CI: PostgreSQL tests must run (see .ci/services.sh)")
+        pytest.skip(f"no PostgreSQL configured ({PG_ENV} unset)")
+    return url
+
+
+def make_pg_database() -> tuple[str, object]:
+    """Create a fresh database next to the configured one; returns (url, dropper)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(pg_base_url())
+    name = f"ballast_t6_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the server is configured but unusable: that is a failure
+        pytest.fail(f"cannot create a test database on {base.render_as_string(hide_password=True)}: {exc}")
+    url = base.set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    url, drop = make_pg_database()
+    try:
+        yield url
+    finally:
+        drop()  # type: ignore[operator]
+
+
+STRATEGY = """
+name = "live test"
+[data]
+prices = "{prices}"
+{data_extra}
+[target]
+kind = "fixed"
+weights = {weights}
+[trigger]
+{trigger}
+[plan]
+kind = "{plan}"
+[costs]
+fee_bps = {fee_bps}
+fixed = {fixed}
+[portfolio]
+cash = "USDT"
+capital = 100000
+convention = "{convention}"
+[live]
+interval = "1d"
+executor = "{executor}"
+{live_extra}
+"""
+
+
+def write_strategy(folder: Path, prices: str | Path = "crypto", *, weights: str = "{ BTC = 0.4, ETH = 0.3, USDT = 0.3 }",
+                   trigger: str = "band = 0.05", plan: str = "band-edge", fee_bps: float = 10, fixed: float = 5,
+                   convention: str = "exact", executor: str = "paper", data_extra: str = "",
+                   live_extra: str = "", name: str = "strategy.toml") -> Path:
+    path = folder / name
+    path.write_text(STRATEGY.format(prices=prices, weights=weights, trigger=trigger, plan=plan, fee_bps=fee_bps,
+                                    fixed=fixed, convention=convention, executor=executor, data_extra=data_extra,
+                                    live_extra=live_extra), encoding="utf-8")
+    return path
+
+
+def synthetic_prices(path: Path, n: int = 200, seed: int = 1, vol: float = 0.05) -> Path:
+    """Daily BTC/ETH/USDT closes (random walks, USDT near 1) written as CSV."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    btc = 30000 * np.exp(np.cumsum(rng.normal(0, vol, n)))
+    eth = 2000 * np.exp(np.cumsum(rng.normal(0, vol * 1.2, n)))
+    usdt = 1 + rng.normal(0, 0.0005, n)
+    idx = pd.date_range("2023-01-01", periods=n, freq="D")
+    pd.DataFrame({"date": idx.strftime("%Y-%m-%d"), "BTC": btc, "ETH": eth, "USDT": usdt}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def fast_tmp(tmp_path: Path) -> Iterator[Path]:
+    """A folder on tmpfs when there is one: the ledger fsyncs every commit (as it must), and
+    on a disk that dominates test time without testing anything more."""
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    d = Path(tempfile.mkdtemp(prefix="ballast-t6-", dir=shm))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

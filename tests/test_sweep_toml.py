@@ -54,6 +54,8 @@ band = { start = 0.01, stop = 0.1, num = 3, log = true }
 fee_bps = [1, 5, 10]
 """))
     assert spec.axes["band"] == pytest.approx(list(np.geomspace(0.01, 0.1, 3)))
+    spec = load_sweep(write(folder, "[sweep]\nvol_thresholds = [[0.2, 0.4], [0.3]]\n"))
+    assert spec.axes["vol_thresholds"] == [[0.2, 0.4], [0.3]]
     assert spec.keywords()["fee_bps"] == [1, 5, 10] and "costs" not in spec.keywords()
 
 
@@ -70,6 +72,8 @@ fee_bps = [1, 5, 10]
     ("[sweep]\nband = [0.1, 0.2]\nfee_bps = [1]\nmode = \"zip\"\n", "needs axes of equal length"),
     ("[sweep]\nband = [0.1]\n[sweep.bootstrap]\nn = 0\n", "[sweep] bootstrap.n"),
     ("[sweep]\nband = [0.1]\n[sweep.walk_forward]\ntrain = 10\n", "[sweep] walk_forward.test"),
+    ("[sweep]\nvol_thresholds = [0.2, 0.4]\n", "[sweep] vol_thresholds: each value is itself a list"),
+    ("[sweep]\nband = [[0.1, 0.2]]\n", "[sweep] band: values must be single values"),
 ])
 def test_errors_name_file_and_field(folder: Path, sweep: str, message: str) -> None:
     path = write(folder, sweep)

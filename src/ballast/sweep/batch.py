@@ -22,7 +22,8 @@ from ballast.sweep.pool import Pooled, pool
 from ballast.targets.base import check_weight_path
 from ballast.triggers.base import TriggerProgram, compile_trigger
 
-_TRIGGER = {"rebalance", "band", "band_kind", "band_floor", "band_per_asset", "cooldown", "trigger"}
+_TRIGGER = {"rebalance", "band", "band_kind", "band_floor", "band_per_asset", "cooldown", "trigger",
+            "vol_change", "vol_thresholds", "vol_lookback", "vol_asset", "tracking_error", "te_lookback"}
 _COSTS = {"fee_bps", "fixed_cost", "min_trade", "costs"}
 _RUN = {"capital", "convention", "name"}
 # Keywords that cannot change each compiled component.

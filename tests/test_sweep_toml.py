@@ -54,9 +54,9 @@ band = { start = 0.01, stop = 0.1, num = 3, log = true }
 fee_bps = [1, 5, 10]
 """))
     assert spec.axes["band"] == pytest.approx(list(np.geomspace(0.01, 0.1, 3)))
+    assert spec.keywords()["fee_bps"] == [1, 5, 10] and "costs" not in spec.keywords()
     spec = load_sweep(write(folder, "[sweep]\nvol_thresholds = [[0.2, 0.4], [0.3]]\n"))
     assert spec.axes["vol_thresholds"] == [[0.2, 0.4], [0.3]]
-    assert spec.keywords()["fee_bps"] == [1, 5, 10] and "costs" not in spec.keywords()
 
 
 @pytest.mark.parametrize(("sweep", "message"), [

@@ -6,7 +6,10 @@ once), let a progress bar move, and let Ctrl-C keep the rows already finished.
 """
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -148,6 +151,22 @@ def frame(job: Job, start: int, stop: int, values: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+@contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C until the block is done (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def execute(market: Market, job: Job, sink: Any, executor: Executor | None = None,
             chunk_size: int | None = None, progress: Progress | None = None) -> Any:
     """Run every chunk into ``sink``; on Ctrl-C close the sink with the rows finished so far, re-raise."""
@@ -165,10 +184,11 @@ def execute(market: Market, job: Job, sink: Any, executor: Executor | None = Non
         width = len(job.metric_columns())
         for k, values in (executor or LocalExecutor()).map(market, job, tasks):
             a, b = tasks[k]
-            if job.paths:
-                sink.add(a, frame(job, a, b, values[:, :width]), values[:, width:])
-            else:
-                sink.add(a, frame(job, a, b, values))
+            with deferred_interrupt():  # a finished chunk is stored whole, never half
+                if job.paths:
+                    sink.add(a, frame(job, a, b, values[:, :width]), values[:, width:])
+                else:
+                    sink.add(a, frame(job, a, b, values))
             done += b - a
             if progress:
                 progress(done, total)

@@ -43,7 +43,7 @@ def test_replay_makes_the_backtests_rebalances_and_trades(case: str, tmp_path: P
     for d in decisions:
         for f in led.decision(d["id"])["fills"]:
             live[(d["period"], f["asset"])] = (f["quantity"], f["fee"])
-    rebalance_t = sorted({int(x) for x in r.raw.rebalances[0][r.raw.rebalances[2] > 0]})
+    rebalance_t = sorted({int(x) for x in r.raw.rebalances.t[r.raw.rebalances.n_trades > 0]})
     assert [d["period"] for d in decisions] == rebalance_t
     assert len(rebalance_t) > 5
     assert live.keys() == bt.keys()

@@ -96,7 +96,7 @@ def test_band_edge_lands_inside_band(df: pd.DataFrame, data: st.DataObject) -> N
     band = Band(width, kind=kind)
     tw = r.target_weights.to_numpy()
     w = r.weights.to_numpy()
-    for t in r.raw.rebalances[0]:
+    for t in r.raw.rebalances.t:
         hw = band.half_widths(tuple(df.columns), tw[t])
         if t == 0:
             continue

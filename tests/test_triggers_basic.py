@@ -73,10 +73,10 @@ def test_any_of_records_every_reason_and_all_of_needs_both(crypto: pd.DataFrame)
 def test_cooldown_spaces_rebalances(crypto: pd.DataFrame) -> None:
     target = Fixed({"BTC": 0.5, "ETH": 0.5})
     r = ballast.backtest(crypto, Strategy(target, Cooldown(Band(0.01), 30)))
-    t = r.raw.rebalances[0]
+    t = r.raw.rebalances.t
     assert (np.diff(t) >= 30).all()
     py = ballast.backtest(crypto, Strategy(target, Cooldown(Band(0.01), 30)), engine="python")
-    np.testing.assert_array_equal(r.raw.rebalances[0], py.raw.rebalances[0])
+    np.testing.assert_array_equal(r.raw.rebalances.t, py.raw.rebalances.t)
 
 
 def test_never_has_only_the_formation(crypto: pd.DataFrame) -> None:

@@ -19,6 +19,7 @@ _LAZY = {
     "load_strategy": "ballast.config",
     "Market": "ballast.market",
     "InputError": "ballast.errors",
+    "write_tearsheet": "ballast.report.html",
     "sweep": "ballast.sweep.runner",
     "walk_forward": "ballast.sweep.runner",
     # targets
@@ -43,11 +44,19 @@ _LAZY = {
     # planning
     "Full": "ballast.planning",
     "BandEdge": "ballast.planning",
+    "CostAware": "ballast.planning",
+    "plan_orders": "ballast.planning.routing",
+    "ExchangeRules": "ballast.planning.exchange_rules",
+    "AssetRules": "ballast.planning.exchange_rules",
     # costs
     "Proportional": "ballast.costs",
     "FixedPerTrade": "ballast.costs",
     "MinTradeSize": "ballast.costs",
     "Costs": "ballast.costs",
+    "ConstantProductPool": "ballast.costs",
+    "StableSwapPool": "ballast.costs",
+    "Gas": "ballast.costs",
+    "Spread": "ballast.costs",
 }
 
 __all__ = sorted(_LAZY)

@@ -78,7 +78,9 @@ def backtest(
     rebalance: Annotated[str | None, typer.Option(help="never|daily|weekly|monthly|quarterly|yearly|N")] = None,
     band: Annotated[float | None, typer.Option(help="Band half-width (0.05 = 5 points or 5 %).")] = None,
     band_kind: Annotated[str | None, typer.Option(help="absolute|relative|hybrid")] = None,
-    plan: Annotated[str | None, typer.Option(help="full|band-edge")] = None,
+    plan: Annotated[str | None, typer.Option(help="full|band-edge|cost-aware")] = None,
+    risk_aversion: Annotated[float | None, typer.Option(help="cost-aware: value of reducing Σ(w−target)² by 1, "
+                                                              "as a fraction of the portfolio (default 0.05).")] = None,
     fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points.")] = None,
     fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade (currency).")] = None,
     min_trade: Annotated[float | None, typer.Option(help="Skip trades smaller than this value.")] = None,
@@ -88,6 +90,7 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write equity/weights/trades/rebalances CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
+    png: Annotated[Path | None, typer.Option(help="Write each report figure as PNG into this folder.")] = None,
 ) -> None:
     """Backtest a strategy and compare it with buy-and-hold."""
     from ballast.engine.backtest import backtest as run
@@ -96,6 +99,7 @@ def backtest(
         strategy, data = resolve_strategy(strategy_file, {
             "prices": prices, "relatives": relatives or None, "fill": fill, "target": target,
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
+            "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
             "capital": capital, "convention": convention})
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
@@ -120,6 +124,15 @@ def backtest(
             console.print(f"wrote {', '.join(files)}")
     if report is not None:
         write_report(result, report, quiet=as_json)
+    if png is not None:
+        from ballast.report.html import write_pngs
+
+        try:
+            pngs = write_pngs([result], png)
+        except user_errors() as exc:
+            fail(_message(exc))
+        if not as_json:
+            console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
 
 
 def write_report(result: Any, path: Path, quiet: bool = False) -> None:
@@ -138,6 +151,83 @@ class _null:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@app.command()
+def report(
+    strategy_files: Annotated[list[Path], typer.Argument(help="One or more strategy TOML files to compare.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    png: Annotated[Path | None, typer.Option(help="Also write each figure as PNG into this folder.")] = None,
+    title: Annotated[str | None, typer.Option(help="Page heading (default: the strategy names).")] = None,
+) -> None:
+    """Backtest one or several strategy files and write one HTML tearsheet comparing them."""
+    from ballast.config import load_strategy_file
+    from ballast.engine.backtest import backtest as run
+    from ballast.report.html import write_pngs, write_tearsheet
+    from ballast.report.options import report_options
+    from ballast.report.terminal import print_summary
+
+    results = []
+    options = []
+    try:
+        for path in strategy_files:
+            cfg = load_strategy_file(path)
+            options.append(report_options(cfg.report, path))
+            strategy, data = resolve_strategy(path, {})
+            with console.status(f"backtesting {path}…", spinner="dots"):
+                result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
+                             periods_per_year=data.get("periods_per_year"), start=data.get("start"),
+                             end=data.get("end"))
+                result.baseline  # noqa: B018
+            results.append(result)
+        # The first file that sets a report option decides it; --title beats every file.
+        heading = title or next((o.title for o in options if o.title), None)
+        window = next((o.vol_window for o in options if o.vol_window), None)
+        with console.status("writing the report…", spinner="dots"):
+            written = write_tearsheet(results, out, title=heading, vol_window=window)
+            pngs = write_pngs(results, png, vol_window=window) if png is not None else []
+    except user_errors() as exc:
+        fail(_message(exc))
+    for result in results:
+        print_summary(result, console)
+    console.print(f"[bold]report:[/] {written}")
+    if pngs:
+        console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
+
+
+@app.command()
+def serve(
+    db: Annotated[str | None, typer.Option(help="The live ledger: a SQLite file or postgresql://... "
+                                                "(default: $BALLAST_DB or ballast.db).")] = None,
+    host: Annotated[str, typer.Option(help="Bind address (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    token_file: Annotated[Path | None, typer.Option(help="File with the API token (else BALLAST_API_TOKEN).")] = None,
+    allow_network_reads: Annotated[bool, typer.Option("--allow-network-reads",
+                                                      help="Answer reads from the local network too.")] = False,
+    strategy: Annotated[Path | None, typer.Option(help="Strategy TOML, to show its bands.")] = None,
+    refresh: Annotated[float, typer.Option(min=1.0, help="Dashboard refresh interval, seconds.")] = 5.0,
+) -> None:
+    """The HTTP API and dashboard over the live ledger (needs the 'server' extra)."""
+    try:
+        from ballast.api.server import bind_warning, build
+        from ballast.api.server import serve as run_server
+    except ImportError as exc:
+        fail(f"ballast serve needs the server extra: pip install 'ballast[server]' ({exc.name} missing)")
+    from ballast.live.ledger import LedgerUnavailable
+
+    try:
+        api = build(_db(db), token_file, allow_network_reads, strategy, refresh, bind=host)
+    except (*user_errors(), LedgerUnavailable) as exc:
+        fail(_message(exc))
+    from ballast.api.security import TOKEN_ENV
+
+    if api.state.access.token is None:
+        err.print(f"[yellow]no API token ({TOKEN_ENV} or --token-file): the API is read-only[/]")
+    warning = bind_warning(host, allow_network_reads)
+    if warning:
+        err.print(f"[yellow]{warning}[/]")
+    console.print(f"dashboard: http://{host}:{port}/   API schema: http://{host}:{port}/openapi.json")
+    run_server(api, host, port)
 
 
 @app.command()
@@ -404,6 +494,44 @@ def sweep(
         fail(_message(exc))
     if code:
         raise typer.Exit(code)
+
+
+study_app = typer.Typer(no_args_is_help=True, help="Reproducible studies on the bundled data.")
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("costs")
+def study_costs(
+    out: Annotated[Path, typer.Option(help="Folder for cost-study.csv/.md/.html/.png.")] = Path("cost-study"),
+    end: Annotated[str | None, typer.Option(help="Stop the data at this date (quick runs).")] = None,
+) -> None:
+    """Calendar, band and cost-aware rules under CEX, mainnet-DEX and L2 costs, for 1 M and 100 M USD."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ballast.report.study import n_runs, run_study, winners, write_study
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("compiling the engine…", total=n_runs())
+
+        def step(label: str) -> None:
+            progress.update(task, advance=1, description=label)
+
+        try:
+            df = run_study(step, end=end)
+        except user_errors() as exc:
+            fail(_message(exc))
+        progress.update(task, description="writing the table and the charts…")
+        files = write_study(df, out)
+    from rich.table import Table
+
+    table = Table("regime", "capital", "best final wealth", "cheapest", title="cost study: winners",
+                  title_justify="left")
+    for r in winners(df).itertuples(index=False):
+        table.add_row(r.regime, f"{r.capital / 1e6:g} M", f"{r.best} ({r.wealth:.2f}×)",
+                      f"{r.cheapest} ({r.cheapest_costs:,.0f})")
+    console.print(table)
+    console.print(f"wrote {', '.join(map(str, files))}")
 
 
 def main() -> None:

@@ -8,8 +8,11 @@
                 (see ballast/targets/builders.py)
     [trigger]   rebalance = "monthly", band = 0.05, band_kind, band_floor, per_asset, cooldown,
                 vol_change, vol_thresholds, vol_lookback, vol_asset, tracking_error, te_lookback
-    [plan]      kind = "full" | "band-edge"
-    [costs]     fee_bps, per_asset_bps, fixed, min_trade
+    [plan]      kind = "full" | "band-edge" | "cost-aware"; risk_aversion, gate (cost-aware)
+    [costs]     fee_bps, per_asset_bps, fixed, min_trade, spread_bps, spread_per_asset
+    [[costs.pools]] kind = "constant-product" | "stableswap", depth, fee, A, assets, max_slippage,
+                depth_follows_price
+    [costs.gas] units_per_swap, gas_price_gwei, native_asset, extra_units_per_hop, hops
     [portfolio] cash = "USDT", capital, convention
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ballast.errors import InputError
 from ballast.strategy import Strategy, build_strategy
@@ -69,7 +72,63 @@ class TriggerSection(Section):
 
 
 class PlanSection(Section):
-    kind: Literal["full", "band-edge"] = "full"
+    kind: Literal["full", "band-edge", "cost-aware"] = "full"
+    risk_aversion: float | None = Field(default=None, ge=0)
+    gate: bool | None = None
+
+    @model_validator(mode="after")
+    def _cost_aware_only(self) -> "PlanSection":
+        extra = [k for k in ("risk_aversion", "gate") if getattr(self, k) is not None]
+        if extra and self.kind != "cost-aware":
+            raise ValueError(f"{', '.join(extra)} only apply to kind = \"cost-aware\", not {self.kind!r}")
+        return self
+
+    def planner(self) -> Any:
+        """The planner object (a name for the simple kinds, CostAware with its parameters)."""
+        if self.kind != "cost-aware":
+            return self.kind
+        from ballast.planning import CostAware
+
+        return CostAware(0.05 if self.risk_aversion is None else self.risk_aversion,
+                         gate=True if self.gate is None else self.gate)
+
+
+class PoolSection(Section):
+    kind: Literal["constant-product", "stableswap"]
+    depth: float | dict[str, float] = Field(description="value per side of the pool, in the price currency")
+    fee: float | None = Field(default=None, ge=0, lt=1)
+    A: float | None = Field(default=None, gt=0)
+    assets: list[str] | None = None
+    max_slippage: float | None = Field(default=0.01, gt=0, lt=1)
+    depth_follows_price: bool = False
+
+    @field_validator("depth")
+    @classmethod
+    def _depth(cls, v: float | dict[str, float]) -> float | dict[str, float]:
+        values = v.values() if isinstance(v, dict) else [v]
+        if any(not x > 0 for x in values):
+            raise ValueError("depth must be positive (value per side of the pool, e.g. 20e6)")
+        return v
+
+    def model(self) -> Any:
+        from ballast.costs import ConstantProductPool, StableSwapPool
+
+        common = dict(depth=self.depth, assets=self.assets, max_slippage=self.max_slippage,
+                      depth_follows_price=self.depth_follows_price)
+        if self.kind == "constant-product":
+            if self.A is not None:
+                raise ValueError("A only applies to kind = \"stableswap\"")
+            return ConstantProductPool(fee=0.003 if self.fee is None else self.fee, **common)
+        return StableSwapPool(A=100.0 if self.A is None else self.A, fee=0.0004 if self.fee is None else self.fee,
+                              **common)
+
+
+class GasSection(Section):
+    units_per_swap: float = Field(default=150_000, gt=0)
+    gas_price_gwei: float = Field(gt=0)
+    native_asset: str = "ETH"
+    extra_units_per_hop: float = Field(default=50_000, ge=0)
+    hops: dict[str, int] = Field(default_factory=dict)
 
 
 class CostsSection(Section):
@@ -77,6 +136,10 @@ class CostsSection(Section):
     per_asset_bps: dict[str, float] = Field(default_factory=dict)
     fixed: float = Field(default=0.0, ge=0)
     min_trade: float = Field(default=0.0, ge=0)
+    spread_bps: float = Field(default=0.0, ge=0)
+    spread_per_asset: dict[str, float] = Field(default_factory=dict)
+    pools: list[PoolSection] = Field(default_factory=list)
+    gas: GasSection | None = None
 
 
 class PortfolioSection(Section):
@@ -109,7 +172,7 @@ class StrategyFile(Section):
 
     def keywords(self) -> dict[str, Any]:
         """The flat keywords of `build_strategy` (CLI flags override these)."""
-        from ballast.costs import Costs, FixedPerTrade, MinTradeSize, Proportional
+        from ballast.costs import Costs, FixedPerTrade, Gas, MinTradeSize, Proportional, Spread
 
         models = []
         if self.costs.fee_bps or self.costs.per_asset_bps:
@@ -118,6 +181,11 @@ class StrategyFile(Section):
             models.append(FixedPerTrade(self.costs.fixed))
         if self.costs.min_trade:
             models.append(MinTradeSize(self.costs.min_trade))
+        if self.costs.spread_bps or self.costs.spread_per_asset:
+            models.append(Spread(self.costs.spread_bps, self.costs.spread_per_asset))
+        models.extend(pool.model() for pool in self.costs.pools)
+        if self.costs.gas is not None:
+            models.append(Gas(**self.costs.gas.model_dump()))
         return {
             "target": build_target(self.target),
             "rebalance": self.trigger.rebalance,
@@ -132,7 +200,7 @@ class StrategyFile(Section):
             "vol_asset": self.trigger.vol_asset,
             "tracking_error": self.trigger.tracking_error,
             "te_lookback": self.trigger.te_lookback,
-            "plan": self.plan.kind,
+            "plan": self.plan.planner(),
             "costs": Costs(*models),
             "cash": self.portfolio.cash,
             "capital": self.portfolio.capital,

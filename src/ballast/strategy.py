@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
-from ballast.planning import BandEdge, Full, Planner
+from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
 
 CONVENTIONS = ("exact", "bt")
-PLANS = ("full", "band-edge")
+PLANS = ("full", "band-edge", "cost-aware")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Strategy:
             raise ValueError(f"capital must be positive, got {self.capital!r}")
         if isinstance(self.planner, BandEdge) and self.planner.band is None:
             object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger)))
+        if isinstance(self.planner, CostAware):
+            object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger), self.cash, self.costs))
 
     def buy_and_hold(self) -> "Strategy":
         """The same strategy that never rebalances after forming: the baseline."""
@@ -89,6 +91,7 @@ def build_strategy(
     band_floor: float | None = None,
     band_per_asset: Mapping[str, float] | None = None,
     plan: str | Planner = "full",
+    risk_aversion: float | None = None,
     fee_bps: float = 0.0,
     fixed_cost: float = 0.0,
     min_trade: float = 0.0,
@@ -111,6 +114,7 @@ def build_strategy(
     ``rebalance`` defaults to ``"monthly"`` without a band and to ``"never"`` with one (or with a
     volatility-regime or tracking-error trigger); when several are given, any of them fires.
     ``vol_change``/``vol_thresholds`` add a `VolatilityRegime`, ``tracking_error`` a `TrackingError`.
+    ``risk_aversion`` is CostAware's κ.
     """
     if trigger is None:
         parts: list[Trigger] = []
@@ -132,9 +136,13 @@ def build_strategy(
     if isinstance(plan, str):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {', '.join(PLANS)}, got {plan!r}")
-        planner: Planner = Full() if plan == "full" else BandEdge()
+        planner: Planner = {"full": Full, "band-edge": BandEdge, "cost-aware": CostAware}[plan]()
     else:
         planner = plan
+    if risk_aversion is not None:
+        if not isinstance(planner, CostAware):
+            raise ValueError(f"risk_aversion only applies to plan 'cost-aware', not {planner.describe()!r}")
+        planner = CostAware(risk_aversion, planner.band, planner.gate, planner.cash, planner.costs)
     if costs is None:
         models: list[CostModel] = []
         if fee_bps:

@@ -1,0 +1,1 @@
+"""The HTTP API and dashboard over the live ledger (extra ``server``: FastAPI + uvicorn)."""

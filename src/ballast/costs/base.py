@@ -28,6 +28,8 @@ class CostArrays(NamedTuple):
     pool_depth: np.ndarray  # float64[T, N]: quote-side pool reserve, in currency
     pool_fee: np.ndarray  # float64[N]: the pool's own fee fraction
     pool_amp: np.ndarray  # float64[N]: StableSwap amplification A
+    fixed_asset: np.ndarray  # float64[T, N]: extra currency per trade of asset i (gas of extra hops)
+    pool_slice: np.ndarray  # float64[N]: largest single swap as a fraction of pool_depth (0 = no cap)
 
 
 class CostModel(ABC):
@@ -65,7 +67,7 @@ class Costs(CostModel):
 def zero_costs(market: Market) -> CostArrays:
     T, N = market.prices.shape
     return CostArrays(np.zeros(N), np.zeros(T), 0.0, np.zeros(N, np.int64), np.zeros((T, N)),
-                      np.zeros(N), np.zeros(N))
+                      np.zeros(N), np.zeros(N), np.zeros((T, N)), np.zeros(N))
 
 
 def compile_costs(model: CostModel | None, market: Market) -> CostArrays:

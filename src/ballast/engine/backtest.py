@@ -11,7 +11,7 @@ import pandas as pd
 
 from ballast.costs.base import CostArrays, compile_costs
 from ballast.data.loaders import load_prices
-from ballast.engine.result import RawRun, Result
+from ballast.engine.result import RawRun, RebalanceLog, Result, TradeLog
 from ballast.errors import InputError
 from ballast.market import Market
 from ballast.strategy import Strategy, build_strategy
@@ -64,7 +64,7 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
         p.market.prices, p.targets, p.program, p.plan, p.costs, p.quote,
         CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
     m = compute_metrics(equity, acc, float(p.strategy.capital), float(p.market.periods_per_year))
-    return RawRun(equity, weights, acc, m, reb, trades)
+    return RawRun(equity, weights, acc, m, RebalanceLog(*reb), TradeLog(*trades))
 
 
 def run_python(p: Prepared) -> RawRun:

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from ballast.costs.kernel import trade_cost
-from ballast.planning.base import PLAN_FULL
+from ballast.planning.base import PLAN_BAND_EDGE, PLAN_EXECUTED
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.kernel import plan_weights
 from ballast.triggers.kernel import evaluate_program
@@ -41,11 +41,12 @@ ROUNDING = 1e-12  # trades smaller than this fraction of the portfolio are round
 
 
 @njit(cache=True)
-def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noqa: ANN001
+def _solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):  # noqa: ANN001
     """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′.
 
-    Assets marked ``keep`` and legs below the minimum trade size are not traded: they keep their
-    value and the traded assets share the rest in proportion to their planned weights.
+    Assets marked ``keep``, legs the planner left alone (w = w_pre) and legs below the minimum
+    trade size are not traded: they keep their value and the traded assets share the rest in
+    proportion to their planned weights.
     """
     n = p.shape[0]
     min_trade = costs.min_trade  # read once: a tuple field read in a loop defeats refcount pruning
@@ -64,7 +65,7 @@ def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noq
         else:
             # A weight already on target still gives d ≈ ulp(x) from rounding; that is no trade
             # (it would pay a fixed cost and break backtest/live agreement).
-            traded[i] = d > ROUNDING * V and d >= min_trade
+            traded[i] = d > ROUNDING * V and d >= min_trade and w[i] != w_pre[i]
         if traded[i]:
             w_s += w[i]
         else:
@@ -76,7 +77,7 @@ def _solve_exact(units, cash, p, w, keep, costs, t, quote, traded, hold):  # noq
         c = 0.0
         for i in range(n):
             if traded[i] and i != quote:
-                c += trade_cost(costs, i, t, abs(w[i] / w_s * (v_new - x_skip) - units[i] * p[i]))
+                c += trade_cost(costs, i, t, w[i] / w_s * (v_new - x_skip) - units[i] * p[i])
         nxt = V - c
         if abs(nxt - v_new) <= 1e-15 * abs(V):
             v_new = nxt
@@ -93,7 +94,7 @@ def _bt_leg(costs, i, t, amount):  # noqa: ANN001
     a = abs(amount)
     d = a
     for _ in range(MAX_ITER):
-        c = trade_cost(costs, i, t, d)
+        c = trade_cost(costs, i, t, d if amount > 0 else -d)
         nxt = a - c if amount > 0 else a + c
         if abs(nxt - d) <= 1e-15 * a:
             d = nxt
@@ -143,7 +144,7 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
     if convention == CONV_EXACT:
         traded = np.zeros(n, np.bool_)
         hold = np.empty(n)
-        v_new = _solve_exact(units, cash, p, w_new, keep, costs, t, quote, traded, hold)
+        v_new = _solve_exact(units, cash, p, w_pre, w_new, keep, costs, t, quote, traded, hold)
         if v_new <= 0.0:  # nothing tradeable, or costs would exceed the portfolio
             return V, cash, 0, 0.0, 0.0
         for i in range(n):
@@ -152,7 +153,7 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
                 continue
             dv[i] = d
             if i != quote:
-                cost[i] = trade_cost(costs, i, t, abs(d))
+                cost[i] = trade_cost(costs, i, t, d)
                 n_here += 1
                 traded_value += abs(d)
                 cost_here += cost[i]
@@ -165,7 +166,7 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
             continue
         d = _bt_leg(costs, i, t, amount)
         dv[i] = d if amount > 0 else -d
-        cost[i] = trade_cost(costs, i, t, d)
+        cost[i] = trade_cost(costs, i, t, dv[i])
         cash -= amount
         units[i] += dv[i] / p[i]
         n_here += 1
@@ -179,29 +180,40 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
 
 @njit(cache=True)
 def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):  # noqa: ANN001
-    """The planner, then the state-dependent constraints (turnover cap, value floor)."""
-    plan_weights(plan, w_pre, target, scale, w_new, keep)
-    if apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
+    """The planner, then the state-dependent constraints (turnover cap, value floor).
+
+    Returns the planner's (status PLAN_*, expected cost, benefit)."""
+    status, est, benefit = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V)
+    if status == PLAN_EXECUTED and apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
         for i in range(keep.shape[0]):  # constrained weights move every asset: none is untouched
             keep[i] = False
+    return status, est, benefit
 
 
 @njit(cache=True)
 def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
-    """Plan, constrain, then execute. Under exact accounting a planner that leaves assets untouched
-    plans in post-cost weights: the value kept by untouched assets is a larger share after costs,
-    so the plan is redone at scale = V/V′ until V′ stops moving (a contraction; two or three rounds)."""
+    """Plan, constrain, then execute; returns execute's tuple plus the plan's (status, cost, benefit).
+
+    Under exact accounting the band-edge planner plans in post-cost weights: the value kept by
+    untouched assets is a larger share after costs, so the plan is redone at scale = V/V′ until V′
+    stops moving (a contraction; two or three rounds). A plan the cost gate skipped trades nothing.
+    """
     n = p.shape[0]
     V = cash
     for i in range(n):
         V += units[i] * p[i]
     scale = 1.0
-    _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep)
-    if convention == CONV_EXACT and plan.kind != PLAN_FULL:
+    status, est, benefit = _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep)
+    if status != PLAN_EXECUTED:
+        for i in range(n):
+            dv[i] = 0.0
+            cost[i] = 0.0
+        return V, cash, 0, 0.0, 0.0, status, est, benefit
+    if convention == CONV_EXACT and plan.kind == PLAN_BAND_EDGE:
         traded = np.zeros(n, np.bool_)
         hold = np.empty(n)
         for _ in range(50):
-            v_new = _solve_exact(units, cash, p, w_new, keep, costs, t, quote, traded, hold)
+            v_new = _solve_exact(units, cash, p, w_pre, w_new, keep, costs, t, quote, traded, hold)
             if v_new <= 0.0:
                 break
             nxt = V / v_new
@@ -209,7 +221,9 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
                 break
             scale = nxt
             _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep)
-    return execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost)
+    v_after, cash_after, n_here, cost_here, traded_value = execute(
+        units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost)
+    return v_after, cash_after, n_here, cost_here, traded_value, status, est, benefit
 
 
 @njit(cache=True)
@@ -231,6 +245,9 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     reb_trades = np.empty(cap_r, np.int64)
     reb_cost = np.empty(cap_r)
     reb_value = np.empty(cap_r)
+    reb_status = np.empty(cap_r, np.int64)
+    reb_est = np.empty(cap_r)
+    reb_benefit = np.empty(cap_r)
     cap_t = T * n if record else 1
     tr_t = np.empty(cap_t, np.int64)
     tr_asset = np.empty(cap_t, np.int64)
@@ -266,7 +283,7 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
         if fire and V > 0.0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            v_after, cash, n_here, cost_here, traded_value = rebalance(
+            v_after, cash, n_here, cost_here, traded_value, status, est, benefit = rebalance(
                 plan, w_pre, target_t, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost)
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
@@ -288,6 +305,9 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
                 reb_trades[n_reb] = n_here
                 reb_cost[n_reb] = cost_here
                 reb_value[n_reb] = traded_value
+                reb_status[n_reb] = status
+                reb_est[n_reb] = est
+                reb_benefit[n_reb] = benefit
                 n_reb += 1
         equity[t] = v_after
         if record:
@@ -300,5 +320,6 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
             acc[ACC_ACTIVE_SUMSQ] += a * a
         v_prev = v_after
     return (equity, weights, acc,
-            (reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb]),
+            (reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb],
+             reb_status[:n_reb], reb_est[:n_reb], reb_benefit[:n_reb]),
             (tr_t[:n_tr], tr_asset[:n_tr], tr_qty[:n_tr], tr_value[:n_tr], tr_cost[:n_tr]))

@@ -16,9 +16,9 @@ from ballast.engine.kernel import (
     value_and_weights,
 )
 from ballast.engine.metrics import compute_metrics
-from ballast.engine.result import RawRun
+from ballast.engine.result import RawRun, RebalanceLog, TradeLog
 from ballast.costs.base import CostArrays
-from ballast.planning.base import Planner, PlanSpec
+from ballast.planning.base import PLAN_EXECUTED, PlanOutcome, Planner, PlanSpec, plan_step
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.full import Full
 from ballast.targets.constraints import with_constraints
@@ -30,29 +30,34 @@ if TYPE_CHECKING:
 CONV = {"exact": 0, "bt": 1}
 
 
-def plan_and_execute(planner: Planner, spec: PlanSpec, builtin: bool, state: TriggerState,
+def plan_and_execute(planner: object, spec: PlanSpec, builtin: bool, state: TriggerState,
                      units: np.ndarray, cash: float, price: np.ndarray, costs: CostArrays, t: int,
                      quote: int, convention: int, dv: np.ndarray, cost: np.ndarray
-                     ) -> tuple[float, float, int, float, float, np.ndarray]:
+                     ) -> tuple[float, float, int, float, float, PlanOutcome]:
     """One rebalance: a built-in planner (``builtin``: ``spec`` is its encoding) goes through the
-    kernel's own ``rebalance``; a user-defined one plans in Python, gets the target's
-    constraints carried by ``spec`` and the same accounting. Mutates ``units``.
+    kernel's own ``rebalance``; a user-defined one plans in Python (``plan_costed``), gets the
+    target's constraints carried by ``spec`` and the same accounting. Mutates ``units``.
 
-    Returns execute's (value, cash, trades, cost, traded value) plus the planned weights; the
+    Returns execute's (value, cash, trades, cost, traded value) plus the plan's outcome; the
     pure-Python engine and the live service both step through here.
     """
     n = len(units)
     keep = np.zeros(n, np.bool_)
     if builtin:
         w_new = np.empty(n)
-        out = rebalance(spec, state.weights, state.target, units, cash, price, costs, t, quote,
-                        convention, w_new, keep, dv, cost)
-    else:
-        w_new = np.array(planner.plan(state), dtype=np.float64)
-        V = float(units @ price) + cash
-        apply_constraints(spec, costs, t, V, state.weights, w_new, quote)
-        out = execute(units, cash, price, state.weights, w_new, keep, costs, t, quote, convention, dv, cost)
-    return (*out, w_new)
+        *out, status, est, benefit = rebalance(spec, state.weights, state.target, units, cash, price,
+                                               costs, t, quote, convention, w_new, keep, dv, cost)
+        return (*out, PlanOutcome(w_new, int(status), float(est), float(benefit)))
+    V = float(units @ price) + cash
+    outcome = plan_step(planner, state, V, costs)
+    if outcome.status != PLAN_EXECUTED:
+        dv[:] = 0.0
+        cost[:] = 0.0
+        return V, cash, 0, 0.0, 0.0, outcome
+    w_new = np.array(outcome.weights, dtype=np.float64)
+    apply_constraints(spec, costs, t, V, state.weights, w_new, quote)
+    out = execute(units, cash, price, state.weights, w_new, keep, costs, t, quote, convention, dv, cost)
+    return (*out, outcome._replace(weights=w_new))
 
 
 def constraint_spec(p: "Prepared") -> PlanSpec:
@@ -72,7 +77,7 @@ def simulate_python(p: "Prepared") -> RawRun:
     weights = np.zeros((T, n))
     targets = np.empty((T, n))
     acc = np.zeros(N_ACC)
-    reb: list[tuple[int, int, int, float, float]] = []
+    reb: list[tuple[int, int, int, float, float, int, float, float]] = []
     reasons: list[str] = []
     trades: list[tuple[int, int, float, float, float]] = []
     dv = np.empty(n)
@@ -97,7 +102,7 @@ def simulate_python(p: "Prepared") -> RawRun:
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            v_after, cash, n_here, cost_here, traded_value, _ = plan_and_execute(
+            v_after, cash, n_here, cost_here, traded_value, outcome = plan_and_execute(
                 s.planner, spec, p.plan is not None, state, units, cash, price, p.costs, t, p.quote,
                 CONV[s.convention], dv, cost)
             acc[ACC_COSTS] += cost_here
@@ -107,7 +112,7 @@ def simulate_python(p: "Prepared") -> RawRun:
                 acc[ACC_TURNOVER] += 0.5 * traded_value / V
                 last_t = t
             trades.extend((t, i, dv[i] / price[i], dv[i], cost[i]) for i in range(n) if dv[i] != 0.0)
-            reb.append((t, 0, n_here, cost_here, traded_value))
+            reb.append((t, 0, n_here, cost_here, traded_value, outcome.status, outcome.cost, outcome.benefit))
             reasons.append(reason)
         equity[t] = v_after
         value_and_weights(units, cash, price, weights[t])
@@ -123,6 +128,7 @@ def simulate_python(p: "Prepared") -> RawRun:
         return tuple(np.array([r[k] for r in rows], dtype=dt) for k, dt in enumerate(dtypes))
 
     return RawRun(equity, weights, acc, metrics,
-                  cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64)),
-                  cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64)),
+                  RebalanceLog(*cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64, np.int64,
+                                           np.float64, np.float64))),
+                  TradeLog(*cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64))),
                   reasons)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import METRIC_DOCS, metrics_dict
 from ballast.market import Market
+from ballast.planning.base import PLAN_SKIPPED, skip_note
 from ballast.triggers.base import TriggerState, reason_from_bits
 
 if TYPE_CHECKING:
@@ -28,6 +29,29 @@ CONVENTIONS_TEXT = {
 }
 
 
+class RebalanceLog(NamedTuple):
+    """One row per trigger firing (the formation included), as the kernel records it."""
+
+    t: np.ndarray  # period
+    bits: np.ndarray  # leaves of the trigger that were true
+    n_trades: np.ndarray
+    cost: np.ndarray  # costs paid
+    value: np.ndarray  # traded value
+    status: np.ndarray  # PLAN_EXECUTED or PLAN_SKIPPED (cost gate)
+    est_cost: np.ndarray  # the planner's expected cost (cost-aware)
+    benefit: np.ndarray  # the planner's expected benefit (cost-aware)
+
+
+class TradeLog(NamedTuple):
+    """One row per executed trade."""
+
+    t: np.ndarray
+    asset: np.ndarray
+    quantity: np.ndarray
+    value: np.ndarray
+    cost: np.ndarray
+
+
 @dataclass(frozen=True)
 class RawRun:
     """The kernel's (or the Python engine's) output, untouched."""
@@ -36,8 +60,8 @@ class RawRun:
     weights: np.ndarray
     acc: np.ndarray
     metrics: np.ndarray
-    rebalances: tuple[np.ndarray, ...]  # t, leaf bits, n trades, cost, traded value
-    trades: tuple[np.ndarray, ...]  # t, asset, quantity, value, cost
+    rebalances: RebalanceLog
+    trades: TradeLog
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
 
 
@@ -92,7 +116,7 @@ class Result:
     def reasons(self) -> list[str]:
         if self.raw.reasons is not None:
             return self.raw.reasons
-        t_arr, bits, n_tr = self.raw.rebalances[0], self.raw.rebalances[1], self.raw.rebalances[2]
+        t_arr, bits, n_tr = self.raw.rebalances.t, self.raw.rebalances.bits, self.raw.rebalances.n_trades
         pre = self.pre_trade_weights.to_numpy()
         out: list[str] = []
         last = 0
@@ -109,9 +133,11 @@ class Result:
     @cached_property
     def rebalances(self) -> pd.DataFrame:
         """Every time the trigger fired: when, why, how many trades, cost, traded value."""
-        t, _, n, cost, value = self.raw.rebalances
-        reasons = [r if k > 0 or i == 0 else f"{r} (skipped: every trade below the minimum size)"
-                   for i, (r, k) in enumerate(zip(self.reasons, n, strict=True))]
+        t, _, n, cost, value, status, est, benefit = self.raw.rebalances
+        why = [skip_note(c, b) if s == PLAN_SKIPPED else "skipped: every trade below the minimum size"
+               for s, c, b in zip(status, est, benefit, strict=True)]
+        reasons = [r if k > 0 or i == 0 else f"{r} ({w})"
+                   for i, (r, k, w) in enumerate(zip(self.reasons, n, why, strict=True))]
         return pd.DataFrame({
             "time": self.market.index[t], "reason": reasons, "n_trades": n, "cost": cost,
             "traded_value": value, "executed": n > 0,
@@ -121,7 +147,7 @@ class Result:
     def trades(self) -> pd.DataFrame:
         """One row per asset traded: time, asset, quantity (signed), value (signed), cost, reason."""
         t, asset, qty, value, cost = self.raw.trades
-        reason_at = dict(zip(self.raw.rebalances[0].tolist(), self.reasons, strict=True))
+        reason_at = dict(zip(self.raw.rebalances.t.tolist(), self.reasons, strict=True))
         return pd.DataFrame({
             "time": self.market.index[t],
             "asset": np.array(self.market.assets, dtype=object)[asset] if len(asset) else np.array([], object),

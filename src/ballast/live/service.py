@@ -419,8 +419,8 @@ class LiveService:
                 return "hold"
 
         plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason)
-        if plan is None:
-            note = f"trigger fired ({reason}) but every trade is below the minimum"
+        if plan is None or isinstance(plan, str):
+            note = plan or f"trigger fired ({reason}) but every trade is below the minimum"
             self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
             self._show(obs, t, "hold", note, V, lines)
             return "hold"
@@ -467,9 +467,10 @@ class LiveService:
                                 self.strategy.target, market)
 
     def plan_orders(self, state: TriggerState, recent: Market, k: int, spec: PlanSpec, units: np.ndarray,
-                    cash: float, p: np.ndarray, V: float, reason: str) -> PlannedDecision | None:
+                    cash: float, p: np.ndarray, V: float, reason: str) -> PlannedDecision | str | None:
         """Run the backtest's own plan-and-execute on a copy of the holdings: the trades and costs
-        the backtest would make here become orders (``recent``/``k``: see `History.recent`)."""
+        the backtest would make here become orders (``recent``/``k``: see `History.recent`).
+        A string is the note of a rebalance the cost gate skipped; None means nothing to trade."""
         from ballast.engine.python_path import plan_and_execute
 
         costs = compile_costs(self.strategy.costs, recent)
@@ -477,8 +478,11 @@ class LiveService:
         cost = np.zeros(self.n)
         w_pre, target = state.weights, state.target
         builtin = self.strategy.planner.encode(self.assets) is not None
-        *_, w_new = plan_and_execute(self.strategy.planner, spec, builtin, state, units.copy(), cash, p,
-                                     costs, k, self.quote, self.convention, dv, cost)
+        *_, outcome = plan_and_execute(self.strategy.planner, spec, builtin, state, units.copy(), cash, p,
+                                       costs, k, self.quote, self.convention, dv, cost)
+        if outcome.note() is not None:
+            return f"trigger fired ({reason}) but {outcome.note()}"
+        w_new = outcome.weights
         settle = self.settlement(cash, V)
         q_price = 1.0 if settle == CASH else float(p[self.quote])
         orders = []

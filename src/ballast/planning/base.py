@@ -6,17 +6,24 @@ decides *where* to go; the kernel-side implementations live in planning/kernel.p
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from ballast.triggers.base import TriggerState
+
+if TYPE_CHECKING:
+    from ballast.costs.base import CostArrays
 
 PLAN_FULL = 0
 PLAN_BAND_EDGE = 1
 PLAN_COST_AWARE = 2
 
 NO_FLOOR = np.zeros(0)  # PlanSpec.floor_value when the strategy has no value floor
+
+# Status of a plan, recorded per rebalance (engine rebalance log).
+PLAN_EXECUTED = 0
+PLAN_SKIPPED = 1  # the "worth it" gate: expected cost above the benefit, nothing traded
 
 
 class PlanSpec(NamedTuple):
@@ -33,10 +40,34 @@ class PlanSpec(NamedTuple):
     max_turnover: float = 0.0  # one-way turnover cap per rebalance, 0 = none
 
 
+class PlanOutcome(NamedTuple):
+    """A plan with what the planner expected: status PLAN_*, cost and benefit in currency."""
+
+    weights: np.ndarray
+    status: int
+    cost: float
+    benefit: float
+
+    def note(self) -> str | None:
+        """The rebalance record's text when the gate skipped the trades."""
+        if self.status == PLAN_SKIPPED:
+            return skip_note(self.cost, self.benefit)
+        return None
+
+
+def skip_note(cost: float, benefit: float) -> str:
+    return f"skipped: cost {cost:,.0f} > benefit {benefit:,.0f}"
+
+
 class Planner(ABC):
     @abstractmethod
     def plan(self, state: TriggerState) -> np.ndarray:
         """Post-trade weights (summing to one) for the pre-trade state."""
+
+    def plan_costed(self, state: TriggerState, value: float, costs: "CostArrays") -> PlanOutcome:
+        """One engine step: the plan at portfolio ``value`` under compiled ``costs``. Planners that
+        price trades override this; the others ignore value and costs."""
+        return PlanOutcome(np.asarray(self.plan(state), dtype=np.float64), PLAN_EXECUTED, 0.0, 0.0)
 
     def encode(self, assets: tuple[str, ...]) -> PlanSpec | None:
         """Arrays for the compiled kernel, or None if only the pure-Python path can run it."""
@@ -44,3 +75,10 @@ class Planner(ABC):
 
     def describe(self) -> str:
         return type(self).__name__
+
+
+def plan_step(planner: object, state: TriggerState, value: float, costs: "CostArrays") -> PlanOutcome:
+    """One engine step for any planner, including duck-typed ones that only define ``plan``."""
+    if isinstance(planner, Planner):
+        return planner.plan_costed(state, value, costs)
+    return PlanOutcome(np.asarray(planner.plan(state), dtype=np.float64), PLAN_EXECUTED, 0.0, 0.0)  # type: ignore[attr-defined]

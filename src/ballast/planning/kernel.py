@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ballast.planning.base import PLAN_BAND_EDGE, PLAN_FULL
+from ballast.planning.base import PLAN_BAND_EDGE, PLAN_COST_AWARE, PLAN_EXECUTED
 
 
 @njit(cache=True)
@@ -117,12 +117,25 @@ def project_band(w, target, width_abs, width_rel, scale, out, keep):  # noqa: AN
 
 
 @njit(cache=True)
-def plan_weights(plan, w, target, scale, out, keep):  # noqa: ANN001
-    """Post-trade weights into ``out`` for planner ``plan`` (a PlanSpec); ``keep`` marks assets
-    the planner leaves untouched (their value is kept; see `project_band` for ``scale``)."""
+def plan_weights(plan, w, target, scale, out, keep, costs, t, V):  # noqa: ANN001
+    """Post-trade weights into ``out`` for planner ``plan`` (a PlanSpec) at period ``t``, value ``V``;
+    ``keep`` marks assets the planner leaves untouched (their value is kept; see `project_band`
+    for ``scale``). Returns (status PLAN_*, expected cost, benefit); only the cost-aware planner
+    fills the last two.
+    """
+    if plan.kind == PLAN_COST_AWARE:
+        for i in range(w.shape[0]):
+            keep[i] = False
+        return cost_aware(w, target, plan.width_abs, plan.width_rel, plan.params[0], plan.params[1] != 0.0,
+                          np.int64(plan.params[2]), costs, t, V, out)
     if plan.kind == PLAN_BAND_EDGE:
         project_band(w, target, plan.width_abs, plan.width_rel, scale, out, keep)
     else:
         for i in range(w.shape[0]):
             out[i] = target[i]
             keep[i] = False
+    return PLAN_EXECUTED, 0.0, 0.0
+
+
+# At the end: cost_kernel reuses project_band from this module.
+from ballast.planning.cost_kernel import cost_aware  # noqa: E402

@@ -16,16 +16,25 @@ PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "turnover", "me
 HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar"}
 
 
-def sparkline(values: np.ndarray, width: int = 60) -> str:
-    """Equity as a one-line bar chart (log scale, so a crash and a rally read alike)."""
+def sparkline(values: np.ndarray, width: int = 60, scale: tuple[float, float] | None = None) -> str:
+    """Equity as a one-line bar chart (log scale, so a crash and a rally read alike).
+
+    ``scale`` = (low, high) in value terms draws several lines on one shared scale, so the strategy
+    and buy and hold can be compared bar by bar.
+    """
     v = np.log(np.asarray(values, dtype=float).clip(min=1e-300))
     if len(v) > width:
         v = v[np.linspace(0, len(v) - 1, width).astype(int)]
-    lo, hi = float(v.min()), float(v.max())
+    lo, hi = (float(v.min()), float(v.max())) if scale is None else (float(np.log(scale[0])), float(np.log(scale[1])))
     if hi - lo < 1e-12:
         return SPARKS[0] * len(v)
-    idx = ((v - lo) / (hi - lo) * (len(SPARKS) - 1)).round().astype(int)
+    idx = ((v - lo) / (hi - lo) * (len(SPARKS) - 1)).round().clip(0, len(SPARKS) - 1).astype(int)
     return "".join(SPARKS[i] for i in idx)
+
+
+def can_draw_blocks(console: Console) -> bool:
+    """Block characters need a UTF terminal; piped output to a plain-ASCII locale gets none."""
+    return "utf" in (console.encoding or "").lower()
 
 
 def label(stamp: object) -> str:
@@ -108,7 +117,13 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
     console.print(f"[bold]{result.strategy.name}[/]")
     console.print(strategy_grid(result))
     console.print(summary_table(result, title=""))
-    console.print(f"equity  {sparkline(result.raw.equity)}")
-    if result.baseline is not None:
-        console.print(f"hold    {sparkline(result.baseline.raw.equity)}")
+    if can_draw_blocks(console):
+        curves = [("equity", result.raw.equity / result.strategy.capital)]
+        if result.baseline is not None:
+            curves.append(("hold", result.baseline.raw.equity / result.baseline.strategy.capital))
+        lo = min(float(c.min()) for _, c in curves)
+        hi = max(float(c.max()) for _, c in curves)
+        width = max(20, min(80, console.width - 20))
+        for name, curve in curves:
+            console.print(f"{name:<7} {sparkline(curve, width, (lo, hi))} {curve[-1]:.2f}×", highlight=False)
     console.print(f"[dim]conventions: {result.conventions}[/]")

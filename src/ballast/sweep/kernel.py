@@ -56,7 +56,8 @@ def build_costs(P, idx, length, c):  # noqa: ANN001, N803
     return CostArrays(take(P[0], idx, length, c, 0), take(P[1], idx, length, c, 1),
                       take_scalar(P[2], idx, c, 2), take(P[3], idx, length, c, 3),
                       take(P[4], idx, length, c, 4), take(P[5], idx, length, c, 5),
-                      take(P[6], idx, length, c, 6))
+                      take(P[6], idx, length, c, 6), take(P[7], idx, length, c, 7),
+                      take(P[8], idx, length, c, 8))
 
 
 @njit(parallel=True, cache=True)
@@ -76,14 +77,14 @@ def sweep_kernel(prices, tgt, trig, plan, costs, quote, convention, capital, per
     g_idx, g_len = trig[1], trig[2]
     p0, p1, p2, p3, p4, p5, p6 = plan[0]
     p_idx, p_len = plan[1], plan[2]
-    k0, k1, k2, k3, k4, k5, k6 = costs[0]
+    k0, k1, k2, k3, k4, k5, k6, k7, k8 = costs[0]
     k_idx, k_len = costs[1], costs[2]
     out = np.empty((C, N_METRICS))
     for c in prange(C):
         targets = take(t0, t_idx, t_len, c, 0)
         g = build_program((g0, g1, g2, g3, g4, g5, g6), g_idx, g_len, c)
         p = build_plan((p0, p1, p2, p3, p4, p5, p6), p_idx, p_len, c)
-        k = build_costs((k0, k1, k2, k3, k4, k5, k6), k_idx, k_len, c)
+        k = build_costs((k0, k1, k2, k3, k4, k5, k6, k7, k8), k_idx, k_len, c)
         equity, _w, acc, _r, _t = simulate(prices, targets, g, p, k, quote[c], convention[c],
                                            capital[c], False)
         out[c] = compute_metrics(equity, acc, capital[c], periods_per_year)

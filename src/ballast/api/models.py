@@ -1,0 +1,130 @@
+"""Request and response shapes of the API (pydantic): they validate input and publish the schema."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PauseIn(Body):
+    reason: str | None = Field(default=None, max_length=500, description="Why trading is paused (shown to others).")
+
+
+class DecideIn(Body):
+    by: str | None = Field(default=None, max_length=200, description="Who decides (recorded with the proposal).")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Outcome(BaseModel):
+    id: int
+    state: str
+    changed: bool
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Service(BaseModel):
+    ledger_key: str
+    strategy: str | None
+    executor: str | None
+    source: str | None
+    paused: bool
+    pause_reason: str | None
+    dry_run: bool
+    started_at: str | None
+    heartbeat_at: str | None
+
+
+class CycleInfo(BaseModel):
+    id: int
+    period: int | None
+    observed_at: str | None
+    started_at: str | None
+    status: str
+    note: str | None
+
+
+class Holding(BaseModel):
+    asset: str
+    units: float
+    price: float | None
+    value: float | None
+    weight: float | None
+    target: float | None
+    drift: float | None = Field(description="weight − target")
+    band: float | None = Field(description="band half-width around the target, if the strategy has a band")
+    outside_band: bool | None
+
+
+class TargetLine(BaseModel):
+    asset: str
+    target: float
+    band: float | None
+    lower: float | None
+    upper: float | None
+
+
+class Status(BaseModel):
+    service: Service
+    last_cycle: CycleInfo | None
+    value: float
+    max_drift: float | None
+    counts: dict[str, Any]
+
+
+class DecisionOut(BaseModel):
+    id: int
+    cycle_id: int
+    period: int
+    observed_at: str | None
+    created_at: str | None
+    updated_at: str | None
+    reason: str
+    state: str
+    executor: str
+    value_before: float
+    notional: float
+    expected_cost: float
+    weights: dict[str, Any]
+    note: str | None
+
+
+class ProposalOut(BaseModel):
+    id: int
+    decision_id: int
+    state: str
+    payload: dict[str, Any]
+    created_at: str | None
+    decided_at: str | None
+    decided_by: str | None
+    note: str | None
+    executed_at: str | None
+
+
+class DriftPoint(BaseModel):
+    observed_at: str | None
+    drift: dict[str, float] = Field(description="pre-trade weight − target, per asset")
+    max_abs: float | None
+
+
+class EquityPoint(BaseModel):
+    observed_at: str | None
+    value: float
+
+
+class AlertOut(BaseModel):
+    id: int
+    created_at: str | None
+    level: str
+    kind: str
+    message: str
+    asset: str | None
+    cycle_id: int | None
+    resolved_at: str | None
+    open: bool

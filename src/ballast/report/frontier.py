@@ -1,13 +1,11 @@
 """Sweep figures: the cost/turnover vs tracking-error frontier, and a metric over two parameters.
 
 Both are plotly figures written as self-contained HTML (plotly.js inline, no CDN: the file works
-offline and in a CI artifact) and as PNG. PNG export goes through kaleido, which drives a
-Chromium: ``BROWSER_PATH``, else ``BALLAST_CHROMIUM``, else /usr/bin/chromium when present
-(.ci/services.sh installs it).
+offline and in a CI artifact) and as PNG through the reports' exporter (`report/png.py`: kaleido
+driving a local Chromium; ``pip install 'ballast[png]'``, .ci/services.sh installs Chromium).
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -98,23 +96,6 @@ def heatmap_figure(frame: pd.DataFrame, x: str, y: str, metric: str = "sharpe",
     return fig
 
 
-def chromium() -> str | None:
-    for path in (os.environ.get("BROWSER_PATH"), os.environ.get("BALLAST_CHROMIUM"), "/usr/bin/chromium"):
-        if path and Path(path).exists():
-            return path
-    return None
-
-
-def write_png(fig: Any, path: Path) -> Path:
-    """PNG via kaleido and a Chromium; a clear error when there is none."""
-    browser = chromium()
-    if browser is None:
-        raise InputError(f"{path}: PNG export needs Chromium (apt-get install chromium, or set BROWSER_PATH)")
-    os.environ.setdefault("BROWSER_PATH", browser)
-    fig.write_image(str(path), width=1100, height=700)
-    return path
-
-
 def write_frontier(frame: pd.DataFrame, path: str | Path, metric: str = "sharpe",
                    params: Sequence[str] | None = None, png: bool = True) -> list[Path]:
     """The frontier (and, with two or more numeric parameters, the heatmap of the first two) as
@@ -136,8 +117,11 @@ def write_frontier(frame: pd.DataFrame, path: str | Path, metric: str = "sharpe"
                     f"<body>{html}</body></html>", encoding="utf-8")
     written.append(path)
     if png:
-        for suffix, f in figs:
-            written.append(write_png(f, path.with_name(f"{path.stem}{suffix}.png")))
+        from ballast.report.figures import Figure
+        from ballast.report.png import export
+
+        written += export([Figure(f"{path.stem}{suffix}", "", "", f) for suffix, f in figs], path.parent,
+                          scale=1.0)
     return written
 
 

@@ -34,6 +34,14 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
 
 
+def _axis(values: Any) -> list[Any]:
+    """Numbers stay numbers (a numeric axis: close values never merge); anything else as text."""
+    vals = list(values)
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in vals):
+        return [float(v) for v in vals]
+    return [str(v) for v in vals]
+
+
 def _label(row: pd.Series, params: Sequence[str]) -> str:
     return ", ".join(f"{p}={_fmt(row[p])}" for p in params) or f"config {row.get('config', '')}"
 
@@ -84,10 +92,10 @@ def heatmap_figure(frame: pd.DataFrame, x: str, y: str, metric: str = "sharpe",
         if p not in (x, y):
             part = part[part[p] == best[p]]
     table = part.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
-    fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(v) for v in table.columns],
-                               y=[str(v) for v in table.index], colorscale="Viridis",
+    fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=_axis(table.columns), y=_axis(table.index),
+                               colorscale="Viridis",
                                colorbar=dict(title=metric)))
-    fig.add_trace(go.Scatter(x=[str(best[x])], y=[str(best[y])], mode="markers", name="chosen rule",
+    fig.add_trace(go.Scatter(x=_axis([best[x]]), y=_axis([best[y]]), mode="markers", name="chosen rule",
                              marker=dict(size=14, symbol="star", color="crimson")))
     held = [p for p in params if p not in (x, y)]
     fig.update_layout(title=f"{metric} over {x} × {y}" + (f" ({', '.join(f'{p}={_fmt(best[p])}' for p in held)})"

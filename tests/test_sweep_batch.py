@@ -182,3 +182,35 @@ def test_walk_forward_chooses_on_train_and_reports_test() -> None:
             assert row[f"train_{metric}"] == train[metric].max() if metric == "sharpe" else train[metric].min()
             want = single(df.iloc[b:c], band=row["band"], fee_bps=10, periods_per_year=ppy)
             assert np.array_equal(want, row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True)
+
+
+def test_paths_only_when_asked_and_equal_to_backtests() -> None:
+    df = gbm(5, 300, seed=12)
+    table, equity = ballast.sweep(df, band=[0.02, 0.1], plan=["full", "band-edge"], fee_bps=10, paths=True)
+    assert equity.shape == (300, 4) and (equity.index == df.index).all()
+    assert table.equals(ballast.sweep(df, band=[0.02, 0.1], plan=["full", "band-edge"], fee_bps=10))
+    for _, row in table.iterrows():
+        r = ballast.backtest(df, band=row["band"], plan=row["plan"], fee_bps=10)
+        assert np.array_equal(r.equity.to_numpy(), equity[row["config"]].to_numpy())
+    with pytest.raises(ValueError, match="cannot be combined"):
+        ballast.sweep(df, band=[0.02, 0.1], paths=True, bootstrap=3)
+
+
+def test_risk_targets_and_volatility_triggers_equal_single_runs() -> None:
+    from ballast.targets.risk import InverseVol
+
+    df = gbm(4, 500, 0.5, seed=17)
+    targets = [InverseVol(40), InverseVol(120), "equal"]
+    t = ballast.sweep(df, target=targets, vol_thresholds=[[0.3, 0.6], [0.45]], tracking_error=[0.01, 0.03],
+                      fee_bps=10)
+    assert len(t) == 3 * 2 * 2
+    for k, row in t.iterrows():
+        i, rest = divmod(int(row["config"]), 4)
+        kw = dict(target=targets[i], vol_thresholds=[[0.3, 0.6], [0.45]][rest // 2],
+                  tracking_error=[0.01, 0.03][rest % 2], fee_bps=10)
+        want = single(df, **kw)
+        assert np.array_equal(want, row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True), kw
+    assert t["n_rebalances"].nunique() > 3
+    # A flat list for a sequence keyword is one value, not an axis.
+    one = ballast.sweep(df, vol_thresholds=[0.3, 0.6], band=[0.05, 0.1])
+    assert list(one.columns[:3]) == ["config", "band", "final_wealth"]

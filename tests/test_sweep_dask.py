@@ -96,3 +96,9 @@ def test_cli_scheduler_option_uses_an_existing_cluster(client, tmp_path) -> None
     bad = CliRunner().invoke(app, ["sweep", str(tmp_path / "s.toml"), "--out", str(out), "--workers", "2",
                                    "--scheduler", client.scheduler.address])
     assert bad.exit_code == 2 and "not both" in bad.output
+
+
+def test_walk_forward_on_cluster_equals_local(client) -> None:  # noqa: ANN001
+    df = gbm(4, 600, seed=13)
+    kw = dict(train=200, test=100, band=np.linspace(0.01, 0.2, 12), plan=["full", "band-edge"], fee_bps=10)
+    pd.testing.assert_frame_equal(ballast.walk_forward(df, **kw), ballast.walk_forward(df, client=client, **kw))

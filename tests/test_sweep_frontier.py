@@ -9,7 +9,8 @@ import pytest
 from conftest import gbm
 
 import ballast
-from ballast.report.frontier import choose, chromium, frontier_figure, heatmap_figure, write_frontier
+from ballast.report.frontier import choose, frontier_figure, heatmap_figure, write_frontier
+from ballast.report.png import chromium_path
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_heatmap_slices_through_the_chosen_rule(table) -> None:  # noqa: ANN001
 
 
 def test_html_is_self_contained_and_png_written(table, tmp_path: Path) -> None:  # noqa: ANN001
-    if chromium() is None and not os.environ.get("CI"):
+    if chromium_path() is None and not os.environ.get("CI"):
         pytest.skip("no Chromium for PNG export")
     files = write_frontier(table, tmp_path / "f.html", metric="sharpe", params=["band", "band_kind", "fee_bps"])
     html = files[0].read_text(encoding="utf-8")

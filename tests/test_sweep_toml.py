@@ -55,6 +55,8 @@ fee_bps = [1, 5, 10]
 """))
     assert spec.axes["band"] == pytest.approx(list(np.geomspace(0.01, 0.1, 3)))
     assert spec.keywords()["fee_bps"] == [1, 5, 10] and "costs" not in spec.keywords()
+    spec = load_sweep(write(folder, "[sweep]\nvol_thresholds = [[0.2, 0.4], [0.3]]\n"))
+    assert spec.axes["vol_thresholds"] == [[0.2, 0.4], [0.3]]
 
 
 @pytest.mark.parametrize(("sweep", "message"), [
@@ -70,6 +72,8 @@ fee_bps = [1, 5, 10]
     ("[sweep]\nband = [0.1, 0.2]\nfee_bps = [1]\nmode = \"zip\"\n", "needs axes of equal length"),
     ("[sweep]\nband = [0.1]\n[sweep.bootstrap]\nn = 0\n", "[sweep] bootstrap.n"),
     ("[sweep]\nband = [0.1]\n[sweep.walk_forward]\ntrain = 10\n", "[sweep] walk_forward.test"),
+    ("[sweep]\nvol_thresholds = [0.2, 0.4]\n", "[sweep] vol_thresholds: each value is itself a list"),
+    ("[sweep]\nband = [[0.1, 0.2]]\n", "[sweep] band: values must be single values"),
 ])
 def test_errors_name_file_and_field(folder: Path, sweep: str, message: str) -> None:
     path = write(folder, sweep)
@@ -123,3 +127,58 @@ test = 60
     pd.testing.assert_frame_equal(a, pd.read_parquet(folder / "bs2.parquet"))
     result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--walk-forward", "--bootstrap", "3"])
     assert result.exit_code == 2 and "cannot be combined" in result.output
+
+
+def test_ctrl_c_keeps_finished_rows(tmp_path: Path) -> None:
+    """A real SIGINT to `ballast sweep`: exit code 130, the finished rows are in the file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    gbm(10, 1000, seed=4).rename_axis("date").to_csv(tmp_path / "prices.csv")
+    (tmp_path / "s.toml").write_text(BASE.replace('"prices.csv"', f'"{tmp_path / "prices.csv"}"') + """
+[sweep]
+band = { start = 0.01, stop = 0.2, num = 400 }
+chunk_size = 4
+[sweep.bootstrap]
+n = 30
+""", encoding="utf-8")
+    out = tmp_path / "r.parquet"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "ballast.cli", "sweep", str(tmp_path / "s.toml"), "--out", str(out)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, output
+    assert "interrupted" in output and "Traceback" not in output
+    kept = pd.read_parquet(out)
+    assert 0 < len(kept) < 400
+    assert kept["config"].tolist() == list(range(len(kept)))
+    k = len(kept)
+    want = ballast.sweep(tmp_path / "prices.csv", target="equal", fee_bps=10.0,
+                         band=list(np.linspace(0.01, 0.2, 400)[:k]), bootstrap=30)
+    pd.testing.assert_frame_equal(kept, want, check_dtype=False)
+
+
+def test_cli_errors_keep_brackets_and_name_the_field(folder: Path) -> None:
+    path = write(folder, "[sweep]\nbandd = [0.1]\n")
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(folder / "r.parquet")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "[sweep] bandd: not a sweepable parameter" in text, text
+    path = write(folder, "[sweep]\nband = [0.1]\n")
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(folder / "r.parquet"), "--seed", "3"])
+    assert result.exit_code == 2 and "give --bootstrap N" in " ".join(result.output.split())
+
+
+def test_example_file_is_valid() -> None:
+    spec = load_sweep(Path(__file__).resolve().parents[1] / "examples" / "sweep_bands.toml")
+    kw = spec.keywords()
+    assert len(kw["band"]) == 40 and kw["fixed_cost"] == 5 and kw["fee_bps"] == [10, 30]
+    assert spec.walk_forward().train == 730

@@ -473,7 +473,7 @@ def proposals_export(
 
 @app.command()
 def sweep(
-    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a [sweep] section.")],
+    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a \\[sweep] section.")],
     out: Annotated[Path, typer.Option(help="Parquet file for the results (streamed, one row per configuration).")] = Path("sweep.parquet"),
     workers: Annotated[int | None, typer.Option(help="Start a local Dask cluster with N worker processes.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Use an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
@@ -486,7 +486,7 @@ def sweep(
     chunk_size: Annotated[int | None, typer.Option(help="Configurations per chunk/task.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the cost/tracking-error frontier here (HTML, plus PNG).")] = None,
 ) -> None:
-    """Backtest every configuration of the file's [sweep] grid; Ctrl-C keeps finished rows."""
+    """Backtest every configuration of the file's \\[sweep] grid; Ctrl-C keeps finished rows."""
     from ballast.sweep.command import run_sweep_command
 
     try:

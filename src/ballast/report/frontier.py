@@ -1,13 +1,11 @@
 """Sweep figures: the cost/turnover vs tracking-error frontier, and a metric over two parameters.
 
 Both are plotly figures written as self-contained HTML (plotly.js inline, no CDN: the file works
-offline and in a CI artifact) and as PNG. PNG export goes through kaleido, which drives a
-Chromium: ``BROWSER_PATH``, else ``BALLAST_CHROMIUM``, else /usr/bin/chromium when present
-(.ci/services.sh installs it).
+offline and in a CI artifact) and as PNG through the reports' exporter (`report/png.py`: kaleido
+driving a local Chromium; ``pip install 'ballast[png]'``, .ci/services.sh installs Chromium).
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,14 @@ def choose(frame: pd.DataFrame, metric: str) -> int:
 
 def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def _axis(values: Any) -> list[Any]:
+    """Numbers stay numbers (a numeric axis: close values never merge); anything else as text."""
+    vals = list(values)
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in vals):
+        return [float(v) for v in vals]
+    return [str(v) for v in vals]
 
 
 def _label(row: pd.Series, params: Sequence[str]) -> str:
@@ -86,33 +92,16 @@ def heatmap_figure(frame: pd.DataFrame, x: str, y: str, metric: str = "sharpe",
         if p not in (x, y):
             part = part[part[p] == best[p]]
     table = part.pivot_table(index=y, columns=x, values=metric, aggfunc="first")
-    fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=[str(v) for v in table.columns],
-                               y=[str(v) for v in table.index], colorscale="Viridis",
+    fig = go.Figure(go.Heatmap(z=table.to_numpy(), x=_axis(table.columns), y=_axis(table.index),
+                               colorscale="Viridis",
                                colorbar=dict(title=metric)))
-    fig.add_trace(go.Scatter(x=[str(best[x])], y=[str(best[y])], mode="markers", name="chosen rule",
+    fig.add_trace(go.Scatter(x=_axis([best[x]]), y=_axis([best[y]]), mode="markers", name="chosen rule",
                              marker=dict(size=14, symbol="star", color="crimson")))
     held = [p for p in params if p not in (x, y)]
     fig.update_layout(title=f"{metric} over {x} × {y}" + (f" ({', '.join(f'{p}={_fmt(best[p])}' for p in held)})"
                                                           if held else ""),
                       xaxis_title=x, yaxis_title=y, template="plotly_white")
     return fig
-
-
-def chromium() -> str | None:
-    for path in (os.environ.get("BROWSER_PATH"), os.environ.get("BALLAST_CHROMIUM"), "/usr/bin/chromium"):
-        if path and Path(path).exists():
-            return path
-    return None
-
-
-def write_png(fig: Any, path: Path) -> Path:
-    """PNG via kaleido and a Chromium; a clear error when there is none."""
-    browser = chromium()
-    if browser is None:
-        raise InputError(f"{path}: PNG export needs Chromium (apt-get install chromium, or set BROWSER_PATH)")
-    os.environ.setdefault("BROWSER_PATH", browser)
-    fig.write_image(str(path), width=1100, height=700)
-    return path
 
 
 def write_frontier(frame: pd.DataFrame, path: str | Path, metric: str = "sharpe",
@@ -136,8 +125,11 @@ def write_frontier(frame: pd.DataFrame, path: str | Path, metric: str = "sharpe"
                     f"<body>{html}</body></html>", encoding="utf-8")
     written.append(path)
     if png:
-        for suffix, f in figs:
-            written.append(write_png(f, path.with_name(f"{path.stem}{suffix}.png")))
+        from ballast.report.figures import Figure
+        from ballast.report.png import export
+
+        written += export([Figure(f"{path.stem}{suffix}", "", "", f) for suffix, f in figs], path.parent,
+                          scale=1.0)
     return written
 
 

@@ -22,7 +22,8 @@ from ballast.sweep.pool import Pooled, pool
 from ballast.targets.base import check_weight_path
 from ballast.triggers.base import TriggerProgram, compile_trigger
 
-_TRIGGER = {"rebalance", "band", "band_kind", "band_floor", "band_per_asset", "cooldown", "trigger"}
+_TRIGGER = {"rebalance", "band", "band_kind", "band_floor", "band_per_asset", "cooldown", "trigger",
+            "vol_change", "vol_thresholds", "vol_lookback", "vol_asset", "tracking_error", "te_lookback"}
 _COSTS = {"fee_bps", "fixed_cost", "min_trade", "costs"}
 _RUN = {"capital", "convention", "name"}
 # Keywords that cannot change each compiled component.
@@ -80,8 +81,11 @@ def describe_config(config: Mapping[str, Any]) -> str:
 
 
 def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
-                preparer: Preparer | None = None) -> np.ndarray:
-    """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration."""
+                preparer: Preparer | None = None, equity: np.ndarray | None = None) -> np.ndarray:
+    """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration; with
+    ``equity`` (len(configs) × T) the equity paths are written there too."""
+    from numba import set_parallel_chunksize
+
     from ballast.sweep.kernel import sweep_kernel
 
     prep = preparer or Preparer(market)
@@ -106,8 +110,15 @@ def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mappi
     trig = pool([r[1] for r in rows], TriggerProgram._fields)
     plan = pool([r[2] for r in rows], PlanSpec._fields)
     costs = pool([r[3] for r in rows], CostArrays._fields)
-    return sweep_kernel(market.prices, _args(tgt), _args(trig), _args(plan), _args(costs), quote,
-                        convention, capital, float(market.periods_per_year))
+    # Dynamic scheduling, a few configurations at a time: a narrow band costs several times a wide
+    # one and neighbours cost alike, so equal static slices would leave a thread idle.
+    previous = set_parallel_chunksize(4)
+    try:
+        return sweep_kernel(market.prices, _args(tgt), _args(trig), _args(plan), _args(costs), quote,
+                            convention, capital, float(market.periods_per_year),
+                            np.empty((0, 0)) if equity is None else equity)
+    finally:
+        set_parallel_chunksize(previous)
 
 
 def _args(p: Pooled) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 
 from ballast.errors import InputError
 from ballast.sweep.config import SweepSpec, load_sweep
@@ -56,6 +57,8 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
     spec: SweepSpec = load_sweep(strategy_file)
     if walk_forward and (bootstrap or spec.section.bootstrap):
         raise InputError("--walk-forward and --bootstrap cannot be combined; run them separately")
+    if seed is not None and not bootstrap and spec.section.bootstrap is None:
+        raise InputError("--seed sets the bootstrap's seed: give --bootstrap N (or [sweep.bootstrap]) too")
     if workers is not None and scheduler:
         raise InputError("give either --workers (a local cluster) or --scheduler (an existing one), not both")
     data = spec.strategy.data.model_dump()
@@ -79,10 +82,12 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
             console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at "
                           f"{client.scheduler.address}")
         bar = stack.enter_context(progress_bar(console))
-        task = bar.add_task("walk-forward" if wf else "sweep", total=None)
+        label = "walk-forward" if wf else "sweep"
+        # Until the first chunk is back the kernel may be compiling (first use: up to a minute).
+        task = bar.add_task(f"{label} (first chunk; compiles once)", total=None)
 
         def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, **({"description": label} if done else {}))
 
         if wf is not None:
             try:
@@ -106,7 +111,7 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
             return 130
     console.print(f"wrote {best.sink.rows:,} rows to {out} in {time.perf_counter() - t0:.1f} s")
     if best.row is not None:
-        params = ", ".join(f"{k}={best.row[k]}" for k in job.grid.names)
+        params = escape(", ".join(f"{k}={best.row[k]}" for k in job.grid.names))
         console.print(f"best by {metric}: {params}  ({metric} = {float(best.row[metric]):.6g}, config "
                       f"{int(best.row['config'])})")
     if plot is not None:
@@ -116,7 +121,7 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
         try:
             written = write_frontier(frame, plot, metric=metric, params=list(job.grid.names))
         except InputError as exc:  # the HTML is written; only the PNG needs a browser
-            console.print(f"[yellow]frontier: {plot} written; no PNG[/]: {exc}")
+            console.print(f"[yellow]frontier: {escape(str(plot))} written; no PNG[/]: {escape(str(exc))}")
         else:
             console.print(f"frontier: {', '.join(map(str, written))}")
     return 0

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from ballast.config import StrategyFile, load_strategy_file
 from ballast.engine.metrics import METRIC_NAMES
 from ballast.errors import InputError
-from ballast.sweep.grid import sweepable
+from ballast.sweep.grid import sequence_keywords, sweepable
 from ballast.sweep.robust import Bootstrap, WalkForward
 
 # Keywords a TOML grid cannot express (Python objects); sweep them from Python instead.
@@ -64,7 +64,7 @@ class RangeSpec(Strict):
 
 
 Scalar = str | int | float | bool
-AXIS = TypeAdapter(RangeSpec | list[Scalar])
+AXIS = TypeAdapter(RangeSpec | list[Scalar | list[Scalar]])
 
 
 class BootstrapSection(Strict):
@@ -160,6 +160,12 @@ def load_sweep(path: str | Path) -> SweepSpec:
         values = parsed.values() if isinstance(parsed, RangeSpec) else list(parsed)
         if not values:
             raise InputError(f"{path}: [sweep] {name}: the list of values is empty")
+        nested = [isinstance(v, list) for v in values]
+        if name in sequence_keywords() and not all(nested):
+            raise InputError(f"{path}: [sweep] {name}: each value is itself a list, "
+                             f"e.g. {name} = [[0.2, 0.4], [0.3]]")
+        if name not in sequence_keywords() and any(nested):
+            raise InputError(f"{path}: [sweep] {name}: values must be single values, not lists")
         axes[name] = values
     if not axes:
         raise InputError(f"{path}: [sweep] has no parameter to vary; add e.g. band = [0.02, 0.05, 0.1]")

@@ -8,6 +8,7 @@ their inputs: when a worker dies the scheduler simply runs its tasks again elsew
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +41,8 @@ class DaskExecutor:
         from distributed import as_completed
 
         m, j = self.client.scatter([market, job], broadcast=True, hash=False)
-        futures = [self.client.submit(_task, m, j, a, b, key=f"ballast-sweep-{id(tasks)}-{k}",
+        run = uuid.uuid4().hex  # fresh keys: a reused key would hand back another run's result
+        futures = [self.client.submit(_task, m, j, a, b, key=f"ballast-sweep-{run}-{k}",
                                       retries=RETRIES, pure=False)
                    for k, (a, b) in enumerate(tasks)]
         number = {f.key: k for k, f in enumerate(futures)}
@@ -73,7 +75,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if n < 1:
         raise InputError(f"--workers must be >= 1, got {n}")
     threads = max(1, (os.cpu_count() or 1) // n)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            env={"NUMBA_NUM_THREADS": str(threads)})
     client = Client(cluster)
     try:

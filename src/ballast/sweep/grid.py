@@ -24,9 +24,19 @@ def sweepable() -> tuple[str, ...]:
     return tuple(p for p in inspect.signature(build_strategy).parameters if p not in NOT_SWEEPABLE)
 
 
-def is_axis(value: Any) -> bool:
-    """A keyword given as a list, tuple, range, array or Series is a grid axis."""
-    return isinstance(value, (list, tuple, range, np.ndarray, pd.Series, pd.Index))
+def sequence_keywords() -> frozenset[str]:
+    """Keywords whose one value is itself a sequence (``vol_thresholds``): a list of such is an axis."""
+    return frozenset(name for name, p in inspect.signature(build_strategy).parameters.items()
+                     if any(s in str(p.annotation) for s in ("Sequence", "list[", "tuple[")))
+
+
+def is_axis(value: Any, sequence: bool = False) -> bool:
+    """A keyword given as a list, tuple, range, array or Series is a grid axis; for a keyword whose
+    value is a sequence, only a list of sequences is."""
+    many = isinstance(value, (list, tuple, range, np.ndarray, pd.Series, pd.Index))
+    if not sequence:
+        return many
+    return many and len(value) > 0 and all(is_axis(v) for v in value)
 
 
 def plain(value: Any) -> Any:
@@ -53,9 +63,12 @@ class Grid:
     def from_keywords(cls, keywords: Mapping[str, Any], zip: bool = False) -> tuple["Grid", dict[str, Any]]:
         """Split ``keywords`` into the grid (list-valued ones) and the fixed rest."""
         allowed = set(sweepable())
+        sequences = sequence_keywords()
         axes, fixed = [], {}
         for name, value in keywords.items():
-            if is_axis(value):
+            if name in sequences and is_axis(value, sequence=True):
+                axes.append((name, tuple(tuple(plain(x) for x in v) for v in value)))
+            elif name not in sequences and is_axis(value):
                 if name not in allowed:
                     why = "it selects the market's cash column" if name == "cash" else "it is not a strategy keyword"
                     raise ValueError(f"{name!r} cannot be a sweep axis: {why}; "

@@ -61,11 +61,13 @@ def build_costs(P, idx, length, c):  # noqa: ANN001, N803
 
 
 @njit(parallel=True, cache=True)
-def sweep_kernel(prices, tgt, trig, plan, costs, quote, convention, capital, periods_per_year):  # noqa: ANN001
-    """Metrics (C × len(METRIC_NAMES)) of C configurations; paths are never kept.
+def sweep_kernel(prices, tgt, trig, plan, costs, quote, convention, capital, periods_per_year,  # noqa: ANN001
+                 equity_out):
+    """Metrics (C × len(METRIC_NAMES)) of C configurations.
 
     ``tgt``, ``trig``, ``plan``, ``costs`` are each (pools tuple, index[C, F], length[C, F]);
-    ``quote``, ``convention``, ``capital`` are per-configuration vectors.
+    ``quote``, ``convention``, ``capital`` are per-configuration vectors. Equity paths are kept
+    only when asked: ``equity_out`` is C × T then, else 0 × 0.
     """
     C = quote.shape[0]
     # Tuples cannot cross into a parallel loop's body: unpack the pools here, repack per config.
@@ -86,4 +88,6 @@ def sweep_kernel(prices, tgt, trig, plan, costs, quote, convention, capital, per
         equity, _w, acc, _r, _t = simulate(prices, targets, g, p, k, quote[c], convention[c],
                                            capital[c], False)
         out[c] = compute_metrics(equity, acc, capital[c], periods_per_year)
+        if equity_out.shape[0] > 0:
+            equity_out[c] = equity
     return out

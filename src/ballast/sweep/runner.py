@@ -6,8 +6,11 @@ once), let a progress bar move, and let Ctrl-C keep the rows already finished.
 """
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +38,7 @@ class Job:
     base: Mapping[str, Any]
     grid: Grid
     bootstrap: Bootstrap | None = None
+    paths: bool = False  # also return every configuration's equity path
 
     def metric_columns(self) -> list[str]:
         return list(METRIC_NAMES) + (self.bootstrap.columns() if self.bootstrap else [])
@@ -45,6 +49,9 @@ def run_chunk(market: Market, job: Job, start: int, stop: int) -> np.ndarray:
     configs = job.grid.configs(start, stop)
     if job.bootstrap is not None:
         return bootstrap_configs(market, job.base, configs, job.bootstrap)
+    if job.paths:  # metrics, then the equity path, side by side
+        equity = np.empty((len(configs), market.n_periods))
+        return np.hstack([run_configs(market, job.base, configs, equity=equity), equity])
     return run_configs(market, job.base, configs)
 
 
@@ -71,17 +78,26 @@ class LocalExecutor:
 
 
 class FrameSink:
-    """Collects rows in memory and returns them as one DataFrame."""
+    """Collects rows in memory and returns them as one DataFrame (and the equity paths, if kept:
+    a DataFrame dates × config)."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: pd.Index | None = None) -> None:
         self.parts: dict[int, pd.DataFrame] = {}
+        self.paths: dict[int, np.ndarray] = {}
+        self.index = index
 
-    def add(self, start: int, frame: pd.DataFrame) -> None:
+    def add(self, start: int, frame: pd.DataFrame, paths: np.ndarray | None = None) -> None:
         self.parts[start] = frame
+        if paths is not None:
+            self.paths[start] = paths
 
-    def close(self) -> pd.DataFrame:
-        return (pd.concat([self.parts[k] for k in sorted(self.parts)], ignore_index=True)
-                if self.parts else pd.DataFrame())
+    def close(self) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+        table = (pd.concat([self.parts[k] for k in sorted(self.parts)], ignore_index=True)
+                 if self.parts else pd.DataFrame())
+        if not self.paths:
+            return table
+        equity = np.vstack([self.paths[k] for k in sorted(self.paths)])
+        return table, pd.DataFrame(equity.T, index=self.index, columns=table["config"].to_numpy())
 
 
 class ParquetSink:
@@ -135,6 +151,22 @@ def frame(job: Job, start: int, stop: int, values: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+@contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C until the block is done (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def execute(market: Market, job: Job, sink: Any, executor: Executor | None = None,
             chunk_size: int | None = None, progress: Progress | None = None) -> Any:
     """Run every chunk into ``sink``; on Ctrl-C close the sink with the rows finished so far, re-raise."""
@@ -149,9 +181,14 @@ def execute(market: Market, job: Job, sink: Any, executor: Executor | None = Non
     if progress:
         progress(0, total)
     try:
+        width = len(job.metric_columns())
         for k, values in (executor or LocalExecutor()).map(market, job, tasks):
             a, b = tasks[k]
-            sink.add(a, frame(job, a, b, values))
+            with deferred_interrupt():  # a finished chunk is stored whole, never half
+                if job.paths:
+                    sink.add(a, frame(job, a, b, values[:, :width]), values[:, width:])
+                else:
+                    sink.add(a, frame(job, a, b, values))
             done += b - a
             if progress:
                 progress(done, total)
@@ -200,19 +237,25 @@ def sweep(prices: Any, *, zip: bool = False, relatives: bool = False, fill: str 
           periods_per_year: float | None = None, start: str | None = None, end: str | None = None,
           assets: list[str] | None = None, bootstrap: int = 0, block: int = 20, seed: int = 0,
           chunk_size: int | None = None, out: str | Path | None = None, client: Any = None,
-          progress: Progress | None = None, **keywords: Any) -> pd.DataFrame | Path:
+          progress: Progress | None = None, paths: bool = False,
+          **keywords: Any) -> pd.DataFrame | Path | tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest every configuration of a grid; one row per configuration.
 
     Keywords are those of ``ballast.backtest``; any given as a list/array is an axis (the product
     of all axes, or position by position with ``zip=True``). ``bootstrap=N`` adds p5/median/p95
     of every metric over N block-bootstrap paths (``block`` periods, ``seed``). ``out`` streams
     rows to a Parquet file and returns its path; ``client`` (a ``distributed.Client``) runs the
-    chunks on a Dask cluster.
+    chunks on a Dask cluster. Paths are not kept unless ``paths=True``: then the result is
+    ``(table, equity)`` with equity a dates × config DataFrame (in memory: C × T floats).
     """
+    if paths and (out is not None or bootstrap):
+        raise ValueError("paths=True keeps equity paths in memory; it cannot be combined with out= or bootstrap=")
     spec = Bootstrap(bootstrap, block, seed) if bootstrap else None
     market, job = prepare_sweep(prices, keywords, zip, dict(relatives=relatives, fill=fill,
                                 periods_per_year=periods_per_year, start=start, end=end, assets=assets), spec)
-    sink = ParquetSink(Path(out)) if out is not None else FrameSink()
+    if paths:
+        job = replace(job, paths=True)
+    sink = ParquetSink(Path(out)) if out is not None else FrameSink(market.index)
     return execute(market, job, sink, executor_for(client), chunk_size, progress)
 
 

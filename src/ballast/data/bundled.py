@@ -27,9 +27,16 @@ DATASETS = {
 }
 
 
+def _shipped(file: str) -> Path:
+    return Path(str(resources.files("ballast.data") / "files" / file))
+
+
 def bundled_path(name: str) -> Path | None:
     """The file of bundled dataset ``name``, or None if there is no such dataset."""
     d = DATASETS.get(name)
-    if d is None:
-        return None
-    return Path(str(resources.files("ballast.data") / "files" / d.file))
+    return None if d is None else _shipped(d.file)
+
+
+def demo_strategy_path() -> Path:
+    """The demo's strategy file, shipped in the package (examples/treasury.toml links to it)."""
+    return _shipped("treasury.toml")

@@ -54,6 +54,19 @@ def _set_index(df: pd.DataFrame, where: str) -> pd.DataFrame:
     return df.drop(columns=[col]).set_index(pd.DatetimeIndex(parsed, name="date"))
 
 
+def numeric_columns(df: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Every column as float64, gaps kept as NaN; text that is not a number is an InputError."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = pd.to_numeric(df[col], errors="coerce")
+        bad_text = s.isna() & df[col].notna()
+        if bad_text.any():
+            at = df.index[bad_text.to_numpy()][0]
+            raise InputError(f"{where}: asset {col!r} at {at}: {df[col][at]!r} is not a number")
+        out[str(col)] = s.astype(np.float64)
+    return out
+
+
 def validate_prices(df: pd.DataFrame, where: str, fill: str | None = None) -> pd.DataFrame:
     """Check a wide price table; returns float64 prices. Raises InputError naming the problem."""
     if fill not in FILLS:
@@ -80,14 +93,7 @@ def validate_prices(df: pd.DataFrame, where: str, fill: str | None = None) -> pd
             names = df.columns.tolist()
             columns = df.columns if all(isinstance(c, str) for c in names) else pd.Index(map(str, names))
             return pd.DataFrame(values, index=idx, columns=columns, copy=False)
-    out = pd.DataFrame(index=idx)
-    for col in df.columns:
-        s = pd.to_numeric(df[col], errors="coerce")
-        bad_text = s.isna() & df[col].notna()
-        if bad_text.any():
-            at = df.index[bad_text.to_numpy()][0]
-            raise InputError(f"{where}: asset {col!r} at {at}: {df[col][at]!r} is not a number")
-        out[str(col)] = s.astype(np.float64)
+    out = numeric_columns(df, where)
     missing = out.isna()
     if missing.any().any():
         if fill == "forward":

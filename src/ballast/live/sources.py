@@ -61,7 +61,7 @@ def read_replay_table(path: str | Path, assets: list[str], start: str | None = N
     The cash asset, if absent, is priced 1 (as in the backtest); ``fill="forward"`` carries
     prices over gaps (as in the backtest)."""
     from ballast.data.bundled import bundled_path
-    from ballast.data.loaders import _set_index, read_table
+    from ballast.data.loaders import _set_index, numeric_columns, read_table
 
     p = bundled_path(str(path)) or Path(path)
     if not p.exists():
@@ -83,14 +83,7 @@ def read_replay_table(path: str | Path, assets: list[str], start: str | None = N
         raise InputError(f"{path}: duplicate date {df.index[df.index.duplicated()][0]}")
     if not df.index.is_monotonic_increasing:
         raise InputError(f"{path}: dates are not sorted")
-    out = pd.DataFrame(index=df.index)
-    for col in df.columns:
-        s = pd.to_numeric(df[col], errors="coerce")
-        bad = s.isna() & df[col].notna()
-        if bad.any():
-            at = df.index[bad.to_numpy()][0]
-            raise InputError(f"{path}: asset {col!r} at {at}: {df[col][at]!r} is not a number")
-        out[str(col)] = s.astype(np.float64)
+    out = numeric_columns(df, str(path))
     if out.empty:
         raise InputError(f"{path}: no rows to replay")
     if fill == "forward":

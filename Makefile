@@ -30,7 +30,9 @@ demo: $(STAMP_BASE)
 # calls in other files; keying the cache folder by a hash of the sources keeps tests honest.
 SRC_HASH = $(shell cat $$(find src -name '*.py' | sort) | sha1sum | cut -c1-12)
 
+# .ci/env.sh (written by .ci/services.sh) points the tests at the PostgreSQL and Chromium it set up.
 test: $(STAMP_DEV)
+	@if [ -f .ci/env.sh ]; then . ./.ci/env.sh; fi; \
 	NUMBA_CACHE_DIR=$(VENV)/numba-cache/$(SRC_HASH) $(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
 
 # The benchmark's reference libraries (bt, vectorbt) live in their own venv, never in .venv.

@@ -117,7 +117,7 @@ def swap_cost(kind, depth, fee, amp, value):  # noqa: ANN001
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def trade_cost_parts(costs, i, t, value):  # noqa: ANN001
     """(variable, fixed) cost of trading signed ``value`` of asset ``i`` at period ``t``."""
     # Read every field in one block: a field read inside a branch keeps numba from pruning the
@@ -148,7 +148,7 @@ def trade_cost_parts(costs, i, t, value):  # noqa: ANN001
     return var, fixed
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def trade_cost(costs, i, t, value):  # noqa: ANN001
     """Total cost of trading signed ``value`` (currency) of asset ``i`` at period ``t``."""
     var, fixed = trade_cost_parts(costs, i, t, value)

@@ -41,6 +41,39 @@ ROUNDING = 1e-12  # trades smaller than this fraction of the portfolio are round
 
 
 @njit(cache=True)
+def _costs_at(units, p, w, traded, w_s, x_skip, v, costs, t, quote):  # noqa: ANN001
+    """Σ costs of the traded legs if the portfolio is worth ``v`` after costs."""
+    c = 0.0
+    for i in range(p.shape[0]):
+        if traded[i] and i != quote:
+            c += trade_cost(costs, i, t, w[i] / w_s * (v - x_skip) - units[i] * p[i])
+    return c
+
+
+@njit(cache=True)
+def _value_after_costs(units, p, w, traded, w_s, x_skip, V, costs, t, quote):  # noqa: ANN001
+    """Solve V′ = V − C(V′): secant steps on g(v) = V − C(v) − v, which is piecewise smooth and
+    decreasing (exact in two or three steps on piecewise-linear costs), guarded by the plain
+    fixed-point step (a contraction while marginal costs stay below 100 %)."""
+    v0 = V
+    g0 = V - _costs_at(units, p, w, traded, w_s, x_skip, v0, costs, t, quote) - v0
+    if g0 == 0.0:
+        return v0
+    v1 = v0 + g0  # the fixed-point step
+    for _ in range(MAX_ITER):
+        g1 = V - _costs_at(units, p, w, traded, w_s, x_skip, v1, costs, t, quote) - v1
+        if g1 == 0.0 or abs(v1 - v0) <= 1e-15 * abs(V):
+            return v1
+        den = g1 - g0
+        step = -g1 * (v1 - v0) / den if den != 0.0 else g1
+        nxt = v1 + step
+        if not (nxt == nxt) or abs(step) > abs(V):  # a bad secant: take the contraction step
+            nxt = v1 + g1
+        v0, g0, v1 = v1, g1, nxt
+    return v1
+
+
+@njit(cache=True)
 def _solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):  # noqa: ANN001
     """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′.
 
@@ -72,17 +105,7 @@ def _solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):
             x_skip += x
     if w_s <= 0.0:
         return -1.0
-    v_new = V
-    for _ in range(MAX_ITER):
-        c = 0.0
-        for i in range(n):
-            if traded[i] and i != quote:
-                c += trade_cost(costs, i, t, w[i] / w_s * (v_new - x_skip) - units[i] * p[i])
-        nxt = V - c
-        if abs(nxt - v_new) <= 1e-15 * abs(V):
-            v_new = nxt
-            break
-        v_new = nxt
+    v_new = _value_after_costs(units, p, w, traded, w_s, x_skip, V, costs, t, quote)
     for i in range(n):
         hold[i] = w[i] / w_s * (v_new - x_skip) if traded[i] else units[i] * p[i]
     return v_new
@@ -210,6 +233,7 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
     stops moving (a contraction; two or three rounds). A plan the cost gate skipped trades nothing.
     """
     n = p.shape[0]
+    band_edge = plan.kind == PLAN_BAND_EDGE
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -220,7 +244,7 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
             dv[i] = 0.0
             cost[i] = 0.0
         return V, cash, 0, 0.0, 0.0, status, est, benefit
-    if convention == CONV_EXACT and plan.kind == PLAN_BAND_EDGE:
+    if convention == CONV_EXACT and band_edge:
         traded = np.zeros(n, np.bool_)
         hold = np.empty(n)
         for _ in range(50):

@@ -58,7 +58,9 @@ def apply_constraints(plan, costs, t, V, w_pre, w_new, quote):  # noqa: ANN001
     """
     n = w_new.shape[0]
     changed = False
-    cap = plan.max_turnover
+    cap = plan.max_turnover  # fields read up front (see plan_weights)
+    a = plan.floor_asset
+    floor_value = plan.floor_value
     if t > 0 and cap > 0.0:
         tv = 0.0
         for i in range(n):
@@ -69,10 +71,9 @@ def apply_constraints(plan, costs, t, V, w_pre, w_new, quote):  # noqa: ANN001
             for i in range(n):
                 w_new[i] = w_pre[i] + s * (w_new[i] - w_pre[i])
             changed = True
-    a = plan.floor_asset
     if a < 0 or V <= 0.0:
         return changed
-    F = plan.floor_value[t]
+    F = floor_value[t]
     if F <= 0.0:
         return changed
     base = w_new.copy()

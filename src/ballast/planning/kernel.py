@@ -131,13 +131,19 @@ def plan_weights(plan, w, target, scale, out, keep, costs, t, V, quote):  # noqa
     for ``scale``); ``quote`` is the cash asset's index or −1. Returns (status PLAN_*, expected cost, benefit); only the cost-aware planner
     fills the last two.
     """
-    if plan.kind == PLAN_COST_AWARE:
+    # Read the fields before branching: a tuple field read inside a branch keeps numba from
+    # pruning reference counting, which costs more than the plan itself.
+    kind = plan.kind
+    width_abs = plan.width_abs
+    width_rel = plan.width_rel
+    params = plan.params
+    if kind == PLAN_COST_AWARE:
         for i in range(w.shape[0]):
             keep[i] = False
-        return cost_aware(w, target, plan.width_abs, plan.width_rel, plan.params[0], plan.params[1] != 0.0,
-                          np.int64(plan.params[2]), costs, t, V, out)
-    if plan.kind == PLAN_BAND_EDGE:
-        project_band(w, target, plan.width_abs, plan.width_rel, scale, out, keep, quote)
+        return cost_aware(w, target, width_abs, width_rel, params[0], params[1] != 0.0,
+                          np.int64(params[2]), costs, t, V, out)
+    if kind == PLAN_BAND_EDGE:
+        project_band(w, target, width_abs, width_rel, scale, out, keep, quote)
     else:
         for i in range(w.shape[0]):
             out[i] = target[i]

@@ -13,7 +13,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP_BASE): pyproject.toml | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -e .
+	$(PY) -m pip install --disable-pip-version-check -e '.[server]'
 	@touch $@
 
 $(STAMP_DEV): pyproject.toml | $(PY)

@@ -29,13 +29,9 @@ sys.path[:0] = [str(SRC), str(HERE)]
 
 
 def w1(n_assets: int = 20, n_periods: int = 2520, vol: float = 0.6, seed: int = 42) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    dt = 1 / 252
-    z = rng.standard_normal((n_periods - 1, n_assets))
-    steps = np.exp((0.05 - 0.5 * vol**2) * dt + vol * np.sqrt(dt) * z)
-    prices = 100 * np.vstack([np.ones(n_assets), np.cumprod(steps, axis=0)])
-    return pd.DataFrame(prices, index=pd.bdate_range("2010-01-04", periods=n_periods),
-                        columns=[f"A{i}" for i in range(n_assets)])
+    from ballast.data.synthetic import gbm_prices
+
+    return gbm_prices(n_assets, n_periods, vol, seed)
 
 
 def bands(n: int) -> np.ndarray:

@@ -45,13 +45,9 @@ CASES = {"a": "monthly, 10 bps", "b": "band |w−t|>0.05, 10 bps"}
 
 def gbm(n_assets: int, n_steps: int = STEPS, vol: float = 0.6, seed: int = SEED) -> pd.DataFrame:
     """Daily GBM closes on business days (drift 5 %/yr), starting at 100."""
-    rng = np.random.default_rng(seed)
-    dt = 1 / 252
-    z = rng.standard_normal((n_steps - 1, n_assets))
-    steps = np.exp((0.05 - 0.5 * vol**2) * dt + vol * np.sqrt(dt) * z)
-    prices = 100 * np.vstack([np.ones(n_assets), np.cumprod(steps, axis=0)])
-    idx = pd.bdate_range("2010-01-04", periods=n_steps)
-    return pd.DataFrame(prices, index=idx, columns=[f"A{i:03d}" for i in range(n_assets)])
+    from ballast.data.synthetic import gbm_prices
+
+    return gbm_prices(n_assets, n_steps, vol, seed, width=3)
 
 
 def month_starts(index: pd.DatetimeIndex) -> np.ndarray:

@@ -18,7 +18,7 @@ from ballast.engine.kernel import (
 from ballast.engine.metrics import compute_metrics
 from ballast.engine.result import RawRun, RebalanceLog, TradeLog
 from ballast.costs.base import CostArrays
-from ballast.planning.base import PLAN_EXECUTED, PlanOutcome, Planner, PlanSpec, plan_step
+from ballast.planning.base import PLAN_EXECUTED, PlanOutcome, PlanSpec, plan_step
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.full import Full
 from ballast.targets.constraints import with_constraints

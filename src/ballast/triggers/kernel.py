@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from ballast.triggers.base import (
     LEAF_BAND, LEAF_MASK, LEAF_NEVER, LEAF_TRACKING_ERROR, LEAF_VOL_REGIME, OP_ALL, OP_ANY, OP_COOLDOWN,
@@ -38,8 +39,23 @@ def leaf_fires(g, l, t, w, target, prices, last_t):  # noqa: ANN001
     return False
 
 
-@njit(cache=True)
 def risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params):  # noqa: ANN001
+    """Series-driven leaves (volatility regime, tracking error); resolved by type below."""
+    return _risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params)
+
+
+@overload(risk_leaf_fires, inline="always", jit_options={"cache": True})
+def _risk_leaf_fires_typed(k, l, t, w, target, prices, last_t, series, params):  # noqa: ANN001
+    """A 1-D (empty) series means the program has no such leaf: compile nothing for them, so
+    the per-close code of ordinary strategies stays small."""
+    if series.ndim == 1:
+        return lambda k, l, t, w, target, prices, last_t, series, params: False
+    return lambda k, l, t, w, target, prices, last_t, series, params: _risk_leaf_fires(
+        k, l, t, w, target, prices, last_t, series, params)
+
+
+@njit(cache=True)
+def _risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params):  # noqa: ANN001
     """The volatility-regime and tracking-error leaves, kept out of line: their array slices in
     the per-close function made every close ~3x slower even when no such leaf exists."""
     if k == LEAF_VOL_REGIME:

@@ -37,7 +37,7 @@ from ballast.costs.base import zero_costs
 from ballast.market import Market
 n = 3  # load the compiled accounting from numba's cache once, here, not in every child
 costs = zero_costs(Market(np.ones((1, n)), ("A", "B", "C"), pd.date_range("2024-01-01", periods=1)))
-ballast.engine.kernel.value_and_weights(np.ones(n), 0.0, np.ones(n), np.empty(n))
+ballast.engine.kernel.value_and_weights(np.ones(n), 0.0, np.ones((1, n)), 0, np.empty(n))
 ballast.engine.kernel.execute(np.ones(n), 0.0, np.ones(n), np.full(n, 1 / 3), np.full(n, 1 / 3),
                               np.zeros(n, np.bool_), costs, 0, 2, 0, np.zeros(n), np.zeros(n))
 for line in sys.stdin:

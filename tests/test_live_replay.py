@@ -91,7 +91,7 @@ def test_an_asset_the_planner_leaves_alone_is_not_traded_for_rounding() -> None:
     for _ in range(1000):
         units = rng.uniform(1, 100, 3) * np.array([10.0, 100.0, 1e5])
         w = np.empty(3)
-        V = value_and_weights(units, 0.0, p, w)
+        V = value_and_weights(units, 0.0, p.reshape(1, -1), 0, w)
         if w[1] * V == units[1] * p[1]:
             continue  # exact here: nothing to show
         found += 1

@@ -127,25 +127,66 @@ def _bt_leg(costs, i, t, amount):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _room(a, size):  # noqa: ANN001
-    """``a``, or a copy with room for at least ``size`` entries (capacity doubles)."""
-    if size <= a.shape[0]:
-        return a
-    out = np.empty(max(size, 2 * a.shape[0]), a.dtype)
-    for k in range(a.shape[0]):  # a plain loop: slice assignment costs seconds of compile time
-        out[k] = a[k]
-    return out
+def _log_trades(book, n_tr, t, p, dv, cost):  # noqa: ANN001
+    """Append this close's trades to the trade book; returns the new count.
+
+    ``book`` is a one-element list holding a (5, capacity) array — rows t, asset, quantity,
+    value, cost — that doubles when full. Growing it inside a list keeps the walk from reassigning
+    arrays in its loop, which made every close about twice as slow even when nothing was logged.
+    """
+    n = p.shape[0]
+    buf = book[0]
+    if n_tr + n > buf.shape[1]:
+        grown = np.empty((5, max(n_tr + n, 2 * buf.shape[1])))
+        for r in range(5):  # plain loops: slice assignment costs seconds of compile time
+            for k in range(n_tr):
+                grown[r, k] = buf[r, k]
+        buf = grown
+        book[0] = buf
+    for i in range(n):
+        if dv[i] != 0.0:
+            buf[0, n_tr] = t
+            buf[1, n_tr] = i
+            buf[2, n_tr] = dv[i] / p[i]
+            buf[3, n_tr] = dv[i]
+            buf[4, n_tr] = cost[i]
+            n_tr += 1
+    return n_tr
 
 
 @njit(cache=True, inline="always")  # inlined into the walk: ~15 % of a 20-asset backtest
-def value_and_weights(units, cash, p, w):  # noqa: ANN001
-    """Portfolio value at prices ``p``; fills ``w`` with the weights (one summation order for all)."""
+def value_and_weights(units, cash, prices, t, w):  # noqa: ANN001
+    """Portfolio value at the prices of row ``t`` of ``prices``; fills ``w`` with the weights (one
+    summation order for all). It reads the 2-D array: a row view made at every close costs two
+    atomic reference-count updates, which were half of a sweep's time."""
     V = cash
-    for i in range(p.shape[0]):
-        V += units[i] * p[i]
-    for i in range(p.shape[0]):
-        w[i] = units[i] * p[i] / V if V > 0.0 else 0.0
+    for i in range(prices.shape[1]):
+        V += units[i] * prices[t, i]
+    # One division, then products: n divisions per close were a third of a sweep's time.
+    inv = 1.0 / V if V > 0.0 else 0.0
+    for i in range(prices.shape[1]):
+        w[i] = units[i] * prices[t, i] * inv
     return V
+
+
+@njit(cache=True, inline="always")
+def max_abs_drift(w, targets, row):  # noqa: ANN001
+    """maxᵢ |wᵢ − targets[row, i]|, in four independent lanes: one running max is a chain of
+    dependent instructions that cost as much as the rest of a close (max is exact, so the lanes
+    give the same number)."""
+    n = w.shape[0]
+    m0 = m1 = m2 = m3 = 0.0
+    i = 0
+    while i + 4 <= n:
+        m0 = max(m0, abs(w[i] - targets[row, i]))
+        m1 = max(m1, abs(w[i + 1] - targets[row, i + 1]))
+        m2 = max(m2, abs(w[i + 2] - targets[row, i + 2]))
+        m3 = max(m3, abs(w[i + 3] - targets[row, i + 3]))
+        i += 4
+    while i < n:
+        m0 = max(m0, abs(w[i] - targets[row, i]))
+        i += 1
+    return max(max(m0, m1), max(m2, m3))
 
 
 @njit(cache=True, inline="always")
@@ -155,6 +196,17 @@ def target_return(target_prev, p, p_prev):  # noqa: ANN001
     for i in range(p.shape[0]):
         r += target_prev[i] * (p[i] / p_prev[i] - 1.0)
     return r
+
+
+@njit(cache=True)
+def target_returns(targets, prices):  # noqa: ANN001
+    """The always-on-target portfolio's return per period (0 at t = 0). It depends on the target
+    path and the prices only, so a sweep computes it once for every configuration sharing them."""
+    T = prices.shape[0]
+    out = np.zeros(T)
+    for t in range(1, T):
+        out[t] = target_return(targets[t - 1], prices[t], prices[t - 1])
+    return out
 
 
 @njit(cache=True)
@@ -268,6 +320,13 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     ``trig`` is a TriggerProgram, ``plan`` a PlanSpec, ``costs`` a CostArrays: NamedTuples of
     arrays, so new fields reach the kernel without changing this signature.
     """
+    return walk(prices, targets, target_returns(targets, prices), trig, plan, costs, quote, convention,
+                capital, record)
+
+
+@njit(cache=True)
+def walk(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record):  # noqa: ANN001
+    """`simulate` with the target portfolio's returns (`target_returns`) given: a sweep shares them."""
     T, n = prices.shape
     units = np.zeros(n)
     cash = capital
@@ -284,45 +343,43 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
     reb_est = np.empty(cap_r)
     reb_benefit = np.empty(cap_r)
     # The trade log grows as needed: allocating T·N up front cost more than a backtest's walk.
-    cap_t = min(T, 64) * n if record else 1
-    tr_t = np.empty(cap_t, np.int64)
-    tr_asset = np.empty(cap_t, np.int64)
-    tr_qty = np.empty(cap_t)
-    tr_value = np.empty(cap_t)
-    tr_cost = np.empty(cap_t)
+    book = [np.empty((5, min(T, 64) * n if record else 1))]
     n_reb = 0
     n_tr = 0
     w_pre = np.zeros(n)
     w_new = np.empty(n)
     keep = np.zeros(n, np.bool_)
-    tgt = np.empty(n)
     has_floor = plan.floor_asset >= 0
     dv = np.empty(n)
     cost = np.empty(n)
     stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
     last_t = 0
     v_prev = capital
+    # The decision target is row ``row`` of ``decide``: the target path itself, or (with a value
+    # floor) a one-row scratch array. Row indices instead of row views keep the per-close path free
+    # of reference counting (see value_and_weights).
+    floored = np.empty((1, n))
+    decide = floored if has_floor else targets
     for t in range(T):
-        p = prices[t]
-        V = value_and_weights(units, cash, p, w_pre)
-        # Only a value floor makes the decision target depend on V; otherwise read the row as is.
-        target_t = floor_target(plan, t, V, targets[t], tgt) if has_floor else targets[t]
+        V = value_and_weights(units, cash, prices, t, w_pre)
+        row = 0 if has_floor else t
+        if has_floor:
+            floor_target(plan, t, V, targets[t], floored[0])
         if t == 0:
             fire = True
             bits = np.int64(0)
         else:
-            fire, bits = evaluate_program(trig, t, w_pre, target_t, last_t, prices, stack)
-            dmax = 0.0
-            for i in range(n):
-                dmax = max(dmax, abs(w_pre[i] - target_t[i]))
+            fire, bits = evaluate_program(trig, t, w_pre, decide, row, last_t, prices, stack)
+            dmax = max_abs_drift(w_pre, decide, row)
             acc[ACC_DRIFT_SUM] += dmax
             acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
         v_after = V
         if fire and V > 0.0:
             if t > 0:
                 acc[ACC_FIRED] += 1
+            p = prices[t]
             v_after, cash, n_here, cost_here, traded_value, status, est, benefit = rebalance(
-                plan, w_pre, target_t, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost)
+                plan, w_pre, decide[row], units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost)
             acc[ACC_COSTS] += cost_here
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1
@@ -330,20 +387,7 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
                 acc[ACC_TURNOVER] += 0.5 * traded_value / V
                 last_t = t
             if record:
-                if n_tr + n > tr_t.shape[0]:
-                    tr_t = _room(tr_t, n_tr + n)
-                    tr_asset = _room(tr_asset, n_tr + n)
-                    tr_qty = _room(tr_qty, n_tr + n)
-                    tr_value = _room(tr_value, n_tr + n)
-                    tr_cost = _room(tr_cost, n_tr + n)
-                for i in range(n):
-                    if dv[i] != 0.0:
-                        tr_t[n_tr] = t
-                        tr_asset[n_tr] = i
-                        tr_qty[n_tr] = dv[i] / p[i]
-                        tr_value[n_tr] = dv[i]
-                        tr_cost[n_tr] = cost[i]
-                        n_tr += 1
+                n_tr = _log_trades(book, n_tr, t, p, dv, cost)
                 reb_t[n_reb] = t
                 reb_bits[n_reb] = bits
                 reb_trades[n_reb] = n_here
@@ -356,14 +400,15 @@ def simulate(prices, targets, trig, plan, costs, quote, convention, capital, rec
         equity[t] = v_after
         if record:
             for i in range(n):
-                weights[t, i] = units[i] * p[i] / v_after if v_after > 0.0 else 0.0
+                weights[t, i] = units[i] * prices[t, i] / v_after if v_after > 0.0 else 0.0
         if t > 0:
             r_port = v_after / v_prev - 1.0 if v_prev > 0.0 else 0.0
-            a = r_port - target_return(targets[t - 1], p, prices[t - 1])
+            a = r_port - target_r[t]
             acc[ACC_ACTIVE_SUM] += a
             acc[ACC_ACTIVE_SUMSQ] += a * a
         v_prev = v_after
     return (equity, weights, acc,
             (reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb],
              reb_status[:n_reb], reb_est[:n_reb], reb_benefit[:n_reb]),
-            (tr_t[:n_tr], tr_asset[:n_tr], tr_qty[:n_tr], tr_value[:n_tr], tr_cost[:n_tr]))
+            (book[0][0, :n_tr].astype(np.int64), book[0][1, :n_tr].astype(np.int64), book[0][2, :n_tr].copy(),
+             book[0][3, :n_tr].copy(), book[0][4, :n_tr].copy()))

@@ -87,7 +87,7 @@ def simulate_python(p: "Prepared") -> RawRun:
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
-        V = value_and_weights(units, cash, price, w_pre)
+        V = value_and_weights(units, cash, prices, t, w_pre)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
@@ -115,7 +115,7 @@ def simulate_python(p: "Prepared") -> RawRun:
             reb.append((t, 0, n_here, cost_here, traded_value, outcome.status, outcome.cost, outcome.benefit))
             reasons.append(reason)
         equity[t] = v_after
-        value_and_weights(units, cash, price, weights[t])
+        value_and_weights(units, cash, prices, t, weights[t])
         if t > 0:
             r_port = v_after / v_prev - 1.0 if v_prev > 0 else 0.0
             a = r_port - target_return(targets[t - 1], price, prices[t - 1])

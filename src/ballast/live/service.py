@@ -427,7 +427,7 @@ class LiveService:
         units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
         cash = held.get(CASH, 0.0)
         w_pre = np.empty(self.n)
-        V = value_and_weights(units, cash, p, w_pre)
+        V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         target = np.asarray(self.strategy.target.at(market, t), dtype=np.float64)
         if target.shape != (self.n,) or not np.all(np.isfinite(target)) or abs(target.sum() - 1) > 1e-6:
             raise InputError(f"target {self.strategy.target.describe()} gave invalid weights {target} at {obs.time}")

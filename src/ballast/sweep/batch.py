@@ -86,6 +86,7 @@ def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mappi
     ``equity`` (len(configs) × T) the equity paths are written there too."""
     from numba import set_parallel_chunksize
 
+    from ballast.engine.kernel import target_returns
     from ballast.sweep.kernel import sweep_kernel
 
     prep = preparer or Preparer(market)
@@ -107,6 +108,7 @@ def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mappi
     if not rows:
         return np.empty((0, 0))
     tgt = pool([(r[0],) for r in rows], ("targets",))
+    target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])
     trig = pool([r[1] for r in rows], TriggerProgram._fields)
     plan = pool([r[2] for r in rows], PlanSpec._fields)
     costs = pool([r[3] for r in rows], CostArrays._fields)
@@ -114,7 +116,7 @@ def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mappi
     # one and neighbours cost alike, so equal static slices would leave a thread idle.
     previous = set_parallel_chunksize(4)
     try:
-        return sweep_kernel(market.prices, _args(tgt), _args(trig), _args(plan), _args(costs), quote,
+        return sweep_kernel(market.prices, _args(tgt), target_r, _args(trig), _args(plan), _args(costs), quote,
                             convention, capital, float(market.periods_per_year),
                             np.empty((0, 0)) if equity is None else equity)
     finally:

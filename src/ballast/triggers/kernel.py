@@ -13,8 +13,9 @@ from ballast.triggers.volatility import tracking_error, vol_regime_fires
 
 
 @njit(cache=True, inline="always")
-def leaf_fires(g, l, t, w, target, prices, last_t):  # noqa: ANN001
-    """Leaf ``l`` of program ``g`` at the close of t, from pre-trade weights ``w``."""
+def leaf_fires(g, l, t, w, targets, row, prices, last_t):  # noqa: ANN001
+    """Leaf ``l`` of program ``g`` at the close of t, from pre-trade weights ``w`` and the target
+    ``targets[row]`` (a row index, not a view: see engine.kernel.value_and_weights)."""
     # Read every field before branching: a tuple field read inside a branch keeps numba from
     # pruning reference counting, which made this per-close call several times slower.
     kind = g.kind
@@ -30,32 +31,32 @@ def leaf_fires(g, l, t, w, target, prices, last_t):  # noqa: ANN001
         return mask[l, t]
     if k == LEAF_BAND:
         for i in range(w.shape[0]):
-            hw = max(width_abs[l, i], width_rel[l, i] * target[i])
-            if abs(w[i] - target[i]) > hw:
+            hw = max(width_abs[l, i], width_rel[l, i] * targets[row, i])
+            if abs(w[i] - targets[row, i]) > hw:
                 return True
         return False
     if k >= LEAF_VOL_REGIME:
-        return risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params)
+        return risk_leaf_fires(k, l, t, w, targets, row, prices, last_t, series, params)
     return False
 
 
-def risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params):  # noqa: ANN001
+def risk_leaf_fires(k, l, t, w, targets, row, prices, last_t, series, params):  # noqa: ANN001
     """Series-driven leaves (volatility regime, tracking error); resolved by type below."""
-    return _risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params)
+    return _risk_leaf_fires(k, l, t, w, targets, row, prices, last_t, series, params)
 
 
 @overload(risk_leaf_fires, inline="always", jit_options={"cache": True})
-def _risk_leaf_fires_typed(k, l, t, w, target, prices, last_t, series, params):  # noqa: ANN001
+def _risk_leaf_fires_typed(k, l, t, w, targets, row, prices, last_t, series, params):  # noqa: ANN001
     """A 1-D (empty) series means the program has no such leaf: compile nothing for them, so
     the per-close code of ordinary strategies stays small."""
     if series.ndim == 1:
-        return lambda k, l, t, w, target, prices, last_t, series, params: False
-    return lambda k, l, t, w, target, prices, last_t, series, params: _risk_leaf_fires(
-        k, l, t, w, target, prices, last_t, series, params)
+        return lambda k, l, t, w, targets, row, prices, last_t, series, params: False
+    return lambda k, l, t, w, targets, row, prices, last_t, series, params: _risk_leaf_fires(
+        k, l, t, w, targets, row, prices, last_t, series, params)
 
 
 @njit(cache=True)
-def _risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params):  # noqa: ANN001
+def _risk_leaf_fires(k, l, t, w, targets, row, prices, last_t, series, params):  # noqa: ANN001
     """The volatility-regime and tracking-error leaves, kept out of line: their array slices in
     the per-close function made every close ~3x slower even when no such leaf exists."""
     if k == LEAF_VOL_REGIME:
@@ -64,12 +65,12 @@ def _risk_leaf_fires(k, l, t, w, target, prices, last_t, series, params):  # noq
         L = int(params[l, 1])
         if t < L:
             return False
-        return tracking_error(prices, t, L, w, target, params[l, 2]) > params[l, 0]
+        return tracking_error(prices, t, L, w, targets[row], params[l, 2]) > params[l, 0]
     return False
 
 
 @njit(cache=True, inline="always")
-def evaluate_program(g, t, w, target, last_t, prices, stack):  # noqa: ANN001
+def evaluate_program(g, t, w, targets, row, last_t, prices, stack):  # noqa: ANN001
     """Run the reverse-Polish program; returns (fires, bitmask of true leaves)."""
     bits = np.int64(0)
     sp = 0
@@ -78,7 +79,7 @@ def evaluate_program(g, t, w, target, last_t, prices, stack):  # noqa: ANN001
         op = program[p, 0]
         arg = program[p, 1]
         if op == OP_LEAF:
-            v = leaf_fires(g, arg, t, w, target, prices, last_t)
+            v = leaf_fires(g, arg, t, w, targets, row, prices, last_t)
             if v:
                 bits |= np.int64(1) << np.int64(arg)
             stack[sp] = v

@@ -47,7 +47,12 @@ def freeze(value: Any) -> Hashable:
 
 
 class Preparer:
-    """Compiled components for strategies on one market, each compiled once per distinct key."""
+    """Compiled components for strategies on one market, each compiled once per distinct key.
+
+    One Preparer serves every chunk of a local sweep, so a target path is computed once, not
+    once per chunk; the cache is bounded (a 100,000-point band axis has 100,000 triggers)."""
+
+    MAX_CACHED = 4096
 
     def __init__(self, market: Market) -> None:
         self.market = market
@@ -58,6 +63,8 @@ class Preparer:
         key = (component, tuple((k, freeze(v)) for k, v in config.items() if k not in skip))
         value = self.cache.get(key)
         if value is None:
+            if len(self.cache) >= self.MAX_CACHED:
+                self.cache.clear()
             value = self.cache[key] = make()
         return value
 
@@ -80,14 +87,13 @@ def describe_config(config: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in config.items()) or "the base strategy"
 
 
-def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
-                preparer: Preparer | None = None, equity: np.ndarray | None = None) -> np.ndarray:
-    """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration; with
-    ``equity`` (len(configs) × T) the equity paths are written there too."""
-    from numba import set_parallel_chunksize
-
+def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
+                    preparer: Preparer | None = None,
+                    equity: np.ndarray | None = None) -> Callable[[], np.ndarray]:
+    """The Python half of `run_configs`: build and pool every configuration, and return the
+    compiled half as a call. The call releases the GIL, so a local sweep prepares the next chunk
+    while this one runs."""
     from ballast.engine.kernel import target_returns
-    from ballast.sweep.kernel import sweep_kernel
 
     prep = preparer or Preparer(market)
     rows: list[tuple[Any, ...]] = []
@@ -106,21 +112,36 @@ def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mappi
         convention[c] = CONVENTION_CODES[s.convention]
         quote[c] = parts[4]
     if not rows:
-        return np.empty((0, 0))
+        return lambda: np.empty((0, 0))
     tgt = pool([(r[0],) for r in rows], ("targets",))
     target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])
-    trig = pool([r[1] for r in rows], TriggerProgram._fields)
-    plan = pool([r[2] for r in rows], PlanSpec._fields)
-    costs = pool([r[3] for r in rows], CostArrays._fields)
-    # Dynamic scheduling, a few configurations at a time: a narrow band costs several times a wide
-    # one and neighbours cost alike, so equal static slices would leave a thread idle.
-    previous = set_parallel_chunksize(4)
-    try:
-        return sweep_kernel(market.prices, _args(tgt), target_r, _args(trig), _args(plan), _args(costs), quote,
-                            convention, capital, float(market.periods_per_year),
-                            np.empty((0, 0)) if equity is None else equity)
-    finally:
-        set_parallel_chunksize(previous)
+    args = (market.prices, _args(tgt), target_r, _args(pool([r[1] for r in rows], TriggerProgram._fields)),
+            _args(pool([r[2] for r in rows], PlanSpec._fields)), _args(pool([r[3] for r in rows], CostArrays._fields)),
+            quote, convention, capital, float(market.periods_per_year),
+            np.empty((0, 0)) if equity is None else equity)
+
+    def call() -> np.ndarray:
+        from numba import set_parallel_chunksize
+
+        from ballast.sweep.kernel import sweep_kernel
+
+        # Dynamic scheduling, a few configurations at a time: a narrow band costs several times a
+        # wide one and neighbours cost alike, so equal static slices would leave a thread idle.
+        # (The chunk size is per thread: set it in the thread that launches the kernel.)
+        previous = set_parallel_chunksize(4)
+        try:
+            return sweep_kernel(*args)
+        finally:
+            set_parallel_chunksize(previous)
+
+    return call
+
+
+def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
+                preparer: Preparer | None = None, equity: np.ndarray | None = None) -> np.ndarray:
+    """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration; with
+    ``equity`` (len(configs) × T) the equity paths are written there too."""
+    return prepare_configs(market, base, configs, preparer, equity)()
 
 
 def _args(p: Pooled) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:

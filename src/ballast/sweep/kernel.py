@@ -12,14 +12,22 @@ the round trip field by field).
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
 
-from ballast.costs.base import CostArrays
-from ballast.engine.kernel import walk
-from ballast.engine.metrics import METRIC_NAMES, compute_metrics
-from ballast.planning.base import PlanSpec
-from ballast.triggers.base import TriggerProgram
+# OpenMP's worker threads otherwise spin for a while after each parallel region; a local sweep
+# builds the next chunk in Python meanwhile, and on a 2-core machine that spinning took a third
+# of the CPU. Set before numba loads its OpenMP layer (the first parallel call); a user's own
+# setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from ballast.costs.base import CostArrays  # noqa: E402
+from ballast.engine.kernel import walk  # noqa: E402
+from ballast.engine.metrics import METRIC_NAMES, compute_metrics  # noqa: E402
+from ballast.planning.base import PlanSpec  # noqa: E402
+from ballast.triggers.base import TriggerProgram  # noqa: E402
 
 N_METRICS = len(METRIC_NAMES)
 
@@ -60,7 +68,7 @@ def build_costs(P, idx, length, c):  # noqa: ANN001, N803
                       take(P[8], idx, length, c, 8))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,  # noqa: ANN001
                  periods_per_year, equity_out):
     """Metrics (C × len(METRIC_NAMES)) of C configurations.

@@ -12,6 +12,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 
+SMALL = 512  # bytes
+
+
 class Pooled(NamedTuple):
     """Field pools plus, per configuration and field, the pool row and its length on axis 0."""
 
@@ -40,12 +43,23 @@ def _stack(values: list[Any], field: str) -> np.ndarray:
     dtypes = {v.dtype for v in values}
     if len(dtypes) != 1:
         raise TypeError(f"field {field!r} has different dtypes across configurations: {dtypes}")
-    if len({v.shape[1:] for v in values}) != 1:
-        raise ValueError(f"field {field!r} differs in shape beyond its first axis across configurations")
-    first = max(v.shape[0] for v in values) if values[0].ndim else 0
-    out = np.zeros((len(values), first, *values[0].shape[1:]), dtype=values[0].dtype)
-    for u, v in enumerate(values):
-        out[u, : v.shape[0]] = v
+    # Every axis is padded to the largest (unused rows and columns are never read: the kernel
+    # reads a leaf's mask or series only for leaves of that kind). An empty array of fewer
+    # dimensions is the "none" marker of a field (a program without series-driven leaves).
+    ndim = max(v.ndim for v in values)
+    shaped = []
+    for v in values:
+        if v.ndim != ndim:
+            if v.size:
+                raise ValueError(f"field {field!r} has different dimensions across configurations")
+            v = v.reshape((0,) * ndim)
+        shaped.append(v)
+    if len({v.shape for v in shaped}) == 1:
+        return np.stack(shaped)
+    shape = tuple(max(v.shape[k] for v in shaped) for k in range(ndim))
+    out = np.zeros((len(shaped), *shape), dtype=shaped[0].dtype)
+    for u, v in enumerate(shaped):
+        out[(u, *(slice(0, k) for k in v.shape))] = v
     return out
 
 
@@ -55,23 +69,27 @@ def pool(records: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> Pooled:
     idx = np.zeros((C, F), np.int64)
     length = np.zeros((C, F), np.int64)
     pools: list[np.ndarray] = []
-    for f, name in enumerate(fields):
+    for f, (name, column) in enumerate(zip(fields, zip(*records, strict=True), strict=True)):
         by_id: dict[int, int] = {}
         by_content: dict[tuple[Any, ...], int] = {}
         values: list[Any] = []
-        for c, rec in enumerate(records):
-            v = rec[f]
+        slots = []
+        for v in column:
             slot = by_id.get(id(v))
             if slot is None:
-                key = _content_key(v)
-                slot = by_content.get(key)
+                # Small arrays are kept as they come: comparing their contents costs more than
+                # storing them again.
+                key = _content_key(v) if not isinstance(v, np.ndarray) or v.nbytes > SMALL else None
+                slot = by_content.get(key) if key is not None else None
                 if slot is None:
                     slot = len(values)
                     values.append(v)
-                    by_content[key] = slot
+                    if key is not None:
+                        by_content[key] = slot
                 by_id[id(v)] = slot
-            idx[c, f] = slot
-            if isinstance(v, np.ndarray) and v.ndim:
-                length[c, f] = v.shape[0]
+            slots.append(slot)
         pools.append(_stack(values, name))
+        idx[:, f] = slots
+        if isinstance(column[0], np.ndarray):
+            length[:, f] = [v.shape[0] if v.ndim else 0 for v in column]
     return Pooled(tuple(pools), idx, length)

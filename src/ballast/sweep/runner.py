@@ -9,8 +9,10 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,13 +22,14 @@ import pandas as pd
 from ballast.engine.metrics import METRIC_NAMES
 from ballast.market import Market
 from ballast.strategy import parse_target
-from ballast.sweep.batch import run_configs
+from ballast.sweep.batch import Preparer, prepare_configs
 from ballast.sweep.grid import Grid
 from ballast.sweep.robust import Bootstrap, WalkForward, bootstrap_configs, evaluate_window, window
 
 # A chunk is sized so that configurations × periods × assets stays near this many asset-steps.
 CHUNK_WORK = 25_000_000
 MAX_CHUNK = 5_000
+MIN_LOCAL_CHUNK = 64  # smaller local sweeps run as one chunk
 
 Progress = Callable[[int, int], None]
 
@@ -44,15 +47,22 @@ class Job:
         return list(METRIC_NAMES) + (self.bootstrap.columns() if self.bootstrap else [])
 
 
-def run_chunk(market: Market, job: Job, start: int, stop: int) -> np.ndarray:
-    """Rows [start, stop) of the grid → their metric columns (the Dask task, and the local one)."""
+def prepare_chunk(market: Market, job: Job, start: int, stop: int,
+                  preparer: Preparer | None = None) -> Callable[[], np.ndarray]:
+    """Rows [start, stop) of the grid, prepared: a call that returns their metric columns."""
     configs = job.grid.configs(start, stop)
     if job.bootstrap is not None:
-        return bootstrap_configs(market, job.base, configs, job.bootstrap)
+        return partial(bootstrap_configs, market, job.base, configs, job.bootstrap)
     if job.paths:  # metrics, then the equity path, side by side
         equity = np.empty((len(configs), market.n_periods))
-        return np.hstack([run_configs(market, job.base, configs, equity=equity), equity])
-    return run_configs(market, job.base, configs)
+        metrics = prepare_configs(market, job.base, configs, preparer, equity)
+        return lambda: np.hstack([metrics(), equity])
+    return prepare_configs(market, job.base, configs, preparer)
+
+
+def run_chunk(market: Market, job: Job, start: int, stop: int) -> np.ndarray:
+    """Rows [start, stop) of the grid → their metric columns (the Dask task)."""
+    return prepare_chunk(market, job, start, stop)()
 
 
 def default_chunk(market: Market, job: Job) -> int:
@@ -60,8 +70,11 @@ def default_chunk(market: Market, job: Job) -> int:
     return int(max(1, min(MAX_CHUNK, CHUNK_WORK // max(work, 1))))
 
 
-def chunks(total: int, size: int) -> list[tuple[int, int]]:
-    return [(a, min(a + size, total)) for a in range(0, total, size)]
+def chunks(total: int, size: int, first: int | None = None) -> list[tuple[int, int]]:
+    """[start, stop) ranges of ``size`` rows; the first ``first`` rows long if given."""
+    head = [(0, min(first, total))] if first else []
+    start = head[0][1] if head else 0
+    return head + [(a, min(a + size, total)) for a in range(start, total, size)]
 
 
 class Executor(Protocol):
@@ -70,11 +83,25 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """In this process; numba's threads share each chunk's configurations."""
+    """In this process; numba's threads share each chunk's configurations. The compiled part of
+    a chunk runs in a helper thread (it releases the GIL) while this thread builds the next chunk
+    and stores the last one: the Python half is a third of a sweep's work."""
 
     def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
-        for k, (a, b) in enumerate(tasks):
-            yield k, run_chunk(market, job, a, b)
+        preparer = Preparer(market)
+        with ThreadPoolExecutor(1, thread_name_prefix="ballast-sweep") as pool:
+            running: list[tuple[int, Future[np.ndarray]]] = []
+            try:
+                for k, (a, b) in enumerate(tasks):
+                    running.append((k, pool.submit(prepare_chunk(market, job, a, b, preparer))))
+                    if len(running) > 1:
+                        done, fut = running.pop(0)
+                        yield done, fut.result()
+                for done, fut in running:
+                    yield done, fut.result()
+            finally:  # on Ctrl-C or an error: drop what has not started; a running chunk finishes
+                for _, fut in running:
+                    fut.cancel()
 
 
 class FrameSink:
@@ -171,12 +198,20 @@ def execute(market: Market, job: Job, sink: Any, executor: Executor | None = Non
             chunk_size: int | None = None, progress: Progress | None = None) -> Any:
     """Run every chunk into ``sink``; on Ctrl-C close the sink with the rows finished so far, re-raise."""
     total = job.grid.size
+    first = None
     if chunk_size is None:
         chunk_size = default_chunk(market, job)
+        # A few tasks per worker, so all of them work and the load balances; locally (one slot)
+        # a few chunks, so building one overlaps the kernel of the one before.
         slots = getattr(executor, "slots", lambda: 1)()
-        if slots > 1:  # a few tasks per worker thread, so all of them work and the load balances
-            chunk_size = max(1, min(chunk_size, -(-total // (4 * slots))))
-    tasks = chunks(total, chunk_size)
+        floor = 1 if slots > 1 else MIN_LOCAL_CHUNK
+        chunk_size = max(1, min(chunk_size, max(floor, -(-total // (4 * slots)))))
+        if total:  # equal chunks, no small last one
+            chunk_size = -(-total // -(-total // chunk_size))
+        if slots == 1 and total > chunk_size:
+            # A short first chunk: nothing overlaps building it, so the kernel starts sooner.
+            first = max(MIN_LOCAL_CHUNK // 2, chunk_size // 4)
+    tasks = chunks(total, chunk_size, first)
     done = 0
     if progress:
         progress(0, total)

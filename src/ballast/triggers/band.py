@@ -43,8 +43,11 @@ class Band(Leaf):
         unknown = [a for a in self.per_asset if a not in assets]
         if unknown:
             raise KeyError(f"Band: per_asset names unknown asset(s) {', '.join(map(repr, unknown))}")
-        w = np.array([self.per_asset.get(a, self.width) for a in assets], dtype=np.float64)
-        zero = np.zeros_like(w)
+        if self.per_asset:
+            w = np.array([self.per_asset.get(a, self.width) for a in assets], dtype=np.float64)
+        else:
+            w = np.full(len(assets), self.width)
+        zero = np.zeros(len(assets))
         if self.kind == "absolute":
             return w, zero
         if self.kind == "relative":

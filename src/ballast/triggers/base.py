@@ -194,8 +194,9 @@ def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
     T, N = market.prices.shape
     L = max(len(leaves), 1)
     kind = np.zeros(L, np.int64)
-    mask = np.zeros((L, T), np.bool_)
-    series = np.zeros((L, T), np.float64)
+    # Per-period rows only when some leaf has them: a sweep compiles one program per configuration.
+    mask = np.zeros((L, T if any(s.mask is not None for s in specs) else 0), np.bool_)
+    series = np.zeros((L, T if any(s.series is not None for s in specs) else 0), np.float64)
     width_abs = np.zeros((L, N), np.float64)
     width_rel = np.zeros((L, N), np.float64)
     params = np.zeros((L, 4), np.float64)

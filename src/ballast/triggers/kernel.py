@@ -30,11 +30,12 @@ def leaf_fires(g, l, t, w, targets, row, prices, last_t):  # noqa: ANN001
     if k == LEAF_MASK:
         return mask[l, t]
     if k == LEAF_BAND:
+        # No early exit: most closes check every asset anyway, and a loop without one runs in
+        # SIMD lanes.
+        out = False
         for i in range(w.shape[0]):
-            hw = max(width_abs[l, i], width_rel[l, i] * targets[row, i])
-            if abs(w[i] - targets[row, i]) > hw:
-                return True
-        return False
+            out |= abs(w[i] - targets[row, i]) > max(width_abs[l, i], width_rel[l, i] * targets[row, i])
+        return out
     if k >= LEAF_VOL_REGIME:
         return risk_leaf_fires(k, l, t, w, targets, row, prices, last_t, series, params)
     return False

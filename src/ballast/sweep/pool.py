@@ -70,26 +70,24 @@ def pool(records: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> Pooled:
     length = np.zeros((C, F), np.int64)
     pools: list[np.ndarray] = []
     for f, (name, column) in enumerate(zip(fields, zip(*records, strict=True), strict=True)):
-        by_id: dict[int, int] = {}
+        ids = [id(v) for v in column]
+        objects = {i: v for i, v in zip(ids, column, strict=True)}  # distinct objects, in order
+        slot_of: dict[int, int] = {}
         by_content: dict[tuple[Any, ...], int] = {}
         values: list[Any] = []
-        slots = []
-        for v in column:
-            slot = by_id.get(id(v))
+        for i, v in objects.items():
+            # Small arrays are kept as they come: comparing their contents costs more than
+            # storing them again.
+            key = _content_key(v) if not isinstance(v, np.ndarray) or v.nbytes > SMALL else None
+            slot = by_content.get(key) if key is not None else None
             if slot is None:
-                # Small arrays are kept as they come: comparing their contents costs more than
-                # storing them again.
-                key = _content_key(v) if not isinstance(v, np.ndarray) or v.nbytes > SMALL else None
-                slot = by_content.get(key) if key is not None else None
-                if slot is None:
-                    slot = len(values)
-                    values.append(v)
-                    if key is not None:
-                        by_content[key] = slot
-                by_id[id(v)] = slot
-            slots.append(slot)
+                slot = len(values)
+                values.append(v)
+                if key is not None:
+                    by_content[key] = slot
+            slot_of[i] = slot
         pools.append(_stack(values, name))
-        idx[:, f] = slots
+        idx[:, f] = [slot_of[i] for i in ids]
         if isinstance(column[0], np.ndarray):
             length[:, f] = [v.shape[0] if v.ndim else 0 for v in column]
     return Pooled(tuple(pools), idx, length)

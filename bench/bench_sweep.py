@@ -50,6 +50,12 @@ def best_of(k: int, fn) -> tuple[float, float, object]:  # noqa: ANN001
 
 
 def rss_mb() -> float:
+    """This process's own peak RSS: ru_maxrss survives exec, so a child would report its parent's."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -8,6 +8,7 @@ Usage: python bench/vbt_sweep.py PRICES.npy N_BANDS
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -69,6 +70,9 @@ def main() -> None:
     fw = run(prices, bands)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if os.path.exists("/proc/self/status"):  # own peak: ru_maxrss survives exec (the parent's would count)
+        with open("/proc/self/status") as fh:
+            peak = next(int(x.split()[1]) / 1024 for x in fh if x.startswith("VmHWM:"))
     print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_rss_mb": peak, "final_wealth": fw.tolist(),
                       "vectorbt": vbt.__version__}))
 

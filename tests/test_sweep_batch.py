@@ -231,3 +231,21 @@ def test_configurations_with_and_without_series_leaves_share_a_chunk() -> None:
         kw = dict(vol_change=None if np.isnan(row["vol_change"]) else float(row["vol_change"]),
                   rebalance=row["rebalance"], band=float(row["band"]), fee_bps=10)
         assert np.array_equal(single(df, **kw), row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True), kw
+
+
+def test_target_constraints_reach_the_sweep() -> None:
+    """A target's turnover cap and value floor live in the plan: a sweep must carry them too
+    (it once compiled the planner alone, and a binding cap changed nothing in the sweep)."""
+    from ballast.strategy import parse_target
+    from ballast.targets.constraints import Runway, TurnoverLimit
+
+    df = gbm(4, 300, 0.5, seed=5).assign(USD=1.0)
+    capped = TurnoverLimit(parse_target("equal"), 0.003)
+    floored = Runway(parse_target("A0=0.3,A1=0.3,A2=0.3,USD=0.1"), "USD", 150_000.0, 3)
+    t = ballast.sweep(df, target=[capped, floored, "equal"], band=[0.02, 0.1], fee_bps=10, cash="USD")
+    for _, row in t.iterrows():
+        i, j = divmod(int(row["config"]), 2)
+        kw = dict(target=[capped, floored, "equal"][i], band=[0.02, 0.1][j], fee_bps=10, cash="USD")
+        assert np.array_equal(single(df, **kw), row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True), kw
+    # The cap binds: the capped strategy rebalances more often than the uncapped one, in smaller steps.
+    assert t["n_rebalances"].iloc[0] > t["n_rebalances"].iloc[4]

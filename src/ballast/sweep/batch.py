@@ -20,6 +20,7 @@ from ballast.planning.base import PlanSpec
 from ballast.strategy import Strategy, build_strategy
 from ballast.sweep.pool import Pooled, pool
 from ballast.targets.base import check_weight_path
+from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
 
 _TRIGGER = {"rebalance", "band", "band_kind", "band_floor", "band_per_asset", "cooldown", "trigger",
@@ -30,7 +31,7 @@ _RUN = {"capital", "convention", "name"}
 IRRELEVANT: dict[str, frozenset[str]] = {
     "target": frozenset(_TRIGGER | _COSTS | _RUN | {"plan"}),
     "trigger": frozenset(_COSTS | _RUN | {"target", "plan"}),
-    "plan": frozenset(_COSTS | _RUN | {"target", "cooldown"}),
+    "plan": frozenset(_COSTS | _RUN | {"cooldown"}),  # the target's constraints go into the plan
     "costs": frozenset(_TRIGGER | _RUN | {"target", "plan"}),
 }
 
@@ -74,7 +75,7 @@ class Preparer:
         targets = self._get("target", config, lambda: check_weight_path(
             s.target.path(m), m, f"target {s.target.describe()}"))
         program = self._get("trigger", config, lambda: compile_trigger(s.trigger, m) or False)
-        plan = self._get("plan", config, lambda: s.planner.encode(m.assets) or False)
+        plan = self._get("plan", config, lambda: with_constraints(s.planner.encode(m.assets), s.target, m) or False)
         costs = self._get("costs", config, lambda: compile_costs(s.costs, m))
         if program is False or plan is False:
             raise ValueError("this configuration has a user-defined trigger or planner that only the "

@@ -110,6 +110,10 @@ def test_axis_errors_name_the_axis() -> None:
         ballast.sweep(df, band=[])
     with pytest.raises(InputError, match="unknown asset"):
         ballast.sweep(df, target=["A0=0.5,ZZ=0.5"], band=0.1)
+    # A local sweep checks the axes while its first chunk computes: a bad value in a later chunk
+    # is still reported by axis, and before any row.
+    with pytest.raises(ValueError, match=r"sweep axis band\[300\] = -0.1"):
+        ballast.sweep(df, band=[*np.linspace(0.01, 0.2, 300), -0.1], chunk_size=100)
 
 
 def test_interrupt_keeps_finished_rows(tmp_path) -> None:  # noqa: ANN001

@@ -17,6 +17,7 @@ from ballast.engine.backtest import CONVENTION_CODES
 from ballast.errors import InputError
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
+from ballast.planning.full import Full
 from ballast.strategy import Strategy, build_strategy
 from ballast.sweep.pool import Pooled, pool
 from ballast.targets.base import check_weight_path
@@ -59,9 +60,10 @@ class Preparer:
         self.market = market
         self.cache: dict[tuple[str, Hashable], Any] = {}
 
-    def _get(self, component: str, config: Mapping[str, Any], make: Callable[[], Any]) -> Any:
-        skip = IRRELEVANT[component]
-        key = (component, tuple((k, freeze(v)) for k, v in config.items() if k not in skip))
+    def _get(self, component: str, frozen: tuple[tuple[str, Hashable], ...], make: Callable[[], Any],
+             skip: frozenset[str] = frozenset()) -> Any:
+        skip = IRRELEVANT[component] | skip
+        key = (component, tuple(item for item in frozen if item[0] not in skip))
         value = self.cache.get(key)
         if value is None:
             if len(self.cache) >= self.MAX_CACHED:
@@ -72,11 +74,13 @@ class Preparer:
     def components(self, s: Strategy, config: Mapping[str, Any]) -> tuple[Any, ...]:
         """(target path, TriggerProgram, PlanSpec, CostArrays, quote) for strategy ``s``."""
         m = self.market
-        targets = self._get("target", config, lambda: check_weight_path(
+        frozen = tuple((k, freeze(v)) for k, v in config.items())
+        targets = self._get("target", frozen, lambda: check_weight_path(
             s.target.path(m), m, f"target {s.target.describe()}"))
-        program = self._get("trigger", config, lambda: compile_trigger(s.trigger, m) or False)
-        plan = self._get("plan", config, lambda: with_constraints(s.planner.encode(m.assets), s.target, m) or False)
-        costs = self._get("costs", config, lambda: compile_costs(s.costs, m))
+        program = self._get("trigger", frozen, lambda: compile_trigger(s.trigger, m) or False)
+        plan = self._get("plan", frozen, lambda: with_constraints(s.planner.encode(m.assets), s.target, m) or False,
+                         _TRIGGER if type(s.planner) is Full else frozenset())  # Full ignores the band
+        costs = self._get("costs", frozen, lambda: compile_costs(s.costs, m))
         if program is False or plan is False:
             raise ValueError("this configuration has a user-defined trigger or planner that only the "
                              "Python engine can run; sweeps need compiled parts")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -85,7 +85,15 @@ class Executor(Protocol):
 class LocalExecutor:
     """In this process; numba's threads share each chunk's configurations. The compiled part of
     a chunk runs in a helper thread (it releases the GIL) while this thread builds the next chunk
-    and stores the last one: the Python half is a third of a sweep's work."""
+    and stores the last one: the Python half is a third of a sweep's work. ``checks`` (deferred
+    by `prepare_sweep`) run while the first chunk computes, before any row is returned."""
+
+    def __init__(self, checks: Sequence[Callable[[], None]] = ()) -> None:
+        self.checks = list(checks)
+
+    def _check(self) -> None:
+        while self.checks:
+            self.checks.pop(0)()
 
     def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
         preparer = Preparer(market)
@@ -93,7 +101,13 @@ class LocalExecutor:
             running: list[tuple[int, Future[np.ndarray]]] = []
             try:
                 for k, (a, b) in enumerate(tasks):
-                    running.append((k, pool.submit(prepare_chunk(market, job, a, b, preparer))))
+                    try:
+                        call = prepare_chunk(market, job, a, b, preparer)
+                    except ValueError:
+                        self._check()  # a bad axis value: report it by axis, as an upfront check would
+                        raise
+                    running.append((k, pool.submit(call)))
+                    self._check()
                     if len(running) > 1:
                         done, fut = running.pop(0)
                         yield done, fut.result()
@@ -247,21 +261,39 @@ def universe_for(grid: Grid, fixed: Mapping[str, Any], assets: list[str] | None)
     return names
 
 
-def prepare_sweep(prices: Any, keywords: Mapping[str, Any], zip_axes: bool, data: Mapping[str, Any],
-                  bootstrap: Bootstrap | None = None) -> tuple[Market, Job]:
-    """The market and the job for ``keywords`` (list values are axes); checks every axis value."""
-    from ballast.engine.backtest import to_market
+def check_axes(grid: Grid, fixed: Mapping[str, Any], names: frozenset[str] | None = None) -> None:
+    """Build a strategy for every value of every axis (or of the axes ``names``), so a bad value
+    fails before any work, named by its axis and position."""
     from ballast.strategy import build_strategy
 
-    grid, fixed = Grid.from_keywords(keywords, zip_axes)
     first = grid.configs(0, 1)[0]
     for name, values in grid.axes:
+        if names is not None and name not in names:
+            continue
         for i, v in enumerate(values):
             try:
                 build_strategy(**{**fixed, **first, name: v})
             except (ValueError, KeyError, TypeError) as exc:
                 msg = exc.args[0] if exc.args else str(exc)
                 raise ValueError(f"sweep axis {name}[{i}] = {v!r}: {msg}") from None
+
+
+def prepare_sweep(prices: Any, keywords: Mapping[str, Any], zip_axes: bool, data: Mapping[str, Any],
+                  bootstrap: Bootstrap | None = None,
+                  deferred: list[Callable[[], None]] | None = None) -> tuple[Market, Job]:
+    """The market and the job for ``keywords`` (list values are axes); checks every axis value.
+
+    With ``deferred`` (a list) only the target axis is checked here (it decides which assets to
+    load); the check of the others is appended for the caller to run while the first chunk
+    computes (`LocalExecutor`): on a 1,000-value axis it is a few percent of the sweep."""
+    from ballast.engine.backtest import to_market
+
+    grid, fixed = Grid.from_keywords(keywords, zip_axes)
+    if deferred is None:
+        check_axes(grid, fixed)
+    else:
+        check_axes(grid, fixed, frozenset({"target"}))
+        deferred.append(partial(check_axes, grid, fixed, frozenset(n for n, _ in grid.axes) - {"target"}))
     market = to_market(prices, fixed.get("cash"), data.get("relatives", False), data.get("fill"),
                        data.get("periods_per_year"), data.get("start"), data.get("end"),
                        universe_for(grid, fixed, data.get("assets")))
@@ -286,12 +318,14 @@ def sweep(prices: Any, *, zip: bool = False, relatives: bool = False, fill: str 
     if paths and (out is not None or bootstrap):
         raise ValueError("paths=True keeps equity paths in memory; it cannot be combined with out= or bootstrap=")
     spec = Bootstrap(bootstrap, block, seed) if bootstrap else None
+    checks: list[Callable[[], None]] | None = [] if client is None else None
     market, job = prepare_sweep(prices, keywords, zip, dict(relatives=relatives, fill=fill,
-                                periods_per_year=periods_per_year, start=start, end=end, assets=assets), spec)
+                                periods_per_year=periods_per_year, start=start, end=end, assets=assets),
+                                spec, checks)
     if paths:
         job = replace(job, paths=True)
     sink = ParquetSink(Path(out)) if out is not None else FrameSink(market.index)
-    return execute(market, job, sink, executor_for(client), chunk_size, progress)
+    return execute(market, job, sink, executor_for(client) or LocalExecutor(checks or ()), chunk_size, progress)
 
 
 def executor_for(client: Any) -> Executor | None:

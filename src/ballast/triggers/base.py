@@ -229,7 +229,7 @@ def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
             raise TypeError(f"cannot compile trigger node {type(node).__name__}")
 
     emit(trigger)
-    if not (kind >= LEAF_VOL_REGIME).any():
+    if not any(spec.kind >= LEAF_VOL_REGIME for spec in specs):
         # No series-driven leaf: a 1-D series gives the kernel a specialisation without that code
         # (see triggers/kernel.py::leaf_fires), which keeps every close ~3x cheaper.
         series = np.zeros(0, np.float64)

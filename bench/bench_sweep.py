@@ -5,7 +5,8 @@ Prints, in one run: ballast's batched sweep vs vectorbt's batched run (another v
 $BENCH_VBT_PYTHON, /tmp/benchv or /tmp/benchv5) and vs a hand-tuned numba loop, as ratios; that the
 1,000 rows equal 1,000 single backtests bit for bit; peak memory; scaling with cores
 (NUMBA_NUM_THREADS=1 vs 2) and with configurations (100 … 100,000, the last streamed to Parquet).
-Each scaling point runs in a fresh process (kernel loaded from numba's cache, then timed).
+Each scaling point runs in a fresh process (kernel loaded from numba's cache, then timed: best of 3 up to
+10,000 configurations, the streamed 100,000 once).
 
     PYTHONPATH=src python bench/bench_sweep.py [--quick]
 """
@@ -66,9 +67,14 @@ def child(n: int, stream: str | None) -> None:
     df = w1()
     ballast.sweep(df, target="equal", band=bands(4), band_kind="absolute", fee_bps=10)  # load the kernel
     before = rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = ballast.sweep(df, target="equal", band=bands(n), band_kind="absolute", fee_bps=10, out=stream)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # Up to 10,000 configurations: best of 3 (the first full-size call of a process also pays for
+    # its first allocations and thread start-up); the streamed 100,000 run once.
+    best = (np.inf, np.inf)
+    for _ in range(3 if stream is None and n <= 10_000 else 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = ballast.sweep(df, target="equal", band=bands(n), band_kind="absolute", fee_bps=10, out=stream)
+        best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
+    seconds, cpu = best
     rows = len(pd.read_parquet(out, columns=["config"])) if stream else len(out)
     print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_before_mb": before, "peak_rss_mb": rss_mb(), "rows": rows}))
 

@@ -56,12 +56,12 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
 
 
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
-    from ballast.engine.kernel import simulate
+    from ballast.engine.kernel import simulate, target_returns
     from ballast.engine.metrics import compute_metrics
 
     assert p.program is not None and p.plan is not None
     equity, weights, acc, reb, trades = simulate(
-        p.market.prices, p.targets, p.program, p.plan, p.costs, p.quote,
+        p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan, p.costs, p.quote,
         CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
     m = compute_metrics(equity, acc, float(p.strategy.capital), float(p.market.periods_per_year))
     return RawRun(equity, weights, acc, m, RebalanceLog(*reb), TradeLog(*trades))

@@ -321,19 +321,13 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
 
 
 @njit(cache=True)
-def simulate(prices, targets, trig, plan, costs, quote, convention, capital, record):  # noqa: ANN001
+def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record):  # noqa: ANN001
     """Walk the path. Returns (equity[T], weights[T|1, N], acc[N_ACC], rebalance log, trade log).
 
-    ``trig`` is a TriggerProgram, ``plan`` a PlanSpec, ``costs`` a CostArrays: NamedTuples of
-    arrays, so new fields reach the kernel without changing this signature.
+    ``target_r`` is `target_returns(targets, prices)`, given so that a sweep computes it once per
+    target path. ``trig`` is a TriggerProgram, ``plan`` a PlanSpec, ``costs`` a CostArrays:
+    NamedTuples of arrays, so new fields reach the kernel without changing this signature.
     """
-    return walk(prices, targets, target_returns(targets, prices), trig, plan, costs, quote, convention,
-                capital, record)
-
-
-@njit(cache=True)
-def walk(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record):  # noqa: ANN001
-    """`simulate` with the target portfolio's returns (`target_returns`) given: a sweep shares them."""
     T, n = prices.shape
     units = np.zeros(n)
     cash = capital

@@ -3,7 +3,7 @@
 Each configuration's inputs (target path, trigger program, plan, costs) are stored once per
 distinct value in a *pool* per NamedTuple field, and every configuration holds an index into each
 pool (see sweep/pool.py). Inside the ``prange`` loop the NamedTuples are rebuilt from those pools
-and handed to the very same walk (``engine.kernel.walk``) and ``compute_metrics`` a single backtest uses, so a
+and handed to the very same ``simulate`` and ``compute_metrics`` a single backtest uses, so a
 sweep row is bit-for-bit the metrics of ``ballast.backtest`` with those parameters.
 
 The ``build_*`` functions are the one place that knows the NamedTuples' fields: a field added to
@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 from ballast.costs.base import CostArrays  # noqa: E402
-from ballast.engine.kernel import walk  # noqa: E402
+from ballast.engine.kernel import simulate  # noqa: E402
 from ballast.engine.metrics import METRIC_NAMES, compute_metrics  # noqa: E402
 from ballast.planning.base import PlanSpec  # noqa: E402
 from ballast.triggers.base import TriggerProgram  # noqa: E402
@@ -94,8 +94,8 @@ def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, ca
         g = build_program((g0, g1, g2, g3, g4, g5, g6), g_idx, g_len, c)
         p = build_plan((p0, p1, p2, p3, p4, p5, p6), p_idx, p_len, c)
         k = build_costs((k0, k1, k2, k3, k4, k5, k6, k7, k8), k_idx, k_len, c)
-        equity, _w, acc, _r, _t = walk(prices, targets, target_r[t_idx[c, 0]], g, p, k, quote[c],
-                                       convention[c], capital[c], False)
+        equity, _w, acc, _r, _t = simulate(prices, targets, target_r[t_idx[c, 0]], g, p, k, quote[c],
+                                           convention[c], capital[c], False)
         out[c] = compute_metrics(equity, acc, capital[c], periods_per_year)
         if equity_out.shape[0] > 0:
             equity_out[c] = equity

@@ -153,3 +153,13 @@ def trade_cost(costs, i, t, value):  # noqa: ANN001
     """Total cost of trading signed ``value`` (currency) of asset ``i`` at period ``t``."""
     var, fixed = trade_cost_parts(costs, i, t, value)
     return var + fixed
+
+
+@njit(cache=True, inline="always")
+def plain_cost(prop, fixed, fixed_asset, i, t, value):  # noqa: ANN001
+    """`trade_cost`, bit for bit, of an asset without a pool, from the cost arrays its caller
+    read once: a tuple field read in a loop costs numba an atomic reference count per read, and
+    those were most of a rebalance's time."""
+    if value == 0.0:
+        return 0.0
+    return prop[i] * abs(value) + (fixed[t] + fixed_asset[t, i])

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ballast.costs.kernel import trade_cost
-from ballast.planning.base import PLAN_BAND_EDGE, PLAN_EXECUTED
+from ballast.costs.kernel import plain_cost, trade_cost
+from ballast.engine.borrow import borrow, borrow_fields
+from ballast.planning.base import PLAN_BAND_EDGE, PLAN_EXECUTED, PLAN_FULL
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.kernel import plan_weights
 from ballast.triggers.kernel import evaluate_program
@@ -40,29 +41,52 @@ MAX_ITER = 200
 ROUNDING = 1e-12  # trades smaller than this fraction of the portfolio are rounding noise
 
 
-# Inlined into the solve: a call boundary re-counts references to every array of CostArrays.
 @njit(cache=True, inline="always")
-def _costs_at(units, p, w, traded, w_s, x_skip, v, costs, t, quote):  # noqa: ANN001
-    """Σ costs of the traded legs if the portfolio is worth ``v`` after costs."""
+def _costs_at(units, p, share, traded, x_skip, v, costs, t, quote):  # noqa: ANN001
+    """Σ costs of the traded legs if the portfolio is worth ``v`` after costs; traded leg i then
+    holds share[i]·(v − x_skip)."""
     c = 0.0
     for i in range(p.shape[0]):
         if traded[i] and i != quote:
-            c += trade_cost(costs, i, t, w[i] / w_s * (v - x_skip) - units[i] * p[i])
+            c += trade_cost(costs, i, t, share[i] * (v - x_skip) - units[i] * p[i])
     return c
 
 
 @njit(cache=True, inline="always")
-def _value_after_costs(units, p, w, traded, w_s, x_skip, V, costs, t, quote):  # noqa: ANN001
+def _plain_costs_at(units, p, share, traded, x_skip, v, prop, fixed, fixed_asset, t, quote):  # noqa: ANN001
+    """`_costs_at` when no traded leg goes through a pool, from arrays read once (see plain_cost)."""
+    c = 0.0
+    for i in range(p.shape[0]):
+        if traded[i] and i != quote:
+            c += plain_cost(prop, fixed, fixed_asset, i, t, share[i] * (v - x_skip) - units[i] * p[i])
+    return c
+
+
+@njit(cache=True, inline="always")
+def _value_after_costs(units, p, share, traded, x_skip, V, costs, t, quote, plain):  # noqa: ANN001
     """Solve V′ = V − C(V′): secant steps on g(v) = V − C(v) − v, which is piecewise smooth and
     decreasing (exact in two or three steps on piecewise-linear costs), guarded by the plain
-    fixed-point step (a contraction while marginal costs stay below 100 %)."""
+    fixed-point step (a contraction while marginal costs stay below 100 %).
+
+    ``plain``: no traded leg has a pool, so C is evaluated from three arrays read once here."""
+    prop = costs.prop
+    fixed = costs.fixed
+    fixed_asset = costs.fixed_asset
     v0 = V
-    g0 = V - _costs_at(units, p, w, traded, w_s, x_skip, v0, costs, t, quote) - v0
+    if plain:
+        c0 = _plain_costs_at(units, p, share, traded, x_skip, v0, prop, fixed, fixed_asset, t, quote)
+    else:
+        c0 = _costs_at(units, p, share, traded, x_skip, v0, costs, t, quote)
+    g0 = V - c0 - v0
     if g0 == 0.0:
         return v0
     v1 = v0 + g0  # the fixed-point step
     for _ in range(MAX_ITER):
-        g1 = V - _costs_at(units, p, w, traded, w_s, x_skip, v1, costs, t, quote) - v1
+        if plain:
+            c1 = _plain_costs_at(units, p, share, traded, x_skip, v1, prop, fixed, fixed_asset, t, quote)
+        else:
+            c1 = _costs_at(units, p, share, traded, x_skip, v1, costs, t, quote)
+        g1 = V - c1 - v1
         if g1 == 0.0 or abs(v1 - v0) <= 1e-15 * abs(V):
             return v1
         den = g1 - g0
@@ -74,7 +98,16 @@ def _value_after_costs(units, p, w, traded, w_s, x_skip, V, costs, t, quote):  #
     return v1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _no_pool(pool_kind, traded, quote):  # noqa: ANN001
+    """Whether no traded leg (the quote asset aside) goes through an AMM pool."""
+    for i in range(traded.shape[0]):
+        if traded[i] and i != quote and pool_kind[i] != 0:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
 def _solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):  # noqa: ANN001
     """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′.
 
@@ -106,10 +139,21 @@ def _solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):
             x_skip += x
     if w_s <= 0.0:
         return -1.0
-    v_new = _value_after_costs(units, p, w, traded, w_s, x_skip, V, costs, t, quote)
+    for i in range(n):  # each traded asset's share of the traded value, divided once (in ``hold``)
+        hold[i] = w[i] / w_s
+    v_new = _value_after_costs(units, p, hold, traded, x_skip, V, costs, t, quote,
+                               _no_pool(costs.pool_kind, traded, quote))
     for i in range(n):
-        hold[i] = w[i] / w_s * (v_new - x_skip) if traded[i] else units[i] * p[i]
+        hold[i] = hold[i] * (v_new - x_skip) if traded[i] else units[i] * p[i]
     return v_new
+
+
+@njit(cache=True)
+def _leg_costs(costs, t, quote, dv, cost):  # noqa: ANN001
+    """cost[i] = trade_cost of each traded value dv[i] (the quote asset's leg is free)."""
+    for i in range(dv.shape[0]):
+        if dv[i] != 0.0 and i != quote:
+            cost[i] = trade_cost(costs, i, t, dv[i])
 
 
 @njit(cache=True)
@@ -155,22 +199,54 @@ def _log_trades(book, n_tr, t, p, dv, cost):  # noqa: ANN001
     return n_tr
 
 
+@njit(cache=True, inline="always")
+def held_assets(units, held):  # noqa: ANN001
+    """The indices of the assets with a position, in asset order, into ``held``; returns how many."""
+    m = 0
+    for i in range(units.shape[0]):
+        if units[i] != 0.0:
+            held[m] = i
+            m += 1
+    return m
+
+
 @njit(cache=True, inline="always")  # inlined into the walk: ~15 % of a 20-asset backtest
-def value_and_weights(units, cash, prices, t, w):  # noqa: ANN001
-    """Portfolio value at the prices of row ``t`` of ``prices``; fills ``w`` with the weights (one
-    summation order for all). It reads the 2-D array: a row view made at every close costs two
-    atomic reference-count updates, which were half of a sweep's time."""
+def value_and_weights_held(units, cash, prices, t, w, held, n_held):  # noqa: ANN001
+    """Portfolio value at the prices of row ``t`` of ``prices``; fills ``w`` with the weights.
+
+    The walk keeps ``held[:n_held]`` (`held_assets`) up to date after each trade. The sum runs in
+    four lanes over the held assets only: one running sum is a chain of dependent additions, the
+    longest in a close; and by leaving out assets without a position, a strategy gives the same
+    value to the last bit whether or not unused assets are in its universe (a sweep's universe is
+    the union of its configurations'). It reads the 2-D array: a row view made at every close
+    costs two atomic reference-count updates."""
     n = prices.shape[1]
     for i in range(n):  # products first, apart from the sum: this loop runs in SIMD lanes
         w[i] = units[i] * prices[t, i]
-    V = cash
-    for i in range(n):
-        V += w[i]
+    s0 = s1 = s2 = s3 = 0.0
+    k = 0
+    while k + 4 <= n_held:
+        s0 += w[held[k]]
+        s1 += w[held[k + 1]]
+        s2 += w[held[k + 2]]
+        s3 += w[held[k + 3]]
+        k += 4
+    while k < n_held:
+        s0 += w[held[k]]
+        k += 1
+    V = cash + ((s0 + s1) + (s2 + s3))
     # One division, then products: n divisions per close were a third of a sweep's time.
     inv = 1.0 / V if V > 0.0 else 0.0
     for i in range(n):
         w[i] *= inv
     return V
+
+
+@njit(cache=True)
+def value_and_weights(units, cash, prices, t, w):  # noqa: ANN001
+    """`value_and_weights_held` for callers outside the walk (the Python engine, the live service)."""
+    held = np.empty(units.shape[0], np.int64)
+    return value_and_weights_held(units, cash, prices, t, w, held, held_assets(units, held))
 
 
 @njit(cache=True, inline="always")
@@ -222,6 +298,18 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
     the compiled walk, the pure-Python engine and the paper broker.
     """
     n = p.shape[0]
+    return _execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost,
+                    np.empty(n, np.bool_), np.empty(n))
+
+
+@njit(cache=True, inline="always")
+def _execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost, traded, hold):  # noqa: ANN001
+    """`execute` with the solve's scratch arrays from the caller: the walk allocates them once."""
+    n = p.shape[0]
+    prop = costs.prop  # read once, before any branch (see plain_cost)
+    fixed = costs.fixed
+    fixed_asset = costs.fixed_asset
+    pool_kind = costs.pool_kind
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -232,8 +320,6 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
         dv[i] = 0.0
         cost[i] = 0.0
     if convention == CONV_EXACT:
-        traded = np.zeros(n, np.bool_)
-        hold = np.empty(n)
         v_new = _solve_exact(units, cash, p, w_pre, w_new, keep, costs, t, quote, traded, hold)
         if v_new <= 0.0:  # nothing tradeable, or costs would exceed the portfolio
             return V, cash, 0, 0.0, 0.0
@@ -243,11 +329,17 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
                 continue
             dv[i] = d
             if i != quote:
-                cost[i] = trade_cost(costs, i, t, d)
                 n_here += 1
                 traded_value += abs(d)
-                cost_here += cost[i]
             units[i] = hold[i] / p[i]
+        if _no_pool(pool_kind, traded, quote):
+            for i in range(n):
+                if dv[i] != 0.0 and i != quote:
+                    cost[i] = plain_cost(prop, fixed, fixed_asset, i, t, dv[i])
+        else:
+            _leg_costs(costs, t, quote, dv, cost)
+        for i in range(n):
+            cost_here += cost[i]
         return v_new, 0.0, n_here, cost_here, traded_value
     min_trade = costs.min_trade
     for i in range(n):
@@ -268,13 +360,22 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
     return v_after, cash, n_here, cost_here, traded_value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):  # noqa: ANN001
     """The planner, then the state-dependent constraints (turnover cap, value floor).
 
     Returns the planner's (status PLAN_*, expected cost, benefit)."""
+    kind = plan.kind  # scalar fields first (see plan_weights)
+    constrained = plan.max_turnover > 0.0 or plan.floor_asset >= 0
+    if kind == PLAN_FULL and not constrained:
+        # The common case without calls: each call passes ~15 arrays, and numba counts a
+        # reference to every one of them on the way in and out (most of a rebalance's time).
+        for i in range(keep.shape[0]):
+            w_new[i] = target[i]
+            keep[i] = False
+        return PLAN_EXECUTED, 0.0, 0.0
     status, est, benefit = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V, quote)
-    if status == PLAN_EXECUTED and apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
+    if status == PLAN_EXECUTED and constrained and apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
         for i in range(keep.shape[0]):  # constrained weights move every asset: none is untouched
             keep[i] = False
     return status, est, benefit
@@ -283,6 +384,16 @@ def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):  # noqa:
 @njit(cache=True)
 def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
     """Plan, constrain, then execute; returns execute's tuple plus the plan's (status, cost, benefit).
+    """
+    n = p.shape[0]
+    return _rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost,
+                      np.empty(n, np.bool_), np.empty(n))
+
+
+@njit(cache=True, inline="always")
+def _rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost,  # noqa: ANN001
+               traded, hold):
+    """`rebalance` with the solve's scratch arrays (``traded``, ``hold``) from the caller.
 
     Under exact accounting the band-edge planner plans in post-cost weights: the value kept by
     untouched assets is a larger share after costs, so the plan is redone at scale = V/V′ until V′
@@ -293,8 +404,6 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
     V = cash
     for i in range(n):
         V += units[i] * p[i]
-    traded = np.zeros(n if iterate else 0, np.bool_)
-    hold = np.empty(n if iterate else 0)
     scale = 1.0
     status, est, benefit = PLAN_EXECUTED, 0.0, 0.0
     for r in range(51):  # one call site for the planner and one for the solve: both are inlined
@@ -315,8 +424,8 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
         if nxt == scale:
             break
         scale = nxt
-    v_after, cash_after, n_here, cost_here, traded_value = execute(
-        units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost)
+    v_after, cash_after, n_here, cost_here, traded_value = _execute(
+        units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost, traded, hold)
     return v_after, cash_after, n_here, cost_here, traded_value, status, est, benefit
 
 
@@ -328,6 +437,13 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     target path. ``trig`` is a TriggerProgram, ``plan`` a PlanSpec, ``costs`` a CostArrays:
     NamedTuples of arrays, so new fields reach the kernel without changing this signature.
     """
+    # Borrowed views of the inputs: no reference counting below (see engine/borrow.py).
+    prices = borrow(prices)
+    targets = borrow(targets)
+    target_r = borrow(target_r)
+    trig = borrow_fields(trig)
+    plan = borrow_fields(plan)
+    costs = borrow_fields(costs)
     T, n = prices.shape
     units = np.zeros(n)
     cash = capital
@@ -353,16 +469,23 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     has_floor = plan.floor_asset >= 0
     dv = np.empty(n)
     cost = np.empty(n)
+    traded = np.empty(n, np.bool_)
+    hold = np.empty(n)
+    held = np.empty(n, np.int64)
+    n_held = 0
     stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
     last_t = 0
     v_prev = capital
+    # Per-close sums in registers, stored once at the end: read-modify-writes of ``acc`` at every
+    # close chained each close to the previous one's store.
+    drift_sum = drift_max = active_sum = active_sumsq = 0.0
     # The decision target is row ``row`` of ``decide``: the target path itself, or (with a value
     # floor) a one-row scratch array. Row indices instead of row views keep the per-close path free
     # of reference counting (see value_and_weights).
     floored = np.empty((1, n))
     decide = floored if has_floor else targets
     for t in range(T):
-        V = value_and_weights(units, cash, prices, t, w_pre)
+        V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:
             floor_target(plan, t, V, targets[t], floored[0])
@@ -372,16 +495,18 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
         else:
             fire, bits = evaluate_program(trig, t, w_pre, decide, row, last_t, prices, stack)
             dmax = max_abs_drift(w_pre, decide, row)
-            acc[ACC_DRIFT_SUM] += dmax
-            acc[ACC_DRIFT_MAX] = max(acc[ACC_DRIFT_MAX], dmax)
+            drift_sum += dmax
+            drift_max = max(drift_max, dmax)
         v_after = V
         if fire and V > 0.0:
             if t > 0:
                 acc[ACC_FIRED] += 1
             p = prices[t]
-            v_after, cash, n_here, cost_here, traded_value, status, est, benefit = rebalance(
-                plan, w_pre, decide[row], units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost)
+            v_after, cash, n_here, cost_here, traded_value, status, est, benefit = _rebalance(
+                plan, w_pre, decide[row], units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost,
+                traded, hold)
             acc[ACC_COSTS] += cost_here
+            n_held = held_assets(units, held)
             if t > 0 and n_here > 0:
                 acc[ACC_REBALANCES] += 1
                 acc[ACC_TRADES] += n_here
@@ -405,9 +530,13 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
         if t > 0:
             r_port = v_after / v_prev - 1.0 if v_prev > 0.0 else 0.0
             a = r_port - target_r[t]
-            acc[ACC_ACTIVE_SUM] += a
-            acc[ACC_ACTIVE_SUMSQ] += a * a
+            active_sum += a
+            active_sumsq += a * a
         v_prev = v_after
+    acc[ACC_DRIFT_SUM] = drift_sum
+    acc[ACC_DRIFT_MAX] = drift_max
+    acc[ACC_ACTIVE_SUM] = active_sum
+    acc[ACC_ACTIVE_SUMSQ] = active_sumsq
     return (equity, weights, acc,
             (reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb],
              reb_status[:n_reb], reb_est[:n_reb], reb_benefit[:n_reb]),

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 from ballast.costs.base import CostArrays  # noqa: E402
+from ballast.engine.borrow import borrow, borrow_fields  # noqa: E402
 from ballast.engine.kernel import simulate  # noqa: E402
 from ballast.engine.metrics import METRIC_NAMES, compute_metrics  # noqa: E402
 from ballast.planning.base import PlanSpec  # noqa: E402
@@ -80,14 +81,18 @@ def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, ca
     """
     C = quote.shape[0]
     # Tuples cannot cross into a parallel loop's body: unpack the pools here, repack per config.
-    t0 = tgt[0][0]
+    # Borrowed (see engine/borrow.py): the configurations' views of the pools then cost no
+    # reference counts, which two threads would otherwise update on the same shared counters.
+    t0 = borrow(tgt[0][0])
     t_idx, t_len = tgt[1], tgt[2]
-    g0, g1, g2, g3, g4, g5, g6 = trig[0]
+    g0, g1, g2, g3, g4, g5, g6 = borrow_fields(trig[0])
     g_idx, g_len = trig[1], trig[2]
-    p0, p1, p2, p3, p4, p5, p6 = plan[0]
+    p0, p1, p2, p3, p4, p5, p6 = borrow_fields(plan[0])
     p_idx, p_len = plan[1], plan[2]
-    k0, k1, k2, k3, k4, k5, k6, k7, k8 = costs[0]
+    k0, k1, k2, k3, k4, k5, k6, k7, k8 = borrow_fields(costs[0])
     k_idx, k_len = costs[1], costs[2]
+    prices = borrow(prices)
+    target_r = borrow(target_r)
     out = np.empty((C, N_METRICS))
     for c in prange(C):
         targets = take(t0, t_idx, t_len, c, 0)

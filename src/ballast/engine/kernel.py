@@ -41,10 +41,11 @@ MAX_ITER = 200
 ROUNDING = 1e-12  # trades smaller than this fraction of the portfolio are rounding noise
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _costs_at(units, p, share, traded, x_skip, v, costs, t, quote):  # noqa: ANN001
     """Σ costs of the traded legs if the portfolio is worth ``v`` after costs; traded leg i then
-    holds share[i]·(v − x_skip)."""
+    holds share[i]·(v − x_skip). Out of line: pools are rare, and each inlined copy of
+    `trade_cost` costs seconds of compile time."""
     c = 0.0
     for i in range(p.shape[0]):
         if traded[i] and i != quote:
@@ -66,36 +67,36 @@ def _plain_costs_at(units, p, share, traded, x_skip, v, prop, fixed, fixed_asset
 def _value_after_costs(units, p, share, traded, x_skip, V, costs, t, quote, plain):  # noqa: ANN001
     """Solve V′ = V − C(V′): secant steps on g(v) = V − C(v) − v, which is piecewise smooth and
     decreasing (exact in two or three steps on piecewise-linear costs), guarded by the plain
-    fixed-point step (a contraction while marginal costs stay below 100 %).
+    fixed-point step (a contraction while marginal costs stay below 100 %). The first step is
+    the fixed-point step from v = V.
 
-    ``plain``: no traded leg has a pool, so C is evaluated from three arrays read once here."""
+    ``plain``: no traded leg has a pool, so C is evaluated from three arrays read once here.
+    One evaluation site per kind of C: each inlined copy is compile time."""
     prop = costs.prop
     fixed = costs.fixed
     fixed_asset = costs.fixed_asset
-    v0 = V
-    if plain:
-        c0 = _plain_costs_at(units, p, share, traded, x_skip, v0, prop, fixed, fixed_asset, t, quote)
-    else:
-        c0 = _costs_at(units, p, share, traded, x_skip, v0, costs, t, quote)
-    g0 = V - c0 - v0
-    if g0 == 0.0:
-        return v0
-    v1 = v0 + g0  # the fixed-point step
-    for _ in range(MAX_ITER):
+    v = V
+    v0 = g0 = 0.0
+    for k in range(MAX_ITER + 1):
         if plain:
-            c1 = _plain_costs_at(units, p, share, traded, x_skip, v1, prop, fixed, fixed_asset, t, quote)
+            c = _plain_costs_at(units, p, share, traded, x_skip, v, prop, fixed, fixed_asset, t, quote)
         else:
-            c1 = _costs_at(units, p, share, traded, x_skip, v1, costs, t, quote)
-        g1 = V - c1 - v1
-        if g1 == 0.0 or abs(v1 - v0) <= 1e-15 * abs(V):
-            return v1
-        den = g1 - g0
-        step = -g1 * (v1 - v0) / den if den != 0.0 else g1
-        nxt = v1 + step
+            c = _costs_at(units, p, share, traded, x_skip, v, costs, t, quote)
+        g = V - c - v
+        if k == 0:
+            if g == 0.0:
+                return v
+            v0, g0, v = v, g, v + g
+            continue
+        if g == 0.0 or abs(v - v0) <= 1e-15 * abs(V):
+            return v
+        den = g - g0
+        step = -g * (v - v0) / den if den != 0.0 else g
+        nxt = v + step
         if not (nxt == nxt) or abs(step) > abs(V):  # a bad secant: take the contraction step
-            nxt = v1 + g1
-        v0, g0, v1 = v1, g1, nxt
-    return v1
+            nxt = v + g
+        v0, g0, v = v, g, nxt
+    return v
 
 
 @njit(cache=True, inline="always")
@@ -158,7 +159,8 @@ def _leg_costs(costs, t, quote, dv, cost):  # noqa: ANN001
 
 @njit(cache=True)
 def _bt_leg(costs, i, t, amount):  # noqa: ANN001
-    """bt's allocate(): traded value d with d + c(d) = amount (buy) or d − c(d) = −amount (sell)."""
+    """bt's allocate(): traded value d with d + c(d) = amount (buy) or d − c(d) = −amount (sell).
+    Returns (signed traded value, its cost)."""
     a = abs(amount)
     d = a
     for _ in range(MAX_ITER):
@@ -168,7 +170,9 @@ def _bt_leg(costs, i, t, amount):  # noqa: ANN001
             d = nxt
             break
         d = nxt
-    return max(d, 0.0)
+    d = max(d, 0.0)
+    signed = d if amount > 0 else -d
+    return signed, trade_cost(costs, i, t, signed)
 
 
 @njit(cache=True)
@@ -346,13 +350,11 @@ def _execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv
         amount = (w_new[i] - w_pre[i]) * V
         if keep[i] or amount == 0.0 or abs(amount) < min_trade:
             continue
-        d = _bt_leg(costs, i, t, amount)
-        dv[i] = d if amount > 0 else -d
-        cost[i] = trade_cost(costs, i, t, dv[i])
+        dv[i], cost[i] = _bt_leg(costs, i, t, amount)
         cash -= amount
         units[i] += dv[i] / p[i]
         n_here += 1
-        traded_value += d
+        traded_value += abs(dv[i])
         cost_here += cost[i]
     v_after = cash
     for i in range(n):
@@ -390,7 +392,7 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
                       np.empty(n, np.bool_), np.empty(n))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost,  # noqa: ANN001
                traded, hold):
     """`rebalance` with the solve's scratch arrays (``traded``, ``hold``) from the caller.

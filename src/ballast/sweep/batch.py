@@ -7,6 +7,7 @@ never wrongly shared).
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -88,6 +89,21 @@ class Preparer:
         return targets, program, plan, costs, quote
 
 
+class _Serial(threading.local):
+    """Whether this thread runs chunks one configuration after another: a local sweep's worker
+    threads do (`use_serial_kernel`); elsewhere a chunk uses numba's threads."""
+
+    on = False
+
+
+SERIAL = _Serial()
+
+
+def use_serial_kernel() -> None:
+    """Make this thread's chunks run in this thread alone (a thread pool's initializer)."""
+    SERIAL.on = True
+
+
 def describe_config(config: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in config.items()) or "the base strategy"
 
@@ -128,8 +144,10 @@ def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[M
     def call() -> np.ndarray:
         from numba import set_parallel_chunksize
 
-        from ballast.sweep.kernel import sweep_kernel
+        from ballast.sweep.kernel import sweep_kernel, sweep_kernel_serial
 
+        if SERIAL.on:
+            return sweep_kernel_serial(*args)
         # Dynamic scheduling, a few configurations at a time: a narrow band costs several times a
         # wide one and neighbours cost alike, so equal static slices would leave a thread idle.
         # (The chunk size is per thread: set it in the thread that launches the kernel.)

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 from ballast.costs.base import CostArrays  # noqa: E402
-from ballast.engine.borrow import borrow, borrow_fields  # noqa: E402
+from ballast.engine.intrinsics import borrow, borrow_fields  # noqa: E402
 from ballast.engine.kernel import simulate  # noqa: E402
 from ballast.engine.metrics import METRIC_NAMES, compute_metrics  # noqa: E402
 from ballast.planning.base import PlanSpec  # noqa: E402
@@ -72,7 +72,26 @@ def build_costs(P, idx, length, c):  # noqa: ANN001, N803
 @njit(parallel=True, cache=True, nogil=True)
 def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,  # noqa: ANN001
                  periods_per_year, equity_out):
-    """Metrics (C × len(METRIC_NAMES)) of C configurations.
+    """`sweep_configs` over numba's threads (a Dask task, a bootstrap)."""
+    return sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,
+                         periods_per_year, equity_out)
+
+
+@njit(cache=True, nogil=True)
+def sweep_kernel_serial(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,  # noqa: ANN001
+                        periods_per_year, equity_out):
+    """`sweep_configs` in the calling thread: a local sweep runs one per core on different chunks,
+    which keeps every core busy while Python builds the next chunks (a parallel region's threads
+    wait for each other at its end, and a core lent to Python stalls them all)."""
+    return sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,
+                         periods_per_year, equity_out)
+
+
+@njit(cache=True, inline="always")
+def sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,  # noqa: ANN001
+                  periods_per_year, equity_out):
+    """Metrics (C × len(METRIC_NAMES)) of C configurations (a ``prange`` loop: parallel in
+    `sweep_kernel`, a plain loop in `sweep_kernel_serial`).
 
     ``tgt``, ``trig``, ``plan``, ``costs`` are each (pools tuple, index[C, F], length[C, F]);
     ``target_r`` holds `target_returns` of each pooled target path (rows as in ``tgt``'s pool);
@@ -81,7 +100,7 @@ def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, ca
     """
     C = quote.shape[0]
     # Tuples cannot cross into a parallel loop's body: unpack the pools here, repack per config.
-    # Borrowed (see engine/borrow.py): the configurations' views of the pools then cost no
+    # Borrowed (see engine/intrinsics.py): the configurations' views of the pools then cost no
     # reference counts, which two threads would otherwise update on the same shared counters.
     t0 = borrow(tgt[0][0])
     t_idx, t_len = tgt[1], tgt[2]
@@ -91,15 +110,17 @@ def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, ca
     p_idx, p_len = plan[1], plan[2]
     k0, k1, k2, k3, k4, k5, k6, k7, k8 = borrow_fields(costs[0])
     k_idx, k_len = costs[1], costs[2]
-    prices = borrow(prices)
-    target_r = borrow(target_r)
+    # New names, not rebound arguments: a rebound argument reached the parallel loop's body as the
+    # wrong array (every tracking error came out 0).
+    px = borrow(prices)
+    tr = borrow(target_r)
     out = np.empty((C, N_METRICS))
     for c in prange(C):
         targets = take(t0, t_idx, t_len, c, 0)
         g = build_program((g0, g1, g2, g3, g4, g5, g6), g_idx, g_len, c)
         p = build_plan((p0, p1, p2, p3, p4, p5, p6), p_idx, p_len, c)
         k = build_costs((k0, k1, k2, k3, k4, k5, k6, k7, k8), k_idx, k_len, c)
-        equity, _w, acc, _r, _t = simulate(prices, targets, target_r[t_idx[c, 0]], g, p, k, quote[c],
+        equity, _w, acc, _r, _t = simulate(px, targets, tr[t_idx[c, 0]], g, p, k, quote[c],
                                            convention[c], capital[c], False)
         out[c] = compute_metrics(equity, acc, capital[c], periods_per_year)
         if equity_out.shape[0] > 0:

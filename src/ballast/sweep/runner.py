@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -22,7 +22,7 @@ import pandas as pd
 from ballast.engine.metrics import METRIC_NAMES
 from ballast.market import Market
 from ballast.strategy import parse_target
-from ballast.sweep.batch import Preparer, prepare_configs
+from ballast.sweep.batch import Preparer, prepare_configs, use_serial_kernel
 from ballast.sweep.grid import Grid
 from ballast.sweep.robust import Bootstrap, WalkForward, bootstrap_configs, evaluate_window, window
 
@@ -83,13 +83,20 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """In this process; numba's threads share each chunk's configurations. The compiled part of
-    a chunk runs in a helper thread (it releases the GIL) while this thread builds the next chunk
-    and stores the last one: the Python half is a third of a sweep's work. ``checks`` (deferred
-    by `prepare_sweep`) run while the first chunk computes, before any row is returned."""
+    """In this process: one worker thread per core (numba's thread count), each running whole
+    chunks in the compiled kernel, which releases the GIL, while this thread builds the next
+    chunks and stores finished ones (the Python half is a fifth of a sweep's work). ``checks``
+    (deferred by `prepare_sweep`) run once every worker has a chunk, before any row is returned.
+    Chunks are returned as they finish; at most one more than there are workers is held."""
 
-    def __init__(self, checks: Sequence[Callable[[], None]] = ()) -> None:
+    def __init__(self, checks: Sequence[Callable[[], None]] = (), threads: int | None = None) -> None:
+        from numba import get_num_threads
+
         self.checks = list(checks)
+        self.threads = max(1, threads or get_num_threads())
+
+    def slots(self) -> int:
+        return self.threads
 
     def _check(self) -> None:
         while self.checks:
@@ -97,8 +104,9 @@ class LocalExecutor:
 
     def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
         preparer = Preparer(market)
-        with ThreadPoolExecutor(1, thread_name_prefix="ballast-sweep") as pool:
-            running: list[tuple[int, Future[np.ndarray]]] = []
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="ballast-sweep",
+                                initializer=use_serial_kernel) as pool:
+            running: dict[Future[np.ndarray], int] = {}
             try:
                 for k, (a, b) in enumerate(tasks):
                     try:
@@ -106,15 +114,17 @@ class LocalExecutor:
                     except ValueError:
                         self._check()  # a bad axis value: report it by axis, as an upfront check would
                         raise
-                    running.append((k, pool.submit(call)))
-                    self._check()
-                    if len(running) > 1:
-                        done, fut = running.pop(0)
-                        yield done, fut.result()
-                for done, fut in running:
-                    yield done, fut.result()
-            finally:  # on Ctrl-C or an error: drop what has not started; a running chunk finishes
-                for _, fut in running:
+                    running[pool.submit(call)] = k
+                    if len(running) >= self.threads or k == len(tasks) - 1:
+                        self._check()  # once every worker has a chunk, and before any row
+                    if len(running) > self.threads:
+                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            yield running.pop(fut), fut.result()
+                for fut in as_completed(list(running)):
+                    yield running.pop(fut), fut.result()
+            finally:  # on Ctrl-C or an error: drop what has not started; running chunks finish
+                for fut in running:
                     fut.cancel()
 
 
@@ -213,16 +223,18 @@ def execute(market: Market, job: Job, sink: Any, executor: Executor | None = Non
     """Run every chunk into ``sink``; on Ctrl-C close the sink with the rows finished so far, re-raise."""
     total = job.grid.size
     first = None
+    executor = executor or LocalExecutor()
+    local = isinstance(executor, LocalExecutor)
     if chunk_size is None:
         chunk_size = default_chunk(market, job)
-        # A few tasks per worker, so all of them work and the load balances; locally (one slot)
-        # a few chunks, so building one overlaps the kernel of the one before.
-        slots = getattr(executor, "slots", lambda: 1)()
-        floor = 1 if slots > 1 else MIN_LOCAL_CHUNK
+        # A few tasks per worker, so all of them work and the load balances; locally not too
+        # small either, since each chunk has a fixed Python cost.
+        slots = executor.slots() if hasattr(executor, "slots") else 1
+        floor = MIN_LOCAL_CHUNK if local else 1
         chunk_size = max(1, min(chunk_size, max(floor, -(-total // (4 * slots)))))
         if total:  # equal chunks, no small last one
             chunk_size = -(-total // -(-total // chunk_size))
-        if slots == 1 and total > chunk_size:
+        if local and total > chunk_size:
             # A short first chunk: nothing overlaps building it, so the kernel starts sooner.
             first = max(MIN_LOCAL_CHUNK // 2, chunk_size // 4)
     tasks = chunks(total, chunk_size, first)
@@ -231,7 +243,7 @@ def execute(market: Market, job: Job, sink: Any, executor: Executor | None = Non
         progress(0, total)
     try:
         width = len(job.metric_columns())
-        for k, values in (executor or LocalExecutor()).map(market, job, tasks):
+        for k, values in executor.map(market, job, tasks):
             a, b = tasks[k]
             with deferred_interrupt():  # a finished chunk is stored whole, never half
                 if job.paths:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -183,6 +184,44 @@ class TriggerProgram(NamedTuple):
     program: np.ndarray  # int64[P, 2] reverse Polish (opcode, argument)
 
 
+_SHARED: dict[tuple[object, ...], np.ndarray] = {}
+
+
+def _shared(key: tuple[object, ...], make: Callable[[], np.ndarray]) -> np.ndarray:
+    """One array per distinct constant part of a program (all-zero fields, opcodes, parameters).
+
+    A sweep compiles a program per configuration; parts shared as one object are pooled once
+    (sweep/pool.py pools distinct objects) instead of once per configuration. Programs are only
+    ever read, by the kernel, so sharing is safe."""
+    a = _SHARED.get(key)
+    if a is None:
+        a = _SHARED[key] = make()
+    return a
+
+
+def _field(values: list[np.ndarray | None], L: int, width: int, dtype: type) -> np.ndarray:
+    """The (L, width) field from each leaf's row (None = zeros); a single leaf's row as it is."""
+    if L == 1 and values and values[0] is not None:
+        v = values[0]
+        if v.dtype != dtype or not v.flags.c_contiguous:
+            v = np.ascontiguousarray(v, dtype=dtype)
+        return v.reshape(1, width)
+    if all(v is None for v in values):
+        return _shared(("zeros", L, width, dtype), lambda: np.zeros((L, width), dtype))
+    out = np.zeros((L, width), dtype)
+    for i, v in enumerate(values):
+        if v is not None:
+            out[i] = v
+    return out
+
+
+def _params(L: int, rows: tuple[tuple[float, ...], ...]) -> np.ndarray:
+    out = np.zeros((L, 4), np.float64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
 def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
     """Flatten ``trigger`` for the kernel; None if some leaf only runs in Python."""
     leaves = trigger.leaves()
@@ -192,26 +231,22 @@ def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
     if any(s is None for s in specs):
         return None
     T, N = market.prices.shape
-    L = max(len(leaves), 1)
-    kind = np.zeros(L, np.int64)
-    # Per-period rows only when some leaf has them: a sweep compiles one program per configuration.
-    mask = np.zeros((L, T if any(s.mask is not None for s in specs) else 0), np.bool_)
-    series = np.zeros((L, T if any(s.series is not None for s in specs) else 0), np.float64)
-    width_abs = np.zeros((L, N), np.float64)
-    width_rel = np.zeros((L, N), np.float64)
-    params = np.zeros((L, 4), np.float64)
-    for i, s in enumerate(specs):
-        assert s is not None
-        kind[i] = s.kind
-        if s.mask is not None:
-            mask[i] = s.mask
-        if s.series is not None:
-            series[i] = s.series
-        if s.width_abs is not None:
-            width_abs[i] = s.width_abs
-        if s.width_rel is not None:
-            width_rel[i] = s.width_rel
-        params[i, : len(s.params)] = s.params
+    L = max(len(specs), 1)
+    kinds = tuple(s.kind for s in specs)  # type: ignore[union-attr]
+    kind = _shared(("kind", L, kinds), lambda: np.array(kinds + (0,) * (L - len(kinds)), np.int64))
+    masks = [s.mask for s in specs]  # type: ignore[union-attr]
+    # Per-period rows only when some leaf has them.
+    mask = _field(masks, L, T, np.bool_) if any(m is not None for m in masks) else _field([], L, 0, np.bool_)
+    if any(k >= LEAF_VOL_REGIME for k in kinds):
+        series = _field([s.series for s in specs], L, T, np.float64)  # type: ignore[union-attr]
+    else:
+        # No series-driven leaf: a 1-D series gives the kernel a specialisation without that code
+        # (see triggers/kernel.py::leaf_fires), which keeps every close ~3x cheaper.
+        series = _shared(("no series",), lambda: np.zeros(0, np.float64))
+    width_abs = _field([s.width_abs for s in specs], L, N, np.float64)  # type: ignore[union-attr]
+    width_rel = _field([s.width_rel for s in specs], L, N, np.float64)  # type: ignore[union-attr]
+    rows = tuple(tuple(s.params) for s in specs)  # type: ignore[union-attr]
+    params = _shared(("params", L, rows), lambda: _params(L, rows))
     ids = {id(leaf): i for i, leaf in enumerate(leaves)}
     program: list[tuple[int, int]] = []
 
@@ -229,12 +264,9 @@ def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
             raise TypeError(f"cannot compile trigger node {type(node).__name__}")
 
     emit(trigger)
-    if not any(spec.kind >= LEAF_VOL_REGIME for spec in specs):
-        # No series-driven leaf: a 1-D series gives the kernel a specialisation without that code
-        # (see triggers/kernel.py::leaf_fires), which keeps every close ~3x cheaper.
-        series = np.zeros(0, np.float64)
-    return TriggerProgram(kind, mask, series, width_abs, width_rel, params,
-                          np.array(program, dtype=np.int64).reshape(-1, 2))
+    ops = tuple(program)
+    code = _shared(("program", ops), lambda: np.array(ops, dtype=np.int64).reshape(-1, 2))
+    return TriggerProgram(kind, mask, series, width_abs, width_rel, params, code)
 
 
 def reason_from_bits(trigger: Trigger, bits: int, state: TriggerState | None) -> str | None:

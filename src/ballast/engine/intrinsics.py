@@ -1,4 +1,6 @@
-"""Borrowed arrays: views of the walk's inputs that numba does not reference-count.
+"""Two numba intrinsics the walk needs for speed: borrowed arrays and float bit patterns.
+
+Borrowed arrays: views of the walk's inputs that numba does not reference-count.
 
 numba counts a reference to an array (an atomic add on its owner's counter) whenever it passes
 the array to a function or reads it from a tuple, and removes such pairs only inside a function
@@ -50,3 +52,29 @@ def _borrow_fields(tup):  # noqa: ANN001, ANN202
     body = f"cls({parts})" if named else f"({parts},)"
     exec(f"def impl(tup):\n    return {body}\n", scope)  # noqa: S102  (fields are known types)
     return scope["impl"]
+
+
+@intrinsic
+def float_bits(typingctx: Any, x: types.Type) -> Any:  # noqa: ARG001
+    """The IEEE-754 bits of a float64 as an int64. For non-negative floats their order is the
+    integers' order, and an integer max runs in SIMD lanes where a float max cannot (it must
+    honour NaN and −0, which LLVM only drops under fast-math, and that would also reorder sums)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:  # noqa: ARG001
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_float(typingctx: Any, b: types.Type) -> Any:  # noqa: ARG001
+    """The float64 whose IEEE-754 bits are the int64 ``b`` (the inverse of `float_bits`)."""
+    if b != types.int64:
+        return None
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:  # noqa: ARG001
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen

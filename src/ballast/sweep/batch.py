@@ -60,6 +60,17 @@ class Preparer:
     def __init__(self, market: Market) -> None:
         self.market = market
         self.cache: dict[tuple[str, Hashable], Any] = {}
+        self.built: dict[Hashable, Strategy] = {}  # strategies built ahead (by the axis checks)
+
+    def remember(self, frozen: Hashable, strategy: Strategy) -> None:
+        """Keep a strategy built for configuration ``frozen`` (`freeze_config`) until its chunk
+        is prepared: the axis checks of a one-axis sweep build every configuration once already."""
+        if len(self.built) < self.MAX_CACHED:
+            self.built[frozen] = strategy
+
+    def strategy(self, base: Mapping[str, Any], config: Mapping[str, Any], frozen: Hashable) -> Strategy:
+        s = self.built.pop(frozen, None)
+        return s if s is not None else build_strategy(**{**base, **config})
 
     def _get(self, component: str, frozen: tuple[tuple[str, Hashable], ...], make: Callable[[], Any],
              skip: frozenset[str] = frozenset()) -> Any:
@@ -72,10 +83,10 @@ class Preparer:
             value = self.cache[key] = make()
         return value
 
-    def components(self, s: Strategy, config: Mapping[str, Any]) -> tuple[Any, ...]:
-        """(target path, TriggerProgram, PlanSpec, CostArrays, quote) for strategy ``s``."""
+    def components(self, s: Strategy, frozen: tuple[tuple[str, Hashable], ...]) -> tuple[Any, ...]:
+        """(target path, TriggerProgram, PlanSpec, CostArrays, quote) for strategy ``s`` of the
+        configuration ``frozen`` (`freeze_config`)."""
         m = self.market
-        frozen = tuple((k, freeze(v)) for k, v in config.items())
         targets = self._get("target", frozen, lambda: check_weight_path(
             s.target.path(m), m, f"target {s.target.describe()}"))
         program = self._get("trigger", frozen, lambda: compile_trigger(s.trigger, m) or False)
@@ -104,6 +115,10 @@ def use_serial_kernel() -> None:
     SERIAL.on = True
 
 
+def freeze_config(config: Mapping[str, Any]) -> tuple[tuple[str, Hashable], ...]:
+    return tuple((k, freeze(v)) for k, v in config.items())
+
+
 def describe_config(config: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in config.items()) or "the base strategy"
 
@@ -123,8 +138,9 @@ def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[M
     quote = np.empty(len(configs), np.int64)
     for c, config in enumerate(configs):
         try:
-            s = build_strategy(**{**base, **config})
-            parts = prep.components(s, config)
+            frozen = freeze_config(config)
+            s = prep.strategy(base, config, frozen)
+            parts = prep.components(s, frozen)
         except (ValueError, KeyError, TypeError) as exc:
             msg = exc.args[0] if exc.args else str(exc)
             raise InputError(f"sweep configuration {describe_config(config)}: {msg}") from None

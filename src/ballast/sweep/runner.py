@@ -22,7 +22,7 @@ import pandas as pd
 from ballast.engine.metrics import METRIC_NAMES
 from ballast.market import Market
 from ballast.strategy import parse_target
-from ballast.sweep.batch import Preparer, prepare_configs, use_serial_kernel
+from ballast.sweep.batch import Preparer, freeze_config, prepare_configs, use_serial_kernel
 from ballast.sweep.grid import Grid
 from ballast.sweep.robust import Bootstrap, WalkForward, bootstrap_configs, evaluate_window, window
 
@@ -89,7 +89,7 @@ class LocalExecutor:
     (deferred by `prepare_sweep`) run once every worker has a chunk, before any row is returned.
     Chunks are returned as they finish; at most one more than there are workers is held."""
 
-    def __init__(self, checks: Sequence[Callable[[], None]] = (), threads: int | None = None) -> None:
+    def __init__(self, checks: Sequence[Callable[[Preparer], None]] = (), threads: int | None = None) -> None:
         from numba import get_num_threads
 
         self.checks = list(checks)
@@ -98,12 +98,13 @@ class LocalExecutor:
     def slots(self) -> int:
         return self.threads
 
-    def _check(self) -> None:
-        while self.checks:
-            self.checks.pop(0)()
-
     def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
         preparer = Preparer(market)
+
+        def check() -> None:
+            while self.checks:
+                self.checks.pop(0)(preparer)
+
         with ThreadPoolExecutor(self.threads, thread_name_prefix="ballast-sweep",
                                 initializer=use_serial_kernel) as pool:
             running: dict[Future[np.ndarray], int] = {}
@@ -112,11 +113,11 @@ class LocalExecutor:
                     try:
                         call = prepare_chunk(market, job, a, b, preparer)
                     except ValueError:
-                        self._check()  # a bad axis value: report it by axis, as an upfront check would
+                        check()  # a bad axis value: report it by axis, as an upfront check would
                         raise
                     running[pool.submit(call)] = k
                     if len(running) >= self.threads or k == len(tasks) - 1:
-                        self._check()  # once every worker has a chunk, and before any row
+                        check()  # once every worker has a chunk, and before any row
                     if len(running) > self.threads:
                         finished, _ = wait(running, return_when=FIRST_COMPLETED)
                         for fut in finished:
@@ -273,9 +274,11 @@ def universe_for(grid: Grid, fixed: Mapping[str, Any], assets: list[str] | None)
     return names
 
 
-def check_axes(grid: Grid, fixed: Mapping[str, Any], names: frozenset[str] | None = None) -> None:
+def check_axes(grid: Grid, fixed: Mapping[str, Any], names: frozenset[str] | None = None,
+               preparer: Preparer | None = None) -> None:
     """Build a strategy for every value of every axis (or of the axes ``names``), so a bad value
-    fails before any work, named by its axis and position."""
+    fails before any work, named by its axis and position. A ``preparer`` keeps what was built
+    for the chunks (in a one-axis sweep, every configuration)."""
     from ballast.strategy import build_strategy
 
     first = grid.configs(0, 1)[0]
@@ -283,16 +286,19 @@ def check_axes(grid: Grid, fixed: Mapping[str, Any], names: frozenset[str] | Non
         if names is not None and name not in names:
             continue
         for i, v in enumerate(values):
+            config = {**first, name: v}
             try:
-                build_strategy(**{**fixed, **first, name: v})
+                s = build_strategy(**{**fixed, **config})
             except (ValueError, KeyError, TypeError) as exc:
                 msg = exc.args[0] if exc.args else str(exc)
                 raise ValueError(f"sweep axis {name}[{i}] = {v!r}: {msg}") from None
+            if preparer is not None:
+                preparer.remember(freeze_config(config), s)
 
 
 def prepare_sweep(prices: Any, keywords: Mapping[str, Any], zip_axes: bool, data: Mapping[str, Any],
                   bootstrap: Bootstrap | None = None,
-                  deferred: list[Callable[[], None]] | None = None) -> tuple[Market, Job]:
+                  deferred: list[Callable[[Preparer], None]] | None = None) -> tuple[Market, Job]:
     """The market and the job for ``keywords`` (list values are axes); checks every axis value.
 
     With ``deferred`` (a list) only the target axis is checked here (it decides which assets to
@@ -330,7 +336,7 @@ def sweep(prices: Any, *, zip: bool = False, relatives: bool = False, fill: str 
     if paths and (out is not None or bootstrap):
         raise ValueError("paths=True keeps equity paths in memory; it cannot be combined with out= or bootstrap=")
     spec = Bootstrap(bootstrap, block, seed) if bootstrap else None
-    checks: list[Callable[[], None]] | None = [] if client is None else None
+    checks: list[Callable[[Preparer], None]] | None = [] if client is None else None
     market, job = prepare_sweep(prices, keywords, zip, dict(relatives=relatives, fill=fill,
                                 periods_per_year=periods_per_year, start=start, end=end, assets=assets),
                                 spec, checks)

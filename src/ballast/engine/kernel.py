@@ -216,7 +216,7 @@ def held_assets(units, held):  # noqa: ANN001
 
 @njit(cache=True, inline="always")  # inlined into the walk: ~15 % of a 20-asset backtest
 def value_and_weights_held(units, cash, prices, t, w, held, n_held):  # noqa: ANN001
-    """Portfolio value at the prices of row ``t`` of ``prices``; fills ``w`` with the weights.
+    """(value, 1/value or 0) at the prices of row ``t`` of ``prices``; fills ``w`` with the weights.
 
     The walk keeps ``held[:n_held]`` (`held_assets`) up to date after each trade. The sum runs in
     four lanes over the held assets only: one running sum is a chain of dependent additions, the
@@ -243,14 +243,15 @@ def value_and_weights_held(units, cash, prices, t, w, held, n_held):  # noqa: AN
     inv = 1.0 / V if V > 0.0 else 0.0
     for i in range(n):
         w[i] *= inv
-    return V
+    return V, inv
 
 
 @njit(cache=True)
 def value_and_weights(units, cash, prices, t, w):  # noqa: ANN001
-    """`value_and_weights_held` for callers outside the walk (the Python engine, the live service)."""
+    """`value_and_weights_held` for callers outside the walk (the Python engine, the live service);
+    returns the value only."""
     held = np.empty(units.shape[0], np.int64)
-    return value_and_weights_held(units, cash, prices, t, w, held, held_assets(units, held))
+    return value_and_weights_held(units, cash, prices, t, w, held, held_assets(units, held))[0]
 
 
 @njit(cache=True, inline="always")
@@ -469,6 +470,7 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     stack = np.zeros(max(trig.program.shape[0], 1), np.bool_)
     last_t = 0
     v_prev = capital
+    inv_prev = 1.0 / capital if capital > 0.0 else 0.0
     # Per-close sums in registers, stored once at the end: read-modify-writes of ``acc`` at every
     # close chained each close to the previous one's store.
     drift_sum = drift_max = active_sum = active_sumsq = 0.0
@@ -478,7 +480,7 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     floored = np.empty((1, n))
     decide = floored if has_floor else targets
     for t in range(T):
-        V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
+        V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:
             floor_target(plan, t, V, targets[t], floored[0])
@@ -521,11 +523,13 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
             for i in range(n):
                 weights[t, i] = units[i] * prices[t, i] / v_after if v_after > 0.0 else 0.0
         if t > 0:
-            r_port = v_after / v_prev - 1.0 if v_prev > 0.0 else 0.0
+            r_port = v_after * inv_prev - 1.0 if v_prev > 0.0 else 0.0
             a = r_port - target_r[t]
             active_sum += a
             active_sumsq += a * a
         v_prev = v_after
+        # 1/v_after for the next return: a close without trades reuses its weights' 1/V.
+        inv_prev = inv_V if v_after == V else (1.0 / v_after if v_after > 0.0 else 0.0)
     acc[ACC_DRIFT_SUM] = drift_sum
     acc[ACC_DRIFT_MAX] = drift_max
     acc[ACC_ACTIVE_SUM] = active_sum

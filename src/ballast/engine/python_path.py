@@ -117,7 +117,7 @@ def simulate_python(p: "Prepared") -> RawRun:
         equity[t] = v_after
         value_and_weights(units, cash, prices, t, weights[t])
         if t > 0:
-            r_port = v_after / v_prev - 1.0 if v_prev > 0 else 0.0
+            r_port = v_after * (1.0 / v_prev) - 1.0 if v_prev > 0 else 0.0  # as the kernel: one division per close
             a = r_port - target_return(targets[t - 1], price, prices[t - 1])
             acc[ACC_ACTIVE_SUM] += a
             acc[ACC_ACTIVE_SUMSQ] += a * a

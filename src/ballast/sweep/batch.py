@@ -74,8 +74,8 @@ class Preparer:
 
     def _get(self, component: str, frozen: tuple[tuple[str, Hashable], ...], make: Callable[[], Any],
              skip: frozenset[str] = frozenset()) -> Any:
-        skip = IRRELEVANT[component] | skip
-        key = (component, tuple(item for item in frozen if item[0] not in skip))
+        skip = IRRELEVANT[component] | skip if skip else IRRELEVANT[component]
+        key = (component, tuple([item for item in frozen if item[0] not in skip]))
         value = self.cache.get(key)
         if value is None:
             if len(self.cache) >= self.MAX_CACHED:

@@ -215,6 +215,22 @@ def _field(values: list[np.ndarray | None], L: int, width: int, dtype: type) -> 
     return out
 
 
+def _single_leaf(s: LeafSpec, T: int, N: int) -> TriggerProgram:
+    """`compile_trigger` of a trigger that is one leaf (most sweeps): the same fields, built
+    without the general tree walk."""
+    kind = _shared(("kind", 1, (s.kind,)), lambda: np.array([s.kind], np.int64))
+    mask = _field([s.mask], 1, T, np.bool_) if s.mask is not None else _field([], 1, 0, np.bool_)
+    if s.kind >= LEAF_VOL_REGIME:
+        series = _field([s.series], 1, T, np.float64)
+    else:
+        series = _shared(("no series",), lambda: np.zeros(0, np.float64))
+    rows = (tuple(s.params),)
+    return TriggerProgram(kind, mask, series, _field([s.width_abs], 1, N, np.float64),
+                          _field([s.width_rel], 1, N, np.float64),
+                          _shared(("params", 1, rows), lambda: _params(1, rows)),
+                          _shared(("program", ((OP_LEAF, 0),)), lambda: np.array([[OP_LEAF, 0]], np.int64)))
+
+
 def _params(L: int, rows: tuple[tuple[float, ...], ...]) -> np.ndarray:
     out = np.zeros((L, 4), np.float64)
     for i, r in enumerate(rows):
@@ -231,6 +247,8 @@ def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
     if any(s is None for s in specs):
         return None
     T, N = market.prices.shape
+    if len(specs) == 1 and trigger is leaves[0]:
+        return _single_leaf(specs[0], T, N)  # type: ignore[arg-type]
     L = max(len(specs), 1)
     kinds = tuple(s.kind for s in specs)  # type: ignore[union-attr]
     kind = _shared(("kind", L, kinds), lambda: np.array(kinds + (0,) * (L - len(kinds)), np.int64))

@@ -150,7 +150,8 @@ def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[M
         quote[c] = parts[4]
     if not rows:
         return lambda: np.empty((0, 0))
-    tgt = pool([(r[0],) for r in rows], ("targets",))
+    one: dict[int, tuple[np.ndarray]] = {}  # one record per target path (pool() dedupes records)
+    tgt = pool([one.setdefault(id(r[0]), (r[0],)) for r in rows], ("targets",))
     target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])
     args = (market.prices, _args(tgt), target_r, _args(pool([r[1] for r in rows], TriggerProgram._fields)),
             _args(pool([r[2] for r in rows], PlanSpec._fields)), _args(pool([r[3] for r in rows], CostArrays._fields)),

@@ -54,6 +54,8 @@ def _stack(values: list[Any], field: str) -> np.ndarray:
                 raise ValueError(f"field {field!r} has different dimensions across configurations")
             v = v.reshape((0,) * ndim)
         shaped.append(v)
+    if len(shaped) == 1:  # one distinct value (a target path, a cost table): a view, no copy
+        return np.ascontiguousarray(shaped[0])[None]
     if len({v.shape for v in shaped}) == 1:
         return np.stack(shaped)
     shape = tuple(max(v.shape[k] for v in shaped) for k in range(ndim))
@@ -64,7 +66,21 @@ def _stack(values: list[Any], field: str) -> np.ndarray:
 
 
 def pool(records: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> Pooled:
-    """Pool ``records`` (one tuple per configuration, same fields) field by field."""
+    """Pool ``records`` (one tuple per configuration, same fields) field by field.
+
+    Records that are one object (a compiled component shared by many configurations) are pooled
+    once: the work is then per distinct record, not per configuration and field."""
+    ids = [id(r) for r in records]
+    distinct = {i: r for i, r in zip(ids, records, strict=True)}
+    if len(distinct) < len(records):
+        slot = {i: j for j, i in enumerate(distinct)}
+        rows = np.array([slot[i] for i in ids], np.int64)
+        once = _pool_fields(list(distinct.values()), fields)
+        return Pooled(once.pools, once.idx[rows], once.length[rows])
+    return _pool_fields(records, fields)
+
+
+def _pool_fields(records: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> Pooled:
     C, F = len(records), len(fields)
     idx = np.zeros((C, F), np.int64)
     length = np.zeros((C, F), np.int64)
@@ -75,10 +91,11 @@ def pool(records: Sequence[tuple[Any, ...]], fields: Sequence[str]) -> Pooled:
         slot_of: dict[int, int] = {}
         by_content: dict[tuple[Any, ...], int] = {}
         values: list[Any] = []
+        compare = len(objects) > 1
         for i, v in objects.items():
             # Small arrays are kept as they come: comparing their contents costs more than
             # storing them again.
-            key = _content_key(v) if not isinstance(v, np.ndarray) or v.nbytes > SMALL else None
+            key = _content_key(v) if compare and (not isinstance(v, np.ndarray) or v.nbytes > SMALL) else None
             slot = by_content.get(key) if key is not None else None
             if slot is None:
                 slot = len(values)

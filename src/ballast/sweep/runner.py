@@ -7,6 +7,7 @@ once), let a progress bar move, and let Ctrl-C keep the rows already finished.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
@@ -30,6 +31,7 @@ from ballast.sweep.robust import Bootstrap, WalkForward, bootstrap_configs, eval
 CHUNK_WORK = 25_000_000
 MAX_CHUNK = 5_000
 MIN_LOCAL_CHUNK = 64  # smaller local sweeps run as one chunk
+SWITCH_INTERVAL = 0.0002  # seconds: how soon a local sweep's worker gets the GIL (see LocalExecutor)
 
 Progress = Callable[[int, int], None]
 
@@ -86,7 +88,8 @@ class LocalExecutor:
     """In this process: one worker thread per core (numba's thread count), each running whole
     chunks in the compiled kernel, which releases the GIL, while this thread builds the next
     chunks and stores finished ones (the Python half is a fifth of a sweep's work). ``checks``
-    (deferred by `prepare_sweep`) run once every worker has a chunk, before any row is returned.
+    (deferred by `prepare_sweep`) run once every worker has a chunk and one more is queued,
+    before any row is returned.
     Chunks are returned as they finish; at most one more than there are workers is held."""
 
     def __init__(self, checks: Sequence[Callable[[Preparer], None]] = (), threads: int | None = None) -> None:
@@ -99,6 +102,16 @@ class LocalExecutor:
         return self.threads
 
     def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
+        # A worker needs the GIL to start and to finish a kernel call; while this thread builds
+        # chunks it would get it only every switch interval (5 ms by default, half a chunk).
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+        try:
+            yield from self._map(market, job, tasks)
+        finally:
+            sys.setswitchinterval(interval)
+
+    def _map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
         preparer = Preparer(market)
 
         def check() -> None:
@@ -116,8 +129,8 @@ class LocalExecutor:
                         check()  # a bad axis value: report it by axis, as an upfront check would
                         raise
                     running[pool.submit(call)] = k
-                    if len(running) >= self.threads or k == len(tasks) - 1:
-                        check()  # once every worker has a chunk, and before any row
+                    if len(running) > self.threads or k == len(tasks) - 1:
+                        check()  # once every worker has a chunk and the next is queued; before any row
                     if len(running) > self.threads:
                         finished, _ = wait(running, return_when=FIRST_COMPLETED)
                         for fut in finished:

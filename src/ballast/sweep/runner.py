@@ -87,7 +87,7 @@ class Executor(Protocol):
 class LocalExecutor:
     """In this process: one worker thread per core (numba's thread count), each running whole
     chunks in the compiled kernel, which releases the GIL, while this thread builds the next
-    chunks and stores finished ones (the Python half is a fifth of a sweep's work). ``checks``
+    chunks and stores finished ones (the Python half is a quarter of a sweep's work). ``checks``
     (deferred by `prepare_sweep`) run once every worker has a chunk and one more is queued,
     before any row is returned.
     Chunks are returned as they finish; at most one more than there are workers is held."""

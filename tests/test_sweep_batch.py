@@ -278,3 +278,15 @@ def test_parallel_and_serial_kernels_agree() -> None:
     assert (parallel[:, list(METRIC_NAMES).index("tracking_error")] > 0).all()
     local = ballast.sweep(df, band=bands, fee_bps=10)
     assert np.array_equal(local[list(METRIC_NAMES)].to_numpy(np.float64), parallel, equal_nan=True)
+
+
+def test_cost_aware_next_to_other_planners_equals_single_runs() -> None:
+    """Only a cost-aware plan has parameters (a 2-D params field; the others' is 1-D and empty,
+    which compiles no cost-aware code into their walk). One chunk mixing both is padded and must
+    still equal single backtests bit for bit."""
+    df = gbm(4, 300, 0.6, seed=12)
+    t = ballast.sweep(df, target="equal", band=[0.02, 0.08], plan=["full", "cost-aware", "band-edge"],
+                      fee_bps=25, fixed_cost=2.0)
+    assert_rows_equal_backtests(df, t, dict(target="equal", fee_bps=25, fixed_cost=2.0), ["band", "plan"])
+    by_plan = t.groupby("plan")["n_trades"].sum()
+    assert by_plan["cost-aware"] != by_plan["full"]  # the cost-aware plan really ran

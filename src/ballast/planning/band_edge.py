@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ballast.planning.base import PLAN_BAND_EDGE, Planner, PlanSpec
+from ballast.planning.base import NO_PARAMS, PLAN_BAND_EDGE, Planner, PlanSpec
 from ballast.planning.kernel import project_band
 from ballast.triggers.band import Band
 from ballast.triggers.base import TriggerState
@@ -40,7 +40,7 @@ class BandEdge(Planner):
         if self.band is None:
             raise ValueError("BandEdge has no band; bind it to the strategy's band first")
         a, r = self.band.widths(assets)
-        return PlanSpec(PLAN_BAND_EDGE, a, r, np.zeros(4))
+        return PlanSpec(PLAN_BAND_EDGE, a, r, NO_PARAMS)
 
     def describe(self) -> str:
         return f"band-edge ({self.band.describe()})" if self.band else "band-edge"

@@ -20,6 +20,7 @@ PLAN_BAND_EDGE = 1
 PLAN_COST_AWARE = 2
 
 NO_FLOOR = np.zeros(0)  # PlanSpec.floor_value when the strategy has no value floor
+NO_PARAMS = np.zeros(0)  # PlanSpec.params of a planner without parameters
 
 # Status of a plan, recorded per rebalance (engine rebalance log).
 PLAN_EXECUTED = 0
@@ -32,7 +33,9 @@ class PlanSpec(NamedTuple):
     kind: int
     width_abs: np.ndarray  # float64[N]
     width_rel: np.ndarray  # float64[N]
-    params: np.ndarray  # float64[K], planner-specific
+    # float64[1, K] for the cost-aware planner; float64[0] for planners without parameters: a 1-D
+    # (empty) array compiles no cost-aware code into the walk (see planning/kernel.py).
+    params: np.ndarray
     # Constraints that need the portfolio's value at the decision (planning/constraints_kernel.py),
     # set by the engine's prepare from the target's wrappers (targets/constraints.py).
     floor_value: np.ndarray = NO_FLOOR  # float64[T]: currency the floor asset must hold

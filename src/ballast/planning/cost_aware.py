@@ -56,7 +56,7 @@ class CostAware(Planner):
         if self.cash is not None and self.cash not in assets:
             raise KeyError(f"CostAware: cash asset {self.cash!r} is not among the assets ({', '.join(assets)})")
         quote = assets.index(self.cash) if self.cash is not None else -1
-        return PlanSpec(PLAN_COST_AWARE, a, r, np.array([self.risk_aversion, float(self.gate), quote, 0.0]))
+        return PlanSpec(PLAN_COST_AWARE, a, r, np.array([[self.risk_aversion, float(self.gate), quote, 0.0]]))
 
     def plan_costed(self, state: TriggerState, value: float, costs: "CostArrays") -> PlanOutcome:
         """The plan for ``state`` at portfolio ``value`` under compiled ``costs`` (one engine step)."""
@@ -67,7 +67,7 @@ class CostAware(Planner):
         status, cost, benefit = plan_weights(spec, np.asarray(state.weights, np.float64),
                                              np.asarray(state.target, np.float64), 1.0, out,
                                              np.zeros(len(out), np.bool_), costs, state.t, float(value),
-                                             np.int64(spec.params[2]))
+                                             np.int64(spec.params[0, 2]))
         return PlanOutcome(out, int(status), float(cost), float(benefit))
 
     def plan_at(self, state: TriggerState, value: float) -> PlanOutcome:

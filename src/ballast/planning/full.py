@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ballast.planning.base import PLAN_FULL, Planner, PlanSpec
+from ballast.planning.base import NO_PARAMS, PLAN_FULL, Planner, PlanSpec
 from ballast.triggers.base import TriggerState
 
 
@@ -15,7 +15,7 @@ class Full(Planner):
 
     def encode(self, assets: tuple[str, ...]) -> PlanSpec:
         z = np.zeros(len(assets))
-        return PlanSpec(PLAN_FULL, z, z, np.zeros(4))
+        return PlanSpec(PLAN_FULL, z, z, NO_PARAMS)
 
     def describe(self) -> str:
         return "full"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from ballast.planning.base import PLAN_BAND_EDGE, PLAN_COST_AWARE, PLAN_EXECUTED
 
@@ -140,8 +141,7 @@ def plan_weights(plan, w, target, scale, out, keep, costs, t, V, quote):  # noqa
     if kind == PLAN_COST_AWARE:
         for i in range(w.shape[0]):
             keep[i] = False
-        return cost_aware(w, target, width_abs, width_rel, params[0], params[1] != 0.0,
-                          np.int64(params[2]), costs, t, V, out)
+        return cost_aware_plan(w, target, width_abs, width_rel, params, costs, t, V, out)
     if kind == PLAN_BAND_EDGE:
         project_band(w, target, width_abs, width_rel, scale, out, keep, quote)
     else:
@@ -149,6 +149,28 @@ def plan_weights(plan, w, target, scale, out, keep, costs, t, V, quote):  # noqa
             out[i] = target[i]
             keep[i] = False
     return PLAN_EXECUTED, 0.0, 0.0
+
+
+def cost_aware_plan(w, target, width_abs, width_rel, params, costs, t, V, out):  # noqa: ANN001
+    """The cost-aware planner with its parameters ``params[0]`` = (κ, gate, quote); resolved by
+    type below."""
+    return _cost_aware_plan(w, target, width_abs, width_rel, params, costs, t, V, out)
+
+
+@overload(cost_aware_plan, inline="always", jit_options={"cache": True})
+def _cost_aware_plan_typed(w, target, width_abs, width_rel, params, costs, t, V, out):  # noqa: ANN001
+    """1-D (empty) ``params`` mean the plan is not cost-aware: compile nothing for it, which
+    keeps seconds of compile time out of every other strategy's first run."""
+    if params.ndim == 1:
+        return lambda w, target, width_abs, width_rel, params, costs, t, V, out: (PLAN_EXECUTED, 0.0, 0.0)
+    return lambda w, target, width_abs, width_rel, params, costs, t, V, out: _cost_aware_plan(
+        w, target, width_abs, width_rel, params, costs, t, V, out)
+
+
+@njit(cache=True)
+def _cost_aware_plan(w, target, width_abs, width_rel, params, costs, t, V, out):  # noqa: ANN001
+    return cost_aware(w, target, width_abs, width_rel, params[0, 0], params[0, 1] != 0.0,
+                      np.int64(params[0, 2]), costs, t, V, out)
 
 
 # At the end: cost_kernel reuses project_band from this module.

@@ -519,17 +519,19 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
                 reb_benefit[n_reb] = benefit
                 n_reb += 1
         equity[t] = v_after
+        # 1/v_after, for the recorded weights and the next return: a close without trades reuses
+        # its weights' 1/V (n divisions per close were most of a recorded walk's time).
+        inv_after = inv_V if v_after == V else (1.0 / v_after if v_after > 0.0 else 0.0)
         if record:
             for i in range(n):
-                weights[t, i] = units[i] * prices[t, i] / v_after if v_after > 0.0 else 0.0
+                weights[t, i] = units[i] * prices[t, i] * inv_after
         if t > 0:
             r_port = v_after * inv_prev - 1.0 if v_prev > 0.0 else 0.0
             a = r_port - target_r[t]
             active_sum += a
             active_sumsq += a * a
         v_prev = v_after
-        # 1/v_after for the next return: a close without trades reuses its weights' 1/V.
-        inv_prev = inv_V if v_after == V else (1.0 / v_after if v_after > 0.0 else 0.0)
+        inv_prev = inv_after
     acc[ACC_DRIFT_SUM] = drift_sum
     acc[ACC_DRIFT_MAX] = drift_max
     acc[ACC_ACTIVE_SUM] = active_sum

@@ -378,7 +378,7 @@ def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):  # noqa:
 @njit(cache=True)
 def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
     """Plan, constrain, then execute; returns execute's tuple plus the plan's (status, cost, benefit).
-    """
+    The step the Python engine and the live service share with the walk (see `_rebalance`)."""
     n = p.shape[0]
     return _rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost,
                       np.empty(n, np.bool_), np.empty(n))

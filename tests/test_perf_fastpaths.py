@@ -128,3 +128,18 @@ def test_local_sweep_is_the_same_on_one_worker_and_on_two() -> None:
     one = execute(market, job, FrameSink(), LocalExecutor(threads=1))
     two = execute(market, job, FrameSink(), LocalExecutor(threads=2), chunk_size=16)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_plain_cost_is_trade_cost_without_a_pool() -> None:
+    """The solve prices pool-free legs with `plain_cost` from arrays read once; it must be
+    `trade_cost` to the bit (fees, per-trade and per-asset fixed costs, zero, buys and sells)."""
+    from ballast.costs.base import Costs, compile_costs
+    from ballast.costs.kernel import plain_cost, trade_cost
+    from ballast.costs.simple import FixedPerTrade, Proportional
+
+    m = Market.from_frame(gbm(n_assets=4, n_periods=30, seed=2))
+    costs = compile_costs(Costs(Proportional(7.5), FixedPerTrade(3.0)), m)
+    rng = np.random.default_rng(5)
+    for value in [0.0, -0.0, *rng.normal(0, 1e5, 200)]:
+        i, t = int(rng.integers(4)), int(rng.integers(30))
+        assert plain_cost(costs.prop, costs.fixed, costs.fixed_asset, i, t, value) == trade_cost(costs, i, t, value)

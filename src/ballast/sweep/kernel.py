@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 
-# OpenMP's worker threads otherwise spin for a while after each parallel region; a local sweep
-# builds the next chunk in Python meanwhile, and on a 2-core machine that spinning took a third
-# of the CPU. Set before numba loads its OpenMP layer (the first parallel call); a user's own
-# setting wins.
+# OpenMP's worker threads otherwise spin for a while after each parallel region, while Python
+# builds the next call's input (a bootstrap's next resampled market, a Dask worker's next chunk);
+# on a 2-core machine that spinning took a third of the CPU. Set before numba loads its OpenMP
+# layer (the first parallel call); a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402

@@ -215,22 +215,6 @@ def _field(values: list[np.ndarray | None], L: int, width: int, dtype: type) -> 
     return out
 
 
-def _single_leaf(s: LeafSpec, T: int, N: int) -> TriggerProgram:
-    """`compile_trigger` of a trigger that is one leaf (most sweeps): the same fields, built
-    without the general tree walk."""
-    kind = _shared(("kind", 1, (s.kind,)), lambda: np.array([s.kind], np.int64))
-    mask = _field([s.mask], 1, T, np.bool_) if s.mask is not None else _field([], 1, 0, np.bool_)
-    if s.kind >= LEAF_VOL_REGIME:
-        series = _field([s.series], 1, T, np.float64)
-    else:
-        series = _shared(("no series",), lambda: np.zeros(0, np.float64))
-    rows = (tuple(s.params),)
-    return TriggerProgram(kind, mask, series, _field([s.width_abs], 1, N, np.float64),
-                          _field([s.width_rel], 1, N, np.float64),
-                          _shared(("params", 1, rows), lambda: _params(1, rows)),
-                          _shared(("program", ((OP_LEAF, 0),)), lambda: np.array([[OP_LEAF, 0]], np.int64)))
-
-
 def _params(L: int, rows: tuple[tuple[float, ...], ...]) -> np.ndarray:
     out = np.zeros((L, 4), np.float64)
     for i, r in enumerate(rows):
@@ -238,33 +222,8 @@ def _params(L: int, rows: tuple[tuple[float, ...], ...]) -> np.ndarray:
     return out
 
 
-def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
-    """Flatten ``trigger`` for the kernel; None if some leaf only runs in Python."""
-    leaves = trigger.leaves()
-    if len(leaves) > MAX_LEAVES:
-        raise ValueError(f"a trigger may have at most {MAX_LEAVES} leaves, got {len(leaves)}")
-    specs = [leaf.encode(market) for leaf in leaves]
-    if any(s is None for s in specs):
-        return None
-    T, N = market.prices.shape
-    if len(specs) == 1 and trigger is leaves[0]:
-        return _single_leaf(specs[0], T, N)  # type: ignore[arg-type]
-    L = max(len(specs), 1)
-    kinds = tuple(s.kind for s in specs)  # type: ignore[union-attr]
-    kind = _shared(("kind", L, kinds), lambda: np.array(kinds + (0,) * (L - len(kinds)), np.int64))
-    masks = [s.mask for s in specs]  # type: ignore[union-attr]
-    # Per-period rows only when some leaf has them.
-    mask = _field(masks, L, T, np.bool_) if any(m is not None for m in masks) else _field([], L, 0, np.bool_)
-    if any(k >= LEAF_VOL_REGIME for k in kinds):
-        series = _field([s.series for s in specs], L, T, np.float64)  # type: ignore[union-attr]
-    else:
-        # No series-driven leaf: a 1-D series gives the kernel a specialisation without that code
-        # (see triggers/kernel.py::leaf_fires), which keeps every close ~3x cheaper.
-        series = _shared(("no series",), lambda: np.zeros(0, np.float64))
-    width_abs = _field([s.width_abs for s in specs], L, N, np.float64)  # type: ignore[union-attr]
-    width_rel = _field([s.width_rel for s in specs], L, N, np.float64)  # type: ignore[union-attr]
-    rows = tuple(tuple(s.params) for s in specs)  # type: ignore[union-attr]
-    params = _shared(("params", L, rows), lambda: _params(L, rows))
+def _program(trigger: Trigger, leaves: list[Leaf]) -> tuple[tuple[int, int], ...]:
+    """The tree as reverse-Polish (opcode, argument) pairs; a leaf's argument is its index."""
     ids = {id(leaf): i for i, leaf in enumerate(leaves)}
     program: list[tuple[int, int]] = []
 
@@ -282,7 +241,36 @@ def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
             raise TypeError(f"cannot compile trigger node {type(node).__name__}")
 
     emit(trigger)
-    ops = tuple(program)
+    return tuple(program)
+
+
+def compile_trigger(trigger: Trigger, market: Market) -> TriggerProgram | None:
+    """Flatten ``trigger`` for the kernel; None if some leaf only runs in Python."""
+    leaves = trigger.leaves()
+    if len(leaves) > MAX_LEAVES:
+        raise ValueError(f"a trigger may have at most {MAX_LEAVES} leaves, got {len(leaves)}")
+    specs = [leaf.encode(market) for leaf in leaves]
+    if any(s is None for s in specs):
+        return None
+    T, N = market.prices.shape
+    L = max(len(specs), 1)
+    kinds = tuple(s.kind for s in specs)  # type: ignore[union-attr]
+    kind = _shared(("kind", L, kinds), lambda: np.array(kinds + (0,) * (L - len(kinds)), np.int64))
+    masks = [s.mask for s in specs]  # type: ignore[union-attr]
+    # Per-period rows only when some leaf has them.
+    mask = _field(masks, L, T, np.bool_) if any(m is not None for m in masks) else _field([], L, 0, np.bool_)
+    if any(k >= LEAF_VOL_REGIME for k in kinds):
+        series = _field([s.series for s in specs], L, T, np.float64)  # type: ignore[union-attr]
+    else:
+        # No series-driven leaf: a 1-D series gives the kernel a specialisation without that code
+        # (see triggers/kernel.py::leaf_fires), which keeps every close ~3x cheaper.
+        series = _shared(("no series",), lambda: np.zeros(0, np.float64))
+    width_abs = _field([s.width_abs for s in specs], L, N, np.float64)  # type: ignore[union-attr]
+    width_rel = _field([s.width_rel for s in specs], L, N, np.float64)  # type: ignore[union-attr]
+    rows = tuple(tuple(s.params) for s in specs)  # type: ignore[union-attr]
+    params = _shared(("params", L, rows), lambda: _params(L, rows))
+    # A trigger that is one leaf (most sweeps: one per configuration) skips the tree walk.
+    ops = ((OP_LEAF, 0),) if len(leaves) == 1 and trigger is leaves[0] else _program(trigger, leaves)
     code = _shared(("program", ops), lambda: np.array(ops, dtype=np.int64).reshape(-1, 2))
     return TriggerProgram(kind, mask, series, width_abs, width_rel, params, code)
 

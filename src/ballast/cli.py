@@ -11,16 +11,37 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from ballast.errors import InputError
+
+# Help texts are plain text: "[live]" and "[sweep]" name TOML sections, they are not rich markup.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="ballast: dynamic asset rebalancing — backtest, sweep and run a strategy.")
 console = Console()
 err = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
+            print(f"ballast {version('ballast')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            from ballast import __version__
+
+            print(f"ballast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """ballast: dynamic asset rebalancing — backtest, sweep and run a strategy."""
+
+
+def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # "[live] x" is not markup
     raise typer.Exit(code)
 
@@ -39,6 +60,10 @@ def _message(exc: BaseException) -> str:
     return str(exc)
 
 
+# Cost flags and the [costs] field each one overrides.
+COST_FLAGS = {"fee_bps": "fee_bps", "fixed_cost": "fixed", "min_trade": "min_trade"}
+
+
 def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Strategy from the TOML file (if any) with CLI flags on top; returns (strategy, data options)."""
     from ballast.config import load_strategy_file
@@ -47,17 +72,16 @@ def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> t
     keywords: dict[str, Any] = {}
     data: dict[str, Any] = {"prices": "crypto", "relatives": False, "fill": None, "assets": None,
                             "start": None, "end": None, "periods_per_year": None}
+    set_flags = {k: v for k, v in overrides.items() if v is not None}
     if strategy_file is not None:
         cfg = load_strategy_file(strategy_file)
+        # A cost flag overrides only the field it names; the rest of the file's [costs] stays.
+        named = {field: set_flags.pop(flag) for flag, field in COST_FLAGS.items() if flag in set_flags}
+        if named:
+            cfg = cfg.with_costs(**named)
         keywords = cfg.keywords()
         data.update(cfg.data.model_dump())
         data["prices"] = cfg.prices_path()
-    set_flags = {k: v for k, v in overrides.items() if v is not None}
-    if "fee_bps" in set_flags:
-        keywords.pop("costs", None)
-        keywords.setdefault("fee_bps", set_flags["fee_bps"])
-    if {"fixed_cost", "min_trade"} & set_flags.keys() and "costs" in keywords:
-        keywords.pop("costs")
     if ("band" in set_flags or "rebalance" in set_flags) and "rebalance" not in set_flags:
         keywords["rebalance"] = None
     for k in ("prices", "relatives", "fill"):
@@ -95,7 +119,9 @@ def backtest(
     """Backtest a strategy and compare it with buy-and-hold."""
     from ballast.engine.backtest import backtest as run
 
+    no_png = png_warning(png)
     try:
+        options = file_report_options(strategy_file)
         strategy, data = resolve_strategy(strategy_file, {
             "prices": prices, "relatives": relatives or None, "fill": fill, "target": target,
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
@@ -122,27 +148,54 @@ def backtest(
         files = result.write_csv(str(out))
         if not as_json:
             console.print(f"wrote {', '.join(files)}")
-    if report is not None:
-        write_report(result, report, quiet=as_json)
+    written = write_report(result, report, options, quiet=as_json) if report is not None else None
     if png is not None:
         from ballast.report.html import write_pngs
 
         try:
-            pngs = write_pngs([result], png)
+            if no_png is not None:
+                raise InputError(no_png + (f"; the HTML report was written to {written}" if written else ""))
+            pngs = write_pngs([result], png, vol_window=options.vol_window)
         except user_errors() as exc:
             fail(_message(exc))
         if not as_json:
             console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
 
 
-def write_report(result: Any, path: Path, quiet: bool = False) -> None:
+def file_report_options(strategy_file: Path | None) -> Any:
+    """The file's [report] section (title, vol_window), honoured by every command that draws it."""
+    from ballast.config import load_strategy_file
+    from ballast.report.options import ReportOptions, report_options
+
+    if strategy_file is None:
+        return ReportOptions()
+    return report_options(load_strategy_file(strategy_file).report, strategy_file)
+
+
+def png_warning(png: Path | None) -> str | None:
+    """Say before any work when --png cannot be honoured (no kaleido or browser); returns why."""
+    if png is None:
+        return None
+    from ballast.report.png import png_unavailable
+
+    problem = png_unavailable()
+    if problem is not None:
+        err.print(f"[yellow]--png: {escape(problem)}; the HTML and the summary are still written[/]")
+    return problem
+
+
+def write_report(result: Any, path: Path, options: Any, quiet: bool = False) -> Path | None:
     try:
         from ballast.report.html import write_tearsheet
     except ImportError:
         fail("the HTML report is not available in this installation")
-    written = write_tearsheet([result], path)
+    try:
+        written = write_tearsheet([result], path, title=options.title, vol_window=options.vol_window)
+    except user_errors() as exc:
+        fail(_message(exc))
     if not quiet:
         console.print(f"report: {written}")
+    return written
 
 
 class _null:
@@ -169,6 +222,7 @@ def report(
 
     results = []
     options = []
+    no_png = png_warning(png)
     try:
         for path in strategy_files:
             cfg = load_strategy_file(path)
@@ -185,12 +239,14 @@ def report(
         window = next((o.vol_window for o in options if o.vol_window), None)
         with console.status("writing the report…", spinner="dots"):
             written = write_tearsheet(results, out, title=heading, vol_window=window)
-            pngs = write_pngs(results, png, vol_window=window) if png is not None else []
+            pngs = write_pngs(results, png, vol_window=window) if png is not None and no_png is None else []
     except user_errors() as exc:
         fail(_message(exc))
     for result in results:
         print_summary(result, console)
     console.print(f"[bold]report:[/] {written}")
+    if no_png is not None:
+        fail(f"no PNG written: {no_png}; the HTML report was written to {written}")
     if pngs:
         console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
 
@@ -456,7 +512,8 @@ def resume(db: Annotated[str | None, typer.Option(help=DB_HELP)] = None) -> None
     console.print("resumed" if out.changed else "already running")
 
 
-proposals_app = typer.Typer(no_args_is_help=True, help="List and export proposals (the propose executor).")
+proposals_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                          help="List and export proposals (the propose executor).")
 app.add_typer(proposals_app, name="proposals")
 
 
@@ -506,7 +563,7 @@ def proposals_export(
 
 @app.command()
 def sweep(
-    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a \\[sweep] section.")],
+    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a [sweep] section.")],
     out: Annotated[Path, typer.Option(help="Parquet file for the results (streamed, one row per configuration).")] = Path("sweep.parquet"),
     workers: Annotated[int | None, typer.Option(help="Start a local Dask cluster with N worker processes.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Use an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
@@ -519,7 +576,7 @@ def sweep(
     chunk_size: Annotated[int | None, typer.Option(help="Configurations per chunk/task.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the cost/tracking-error frontier here (HTML, plus PNG).")] = None,
 ) -> None:
-    """Backtest every configuration of the file's \\[sweep] grid; Ctrl-C keeps finished rows."""
+    """Backtest every configuration of the file's [sweep] grid; Ctrl-C keeps finished rows."""
     from ballast.sweep.command import run_sweep_command
 
     try:
@@ -531,7 +588,8 @@ def sweep(
         raise typer.Exit(code)
 
 
-study_app = typer.Typer(no_args_is_help=True, help="Reproducible studies on the bundled data.")
+study_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                      help="Reproducible studies on the bundled data.")
 app.add_typer(study_app, name="study")
 
 

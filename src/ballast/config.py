@@ -208,6 +208,14 @@ class StrategyFile(Section):
             "name": self.name,
         }
 
+    def with_costs(self, **fields: float) -> "StrategyFile":
+        """This file with some [costs] fields replaced (validated like the file's own)."""
+        try:
+            costs = CostsSection.model_validate({**self.costs.model_dump(), **fields})
+        except ValidationError as exc:
+            raise InputError("; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+        return self.model_copy(update={"costs": costs})
+
     def prices_path(self) -> str:
         """``data.prices`` as given if it is a bundled name, else resolved next to the file."""
         from ballast.data.bundled import DATASETS

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ballast.engine.metrics import METRIC_DOCS
+from ballast.report.files import write_text_atomic
 from ballast.report.figures import STRATEGY_COLORS, Figure, all_figures, baselines, names
 from ballast.report.terminal import HIGHER_IS_BETTER, fmt, label
 
@@ -72,10 +73,7 @@ def write_tearsheet(results: Sequence["Result"], path: str | Path, *, title: str
     """Write the tearsheet for one or several backtests to ``path``; returns the absolute path."""
     if not results:
         raise ValueError("write_tearsheet needs at least one backtest result")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(results, title=title, vol_window=vol_window), encoding="utf-8")
-    return path.resolve()
+    return write_text_atomic(Path(path), render(results, title=title, vol_window=vol_window))
 
 
 def plotly_js() -> str:

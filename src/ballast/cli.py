@@ -71,7 +71,7 @@ def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> t
 
     keywords: dict[str, Any] = {}
     data: dict[str, Any] = {"prices": "crypto", "relatives": False, "fill": None, "assets": None,
-                            "start": None, "end": None, "periods_per_year": None}
+                            "start": None, "end": None, "periods_per_year": None, "dayfirst": False}
     set_flags = {k: v for k, v in overrides.items() if v is not None}
     if strategy_file is not None:
         cfg = load_strategy_file(strategy_file)
@@ -84,11 +84,15 @@ def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> t
         data["prices"] = cfg.prices_path()
     if ("band" in set_flags or "rebalance" in set_flags) and "rebalance" not in set_flags:
         keywords["rebalance"] = None
-    for k in ("prices", "relatives", "fill"):
+    for k in ("prices", "relatives", "fill", "dayfirst"):
         if k in set_flags and set_flags[k] is not False:
             data[k] = set_flags.pop(k)
         set_flags.pop(k, None)
     keywords.update(set_flags)
+    if data.pop("dayfirst"):  # DD/MM/YYYY dates: parsed here, the engine gets the dated table
+        from ballast.data.loaders import read_dated
+
+        data["prices"] = read_dated(data["prices"], dayfirst=True)
     return build_strategy(**keywords), data
 
 
@@ -98,6 +102,7 @@ def backtest(
     prices: Annotated[str | None, typer.Option(help="CSV/Parquet file or bundled dataset name.")] = None,
     relatives: Annotated[bool, typer.Option("--relatives", help="Rows are price relatives p[t]/p[t-1].")] = False,
     fill: Annotated[str | None, typer.Option(help="'forward' to carry the last price over gaps.")] = None,
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Dates are DD/MM/YYYY.")] = False,
     target: Annotated[str | None, typer.Option(help="'equal' or A=0.5,B=0.5")] = None,
     rebalance: Annotated[str | None, typer.Option(help="never|daily|weekly|monthly|quarterly|yearly|N")] = None,
     band: Annotated[float | None, typer.Option(help="Band half-width (0.05 = 5 points or 5 %).")] = None,
@@ -111,6 +116,7 @@ def backtest(
     cash: Annotated[str | None, typer.Option(help="The cash/quote asset (added at price 1 if absent).")] = None,
     capital: Annotated[float | None, typer.Option(help="Starting value (default 1,000,000).")] = None,
     convention: Annotated[str | None, typer.Option(help="exact|bt accounting")] = None,
+    allow_short: Annotated[bool, typer.Option("--allow-short", help="Accept negative target weights.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write equity/weights/trades/rebalances CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
@@ -123,11 +129,12 @@ def backtest(
     try:
         options = file_report_options(strategy_file)
         strategy, data = resolve_strategy(strategy_file, {
-            "prices": prices, "relatives": relatives or None, "fill": fill, "target": target,
+            "prices": prices, "relatives": relatives or None, "fill": fill, "dayfirst": dayfirst or None,
+            "target": target,
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
             "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
-            "capital": capital, "convention": convention})
+            "capital": capital, "convention": convention, "allow_short": allow_short or None})
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
             result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
                          periods_per_year=data.get("periods_per_year"), start=data.get("start"),

@@ -58,7 +58,7 @@ def export(figures: Sequence["Figure"], directory: Path, scale: float = 2.0) -> 
     browser = chromium_path()
     make_folder(directory)
     paths = [directory / f"{f.key}.png" for f in figures]
-    specs = [{"fig": f.figure.to_dict(), "path": p,
+    specs = [{"fig": without_buttons(f.figure.to_dict()), "path": p,
               "opts": {"format": "png", "width": WIDTH, "height": int(f.figure.layout.height or 400),
                        "scale": scale}} for f, p in zip(figures, paths, strict=True)]
     previous = os.environ.get("BROWSER_PATH")
@@ -74,3 +74,9 @@ def export(figures: Sequence["Figure"], directory: Path, scale: float = 2.0) -> 
     if missing:
         raise RuntimeError(f"kaleido did not write {', '.join(missing)}")
     return paths
+
+
+def without_buttons(spec: dict) -> dict:
+    """A figure without its interactive buttons (the log/linear toggle): a PNG cannot press them."""
+    spec.get("layout", {}).pop("updatemenus", None)
+    return spec

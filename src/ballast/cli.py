@@ -135,12 +135,14 @@ def backtest(
             "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
             "capital": capital, "convention": convention, "allow_short": allow_short or None})
+        announce_compile()
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
             result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
                          periods_per_year=data.get("periods_per_year"), start=data.get("start"),
                          end=data.get("end"), assets=data.get("assets"))
             result.metrics  # noqa: B018  (evaluate inside the spinner)
             result.baseline  # noqa: B018
+        check_formed(result)
     except user_errors() as exc:
         fail(_message(exc))
     if as_json:
@@ -167,6 +169,17 @@ def backtest(
             fail(_message(exc))
         if not as_json:
             console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
+
+
+def check_formed(result: Any, source: Path | None = None) -> None:
+    """A portfolio that was never formed (the capital cannot pay the costs of forming it) is a
+    mistake in the inputs, not a flat backtest."""
+    if not result.raw.weights[0].any():  # nothing held after the first close
+        s = result.strategy
+        where = f"{source}: " if source is not None else ""
+        raise InputError(f"{where}the portfolio was never formed: capital {s.capital:,.2f} cannot pay the costs "
+                         f"of buying {result.market.n_assets} assets ({s.costs.describe()}); raise [portfolio] "
+                         "capital or lower the fixed costs")
 
 
 def file_report_options(strategy_file: Path | None) -> Any:
@@ -205,6 +218,25 @@ def write_report(result: Any, path: Path, options: Any, quiet: bool = False) -> 
     return written
 
 
+_announced = [False]
+
+
+def announce_compile() -> None:
+    """In a pipe or CI no spinner shows, so say once, on stderr, why the first run is silent for
+    a while: when numba's cache for the walk is cold (or cannot be read), the kernel compiles."""
+    if _announced[0] or console.is_terminal:
+        return
+    _announced[0] = True
+    try:
+        from ballast.engine.kernel import simulate
+
+        if simulate._cache._cache_file._load_index():  # numba's index of compiled versions, if current
+            return
+    except Exception:  # noqa: BLE001  (a private numba detail: when unsure, say it)
+        pass
+    print("compiling the kernel (first run only, ~45 s)...", file=sys.stderr, flush=True)
+
+
 class _null:
     def __enter__(self) -> None:
         return None
@@ -235,11 +267,13 @@ def report(
             cfg = load_strategy_file(path)
             options.append(report_options(cfg.report, path))
             strategy, data = resolve_strategy(path, {})
+            announce_compile()
             with console.status(f"backtesting {path}…", spinner="dots"):
                 result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
                              periods_per_year=data.get("periods_per_year"), start=data.get("start"),
                              end=data.get("end"))
                 result.baseline  # noqa: B018
+            check_formed(result, path)
             results.append(result)
         # The first file that sets a report option decides it; --title beats every file.
         heading = title or next((o.title for o in options if o.title), None)
@@ -322,6 +356,7 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report, CSVs and the 
     path = demo_strategy_path()
     cfg = load_strategy_file(path)
     out.mkdir(parents=True, exist_ok=True)
+    announce_compile()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("compiling the engine and backtesting on bundled crypto data", total=None)
@@ -340,7 +375,7 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report, CSVs and the 
     if db is not None:
         console.print(f"[bold]ledger:[/] {db} — the last {live_days} days replayed through the live service; "
                       f"see it with [bold]ballast status --db {db}[/] or the dashboard: "
-                      f"[bold]ballast serve --db {db} --strategy examples/treasury.toml[/]")
+                      f"[bold]ballast serve --db {db} --strategy {path.resolve()}[/]")
 
 
 def write_report_file(result: Any, path: Path) -> Path | None:

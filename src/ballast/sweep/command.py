@@ -98,7 +98,9 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
             out.parent.mkdir(parents=True, exist_ok=True)
             table.to_parquet(out, index=False)
             bar.stop()
-            console.print(table.drop(columns=["train_start", "test_start"]).to_string(index=False))
+            from ballast.report.terminal import walk_forward_table
+
+            console.print(walk_forward_table(table, list(job.grid.names), wf.metric))
             console.print(f"wrote {len(table)} windows to {out} in {time.perf_counter() - t0:.1f} s")
             return 0
         best = Best(ParquetSink(out), metric)

@@ -164,23 +164,24 @@ def relatives_to_prices(rel: pd.DataFrame) -> pd.DataFrame:
 
 def load_prices(source: str | Path | pd.DataFrame, relatives: bool = False, fill: str | None = None,
                 assets: list[str] | None = None, start: str | None = None,
-                end: str | None = None, optional_assets: tuple[str, ...] = ()) -> pd.DataFrame:
+                end: str | None = None, optional_assets: tuple[str, ...] = (), dayfirst: bool = False) -> pd.DataFrame:
     """Prices from a bundled dataset name, a CSV/Parquet path, or a DataFrame; validated.
 
     ``assets`` selects columns before validation (gaps in other columns do not matter);
-    ``optional_assets`` may be absent (the cash asset, added later at price 1).
+    ``optional_assets`` may be absent (the cash asset, added later at price 1); ``dayfirst`` reads
+    text dates as DD/MM/YYYY.
     """
     if isinstance(source, pd.DataFrame):
         where = "prices"
         df = source  # never modified in place: every step below builds a new frame
         if not isinstance(df.index, (pd.DatetimeIndex,)) and not pd.api.types.is_integer_dtype(df.index):
-            df = _set_index(df.reset_index(), where)
+            df = _set_index(df.reset_index(), where, dayfirst)
     else:
         path = bundled_path(str(source)) or Path(source)
         where = str(source)
         if not path.exists():
             raise InputError(f"{source}: no such file, and not a bundled dataset (see `ballast datasets`)")
-        df = _set_index(read_table(path), where)
+        df = _set_index(read_table(path), where, dayfirst)
     if assets:
         assets = [a for a in assets if a in df.columns or a not in optional_assets]
         missing = [a for a in assets if a not in df.columns]

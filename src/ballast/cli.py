@@ -234,7 +234,7 @@ def announce_compile() -> None:
             return
     except Exception:  # noqa: BLE001  (a private numba detail: when unsure, say it)
         pass
-    print("compiling the kernel (first run only, ~45 s)...", file=sys.stderr, flush=True)
+    print("compiling the kernel (first run only, up to ~1 min)...", file=sys.stderr, flush=True)
 
 
 class _null:

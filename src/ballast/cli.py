@@ -154,7 +154,10 @@ def backtest(
 
         print_summary(result, console)
     if out is not None:
-        files = result.write_csv(str(out))
+        try:
+            files = result.write_csv(str(out))
+        except OSError as exc:
+            fail(f"cannot write the CSV files to {out}: {exc.strerror or exc}")
         if not as_json:
             console.print(f"wrote {', '.join(files)}")
     written = write_report(result, report, options, quiet=as_json) if report is not None else None
@@ -353,9 +356,14 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report, CSVs and the 
     from ballast.engine.backtest import backtest as run
     from ballast.report.terminal import print_summary
 
+    from ballast.report.files import make_folder
+
     path = demo_strategy_path()
     cfg = load_strategy_file(path)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        make_folder(out)
+    except InputError as exc:
+        fail(str(exc))
     announce_compile()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:

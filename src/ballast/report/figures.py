@@ -246,8 +246,10 @@ def grouped_holdings(result: "Result") -> tuple[list[str], np.ndarray, np.ndarra
         return assets, w, tw
     big = np.sort(np.argsort(-np.maximum(w.max(axis=0), tw.max(axis=0)), kind="stable")[:MAX_ASSET_PANELS - 1])
     rest = np.setdiff1d(np.arange(len(assets)), big)
-    return ([assets[j] for j in big] + [f"other ({len(rest)})"],
-            np.column_stack([w[:, big], w[:, rest].sum(axis=1)]), np.column_stack([tw[:, big], tw[:, rest].sum(axis=1)]))
+    def grouped(x: np.ndarray) -> np.ndarray:
+        return np.column_stack([x[:, big], x[:, rest].sum(axis=1)])
+
+    return [assets[j] for j in big] + [f"other ({len(rest)})"], grouped(w), grouped(tw)
 
 
 def drift_figure(result: "Result", key: str, name: str) -> Figure:

@@ -95,19 +95,33 @@ def test_formation_goes_to_the_target_for_every_planner(plan: str, engine: str) 
         assert (r.rebalances.time.iloc[1:] > r.market.index[4]).all()
 
 
+def test_value_floor_holds_at_a_band_edge_formation() -> None:
+    from ballast import Band, BandEdge, Fixed, Runway, Strategy
+
+    floor = 50_000 * 12
+    s = Strategy(Runway(Fixed({"BTC": 0.5, "ETH": 0.3, "USDT": 0.2}), "USDT", 50_000, 12), Band(0.05),
+                 BandEdge(), ballast.Proportional(10) + ballast.FixedPerTrade(5), cash="USDT")
+    r = ballast.backtest("crypto", s, end="2018-06-30")
+    usdt = r.weights.iloc[0]["USDT"] * r.raw.equity[0]
+    assert usdt >= floor * (1 - 1e-12)
+    # the rest at the (floored) target's mix: BTC:ETH = 5:3, not stopped at a band edge
+    assert r.weights.iloc[0]["BTC"] / r.weights.iloc[0]["ETH"] == pytest.approx(5 / 3, rel=1e-9)
+
+
 def test_formation_of_a_user_planner_goes_to_the_target() -> None:
     from ballast import Fixed, Strategy
     from ballast.planning.base import Planner
     from ballast.triggers import Calendar
 
-    class Half(Planner):  # half-way to the target: from cash it would form at half the weights
+    class Tilted(Planner):  # ignores the target: always 90/10
         def plan(self, state):  # noqa: ANN001, ANN202
-            w = 0.5 * (np.asarray(state.weights) + np.asarray(state.target))
-            return w / w.sum() if w.sum() > 0 else np.asarray(state.target)
+            return np.array([0.9, 0.1])
 
-    s = Strategy(Fixed({"BTC": 0.6, "ETH": 0.4}), Calendar("monthly"), Half())
+    s = Strategy(Fixed({"BTC": 0.6, "ETH": 0.4}), Calendar("monthly"), Tilted())
     r = ballast.backtest("crypto", s, end="2018-03-31", assets=["BTC", "ETH"])
-    np.testing.assert_allclose(r.weights.iloc[0].to_numpy(), [0.6, 0.4], atol=1e-12)
+    np.testing.assert_allclose(r.weights.iloc[0].to_numpy(), [0.6, 0.4], atol=1e-12)  # formation: target
+    first = r.rebalances.time.iloc[1]
+    np.testing.assert_allclose(r.weights.loc[first].to_numpy(), [0.9, 0.1], atol=1e-12)  # then the planner
 
 
 # 3 ------------------------------------------------------------------ backtest --report honours [report]

@@ -110,9 +110,9 @@ def backtest(
     plan: Annotated[str | None, typer.Option(help="full|band-edge|cost-aware")] = None,
     risk_aversion: Annotated[float | None, typer.Option(help="cost-aware: value of reducing Σ(w−target)² by 1, "
                                                               "as a fraction of the portfolio (default 0.05).")] = None,
-    fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points.")] = None,
-    fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade (currency).")] = None,
-    min_trade: Annotated[float | None, typer.Option(help="Skip trades smaller than this value.")] = None,
+    fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points (replaces only [costs] fee_bps).")] = None,
+    fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade, currency (replaces only [costs] fixed).")] = None,
+    min_trade: Annotated[float | None, typer.Option(help="Skip smaller trades (replaces only [costs] min_trade).")] = None,
     cash: Annotated[str | None, typer.Option(help="The cash/quote asset (added at price 1 if absent).")] = None,
     capital: Annotated[float | None, typer.Option(help="Starting value (default 1,000,000).")] = None,
     convention: Annotated[str | None, typer.Option(help="exact|bt accounting")] = None,

@@ -3,7 +3,8 @@
 Conventions (also in docs/conventions.md and on every Result):
 - decisions and trades happen at the close of period t, on information up to t, from the
   pre-trade weights at that close;
-- the portfolio starts as cash (``capital``) and is formed at the first close, paying costs;
+- the portfolio starts as cash (``capital``) and is formed at the first close, at the target
+  whatever the planner (`_plan`), paying costs;
 - ``CONV_EXACT``: after a rebalance the weights are exactly the planned weights and the costs
   come out of the portfolio: V′ = V − Σᵢ cᵢ(|w′ᵢ·V′ − xᵢ|), solved by fixed-point iteration
   (a contraction while marginal costs are below 100 %; it converges to machine precision);

@@ -26,7 +26,7 @@ from ballast.planning.base import PlanOutcome, PlanSpec, plan_step
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.full import Full
 from ballast.targets.constraints import with_constraints
-from ballast.triggers.base import TriggerState
+from ballast.state import TriggerState
 
 
 class PlannedStep(NamedTuple):

@@ -17,7 +17,8 @@ from ballast.engine.records import RebalanceLog, TradeLog
 from ballast.enums import PLAN_SKIPPED
 from ballast.market import Market
 from ballast.planning.base import skip_note
-from ballast.triggers.base import TriggerState, reason_from_bits
+from ballast.state import TriggerState
+from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
     from ballast.strategy import Strategy

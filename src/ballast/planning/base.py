@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED
-from ballast.triggers.base import TriggerState
+from ballast.state import TriggerState
 
 if TYPE_CHECKING:
     from ballast.costs.base import CostArrays

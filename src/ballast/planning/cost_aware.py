@@ -8,7 +8,7 @@ import numpy as np
 from ballast.enums import PLAN_COST_AWARE
 from ballast.planning.base import PlanOutcome, Planner, PlanSpec
 from ballast.triggers.band import Band
-from ballast.triggers.base import TriggerState
+from ballast.state import TriggerState
 
 if TYPE_CHECKING:
     from ballast.costs.base import CostArrays, CostModel

@@ -30,7 +30,7 @@ from numba import njit
 from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED
 from ballast.planning.base import PlanVerdict
 from ballast.costs.kernel import trade_cost, trade_cost_parts
-from ballast.planning.kernel import project_band
+from ballast.planning.band_kernel import project_band
 
 EPS_CURV = 1e-6  # curvature added where there is none, so the minimiser is unique and well posed
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from ballast.enums import PLAN_FULL
 from ballast.planning.base import NO_PARAMS, Planner, PlanSpec
-from ballast.triggers.base import TriggerState
+from ballast.state import TriggerState
 
 
 class Full(Planner):

@@ -17,17 +17,7 @@ import numpy as np
 
 from ballast.enums import LEAF_VOL_REGIME, MAX_LEAVES, OP_ALL, OP_ANY, OP_COOLDOWN, OP_LEAF
 from ballast.market import Market
-
-
-@dataclass(frozen=True)
-class TriggerState:
-    """What a trigger may look at on the close of period ``t`` (pure-Python path and live)."""
-
-    market: Market  # only rows 0..t may be used
-    t: int
-    weights: np.ndarray  # pre-trade weights at the close of t
-    target: np.ndarray  # target weights at t
-    last_rebalance: int  # period of the last executed rebalance (0 = formation)
+from ballast.state import TriggerState
 
 
 @dataclass(frozen=True)

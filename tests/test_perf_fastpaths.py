@@ -121,7 +121,8 @@ def test_drawdown_with_one_division_per_high_is_exact() -> None:
 
 
 def test_local_sweep_is_the_same_on_one_worker_and_on_two() -> None:
-    from ballast.sweep.runner import FrameSink, LocalExecutor, execute, prepare_sweep
+    from ballast.sweep.local import LocalExecutor
+    from ballast.sweep.runner import FrameSink, execute, prepare_sweep
 
     df = gbm(n_assets=5, n_periods=500, seed=9)
     market, job = prepare_sweep(df, dict(band=list(np.linspace(0.005, 0.2, 150)), fee_bps=10), False, {})

@@ -17,7 +17,7 @@ import numpy as np
 
 from ballast.errors import InputError
 from ballast.market import Market
-from ballast.sweep.runner import Job, run_chunk
+from ballast.sweep.chunks import Job, run_chunk
 
 RETRIES = 3
 

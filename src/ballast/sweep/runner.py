@@ -1,145 +1,33 @@
-"""Running a grid: chunks of configurations through an executor, rows into a sink.
+"""Running a grid: chunks of configurations (sweep/chunks.py) through an executor, rows into a sink.
 
-The same `run_chunk` runs in this process or on Dask workers, so a distributed sweep is the
-local sweep row for row. Chunks keep memory bounded (only a chunk's pools and metrics exist at
+The same `run_chunk` runs in this process (sweep/local.py) or on Dask workers
+(sweep/distributed.py), so a distributed sweep is the local sweep row for row. Chunks keep memory bounded (only a chunk's pools and metrics exist at
 once), let a progress bar move, and let Ctrl-C keep the rows already finished.
 """
 from __future__ import annotations
 
 import signal
-import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ballast.engine.metrics import METRIC_NAMES
+from ballast.enums import METRIC_NAMES
 from ballast.market import Market
 from ballast.strategy import parse_target
-from ballast.sweep.batch import Preparer, freeze_config, prepare_configs, use_serial_kernel
+from ballast.sweep.batch import Preparer, freeze_config
+from ballast.sweep.chunks import Executor, Job, Progress, chunks, default_chunk
 from ballast.sweep.grid import Grid
-from ballast.sweep.robust import Bootstrap, WalkForward, bootstrap_configs, evaluate_window, window
+from ballast.sweep.local import LocalExecutor
+from ballast.sweep.robust import Bootstrap, WalkForward, evaluate_window, window
 
-# A chunk is sized so that configurations × periods × assets stays near this many asset-steps.
-CHUNK_WORK = 25_000_000
-MAX_CHUNK = 5_000
 MIN_LOCAL_CHUNK = 64  # smaller local sweeps run as one chunk
-SWITCH_INTERVAL = 0.0002  # seconds: how soon a local sweep's worker gets the GIL (see LocalExecutor)
-
-Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Job:
-    """What every chunk needs besides the prices: the fixed keywords, the grid, the resampling."""
-
-    base: Mapping[str, Any]
-    grid: Grid
-    bootstrap: Bootstrap | None = None
-    paths: bool = False  # also return every configuration's equity path
-
-    def metric_columns(self) -> list[str]:
-        return list(METRIC_NAMES) + (self.bootstrap.columns() if self.bootstrap else [])
-
-
-def prepare_chunk(market: Market, job: Job, start: int, stop: int,
-                  preparer: Preparer | None = None) -> Callable[[], np.ndarray]:
-    """Rows [start, stop) of the grid, prepared: a call that returns their metric columns."""
-    configs = job.grid.configs(start, stop)
-    if job.bootstrap is not None:
-        return partial(bootstrap_configs, market, job.base, configs, job.bootstrap)
-    if job.paths:  # metrics, then the equity path, side by side
-        equity = np.empty((len(configs), market.n_periods))
-        metrics = prepare_configs(market, job.base, configs, preparer, equity)
-        return lambda: np.hstack([metrics(), equity])
-    return prepare_configs(market, job.base, configs, preparer)
-
-
-def run_chunk(market: Market, job: Job, start: int, stop: int) -> np.ndarray:
-    """Rows [start, stop) of the grid → their metric columns (the Dask task)."""
-    return prepare_chunk(market, job, start, stop)()
-
-
-def default_chunk(market: Market, job: Job) -> int:
-    work = market.n_periods * market.n_assets * (1 + (job.bootstrap.n if job.bootstrap else 0))
-    return int(max(1, min(MAX_CHUNK, CHUNK_WORK // max(work, 1))))
-
-
-def chunks(total: int, size: int, first: int | None = None) -> list[tuple[int, int]]:
-    """[start, stop) ranges of ``size`` rows; the first ``first`` rows long if given."""
-    head = [(0, min(first, total))] if first else []
-    start = head[0][1] if head else 0
-    return head + [(a, min(a + size, total)) for a in range(start, total, size)]
-
-
-class Executor(Protocol):
-    def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (task number, metrics) as tasks finish, in any order."""
-
-
-class LocalExecutor:
-    """In this process: one worker thread per core (numba's thread count), each running whole
-    chunks in the compiled kernel, which releases the GIL, while this thread builds the next
-    chunks and stores finished ones (the Python half is a quarter of a sweep's work). ``checks``
-    (deferred by `prepare_sweep`) run once every worker has a chunk and one more is queued,
-    before any row is returned.
-    Chunks are returned as they finish; at most one more than there are workers is held."""
-
-    def __init__(self, checks: Sequence[Callable[[Preparer], None]] = (), threads: int | None = None) -> None:
-        from numba import get_num_threads
-
-        self.checks = list(checks)
-        self.threads = max(1, threads or get_num_threads())
-
-    def slots(self) -> int:
-        return self.threads
-
-    def map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
-        # A worker needs the GIL to start and to finish a kernel call; while this thread builds
-        # chunks it would get it only every switch interval (5 ms by default, half a chunk).
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
-        try:
-            yield from self._map(market, job, tasks)
-        finally:
-            sys.setswitchinterval(interval)
-
-    def _map(self, market: Market, job: Job, tasks: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
-        preparer = Preparer(market)
-
-        def check() -> None:
-            while self.checks:
-                self.checks.pop(0)(preparer)
-
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="ballast-sweep",
-                                initializer=use_serial_kernel) as pool:
-            running: dict[Future[np.ndarray], int] = {}
-            try:
-                for k, (a, b) in enumerate(tasks):
-                    try:
-                        call = prepare_chunk(market, job, a, b, preparer)
-                    except ValueError:
-                        check()  # a bad axis value: report it by axis, as an upfront check would
-                        raise
-                    running[pool.submit(call)] = k
-                    if len(running) > self.threads or k == len(tasks) - 1:
-                        check()  # once every worker has a chunk and the next is queued; before any row
-                    if len(running) > self.threads:
-                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            yield running.pop(fut), fut.result()
-                for fut in as_completed(list(running)):
-                    yield running.pop(fut), fut.result()
-            finally:  # on Ctrl-C or an error: drop what has not started; running chunks finish
-                for fut in running:
-                    fut.cancel()
 
 
 class FrameSink:

@@ -112,13 +112,13 @@ class Bounds(Constraint):
         return lo, hi, members
 
     def compute(self, market: Market) -> np.ndarray:
-        from ballast.planning.kernel import _project
+        from ballast.numerics.projection import project_to_budget
 
         W = super().compute(market).copy()
         lo, hi, members = self.limits(market)
         out = np.zeros(market.n_assets)
         for t in range(market.n_periods):
-            if not _project(W[t], lo, hi, members, 1.0 - W[t, ~members].sum(), out):
+            if not project_to_budget(W[t], lo, hi, members, 1.0 - W[t, ~members].sum(), out):
                 raise ValueError(f"Bounds: no weights within the bounds at {market.index[t]}: the target puts "
                                  f"{W[t, ~members].sum():.2%} outside its own assets")
             W[t, members] = out[members]

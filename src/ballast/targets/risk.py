@@ -17,16 +17,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ballast.market import Market
+from ballast.numerics.windows import check_lookback
 from ballast.targets.base import Target
 
 SHRINKAGES = {None: 0, "none": 0, "ledoit_wolf": 1, "constant_correlation": 2}
 ESTIMATORS = ("rolling", "ewma")
-
-
-def check_lookback(owner: str, lookback: object, minimum: int = 2) -> int:
-    if isinstance(lookback, bool) or not isinstance(lookback, (int, np.integer)) or lookback < minimum:
-        raise ValueError(f"{owner}: lookback must be an integer number of periods >= {minimum}, got {lookback!r}")
-    return int(lookback)
 
 
 class CachedPath(Target):
@@ -226,14 +221,14 @@ class MinVariance(CovarianceTarget):
         return lo, hi
 
     def compute(self, market: Market) -> np.ndarray:
-        from ballast.planning.kernel import _project
+        from ballast.numerics.projection import project_to_budget
         from ballast.targets.risk_kernel import METHOD_MIN_VARIANCE
 
         cols = self.columns(market)
         lo, hi = self.limits([market.assets[c] for c in cols])
         n = len(cols)
         warm = np.empty(n)
-        _project(np.full(n, 1.0 / n), lo, hi, np.ones(n, np.bool_), 1.0, warm)
+        project_to_budget(np.full(n, 1.0 / n), lo, hi, np.ones(n, np.bool_), 1.0, warm)
         return self.solve(market, METHOD_MIN_VARIANCE, lo, hi, warm)
 
     def describe(self) -> dict[str, object]:
@@ -336,7 +331,7 @@ def erc_weights(cov: np.ndarray, budgets: np.ndarray | None = None) -> np.ndarra
 
 def min_variance_weights(cov: np.ndarray, lo: np.ndarray | float = 0.0, hi: np.ndarray | float = 1.0) -> np.ndarray:
     """Long-only minimum-variance weights for one covariance matrix under bounds."""
-    from ballast.planning.kernel import _project
+    from ballast.numerics.projection import project_to_budget
     from ballast.targets.risk_kernel import MINVAR_TOL, minvar_solve
 
     S = np.ascontiguousarray(cov, dtype=np.float64)
@@ -344,7 +339,7 @@ def min_variance_weights(cov: np.ndarray, lo: np.ndarray | float = 0.0, hi: np.n
     lo_a = np.broadcast_to(np.asarray(lo, dtype=np.float64), n).copy()
     hi_a = np.broadcast_to(np.asarray(hi, dtype=np.float64), n).copy()
     w = np.empty(n)
-    if not _project(np.full(n, 1.0 / n), lo_a, hi_a, np.ones(n, np.bool_), 1.0, w):
+    if not project_to_budget(np.full(n, 1.0 / n), lo_a, hi_a, np.ones(n, np.bool_), 1.0, w):
         raise ValueError(f"min_variance_weights: bounds infeasible (min sum {lo_a.sum():g}, max sum {hi_a.sum():g})")
     if minvar_solve(S, lo_a, hi_a, w, MINVAR_TOL * np.trace(S) / n) < 0:
         raise ValueError("min_variance_weights: did not converge")

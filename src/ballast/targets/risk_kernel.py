@@ -21,10 +21,9 @@ import math
 
 import numpy as np
 from numba import njit
+from ballast.enums import SHRINK_CONSTANT_CORRELATION, SHRINK_LEDOIT_WOLF, SHRINK_NONE
+from ballast.numerics.windows import window_portfolio_vol
 
-SHRINK_NONE = 0
-SHRINK_LEDOIT_WOLF = 1
-SHRINK_CONSTANT_CORRELATION = 2
 
 METHOD_RISK_PARITY = 0
 METHOD_MIN_VARIANCE = 1
@@ -507,29 +506,6 @@ def inverse_vol_path(R, L, ewma, warm, out):  # noqa: ANN001
         for i in range(n):
             out[t, i] /= tot
     return -1, -1
-
-
-@njit(cache=True)
-def window_portfolio_vol(R, t, L, w):  # noqa: ANN001
-    """Sample standard deviation (ddof = 1) of Σᵢ wᵢ rₖᵢ over the window ending at t.
-
-    Equals √(wᵀSw) for the sample covariance S of the window, in O(L·N): the ex-ante volatility
-    of holding ``w`` (vol target) or of holding the active weights (tracking error).
-    """
-    m = 0.0
-    for k in range(t - L + 1, t + 1):
-        p = 0.0
-        for i in range(w.shape[0]):
-            p += w[i] * R[k, i]
-        m += p
-    m /= L
-    s = 0.0
-    for k in range(t - L + 1, t + 1):
-        p = 0.0
-        for i in range(w.shape[0]):
-            p += w[i] * R[k, i]
-        s += (p - m) ** 2
-    return math.sqrt(s / (L - 1))
 
 
 @njit(cache=True)

@@ -74,7 +74,7 @@ def test_cost_flags_override_only_what_they_name() -> None:
 def test_summary_shows_the_merged_costs(tmp_path: Path) -> None:
     out = runner.invoke(app, ["backtest", str(toml(tmp_path, TREASURY)), "--fixed-cost", "7", "--json"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["strategy"]["costs"] == "10 bps + 7 per trade"
+    assert json.loads(out.stdout)["strategy"]["costs"] == "10 bps + 7 per trade"
     out = runner.invoke(app, ["backtest", str(toml(tmp_path, TREASURY)), "--fixed-cost", "7"])
     assert "10 bps + 7 per trade" in out.output
 
@@ -289,7 +289,7 @@ def test_day_first_dates_offer_dayfirst(tmp_path: Path) -> None:
     fails(["backtest", "--prices", str(path), "--target", "equal"], "look day-first", "--dayfirst", str(path))
     out = runner.invoke(app, ["backtest", "--prices", str(path), "--target", "equal", "--dayfirst", "--json"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["final_wealth"] > 0
+    assert json.loads(out.stdout)["final_wealth"] > 0
 
 
 def test_ambiguous_day_first_dates_are_caught(tmp_path: Path) -> None:

@@ -245,7 +245,8 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-FitCheck = Callable[[dict[str, float], list[dict[str, Any]], dict[str, Any]], "str | None"]
+# (holdings, orders, proposal) → (why it must not execute or None, order id → scaled-down units)
+FitCheck = Callable[[dict[str, float], list[dict[str, Any]], dict[str, Any]], tuple[str | None, dict[int, float]]]
 
 
 @dataclass(frozen=True)
@@ -535,8 +536,9 @@ class Ledger:
 
         Nothing is claimed while the service is paused. ``check(holdings, orders, proposal)``
         runs in the claiming transaction (holdings read there): a reason it returns expires the
-        proposal instead (state ``expired``, decision and orders cancelled) — so a plan that no
-        longer fits the holdings is never sent."""
+        proposal instead (state ``expired``, decision and orders cancelled, an alert) — so a plan
+        that no longer fits the holdings is never sent; buy quantities it scales down are
+        written in the same transaction."""
         with self.session() as s:
             if s.scalar(_PAUSED):
                 return []
@@ -550,17 +552,22 @@ class Ledger:
                               .values(state="executing")).rowcount
                 if n != 1:
                     continue
-                reason = None
+                reason, resize = None, {}
                 if check is not None:
                     p = s.get(Proposal, pid)
                     assert p is not None
                     orders = [_order(o) for o in s.scalars(select(Order).where(Order.decision_id == p.decision_id)
                                                            .order_by(Order.id))]
-                    reason = check(self.holdings(s), orders, _proposal(p))
-                if reason is None:
-                    won.append(pid)
-                else:
+                    reason, resize = check(self.holdings(s), orders, _proposal(p))
+                if reason is not None:
                     _expire(s, pid, reason)
+                    continue
+                for oid, qty in resize.items():  # buys scaled to the paying balance, never up
+                    o = s.get(Order, oid)
+                    assert o is not None and qty <= o.quantity
+                    o.notional, o.expected_cost = o.notional * qty / o.quantity, o.expected_cost * qty / o.quantity
+                    o.quantity, o.error = qty, f"scaled to {qty:.8g} units to fit the balance at today's price"
+                won.append(pid)
         return won
 
     def expired_since(self, after_id: int) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 
@@ -59,6 +59,46 @@ def fit_reason(held: dict[str, float], orders: list[dict[str, Any]], prices: dic
         if units < -SLACK * max(1.0, abs(held.get(a, 0.0))):
             return f"{a} would fall to {units:,.8g}"
     return None
+
+
+class Fit(NamedTuple):
+    """The verdict on an approved plan: a reason it must not execute, or the buy quantities
+    scaled down (order id → units) so that the balance it is paid from stays non-negative."""
+
+    reason: str | None
+    quantities: dict[int, float]
+
+
+def fit_plan(held: dict[str, float], orders: list[dict[str, Any]], prices: dict[str, float],
+             cost: CostFn | None, max_shrink: float) -> Fit:
+    """Fit the planned orders to the holdings at today's prices. A plan that sells more than is
+    held does not fit. Buys whose price rose may be scaled down by at most ``max_shrink`` (the
+    price tolerance) to stay within the paying balance; anything more does not fit."""
+    reason = fit_reason(held, orders, prices, cost)
+    if reason is None or reason.startswith("sells"):
+        return Fit(reason, {})
+    planned = {o["id"]: o["quantity"] for o in orders}
+    current = orders
+    for _ in range(4):  # a fixed fee per trade does not shrink with the trade: converge in steps
+        after = balances_after(held, current, prices, cost)
+        buys = [o for o in current if o["status"] == "planned" and o["side"] == "buy"]
+        scale: dict[str, float] = {}
+        for q in {o["quote_asset"] for o in buys}:
+            spent = -sum(balances_after({}, [o], prices, cost)[q] for o in buys if o["quote_asset"] == q)
+            if after.get(q, 0.0) < 0 and spent > 0:
+                scale[q] = max(0.0, 1.0 + after[q] / spent) * (1 - 1e-9)
+        if not scale:
+            break
+        current = [{**o, "quantity": o["quantity"] * scale.get(o["quote_asset"], 1.0),
+                    "expected_cost": o["expected_cost"] * scale.get(o["quote_asset"], 1.0)}
+                   if o in buys else o for o in current]
+        if fit_reason(held, current, prices, cost) is None:
+            break
+    quantities = {o["id"]: o["quantity"] for o in current if o["quantity"] != planned[o["id"]]}
+    if fit_reason(held, current, prices, cost) is not None or \
+            any(q < planned[i] * (1.0 - max_shrink) for i, q in quantities.items()):
+        return Fit(reason, {})
+    return Fit(None, quantities)
 
 
 def staleness(orders: list[dict[str, Any]], planned_at: datetime, prices: dict[str, float], now: datetime,

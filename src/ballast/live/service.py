@@ -36,7 +36,7 @@ from ballast.live.executors import Executor, TransientError, VenueOrder, wait_ba
 from ballast.live.ledger import (
     CASH, ORDER_FINAL, FitCheck, Ledger, PlannedDecision, PlannedOrder, utcnow,
 )
-from ballast.live.proposals import fit_reason, staleness
+from ballast.live.proposals import Fit, fit_plan, staleness
 from ballast.live.sources import Observation, Source, SourceUnavailable
 from ballast.market import Market
 from ballast.strategy import Strategy
@@ -383,14 +383,15 @@ class LiveService:
     def fit_check(self, prices: dict[str, float], now: datetime) -> FitCheck:
         """The test an approved proposal passes, inside the transaction that claims it: not older
         than ``valid_for``, no price moved more than ``max_price_move``, and its orders fit the
-        holdings at these prices (no sale of more than held, no balance below zero)."""
+        holdings at these prices (no sale of more than held, no balance below zero — buys whose
+        price rose within the tolerance are scaled down to the paying balance)."""
         cfg = self.cfg.propose
         cost = self.cost_fn()
 
-        def check(held: dict[str, float], orders: list[dict[str, Any]], proposal: dict[str, Any]) -> str | None:
+        def check(held: dict[str, float], orders: list[dict[str, Any]], proposal: dict[str, Any]) -> Fit:
             planned_at = datetime.fromisoformat(proposal["payload"]["observed_at"].rstrip("Z"))
-            return (staleness(orders, planned_at, prices, now, cfg.valid_seconds, cfg.max_price_move)
-                    or fit_reason(held, orders, prices, cost))
+            old = staleness(orders, planned_at, prices, now, cfg.valid_seconds, cfg.max_price_move)
+            return Fit(old, {}) if old else fit_plan(held, orders, prices, cost, cfg.max_price_move)
 
         return check
 

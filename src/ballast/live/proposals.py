@@ -30,7 +30,8 @@ SLACK = 1e-9  # relative rounding allowed before a balance counts as negative
 def balances_after(held: dict[str, float], orders: list[dict[str, Any]], prices: dict[str, float],
                    cost: CostFn | None = None) -> dict[str, float]:
     """Holdings after the planned orders fill at their worst admissible price: a buy at the
-    higher of the current and limit price, a sell at the lower; costs at that price."""
+    higher of the current and limit price, a sell at the lower; costs at that price (the
+    planned cost when the price is the planned one, else ``cost``)."""
     after = dict(held)
     for o in orders:
         if o["status"] != "planned":
@@ -40,7 +41,8 @@ def balances_after(held: dict[str, float], orders: list[dict[str, Any]], prices:
         worst = p if limit is None else (max(p, limit) if o["side"] == "buy" else min(p, limit))
         sign = 1.0 if o["side"] == "buy" else -1.0
         value = o["quantity"] * worst
-        fee = cost(o["asset"], value) if cost is not None else o["expected_cost"] * worst / o["ref_price"]
+        same = cost is None or worst == o["ref_price"]  # as the paper venue charges
+        fee = o["expected_cost"] * worst / o["ref_price"] if same else cost(o["asset"], value)
         q_price = 1.0 if o["quote_asset"] == CASH else prices.get(o["quote_asset"], o["quote_price"])
         after[o["asset"]] = after.get(o["asset"], 0.0) + sign * o["quantity"]
         after[o["quote_asset"]] = after.get(o["quote_asset"], 0.0) - (sign * value + fee) / q_price

@@ -176,6 +176,8 @@ class LiveService:
         self.view = CycleView()
         self.started = False
         self.registered = False
+        # Limit prices only where a venue honours them (the paper venue fills at the observed price).
+        self.limits = executor is None or executor.name != "paper"
         self.account_pending = False  # the restart's account comparison waits for a full reconcile
         self.replan: str | None = None  # an approved proposal expired: propose afresh this cycle
 
@@ -585,7 +587,7 @@ class LiveService:
                 continue
             side = "buy" if dv[i] > 0 else "sell"
             slip = self.cfg.ccxt.slippage
-            limit = p[i] * (1 + slip if side == "buy" else 1 - slip) if self.mode != "paper" else None
+            limit = p[i] * (1 + slip if side == "buy" else 1 - slip) if self.limits else None
             orders.append(PlannedOrder(a, settle, side, abs(dv[i] / p[i]), float(p[i]), q_price,
                                        limit, abs(float(dv[i])), float(cost[i])))
         if not orders:

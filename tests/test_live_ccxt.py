@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from live_binance import FakeBinance
-from live_support import db_url, fast_tmp, write_strategy  # noqa: F401
+from live_support import Crash, crash_at, db_url, fast_tmp, write_strategy  # noqa: F401
 
 from ballast.config import load_strategy_file
 from ballast.live.config import load_live_section
@@ -145,14 +145,7 @@ def test_a_crash_between_send_and_record_is_reconciled_by_client_id(fb: FakeBina
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     path, ex = setup(fast_tmp, fb)
     svc = service(path, fast_tmp, ex)
-
-    class Crash(BaseException):
-        pass
-
-    def crash(*a, **k):
-        raise Crash()
-
-    monkeypatch.setattr(svc, "_apply", crash)
+    crash_at(monkeypatch, svc, "_apply")
     with pytest.raises(Crash):
         svc.run(max_cycles=1)
     assert len(fb.created) == 1  # the exchange has the first order; the ledger does not know
@@ -267,14 +260,7 @@ def test_no_holdings_mismatch_at_restart_while_orders_are_unresolved(fb: FakeBin
                                                                      db_url: str) -> None:  # noqa: F811
     path, ex = setup(fast_tmp, fb)
     svc = service(path, fast_tmp, ex, db=db_url)
-
-    class Crash(BaseException):
-        pass
-
-    def crash(*a, **k):
-        raise Crash()
-
-    monkeypatch.setattr(svc, "_apply", crash)
+    crash_at(monkeypatch, svc, "_apply")
     with pytest.raises(Crash):
         svc.run(max_cycles=1)  # the venue filled the first order; the ledger has not recorded it
     monkeypatch.undo()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from live_support import db_url, fast_tmp, write_strategy  # noqa: F401
+from live_support import Crash, crash_at, db_url, fast_tmp, write_strategy  # noqa: F401
 from sqlalchemy import text
 
 from ballast.errors import InputError
@@ -184,14 +184,7 @@ def test_pause_holds_back_unsent_orders_found_at_restart(db_url: str, fast_tmp: 
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_strategy(fast_tmp, price_file(fast_tmp, [7000.0] * 4), trigger='rebalance = "daily"', plan="full")
     svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
-
-    class Crash(BaseException):
-        pass
-
-    def crash(*a, **k):
-        raise Crash()
-
-    monkeypatch.setattr(svc, "execute_decision", crash)
+    crash_at(monkeypatch, svc, "execute_decision")
     with pytest.raises(Crash):
         svc.run(max_cycles=1)  # the decision and its orders are written, nothing was sent
     monkeypatch.undo()

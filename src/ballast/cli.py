@@ -463,7 +463,7 @@ app.add_typer(proposals_app, name="proposals")
 @proposals_app.command("list")
 def proposals_list(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    state: Annotated[str | None, typer.Option(help="pending|approved|executing|executed|rejected|failed")] = None,
+    state: Annotated[str | None, typer.Option(help="pending|approved|exported|executing|executed|settled|expired|rejected|failed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Proposals, newest first."""

@@ -592,7 +592,8 @@ class LiveService:
                                        limit, abs(float(dv[i])), float(cost[i])))
         if not orders:
             return None
-        orders, small = self.venue_sized(orders)
+        planned, (orders, small) = orders, self.venue_sized(orders)
+        dropped = sum(o.expected_cost for o in planned if o not in orders)
         if not orders:
             return f"trigger fired ({reason}) but every trade is below the venue's minimum: {small}"
         notes = [n for n in ("dry run: not sent" if self.dry_run else None,
@@ -601,7 +602,7 @@ class LiveService:
                    "target": dict(zip(self.assets, map(float, target))),
                    "planned": dict(zip(self.assets, map(float, w_new)))}
         return PlannedDecision(reason, "dry-run" if self.dry_run else self.mode, float(V),
-                               float(sum(o.notional for o in orders)), float(cost.sum()), weights, orders,
+                               float(sum(o.notional for o in orders)), float(cost.sum()) - dropped, weights, orders,
                                "; ".join(notes) or None)
 
     def venue_sized(self, orders: list[PlannedOrder]) -> tuple[list[PlannedOrder], str | None]:

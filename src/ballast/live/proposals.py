@@ -198,7 +198,10 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
             raise InputError(f"no proposal with id {proposal_id}")
         if p.state == "settled":
             return Outcome(proposal_id, "settled", False)
-        if p.state not in ("approved", "exported"):
+        # Conditional, first: a runner claiming the same approved proposal cannot also execute it.
+        won = s.execute(update(Proposal).where(Proposal.id == proposal_id, Proposal.state.in_(("approved", "exported")))
+                        .values(state="settled", executed_at=utcnow())).rowcount
+        if won != 1:
             raise InputError(f"proposal {proposal_id} is {p.state}; only an approved or exported one is settled")
         orders = {o.asset: o for o in s.scalars(select(Order).where(Order.decision_id == p.decision_id))}
         unknown = sorted({f.asset for f in fills} - set(orders))
@@ -222,6 +225,6 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
         state = ("filled" if all(x == "filled" for x in states) else
                  "cancelled" if all(x == "cancelled" for x in states) else "partially_filled")
         s.execute(update(Decision).where(Decision.id == p.decision_id).values(state=state, updated_at=utcnow()))
-        p.state, p.executed_at = "settled", utcnow()
-        p.note = f"settled by {by}" if by else p.note
+        if by:
+            s.execute(update(Proposal).where(Proposal.id == proposal_id).values(note=f"settled by {by}"))
     return Outcome(proposal_id, "settled", True)

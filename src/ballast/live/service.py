@@ -453,8 +453,11 @@ class LiveService:
             self._show(obs, None, "paused", note, None, [])
             return "paused"
         if self.account_pending and not unfinished:
-            self.account_pending = False
-            self.check_account()
+            try:
+                self.check_account()
+                self.account_pending = False
+            except TransientError as exc:  # the account cannot be read now: compare next cycle
+                log.warning("holdings not compared with the account: %s", exc)
         if unfinished:
             msg = "an earlier decision is still unresolved at the venue; nothing new is decided"
             log.warning(msg, extra={"event": "guard", "kind": "unreconciled"})

@@ -570,7 +570,7 @@ app.add_typer(proposals_app, name="proposals")
 @proposals_app.command("list")
 def proposals_list(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    state: Annotated[str | None, typer.Option(help="pending|approved|executing|executed|rejected|failed")] = None,
+    state: Annotated[str | None, typer.Option(help="pending|approved|exported|executing|executed|settled|expired|rejected|failed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Proposals, newest first."""
@@ -596,11 +596,13 @@ def proposals_list(
 def proposals_export(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="Write the batch here instead of stdout.")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Show the batch without marking it exported.")] = False,
 ) -> None:
-    """Approved proposals as one JSON batch (e.g. for a multisig transaction builder)."""
+    """Approved proposals as one JSON batch (e.g. for a multisig transaction builder); they become
+    exported, so no later export repeats them — record their execution with `proposals settle`."""
     try:
         with _ledger(db) as led:
-            batch = led.export_approved()
+            batch = led.export_approved(mark=not preview)
     except live_errors() as exc:
         fail(_message(exc))
     text = json.dumps(batch, indent=2, default=str)
@@ -609,6 +611,36 @@ def proposals_export(
     else:
         out.write_text(text + "\n", encoding="utf-8")
         console.print(f"wrote {len(batch['proposals'])} approved proposal(s) to {out}")
+
+
+@proposals_app.command("settle")
+def proposals_settle(
+    proposal_id: Annotated[int, typer.Argument(help="An approved or exported proposal.")],
+    fill: Annotated[list[str] | None, typer.Option(help="ASSET=QUANTITY@PRICE executed, e.g. BTC=0.5@60000 (repeat).")] = None,
+    fills: Annotated[Path | None, typer.Option(help="JSON list or CSV of fills: asset, quantity, price, fee.")] = None,
+    fee: Annotated[float, typer.Option(help="Total fee in currency, shared over the --fill trades by value.")] = 0.0,
+    by: Annotated[str | None, typer.Option(help="Recorded with the settlement.")] = None,
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+) -> None:
+    """Record what was executed for a proposal outside ballast (then = "none"); trades without a
+    fill are booked as not executed. Until settled, no new proposal overlaps it."""
+    from ballast.errors import InputError
+    from ballast.live.proposals import read_fills, settle_proposal, spread_fee
+
+    try:
+        if (fill is None) == (fills is None):
+            raise InputError("give the fills either as --fill ASSET=QUANTITY@PRICE (repeated) or as --fills FILE")
+        if fills is not None:
+            if fee:
+                raise InputError("--fee goes with --fill; a --fills file carries a fee column")
+            booked = read_fills(fills)
+        else:
+            booked = spread_fee(fill or [], fee)
+        with _ledger(db) as led:
+            out = settle_proposal(led, proposal_id, booked, by=by)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"proposal {proposal_id}: settled" + ("" if out.changed else " (already)"))
 
 
 @app.command()

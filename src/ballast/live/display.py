@@ -56,7 +56,8 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
     head = Table.grid(padding=(0, 2))
     head.add_row("strategy", Text(str(svc["strategy"])), "executor", str(svc["executor"]))
     head.add_row("trading", "[red]paused[/]" + (f" ({escape(svc['pause_reason'])})" if svc["pause_reason"] else "")
-                 if svc["paused"] else "[green]enabled[/]", "last heartbeat", str(svc["heartbeat_at"]))
+                 if svc["paused"] else "[green]enabled[/]", "service",
+                 "[green]running[/]" if svc.get("running") else f"[red]stopped[/] (last seen {svc['heartbeat_at'] or 'never'})")
     last = st["last_cycle"] or {}
     head.add_row("last cycle", f"{last.get('observed_at', '—')} {last.get('status', '')}",
                  "value", _f(st["value"]))

@@ -330,13 +330,23 @@ class Ledger:
 
     # ---------------------------------------------------------------- service state
     def state(self) -> dict[str, Any]:
+        """The service row plus the runner lease: ``running`` only while a runner holds an unexpired
+        lease, so a killed service shows as stopped; ``heartbeat_at`` is its last sign of life."""
+        from ballast.live.lease import lease_info
+
         with self.session() as s:
             st = s.get(ServiceState, 1)
             assert st is not None
+            lease = lease_info(s) or {}
             return {"ledger_key": st.ledger_key, "strategy": st.strategy, "executor": st.executor,
                     "source": st.source, "paused": st.paused, "pause_reason": st.pause_reason,
                     "dry_run": st.dry_run, "started_at": _iso(st.started_at),
-                    "heartbeat_at": _iso(st.heartbeat_at)}
+                    "heartbeat_at": _iso(lease.get("heartbeat_at") or st.heartbeat_at),
+                    "running": bool(lease.get("running")),
+                    "runner": None if not lease.get("acquired_at") else {
+                        "host": lease["host"], "pid": lease["pid"], "strategy": lease["strategy"],
+                        "since": _iso(lease["acquired_at"]), "expires_at": _iso(lease["expires_at"]),
+                        "released_at": _iso(lease["released_at"])}}
 
     def pause(self, reason: str | None = None) -> Outcome:
         """Stop trading at the next cycle (observations and alerts continue). Idempotent."""
@@ -541,10 +551,6 @@ class Ledger:
         """(paused, holdings, unfinished decisions) read in one transaction at the top of a cycle."""
         with self.session() as s:
             return bool(s.scalar(_PAUSED)), self.holdings(s), self._unfinished(s)
-
-    def heartbeat(self) -> None:
-        with self.session() as s:
-            s.execute(update(ServiceState).where(ServiceState.id == 1).values(heartbeat_at=utcnow()))
 
     def record_cycle(self, observed_at: datetime, period: int | None, status: str, note: str | None,
                      prices: dict[str, float | None], value: float | None,

@@ -76,6 +76,7 @@ class Lease:
         self.renew_every = min(self.expiry / 4.0, 5.0)
         self.token = secrets.token_hex(16)
         self.generation: int | None = None
+        self.fencing = False  # from acquire to release: this ledger writes only while it holds the lease
         self._renewed = 0.0  # time.monotonic() of the last successful renewal
         event.listen(ledger._sessions, "do_orm_execute", _note_write)
         event.listen(ledger._sessions, "after_flush", _note_flush)
@@ -103,6 +104,7 @@ class Lease:
                             f"{_fmt(info['expires_at'])} UTC. Only one runner may trade on a ledger: stop the "
                             "other one (or wait for its lease to expire if it died) and start again.")
         self.generation = info["generation"]
+        self.fencing = True
         self._renewed = time.monotonic()
 
     def renew(self) -> None:
@@ -145,17 +147,18 @@ class Lease:
                                                 RunnerLease.generation == self.generation)
                       .values(holder=None, expires_at=now, heartbeat_at=now, released_at=now))
         self.generation = None
+        self.fencing = False
 
     # ---------------------------------------------------------------- fencing
     def _fence(self, session: Session) -> None:
-        if self.generation is None or session.info.get("lease") or not session.info.get("wrote"):
+        if not self.fencing or session.info.get("lease") or not session.info.get("wrote"):
             return
         self._check(session)
 
     def _check(self, session: Session) -> None:
         q = select(RunnerLease.holder, RunnerLease.generation).where(RunnerLease.id == 1)
         holder, generation = session.execute(q.with_for_update(read=True)).one()
-        if holder != self.token or generation != self.generation:
+        if self.generation is None or holder != self.token or generation != self.generation:
             self._lost(lease_info(session) or {})
 
     def _lost(self, info: dict[str, Any]) -> None:

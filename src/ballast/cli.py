@@ -326,9 +326,10 @@ def _ledger(db: str | None) -> Any:
 
 
 def live_errors() -> tuple[type[BaseException], ...]:
+    from ballast.live.lease import LeaseError
     from ballast.live.ledger import LedgerUnavailable
 
-    return (*user_errors(), LedgerUnavailable)
+    return (*user_errors(), LedgerUnavailable, LeaseError)
 
 
 @app.command()

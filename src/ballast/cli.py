@@ -505,6 +505,42 @@ def proposals_export(
         console.print(f"wrote {len(batch['proposals'])} approved proposal(s) to {out}")
 
 
+ledger_app = typer.Typer(no_args_is_help=True, help="Back up and restore a SQLite ledger.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("backup")
+def ledger_backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """A consistent copy of the ledger (safe while the service runs), checked before it is kept."""
+    from ballast.live.backup import backup
+
+    try:
+        path = backup(_db(db), out, force)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"backed up {_db(db)} to {path}")
+
+
+@ledger_app.command("restore")
+def ledger_restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `ballast ledger backup`.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing ledger (it is kept, renamed).")] = False,
+) -> None:
+    """Make the ledger a copy of a backup (refused while a runner uses it)."""
+    from ballast.live.backup import restore
+
+    try:
+        moved = restore(backup_file, _db(db), force)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"restored {_db(db)} from {backup_file}" + (f"; the previous file is now {moved}" if moved else ""))
+
+
 @app.command()
 def sweep(
     strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a \\[sweep] section.")],

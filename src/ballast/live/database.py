@@ -94,8 +94,7 @@ def open_engine(url: str, connect_timeout: int = 5, must_exist: bool = False) ->
 
 def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait for another opener
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
@@ -121,15 +120,16 @@ def is_corruption(exc: DBAPIError) -> bool:
 def corrupt(url: str, what: str) -> LedgerCorrupt:
     path = sqlite_path(url)
     where = str(path) if path is not None else safe_url(url)
-    detail = diagnose_sqlite(path) if path is not None else None
+    detail = (diagnose_sqlite(path) if path is not None else None) or f"the file is corrupt (SQLite: {what})"
     return LedgerCorrupt(
-        f"ledger {where} cannot be used: {detail or what}. Nothing was changed. To recover, restore a backup "
+        f"ledger {where} cannot be used: {detail}. Nothing was changed. To recover, restore a backup "
         f"(`ballast ledger restore BACKUP --db {where}`), or move the file away and start a new ledger "
         "(its trades are then not known to the new one).")
 
 
 def diagnose_sqlite(path: Path) -> str | None:
-    """What is wrong with a SQLite file, from its header and size alone (None if they look sane)."""
+    """What is wrong with a SQLite file, from its header and size alone (None if they look sane:
+    the damage is then inside, and SQLite's own message says which)."""
     try:
         size = path.stat().st_size
         with path.open("rb") as f:
@@ -148,7 +148,7 @@ def diagnose_sqlite(path: Path) -> str | None:
                 f"{pages} pages of {page})")
     if size % page:
         return f"the file is truncated at {size} bytes (not a whole number of {page}-byte pages)"
-    return "the file is corrupt (SQLite reports a malformed database)"
+    return None
 
 
 def check_sqlite_file(path: Path) -> None:
@@ -174,6 +174,8 @@ def migrate(engine: Engine, url: str, script_location: Path, seed: Callable[[Con
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # no DDL auto-commits
+                refuse_foreign(conn, url)  # before WAL mode is written into the file's header
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # persistent: set once per file
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             elif engine.dialect.name == "postgresql":  # several processes may open at once
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")

@@ -8,6 +8,7 @@ import re
 import pytest
 from api_support import TOKEN, LiveServer, seed_ledger
 from browser_support import browser  # noqa: F401  (fixture)
+from live_support import expire_lease
 from playwright.sync_api import expect
 
 from ballast.live.ledger import Ledger
@@ -62,13 +63,11 @@ def test_dashboard_renders_holdings_and_charts(page, server):
 def test_the_page_is_served_under_the_csp_and_a_stopped_runner_shows(page, server):
     csp = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
     assert "script-src 'self'" in csp
-    with Ledger(server.seeded.url) as led, led.engine.begin() as c:  # the runner's lease ran out
-        c.exec_driver_sql("UPDATE runner_lease SET expires_at = '2000-01-01 00:00:00.000000'")
+    expire_lease(server.seeded.url)  # the runner died and its lease ran out
     try:
         expect(page.locator("#state-badge")).to_have_text(re.compile("^stopped · last seen"), timeout=10000)
     finally:
-        with Ledger(server.seeded.url) as led, led.engine.begin() as c:
-            c.exec_driver_sql("UPDATE runner_lease SET expires_at = '2999-01-01 00:00:00.000000'")
+        expire_lease(server.seeded.url, "2999-01-01 00:00:00.000000")
     expect(page.locator("#state-badge")).to_have_text("running", timeout=10000)
     assert page.errors == []
 

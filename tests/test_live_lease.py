@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from live_support import db_url, fast_tmp, synthetic_prices, write_strategy  # noqa: F401
+from live_support import db_url, expire_lease, fast_tmp, race, synthetic_prices, write_strategy  # noqa: F401
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -19,12 +19,6 @@ from ballast.cli import app
 from ballast.live.lease import Lease, LeaseHeld, LeaseLost
 from ballast.live.ledger import Ledger
 from ballast.live.service import LiveService, RunSettings, open_service
-
-
-def expire(url: str) -> None:
-    """Make the current lease look expired (its holder stopped renewing it long ago)."""
-    with Ledger(url, migrate=False) as led, led.engine.begin() as c:
-        c.execute(text("UPDATE runner_lease SET expires_at = :t"), {"t": "2000-01-01 00:00:00.000000"})
 
 
 def service(folder: Path, db: str, rows: int = 40) -> LiveService:
@@ -75,7 +69,7 @@ def test_the_lease_is_taken_over_only_after_it_expires(db_url: str) -> None:  # 
         a.renew()
         with pytest.raises(LeaseHeld):  # renewing keeps it
             b.acquire()
-        expire(db_url)
+        expire_lease(db_url)
         b.acquire()  # taken over
         assert b.generation == a.generation + 1
         with pytest.raises(LeaseLost, match="now held by runner"):
@@ -96,7 +90,7 @@ def test_a_fenced_runner_records_nothing(db_url: str) -> None:  # noqa: F811
         a = Lease(a_led, "s", expiry=60)
         a.acquire()
         a_led.add_alert("test", "written while holding the lease")
-        expire(db_url)
+        expire_lease(db_url)
         Lease(b_led, "s", expiry=60).acquire()
         with pytest.raises(LeaseLost):  # the write transaction re-reads the lease and rolls back
             a_led.record_cycle(datetime(2024, 1, 1), 0, "hold", None, {"BTC": 1.0}, None, None)
@@ -128,7 +122,7 @@ def test_a_runner_paused_past_its_expiry_sends_nothing(db_url: str, fast_tmp: Pa
         def wrapped(*args: object, **kwargs: object) -> object:
             if not taken:  # A sleeps past its expiry; B starts meanwhile
                 taken.append(True)
-                expire(db_url)
+                expire_lease(db_url)
                 b.start()  # takes the lease and reconciles A's planned orders
             return original(*args, **kwargs)
         return wrapped
@@ -174,7 +168,7 @@ def test_status_shows_a_dead_runner_as_stopped(fast_tmp: Path) -> None:  # noqa:
     runner = CliRunner()
     out = json.loads(runner.invoke(app, ["status", "--db", db, "--json"]).stdout)
     assert out["service"]["running"] is True and out["service"]["runner"]["strategy"] == "treasury"
-    expire(f"sqlite:///{db}")
+    expire_lease(f"sqlite:///{db}")
     out = json.loads(runner.invoke(app, ["status", "--db", db, "--json"]).stdout)
     assert out["service"]["running"] is False
     view = runner.invoke(app, ["status", "--db", db]).stdout
@@ -185,26 +179,13 @@ def test_status_shows_a_dead_runner_as_stopped(fast_tmp: Path) -> None:  # noqa:
 def test_concurrent_starts_one_wins(db_url: str) -> None:  # noqa: F811
     """Six processes try to take the lease at the same moment: exactly one gets it."""
     Ledger(db_url).close()
-    read_fd, write_fd = os.pipe()
-    pids = []
-    for _ in range(6):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - child
-            code = 3
-            try:
-                os.close(write_fd)
-                os.read(read_fd, 1)  # wait for the start signal
-                led = Ledger(db_url, migrate=False)
-                try:
-                    Lease(led, "s", expiry=60).acquire()
-                    code = 0
-                except LeaseHeld:
-                    code = 1
-            finally:
-                os._exit(code)
-        pids.append(pid)
-    os.close(read_fd)
-    os.write(write_fd, b"x" * 6)
-    os.close(write_fd)
-    codes = sorted(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids)
-    assert codes == [0, 1, 1, 1, 1, 1]
+
+    def take() -> int:
+        led = Ledger(db_url, migrate=False)
+        try:
+            Lease(led, "s", expiry=60).acquire()
+            return 0
+        except LeaseHeld:
+            return 1
+
+    assert sorted(race(6, take)) == [0, 1, 1, 1, 1, 1]

@@ -8,7 +8,7 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from live_support import db_url  # noqa: F401  (fixture)
+from live_support import db_url, race  # noqa: F401  (db_url: fixture)
 from sqlalchemy import event, inspect, text
 
 from ballast.live.ledger import MIGRATIONS, Ledger
@@ -105,22 +105,5 @@ def test_a_kill_at_any_migration_statement_leaves_a_ledger_that_opens(db_url: st
 def test_six_processes_opening_a_new_ledger_at_once_all_succeed(db_url: str) -> None:  # noqa: F811
     for _ in range(3):
         reset(db_url)
-        read_fd, write_fd = os.pipe()
-        pids = []
-        for _ in range(6):
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - child
-                code = 1
-                try:
-                    os.close(write_fd)
-                    os.read(read_fd, 1)
-                    Ledger(db_url).close()
-                    code = 0
-                finally:
-                    os._exit(code)
-            pids.append(pid)
-        os.close(read_fd)
-        os.write(write_fd, b"x" * 6)
-        os.close(write_fd)
-        assert [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids] == [0] * 6
+        assert race(6, lambda: Ledger(db_url).close() or 0) == [0] * 6
         opens_complete(db_url)

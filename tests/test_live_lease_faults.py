@@ -93,3 +93,23 @@ def test_two_runners_at_once(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
     finally:
         led.close()
         ref.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_sigterm_is_a_clean_exit_that_frees_the_ledger(fast_tmp: Path) -> None:  # noqa: F811
+    prices = synthetic_prices(fast_tmp / "prices.csv", n=100, seed=2)
+    strategy = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"', plan="full")
+    db = f"sqlite:///{fast_tmp / 'term.db'}"
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    log = fast_tmp / "term.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "ballast.cli", "run", str(strategy), "--db", db,
+                                 "--speed", "2", "--until-end", "--log-json", "--quiet"], stderr=err, env=env)
+    assert wait_for(log, proc.pid, 1, time.monotonic() + 60), log.read_text()[-3000:]
+    assert running(db)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143, log.read_text()[-3000:]
+    assert not running(db)  # released at once, not left to expire
+    with Ledger(db, migrate=False) as led:
+        assert led.state()["runner"]["released_at"] is not None

@@ -349,9 +349,13 @@ def run(
     """Run a strategy live: observe, decide, execute or propose — every step in the ledger."""
     import os
 
+    import signal
+
     from ballast.live.service import RunSettings, open_service, setup_logging
 
     setup_logging(log_json)
+    # `kill` / `systemctl stop` is a clean exit too: the runner lease is released, not left to expire
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         svc = open_service(str(strategy_file), RunSettings(db=db or os.environ.get("BALLAST_DB"), source=source,
                                                           executor=executor, speed=speed, dry_run=dry_run,

@@ -58,7 +58,7 @@ def lease_info(session: Session, now: datetime | None = None) -> dict[str, Any] 
         return None
     now = now or utcnow()
     running = row.holder is not None and row.expires_at is not None and row.expires_at > now
-    return {"running": running, "holder": row.holder is not None, "host": row.host, "pid": row.pid,
+    return {"running": running, "held": row.holder is not None, "host": row.host, "pid": row.pid,
             "strategy": row.strategy, "generation": row.generation, "acquired_at": row.acquired_at,
             "heartbeat_at": row.heartbeat_at, "expires_at": row.expires_at, "released_at": row.released_at}
 
@@ -163,7 +163,7 @@ class Lease:
 
     def _lost(self, info: dict[str, Any]) -> None:
         self.generation = None
-        by = describe(info) if info.get("holder") else "nobody (it was released or broken)"
+        by = describe(info) if info.get("held") else "nobody (it was released or broken)"
         raise LeaseLost(f"this runner lost its lease on ledger {self.ledger.safe_url} (it expired without a "
                         f"heartbeat); it is now held by {by}. Stopping without sending or recording anything.")
 

@@ -327,6 +327,7 @@ class LiveService:
             if not open_:
                 return
             if time.monotonic() >= deadline:
+                self.lease.ensure()  # only the lease holder touches the venue
                 for o in open_:
                     try:
                         final = self.executor.cancel(o)

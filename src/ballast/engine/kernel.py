@@ -3,7 +3,8 @@
 Conventions (also in docs/conventions.md and on every Result):
 - decisions and trades happen at the close of period t, on information up to t, from the
   pre-trade weights at that close;
-- the portfolio starts as cash (``capital``) and is formed at the first close, paying costs;
+- the portfolio starts as cash (``capital``) and is formed at the first close, at the target
+  whatever the planner (`_plan`), paying costs;
 - ``CONV_EXACT``: after a rebalance the weights are exactly the planned weights and the costs
   come out of the portfolio: V′ = V − Σᵢ cᵢ(|w′ᵢ·V′ − xᵢ|), solved by fixed-point iteration
   (a contraction while marginal costs are below 100 %; it converges to machine precision);
@@ -27,7 +28,7 @@ CONV_BT = 1
 
 # Indices into the accumulator vector returned by `simulate` (metrics.py reads them).
 ACC_COSTS = 0
-ACC_TURNOVER = 1  # Σ over rebalances after formation of ½·Σ|trade value| / pre-trade value
+ACC_TURNOVER = 1  # Σ over rebalances after formation of ½·Σ|trade value| / pre-trade value, all legs
 ACC_REBALANCES = 2
 ACC_TRADES = 3
 ACC_DRIFT_SUM = 4  # Σₜ maxᵢ |w_pre − target| over t ≥ 1
@@ -324,9 +325,9 @@ def _execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv
             if not traded[i] or d == 0.0:
                 continue
             dv[i] = d
+            traded_value += abs(d)  # every leg, the cash leg too: turnover is ½·Σ|trade| / value
             if i != quote:
                 n_here += 1
-                traded_value += abs(d)
             units[i] = hold[i] / p[i]
         if _no_pool(pool_kind, traded, quote):
             for i in range(n):
@@ -355,20 +356,25 @@ def _execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv
 
 
 @njit(cache=True, inline="always")
-def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):  # noqa: ANN001
+def _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming):  # noqa: ANN001
     """The planner, then the state-dependent constraints (turnover cap, value floor).
 
-    Returns the planner's (status PLAN_*, expected cost, benefit)."""
+    ``forming``: nothing is held yet, so every planner forms the portfolio at the target (a
+    band-edge plan would stop at the band's edge and start the comparison with buy-and-hold from
+    another point; docs/conventions.md). Returns the planner's (status PLAN_*, expected cost, benefit)."""
     kind = plan.kind  # scalar fields first (see plan_weights)
     constrained = plan.max_turnover > 0.0 or plan.floor_asset >= 0
-    if kind == PLAN_FULL and not constrained:
+    if kind == PLAN_FULL or forming:
         # The common case without calls: each call passes ~15 arrays, and numba counts a
         # reference to every one of them on the way in and out (most of a rebalance's time).
         for i in range(keep.shape[0]):
             w_new[i] = target[i]
             keep[i] = False
-        return PLAN_EXECUTED, 0.0, 0.0
-    status, est, benefit = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V, quote)
+        if not constrained:
+            return PLAN_EXECUTED, 0.0, 0.0
+        status, est, benefit = PLAN_EXECUTED, 0.0, 0.0
+    else:
+        status, est, benefit = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V, quote)
     if status == PLAN_EXECUTED and constrained and apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
         for i in range(keep.shape[0]):  # constrained weights move every asset: none is untouched
             keep[i] = False
@@ -394,14 +400,16 @@ def _rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention,
     stops moving (a contraction; two or three rounds). A plan the cost gate skipped trades nothing.
     """
     n = p.shape[0]
-    iterate = convention == CONV_EXACT and plan.kind == PLAN_BAND_EDGE
     V = cash
+    forming = True
     for i in range(n):
         V += units[i] * p[i]
+        forming = forming and units[i] == 0.0
+    iterate = convention == CONV_EXACT and plan.kind == PLAN_BAND_EDGE and not forming
     scale = 1.0
     status, est, benefit = PLAN_EXECUTED, 0.0, 0.0
     for r in range(51):  # one call site for the planner and one for the solve: both are inlined
-        s_r, e_r, b_r = _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep)
+        s_r, e_r, b_r = _plan(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming)
         if r == 0:
             status, est, benefit = s_r, e_r, b_r
             if status != PLAN_EXECUTED:

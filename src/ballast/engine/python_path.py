@@ -49,7 +49,10 @@ def plan_and_execute(planner: object, spec: PlanSpec, builtin: bool, state: Trig
                                                costs, t, quote, convention, w_new, keep, dv, cost)
         return (*out, PlanOutcome(w_new, int(status), float(est), float(benefit)))
     V = float(units @ price) + cash
-    outcome = plan_step(planner, state, V, costs)
+    if not units.any():  # formation goes to the target, whatever the planner (as the kernel's _plan)
+        outcome = PlanOutcome(np.asarray(state.target, dtype=np.float64), PLAN_EXECUTED, 0.0, 0.0)
+    else:
+        outcome = plan_step(planner, state, V, costs)
     if outcome.status != PLAN_EXECUTED:
         dv[:] = 0.0
         cost[:] = 0.0

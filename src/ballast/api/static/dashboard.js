@@ -82,6 +82,8 @@ function renderStatus(s) {
   const run = svc.running ? "running" : `stopped${svc.heartbeat_at ? ` · last seen ${when(svc.heartbeat_at)}` : ""}`;
   badge.textContent = svc.paused ? `paused${svc.pause_reason ? `: ${svc.pause_reason}` : ""} · ${run}` : run;
   badge.className = `badge ${svc.paused ? "paused" : svc.running ? "running" : "stopped"}`;
+  $("pause").hidden = Boolean(svc.paused);  // offer only the action that applies
+  $("resume").hidden = !svc.paused;
   $("kpi-value").textContent = num(s.value);
   $("kpi-drift").textContent = pct(s.max_drift, 2);
   $("kpi-cycle").textContent = s.last_cycle ? `${when(s.last_cycle.observed_at)} · ${s.last_cycle.status}` : "–";
@@ -150,7 +152,6 @@ function renderDrift(points, holdings) {
 function renderProposals(items) {
   const box = $("proposals");
   const open = items.filter((p) => p.state === "pending" || p.state === "approved" || p.state === "executing");
-  const recent = items.filter((p) => !open.includes(p)).slice(0, 3);
   const card = (p) => {
     const trades = (p.payload.trades || []).map((t) => `${t.side} ${num(t.quantity, 4)} ${t.asset}`).join(", ");
     const node = el("div", { class: "proposal", "data-proposal": String(p.id) },
@@ -169,8 +170,8 @@ function renderProposals(items) {
     }
     return node;
   };
-  const nodes = [...open, ...recent].map(card);
-  box.replaceChildren(...(nodes.length ? nodes : [el("p", { class: "empty" }, "no proposals")]));
+  const nodes = open.map(card);
+  box.replaceChildren(...(nodes.length ? nodes : [el("p", { class: "empty" }, "no open proposals")]));
 }
 
 function renderDecisions(items) {

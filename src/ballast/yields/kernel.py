@@ -1,0 +1,53 @@
+"""Accrual at a close, compiled: the one step the walk, the Python engine and the live replay share.
+
+At close t every position first grows over (t−1, t]: a long unit by ``growth[t, i]``, a unit owed
+(a negative holding) by ``borrow[t, i]`` — debt grows, which is what borrowing costs. An asset in
+payout mode keeps its units and pays units·(g − 1) at the close's price into the cash asset, like
+a coupon; bought back at that price, the payout gives exactly the compounding units.
+"""
+from __future__ import annotations
+
+from numba import njit
+from numba.extending import overload
+
+
+@njit(cache=True)
+def _accrue(units, p, t, yields, quote, earned):  # noqa: ANN001
+    """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at ``p``
+    to ``earned``. Returns the value accrued this close (yield earned minus borrowing paid)."""
+    growth = yields.growth
+    borrow = yields.borrow
+    payout = yields.payout
+    paid = 0.0
+    total = 0.0
+    for i in range(units.shape[0]):
+        u = units[i]
+        if u == 0.0:
+            continue
+        g = growth[t, i] if u > 0.0 else borrow[t, i]
+        if g == 1.0:
+            continue
+        value = u * (g - 1.0) * p[i]
+        earned[i] += value
+        total += value
+        if payout[i] != 0 and u > 0.0:
+            paid += value
+        else:
+            units[i] = u * g
+    if paid != 0.0:
+        units[quote] += paid / p[quote]
+    return total
+
+
+def accrue(units, p, t, yields, quote, earned):  # noqa: ANN001, ANN201
+    """`_accrue`, or nothing at all for a strategy without yields (1-D empty ``growth``)."""
+    if yields.growth.ndim == 1:
+        return 0.0
+    return _accrue(units, p, t, yields, quote, earned)
+
+
+@overload(accrue, inline="always", jit_options={"cache": True})
+def _accrue_typed(units, p, t, yields, quote, earned):  # noqa: ANN001, ANN202
+    if yields.growth.ndim == 1:
+        return lambda units, p, t, yields, quote, earned: 0.0
+    return lambda units, p, t, yields, quote, earned: _accrue(units, p, t, yields, quote, earned)

@@ -10,10 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
+from ballast.flows import Flow, Flows, Recurring, parse_spend
 from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
+from ballast.yields import YieldSource, Yields, parse_yields
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -31,6 +33,8 @@ class Strategy:
     capital: float = 1_000_000.0
     convention: str = "exact"
     name: str = "strategy"
+    yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
+    flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -55,6 +59,8 @@ class Strategy:
             "cash": self.cash,
             "capital": self.capital,
             "convention": self.convention,
+            **({"yields": self.yields.describe()} if self.yields else {}),
+            **({"flows": self.flows.describe()} if self.flows else {}),
         }
 
 
@@ -108,13 +114,18 @@ def build_strategy(
     capital: float = 1_000_000.0,
     convention: str = "exact",
     name: str = "strategy",
+    yields: Yields | Mapping[str, YieldSource | float] | str | None = None,
+    flows: Flows | Sequence[Flow] | None = None,
+    spend: str | float | None = None,
+    routing: str | None = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
     ``rebalance`` defaults to ``"monthly"`` without a band and to ``"never"`` with one (or with a
     volatility-regime or tracking-error trigger); when several are given, any of them fires.
     ``vol_change``/``vol_thresholds`` add a `VolatilityRegime`, ``tracking_error`` a `TrackingError`.
-    ``risk_aversion`` is CostAware's κ.
+    ``risk_aversion`` is CostAware's κ. ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
+    ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
     """
     if trigger is None:
         parts: list[Trigger] = []
@@ -152,4 +163,24 @@ def build_strategy(
         if min_trade:
             models.append(MinTradeSize(min_trade))
         costs = Costs(*models)
-    return Strategy(parse_target(target), trigger, planner, costs, cash, capital, convention, name)
+    return Strategy(parse_target(target), trigger, planner, costs, cash, capital, convention, name,
+                    as_yields(yields), as_flows(flows, spend, routing))
+
+
+def as_yields(yields: Yields | Mapping[str, YieldSource | float] | str | None) -> Yields | None:
+    if yields is None or isinstance(yields, Yields):
+        return yields or None
+    return parse_yields(yields) if isinstance(yields, str) else Yields(yields)
+
+
+def as_flows(flows: Flows | Sequence[Flow] | None, spend: str | float | None, routing: str | None) -> Flows | None:
+    """The flows keyword, plus ``spend`` (a monthly outflow) and ``routing``, as one `Flows`."""
+    if isinstance(flows, Flows):
+        parts, routing, floor = list(flows.flows), routing or flows.routing, flows.runway_floor
+    else:
+        parts, floor = list(flows or ()), None
+    if spend is not None:
+        parts.append(parse_spend(spend) if isinstance(spend, str) else Recurring(-abs(float(spend)), "monthly"))
+    if not parts:
+        return None
+    return Flows(*parts, routing=routing or "cash", runway_floor=floor)

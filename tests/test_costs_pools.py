@@ -12,7 +12,7 @@ from scipy.optimize import brentq
 
 import ballast
 from ballast.costs import ConstantProductPool, Gas, Proportional, Spread, StableSwapPool, compile_costs
-from ballast.costs.base import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
+from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 from ballast.costs.kernel import swap_cost, trade_cost
 from ballast.costs.pools import uniswap_v2_get_amount_in, uniswap_v2_get_amount_out
 from ballast.market import Market

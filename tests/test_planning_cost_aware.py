@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 import ballast
 from ballast.costs import ConstantProductPool, Gas, Proportional
-from ballast.costs.base import POOL_CONSTANT_PRODUCT, CostArrays, zero_costs
+from ballast.costs.base import CostArrays, zero_costs
 from ballast.costs.kernel import trade_cost
 from ballast.market import Market
 from ballast.planning import BandEdge, CostAware
-from ballast.planning.base import PLAN_EXECUTED, PLAN_SKIPPED
+from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED, POOL_CONSTANT_PRODUCT
 from ballast.triggers import Band
 from ballast.triggers.base import TriggerState
 
@@ -226,5 +226,5 @@ def test_executed_cost_never_above_full_on_the_same_state() -> None:
         for w in (o.weights, tau):
             dv, c = np.empty(n), np.empty(n)
             paid.append(execute(w0 * V / p, 0.0, p, w0, np.asarray(w, float), np.zeros(n, np.bool_), costs, 0, q, 0,
-                                 dv, c)[3])
+                                 dv, c).cost)
         assert paid[0] <= paid[1] * (1 + 1e-9) + 1e-9

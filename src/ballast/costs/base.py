@@ -13,10 +13,6 @@ import numpy as np
 
 from ballast.market import Market
 
-POOL_NONE = 0
-POOL_CONSTANT_PRODUCT = 1
-POOL_STABLESWAP = 2
-
 
 class CostArrays(NamedTuple):
     """All costs as arrays. Values are in the portfolio's currency (the price unit)."""

@@ -17,8 +17,8 @@ import math
 
 import numpy as np
 from numba import njit
+from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 
-from ballast.costs.base import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 
 NEWTON_ITER = 255
 

@@ -13,9 +13,8 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-from ballast.costs.base import (
-    POOL_CONSTANT_PRODUCT, POOL_STABLESWAP, CostArrays, CostModel, per_asset_vector,
-)
+from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
+from ballast.costs.base import CostArrays, CostModel, per_asset_vector
 from ballast.market import Market
 
 Depth = Union[float, pd.Series, np.ndarray, Mapping[str, Union[float, pd.Series, np.ndarray]]]

@@ -2,42 +2,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ballast.costs.base import CostArrays, compile_costs
 from ballast.data.loaders import load_prices
-from ballast.engine.result import RawRun, RebalanceLog, Result, TradeLog
+from ballast.engine.prepared import Prepared, prepare
+from ballast.engine.result import RawRun, Result
+from ballast.enums import CONVENTION_CODES
 from ballast.errors import InputError
 from ballast.market import Market
 from ballast.strategy import Strategy, build_strategy
-from ballast.targets.base import check_weight_path
-from ballast.targets.constraints import decision_targets, with_constraints
-from ballast.triggers.base import TriggerProgram, compile_trigger
+from ballast.targets.constraints import decision_targets
 
 ENGINES = ("auto", "numba", "python")
-CONVENTION_CODES = {"exact": 0, "bt": 1}
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Everything the kernel needs for one strategy on one market."""
-
-    strategy: Strategy
-    market: Market
-    targets: np.ndarray
-    program: TriggerProgram | None
-    plan: Any
-    costs: CostArrays
-    quote: int
-
-    @property
-    def compiled(self) -> bool:
-        return self.program is not None and self.plan is not None
 
 
 def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
@@ -47,39 +26,28 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
     return prices.assign(**{cash: 1.0})
 
 
-def prepare(strategy: Strategy, market: Market) -> Prepared:
-    targets = check_weight_path(strategy.target.path(market), market, f"target {strategy.target.describe()}")
-    quote = market.asset_index(strategy.cash) if strategy.cash else -1
-    plan = with_constraints(strategy.planner.encode(market.assets), strategy.target, market)
-    return Prepared(strategy, market, targets, compile_trigger(strategy.trigger, market),
-                    plan, compile_costs(strategy.costs, market), quote)
-
-
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
-    from ballast.engine.kernel import simulate, target_returns
+    """The compiled walk and the metrics (``record``: also the weights and the logs)."""
     from ballast.engine.metrics import compute_metrics
+    from ballast.engine.valuation import target_returns
+    from ballast.engine.walk import simulate
 
     assert p.program is not None and p.plan is not None
-    equity, weights, acc, reb, trades = simulate(
-        p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan, p.costs, p.quote,
-        CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
-    m = compute_metrics(equity, acc, float(p.strategy.capital), float(p.market.periods_per_year))
-    return RawRun(equity, weights, acc, m, RebalanceLog(*reb), TradeLog(*trades))
-
-
-def run_python(p: Prepared) -> RawRun:
-    from ballast.engine.python_path import simulate_python
-
-    return simulate_python(p)
+    walk = simulate(p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan,
+                    p.costs, p.quote, CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
+    m = compute_metrics(walk.equity, walk.acc, float(p.strategy.capital), float(p.market.periods_per_year))
+    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades)
 
 
 def run_prepared(p: Prepared, engine: str = "auto") -> Result:
+    from ballast.engine.python_path import simulate_python
+
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "numba" and not p.compiled:
         raise ValueError("this strategy has user-defined parts that only the Python engine can run; "
                          "use engine='python' or 'auto'")
-    raw = run_compiled(p) if p.compiled and engine != "python" else run_python(p)
+    raw = run_compiled(p) if p.compiled and engine != "python" else simulate_python(p)
 
     def baseline() -> Result:
         hold = p.strategy.buy_and_hold()

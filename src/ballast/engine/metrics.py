@@ -10,16 +10,14 @@ import math
 import numpy as np
 from numba import njit
 
-from ballast.engine.kernel import (
+from ballast.enums import (
     ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_REBALANCES,
-    ACC_TRADES, ACC_TURNOVER,
+    ACC_TRADES, ACC_TURNOVER, M_CAGR, M_CALMAR, M_FINAL_WEALTH, M_MAX_ABS_DRIFT, M_MAX_DRAWDOWN,
+    M_MEAN_ABS_DRIFT, M_N_REBALANCES, M_N_TRADES, M_SHARPE, M_SORTINO, M_TOTAL_COSTS, M_TOTAL_RETURN,
+    M_TRACKING_ERROR, M_TURNOVER, M_VOLATILITY, METRIC_NAMES, N_METRICS,
 )
 
-METRIC_NAMES = (
-    "final_wealth", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
-    "calmar", "turnover", "total_costs", "n_rebalances", "n_trades", "mean_abs_drift",
-    "max_abs_drift", "tracking_error",
-)
+__all__ = ["METRIC_DOCS", "METRIC_NAMES", "compute_metrics", "metrics_dict"]
 
 METRIC_DOCS = {
     "final_wealth": "end value / start value (1.0 = flat), after all costs",
@@ -69,14 +67,14 @@ def _sum4(x, m, kind):  # noqa: ANN001
 
 @njit(cache=True)
 def compute_metrics(equity, acc, capital, periods_per_year):  # noqa: ANN001
-    """The METRIC_NAMES values, in order, as a float array."""
+    """The METRIC_NAMES values as a float array, indexed by the M_* codes of ballast.enums."""
     T = equity.shape[0]
-    out = np.zeros(len(METRIC_NAMES))
+    out = np.zeros(N_METRICS)
     fw = equity[T - 1] / capital
-    out[0] = fw
-    out[1] = fw - 1.0
+    out[M_FINAL_WEALTH] = fw
+    out[M_TOTAL_RETURN] = fw - 1.0
     years = (T - 1) / periods_per_year if T > 1 else 0.0
-    out[2] = fw ** (1.0 / years) - 1.0 if years > 0 and fw > 0 else np.nan
+    out[M_CAGR] = fw ** (1.0 / years) - 1.0 if years > 0 and fw > 0 else np.nan
     k = T - 1
     rets = np.empty(max(k, 0))
     for t in range(1, T):
@@ -89,9 +87,9 @@ def compute_metrics(equity, acc, capital, periods_per_year):  # noqa: ANN001
     dd2 = _sum4(rets, 0.0, 2)
     sd = math.sqrt(ss / (k - 1)) if k > 1 else 0.0
     down = math.sqrt(dd2 / k) if k > 0 else 0.0
-    out[3] = sd * math.sqrt(periods_per_year)
-    out[4] = m / sd * math.sqrt(periods_per_year) if sd > 0 else np.nan
-    out[5] = m / down * math.sqrt(periods_per_year) if down > 0 else np.nan
+    out[M_VOLATILITY] = sd * math.sqrt(periods_per_year)
+    out[M_SHARPE] = m / sd * math.sqrt(periods_per_year) if sd > 0 else np.nan
+    out[M_SORTINO] = m / down * math.sqrt(periods_per_year) if down > 0 else np.nan
     # Max drawdown: between two new highs the deepest point is the lowest value (1 − e/peak is
     # monotone in e, rounding included), so one division per high instead of one per period.
     peak = low = equity[0]
@@ -104,18 +102,18 @@ def compute_metrics(equity, acc, capital, periods_per_year):  # noqa: ANN001
         elif e < low:
             low = e
     mdd = max(mdd, 1.0 - low / peak)
-    out[6] = mdd
-    out[7] = out[2] / mdd if mdd > 0 else np.nan
-    out[8] = acc[ACC_TURNOVER] / years if years > 0 else 0.0
-    out[9] = acc[ACC_COSTS]
-    out[10] = acc[ACC_REBALANCES]
-    out[11] = acc[ACC_TRADES]
-    out[12] = acc[ACC_DRIFT_SUM] / k if k > 0 else 0.0
-    out[13] = acc[ACC_DRIFT_MAX]
+    out[M_MAX_DRAWDOWN] = mdd
+    out[M_CALMAR] = out[M_CAGR] / mdd if mdd > 0 else np.nan
+    out[M_TURNOVER] = acc[ACC_TURNOVER] / years if years > 0 else 0.0
+    out[M_TOTAL_COSTS] = acc[ACC_COSTS]
+    out[M_N_REBALANCES] = acc[ACC_REBALANCES]
+    out[M_N_TRADES] = acc[ACC_TRADES]
+    out[M_MEAN_ABS_DRIFT] = acc[ACC_DRIFT_SUM] / k if k > 0 else 0.0
+    out[M_MAX_ABS_DRIFT] = acc[ACC_DRIFT_MAX]
     if k > 1:
         ma = acc[ACC_ACTIVE_SUM] / k
         var = (acc[ACC_ACTIVE_SUMSQ] - k * ma * ma) / (k - 1)
-        out[14] = math.sqrt(max(var, 0.0) * periods_per_year)
+        out[M_TRACKING_ERROR] = math.sqrt(max(var, 0.0) * periods_per_year)
     return out
 
 

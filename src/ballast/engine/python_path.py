@@ -6,67 +6,73 @@ the kernel to the last bit of the accounting (tested).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 import numpy as np
 
-from ballast.engine.kernel import (
-    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
-    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, N_ACC, execute, rebalance, target_return,
-    value_and_weights,
-)
-from ballast.engine.metrics import compute_metrics
-from ballast.engine.result import RawRun, RebalanceLog, TradeLog
 from ballast.costs.base import CostArrays
-from ballast.planning.base import PLAN_EXECUTED, PlanOutcome, PlanSpec, plan_step
+from ballast.engine.accounting import execute
+from ballast.engine.metrics import compute_metrics
+from ballast.engine.prepared import Prepared
+from ballast.engine.records import Execution, RebalanceLog, TradeLog
+from ballast.engine.result import RawRun
+from ballast.engine.valuation import target_return, value_and_weights
+from ballast.engine.walk import rebalance
+from ballast.enums import (
+    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
+    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, CONVENTION_CODES, N_ACC, PLAN_EXECUTED,
+)
+from ballast.planning.base import PlanOutcome, PlanSpec, plan_step
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.full import Full
 from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerState
 
-if TYPE_CHECKING:
-    from ballast.engine.backtest import Prepared
 
-CONV = {"exact": 0, "bt": 1}
+class PlannedStep(NamedTuple):
+    """One rebalance stepped from Python: what was executed and the plan behind it."""
+
+    execution: Execution
+    outcome: PlanOutcome
 
 
 def plan_and_execute(planner: object, spec: PlanSpec, builtin: bool, state: TriggerState,
                      units: np.ndarray, cash: float, price: np.ndarray, costs: CostArrays, t: int,
-                     quote: int, convention: int, dv: np.ndarray, cost: np.ndarray
-                     ) -> tuple[float, float, int, float, float, PlanOutcome]:
+                     quote: int, convention: int, dv: np.ndarray, cost: np.ndarray) -> PlannedStep:
     """One rebalance: a built-in planner (``builtin``: ``spec`` is its encoding) goes through the
     kernel's own ``rebalance``; a user-defined one plans in Python (``plan_costed``), gets the
     target's constraints carried by ``spec`` and the same accounting. Mutates ``units``.
 
-    Returns execute's (value, cash, trades, cost, traded value) plus the plan's outcome; the
-    pure-Python engine and the live service both step through here.
+    The pure-Python engine and the live service both step through here.
     """
     n = len(units)
     keep = np.zeros(n, np.bool_)
     if builtin:
         w_new = np.empty(n)
-        *out, status, est, benefit = rebalance(spec, state.weights, state.target, units, cash, price,
-                                               costs, t, quote, convention, w_new, keep, dv, cost)
-        return (*out, PlanOutcome(w_new, int(status), float(est), float(benefit)))
+        step = rebalance(spec, state.weights, state.target, units, cash, price, costs, t, quote, convention,
+                         w_new, keep, dv, cost)
+        v = step.verdict
+        return PlannedStep(step.execution, PlanOutcome(w_new, int(v.status), float(v.est_cost), float(v.benefit)))
     V = float(units @ price) + cash
     outcome = plan_step(planner, state, V, costs)
     if outcome.status != PLAN_EXECUTED:
         dv[:] = 0.0
         cost[:] = 0.0
-        return V, cash, 0, 0.0, 0.0, outcome
+        return PlannedStep(Execution(V, cash, 0, 0.0, 0.0), outcome)
     w_new = np.array(outcome.weights, dtype=np.float64)
     apply_constraints(spec, costs, t, V, state.weights, w_new, quote)
-    out = execute(units, cash, price, state.weights, w_new, keep, costs, t, quote, convention, dv, cost)
-    return (*out, outcome._replace(weights=w_new))
+    done = execute(units, cash, price, state.weights, w_new, keep, costs, t, quote, convention, dv, cost)
+    return PlannedStep(done, outcome._replace(weights=w_new))
 
 
-def constraint_spec(p: "Prepared") -> PlanSpec:
+def constraint_spec(p: Prepared) -> PlanSpec:
     """The plan encoding, or for a user-defined planner a carrier of the target's constraints."""
     m = p.market
     return p.plan if p.plan is not None else with_constraints(Full().encode(m.assets), p.strategy.target, m)
 
 
-def simulate_python(p: "Prepared") -> RawRun:
+def simulate_python(p: Prepared) -> RawRun:
+    """The walk of engine/walk.py in Python, through the strategy's own objects."""
     s, m = p.strategy, p.market
     spec = constraint_spec(p)
     prices = m.prices
@@ -102,17 +108,18 @@ def simulate_python(p: "Prepared") -> RawRun:
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            v_after, cash, n_here, cost_here, traded_value, outcome = plan_and_execute(
-                s.planner, spec, p.plan is not None, state, units, cash, price, p.costs, t, p.quote,
-                CONV[s.convention], dv, cost)
-            acc[ACC_COSTS] += cost_here
-            if t > 0 and n_here > 0:
+            done, outcome = plan_and_execute(s.planner, spec, p.plan is not None, state, units, cash, price, p.costs,
+                                             t, p.quote, CONVENTION_CODES[s.convention], dv, cost)
+            v_after, cash = done.value, done.cash
+            acc[ACC_COSTS] += done.cost
+            if t > 0 and done.n_trades > 0:
                 acc[ACC_REBALANCES] += 1
-                acc[ACC_TRADES] += n_here
-                acc[ACC_TURNOVER] += 0.5 * traded_value / V
+                acc[ACC_TRADES] += done.n_trades
+                acc[ACC_TURNOVER] += 0.5 * done.traded_value / V
                 last_t = t
             trades.extend((t, i, dv[i] / price[i], dv[i], cost[i]) for i in range(n) if dv[i] != 0.0)
-            reb.append((t, 0, n_here, cost_here, traded_value, outcome.status, outcome.cost, outcome.benefit))
+            reb.append((t, 0, done.n_trades, done.cost, done.traded_value, outcome.status, outcome.cost,
+                        outcome.benefit))
             reasons.append(reason)
         equity[t] = v_after
         value_and_weights(units, cash, prices, t, weights[t])

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import METRIC_DOCS, metrics_dict
+from ballast.engine.records import RebalanceLog, TradeLog
+from ballast.enums import PLAN_SKIPPED
 from ballast.market import Market
-from ballast.planning.base import PLAN_SKIPPED, skip_note
+from ballast.planning.base import skip_note
 from ballast.triggers.base import TriggerState, reason_from_bits
 
 if TYPE_CHECKING:
@@ -27,29 +29,6 @@ CONVENTIONS_TEXT = {
     "bt": ("decisions and trades at the close of period t on information up to t; each trade moves "
            "(w'_i - w_i)·V of cash and carries its own fee (bt's accounting)"),
 }
-
-
-class RebalanceLog(NamedTuple):
-    """One row per trigger firing (the formation included), as the kernel records it."""
-
-    t: np.ndarray  # period
-    bits: np.ndarray  # leaves of the trigger that were true
-    n_trades: np.ndarray
-    cost: np.ndarray  # costs paid
-    value: np.ndarray  # traded value
-    status: np.ndarray  # PLAN_EXECUTED or PLAN_SKIPPED (cost gate)
-    est_cost: np.ndarray  # the planner's expected cost (cost-aware)
-    benefit: np.ndarray  # the planner's expected benefit (cost-aware)
-
-
-class TradeLog(NamedTuple):
-    """One row per executed trade."""
-
-    t: np.ndarray
-    asset: np.ndarray
-    quantity: np.ndarray
-    value: np.ndarray
-    cost: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -133,25 +112,27 @@ class Result:
     @cached_property
     def rebalances(self) -> pd.DataFrame:
         """Every time the trigger fired: when, why, how many trades, cost, traded value."""
-        t, _, n, cost, value, status, est, benefit = self.raw.rebalances
+        log = self.raw.rebalances
+        t, n = log.t, log.n_trades
         why = [skip_note(c, b) if s == PLAN_SKIPPED else "skipped: every trade below the minimum size"
-               for s, c, b in zip(status, est, benefit, strict=True)]
+               for s, c, b in zip(log.status, log.est_cost, log.benefit, strict=True)]
         reasons = [r if k > 0 or i == 0 else f"{r} ({w})"
                    for i, (r, k, w) in enumerate(zip(self.reasons, n, why, strict=True))]
         return pd.DataFrame({
-            "time": self.market.index[t], "reason": reasons, "n_trades": n, "cost": cost,
-            "traded_value": value, "executed": n > 0,
+            "time": self.market.index[t], "reason": reasons, "n_trades": n, "cost": log.cost,
+            "traded_value": log.value, "executed": n > 0,
         })
 
     @cached_property
     def trades(self) -> pd.DataFrame:
         """One row per asset traded: time, asset, quantity (signed), value (signed), cost, reason."""
-        t, asset, qty, value, cost = self.raw.trades
+        log = self.raw.trades
+        t, asset = log.t, log.asset
         reason_at = dict(zip(self.raw.rebalances.t.tolist(), self.reasons, strict=True))
         return pd.DataFrame({
             "time": self.market.index[t],
             "asset": np.array(self.market.assets, dtype=object)[asset] if len(asset) else np.array([], object),
-            "quantity": qty, "value": value, "cost": cost,
+            "quantity": log.quantity, "value": log.value, "cost": log.cost,
             "reason": [reason_at[int(x)] for x in t],
         })
 

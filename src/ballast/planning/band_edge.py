@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ballast.planning.base import NO_PARAMS, PLAN_BAND_EDGE, Planner, PlanSpec
+from ballast.enums import PLAN_BAND_EDGE
+from ballast.planning.base import NO_PARAMS, Planner, PlanSpec
 from ballast.planning.kernel import project_band
 from ballast.triggers.band import Band
 from ballast.triggers.base import TriggerState

@@ -10,21 +10,22 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED
 from ballast.triggers.base import TriggerState
 
 if TYPE_CHECKING:
     from ballast.costs.base import CostArrays
 
-PLAN_FULL = 0
-PLAN_BAND_EDGE = 1
-PLAN_COST_AWARE = 2
-
 NO_FLOOR = np.zeros(0)  # PlanSpec.floor_value when the strategy has no value floor
 NO_PARAMS = np.zeros(0)  # PlanSpec.params of a planner without parameters
 
-# Status of a plan, recorded per rebalance (engine rebalance log).
-PLAN_EXECUTED = 0
-PLAN_SKIPPED = 1  # the "worth it" gate: expected cost above the benefit, nothing traded
+
+class PlanVerdict(NamedTuple):
+    """What a compiled planner returns besides its weights."""
+
+    status: int  # PLAN_EXECUTED or PLAN_SKIPPED (ballast.enums)
+    est_cost: float  # expected cost in currency (the cost-aware planner; else 0)
+    benefit: float  # expected benefit in currency (the cost-aware planner; else 0)
 
 
 class PlanSpec(NamedTuple):

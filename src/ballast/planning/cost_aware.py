@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ballast.planning.base import PLAN_COST_AWARE, PlanOutcome, Planner, PlanSpec
+from ballast.enums import PLAN_COST_AWARE
+from ballast.planning.base import PlanOutcome, Planner, PlanSpec
 from ballast.triggers.band import Band
 from ballast.triggers.base import TriggerState
 
@@ -64,11 +65,10 @@ class CostAware(Planner):
 
         spec = self.encode(state.market.assets)
         out = np.empty(len(state.weights))
-        status, cost, benefit = plan_weights(spec, np.asarray(state.weights, np.float64),
-                                             np.asarray(state.target, np.float64), 1.0, out,
-                                             np.zeros(len(out), np.bool_), costs, state.t, float(value),
-                                             np.int64(spec.params[0, 2]))
-        return PlanOutcome(out, int(status), float(cost), float(benefit))
+        verdict = plan_weights(spec, np.asarray(state.weights, np.float64), np.asarray(state.target, np.float64),
+                               1.0, out, np.zeros(len(out), np.bool_), costs, state.t, float(value),
+                               np.int64(spec.params[0, 2]))
+        return PlanOutcome(out, int(verdict.status), float(verdict.est_cost), float(verdict.benefit))
 
     def plan_at(self, state: TriggerState, value: float) -> PlanOutcome:
         """Like `plan_costed`, compiling this planner's cost model on the state's market."""

@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED
+from ballast.planning.base import PlanVerdict
 from ballast.costs.kernel import trade_cost, trade_cost_parts
-from ballast.planning.base import PLAN_EXECUTED, PLAN_SKIPPED
 from ballast.planning.kernel import project_band
 
 EPS_CURV = 1e-6  # curvature added where there is none, so the minimiser is unique and well posed
@@ -148,7 +149,7 @@ def _price_plan(out, w0, tau, kappa, quote, costs, t, V):  # noqa: ANN001
 
 @njit(cache=True)
 def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, out):  # noqa: ANN001
-    """Plan post-trade weights into ``out``; returns (status, expected cost, benefit) in currency."""
+    """Plan post-trade weights into ``out``; returns a PlanVerdict (expected cost and benefit in currency)."""
     n = w0.shape[0]
     band_lo = np.empty(n)
     band_hi = np.empty(n)
@@ -191,7 +192,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
     if free_costs:
         # Nothing to trade off: the cheapest in-band point is not unique, so take BandEdge's.
         project_band(w0, tau, width_abs, width_rel, 1.0, out, np.zeros(n, np.bool_), quote)
-        return PLAN_EXECUTED, 0.0, 0.0
+        return PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
     last = -1
     first = np.empty(n)
     for _ in range(2 * n + 1):
@@ -265,5 +266,5 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
             cost, benefit = (c1, b1) if n1 > 0 and (n2 == 0 or b1 - c1 >= b2 - c2) else (c2, b2)
         for i in range(n):
             out[i] = w0[i]
-        return PLAN_SKIPPED, cost, benefit
-    return PLAN_EXECUTED, cost, benefit
+        return PlanVerdict(PLAN_SKIPPED, cost, benefit)
+    return PlanVerdict(PLAN_EXECUTED, cost, benefit)

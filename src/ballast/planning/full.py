@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ballast.planning.base import NO_PARAMS, PLAN_FULL, Planner, PlanSpec
+from ballast.enums import PLAN_FULL
+from ballast.planning.base import NO_PARAMS, Planner, PlanSpec
 from ballast.triggers.base import TriggerState
 
 

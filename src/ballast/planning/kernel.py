@@ -5,7 +5,8 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from ballast.planning.base import PLAN_BAND_EDGE, PLAN_COST_AWARE, PLAN_EXECUTED
+from ballast.enums import PLAN_BAND_EDGE, PLAN_COST_AWARE, PLAN_EXECUTED
+from ballast.planning.base import PlanVerdict
 
 
 @njit(cache=True)
@@ -129,8 +130,8 @@ def project_band(w, target, width_abs, width_rel, scale, out, keep, quote):  # n
 def plan_weights(plan, w, target, scale, out, keep, costs, t, V, quote):  # noqa: ANN001
     """Post-trade weights into ``out`` for planner ``plan`` (a PlanSpec) at period ``t``, value ``V``;
     ``keep`` marks assets the planner leaves untouched (their value is kept; see `project_band`
-    for ``scale``); ``quote`` is the cash asset's index or −1. Returns (status PLAN_*, expected cost, benefit); only the cost-aware planner
-    fills the last two.
+    for ``scale``); ``quote`` is the cash asset's index or −1. Returns a PlanVerdict;
+    only the cost-aware planner fills its expected cost and benefit.
     """
     # Read the fields before branching: a tuple field read inside a branch keeps numba from
     # pruning reference counting, which costs more than the plan itself.
@@ -148,7 +149,7 @@ def plan_weights(plan, w, target, scale, out, keep, costs, t, V, quote):  # noqa
         for i in range(w.shape[0]):
             out[i] = target[i]
             keep[i] = False
-    return PLAN_EXECUTED, 0.0, 0.0
+    return PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
 
 
 def cost_aware_plan(w, target, width_abs, width_rel, params, costs, t, V, out):  # noqa: ANN001
@@ -162,7 +163,7 @@ def _cost_aware_plan_typed(w, target, width_abs, width_rel, params, costs, t, V,
     """1-D (empty) ``params`` mean the plan is not cost-aware: compile nothing for it, which
     keeps seconds of compile time out of every other strategy's first run."""
     if params.ndim == 1:
-        return lambda w, target, width_abs, width_rel, params, costs, t, V, out: (PLAN_EXECUTED, 0.0, 0.0)
+        return lambda w, target, width_abs, width_rel, params, costs, t, V, out: PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
     return lambda w, target, width_abs, width_rel, params, costs, t, V, out: _cost_aware_plan(
         w, target, width_abs, width_rel, params, costs, t, V, out)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ballast.costs.base import POOL_CONSTANT_PRODUCT
+from ballast.enums import POOL_CONSTANT_PRODUCT
 from ballast.planning.exchange_rules import AssetRules, ExchangeRules
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ballast.costs.base import CostArrays, compile_costs
-from ballast.engine.backtest import CONVENTION_CODES
+from ballast.enums import CONVENTION_CODES
 from ballast.errors import InputError
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
@@ -129,7 +129,7 @@ def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[M
     """The Python half of `run_configs`: build and pool every configuration, and return the
     compiled half as a call. The call releases the GIL, so a local sweep prepares the next chunk
     while this one runs."""
-    from ballast.engine.kernel import target_returns
+    from ballast.engine.valuation import target_returns
 
     prep = preparer or Preparer(market)
     rows: list[tuple[Any, ...]] = []

@@ -25,12 +25,11 @@ from numba import njit, prange  # noqa: E402
 
 from ballast.costs.base import CostArrays  # noqa: E402
 from ballast.engine.intrinsics import borrow, borrow_fields  # noqa: E402
-from ballast.engine.kernel import simulate  # noqa: E402
-from ballast.engine.metrics import METRIC_NAMES, compute_metrics  # noqa: E402
+from ballast.engine.metrics import compute_metrics  # noqa: E402
+from ballast.engine.walk import simulate  # noqa: E402
+from ballast.enums import N_METRICS  # noqa: E402
 from ballast.planning.base import PlanSpec  # noqa: E402
 from ballast.triggers.base import TriggerProgram  # noqa: E402
-
-N_METRICS = len(METRIC_NAMES)
 
 
 @njit(cache=True)
@@ -120,9 +119,8 @@ def sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, c
         g = build_program((g0, g1, g2, g3, g4, g5, g6), g_idx, g_len, c)
         p = build_plan((p0, p1, p2, p3, p4, p5, p6), p_idx, p_len, c)
         k = build_costs((k0, k1, k2, k3, k4, k5, k6, k7, k8), k_idx, k_len, c)
-        equity, _w, acc, _r, _t = simulate(px, targets, tr[t_idx[c, 0]], g, p, k, quote[c],
-                                           convention[c], capital[c], False)
-        out[c] = compute_metrics(equity, acc, capital[c], periods_per_year)
+        walk = simulate(px, targets, tr[t_idx[c, 0]], g, p, k, quote[c], convention[c], capital[c], False)
+        out[c] = compute_metrics(walk.equity, walk.acc, capital[c], periods_per_year)
         if equity_out.shape[0] > 0:
-            equity_out[c] = equity
+            equity_out[c] = walk.equity
     return out

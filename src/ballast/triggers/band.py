@@ -5,8 +5,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ballast.enums import LEAF_BAND
 from ballast.market import Market
-from ballast.triggers.base import LEAF_BAND, Leaf, LeafSpec, TriggerState
+from ballast.triggers.base import Leaf, LeafSpec, TriggerState
 
 BAND_KINDS = ("absolute", "relative", "hybrid")
 

@@ -15,22 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ballast.enums import LEAF_VOL_REGIME, MAX_LEAVES, OP_ALL, OP_ANY, OP_COOLDOWN, OP_LEAF
 from ballast.market import Market
-
-# Leaf kinds understood by the kernel (triggers/kernel.py).
-LEAF_NEVER = 0
-LEAF_MASK = 1
-LEAF_BAND = 2
-LEAF_VOL_REGIME = 3
-LEAF_TRACKING_ERROR = 4
-
-# Program opcodes (column 0 of TriggerProgram.program); column 1 is the argument.
-OP_LEAF = 0
-OP_ANY = 1
-OP_ALL = 2
-OP_COOLDOWN = 3
-
-MAX_LEAVES = 63
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ballast.enums import LEAF_MASK, LEAF_NEVER
 from ballast.market import Market
-from ballast.triggers.base import LEAF_MASK, LEAF_NEVER, Leaf, LeafSpec, TriggerState
+from ballast.triggers.base import Leaf, LeafSpec, TriggerState
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 

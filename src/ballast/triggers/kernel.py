@@ -5,9 +5,8 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from ballast.triggers.base import (
-    LEAF_BAND, LEAF_MASK, LEAF_NEVER, LEAF_TRACKING_ERROR, LEAF_VOL_REGIME, OP_ALL, OP_ANY, OP_COOLDOWN,
-    OP_LEAF,
+from ballast.enums import (
+    LEAF_BAND, LEAF_MASK, LEAF_NEVER, LEAF_TRACKING_ERROR, LEAF_VOL_REGIME, OP_ALL, OP_ANY, OP_COOLDOWN, OP_LEAF,
 )
 from ballast.triggers.volatility import tracking_error, vol_regime_fires
 

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from ballast.enums import LEAF_TRACKING_ERROR, LEAF_VOL_REGIME
 from ballast.market import Market
 from ballast.targets.risk import check_lookback
 from ballast.targets.risk_kernel import window_portfolio_vol
-from ballast.triggers.base import LEAF_TRACKING_ERROR, LEAF_VOL_REGIME, Leaf, LeafSpec, TriggerState
+from ballast.triggers.base import Leaf, LeafSpec, TriggerState
 
 MAX_THRESHOLDS = 3
 

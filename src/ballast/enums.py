@@ -1,0 +1,70 @@
+"""Every integer code the compiled kernels share with Python, defined once (vectorbt's enums.py).
+
+Plain ``int`` constants rather than ``IntEnum`` members: numba folds a global int into the code
+it compiles, while enum members are a type of their own in every signature that takes them.
+Neutral ground: the domain (targets, triggers, planning, costs) and the runners import from here,
+and this module imports nothing of ballast.
+"""
+from __future__ import annotations
+
+# Accounting conventions (Strategy.convention; docs/conventions.md).
+CONV_EXACT = 0  # exact self-financing: V′ = V − Σᵢ cᵢ(|w′ᵢ·V′ − xᵢ|)
+CONV_BT = 1  # bt's accounting: each trade moves (w′ᵢ − wᵢ)·V of cash and carries its own fee
+CONVENTION_CODES = {"exact": CONV_EXACT, "bt": CONV_BT}
+
+# Planner kinds (PlanSpec.kind; planning/kernel.py).
+PLAN_FULL = 0
+PLAN_BAND_EDGE = 1
+PLAN_COST_AWARE = 2
+
+# Status of a plan, recorded per rebalance (RebalanceLog.status).
+PLAN_EXECUTED = 0
+PLAN_SKIPPED = 1  # the "worth it" gate: expected cost above the benefit, nothing traded
+
+# Trigger leaf kinds (TriggerProgram.kind; triggers/kernel.py).
+LEAF_NEVER = 0
+LEAF_MASK = 1
+LEAF_BAND = 2
+LEAF_VOL_REGIME = 3
+LEAF_TRACKING_ERROR = 4
+
+# Trigger program opcodes (column 0 of TriggerProgram.program; column 1 is the argument).
+OP_LEAF = 0
+OP_ANY = 1
+OP_ALL = 2
+OP_COOLDOWN = 3
+
+MAX_LEAVES = 63  # leaves of one trigger: their truth values travel as the bits of an int64
+
+# AMM pool kinds per asset (CostArrays.pool_kind; costs/kernel.py).
+POOL_NONE = 0
+POOL_CONSTANT_PRODUCT = 1
+POOL_STABLESWAP = 2
+
+# Indices into the accumulator vector the walk returns (engine/walk.py; metrics read them).
+ACC_COSTS = 0
+ACC_TURNOVER = 1  # Σ over rebalances after formation of ½·Σ|trade value| / pre-trade value
+ACC_REBALANCES = 2
+ACC_TRADES = 3
+ACC_DRIFT_SUM = 4  # Σₜ maxᵢ |w_pre − target| over t ≥ 1
+ACC_DRIFT_MAX = 5
+ACC_ACTIVE_SUM = 6  # Σ (r_portfolio − r_target_portfolio), t ≥ 1
+ACC_ACTIVE_SUMSQ = 7
+ACC_FIRED = 8  # trigger firings, including those whose trades were all skipped
+N_ACC = 9
+
+# The metrics, in the order of a metrics vector (engine/metrics.py) and of a sweep's columns.
+METRIC_NAMES = (
+    "final_wealth", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
+    "calmar", "turnover", "total_costs", "n_rebalances", "n_trades", "mean_abs_drift",
+    "max_abs_drift", "tracking_error",
+)
+(M_FINAL_WEALTH, M_TOTAL_RETURN, M_CAGR, M_VOLATILITY, M_SHARPE, M_SORTINO, M_MAX_DRAWDOWN, M_CALMAR,
+ M_TURNOVER, M_TOTAL_COSTS, M_N_REBALANCES, M_N_TRADES, M_MEAN_ABS_DRIFT, M_MAX_ABS_DRIFT,
+ M_TRACKING_ERROR) = range(len(METRIC_NAMES))
+N_METRICS = len(METRIC_NAMES)
+
+# Covariance shrinkage (targets/risk_kernel.py).
+SHRINK_NONE = 0
+SHRINK_LEDOIT_WOLF = 1
+SHRINK_CONSTANT_CORRELATION = 2

@@ -23,11 +23,11 @@ def daily_market(days: int, assets: tuple[str, ...] = ("ETH", "USDC"), start: st
 def grow(market: Market, yields: Yields, units: np.ndarray, cash: str | None = "USDC") -> tuple[np.ndarray, np.ndarray]:
     arrays = yields.encode(market, cash)
     units = units.astype(float).copy()
-    earned = np.zeros(market.n_assets)
+    earned = np.zeros((1, market.n_assets))
     quote = market.asset_index(cash) if cash else -1
     for t in range(1, market.n_periods):
-        accrue(units, market.prices[t], t, arrays, quote, earned)
-    return units, earned
+        accrue(units, market.prices, t, arrays, quote, earned, 0)
+    return units, earned[0]
 
 
 @pytest.mark.parametrize("apy", [0.05, 0.0312, -0.2, 1.5])
@@ -71,15 +71,15 @@ def test_payout_reinvested_by_hand_equals_compounding() -> None:
     comp, _ = grow(m, Yields({"ETH": ConstantAPY(0.04)}), np.array([3.0, 0.0]))
     payout = Yields({"ETH": ConstantAPY(0.04, mode="payout")}).encode(m, "USDC")
     units = np.array([3.0, 0.0])
-    earned = np.zeros(2)
+    earned = np.zeros((1, 2))
     for t in range(1, m.n_periods):
         before = units[1]
-        accrue(units, m.prices[t], t, payout, 1, earned)
+        accrue(units, m.prices, t, payout, 1, earned, 0)
         coupon = (units[1] - before) * m.prices[t, 1]
         units[0] += coupon / m.prices[t, 0]  # buy back ETH with the coupon, at the close
         units[1] = before
     assert units[0] == pytest.approx(comp[0], rel=1e-12)
-    assert earned[0] > 0
+    assert earned[0, 0] > 0
 
 
 def test_payout_pays_value_into_the_cash_asset_and_keeps_units() -> None:

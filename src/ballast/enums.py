@@ -68,3 +68,8 @@ N_METRICS = len(METRIC_NAMES)
 SHRINK_NONE = 0
 SHRINK_LEDOIT_WOLF = 1
 SHRINK_CONSTANT_CORRELATION = 2
+
+# Routing of scheduled flows (FlowSchedule.routing; flows/kernel.py).
+ROUTE_CASH = 0  # the flow's own asset only
+ROUTE_PRO_RATA = 1  # every holding in proportion
+ROUTE_REBALANCE = 2  # cash-flow rebalancing: most overweight sold first, most underweight bought first

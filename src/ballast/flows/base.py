@@ -14,13 +14,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ballast.enums import ROUTE_CASH, ROUTE_PRO_RATA, ROUTE_REBALANCE
 from ballast.errors import InputError
 from ballast.flows.sources import Flow
 from ballast.market import Market
 
-ROUTE_CASH = 0
-ROUTE_PRO_RATA = 1
-ROUTE_REBALANCE = 2
 ROUTINGS = {"cash": ROUTE_CASH, "pro-rata": ROUTE_PRO_RATA, "rebalance": ROUTE_REBALANCE}
 
 

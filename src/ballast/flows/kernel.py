@@ -11,9 +11,10 @@ from numba import njit
 from numba.extending import overload
 
 from ballast.costs.kernel import trade_cost
-from ballast.flows.base import ROUTE_CASH, ROUTE_PRO_RATA
+from ballast.enums import ROUTE_CASH, ROUTE_PRO_RATA
 
 MAX_ITER = 100
+ROUNDING = 1e-12  # a residue this small a fraction of the portfolio is rounding, not a shortfall
 
 
 @njit(cache=True)
@@ -114,6 +115,9 @@ def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta)
     if v_new <= 0.0 or V + flow - c <= 0.0:  # the flow takes more than everything: pay what a liquidation raises
         raised, c = _liquidate(units, cash, p, t, a, quote, costs)
         return 0.0, -raised, c, -flow - raised
+    if flow > 0.0 and c >= flow:  # routing would cost more than the deposit: keep it where it landed
+        units[a] += flow / p[a]
+        return cash, flow, 0.0, 0.0
     if routing == ROUTE_PRO_RATA:
         cash = cash * (v_new / V)
     # The flow's own asset settles the books: it ends with exactly what the flow and the legs'
@@ -128,19 +132,20 @@ def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta)
     if units[a] < 0.0 and held >= 0.0:  # the medium cannot cover the rest: that part is not paid
         unpaid = -units[a] * p[a]
         units[a] = 0.0
-        return cash, flow + unpaid, c, unpaid
+        if unpaid > ROUNDING * V:
+            return cash, flow + unpaid, c, unpaid
     return cash, flow, c, 0.0
 
 
 @njit(cache=True)
-def _apply_flows(units, cash, p, t, flows, target, costs, quote, paid, delta):  # noqa: ANN001
-    """Apply close ``t``'s flows (in asset order); ``paid[i]`` gets the value paid in asset i.
-    Returns (cash, net value paid in, costs, shortfall)."""
+def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta):  # noqa: ANN001
+    """Apply close ``t``'s flows (in asset order) at ``prices[t]``, routed towards ``targets[t]``;
+    ``paid[row, i]`` accumulates the value paid in asset i. Returns (cash, net value paid in,
+    costs, shortfall)."""
     n = units.shape[0]
-    for i in range(n):
-        paid[i] = 0.0
     if flows.active[t] == 0:
         return cash, 0.0, 0.0, 0.0
+    p = prices[t]
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -149,24 +154,24 @@ def _apply_flows(units, cash, p, t, flows, target, costs, quote, paid, delta):  
         f = flows.units[t, a] * p[a] + flows.nav[t, a] * V
         if f == 0.0:
             continue
-        cash, done, c, s = _apply_one(units, cash, p, t, a, f, flows.routing, target, costs, quote, delta)
-        paid[a] = done
+        cash, done, c, s = _apply_one(units, cash, p, t, a, f, flows.routing, targets[t], costs, quote, delta)
+        paid[row, a] += done
         net += done
         cost += c
         short += s
     return cash, net, cost, short
 
 
-def apply_flows(units, cash, p, t, flows, target, costs, quote, paid, delta):  # noqa: ANN001, ANN201
+def apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta):  # noqa: ANN001, ANN201
     """`_apply_flows`, or nothing for a strategy without flows (1-D empty ``units``)."""
     if flows.units.ndim == 1:
         return cash, 0.0, 0.0, 0.0
-    return _apply_flows(units, cash, p, t, flows, target, costs, quote, paid, delta)
+    return _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta)
 
 
 @overload(apply_flows, inline="always", jit_options={"cache": True})
-def _apply_flows_typed(units, cash, p, t, flows, target, costs, quote, paid, delta):  # noqa: ANN001, ANN202
-    if flows.units.ndim == 1:
-        return lambda units, cash, p, t, flows, target, costs, quote, paid, delta: (cash, 0.0, 0.0, 0.0)
-    return lambda units, cash, p, t, flows, target, costs, quote, paid, delta: _apply_flows(
-        units, cash, p, t, flows, target, costs, quote, paid, delta)
+def _apply_flows_typed(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta):  # noqa: ANN001, ANN202
+    if flows.types[0].ndim == 1:  # FlowSchedule.units
+        return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta: (cash, 0.0, 0.0, 0.0)
+    return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta: _apply_flows(
+        units, cash, prices, t, flows, targets, costs, quote, paid, row, delta)

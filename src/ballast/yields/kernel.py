@@ -12,9 +12,10 @@ from numba.extending import overload
 
 
 @njit(cache=True)
-def _accrue(units, p, t, yields, quote, earned):  # noqa: ANN001
-    """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at ``p``
-    to ``earned``. Returns the value accrued this close (yield earned minus borrowing paid)."""
+def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
+    """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at the
+    close's prices to ``earned[row]``. Returns the value accrued this close (yield earned minus
+    borrowing paid)."""
     growth = yields.growth
     borrow = yields.borrow
     payout = yields.payout
@@ -27,27 +28,27 @@ def _accrue(units, p, t, yields, quote, earned):  # noqa: ANN001
         g = growth[t, i] if u > 0.0 else borrow[t, i]
         if g == 1.0:
             continue
-        value = u * (g - 1.0) * p[i]
-        earned[i] += value
+        value = u * (g - 1.0) * prices[t, i]
+        earned[row, i] += value
         total += value
         if payout[i] != 0 and u > 0.0:
             paid += value
         else:
             units[i] = u * g
     if paid != 0.0:
-        units[quote] += paid / p[quote]
+        units[quote] += paid / prices[t, quote]
     return total
 
 
-def accrue(units, p, t, yields, quote, earned):  # noqa: ANN001, ANN201
+def accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN201
     """`_accrue`, or nothing at all for a strategy without yields (1-D empty ``growth``)."""
     if yields.growth.ndim == 1:
         return 0.0
-    return _accrue(units, p, t, yields, quote, earned)
+    return _accrue(units, prices, t, yields, quote, earned, row)
 
 
 @overload(accrue, inline="always", jit_options={"cache": True})
-def _accrue_typed(units, p, t, yields, quote, earned):  # noqa: ANN001, ANN202
-    if yields.growth.ndim == 1:
-        return lambda units, p, t, yields, quote, earned: 0.0
-    return lambda units, p, t, yields, quote, earned: _accrue(units, p, t, yields, quote, earned)
+def _accrue_typed(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN202
+    if yields.types[0].ndim == 1:  # YieldArrays.growth
+        return lambda units, prices, t, yields, quote, earned, row: 0.0
+    return lambda units, prices, t, yields, quote, earned, row: _accrue(units, prices, t, yields, quote, earned, row)

@@ -197,8 +197,6 @@ def test_yield_for_an_unknown_asset_and_payout_without_cash() -> None:
     m = daily_market(5)
     with pytest.raises(InputError, match="yield for 'SOL': the prices have no such asset"):
         Yields({"SOL": 0.05}).encode(m, "USDC")
-    with pytest.raises(InputError, match="mode 'payout' pays into the cash asset"):
-        Yields({"ETH": ConstantAPY(0.05, mode="payout")}).encode(m, None)
     with pytest.raises(InputError, match="mode must be one of compounding, payout"):
         ConstantAPY(0.05, mode="coupon")
 
@@ -219,3 +217,12 @@ def test_parse_yields() -> None:
         parse_yields("USDC")
     with pytest.raises(InputError, match="APY of 'ETH' is not a number"):
         parse_yields("ETH=high")
+
+
+def test_payout_without_a_cash_asset_is_returned_as_cash() -> None:
+    m = daily_market(10)
+    arrays = Yields({"ETH": ConstantAPY(0.1, mode="payout")}).encode(m, None)
+    units = np.array([1.0, 0.0])
+    total, cash = accrue(units, m.prices, 1, arrays, -1, np.zeros((1, 2)), 0)
+    assert units[0] == 1.0
+    assert cash == total == pytest.approx(m.prices[1, 0] * (1.1 ** (1 / 365) - 1), rel=1e-12)

@@ -42,7 +42,8 @@ def new_book(n_periods: int, n_assets: int, record: bool) -> TreasuryBook:
 def _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, book, held):  # noqa: ANN001
     row = t if book.earned.shape[0] > 1 else 0
     if t > 0:
-        book.accrued[t] = accrue(units, prices, t, yields, quote, book.earned, row)
+        book.accrued[t], paid = accrue(units, prices, t, yields, quote, book.earned, row)
+        cash += paid
     cash, net, cost, short = apply_flows(units, cash, prices, t, flows, targets, costs, quote, book.paid, row,
                                          book.delta)
     book.flow[t] = net

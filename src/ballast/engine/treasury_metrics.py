@@ -40,8 +40,12 @@ def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: Treasu
     if book is None:
         return compute_metrics(equity, acc, capital, ppy)
     acc[ACC_COSTS] += book.cost.sum()
-    path = equity if p.flows is None else twr_path(equity, book.flow, capital)
-    return compute_metrics(path, acc, capital, ppy)
+    return compute_metrics(return_path(equity, book, capital), acc, capital, ppy)
+
+
+def return_path(equity: np.ndarray, book: TreasuryBook, capital: float) -> np.ndarray:
+    """The path the return metrics read: equity, or the time-weighted path once money moved."""
+    return twr_path(equity, book.flow, capital) if book.flow.any() else equity
 
 
 def years_since_start(market: Market) -> np.ndarray:
@@ -110,7 +114,7 @@ def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, boo
     capital = float(p.strategy.capital)
     m = p.market
     flow = book.flow
-    twr = float(twr_path(equity, flow, capital)[-1] / capital - 1.0)
+    twr = float(return_path(equity, book, capital)[-1] / capital - 1.0)
     irr = money_weighted_return(equity, flow, capital, years_since_start(m))
     short = np.flatnonzero(book.shortfall > 0.0)
     runway = runway_path(p, equity, weights)

@@ -23,7 +23,7 @@ class YieldArrays(NamedTuple):
 
     growth: np.ndarray  # float64[T, N]: a long unit becomes growth[t, i] units (compounding) / pays g − 1 (payout)
     borrow: np.ndarray  # float64[T, N]: a unit owed becomes borrow[t, i] units owed
-    payout: np.ndarray  # int64[N]: 1 = the asset's yield is paid into the cash asset
+    payout: np.ndarray  # int64[N]: 1 = the asset's yield is paid out (cash asset, else the portfolio's cash)
 
 
 def no_yields() -> YieldArrays:
@@ -83,10 +83,7 @@ class Yields:
                 raise InputError(f"yield of {asset}: {e}") from None
             growth[:, i] = g
             borrow[:, i] = b
-            if src.mode == "payout":
-                if cash is None:
-                    raise InputError(f"yield of {asset}: mode 'payout' pays into the cash asset; "
-                                     "the strategy names none (set cash=...)")
+            if src.mode == "payout":  # into the cash asset, or the portfolio's cash without one
                 payout[i] = 1 if asset != cash else 0  # the cash asset's own payout is compounding
         return YieldArrays(growth, borrow, payout)
 

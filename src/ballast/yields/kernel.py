@@ -3,7 +3,8 @@
 At close t every position first grows over (t−1, t]: a long unit by ``growth[t, i]``, a unit owed
 (a negative holding) by ``borrow[t, i]`` — debt grows, which is what borrowing costs. An asset in
 payout mode keeps its units and pays units·(g − 1) at the close's price into the cash asset, like
-a coupon; bought back at that price, the payout gives exactly the compounding units.
+a coupon (into the portfolio's cash when it has no cash asset); bought back at that price, the
+payout gives exactly the compounding units.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from numba.extending import overload
 @njit(cache=True)
 def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
     """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at the
-    close's prices to ``earned[row]``. Returns the value accrued this close (yield earned minus
-    borrowing paid)."""
+    close's prices to ``earned[row]``. Payouts go into the quote asset, or without one (``quote``
+    < 0) into the portfolio's cash, as bt's coupons do. Returns (value accrued this close — yield
+    earned minus borrowing paid —, payout to add to the cash)."""
     growth = yields.growth
     borrow = yields.borrow
     payout = yields.payout
@@ -35,20 +37,21 @@ def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
             paid += value
         else:
             units[i] = u * g
-    if paid != 0.0:
+    if paid != 0.0 and quote >= 0:
         units[quote] += paid / prices[t, quote]
-    return total
+        paid = 0.0
+    return total, paid
 
 
 def accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN201
     """`_accrue`, or nothing at all for a strategy without yields (1-D empty ``growth``)."""
     if yields.growth.ndim == 1:
-        return 0.0
+        return 0.0, 0.0
     return _accrue(units, prices, t, yields, quote, earned, row)
 
 
 @overload(accrue, inline="always", jit_options={"cache": True})
 def _accrue_typed(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN202
     if yields.types[0].ndim == 1:  # YieldArrays.growth
-        return lambda units, prices, t, yields, quote, earned, row: 0.0
+        return lambda units, prices, t, yields, quote, earned, row: (0.0, 0.0)
     return lambda units, prices, t, yields, quote, earned, row: _accrue(units, prices, t, yields, quote, earned, row)

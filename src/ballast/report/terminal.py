@@ -12,8 +12,10 @@ if TYPE_CHECKING:
 
 SPARKS = "▁▂▃▄▅▆▇█"
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "turnover", "mean_abs_drift",
-           "max_abs_drift", "tracking_error"}
-HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar"}
+           "max_abs_drift", "tracking_error", "twr", "irr"}
+CURRENCY = {"total_costs", "end_value", "yield_earned", "paid_out", "received", "shortfall"}  # treasury: docs/treasury.md
+HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar", "twr", "irr",
+                    "end_value", "yield_earned", "runway_months", "min_runway_months"}
 
 
 def sparkline(values: np.ndarray, width: int = 60, scale: tuple[float, float] | None = None) -> str:
@@ -43,14 +45,18 @@ def label(stamp: object) -> str:
     return text[:-9] if text.endswith(" 00:00:00") else text
 
 
-def fmt(name: str, value: float, capital: float | None = None) -> str:
+def fmt(name: str, value: float | str, capital: float | None = None) -> str:
+    if isinstance(value, str):  # a date (run_out)
+        return value or "never"
+    if name.endswith("runway_months") and value == np.inf:
+        return "∞"
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if name in ("n_rebalances", "n_trades"):
         return f"{int(value):,}"
     if name in PERCENT:
         return f"{value:.2%}"
-    if name == "total_costs":
+    if name in CURRENCY:
         return f"{value:,.2f}"
     return f"{value:.3f}"
 
@@ -71,7 +77,7 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
         if base is not None:
             b = base.metrics[name]
             row.append(fmt(name, b))
-            if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:
+            if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:  # floats here
                 row[1] = f"[bold green]{row[1]}[/]"
         table.add_row(*row)
     return table

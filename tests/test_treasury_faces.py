@@ -111,7 +111,7 @@ def test_cli_yield_and_spend_flags() -> None:
 def test_cli_prints_treasury_rows_next_to_buy_and_hold() -> None:
     out = runner.invoke(app, ["backtest", str(EXAMPLE)])
     assert out.exit_code == 0, out.output
-    for row in ("twr", "irr", "yield_earned", "runway_months", "run_out"):
+    for row in ("twr", "irr", "yield_earned", "runway_months", "runs out: never"):
         assert row in out.output
 
 

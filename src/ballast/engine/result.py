@@ -64,9 +64,9 @@ class Result:
         return CONVENTIONS_TEXT[self.strategy.convention]
 
     @cached_property
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> dict[str, float]:
         """The metrics; with yields or flows also TWR, IRR, yield earned, flows and runway."""
-        values: dict[str, Any] = metrics_dict(self.raw.metrics)
+        values = metrics_dict(self.raw.metrics)
         if self.raw.treasury is not None and self.prepared is not None:
             from ballast.engine.treasury_metrics import treasury_metrics
 

@@ -9,7 +9,6 @@ TREASURY_DOCS = {
     "paid_out": "withdrawals actually paid, in currency (positive)",
     "received": "deposits received, in currency",
     "shortfall": "scheduled withdrawals that could not be paid, in currency",
-    "run_out": "the first close at which a withdrawal could not be paid in full ('' if never)",
     "runway_months": "months the cash asset, earning its yield, lasts at the scheduled spend (at the end)",
     "min_runway_months": "the shortest runway at any close",
     "days_below_floor": "days with the runway below the floor (runway_floor, or the Runway target's months)",

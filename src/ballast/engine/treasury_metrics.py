@@ -110,13 +110,12 @@ def runway_floor(p: "Prepared") -> float:
     return float("nan")
 
 
-def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> dict[str, object]:
+def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> dict[str, float]:
     capital = float(p.strategy.capital)
     m = p.market
     flow = book.flow
     twr = float(return_path(equity, book, capital)[-1] / capital - 1.0)
     irr = money_weighted_return(equity, flow, capital, years_since_start(m))
-    short = np.flatnonzero(book.shortfall > 0.0)
     runway = runway_path(p, equity, weights)
     floor = runway_floor(p)
     days = np.append(np.diff(years_since_start(m)) * 365.0, 0.0)
@@ -129,8 +128,6 @@ def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, boo
         "paid_out": float(-flow[flow < 0].sum()),
         "received": float(flow[flow > 0].sum()),
         "shortfall": float(book.shortfall.sum()),
-        "run_out": str(pd.Timestamp(m.index[short[0]]).date()) if short.size and m.has_dates
-        else (str(int(short[0])) if short.size else ""),
         "runway_months": float(runway[-1]),
         "min_runway_months": float(np.min(finite)) if finite.size else float("nan"),
         "days_below_floor": days_below(runway, floor, days) if np.isfinite(floor) else float("nan"),
@@ -146,6 +143,7 @@ class TreasuryView:
     runway: pd.Series  # months at each close
     floor: float  # runway floor in months (NaN: none)
     shortfalls: pd.DataFrame  # time, value not paid
+    run_out: object  # the first close with a shortfall (a Timestamp or period), None if none
 
     @classmethod
     def of(cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> "TreasuryView":
@@ -157,4 +155,5 @@ class TreasuryView:
                    pd.DataFrame(book.paid, index=idx, columns=cols),
                    pd.Series(runway_path(p, equity, weights), index=m.index, name="runway_months"),
                    runway_floor(p),
-                   pd.DataFrame({"time": m.index[short], "shortfall": book.shortfall[short]}))
+                   pd.DataFrame({"time": m.index[short], "shortfall": book.shortfall[short]}),
+                   m.index[short[0]] if short.size else None)

@@ -45,9 +45,7 @@ def label(stamp: object) -> str:
     return text[:-9] if text.endswith(" 00:00:00") else text
 
 
-def fmt(name: str, value: float | str, capital: float | None = None) -> str:
-    if isinstance(value, str):  # a date (run_out)
-        return value or "never"
+def fmt(name: str, value: float, capital: float | None = None) -> str:
     if name.endswith("runway_months") and value == np.inf:
         return "∞"
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
@@ -118,11 +116,23 @@ def strategy_grid(result: "Result") -> Table:
     return grid
 
 
+def run_out_line(result: "Result") -> str:
+    """When the money runs out (the first withdrawal not paid in full), for the strategy and buy & hold."""
+    def when(r: "Result | None") -> str:
+        out = None if r is None or r.treasury is None else r.treasury.run_out
+        return "never" if out is None else label(out)
+
+    base = result.baseline
+    return f"runs out: {when(result)}" + (f"   (buy & hold: {when(base)})" if base is not None else "")
+
+
 def print_summary(result: "Result", console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"[bold]{result.strategy.name}[/]")
     console.print(strategy_grid(result))
     console.print(summary_table(result, title=""))
+    if result.strategy.flows and result.treasury is not None:
+        console.print(run_out_line(result), highlight=False)
     if can_draw_blocks(console):
         curves = [("equity", result.raw.equity / result.strategy.capital)]
         if result.baseline is not None:

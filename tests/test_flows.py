@@ -16,7 +16,7 @@ from ballast.flows import (
     Dated, Flows, Recurring, SpendingRule, irr, money_weighted_return, parse_spend, runway_months,
     time_weighted_return,
 )
-from ballast.enums import ROUTE_CASH, ROUTE_PRO_RATA, ROUTE_REBALANCE
+from ballast.enums import FLOW_PAID, FLOW_SHORTFALL, ROUTE_CASH, ROUTE_PRO_RATA, ROUTE_REBALANCE
 from ballast.flows.kernel import _apply_one, apply_flows
 from ballast.market import Market
 
@@ -178,12 +178,15 @@ def test_apply_flows_sums_the_assets_of_a_close_and_is_off_without_flows() -> No
     t = int(np.flatnonzero(s.active)[0])
     u = np.array([1.0, 0.0, 5000.0])
     paid = np.zeros((1, 3))
+    closes = np.zeros((m.n_periods, 3))
     targets = np.zeros_like(m.prices)
-    cash, net, cost, short = apply_flows(u, 0.0, m.prices, t, s, targets, ZERO, 2, paid, 0, np.empty(3))
-    assert u[0] == 2.0 and u[2] == 4000.0 and net == pytest.approx(m.prices[t, 0] - 1000)
+    cash = apply_flows(u, 0.0, m.prices, t, s, targets, ZERO, 2, paid, 0, np.empty(3), closes)
+    assert cash == 0.0 and u[0] == 2.0 and u[2] == 4000.0
+    assert closes[t, FLOW_PAID] == pytest.approx(m.prices[t, 0] - 1000) and closes[t, FLOW_SHORTFALL] == 0
     assert paid[0, 0] == m.prices[t, 0] and paid[0, 2] == -1000
+    assert apply_flows(u, 3.0, m.prices, t + 1, s, targets, ZERO, 2, paid, 0, np.empty(3), closes) == 3.0
     from ballast.flows import no_flows
-    assert apply_flows(u, 3.0, m.prices, t, no_flows(), targets, ZERO, 2, paid, 0, np.empty(3)) == (3.0, 0.0, 0.0, 0.0)
+    assert apply_flows(u, 3.0, m.prices, t, no_flows(), targets, ZERO, 2, paid, 0, np.empty(3), closes) == 3.0
 
 
 def test_twr_ignores_flows_and_irr_matches_scipy() -> None:

@@ -223,6 +223,7 @@ def test_payout_without_a_cash_asset_is_returned_as_cash() -> None:
     m = daily_market(10)
     arrays = Yields({"ETH": ConstantAPY(0.1, mode="payout")}).encode(m, None)
     units = np.array([1.0, 0.0])
-    total, cash = accrue(units, m.prices, 1, arrays, -1, np.zeros((1, 2)), 0)
+    earned = np.zeros((1, 2))
+    cash = accrue(units, m.prices, 1, arrays, -1, earned, 0)
     assert units[0] == 1.0
-    assert cash == total == pytest.approx(m.prices[1, 0] * (1.1 ** (1 / 365) - 1), rel=1e-12)
+    assert cash == earned[0, 0] == pytest.approx(m.prices[1, 0] * (1.1 ** (1 / 365) - 1), rel=1e-12)

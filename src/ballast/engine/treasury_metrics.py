@@ -30,7 +30,9 @@ def twr_path(equity: np.ndarray, flow: np.ndarray, capital: float) -> np.ndarray
     prev = np.concatenate(([capital], equity[:-1]))
     live = prev > 0.0
     growth = np.where(live, (equity - flow) / np.where(live, prev, 1.0), 1.0)
-    return capital * np.cumprod(growth)
+    # A total loss (everything paid out or lost to costs) stays a tiny positive value, so that the
+    # return metrics, which divide by the previous value, remain defined.
+    return capital * np.cumprod(np.maximum(growth, 1e-300))
 
 
 def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: TreasuryBook | None) -> np.ndarray:
@@ -124,7 +126,7 @@ def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, boo
         "twr": twr,
         "irr": float(irr),
         "end_value": float(equity[-1]),
-        "yield_earned": float(book.accrued.sum()),
+        "yield_earned": float(book.earned.sum()),
         "paid_out": float(-flow[flow < 0].sum()),
         "received": float(flow[flow > 0].sum()),
         "shortfall": float(book.shortfall.sum()),

@@ -11,7 +11,7 @@ from numba import njit
 from numba.extending import overload
 
 from ballast.costs.kernel import trade_cost
-from ballast.enums import ROUTE_CASH, ROUTE_PRO_RATA
+from ballast.enums import FLOW_COST, FLOW_PAID, FLOW_SHORTFALL, ROUTE_CASH, ROUTE_PRO_RATA
 
 MAX_ITER = 100
 ROUNDING = 1e-12  # a residue this small a fraction of the portfolio is rounding, not a shortfall
@@ -138,13 +138,11 @@ def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta)
 
 
 @njit(cache=True)
-def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta):  # noqa: ANN001
+def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):  # noqa: ANN001
     """Apply close ``t``'s flows (in asset order) at ``prices[t]``, routed towards ``targets[t]``;
-    ``paid[row, i]`` accumulates the value paid in asset i. Returns (cash, net value paid in,
-    costs, shortfall)."""
+    ``paid[row, i]`` accumulates the value paid in asset i, ``closes[t]`` gets the close's totals
+    (FLOW_* columns). Returns the cash."""
     n = units.shape[0]
-    if flows.active[t] == 0:
-        return cash, 0.0, 0.0, 0.0
     p = prices[t]
     V = cash
     for i in range(n):
@@ -159,19 +157,25 @@ def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row
         net += done
         cost += c
         short += s
-    return cash, net, cost, short
+    closes[t, FLOW_PAID] = net
+    closes[t, FLOW_SHORTFALL] = short
+    closes[t, FLOW_COST] = cost
+    return cash
 
 
-def apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta):  # noqa: ANN001, ANN201
-    """`_apply_flows`, or nothing for a strategy without flows (1-D empty ``units``)."""
-    if flows.units.ndim == 1:
-        return cash, 0.0, 0.0, 0.0
-    return _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta)
+def apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):  # noqa: ANN001, ANN201
+    """`_apply_flows` at the closes with a flow; nothing for a strategy without flows (1-D empty
+    ``units``). Returns the cash."""
+    if flows.units.ndim == 1 or flows.active[t] == 0:
+        return cash
+    return _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes)
 
 
 @overload(apply_flows, inline="always", jit_options={"cache": True})
-def _apply_flows_typed(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta):  # noqa: ANN001, ANN202
+def _apply_flows_typed(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):  # noqa: ANN001, ANN202
     if flows.types[0].ndim == 1:  # FlowSchedule.units
-        return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta: (cash, 0.0, 0.0, 0.0)
-    return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta: _apply_flows(
-        units, cash, prices, t, flows, targets, costs, quote, paid, row, delta)
+        return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes: cash
+    # Most closes have no flow: test that inline, and call out of line only when there is one.
+    return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes: (
+        cash if flows.active[t] == 0
+        else _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes))

@@ -12,17 +12,16 @@ from numba import njit
 from numba.extending import overload
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # a short loop at every close: a call would cost more than it
 def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
     """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at the
-    close's prices to ``earned[row]``. Payouts go into the quote asset, or without one (``quote``
-    < 0) into the portfolio's cash, as bt's coupons do. Returns (value accrued this close — yield
-    earned minus borrowing paid —, payout to add to the cash)."""
+    close's prices to ``earned[row]`` (yield earned, borrowing paid negative). Payouts go into the
+    quote asset, or without one (``quote`` < 0) into the portfolio's cash, as bt's coupons do.
+    Returns the payout to add to the cash."""
     growth = yields.growth
     borrow = yields.borrow
     payout = yields.payout
     paid = 0.0
-    total = 0.0
     for i in range(units.shape[0]):
         u = units[i]
         if u == 0.0:
@@ -32,7 +31,6 @@ def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
             continue
         value = u * (g - 1.0) * prices[t, i]
         earned[row, i] += value
-        total += value
         if payout[i] != 0 and u > 0.0:
             paid += value
         else:
@@ -40,18 +38,18 @@ def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
     if paid != 0.0 and quote >= 0:
         units[quote] += paid / prices[t, quote]
         paid = 0.0
-    return total, paid
+    return paid
 
 
 def accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN201
     """`_accrue`, or nothing at all for a strategy without yields (1-D empty ``growth``)."""
     if yields.growth.ndim == 1:
-        return 0.0, 0.0
+        return 0.0
     return _accrue(units, prices, t, yields, quote, earned, row)
 
 
 @overload(accrue, inline="always", jit_options={"cache": True})
 def _accrue_typed(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN202
     if yields.types[0].ndim == 1:  # YieldArrays.growth
-        return lambda units, prices, t, yields, quote, earned, row: (0.0, 0.0)
+        return lambda units, prices, t, yields, quote, earned, row: 0.0
     return lambda units, prices, t, yields, quote, earned, row: _accrue(units, prices, t, yields, quote, earned, row)

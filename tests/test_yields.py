@@ -8,7 +8,8 @@ import pytest
 
 from ballast.errors import InputError
 from ballast.market import Market
-from ballast.yields import ConstantAPY, RateSeries, UtilizationCurve, Yields, parse_yields, period_years
+from ballast.strategy import parse_yields
+from ballast.yields import ConstantAPY, RateSeries, UtilizationCurve, Yields, period_years
 from ballast.yields.kernel import accrue
 
 

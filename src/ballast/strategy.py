@@ -10,12 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
+from ballast.errors import InputError
 from ballast.flows import Flow, Flows, Recurring, parse_spend
 from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
-from ballast.yields import YieldSource, Yields, parse_yields
+from ballast.yields import YieldSource, Yields
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -77,16 +78,27 @@ def parse_target(target: Target | Mapping[str, float] | str) -> Target:
     text = str(target).strip()
     if text == "equal":
         return Fixed("equal")
-    weights: dict[str, float] = {}
-    for part in text.split(","):
+    return Fixed(parse_pairs(text, f"target {text!r}", "'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'",
+                             "weight"))
+
+
+def parse_yields(text: str) -> Yields:
+    """``"USDC=0.05,ETH=0.03"``: constant APYs by asset (the CLI's ``--yield``)."""
+    return Yields(parse_pairs(text, f"--yield {text!r}", "NAME=APY pairs like 'USDC=0.05,ETH=0.03'", "the APY"))
+
+
+def parse_pairs(text: str, owner: str, expected: str, value_name: str) -> dict[str, float]:
+    """``"A=0.6,B=0.4"`` as a mapping; errors name ``owner`` and say what was ``expected``."""
+    out: dict[str, float] = {}
+    for part in str(text).split(","):
         name, sep, value = part.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"target {text!r}: expected 'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'")
+            raise InputError(f"{owner}: expected {expected}")
         try:
-            weights[name.strip()] = float(value)
+            out[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"target {text!r}: weight of {name.strip()!r} is not a number: {value!r}") from None
-    return Fixed(weights)
+            raise InputError(f"{owner}: {value_name} of {name.strip()!r} is not a number: {value!r}") from None
+    return out
 
 
 def build_strategy(

@@ -109,6 +109,14 @@ def _where(section: str, exc: ValidationError) -> str:
                      for e in exc.errors())
 
 
+def validated(model: type[Entry], table: Any, where: str) -> Any:
+    """``table`` validated as ``model``; errors name ``where`` and the field."""
+    try:
+        return model.model_validate(table)
+    except ValidationError as exc:
+        raise InputError(_where(where, exc)) from None
+
+
 def read_table(path: Path, field: str) -> pd.DataFrame:
     """A CSV or Parquet file as a DataFrame (errors name the field that points at it)."""
     try:
@@ -161,11 +169,7 @@ def build_yields(raw: dict[str, Any] | None, base: Path) -> Yields | None:
         table = {"apy": value} if isinstance(value, (int, float)) and not isinstance(value, bool) else value
         if not isinstance(table, dict):
             raise InputError(f"[yield] {asset}: expected an APY or a table like {{ apy = 0.05 }}, got {value!r}")
-        try:
-            entry = YieldEntry.model_validate(table)
-        except ValidationError as exc:
-            raise InputError(_where(f"[yield] {asset}", exc)) from None
-        sources[asset] = _source(asset, entry, base)
+        sources[asset] = _source(asset, validated(YieldEntry, table, f"[yield] {asset}"), base)
     if not (isinstance(day_count, (int, float)) and not isinstance(day_count, bool)):
         raise InputError(f"[yield] day_count: expected a number of days, got {day_count!r}")
     return Yields(sources, day_count=float(day_count))
@@ -188,19 +192,12 @@ def _flow(k: int, e: FlowEntry, base: Path) -> Flow:
 
 def build_flows(raw: list[Any] | None, treasury: dict[str, Any] | None, base: Path) -> Flows | None:
     """The ``[[flows]]`` tables and the ``[treasury]`` options as `Flows` (None without flows)."""
-    try:
-        options = TreasuryEntry.model_validate(treasury or {})
-    except ValidationError as exc:
-        raise InputError(_where("[treasury]", exc)) from None
+    options = validated(TreasuryEntry, treasury or {}, "[treasury]")
     flows: list[Flow] = []
     for k, table in enumerate(raw or (), start=1):
         if not isinstance(table, dict):
             raise InputError(f"[[flows]] {k}: expected a table, got {table!r}")
-        try:
-            entry = FlowEntry.model_validate(table)
-        except ValidationError as exc:
-            raise InputError(_where(f"[[flows]] {k}", exc)) from None
-        flows.append(_flow(k, entry, base))
+        flows.append(_flow(k, validated(FlowEntry, table, f"[[flows]] {k}"), base))
     if not flows:
         return None
     return Flows(*flows, routing=options.routing, runway_floor=options.runway_floor)

@@ -14,7 +14,15 @@ from ballast.report.figures import (
 )
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
     from ballast.engine.result import Result
+
+
+def currency_figure(fig: "go.Figure", key: str, title: str, axis: str, caption: str) -> Figure:
+    _layout(fig, 320, ",.0f")
+    fig.update_yaxes(title_text=axis)
+    return Figure(key, title, caption, fig)
 
 
 def yield_figure(result: "Result", key: str, name: str) -> Figure:
@@ -34,11 +42,9 @@ def yield_figure(result: "Result", key: str, name: str) -> Figure:
         fig.add_trace(go.Scatter(x=x[i], y=col[i], name=asset, stackgroup="earned",
                                  line={"color": ASSET_COLORS[k % len(ASSET_COLORS)], "width": 1},
                                  hovertemplate="%{y:,.0f}"))
-    _layout(fig, 320, ",.0f")
-    fig.update_yaxes(title_text="yield earned (currency)")
-    return Figure(key, f"Yield earned by asset — {name}",
-                  "Cumulative yield accrued on each holding at each close's prices; a negative area is "
-                  "interest paid on a borrowed (negative) holding.", fig)
+    return currency_figure(fig, key, f"Yield earned by asset — {name}", "yield earned (currency)",
+                           "Cumulative yield accrued on each holding at each close's prices; a negative area "
+                           "is interest paid on a borrowed (negative) holding.")
 
 
 def flows_figure(result: "Result", key: str, name: str) -> Figure:
@@ -60,11 +66,9 @@ def flows_figure(result: "Result", key: str, name: str) -> Figure:
         fig.add_trace(go.Scatter(x=x[result.market.index.get_indexer(short.time)], y=-short.shortfall.to_numpy(),
                                  name="shortfall", mode="markers", marker={"color": "#111827", "symbol": "x", "size": 8},
                                  hovertemplate="unpaid %{y:,.0f}"))
-    _layout(fig, 320, ",.0f")
-    fig.update_yaxes(title_text="cumulative flows (currency)")
-    return Figure(key, f"Flows — {name}",
-                  "Money paid out (below zero) and received (above), cumulated; crosses mark withdrawals the "
-                  "treasury could not pay in full.", fig)
+    return currency_figure(fig, key, f"Flows — {name}", "cumulative flows (currency)",
+                           "Money paid out (below zero) and received (above), cumulated; crosses mark "
+                           "withdrawals the treasury could not pay in full.")
 
 
 def runway_figure(results: Sequence["Result"]) -> Figure:

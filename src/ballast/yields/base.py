@@ -90,16 +90,3 @@ class Yields:
     def describe(self) -> dict[str, str]:
         return {asset: src.describe() for asset, src in self.sources.items()}
 
-
-def parse_yields(text: str) -> Yields:
-    """``"USDC=0.05,ETH=0.03"``: constant APYs by asset (the CLI's ``--yield``)."""
-    rates: dict[str, float] = {}
-    for part in str(text).split(","):
-        name, sep, value = part.partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"--yield {text!r}: expected NAME=APY pairs like 'USDC=0.05,ETH=0.03'")
-        try:
-            rates[name.strip()] = float(value)
-        except ValueError:
-            raise InputError(f"--yield {text!r}: the APY of {name.strip()!r} is not a number: {value!r}") from None
-    return Yields(rates)

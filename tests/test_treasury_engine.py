@@ -135,3 +135,23 @@ def test_leverage_pays_the_borrow_rate(prices: pd.DataFrame) -> None:
     assert (units < 0).any()
     assert r.treasury.yield_by_asset["USDT"].iloc[-1] == pytest.approx(expected, rel=1e-9)
     assert r.treasury.yield_by_asset["USDT"].iloc[-1] < 0
+
+
+def test_a_plain_strategy_compiles_none_of_the_treasury_step(prices: pd.DataFrame) -> None:
+    """Switched off by type: the plain walk is compiled with the treasury arguments omitted, and for
+    omitted or 1-D empty encodings the step is the identity (no accrual, no flows, no book)."""
+    import numba
+    from numba.core import types
+
+    from ballast.engine.treasury import _treasury_close_typed
+    from ballast.engine.walk import simulate
+    from ballast.flows import no_flows
+    from ballast.yields import no_yields
+
+    ballast.backtest(prices, band=0.05, **BASE)
+    assert any(all(isinstance(a, types.Omitted) for a in sig[10:]) for sig in simulate.signatures)
+    omitted = types.Omitted(None)
+    empty_y, empty_f = (numba.typeof(x) for x in (no_yields(), no_flows()))
+    for y, f in ((omitted, omitted), (empty_y, empty_f), (empty_y, omitted)):
+        step = _treasury_close_typed(*[types.float64] * 7, y, f, omitted, types.float64, types.int64)
+        assert step(None, 1.5, None, 0, None, None, 0, None, None, None, None, 3) == (1.5, 3)

@@ -5,7 +5,7 @@
 Each round runs one worker process per tree (the order alternates between rounds), with its own
 numba cache. A worker times, after compilation: the kernel of single backtests (`run_compiled` on
 a prepared strategy, as bench/run.py does; W1 = 20 assets, W2 = 100 assets × 2,520 closes; case a
-= monthly, case b = band 0.05 absolute, 10 bps) and a local sweep of 300 band widths on W1. Each
+= monthly, case b = band 0.05 absolute, 10 bps) and the compiled half of a sweep of 100 band widths on W1 (in one thread) and a whole local sweep of 300. Each
 number is the fastest of many calls (the least disturbed by other processes); the table shows,
 per measurement, the fastest over all rounds of each tree and their ratio. ``--cold`` also times a
 backtest from an empty numba cache (compile time), once per round and tree.
@@ -52,6 +52,14 @@ def worker() -> None:
             out[f"{name}{case} no record"] = fastest(lambda p=p: run_compiled(p, record=False), 40)
     df = gbm_prices(20, 2520, 0.6, 42)
     bands = np.linspace(0.005, 0.2, 300)
+    # The sweep's compiled half alone, in this thread (what a local sweep's worker runs), then the
+    # whole call (Python set-up and worker threads included: noisier on a shared machine).
+    from ballast.sweep.batch import prepare_configs, use_serial_kernel
+
+    use_serial_kernel()
+    base = {"target": "equal", "band_kind": "absolute", "fee_bps": 10}
+    kernel = prepare_configs(to_market(df), base, [{"band": float(b)} for b in bands[::3]])
+    out["sweep kernel 100"] = fastest(kernel, 10)
     out["sweep 300"] = fastest(
         lambda: ballast.sweep(df, target="equal", band=bands, band_kind="absolute", fee_bps=10), 3)
     print(json.dumps(out))

@@ -128,7 +128,7 @@ def true_objective(w: np.ndarray, w0: np.ndarray, tau: np.ndarray, kappa: float,
 def test_fixed_cost_heuristic_near_brute_force() -> None:
     """Every subset of traded assets, solved exactly: the elimination heuristic is never worse
     than doing nothing and within a small gap of the best subset (numbers in docs/cost-study.md)."""
-    from ballast.planning.cost_kernel import _solve
+    from ballast.planning.cost_kernel import solve_convex
 
     rng = np.random.default_rng(3)
     gaps = []
@@ -148,7 +148,7 @@ def test_fixed_cost_heuristic_near_brute_force() -> None:
                 for i in subset:
                     lo[i], hi[i] = min(w0[i], tau[i]), max(w0[i], tau[i])
                 x = np.empty(n)
-                if np.isnan(_solve(w0, tau, kappa, np.full(n, 10e-4), np.zeros(n), lo, hi, x)):
+                if np.isnan(solve_convex(w0, tau, kappa, np.full(n, 10e-4), np.zeros(n), lo, hi, x)):
                     continue
                 best = min(best, true_objective(x, w0, tau, kappa, costs, V))
         assert heur <= true_objective(w0, w0, tau, kappa, costs, V) + 1e-15

@@ -1,6 +1,7 @@
 """The batched kernel against single backtests (bit for bit), grids, streaming, robustness."""
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -55,13 +56,16 @@ def test_targets_and_capital_as_axes() -> None:
     assert_rows_equal_backtests(df, t, dict(fee_bps=10, fixed_cost=3.0), ["target", "capital", "band"])
 
 
-def test_builders_round_trip_every_namedtuple_field() -> None:
-    """A field added to TriggerProgram/PlanSpec/CostArrays must also be added to sweep/kernel.py."""
+def test_rebuild_round_trips_every_namedtuple_field() -> None:
+    """The sweep rebuilds each configuration's TriggerProgram/PlanSpec/CostArrays from the pools
+    (sweep/kernel.py `rebuild`, generated from the field types): every field, compiled and not."""
+    from numba import njit
+
     from ballast.costs.base import CostArrays
     from ballast.engine.backtest import prepare, to_market
     from ballast.planning.base import PlanSpec
     from ballast.strategy import build_strategy
-    from ballast.sweep.kernel import build_costs, build_plan, build_program
+    from ballast.sweep.kernel import rebuild
     from ballast.sweep.pool import pool
     from ballast.triggers.base import TriggerProgram
 
@@ -70,11 +74,15 @@ def test_builders_round_trip_every_namedtuple_field() -> None:
              prepare(build_strategy(rebalance="weekly", band=0.1, band_kind="relative", cooldown=2,
                                     min_trade=7.0, fixed_cost=1.0), m)]
 
-    for field, nt, builder in (("program", TriggerProgram, build_program), ("plan", PlanSpec, build_plan),
-                               ("costs", CostArrays, build_costs)):
+    def compiled_rebuild(nt: type) -> object:
+        return njit(lambda P, idx, length, c: rebuild(nt, P, idx, length, c))
+
+    for field, nt in (("program", TriggerProgram), ("plan", PlanSpec), ("costs", CostArrays)):
         pooled = pool([getattr(p, field) for p in preps], nt._fields)
-        for c, p in enumerate(preps):
-            got = builder(pooled.pools, pooled.idx, pooled.length, c)
+        compiled = compiled_rebuild(nt)
+        for (c, p), use_numba in itertools.product(enumerate(preps), (False, True)):
+            args = (pooled.pools, pooled.idx, pooled.length, c)
+            got = compiled(*args) if use_numba else rebuild(nt, *args)
             want = getattr(p, field)
             assert type(got).__name__ == nt.__name__ and len(got) == len(nt._fields)
             for name in nt._fields:

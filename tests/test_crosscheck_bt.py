@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import ballast
-from conftest import shared_file
+from market_support import shared_file
 
 CAPITAL = 1_000_000.0
 FEE_BPS = 10.0

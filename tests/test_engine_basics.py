@@ -56,8 +56,12 @@ def test_nan_price_names_asset_and_date() -> None:
     df.iloc[2, 1] = np.nan
     with pytest.raises(InputError, match="'B' has no price at 2024-01-03"):
         ballast.backtest(df, target="equal")
+    # Filled forward, the missing close is the previous one: buy and hold of 0.5e6 units of each
+    # (no new month in four days) is worth 0.5e6·(A + B) at every close, B = 1, 1, 1 (filled), 3.
+    df.iloc[3, 1] = 3.0
     r = ballast.backtest(df, target="equal", fill="forward")
-    assert np.isfinite(r.metrics["final_wealth"])
+    np.testing.assert_array_equal(r.equity.to_numpy(), [1.0e6, 1.5e6, 1.5e6, 2.0e6])
+    assert r.metrics["final_wealth"] == 2.0
 
 
 def test_unsorted_dates_rejected() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from live_binance import FakeBinance
-from live_support import fast_tmp, write_strategy  # noqa: F401
+from live_support import write_strategy
 
 from ballast.config import load_strategy_file
 from ballast.live.config import load_live_section

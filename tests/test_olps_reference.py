@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import ballast
-from conftest import shared_file
+from market_support import shared_file
 
 # Li & Hoi, "Online Portfolio Selection: A Survey" (2014), final wealth without costs.
 PUBLISHED = {  # dataset: (uniform buy-and-hold "Market", best stock)

@@ -8,7 +8,7 @@ import ballast
 from ballast.data.loaders import load_prices
 from ballast.market import Market
 from ballast.triggers.calendar import calendar_mask
-from conftest import gbm
+from market_support import gbm
 
 
 def test_growing_trade_log_matches_python_engine() -> None:

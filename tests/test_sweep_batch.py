@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import gbm
+from market_support import gbm
 
 import ballast
 from ballast.engine.metrics import METRIC_NAMES

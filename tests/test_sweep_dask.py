@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import gbm
+from market_support import gbm
 
 import ballast
 

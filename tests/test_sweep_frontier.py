@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import gbm
+from market_support import gbm
 
 import ballast
 from ballast.report.frontier import choose, frontier_figure, heatmap_figure, write_frontier

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import gbm
+from market_support import gbm
 from typer.testing import CliRunner
 
 import ballast

@@ -13,7 +13,7 @@ from ballast.strategy import build_strategy
 from ballast.targets import Fixed
 from ballast.targets.constraints import Bounds, Reserve, Runway, TurnoverLimit
 from ballast.targets.risk import InverseVol, RiskParity, VolTarget
-from conftest import gbm
+from market_support import gbm
 
 
 def crash_market(T: int = 400) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from ballast.targets.constraints import Bounds, Reserve
 from ballast.targets.risk import (
     InverseVol, MinVariance, RiskParity, VolTarget, covariance, erc_weights, min_variance_weights,
 )
-from conftest import gbm
+from market_support import gbm
 
 
 def random_cov(rng: np.random.Generator, n: int, cond: float = 1e3) -> np.ndarray:

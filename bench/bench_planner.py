@@ -3,6 +3,7 @@ convex part, plus the fixed-cost heuristic's optimality gap against brute force 
 
     PYTHONPATH=src python bench/bench_planner.py [--write bench/RESULTS-planner.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,9 @@ def time_cvxpy(n: int = 100, k: int = 5) -> float:
     for w0, tau in states(n, k):
         p, lo, hi = _convex_case(w0, tau)
         x = cp.Variable(n)
-        prob = cp.Problem(cp.Minimize(0.05 * cp.sum_squares(x - tau) + p @ cp.abs(x - w0)),
-                          [cp.sum(x) == 1, x >= lo, x <= hi])
+        prob = cp.Problem(
+            cp.Minimize(0.05 * cp.sum_squares(x - tau) + p @ cp.abs(x - w0)), [cp.sum(x) == 1, x >= lo, x <= hi]
+        )
         t0 = time.perf_counter()
         prob.solve()
         times.append(time.perf_counter() - t0)
@@ -116,7 +118,7 @@ def optimality_gap(cases: int = 200, n: int = 6) -> pd.DataFrame:
     return df
 
 
-def _Fixed(amount: float):  # noqa: ANN202, N802
+def _Fixed(amount: float):  # noqa: N802
     from ballast.costs import FixedPerTrade
 
     return FixedPerTrade(amount)

@@ -1,8 +1,10 @@
 """Shared fixtures (helpers live in market_support.py, live_support.py, browser_support.py, api_support.py)."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from market_support import gbm
 
 # Fixtures of the helper modules, available to every test without importing them.

@@ -1,4 +1,5 @@
 """Helpers the tests share: the real datasets beside the repo and small synthetic markets."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Every piece of a strategy describes itself as one line; targets also give their parameters."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,10 +35,21 @@ def test_the_fixed_target_reads_as_percentages() -> None:
     assert Fixed({"BTC": 0.4, "ETH": 0.6}).describe() == "fixed: BTC 40%, ETH 60%"
 
 
-@pytest.mark.parametrize("piece", [Band(0.05), Calendar("monthly"), Never(), Full(), BandEdge(),
-                                   CostAware(1.0), Proportional(10), Gas(150_000, 20, "ETH"),
-                                   ConstantProductPool(depth=1e6)],
-                         ids=lambda p: type(p).__name__)
+@pytest.mark.parametrize(
+    "piece",
+    [
+        Band(0.05),
+        Calendar("monthly"),
+        Never(),
+        Full(),
+        BandEdge(),
+        CostAware(1.0),
+        Proportional(10),
+        Gas(150_000, 20, "ETH"),
+        ConstantProductPool(depth=1e6),
+    ],
+    ids=lambda p: type(p).__name__,
+)
 def test_every_other_piece_describes_itself_as_a_string(piece: object) -> None:
     text = piece.describe()  # type: ignore[attr-defined]
     assert isinstance(text, str) and text

@@ -1,4 +1,5 @@
 """The engine's conventions on hand-checkable cases."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,8 +72,11 @@ def test_unsorted_dates_rejected() -> None:
 
 
 def test_python_engine_matches_compiled(crypto: pd.DataFrame) -> None:
-    for kw in (dict(band=0.05, plan="band-edge"), dict(rebalance="weekly", band=0.2, band_kind="relative"),
-               dict(rebalance="monthly", convention="bt", min_trade=5000.0)):
+    for kw in (
+        dict(band=0.05, plan="band-edge"),
+        dict(rebalance="weekly", band=0.2, band_kind="relative"),
+        dict(rebalance="monthly", convention="bt", min_trade=5000.0),
+    ):
         a = ballast.backtest(crypto, target="BTC=0.5,ETH=0.3,USDT=0.2", fee_bps=10, **kw)
         b = ballast.backtest(crypto, target="BTC=0.5,ETH=0.3,USDT=0.2", fee_bps=10, engine="python", **kw)
         np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())

@@ -1,4 +1,5 @@
 """Invariants of the engine on random markets and strategies (hypothesis)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ def markets(draw: st.DrawFn) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     steps = np.exp(rng.normal(0, vol, size=(t - 1, n)))
     prices = np.vstack([np.ones(n), np.cumprod(steps, axis=0)]) * rng.uniform(0.5, 500, size=n)
-    return pd.DataFrame(prices, index=pd.date_range("2020-01-01", periods=t, freq="D"),
-                        columns=[f"X{i}" for i in range(n)])
+    return pd.DataFrame(
+        prices, index=pd.date_range("2020-01-01", periods=t, freq="D"), columns=[f"X{i}" for i in range(n)]
+    )
 
 
 @st.composite
@@ -70,8 +72,12 @@ def test_value_conserved_up_to_costs(case: tuple[pd.DataFrame, dict[str, object]
     # Each trade's cost from the strategy's fee schedule, independently of the kernel's cost code.
     trades = r.trades
     fee = float(kw["fee_bps"]) / 1e4  # type: ignore[arg-type]
-    np.testing.assert_allclose(trades.cost, fee * trades.value.abs() + float(kw["fixed_cost"]),  # type: ignore[arg-type]
-                               rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        trades.cost,
+        fee * trades.value.abs() + float(kw["fixed_cost"]),  # type: ignore[arg-type]
+        rtol=1e-12,
+        atol=1e-9,
+    )
     per_close = np.zeros(len(eq))
     np.add.at(per_close, r.market.index.get_indexer(trades.time), trades.cost.to_numpy())
     np.testing.assert_allclose(costs, per_close, rtol=1e-12, atol=1e-9)

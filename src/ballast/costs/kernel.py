@@ -121,8 +121,7 @@ def swap_cost(kind, depth, fee, amp, value):
 @njit(cache=True, inline="always")
 def trade_cost_parts(costs, i, t, value):
     """(variable, fixed) cost of trading signed ``value`` of asset ``i`` at period ``t``."""
-    # Read every field in one block: a field read inside a branch keeps numba from pruning the
-    # reference counting of the tuple's arrays, which made each call ~100x slower.
+    # Every field in one block (docs/kernel-performance.md, "read tuple fields before branching").
     prop = costs.prop[i]
     fixed = costs.fixed[t] + costs.fixed_asset[t, i]
     k = costs.pool_kind[i]
@@ -159,8 +158,7 @@ def trade_cost(costs, i, t, value):
 @njit(cache=True, inline="always")
 def plain_cost(prop, fixed, fixed_asset, i, t, value):
     """`trade_cost`, bit for bit, of an asset without a pool, from the cost arrays its caller
-    read once: a tuple field read in a loop costs numba an atomic reference count per read, and
-    those were most of a rebalance's time."""
+    read once (docs/kernel-performance.md, "plain_cost")."""
     if value == 0.0:
         return 0.0
     return prop[i] * abs(value) + (fixed[t] + fixed_asset[t, i])

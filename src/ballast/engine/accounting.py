@@ -54,7 +54,7 @@ def _value_after_costs(units, p, share, traded, x_skip, V, costs, t, quote, plai
     the fixed-point step from v = V.
 
     ``plain``: no traded leg has a pool, so C is evaluated from three arrays read once here.
-    One evaluation site per kind of C: each inlined copy is compile time."""
+    One evaluation site per kind of C (docs/kernel-performance.md, "out of line")."""
     prop = costs.prop
     fixed = costs.fixed
     fixed_asset = costs.fixed_asset
@@ -101,7 +101,7 @@ def solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):
     proportion to their planned weights.
     """
     n = p.shape[0]
-    min_trade = costs.min_trade  # read once (docs/kernel-performance.md, "read fields first")
+    min_trade = costs.min_trade  # read once (docs/kernel-performance.md, "read tuple fields before branching")
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -177,7 +177,7 @@ def execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, co
                          traded, hold):
     """`execute` with the solve's scratch arrays from the caller: the walk allocates them once."""
     n = p.shape[0]
-    prop = costs.prop  # read once, before any branch (see plain_cost)
+    prop = costs.prop  # read once, before any branch (docs/kernel-performance.md, "plain_cost")
     fixed = costs.fixed
     fixed_asset = costs.fixed_asset
     pool_kind = costs.pool_kind

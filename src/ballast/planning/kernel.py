@@ -20,8 +20,7 @@ def plan_weights(plan, w, target, scale, out, keep, costs, t, V, quote):
     for ``scale``); ``quote`` is the cash asset's index or −1. Returns a PlanVerdict;
     only the cost-aware planner fills its expected cost and benefit.
     """
-    # Read the fields before branching: a tuple field read inside a branch keeps numba from
-    # pruning reference counting, which costs more than the plan itself.
+    # Fields first (docs/kernel-performance.md, "read tuple fields before branching").
     kind = plan.kind
     width_abs = plan.width_abs
     width_rel = plan.width_rel

@@ -65,6 +65,9 @@ _SUBPACKAGES = {"targets", "triggers", "planning", "costs", "engine", "sweep", "
                 "data", "config", "strategy", "market", "cli"}
 
 
+__version__: str  # resolved on first use by __getattr__ (below)
+
+
 def _version() -> str:
     """The installed distribution's version: pyproject.toml is its one source."""
     from importlib.metadata import PackageNotFoundError, version

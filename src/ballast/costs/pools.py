@@ -9,6 +9,7 @@ conventions (signed values, slicing of large swaps).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from ballast.costs.base import CostArrays, CostModel, per_asset_vector
 from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 from ballast.market import Market
 
-Depth = float | pd.Series | np.ndarray | Mapping[str, float | pd.Series | np.ndarray]
+Depth: TypeAlias = float | pd.Series | np.ndarray | Mapping[str, float | pd.Series | np.ndarray]
 
 
 def _positive(who: str, name: str, value: float) -> float:

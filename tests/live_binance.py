@@ -3,7 +3,11 @@ markets, read tickers and balances, and create, fetch and cancel orders. Bound t
 
 Faults are queued per endpoint: ``"503"`` answers 503 without acting, ``"timeout"`` performs the
 request and then stalls past the client's timeout (so the answer is lost), ``"reject"`` answers
--2010. ``fill`` says how much of a new order fills at once (1.0 = all, 0.5 = half, then it rests).
+-2010; on cancel, ``"pending"`` acknowledges without cancelling (status PENDING_CANCEL, as a venue
+that cancels asynchronously). ``fill`` says how much of a new order fills at once (1.0 = all, 0.5 =
+half, then it rests; `finish` fills the rest). ``fee_asset`` is the currency fees are charged in
+(BNB on Binance; valued at its price here, or 1:1 when it has none); ``min_notional`` is the
+smallest order value accepted (Binance's NOTIONAL filter).
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ class FakeBinance:
         self.stall = stall
         self.faults: dict[str, list[str]] = {"create": [], "fetch": [], "cancel": []}
         self.fill = 1.0
+        self.fee_asset = quote
+        self.min_notional = 1.0
         self.orders: dict[str, dict[str, Any]] = {}  # by clientOrderId
         self.created: list[str] = []  # every clientOrderId that produced an order
         self.requests: list[tuple[str, str]] = []
@@ -67,7 +73,7 @@ class FakeBinance:
                              "tickSize": "0.01"},
                             {"filterType": "LOT_SIZE", "minQty": STEP.get(base, "0.0001"), "maxQty": "100000",
                              "stepSize": STEP.get(base, "0.0001")},
-                            {"filterType": "NOTIONAL", "minNotional": "1", "applyMinToMarket": True,
+                            {"filterType": "NOTIONAL", "minNotional": str(self.min_notional), "applyMinToMarket": True,
                              "maxNotional": "9000000", "applyMaxToMarket": False, "avgPriceMins": 5}]}
 
     def _order_json(self, o: dict[str, Any], full: bool = False) -> dict[str, Any]:
@@ -79,7 +85,7 @@ class FakeBinance:
                "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "NONE"}
         if full:
             out["fills"] = [{"price": f"{f['price']:.8f}", "qty": f"{f['qty']:.8f}",
-                             "commission": f"{f['commission']:.8f}", "commissionAsset": self.quote,
+                             "commission": f"{f['commission']:.8f}", "commissionAsset": self.fee_asset,
                              "tradeId": f["tradeId"]} for f in o["fills"]]
         return out
 
@@ -90,7 +96,10 @@ class FakeBinance:
         fee = value * self.fee_rate
         sign = 1.0 if o["side"] == "BUY" else -1.0
         self.balances[base] = self.balances.get(base, 0.0) + sign * qty
-        self.balances[self.quote] = self.balances.get(self.quote, 0.0) - sign * value - fee
+        self.balances[self.quote] = self.balances.get(self.quote, 0.0) - sign * value
+        if self.fee_asset != self.quote:  # charged in another currency, in its units
+            fee /= self.prices.get(self.fee_asset, 1.0)
+        self.balances[self.fee_asset] = self.balances.get(self.fee_asset, 0.0) - fee
         o["executed"] += qty
         o["quote"] += value
         self._next_id += 1
@@ -105,6 +114,8 @@ class FakeBinance:
         qty = float(q["quantity"])
         side = q["side"]
         price = self.prices[base]
+        if qty * price < self.min_notional:
+            return 400, {"code": -1013, "msg": "Filter failure: NOTIONAL"}
         if side == "BUY" and qty * price * (1 + self.fee_rate) > self.balances.get(self.quote, 0.0) + 1e-9:
             return 400, {"code": -2010, "msg": "Account has insufficient balance for requested action."}
         if side == "SELL" and qty > self.balances.get(base, 0.0) + 1e-12:
@@ -127,13 +138,20 @@ class FakeBinance:
             return 400, {"code": -2013, "msg": "Order does not exist."}
         return 200, self._order_json(o)
 
-    def cancel(self, q: dict[str, str]) -> tuple[int, Any]:
+    def cancel(self, q: dict[str, str], pending: bool = False) -> tuple[int, Any]:
         o = self.orders.get(q.get("origClientOrderId", ""))
         if o is None:
             return 400, {"code": -2011, "msg": "Unknown order sent."}
         if o["status"] in ("NEW", "PARTIALLY_FILLED"):
-            o["status"] = "CANCELED"
+            o["status"] = "PENDING_CANCEL" if pending else "CANCELED"
         return 200, self._order_json(o)
+
+    def finish(self) -> None:
+        """The venue fills every open order's rest (also those whose cancel is still pending)."""
+        with self.lock:
+            for o in self.orders.values():
+                if o["status"] in ("NEW", "PARTIALLY_FILLED", "PENDING_CANCEL"):
+                    self._execute(o, o["qty"] - o["executed"])
 
     def route(self, method: str, path: str, q: dict[str, str], headers: Any) -> tuple[int, Any, float]:
         """(HTTP status, JSON body, seconds to stall before answering)."""
@@ -150,10 +168,13 @@ class FakeBinance:
             return 200, {"serverTime": int(time.time() * 1000)}
         if path == "/api/v3/ticker/24hr":
             now = int(time.time() * 1000)
-            return 200, [{"symbol": f"{b}{self.quote}", "lastPrice": f"{p:.8f}", "openPrice": f"{p:.8f}",
-                          "highPrice": f"{p:.8f}", "lowPrice": f"{p:.8f}", "volume": "1", "quoteVolume": "1",
-                          "openTime": now - 86_400_000, "closeTime": now, "count": 1}
-                         for b, p in self.prices.items()]
+            tickers = [{"symbol": f"{b}{self.quote}", "lastPrice": f"{p:.8f}", "openPrice": f"{p:.8f}",
+                        "highPrice": f"{p:.8f}", "lowPrice": f"{p:.8f}", "volume": "1", "quoteVolume": "1",
+                        "openTime": now - 86_400_000, "closeTime": now, "count": 1}
+                       for b, p in self.prices.items()]
+            if "symbol" in q:  # one market: one object, as binance answers
+                return 200, next(t for t in tickers if t["symbol"] == q["symbol"])
+            return 200, tickers
         if path == "/api/v3/account":
             return 200, {"makerCommission": 10, "takerCommission": 10, "canTrade": True, "accountType": "SPOT",
                          "updateTime": int(time.time() * 1000), "permissions": ["SPOT"],
@@ -165,7 +186,7 @@ class FakeBinance:
             return 200, [{"symbol": o["symbol"], "id": f["tradeId"], "orderId": o["orderId"], "orderListId": -1,
                           "price": f"{f['price']:.8f}", "qty": f"{f['qty']:.8f}",
                           "quoteQty": f"{f['qty'] * f['price']:.8f}", "commission": f"{f['commission']:.8f}",
-                          "commissionAsset": self.quote, "time": o["time"], "isBuyer": o["side"] == "BUY",
+                          "commissionAsset": self.fee_asset, "time": o["time"], "isBuyer": o["side"] == "BUY",
                           "isMaker": False, "isBestMatch": True} for f in fills]
         if path == "/api/v3/order":
             kind = {"POST": "create", "GET": "fetch", "DELETE": "cancel"}[method]
@@ -174,7 +195,7 @@ class FakeBinance:
                 return 503, {"code": -1001, "msg": "Service unavailable"}
             if fault == "reject":
                 return 400, {"code": -2010, "msg": "Order would trigger immediately (test rejection)."}
-            status, body = getattr(self, kind)(q)
+            status, body = self.cancel(q, pending=True) if fault == "pending" else getattr(self, kind)(q)
             return status, body, self.stall if fault == "timeout" else 0.0
         return 404, {"code": -1, "msg": f"no such endpoint {method} {path}"}
 

@@ -127,3 +127,15 @@ def fast_tmp(tmp_path: Path) -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+class Crash(BaseException):
+    """A kill at a chosen point (BaseException: no ``except Exception`` in the service catches it)."""
+
+
+def crash_at(monkeypatch: pytest.MonkeyPatch, obj: object, name: str) -> None:
+    """Make ``obj.name`` kill the caller with `Crash` (``monkeypatch.undo()`` heals it)."""
+    def crash(*a: object, **k: object) -> None:
+        raise Crash()
+
+    monkeypatch.setattr(obj, name, crash)

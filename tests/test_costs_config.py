@@ -167,5 +167,5 @@ def test_example_dex_treasury_runs() -> None:
     assert res.exit_code == 0, res.output
     import json
 
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out["total_costs"] > 0 and out["strategy"]["plan"].startswith("cost-aware")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from live_binance import FakeBinance
-from live_support import write_strategy
+from live_support import Crash, crash_at, write_strategy
 
 from ballast.config import load_strategy_file
 from ballast.live.config import load_live_section
@@ -30,8 +30,9 @@ stale_after = 1000
 """
 
 
-def setup(folder: Path, fb: FakeBinance, order_type: str = "limit", order_timeout: float = 1.0):
-    path = write_strategy(folder, "crypto", trigger="band = 0.05", plan="full", fee_bps=10, fixed=0,
+def setup(folder: Path, fb: FakeBinance, order_type: str = "limit", order_timeout: float = 1.0,
+          trigger: str = "band = 0.05"):
+    path = write_strategy(folder, "crypto", trigger=trigger, plan="full", fee_bps=10, fixed=0,
                           executor="ccxt", live_extra=LIVE.format(order_type=order_type, order_timeout=order_timeout))
     text = path.read_text().replace('interval = "1d"', "interval = 0.05")
     path.write_text(text)
@@ -144,14 +145,7 @@ def test_a_crash_between_send_and_record_is_reconciled_by_client_id(fb: FakeBina
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     path, ex = setup(fast_tmp, fb)
     svc = service(path, fast_tmp, ex)
-
-    class Crash(BaseException):
-        pass
-
-    def crash(*a, **k):
-        raise Crash()
-
-    monkeypatch.setattr(svc, "_apply", crash)
+    crash_at(monkeypatch, svc, "_apply")
     with pytest.raises(Crash):
         svc.run(max_cycles=1)
     assert len(fb.created) == 1  # the exchange has the first order; the ledger does not know
@@ -187,3 +181,95 @@ def test_a_restart_reports_holdings_the_ledger_does_not_know(fb: FakeBinance, fa
     third.start()
     alert = third.ledger.alerts()[0]
     assert alert["kind"] == "holdings_mismatch" and "USDT" in alert["message"]
+
+
+# ---------------------------------------------------------------- issue 12: cancels, fees, minimums, restarts
+def test_a_cancel_acknowledged_but_not_final_is_looked_up_until_the_venue_fills_it(
+        fb: FakeBinance, fast_tmp: Path, db_url: str) -> None:  # noqa: F811
+    path, ex = setup(fast_tmp, fb, order_timeout=0.3)
+    fb.fill = 0.5  # half fills at once, the rest rests on the book
+    fb.faults["cancel"] = ["pending", "pending"]  # the venue acknowledges, the cancel is not final
+    svc = service(path, fast_tmp, ex, db=db_url)
+    svc.run(max_cycles=1)
+    led = svc.ledger
+    d = led.decision(led.recent_decisions(1)[0]["id"])
+    assert [o["status"] for o in d["orders"]] == ["cancel_requested", "cancel_requested"]
+    assert d["state"] == "submitted" and led.unfinished_decisions() == [d["id"]]
+    sent = list(fb.created)
+    svc.run(max_cycles=1)  # still pending at the venue: nothing new is decided or sent
+    assert fb.created == sent and len(led.recent_decisions(10)) == 1
+    assert [o["status"] for o in led.order_rows(d["id"])] == ["cancel_requested", "cancel_requested"]
+    fb.finish()  # ... and then the venue fills the rest instead of cancelling
+    svc.run(max_cycles=1)
+    assert [o["status"] for o in led.order_rows(d["id"])] == ["filled", "filled"]
+    assert led.decision(d["id"])["state"] == "filled" and fb.created == sent
+    assert_ledger_is_venue(led, fb)
+
+
+@pytest.mark.parametrize("priced", [True, False])
+def test_a_fee_charged_in_a_third_currency_is_booked(fb: FakeBinance, fast_tmp: Path, db_url: str,  # noqa: F811
+                                                     priced: bool) -> None:
+    fb.fee_asset = "BNB"
+    fb.balances["BNB"] = 10.0
+    if priced:
+        fb.prices["BNB"] = 250.0  # a BNB/USDT market the fee is valued at
+    path, ex = setup(fast_tmp, fb)
+    svc = service(path, fast_tmp, ex, db=db_url)
+    svc.run(max_cycles=1)
+    led = svc.ledger
+    assert_ledger_is_venue(led, fb)
+    legs = [f for f in led.fills() if f["asset"] == "BNB"]
+    assert len(legs) == 2 and led.holdings()["BNB"] == pytest.approx(fb.balances["BNB"] - 10.0, rel=1e-9)
+    traded = sum(abs(f["quantity"]) * f["price"] for f in led.fills() if f["asset"] != "BNB")
+    if priced:  # 10 bps of the traded value, paid in BNB and valued at 250 USDT per BNB
+        assert sum(f["fee"] for f in legs) == pytest.approx(traded * 0.001, rel=1e-6)
+        assert [a for a in led.alerts() if a["kind"] == "fee_unvalued"] == []
+    else:  # no BNB market: booked in BNB units, valued 0, and said so
+        assert sum(f["fee"] for f in led.fills()) == 0.0
+        assert -sum(f["quantity"] for f in legs) == pytest.approx(traded * 0.001, rel=1e-6)
+        assert [a["asset"] for a in led.alerts() if a["kind"] == "fee_unvalued"] == ["BNB", "BNB"]
+
+
+def test_orders_below_the_venue_minimum_are_skipped_with_one_alert(fb: FakeBinance, fast_tmp: Path,
+                                                                  db_url: str) -> None:  # noqa: F811
+    path, ex = setup(fast_tmp, fb, trigger='rebalance = "daily"')
+    fb.min_notional = 500.0
+    svc = service(path, fast_tmp, ex, db=db_url)
+    svc.run(max_cycles=1)  # forming: every trade is far above the minimum
+    led = svc.ledger
+    sent = list(fb.created)
+    assert len(sent) == 2
+    for _ in range(3):  # small moves: the daily rebalance wants trades of a few USDT
+        fb.prices["BTC"] *= 1.001
+        fb.prices["ETH"] *= 0.999
+        svc.run(max_cycles=1)
+    assert fb.created == sent  # nothing below the minimum reached the venue
+    alerts = [a for a in led.alerts() if a["kind"] == "below_minimum"]
+    assert sorted(a["asset"] for a in alerts) == ["BTC", "ETH"]  # one per asset, not one per cycle
+    assert not [a for a in led.alerts() if a["kind"] == "order_rejected"]
+    with led.session() as s:
+        from ballast.live.ledger import Cycle
+
+        notes = [c.note for c in s.query(Cycle).order_by(Cycle.id)][1:]
+    assert len(notes) == 3 and all("below the venue's minimum" in n for n in notes)
+    assert_ledger_is_venue(led, fb)
+
+
+def test_no_holdings_mismatch_at_restart_while_orders_are_unresolved(fb: FakeBinance, fast_tmp: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     db_url: str) -> None:  # noqa: F811
+    path, ex = setup(fast_tmp, fb)
+    svc = service(path, fast_tmp, ex, db=db_url)
+    crash_at(monkeypatch, svc, "_apply")
+    with pytest.raises(Crash):
+        svc.run(max_cycles=1)  # the venue filled the first order; the ledger has not recorded it
+    monkeypatch.undo()
+    fb.faults["fetch"] = ["503", "503"]  # the restart cannot look the orders up
+    restarted = service(path, fast_tmp, ex, db=db_url)
+    restarted.start()
+    led = restarted.ledger
+    assert led.unfinished_decisions() and led.alerts() == []  # not compared while unresolved
+    restarted.run(max_cycles=1)  # reconciles, then compares: in step
+    assert led.unfinished_decisions() == []
+    assert [a for a in led.alerts() if a["kind"] == "holdings_mismatch"] == []
+    assert_ledger_is_venue(led, fb)

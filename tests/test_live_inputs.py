@@ -220,7 +220,7 @@ def test_pause_resume_and_dry_run(fast_tmp: Path) -> None:
 def test_proposals_wait_for_approval_then_execute_once(fast_tmp: Path) -> None:
     prices = synthetic_prices(fast_tmp / "p.csv", n=12)
     path = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"', plan="full", executor="propose",
-                          live_extra='[live.propose]\nthen = "paper"')
+                          live_extra='[live.propose]\nthen = "paper"\nvalid_for = "7d"\nmax_price_move = 0.5')
     db = str(fast_tmp / "l.db")
     svc = open_service(str(path), RunSettings(db=db, speed="max"))
     svc.run(max_cycles=3)
@@ -232,7 +232,7 @@ def test_proposals_wait_for_approval_then_execute_once(fast_tmp: Path) -> None:
     assert [p["id"] for p in listed] == [pid] and listed[0]["payload"]["trades"]
     r1, r2 = invoke("approve", str(pid), "--db", db), invoke("approve", str(pid), "--db", db)
     assert r1.stdout.strip() == f"proposal {pid}: approved" and "(already)" in r2.stdout
-    batch = json.loads(invoke("proposals", "export", "--db", db).stdout)
+    batch = json.loads(invoke("proposals", "export", "--preview", "--db", db).stdout)  # not marked exported
     assert [p["id"] for p in batch["proposals"]] == [pid] and len(batch["trades"]) == 3
     svc.run(max_cycles=1)  # the runner executes the approved proposal, then proposes anew
     assert led.proposal(pid)["state"] == "executed"

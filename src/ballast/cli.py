@@ -11,16 +11,37 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from ballast.errors import InputError
+
+# Help texts are plain text: "[live]" and "[sweep]" name TOML sections, they are not rich markup.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="ballast: dynamic asset rebalancing — backtest, sweep and run a strategy.")
 console = Console()
 err = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
+            print(f"ballast {version('ballast')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            from ballast import __version__
+
+            print(f"ballast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """ballast: dynamic asset rebalancing — backtest, sweep and run a strategy."""
+
+
+def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # "[live] x" is not markup
     raise typer.Exit(code)
 
@@ -39,6 +60,10 @@ def _message(exc: BaseException) -> str:
     return str(exc)
 
 
+# Cost flags and the [costs] field each one overrides.
+COST_FLAGS = {"fee_bps": "fee_bps", "fixed_cost": "fixed", "min_trade": "min_trade"}
+
+
 def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Strategy from the TOML file (if any) with CLI flags on top; returns (strategy, data options)."""
     from ballast.config import load_strategy_file
@@ -46,25 +71,28 @@ def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> t
 
     keywords: dict[str, Any] = {}
     data: dict[str, Any] = {"prices": "crypto", "relatives": False, "fill": None, "assets": None,
-                            "start": None, "end": None, "periods_per_year": None}
+                            "start": None, "end": None, "periods_per_year": None, "dayfirst": False}
+    set_flags = {k: v for k, v in overrides.items() if v is not None}
     if strategy_file is not None:
         cfg = load_strategy_file(strategy_file)
+        # A cost flag overrides only the field it names; the rest of the file's [costs] stays.
+        named = {field: set_flags.pop(flag) for flag, field in COST_FLAGS.items() if flag in set_flags}
+        if named:
+            cfg = cfg.with_costs(**named)
         keywords = cfg.keywords()
         data.update(cfg.data.model_dump())
         data["prices"] = cfg.prices_path()
-    set_flags = {k: v for k, v in overrides.items() if v is not None}
-    if "fee_bps" in set_flags:
-        keywords.pop("costs", None)
-        keywords.setdefault("fee_bps", set_flags["fee_bps"])
-    if {"fixed_cost", "min_trade"} & set_flags.keys() and "costs" in keywords:
-        keywords.pop("costs")
     if ("band" in set_flags or "rebalance" in set_flags) and "rebalance" not in set_flags:
         keywords["rebalance"] = None
-    for k in ("prices", "relatives", "fill"):
+    for k in ("prices", "relatives", "fill", "dayfirst"):
         if k in set_flags and set_flags[k] is not False:
             data[k] = set_flags.pop(k)
         set_flags.pop(k, None)
     keywords.update(set_flags)
+    if data.pop("dayfirst"):  # DD/MM/YYYY dates: parsed here, the engine gets the dated table
+        from ballast.data.loaders import read_dated
+
+        data["prices"] = read_dated(data["prices"], dayfirst=True)
     return build_strategy(**keywords), data
 
 
@@ -74,6 +102,7 @@ def backtest(
     prices: Annotated[str | None, typer.Option(help="CSV/Parquet file or bundled dataset name.")] = None,
     relatives: Annotated[bool, typer.Option("--relatives", help="Rows are price relatives p[t]/p[t-1].")] = False,
     fill: Annotated[str | None, typer.Option(help="'forward' to carry the last price over gaps.")] = None,
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Dates are DD/MM/YYYY.")] = False,
     target: Annotated[str | None, typer.Option(help="'equal' or A=0.5,B=0.5")] = None,
     rebalance: Annotated[str | None, typer.Option(help="never|daily|weekly|monthly|quarterly|yearly|N")] = None,
     band: Annotated[float | None, typer.Option(help="Band half-width (0.05 = 5 points or 5 %).")] = None,
@@ -81,12 +110,13 @@ def backtest(
     plan: Annotated[str | None, typer.Option(help="full|band-edge|cost-aware")] = None,
     risk_aversion: Annotated[float | None, typer.Option(help="cost-aware: value of reducing Σ(w−target)² by 1, "
                                                               "as a fraction of the portfolio (default 0.05).")] = None,
-    fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points.")] = None,
-    fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade (currency).")] = None,
-    min_trade: Annotated[float | None, typer.Option(help="Skip trades smaller than this value.")] = None,
+    fee_bps: Annotated[float | None, typer.Option(help="Proportional fee in basis points (replaces only [costs] fee_bps).")] = None,
+    fixed_cost: Annotated[float | None, typer.Option(help="Fixed cost per trade, currency (replaces only [costs] fixed).")] = None,
+    min_trade: Annotated[float | None, typer.Option(help="Skip smaller trades (replaces only [costs] min_trade).")] = None,
     cash: Annotated[str | None, typer.Option(help="The cash/quote asset (added at price 1 if absent).")] = None,
     capital: Annotated[float | None, typer.Option(help="Starting value (default 1,000,000).")] = None,
     convention: Annotated[str | None, typer.Option(help="exact|bt accounting")] = None,
+    allow_short: Annotated[bool, typer.Option("--allow-short", help="Accept negative target weights.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write equity/weights/trades/rebalances CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
@@ -95,19 +125,24 @@ def backtest(
     """Backtest a strategy and compare it with buy-and-hold."""
     from ballast.engine.backtest import backtest as run
 
+    no_png = png_warning(png)
     try:
+        options = file_report_options(strategy_file)
         strategy, data = resolve_strategy(strategy_file, {
-            "prices": prices, "relatives": relatives or None, "fill": fill, "target": target,
+            "prices": prices, "relatives": relatives or None, "fill": fill, "dayfirst": dayfirst or None,
+            "target": target,
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
             "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
-            "capital": capital, "convention": convention})
+            "capital": capital, "convention": convention, "allow_short": allow_short or None})
+        announce_compile()
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
             result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
                          periods_per_year=data.get("periods_per_year"), start=data.get("start"),
                          end=data.get("end"), assets=data.get("assets"))
             result.metrics  # noqa: B018  (evaluate inside the spinner)
             result.baseline  # noqa: B018
+        check_formed(result)
     except user_errors() as exc:
         fail(_message(exc))
     if as_json:
@@ -119,30 +154,90 @@ def backtest(
 
         print_summary(result, console)
     if out is not None:
-        files = result.write_csv(str(out))
+        try:
+            files = result.write_csv(str(out))
+        except OSError as exc:
+            fail(f"cannot write the CSV files to {out}: {exc.strerror or exc}")
         if not as_json:
             console.print(f"wrote {', '.join(files)}")
-    if report is not None:
-        write_report(result, report, quiet=as_json)
+    written = write_report(result, report, options, quiet=as_json) if report is not None else None
     if png is not None:
         from ballast.report.html import write_pngs
 
         try:
-            pngs = write_pngs([result], png)
+            if no_png is not None:
+                raise InputError(no_png + (f"; the HTML report was written to {written}" if written else ""))
+            pngs = write_pngs([result], png, vol_window=options.vol_window)
         except user_errors() as exc:
             fail(_message(exc))
         if not as_json:
             console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
 
 
-def write_report(result: Any, path: Path, quiet: bool = False) -> None:
+def check_formed(result: Any, source: Path | None = None) -> None:
+    """A portfolio that was never formed (the capital cannot pay the costs of forming it) is a
+    mistake in the inputs, not a flat backtest."""
+    if not result.raw.weights[0].any():  # nothing held after the first close
+        s = result.strategy
+        where = f"{source}: " if source is not None else ""
+        raise InputError(f"{where}the portfolio was never formed: capital {s.capital:,.2f} cannot pay the costs "
+                         f"of buying {result.market.n_assets} assets ({s.costs.describe()}); raise [portfolio] "
+                         "capital or lower the fixed costs")
+
+
+def file_report_options(strategy_file: Path | None) -> Any:
+    """The file's [report] section (title, vol_window), honoured by every command that draws it."""
+    from ballast.config import load_strategy_file
+    from ballast.report.options import ReportOptions, report_options
+
+    if strategy_file is None:
+        return ReportOptions()
+    return report_options(load_strategy_file(strategy_file).report, strategy_file)
+
+
+def png_warning(png: Path | None) -> str | None:
+    """Say before any work when --png cannot be honoured (no kaleido or browser); returns why."""
+    if png is None:
+        return None
+    from ballast.report.png import png_unavailable
+
+    problem = png_unavailable()
+    if problem is not None:
+        err.print(f"[yellow]--png: {escape(problem)}; the HTML and the summary are still written[/]")
+    return problem
+
+
+def write_report(result: Any, path: Path, options: Any, quiet: bool = False) -> Path | None:
     try:
         from ballast.report.html import write_tearsheet
     except ImportError:
         fail("the HTML report is not available in this installation")
-    written = write_tearsheet([result], path)
+    try:
+        written = write_tearsheet([result], path, title=options.title, vol_window=options.vol_window)
+    except user_errors() as exc:
+        fail(_message(exc))
     if not quiet:
         console.print(f"report: {written}")
+    return written
+
+
+_announced = [False]
+
+
+def announce_compile() -> None:
+    """In a pipe or CI no spinner shows, so say once, on stderr, why the first run is silent for
+    a while: when numba's cache for the walk is cold (or cannot be read), the kernel compiles."""
+    if _announced[0] or console.is_terminal:
+        return
+    _announced[0] = True
+    try:
+        from ballast.engine.kernel import simulate
+
+        if simulate._cache._cache_file._load_index():  # numba's index of compiled versions, if current
+            return
+    except Exception:  # noqa: BLE001  (a private numba detail: when unsure, say it)
+        pass
+    print("compiling the kernel (first run only, up to ~1 min)...", file=sys.stderr, flush=True)
 
 
 class _null:
@@ -169,28 +264,33 @@ def report(
 
     results = []
     options = []
+    no_png = png_warning(png)
     try:
         for path in strategy_files:
             cfg = load_strategy_file(path)
             options.append(report_options(cfg.report, path))
             strategy, data = resolve_strategy(path, {})
+            announce_compile()
             with console.status(f"backtesting {path}…", spinner="dots"):
                 result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
                              periods_per_year=data.get("periods_per_year"), start=data.get("start"),
                              end=data.get("end"))
                 result.baseline  # noqa: B018
+            check_formed(result, path)
             results.append(result)
         # The first file that sets a report option decides it; --title beats every file.
         heading = title or next((o.title for o in options if o.title), None)
         window = next((o.vol_window for o in options if o.vol_window), None)
         with console.status("writing the report…", spinner="dots"):
             written = write_tearsheet(results, out, title=heading, vol_window=window)
-            pngs = write_pngs(results, png, vol_window=window) if png is not None else []
+            pngs = write_pngs(results, png, vol_window=window) if png is not None and no_png is None else []
     except user_errors() as exc:
         fail(_message(exc))
     for result in results:
         print_summary(result, console)
     console.print(f"[bold]report:[/] {written}")
+    if no_png is not None:
+        fail(f"no PNG written: {no_png}; the HTML report was written to {written}")
     if pngs:
         console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
 
@@ -256,9 +356,15 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report, CSVs and the 
     from ballast.engine.backtest import backtest as run
     from ballast.report.terminal import print_summary
 
+    from ballast.report.files import make_folder
+
     path = demo_strategy_path()
     cfg = load_strategy_file(path)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        make_folder(out)
+    except InputError as exc:
+        fail(str(exc))
+    announce_compile()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("compiling the engine and backtesting on bundled crypto data", total=None)
@@ -277,7 +383,7 @@ def demo(out: Annotated[Path, typer.Option(help="Where the report, CSVs and the 
     if db is not None:
         console.print(f"[bold]ledger:[/] {db} — the last {live_days} days replayed through the live service; "
                       f"see it with [bold]ballast status --db {db}[/] or the dashboard: "
-                      f"[bold]ballast serve --db {db} --strategy examples/treasury.toml[/]")
+                      f"[bold]ballast serve --db {db} --strategy {path.resolve()}[/]")
 
 
 def write_report_file(result: Any, path: Path) -> Path | None:
@@ -456,14 +562,15 @@ def resume(db: Annotated[str | None, typer.Option(help=DB_HELP)] = None) -> None
     console.print("resumed" if out.changed else "already running")
 
 
-proposals_app = typer.Typer(no_args_is_help=True, help="List and export proposals (the propose executor).")
+proposals_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                          help="List and export proposals (the propose executor).")
 app.add_typer(proposals_app, name="proposals")
 
 
 @proposals_app.command("list")
 def proposals_list(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    state: Annotated[str | None, typer.Option(help="pending|approved|executing|executed|rejected|failed")] = None,
+    state: Annotated[str | None, typer.Option(help="pending|approved|exported|executing|executed|settled|expired|rejected|failed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Proposals, newest first."""
@@ -489,11 +596,13 @@ def proposals_list(
 def proposals_export(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="Write the batch here instead of stdout.")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Show the batch without marking it exported.")] = False,
 ) -> None:
-    """Approved proposals as one JSON batch (e.g. for a multisig transaction builder)."""
+    """Approved proposals as one JSON batch (e.g. for a multisig transaction builder); they become
+    exported, so no later export repeats them — record their execution with `proposals settle`."""
     try:
         with _ledger(db) as led:
-            batch = led.export_approved()
+            batch = led.export_approved(mark=not preview)
     except live_errors() as exc:
         fail(_message(exc))
     text = json.dumps(batch, indent=2, default=str)
@@ -504,9 +613,39 @@ def proposals_export(
         console.print(f"wrote {len(batch['proposals'])} approved proposal(s) to {out}")
 
 
+@proposals_app.command("settle")
+def proposals_settle(
+    proposal_id: Annotated[int, typer.Argument(help="An approved or exported proposal.")],
+    fill: Annotated[list[str] | None, typer.Option(help="ASSET=QUANTITY@PRICE executed, e.g. BTC=0.5@60000 (repeat).")] = None,
+    fills: Annotated[Path | None, typer.Option(help="JSON list or CSV of fills: asset, quantity, price, fee.")] = None,
+    fee: Annotated[float, typer.Option(help="Total fee in currency, shared over the --fill trades by value.")] = 0.0,
+    by: Annotated[str | None, typer.Option(help="Recorded with the settlement.")] = None,
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+) -> None:
+    """Record what was executed for a proposal outside ballast (then = "none"); trades without a
+    fill are booked as not executed. Until settled, no new proposal overlaps it."""
+    from ballast.errors import InputError
+    from ballast.live.proposals import read_fills, settle_proposal, spread_fee
+
+    try:
+        if (fill is None) == (fills is None):
+            raise InputError("give the fills either as --fill ASSET=QUANTITY@PRICE (repeated) or as --fills FILE")
+        if fills is not None:
+            if fee:
+                raise InputError("--fee goes with --fill; a --fills file carries a fee column")
+            booked = read_fills(fills)
+        else:
+            booked = spread_fee(fill or [], fee)
+        with _ledger(db) as led:
+            out = settle_proposal(led, proposal_id, booked, by=by)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"proposal {proposal_id}: settled" + ("" if out.changed else " (already)"))
+
+
 @app.command()
 def sweep(
-    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a \\[sweep] section.")],
+    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a [sweep] section.")],
     out: Annotated[Path, typer.Option(help="Parquet file for the results (streamed, one row per configuration).")] = Path("sweep.parquet"),
     workers: Annotated[int | None, typer.Option(help="Start a local Dask cluster with N worker processes.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Use an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")] = None,
@@ -519,7 +658,7 @@ def sweep(
     chunk_size: Annotated[int | None, typer.Option(help="Configurations per chunk/task.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the cost/tracking-error frontier here (HTML, plus PNG).")] = None,
 ) -> None:
-    """Backtest every configuration of the file's \\[sweep] grid; Ctrl-C keeps finished rows."""
+    """Backtest every configuration of the file's [sweep] grid; Ctrl-C keeps finished rows."""
     from ballast.sweep.command import run_sweep_command
 
     try:
@@ -531,7 +670,8 @@ def sweep(
         raise typer.Exit(code)
 
 
-study_app = typer.Typer(no_args_is_help=True, help="Reproducible studies on the bundled data.")
+study_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                      help="Reproducible studies on the bundled data.")
 app.add_typer(study_app, name="study")
 
 

@@ -1,7 +1,7 @@
 """The strategy file: one TOML document, validated with pydantic, errors naming file and field.
 
     name = "treasury"
-    [data]      prices = "crypto", assets = [...], start/end, relatives, fill
+    [data]      prices = "crypto", assets = [...], start/end, relatives, fill, dayfirst
     [target]    kind = "fixed", weights = {BTC = 0.5, ...}      (or kind = "equal")
                 kind = "inverse_vol" | "risk_parity" | "min_variance" | "vol_target", lookback, ...
                 constraints for any kind: min_weight, max_weight, min_reserve, runway, max_turnover
@@ -13,7 +13,7 @@
     [[costs.pools]] kind = "constant-product" | "stableswap", depth, fee, A, assets, max_slippage,
                 depth_follows_price
     [costs.gas] units_per_swap, gas_price_gwei, native_asset, extra_units_per_hop, hops
-    [portfolio] cash = "USDT", capital, convention
+    [portfolio] cash = "USDT", capital, convention, allow_short (negative weights are refused without it)
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -32,7 +32,8 @@ from ballast.targets import Fixed, Target
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: fee_bps = "10" is an error naming the field, never a string quietly read as a number
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DataSection(Section):
@@ -42,13 +43,14 @@ class DataSection(Section):
     end: str | None = None
     relatives: bool = False
     fill: Literal["forward"] | None = None
+    dayfirst: bool = False  # dates written DD/MM/YYYY
     periods_per_year: float | None = Field(default=None, gt=0)
 
 
 class TargetSection(BaseModel):
     """``kind`` picks the target; the other keys are that target's parameters."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     kind: str = "equal"
     weights: dict[str, float] | None = None
 
@@ -131,13 +133,17 @@ class GasSection(Section):
     hops: dict[str, int] = Field(default_factory=dict)
 
 
+BPS = Field(default=0.0, ge=0, lt=10_000, description="basis points: 10 = 0.1 %")
+PerAssetBps = dict[str, Annotated[float, Field(ge=0, lt=10_000)]]
+
+
 class CostsSection(Section):
-    fee_bps: float = Field(default=0.0, ge=0)
-    per_asset_bps: dict[str, float] = Field(default_factory=dict)
+    fee_bps: float = BPS
+    per_asset_bps: PerAssetBps = Field(default_factory=dict)
     fixed: float = Field(default=0.0, ge=0)
     min_trade: float = Field(default=0.0, ge=0)
-    spread_bps: float = Field(default=0.0, ge=0)
-    spread_per_asset: dict[str, float] = Field(default_factory=dict)
+    spread_bps: float = BPS
+    spread_per_asset: PerAssetBps = Field(default_factory=dict)
     pools: list[PoolSection] = Field(default_factory=list)
     gas: GasSection | None = None
 
@@ -146,6 +152,7 @@ class PortfolioSection(Section):
     cash: str | None = None
     capital: float = Field(default=1_000_000.0, gt=0)
     convention: Literal["exact", "bt"] = "exact"
+    allow_short: bool = False  # negative target weights are refused unless asked for
 
 
 class StrategyFile(Section):
@@ -206,7 +213,16 @@ class StrategyFile(Section):
             "capital": self.portfolio.capital,
             "convention": self.portfolio.convention,
             "name": self.name,
+            "allow_short": self.portfolio.allow_short,
         }
+
+    def with_costs(self, **fields: float) -> "StrategyFile":
+        """This file with some [costs] fields replaced (validated like the file's own)."""
+        try:
+            costs = CostsSection.model_validate({**self.costs.model_dump(), **fields})
+        except ValidationError as exc:
+            raise InputError("; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+        return self.model_copy(update={"costs": costs})
 
     def prices_path(self) -> str:
         """``data.prices`` as given if it is a bundled name, else resolved next to the file."""
@@ -299,6 +315,9 @@ def load_strategy_file(path: str | Path) -> StrategyFile:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
+    if not raw:
+        raise InputError(f"nothing in {path}: expected at least [target] (what to hold) and [portfolio] "
+                         "(cash, capital) — see examples/band_edge.toml")
     try:
         cfg = StrategyFile.model_validate(raw)
     except ValidationError as exc:

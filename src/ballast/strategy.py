@@ -83,6 +83,28 @@ def parse_target(target: Target | Mapping[str, float] | str) -> Target:
     return Fixed(weights)
 
 
+def short_assets(target: Target) -> list[str]:
+    """Assets a fixed target (or the fixed target inside constraint wrappers) holds short."""
+    while not isinstance(target, Fixed) and hasattr(target, "inner"):
+        target = target.inner
+    if isinstance(target, Fixed) and isinstance(target.weights, Mapping):
+        return [a for a, w in target.weights.items() if w < 0]
+    return []
+
+
+def check_fractions(band: float | None, band_floor: float | None, band_per_asset: Mapping[str, float] | None,
+                    fee_bps: float) -> None:
+    """Catch the unit slips that would otherwise run silently: a band in percent, a fee above 100 %."""
+    for name, value in [("band", band), ("band_floor", band_floor),
+                        *((f"per_asset {k}", v) for k, v in (band_per_asset or {}).items())]:
+        if value is not None and value > 1:
+            raise ValueError(f"{name} = {value:g} means {value:.0%} (bands are fractions); "
+                             f"did you mean {value / 100:g}?")
+    if fee_bps >= 10_000:
+        raise ValueError(f"fee_bps = {fee_bps:g} is {fee_bps / 100:g} % of every trade (basis points: "
+                         f"10 = 0.1 %); expected less than 10000")
+
+
 def build_strategy(
     target: Target | Mapping[str, float] | str = "equal",
     rebalance: str | int | None = None,
@@ -108,14 +130,22 @@ def build_strategy(
     capital: float = 1_000_000.0,
     convention: str = "exact",
     name: str = "strategy",
+    allow_short: bool = False,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
     ``rebalance`` defaults to ``"monthly"`` without a band and to ``"never"`` with one (or with a
     volatility-regime or tracking-error trigger); when several are given, any of them fires.
     ``vol_change``/``vol_thresholds`` add a `VolatilityRegime`, ``tracking_error`` a `TrackingError`.
-    ``risk_aversion`` is CostAware's κ.
+    ``risk_aversion`` is CostAware's κ. A negative fixed weight (a short) is refused unless
+    ``allow_short``; a band above 1 or a fee of 10000 bps or more is refused as a unit slip.
     """
+    check_fractions(band, band_floor, band_per_asset, fee_bps)
+    parsed = parse_target(target)
+    shorts = short_assets(parsed)
+    if shorts and not allow_short:
+        raise ValueError(f"target: negative weight for {', '.join(shorts)} (a short position); "
+                         "set allow_short = true in [portfolio] (or --allow-short) to short on purpose")
     if trigger is None:
         parts: list[Trigger] = []
         vol = vol_change is not None or bool(vol_thresholds)
@@ -152,4 +182,4 @@ def build_strategy(
         if min_trade:
             models.append(MinTradeSize(min_trade))
         costs = Costs(*models)
-    return Strategy(parse_target(target), trigger, planner, costs, cash, capital, convention, name)
+    return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name)

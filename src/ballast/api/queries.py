@@ -19,6 +19,8 @@ def drift_history(ledger: Ledger, limit: int) -> list[dict[str, Any]]:
                          .order_by(HoldingSnapshot.id.desc()).limit(limit)).all()
     out = []
     for at, lines in reversed(rows):
+        if not any(_number(ln.get("weight")) and ln["weight"] for ln in lines):
+            continue  # before formation nothing is held: a drift of −target would squash the band
         drift = {ln["asset"]: float(ln["weight"]) - float(ln["target"]) for ln in lines
                  if _number(ln.get("weight")) and _number(ln.get("target"))}
         out.append({"observed_at": _iso(at), "drift": drift,

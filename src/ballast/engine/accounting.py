@@ -199,9 +199,9 @@ def execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, co
             if not traded[i] or d == 0.0:
                 continue
             dv[i] = d
+            traded_value += abs(d)  # every leg, the cash leg too: turnover is ½·Σ|trade| / value
             if i != quote:
                 n_here += 1
-                traded_value += abs(d)
             units[i] = hold[i] / p[i]
         if no_pool(pool_kind, traded, quote):
             for i in range(n):

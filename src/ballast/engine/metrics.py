@@ -49,7 +49,8 @@ METRIC_DOCS = {
     "sortino": "annualised mean / downside deviation (target 0)",
     "max_drawdown": "largest peak-to-trough loss, as a positive fraction",
     "calmar": "cagr / max_drawdown",
-    "turnover": "annualised one-way turnover after formation: Σ ½·Σ|trade| / value, per year",
+    "turnover": "annualised one-way turnover after formation: Σ ½·Σ|trade| / value over all legs "
+                "(the cash asset's too), per year",
     "total_costs": "all costs paid, including forming the portfolio, in currency",
     "n_rebalances": "rebalances that traded, after formation",
     "n_trades": "trades after formation (one per asset per rebalance)",

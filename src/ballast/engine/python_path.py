@@ -65,7 +65,10 @@ def plan_and_execute(planner: object, spec: PlanSpec, builtin: bool, state: Trig
         v = step.verdict
         return PlannedStep(step.execution, PlanOutcome(w_new, int(v.status), float(v.est_cost), float(v.benefit)))
     V = float(units @ price) + cash
-    outcome = plan_step(planner, state, V, costs)
+    if not units.any():  # formation goes to the target, whatever the planner (as the kernel's _plan)
+        outcome = PlanOutcome(np.asarray(state.target, dtype=np.float64), PLAN_EXECUTED, 0.0, 0.0)
+    else:
+        outcome = plan_step(planner, state, V, costs)
     if outcome.status != PLAN_EXECUTED:
         dv[:] = 0.0
         cost[:] = 0.0

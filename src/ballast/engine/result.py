@@ -115,7 +115,8 @@ class Result:
         """Every time the trigger fired: when, why, how many trades, cost, traded value."""
         log = self.raw.rebalances
         t, n = log.t, log.n_trades
-        why = [skip_note(c, b) if s == PLAN_SKIPPED else "skipped: every trade below the minimum size"
+        idle = idle_note(self.strategy, self.market)
+        why = [skip_note(c, b) if s == PLAN_SKIPPED else idle
                for s, c, b in zip(log.status, log.est_cost, log.benefit, strict=True)]
         reasons = [r if k > 0 or i == 0 else f"{r} ({w})"
                    for i, (r, k, w) in enumerate(zip(self.reasons, n, why, strict=True))]
@@ -177,3 +178,15 @@ class Result:
             frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv"))
             written.append(str(d / name))
         return written
+
+
+def idle_note(strategy: "Strategy", market: Market) -> str:
+    """Why a firing that the planner executed traded nothing: say what actually happened."""
+    from ballast.costs.base import compile_costs
+    from ballast.planning import BandEdge
+
+    if compile_costs(strategy.costs, market).min_trade > 0:
+        return "skipped: every trade below the minimum size"
+    if isinstance(strategy.planner, BandEdge):
+        return "nothing to trade: every asset already inside its band"
+    return "nothing to trade: already at the planned weights"

@@ -66,20 +66,25 @@ def log_trades(book, n_tr, t, p, dv, cost):
 
 
 @njit(cache=True, inline="always")
-def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep):
+def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming):
     """The planner, then the state-dependent constraints (turnover cap, value floor).
 
-    Returns the planner's PlanVerdict."""
-    kind = plan.kind  # scalar fields first (docs/kernel-performance.md, "read fields first")
+    ``forming``: nothing is held yet, so every planner forms the portfolio at the target (a
+    band-edge plan would stop at the band's edge and start the comparison with buy-and-hold from
+    another point; docs/conventions.md). Returns the planner's PlanVerdict."""
+    kind = plan.kind  # scalar fields first (docs/kernel-performance.md, "read tuple fields before branching")
     constrained = plan.max_turnover > 0.0 or plan.floor_asset >= 0
-    if kind == PLAN_FULL and not constrained:
+    if kind == PLAN_FULL or forming:
         # The common case without calls: each call passes ~15 arrays, and numba counts a
         # reference to every one of them on the way in and out (most of a rebalance's time).
         for i in range(keep.shape[0]):
             w_new[i] = target[i]
             keep[i] = False
-        return PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
-    verdict = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V, quote)
+        if not constrained:
+            return PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
+        verdict = PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
+    else:
+        verdict = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V, quote)
     if verdict.status == PLAN_EXECUTED and constrained and apply_constraints(plan, costs, t, V, w_pre, w_new,
                                                                              quote):
         for i in range(keep.shape[0]):  # constrained weights move every asset: none is untouched
@@ -106,14 +111,16 @@ def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote,
     stops moving (a contraction; two or three rounds). A plan the cost gate skipped trades nothing.
     """
     n = p.shape[0]
-    iterate = convention == CONV_EXACT and plan.kind == PLAN_BAND_EDGE
     V = cash
+    forming = True
     for i in range(n):
         V += units[i] * p[i]
+        forming = forming and units[i] == 0.0
+    iterate = convention == CONV_EXACT and plan.kind == PLAN_BAND_EDGE and not forming
     scale = 1.0
     verdict = PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
     for r in range(MAX_SCALE_ROUNDS + 1):  # one call site for the planner and one for the solve: both inlined
-        round_verdict = plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep)
+        round_verdict = plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming)
         if r == 0:
             verdict = round_verdict
             if verdict.status != PLAN_EXECUTED:

@@ -8,11 +8,13 @@
     dry_run = false
     [live.holdings]           # starting units per asset; default: [portfolio] capital in cash
     [live.guards]             # stale_after (intervals), max_jump (fraction, 0 = off),
-                              # max_notional_cycle / max_notional_day (currency, 0 = no cap)
+                              # max_notional_cycle / max_notional_day (currency, 0 = no cap),
+                              # clock_skew (seconds a price time may lie ahead of the clock)
     [live.replay]             # file (default: the strategy's [data] prices), speed (cycles/s or "max")
     [live.json]               # file: {"time": ISO-8601, "prices": {"BTC": 64000.0, ...}}
     [live.ccxt]               # exchange id, quote, order_type, slippage, order_timeout, key env names
-    [live.propose]            # then = "paper" | "ccxt" | "none": who executes approved proposals
+    [live.propose]            # then = "paper" | "ccxt" | "none": who executes approved proposals;
+                              # max_price_move (fraction), valid_for (duration): when they expire
 
 API keys are never read from the file: only the *names* of the environment variables holding them.
 """
@@ -66,6 +68,7 @@ class Guards(Section):
     max_jump: float = Field(default=0.0, ge=0, description="a move larger than this fraction needs confirmation")
     max_notional_cycle: float = Field(default=0.0, ge=0)
     max_notional_day: float = Field(default=0.0, ge=0)
+    clock_skew: float = Field(default=60.0, ge=0, description="seconds a price time may lie in the future")
 
 
 class Replay(Section):
@@ -102,6 +105,18 @@ class Ccxt(Section):
 
 class Propose(Section):
     then: Literal["paper", "ccxt", "none"] = "none"
+    max_price_move: float = Field(default=0.03, gt=0)  # an approved plan expires past this price move
+    valid_for: str | float = "1d"  # ... or when older than this (measured on the observation clock)
+
+    @field_validator("valid_for")
+    @classmethod
+    def _valid_for(cls, v: str | float) -> str | float:
+        parse_interval(v)
+        return v
+
+    @property
+    def valid_seconds(self) -> float:
+        return parse_interval(self.valid_for)
 
 
 class LiveSection(Section):

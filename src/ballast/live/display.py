@@ -1,6 +1,7 @@
 """Rich views of the live service: the running status panel and ``ballast status`` tables."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -12,6 +13,28 @@ from rich.text import Text
 
 def _f(x: float | None, fmt: str = ",.2f") -> str:
     return "—" if x is None else format(x, fmt)
+
+
+def _qty(x: float | None) -> str:
+    """A quantity with thousands separators and about six significant digits, never 2.6e+06."""
+    if x is None:
+        return "—"
+    if 0 < abs(x) < 1:
+        return f"{x:,.{min(12, 5 - math.floor(math.log10(abs(x))))}f}"
+    return f"{x:,.{max(0, 6 - len(f'{abs(x):.0f}'))}f}"
+
+
+def _time(x: object) -> str:
+    """A timestamp to the second (microseconds only crowd the panel)."""
+    return "—" if x is None else str(x).replace("T", " ")[:19]
+
+
+def _grid() -> Table:
+    """The label/value header grid; values fold instead of being cut with "…"."""
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        grid.add_column(overflow="fold")
+    return grid
 
 
 def _pct(x: float | None) -> str:
@@ -27,7 +50,7 @@ def _drift(x: float | None) -> Text:
 def holdings_table(lines: list[dict[str, Any]], title: str = "holdings vs target") -> Table:
     t = Table("asset", "units", "price", "value", "weight", "target", "drift", title=title, title_justify="left")
     for ln in lines:
-        t.add_row(ln["asset"], _f(ln.get("units"), ",.6g"), _f(ln.get("price"), ",.6g"), _f(ln.get("value")),
+        t.add_row(ln["asset"], _qty(ln.get("units")), _qty(ln.get("price")), _f(ln.get("value")),
                   _pct(ln.get("weight")), _pct(ln.get("target")),
                   _drift(None if ln.get("weight") is None or ln.get("target") is None
                          else ln["weight"] - ln["target"]))
@@ -37,7 +60,7 @@ def holdings_table(lines: list[dict[str, Any]], title: str = "holdings vs target
 def running_view(svc: Any) -> RenderableType:
     """The panel ``ballast run`` keeps updating."""
     v = svc.view
-    head = Table.grid(padding=(0, 2))
+    head = _grid()
     head.add_row("strategy", Text(svc.strategy.name), "executor", svc.mode + (" (dry run)" if svc.dry_run else ""))
     head.add_row("source", svc.source_label, "observed", str(v.observed_at or "—"))
     head.add_row("cycles", str(v.cycles), "period", str(v.period if v.period is not None else "—"))
@@ -53,12 +76,12 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
                 alerts: list[dict[str, Any]], proposals: list[dict[str, Any]]) -> RenderableType:
     svc = st["service"]
     c = st["counts"]
-    head = Table.grid(padding=(0, 2))
+    head = _grid()
     head.add_row("strategy", Text(str(svc["strategy"])), "executor", str(svc["executor"]))
     head.add_row("trading", "[red]paused[/]" + (f" ({escape(svc['pause_reason'])})" if svc["pause_reason"] else "")
-                 if svc["paused"] else "[green]enabled[/]", "last heartbeat", str(svc["heartbeat_at"]))
+                 if svc["paused"] else "[green]enabled[/]", "last heartbeat", _time(svc["heartbeat_at"]))
     last = st["last_cycle"] or {}
-    head.add_row("last cycle", f"{last.get('observed_at', '—')} {last.get('status', '')}",
+    head.add_row("last cycle", f"{_time(last.get('observed_at'))} {last.get('status', '')}",
                  "value", _f(st["value"]))
     head.add_row("cycles", str(c["cycles"]), "decisions", str(c["decisions"]))
     head.add_row("orders", str(c["orders"]), "fills", str(c["fills"]))
@@ -72,7 +95,7 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
     if orders:
         t = Table("client id", "side", "asset", "quantity", "status", title="open orders", title_justify="left")
         for o in orders:
-            t.add_row(o["client_order_id"], o["side"], o["asset"], _f(o["quantity"], ",.6g"), o["status"])
+            t.add_row(o["client_order_id"], o["side"], o["asset"], _qty(o["quantity"]), o["status"])
         parts.append(t)
     if proposals:
         t = Table("id", "decision", "state", "trades", "reason", title="pending proposals", title_justify="left")

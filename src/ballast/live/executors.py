@@ -27,6 +27,7 @@ class VenueFill:
     quote_quantity: float  # signed units of the quote asset, fee included
     fee: float  # in the portfolio's currency
     gross: float | None = None  # units the order's filled amount grew by (default |quantity|)
+    fee_leg: tuple[str, float, float] | None = None  # a fee in a third currency: (currency, units, value)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class Executor(ABC):
     def balances(self, assets: list[str]) -> dict[str, float] | None:
         """Units held at the venue (used as starting holdings), or None if it has no account."""
         return None
+
+    def minimum(self, asset: str) -> tuple[float | None, float | None]:
+        """The venue's smallest order of ``asset``: (units, value in the quote asset); None = no limit."""
+        return None, None
 
 
 CostFn = Callable[[str, float], float]  # (asset, traded value) → cost in currency
@@ -190,6 +195,31 @@ class CcxtExecutor(Executor):
             pass
         return self.lookup(order)
 
+    def minimum(self, asset: str) -> tuple[float | None, float | None]:
+        import ccxt
+
+        try:
+            market = self._call(self.exchange.market, self.symbol(asset))
+        except (ccxt.BaseError, TransientError):  # unknown symbol or venue unreachable: it judges at send
+            return None, None
+        limits = market.get("limits") or {}
+
+        def low(kind: str) -> float | None:
+            v = (limits.get(kind) or {}).get("min")
+            return float(v) if v else None
+
+        return low("amount"), low("cost")
+
+    def fee_value(self, currency: str) -> float | None:
+        """The venue's last price of ``currency`` in the quote asset, or None if it has none."""
+        import ccxt
+
+        try:
+            last = self._call(self.exchange.fetch_ticker, f"{currency}/{self.quote}").get("last")
+        except (ccxt.BaseError, TransientError):
+            return None
+        return float(last) if last else None
+
     def balances(self, assets: list[str]) -> dict[str, float] | None:
         bal = self._call(self.exchange.fetch_balance)
         total = bal.get("total") or {}
@@ -211,14 +241,17 @@ class CcxtExecutor(Executor):
             part = (filled - already) / filled
             fee_quote = fee_cost * part if fee_ccy in (None, self.quote) else 0.0
             fee_base = fee_cost * part if fee_ccy == order["asset"] else 0.0
+            leg = None
+            if fee_cost and fee_ccy not in (None, self.quote, order["asset"]):  # e.g. BNB on binance
+                rate = self.fee_value(fee_ccy)
+                leg = (fee_ccy, fee_cost * part, fee_cost * part * rate if rate else 0.0)
             qty = sign * (filled - already) - fee_base
             quote_qty = -sign * (cost or avg * filled) * part - fee_quote
             fills.append(VenueFill(f"{raw.get('id')}:{filled!r}", qty, avg, quote_qty,
-                                   fee_quote + fee_base * avg, filled - already))
+                                   fee_quote + fee_base * avg, filled - already, leg))
         if status == "cancelled" and filled > 0:
             status = "partially_filled"
         return VenueOrder(status, str(raw.get("id")) if raw.get("id") is not None else None, fills)
-
 
     def _fee(self, order: dict[str, Any], raw: dict[str, Any]) -> tuple[float, str | None]:
         """The order's total fee. An order read back by id usually carries none (binance's

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,9 +35,13 @@ DEFAULT_URL = "sqlite:///ballast.db"
 CASH = "_cash"  # unallocated currency (the backtest's cash scalar); priced at 1
 
 DECISION_FINAL = ("filled", "partially_filled", "cancelled", "failed")
-ORDER_STATES = ("planned", "submitted", "filled", "partially_filled", "cancelled", "rejected", "failed")
+ORDER_STATES = ("planned", "submitted", "cancel_requested", "filled", "partially_filled", "cancelled", "rejected",
+                "failed")
 ORDER_FINAL = ("filled", "partially_filled", "cancelled", "rejected", "failed")
-PROPOSAL_STATES = ("pending", "approved", "executing", "executed", "rejected", "failed")
+ORDER_OPEN = ("planned", "submitted", "cancel_requested")  # the venue may still act on these
+PROPOSAL_STATES = ("pending", "approved", "exported", "executing", "executed", "settled", "expired", "rejected",
+                   "failed")
+PROPOSAL_OPEN = ("pending", "approved", "exported", "executing")  # a new proposal must not overlap these
 
 
 def utcnow() -> datetime:
@@ -160,7 +164,7 @@ class Fill(Base):
     price: Mapped[float] = mapped_column(Float)
     quote_asset: Mapped[str] = mapped_column(String(64))
     quote_quantity: Mapped[float] = mapped_column(Float)
-    fee: Mapped[float] = mapped_column(Float)  # in quote currency
+    fee: Mapped[float] = mapped_column(Float)  # in quote currency (a fee paid in another currency: its value)
     filled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -214,7 +218,8 @@ _HOLDINGS = select(_LEGS.c.asset, func.sum(_LEGS.c.units)).group_by(_LEGS.c.asse
 _UNFINISHED = (select(Decision.id)
                .where(Decision.state.in_(("planned", "submitted")),
                       Decision.id.not_in(select(Proposal.decision_id)
-                                         .where(Proposal.state.in_(("pending", "approved", "rejected")))))
+                                         .where(Proposal.state.in_(("pending", "approved", "exported",
+                                                                    "rejected")))))
                .order_by(Decision.id))
 _PAUSED = select(ServiceState.paused).where(ServiceState.id == 1)
 
@@ -238,6 +243,10 @@ def normalise_url(url: str) -> str:
 
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+# (holdings, orders, proposal) → (why it must not execute or None, order id → scaled-down units)
+FitCheck = Callable[[dict[str, float], list[dict[str, Any]], dict[str, Any]], tuple[str | None, dict[int, float]]]
 
 
 @dataclass(frozen=True)
@@ -460,7 +469,7 @@ class Ledger:
 
     def open_orders(self) -> list[dict[str, Any]]:
         with self.session() as s:
-            os_ = s.scalars(select(Order).where(Order.status.in_(("planned", "submitted"))).order_by(Order.id)).all()
+            os_ = s.scalars(select(Order).where(Order.status.in_(ORDER_OPEN)).order_by(Order.id)).all()
             return [_order(o) for o in os_]
 
     def orders(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -522,26 +531,70 @@ class Ledger:
                           .values(status="cancelled", error="proposal rejected", updated_at=utcnow()))
         return out
 
-    def claim_approved(self) -> list[int]:
-        """approved → executing for every approved proposal; returns the ids this caller won."""
+    def claim_approved(self, check: FitCheck | None = None) -> list[int]:
+        """approved → executing for every approved proposal; returns the ids this caller won.
+
+        Nothing is claimed while the service is paused. ``check(holdings, orders, proposal)``
+        runs in the claiming transaction (holdings read there): a reason it returns expires the
+        proposal instead (state ``expired``, decision and orders cancelled, an alert) — so a plan
+        that no longer fits the holdings is never sent; buy quantities it scales down are
+        written in the same transaction."""
         with self.session() as s:
+            if s.scalar(_PAUSED):
+                return []
             ids = list(s.scalars(select(Proposal.id).where(Proposal.state == "approved").order_by(Proposal.id)))
         won = []
         for pid in ids:
             with self.session() as s:
+                if s.scalar(_PAUSED):
+                    break
                 n = s.execute(update(Proposal).where(Proposal.id == pid, Proposal.state == "approved")
                               .values(state="executing")).rowcount
-            if n == 1:
+                if n != 1:
+                    continue
+                reason, resize = None, {}
+                if check is not None:
+                    p = s.get(Proposal, pid)
+                    assert p is not None
+                    orders = [_order(o) for o in s.scalars(select(Order).where(Order.decision_id == p.decision_id)
+                                                           .order_by(Order.id))]
+                    reason, resize = check(self.holdings(s), orders, _proposal(p))
+                if reason is not None:
+                    _expire(s, pid, reason)
+                    continue
+                for oid, qty in resize.items():  # buys scaled to the paying balance, never up
+                    o = s.get(Order, oid)
+                    assert o is not None and qty <= o.quantity
+                    o.notional, o.expected_cost = o.notional * qty / o.quantity, o.expected_cost * qty / o.quantity
+                    o.quantity, o.error = qty, f"scaled to {qty:.8g} units to fit the balance at today's price"
                 won.append(pid)
         return won
 
-    def export_approved(self) -> dict[str, Any]:
-        """Approved proposals as one batch (e.g. for a multisig transaction builder)."""
-        items = self.proposals("approved", limit=10_000)
+    def expired_since(self, after_id: int) -> list[dict[str, Any]]:
+        """Proposals expired with an id above ``after_id`` (the service re-plans after each)."""
+        with self.session() as s:
+            return [_proposal(p) for p in s.scalars(select(Proposal).where(
+                Proposal.state == "expired", Proposal.id > after_id).order_by(Proposal.id))]
+
+    def export_approved(self, mark: bool = True) -> dict[str, Any]:
+        """Approved proposals as one batch (e.g. for a multisig transaction builder). ``mark``:
+        they become ``exported`` in the same transaction, so no later export holds them again and
+        no runner executes them; ``ballast proposals settle`` records what was done on chain."""
+        with self.session() as s:
+            rows = list(s.scalars(select(Proposal).where(Proposal.state == "approved").order_by(Proposal.id)))
+            items = [_proposal(p) for p in rows]
+            if mark and rows:
+                s.execute(update(Proposal).where(Proposal.id.in_([p.id for p in rows]),
+                                                 Proposal.state == "approved").values(state="exported"))
         st = self.state()
         return {"ledger": st["ledger_key"], "strategy": st["strategy"], "exported_at": _iso(utcnow()),
-                "proposals": list(reversed(items)),
-                "trades": [t for p in reversed(items) for t in p["payload"].get("trades", [])]}
+                "proposals": items, "trades": [t for p in items for t in p["payload"].get("trades", [])]}
+
+    def open_proposals(self) -> list[dict[str, Any]]:
+        """Proposals not yet done with (pending, approved, exported, executing), oldest first."""
+        with self.session() as s:
+            return [_proposal(p) for p in s.scalars(select(Proposal).where(Proposal.state.in_(PROPOSAL_OPEN))
+                                                    .order_by(Proposal.id))]
 
     # ---------------------------------------------------------------- alerts
     def alerts(self, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
@@ -550,6 +603,16 @@ class Ledger:
             if open_only:
                 q = q.where(Alert.resolved_at.is_(None))
             return [_alert(a) for a in s.scalars(q)]
+
+    def add_alert_once(self, kind: str, message: str, level: str = "warning", asset: str | None = None) -> bool:
+        """An alert unless one of this kind and asset is still open (no alert per cycle)."""
+        with self.session() as s:
+            if s.scalar(select(Alert.id).where(Alert.kind == kind, Alert.resolved_at.is_(None),
+                                               Alert.asset.is_(None) if asset is None else Alert.asset == asset)
+                        .limit(1)) is not None:
+                return False
+            s.add(Alert(level=level, kind=kind, message=message, asset=asset))
+        return True
 
     def resolve_alert(self, alert_id: int) -> Outcome:
         with self.session() as s:
@@ -654,9 +717,13 @@ class Ledger:
 
     def record_fill(self, order_id: int, trade_key: str, quantity: float, price: float,
                     quote_quantity: float, fee: float, status: str | None = None,
-                    gross: float | None = None) -> bool:
+                    gross: float | None = None, fee_leg: tuple[str, float, float] | None = None) -> bool:
         """Record one venue fill (idempotent on ``trade_key``) and optionally the order's new
-        status, in one transaction. Returns False if the fill was already recorded."""
+        status, in one transaction. Returns False if the fill was already recorded.
+
+        ``fee_leg`` = (currency, units, value): a fee the venue took in a third currency (BNB on
+        Binance), booked as its own leg so holdings stay = start + fills; ``value`` (in the
+        portfolio's currency, 0 when it could not be valued) is the leg's ``fee``."""
         with self.session() as s:
             o = s.get(Order, order_id)
             if o is None:
@@ -665,6 +732,11 @@ class Ledger:
             if seen is None:
                 s.add(Fill(order_id=order_id, trade_key=trade_key, asset=o.asset, quantity=quantity,
                            price=price, quote_asset=o.quote_asset, quote_quantity=quote_quantity, fee=fee))
+                if fee_leg is not None:
+                    ccy, units, value = fee_leg
+                    s.add(Fill(order_id=order_id, trade_key=f"{trade_key}:fee", asset=ccy, quantity=-units,
+                               price=value / units if units else 0.0, quote_asset=o.quote_asset,
+                               quote_quantity=0.0, fee=value))
                 o.filled_quantity = (o.filled_quantity or 0.0) + (abs(quantity) if gross is None else gross)
             if status is not None:
                 o.status = status
@@ -682,8 +754,8 @@ class Ledger:
             d = s.get(Decision, decision_id)
             assert d is not None
             sts = list(s.scalars(select(Order.status).where(Order.decision_id == decision_id)))
-            if any(x in ("planned", "submitted") for x in sts):
-                new = "submitted" if any(x == "submitted" for x in sts) else d.state
+            if any(x in ORDER_OPEN for x in sts):
+                new = "submitted" if any(x in ("submitted", "cancel_requested") for x in sts) else d.state
             elif not sts or all(x == "filled" for x in sts):
                 new = "filled"
             elif any(x in ("filled", "partially_filled") for x in sts):
@@ -787,6 +859,18 @@ class Ledger:
                 "targets": {r["asset"]: r["target"] for r in rows if r["target"] is not None},
                 "drift": {r["asset"]: r["drift"] for r in rows if r["drift"] is not None},
                 "lines": rows, "counts": self.counts()}
+
+
+def _expire(s: Session, proposal_id: int, reason: str) -> None:
+    """The proposal is too old or no longer fits: expired, its decision and orders cancelled."""
+    did = s.scalar(select(Proposal.decision_id).where(Proposal.id == proposal_id))
+    s.execute(update(Proposal).where(Proposal.id == proposal_id).values(state="expired", note=reason[:2000],
+                                                                        executed_at=utcnow()))
+    s.execute(update(Decision).where(Decision.id == did).values(state="cancelled", note=f"expired: {reason}"[:2000],
+                                                                updated_at=utcnow()))
+    s.execute(update(Order).where(Order.decision_id == did, Order.status == "planned")
+              .values(status="cancelled", error=f"proposal expired: {reason}"[:2000], updated_at=utcnow()))
+    s.add(Alert(level="warning", kind="proposal_expired", message=f"proposal {proposal_id} expired: {reason}"))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:

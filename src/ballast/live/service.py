@@ -34,8 +34,9 @@ from ballast.errors import InputError
 from ballast.live.config import LiveSection
 from ballast.live.executors import Executor, TransientError, VenueOrder, wait_backoff
 from ballast.live.ledger import (
-    CASH, ORDER_FINAL, Ledger, PlannedDecision, PlannedOrder, utcnow,
+    CASH, ORDER_FINAL, FitCheck, Ledger, PlannedDecision, PlannedOrder, utcnow,
 )
+from ballast.live.proposals import Fit, fit_plan, staleness
 from ballast.live.sources import Observation, Source, SourceUnavailable
 from ballast.market import Market
 from ballast.strategy import Strategy
@@ -175,6 +176,10 @@ class LiveService:
         self.view = CycleView()
         self.started = False
         self.registered = False
+        # Limit prices only where a venue honours them (the paper venue fills at the observed price).
+        self.limits = executor is None or executor.name != "paper"
+        self.account_pending = False  # the restart's account comparison waits for a full reconcile
+        self.replan: str | None = None  # an approved proposal expired: propose afresh this cycle
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -197,9 +202,12 @@ class LiveService:
             self.history.append(at, row)
         if self.ledger.starting_holdings():
             self._register()
-        self.reconcile()
+        # Compare with the account only once nothing is unresolved: an order the venue filled but
+        # the ledger has not yet recorded is not a difference (checked after a later reconcile).
+        self.account_pending = not self.reconcile()
         self.last_rebalance = self.ledger.last_rebalance_period()  # after reconciling: fills may be new
-        self.check_account()
+        if not self.account_pending:
+            self.check_account()
         self.started = True
         log.info("started: %d periods of history, executor %s, source %s%s", len(self.history),
                  self.mode, self.source_label, " (dry run)" if self.dry_run else "",
@@ -253,15 +261,17 @@ class LiveService:
                 continue
             price = None if prices is None else prices.get(o["asset"])
             answer: VenueOrder | None = None
-            if reconcile or o["status"] == "submitted":
+            if reconcile or o["status"] != "planned":
                 try:
                     answer = ex.lookup(o)
                 except TransientError as exc:
                     log.warning("order %s: venue unreachable while reconciling: %s", o["client_order_id"], exc)
                     continue
-                if answer is None and o["status"] == "submitted":
+                if answer is None and o["status"] != "planned":
                     self.ledger.set_order(o["id"], "failed", error="the venue does not know this order")
                     continue
+            if answer is None and self.ledger.is_paused():
+                continue  # pause stops all sending: the order waits, planned, for resume
             if answer is None:
                 age = (utcnow() - datetime.fromisoformat(o["created_at"].rstrip("Z"))).total_seconds()
                 if reconcile and self.max_order_age is not None and age > self.max_order_age:
@@ -299,10 +309,19 @@ class LiveService:
                               f"venue after {self.retries + 1} attempts; will reconcile", "error", o["asset"])
         return None
 
-    def _apply(self, o: dict[str, Any], answer: VenueOrder) -> None:
+    def _apply(self, o: dict[str, Any], answer: VenueOrder, cancelling: bool = False) -> None:
+        """Record the venue's answer. An order whose cancel was asked for (now or before) and
+        that the venue still reports open stays ``cancel_requested``: looked up until final."""
         for f in answer.fills:
-            self.ledger.record_fill(o["id"], f.key, f.quantity, f.price, f.quote_quantity, f.fee, gross=f.gross)
+            new = self.ledger.record_fill(o["id"], f.key, f.quantity, f.price, f.quote_quantity, f.fee,
+                                          gross=f.gross, fee_leg=f.fee_leg)
+            if new and f.fee_leg is not None and not f.fee_leg[2]:
+                ccy, units, _ = f.fee_leg
+                self.ledger.add_alert("fee_unvalued", f"order {o['client_order_id']}: fee of {units:.8g} {ccy} "
+                                      f"booked in {ccy}; the venue has no {ccy} price to value it", "warning", ccy)
         status = STATUS_OF[answer.status]
+        if status == "submitted" and (cancelling or o["status"] == "cancel_requested"):
+            status = "cancel_requested"
         self.ledger.set_order(o["id"], status, exchange_order_id=answer.exchange_id, error=answer.error)
         if status == "rejected":
             log.error("order %s rejected: %s", o["client_order_id"], answer.error,
@@ -326,9 +345,9 @@ class LiveService:
                         log.warning("order %s: cancel failed: %s", o["client_order_id"], exc)
                         continue
                     if final is not None:
-                        self._apply(o, final if final.status != "open" else
-                                    VenueOrder("cancelled", final.exchange_id, final.fills))
-                    log.info("order %s: cancelled after %.0fs", o["client_order_id"], self.order_timeout,
+                        self._apply(o, final, cancelling=True)
+                    log.info("order %s: cancel requested after %.0fs (%s)", o["client_order_id"],
+                             self.order_timeout, final.status if final else "unknown",
                              extra={"event": "cancel_stale", "order": o["client_order_id"]})
                 return
             time.sleep(self.poll)
@@ -340,16 +359,43 @@ class LiveService:
                 if ans is not None:
                     self._apply(o, ans)
 
-    def run_approved(self, prices: dict[str, float] | None) -> None:
-        """Execute proposals approved since the last cycle (each claimed by exactly one runner)."""
+    def run_approved(self, prices: dict[str, float] | None, now: datetime | None) -> None:
+        """Execute proposals approved since the last cycle (each claimed by exactly one runner),
+        re-priced at ``prices`` (observed at ``now``; None: the last accepted observation)."""
         if self.executor is None or self.mode != "propose":
             return
-        for pid in self.ledger.claim_approved():
+        if prices is None:
+            last, now = self.history.last(), self.history.last_time()
+            if last is None:
+                return
+            prices = dict(zip(self.assets, map(float, last)))
+        assert now is not None
+        seen = max((p["id"] for p in self.ledger.proposals("expired", limit=1)), default=0)
+        for pid in self.ledger.claim_approved(self.fit_check(prices, now)):
             did = self.ledger.proposal_decision(pid)
             state = self.execute_decision(did, prices)
             self.last_rebalance = self.ledger.last_rebalance_period()
             log.info("proposal %d executed: decision %d %s", pid, did, state,
                      extra={"event": "proposal_executed", "proposal": pid, "decision": did, "state": state})
+        for p in self.ledger.expired_since(seen):
+            log.warning("proposal %d expired: %s", p["id"], p["note"], extra={"event": "proposal_expired",
+                                                                              "proposal": p["id"]})
+            self.replan = f"re-plan: proposal {p['id']} expired"
+
+    def fit_check(self, prices: dict[str, float], now: datetime) -> FitCheck:
+        """The test an approved proposal passes, inside the transaction that claims it: not older
+        than ``valid_for``, no price moved more than ``max_price_move``, and its orders fit the
+        holdings at these prices (no sale of more than held, no balance below zero — buys whose
+        price rose within the tolerance are scaled down to the paying balance)."""
+        cfg = self.cfg.propose
+        cost = self.cost_fn()
+
+        def check(held: dict[str, float], orders: list[dict[str, Any]], proposal: dict[str, Any]) -> Fit:
+            planned_at = datetime.fromisoformat(proposal["payload"]["observed_at"].rstrip("Z"))
+            old = staleness(orders, planned_at, prices, now, cfg.valid_seconds, cfg.max_price_move)
+            return Fit(old, {}) if old else fit_plan(held, orders, prices, cost, cfg.max_price_move)
+
+        return check
 
     # ------------------------------------------------------------------ one cycle
     def guard_alerts(self, obs: Observation) -> list[tuple[str, str, str, str | None]]:
@@ -367,6 +413,9 @@ class LiveService:
             if age > g.stale_after * self.interval:
                 out.append(("warning", "stale_price", f"{a}: price is {age / self.interval:.1f} intervals old "
                             f"(limit {g.stale_after:g})", a))
+            elif -age > g.clock_skew:
+                out.append(("warning", "future_price", f"{a}: price time {stamp:%Y-%m-%d %H:%M:%S} is {-age:.0f}s "
+                            f"ahead of the clock (limit clock_skew {g.clock_skew:g}s)", a))
             if g.max_jump > 0 and last is not None:
                 move = p / last[i] - 1.0
                 if abs(move) > g.max_jump:
@@ -398,6 +447,17 @@ class LiveService:
         if unfinished:
             self.reconcile()
             paused, held, unfinished = self.ledger.cycle_inputs()
+        if unfinished and paused:
+            note = "paused: unsent orders of an earlier decision wait for resume"
+            self.ledger.record_cycle(obs.time, None, "paused", note, prices, None, None)
+            self._show(obs, None, "paused", note, None, [])
+            return "paused"
+        if self.account_pending and not unfinished:
+            try:
+                self.check_account()
+                self.account_pending = False
+            except TransientError as exc:  # the account cannot be read now: compare next cycle
+                log.warning("holdings not compared with the account: %s", exc)
         if unfinished:
             msg = "an earlier decision is still unresolved at the venue; nothing new is decided"
             log.warning(msg, extra={"event": "guard", "kind": "unreconciled"})
@@ -406,7 +466,7 @@ class LiveService:
             self._show(obs, None, "guarded", msg, None, [])
             return "guarded"
 
-        self.run_approved(prices)  # approved proposals trade at these (guarded) prices
+        self.run_approved(prices, obs.time)  # approved proposals trade at these (guarded) prices
         if self.mode == "propose":
             paused, held, _ = self.ledger.cycle_inputs()
         p = np.array([prices[a] for a in self.assets], dtype=np.float64)
@@ -441,15 +501,17 @@ class LiveService:
         spec = self.plan_spec(recent)
         state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)),
                              self.last_rebalance)
-        reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state)
+        reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state) or self.replan
         if reason is None or not V > 0:
             self.ledger.record_cycle(obs.time, t, "hold", None, prices, V, lines)
             self._show(obs, t, "hold", None, V, lines)
             return "hold"
         if self.mode == "propose":
-            waiting = self.ledger.proposals("pending", limit=1)
+            waiting = self.ledger.open_proposals()
             if waiting:
-                note = f"trigger fired ({reason}); proposal {waiting[0]['id']} is still waiting for approval"
+                w = waiting[0]
+                note = f"trigger fired ({reason}); proposal {w['id']} is still {w['state']}" + (
+                    " (record its execution with `ballast proposals settle`)" if w["state"] == "exported" else "")
                 self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
                 self._show(obs, t, "hold", note, V, lines)
                 return "hold"
@@ -470,6 +532,7 @@ class LiveService:
         propose = self.mode == "propose" and not self.dry_run
         rec = self.ledger.record_cycle(obs.time, t, "decided", None, prices, V, lines, plan, propose=propose)
         assert rec.decision_id is not None
+        self.replan = None
         log.info("decision %d at %s: %s; %d order(s), notional %.2f, expected cost %.2f%s", rec.decision_id,
                  obs.time, reason, len(plan.orders), plan.notional, plan.expected_cost,
                  f" -> proposal {rec.proposal_id}" if rec.proposal_id else "",
@@ -527,17 +590,43 @@ class LiveService:
                 continue
             side = "buy" if dv[i] > 0 else "sell"
             slip = self.cfg.ccxt.slippage
-            limit = p[i] * (1 + slip if side == "buy" else 1 - slip) if self.mode != "paper" else None
+            limit = p[i] * (1 + slip if side == "buy" else 1 - slip) if self.limits else None
             orders.append(PlannedOrder(a, settle, side, abs(dv[i] / p[i]), float(p[i]), q_price,
                                        limit, abs(float(dv[i])), float(cost[i])))
         if not orders:
             return None
+        planned, (orders, small) = orders, self.venue_sized(orders)
+        dropped = sum(o.expected_cost for o in planned if o not in orders)
+        if not orders:
+            return f"trigger fired ({reason}) but every trade is below the venue's minimum: {small}"
+        notes = [n for n in ("dry run: not sent" if self.dry_run else None,
+                             f"skipped below the venue's minimum: {small}" if small else None) if n]
         weights = {"before": dict(zip(self.assets, map(float, w_pre))),
                    "target": dict(zip(self.assets, map(float, target))),
                    "planned": dict(zip(self.assets, map(float, w_new)))}
         return PlannedDecision(reason, "dry-run" if self.dry_run else self.mode, float(V),
-                               float(sum(o.notional for o in orders)), float(cost.sum()), weights, orders,
-                               "dry run: not sent" if self.dry_run else None)
+                               float(sum(o.notional for o in orders)), float(cost.sum()) - dropped, weights, orders,
+                               "; ".join(notes) or None)
+
+    def venue_sized(self, orders: list[PlannedOrder]) -> tuple[list[PlannedOrder], str | None]:
+        """Drop orders below the venue's minimum amount or value (they would be rejected every
+        cycle); one open ``below_minimum`` alert per asset says why, not one per cycle."""
+        if self.executor is None:
+            return orders, None
+        keep, small = [], []
+        for o in orders:
+            units, value = self.executor.minimum(o.asset)
+            worth = o.notional / o.quote_price
+            if (units is not None and o.quantity < units) or (value is not None and worth < value):
+                why = (f"{o.side} {o.quantity:.8g} {o.asset} (worth {worth:,.2f}) is below the venue's minimum "
+                       f"order ({units if units is not None else '-'} units, {value if value is not None else '-'} "
+                       f"{o.quote_asset})")
+                small.append(why)
+                if self.ledger.add_alert_once("below_minimum", f"{why}; not sent until it grows", "warning", o.asset):
+                    log.warning("not sent: %s", why, extra={"event": "below_minimum", "asset": o.asset})
+            else:
+                keep.append(o)
+        return keep, "; ".join(small) or None
 
     def settlement(self, cash: float, value: float) -> str:
         """The asset trades settle in. Under exact accounting with a quote asset, the backtest's
@@ -602,7 +691,7 @@ class LiveService:
                 if until_end:
                     log.info("replay finished after %d cycles", done, extra={"event": "end", "cycles": done})
                     break
-                self.run_approved(None)
+                self.run_approved(None, None)
                 self.view.status, self.view.note = "waiting", "the replay has ended (Ctrl-C to stop)"
                 if on_cycle:
                     on_cycle(self)
@@ -718,6 +807,7 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
         if live.json_ is None:
             raise InputError(f"{path}: [live.json] file: the json source needs a file of prices")
         source = JsonSource(near(live.json_.file), list(assets))
+        source.check()  # a missing or malformed file is a configuration error at start-up
     else:
         source = CcxtSource(exchange, list(assets), quote, live.ccxt.symbols)
 

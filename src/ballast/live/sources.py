@@ -120,41 +120,57 @@ class ReplaySource(Source):
 
 class JsonSource(Source):
     """A static JSON file read every cycle: ``{"time": ISO-8601, "prices": {asset: price}}`` or a
-    flat ``{asset: price}`` (its time is then the file's modification time)."""
+    flat ``{asset: price}`` (its time is then the file's modification time).
+
+    The boundary between a configuration error and a passing fault: `check` (at start-up) turns
+    any unreadable file — missing, not JSON, the wrong shape, a price that is not a number — into
+    an `InputError`; once running, the same faults (a file being rewritten, removed for a moment)
+    are `SourceUnavailable`: the cycle is skipped with an alert and the file is read again."""
 
     def __init__(self, path: str | Path, assets: list[str]) -> None:
         self.path = Path(path)
         self.assets = assets
         self.name = f"json {self.path.name}"
 
+    def check(self) -> None:
+        try:
+            self.next(None)
+        except SourceUnavailable as exc:
+            raise InputError(str(exc)) from None
+
     def next(self, after: datetime | None) -> Observation | None:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise InputError(f"{self.path}: no such price file") from None
+            raise SourceUnavailable(f"{self.path}: no such price file") from None
         except (OSError, ValueError) as exc:
-            raise InputError(f"{self.path}: not valid JSON: {exc}") from None
+            raise SourceUnavailable(f"{self.path}: not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
-            raise InputError(f"{self.path}: expected an object of prices")
+            raise SourceUnavailable(f"{self.path}: expected an object of prices")
         if "prices" in raw:
             prices = raw["prices"]
             try:
                 stamp = _naive_utc(pd.Timestamp(raw["time"])) if "time" in raw else None
             except (ValueError, TypeError):
-                raise InputError(f"{self.path}: time {raw['time']!r} is not an ISO-8601 time") from None
+                raise SourceUnavailable(f"{self.path}: time {raw['time']!r} is not an ISO-8601 time") from None
         else:
             prices, stamp = raw, None
         if not isinstance(prices, dict):
-            raise InputError(f"{self.path}: prices must be an object of asset → price")
+            raise SourceUnavailable(f"{self.path}: prices must be an object of asset → price")
         if stamp is None:
-            stamp = datetime.fromtimestamp(os.path.getmtime(self.path), UTC).replace(tzinfo=None)
+            try:
+                stamp = datetime.fromtimestamp(os.path.getmtime(self.path), UTC).replace(tzinfo=None)
+            except OSError as exc:
+                raise SourceUnavailable(f"{self.path}: {exc}") from None
         out: dict[str, float] = {}
         for a in self.assets:
             v = prices.get(a)
+            if isinstance(v, bool):
+                raise SourceUnavailable(f"{self.path}: price of {a!r} is not a number: {v!r}")
             try:
                 out[a] = float(v) if v is not None else math.nan
             except (TypeError, ValueError):
-                raise InputError(f"{self.path}: price of {a!r} is not a number: {v!r}") from None
+                raise SourceUnavailable(f"{self.path}: price of {a!r} is not a number: {v!r}") from None
         return Observation(utcnow(), out, {a: stamp for a in self.assets})
 
 

@@ -26,6 +26,7 @@ STRATEGY_COLORS = ("#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891
 ASSET_COLORS = ("#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#f97316", "#84cc16",
                 "#ec4899", "#64748b", "#14b8a6", "#a855f7")
 HOLD_COLOR = "#6b7280"
+HOLD_DASHES = ("dash", "dot", "dashdot", "longdash")  # one style per buy-and-hold line
 MAX_POINTS = 4000  # line points per trace: enough for a screen, keeps the page light on hourly data
 MAX_ASSET_PANELS = 8
 
@@ -108,23 +109,42 @@ def equity_figure(results: Sequence["Result"]) -> Figure:
         fig.add_trace(go.Scatter(x=x_axis(r)[i], y=r.raw.equity[i] / r.strategy.capital, name=name,
                                  line={"color": STRATEGY_COLORS[k % len(STRATEGY_COLORS)], "width": 2},
                                  hovertemplate="%{y:.3f}×"))
-    for name, b in baselines(results):
+    for k, (name, b) in enumerate(baselines(results)):
         i = thin(len(b.raw.equity))
         fig.add_trace(go.Scatter(x=x_axis(b)[i], y=b.raw.equity[i] / b.strategy.capital, name=name,
-                                 line={"color": HOLD_COLOR, "width": 1.5, "dash": "dash"},
+                                 line={"color": HOLD_COLOR, "width": 1.5, "dash": HOLD_DASHES[k % len(HOLD_DASHES)]},
                                  hovertemplate="%{y:.3f}×"))
     _layout(fig, 420)
-    fig.update_yaxes(title_text="growth of 1", type="log", dtick="D2")  # 1, 2, 5 per decade
-    fig.update_layout(updatemenus=[{
-        "type": "buttons", "direction": "right", "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
+    curves = [r.raw.equity / r.strategy.capital for r in results]
+    curves += [b.raw.equity / b.strategy.capital for _, b in baselines(results)]
+    values, text = log_ticks(min(float(c.min()) for c in curves), max(float(c.max()) for c in curves))
+    log_axis = {"yaxis.type": "log", "yaxis.tickvals": values, "yaxis.ticktext": text}
+    fig.update_yaxes(title_text="growth of 1", type="log", tickvals=values, ticktext=text)
+    # The toggle sits above the plot, right of the legend, so it never covers a line (PNG export drops it).
+    fig.update_layout(margin_t=64, updatemenus=[{
+        "type": "buttons", "direction": "right", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom",
         "showactive": True, "active": 0, "bgcolor": "#f3f4f6", "bordercolor": "#d1d5db",
-        "buttons": [{"label": "log", "method": "relayout", "args": [{"yaxis.type": "log", "yaxis.dtick": "D2"}]},
+        "buttons": [{"label": "log", "method": "relayout", "args": [log_axis]},
                     {"label": "linear", "method": "relayout",
-                     "args": [{"yaxis.type": "linear", "yaxis.dtick": None}]}],
+                     "args": [{"yaxis.type": "linear", "yaxis.tickvals": None, "yaxis.ticktext": None}]}],
     }])
     return Figure("equity", "Equity against buy and hold",
                   "Value of 1 invested, after every cost. Dashed grey: the same starting weights, never "
                   "rebalanced. Log scale shows equal percentage moves as equal heights.", fig)
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Ticks at 1, 2 and 5 per decade covering [lo, hi], each labelled with its whole value
+    ("0.5", "20"): plotly's own "D2" ticks print only the leading digit (0.5 as "5")."""
+    lo, hi = max(lo, 1e-12), max(hi, lo * 1.0001)
+    decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    values = [m * 10.0 ** e for e in decades for m in (1, 2, 5)]
+    if sum(lo <= v <= hi for v in values) < 3:  # a narrow range: every tenth of a decade
+        values = [m * 10.0 ** e for e in decades for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)]
+    below = [v for v in values if v <= lo]
+    above = [v for v in values if v >= hi]
+    kept = [v for v in values if (below[-1] if below else lo) <= v <= (above[0] if above else hi)]
+    return [float(f"{v:.6g}") for v in kept], [f"{v:.6g}" for v in kept]
 
 
 def drawdown(equity: np.ndarray) -> np.ndarray:
@@ -136,10 +156,10 @@ def drawdown_figure(results: Sequence["Result"]) -> Figure:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for name, b in baselines(results):
+    for k, (name, b) in enumerate(baselines(results)):
         i = thin(len(b.raw.equity))
         fig.add_trace(go.Scatter(x=x_axis(b)[i], y=drawdown(b.raw.equity)[i], name=name,
-                                 line={"color": HOLD_COLOR, "width": 1, "dash": "dash"},
+                                 line={"color": HOLD_COLOR, "width": 1, "dash": HOLD_DASHES[k % len(HOLD_DASHES)]},
                                  hovertemplate="%{y:.1%}"))
     for k, (name, r) in enumerate(zip(names(results), results, strict=True)):
         i = thin(len(r.raw.equity))
@@ -196,18 +216,17 @@ def weights_figure(result: "Result", key: str, name: str) -> Figure:
     """Held weights stacked to 100 %, with the target's cumulative boundaries dashed on top."""
     import plotly.graph_objects as go
 
-    w = result.weights.to_numpy()
-    tw = result.targets
+    assets, w, tw = grouped_holdings(result)
     i = thin(len(w))
     x = x_axis(result)[i]
     fig = go.Figure()
-    for j, asset in enumerate(result.market.assets):
+    for j, asset in enumerate(assets):
         color = ASSET_COLORS[j % len(ASSET_COLORS)]
         fig.add_trace(go.Scatter(x=x, y=w[i, j], name=asset, stackgroup="held", mode="lines",
                                  line={"width": 0.5, "color": color}, fillcolor=_rgba(color, 0.55),
                                  hovertemplate=f"{asset} %{{y:.1%}}"))
     cum = np.cumsum(tw, axis=1)
-    for j in range(len(result.market.assets) - 1):
+    for j in range(len(assets) - 1):
         fig.add_trace(go.Scatter(x=x, y=cum[i, j], mode="lines", showlegend=j == 0, name="target",
                                  legendgroup="target", hoverinfo="skip",
                                  line={"color": "#111827", "width": 1, "dash": "dot"}))
@@ -216,6 +235,21 @@ def weights_figure(result: "Result", key: str, name: str) -> Figure:
     return Figure(key, f"Holdings: {name}",
                   "Post-trade weights held at each close, stacked; dotted lines mark where the target "
                   "would put each boundary.", fig)
+
+
+def grouped_holdings(result: "Result") -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(names, held weights, target weights) with all but the MAX_ASSET_PANELS − 1 largest holdings
+    summed as "other": forty thin stripes are unreadable."""
+    assets = list(result.market.assets)
+    w, tw = result.weights.to_numpy(), result.targets
+    if len(assets) <= MAX_ASSET_PANELS:
+        return assets, w, tw
+    big = np.sort(np.argsort(-np.maximum(w.max(axis=0), tw.max(axis=0)), kind="stable")[:MAX_ASSET_PANELS - 1])
+    rest = np.setdiff1d(np.arange(len(assets)), big)
+    def grouped(x: np.ndarray) -> np.ndarray:
+        return np.column_stack([x[:, big], x[:, rest].sum(axis=1)])
+
+    return [assets[j] for j in big] + [f"other ({len(rest)})"], grouped(w), grouped(tw)
 
 
 def drift_figure(result: "Result", key: str, name: str) -> Figure:
@@ -265,7 +299,8 @@ def drift_figure(result: "Result", key: str, name: str) -> Figure:
     fig.update_xaxes(range=[x[0], x[-1]])  # no autorange padding past the data
     fig.update_annotations(font_size=12, x=0, xanchor="left")
     hidden = len(assets) - len(order)
-    note = f" Showing the {len(order)} assets that drifted most; {hidden} more in the CSV." if hidden > 0 else ""
+    note = (f" Showing the {len(order)} assets that drifted most; for the other {hidden}, `ballast backtest "
+            "FILE --out DIR` writes every weight as CSV." if hidden > 0 else "")
     band_text = " Green: the trigger's band." if hw is not None else ""
     return Figure(key, f"Drift and rebalances: {name}",
                   "Each asset's weight before trading against its target (dotted)." + band_text +
@@ -305,6 +340,9 @@ def costs_figure(results: Sequence["Result"]) -> Figure:
                                  hovertemplate="%{y:.2f}×"), row=1, col=2)
     _layout(fig, 340)
     fig.update_layout(legend_y=1.1, margin_t=56)
+    fig.update_yaxes(title_text=f"paid, {results[0].strategy.cash or 'price currency'}", tickformat=",.0f",
+                     row=1, col=1)
+    fig.update_yaxes(title_text="× portfolio value", row=1, col=2)
     fig.update_annotations(font_size=12)
     return Figure("costs", "What trading cost",
                   "Left: every cost paid, in currency, including forming the portfolio. Right: one-way "
@@ -353,11 +391,11 @@ def volatility_figure(results: Sequence["Result"], window: int | None = None) ->
             fig.add_trace(go.Scatter(x=[x_axis(r)[0], x_axis(r)[-1]], y=[vt[0], vt[0]], mode="lines",
                                      name=f"target ({name})", line={"color": color, "width": 1.5, "dash": "dot"},
                                      hovertemplate="target %{y:.1%}"))
-    for name, b in baselines(results):
+    for k, (name, b) in enumerate(baselines(results)):
         vol = rolling_volatility(b.raw.equity, w, b.market.periods_per_year)
         i = thin(len(vol))
-        fig.add_trace(go.Scatter(x=x_axis(b)[i], y=vol[i], name=name,
-                                 line={"color": HOLD_COLOR, "width": 1, "dash": "dash"}, hovertemplate="%{y:.1%}"))
+        fig.add_trace(go.Scatter(x=x_axis(b)[i], y=vol[i], name=name, hovertemplate="%{y:.1%}",
+                                 line={"color": HOLD_COLOR, "width": 1, "dash": HOLD_DASHES[k % len(HOLD_DASHES)]}))
     _layout(fig, 320, ".0%")
     fig.update_yaxes(title_text="annualised volatility", rangemode="tozero")
     has_target = any(volatility_target(r) is not None for r in results)

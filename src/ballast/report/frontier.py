@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.errors import InputError
+from ballast.report.files import write_text_atomic
 
 # Metrics where lower is better (mirrors sweep/robust.MINIMISE; the report must not import numba).
 LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown", "turnover", "total_costs", "n_rebalances",
@@ -105,11 +106,18 @@ def heatmap_figure(frame: pd.DataFrame, x: str, y: str, metric: str = "sharpe",
 
 
 def write_frontier(frame: pd.DataFrame, path: str | Path, metric: str = "sharpe",
-                   params: Sequence[str] | None = None, png: bool = True) -> list[Path]:
+                   params: Sequence[str] | None = None, png: bool | None = None) -> list[Path]:
     """The frontier (and, with two or more numeric parameters, the heatmap of the first two) as
-    ``path`` (HTML) and, with ``png``, the same stem + ``.png`` / ``-heatmap.png``."""
+    ``path`` (HTML) and the same stem + ``.png`` / ``-heatmap.png``: with ``png=None`` when kaleido
+    and a browser are installed, with ``png=True`` always (checked before anything is written)."""
     import plotly.io as pio
 
+    from ballast.report.png import png_unavailable
+
+    problem = png_unavailable() if png is not False else None
+    if png and problem is not None:
+        raise InputError(problem)
+    png = png is not False and problem is None
     path = Path(path)
     if params is None:
         params = [c for c in frame.columns if c not in LOWER_IS_BETTER | {"config"}
@@ -118,12 +126,10 @@ def write_frontier(frame: pd.DataFrame, path: str | Path, metric: str = "sharpe"
     axes = [p for p in params if frame[p].nunique() > 1]
     if len(axes) >= 2:
         figs.append(("-heatmap", heatmap_figure(frame, axes[0], axes[1], metric, params=params)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     html = "".join(pio.to_html(f, full_html=False, include_plotlyjs=(i == 0)) for i, (_, f) in enumerate(figs))
-    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>ballast sweep</title></head>"
-                    f"<body>{html}</body></html>", encoding="utf-8")
-    written.append(path)
+    write_text_atomic(path, f"<!doctype html><html><head><meta charset='utf-8'><title>ballast sweep</title></head>"
+                            f"<body>{html}</body></html>")
+    written: list[Path] = [path]
     if png:
         from ballast.report.figures import Figure
         from ballast.report.png import export

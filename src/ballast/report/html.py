@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ballast.engine.metrics import METRIC_DOCS
+from ballast.report.files import write_text_atomic
 from ballast.report.figures import STRATEGY_COLORS, Figure, all_figures, baselines, names
 from ballast.report.terminal import HIGHER_IS_BETTER, fmt, label
 
@@ -58,6 +59,7 @@ table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums;
 th, td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:right; white-space:nowrap; }
 th:first-child, td:first-child { text-align:left; }
 thead th { font-size:12px; color:var(--muted); font-weight:600; border-bottom:2px solid var(--line); }
+.wide { overflow-x:auto; }
 td.best { color:var(--good); font-weight:650; }
 td abbr { text-decoration:none; border-bottom:1px dotted #9ca3af; cursor:help; }
 dl.config { display:grid; grid-template-columns:max-content 1fr; gap:4px 18px; margin:0 0 12px; }
@@ -72,10 +74,7 @@ def write_tearsheet(results: Sequence["Result"], path: str | Path, *, title: str
     """Write the tearsheet for one or several backtests to ``path``; returns the absolute path."""
     if not results:
         raise ValueError("write_tearsheet needs at least one backtest result")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(results, title=title, vol_window=vol_window), encoding="utf-8")
-    return path.resolve()
+    return write_text_atomic(Path(path), render(results, title=title, vol_window=vol_window))
 
 
 def plotly_js() -> str:
@@ -91,8 +90,7 @@ def render(results: Sequence["Result"], *, title: str | None = None, vol_window:
     first = results[0]
     heading = title or (labels[0] if len(results) == 1 else " vs ".join(labels))
     span = f"{label(first.market.index[0])} → {label(first.market.index[-1])}"
-    sub = (f"{span} · {first.market.n_periods:,} periods · {len(first.market.assets)} assets "
-           f"({', '.join(first.market.assets)})")
+    sub = f"{span} · {first.market.n_periods:,} periods · {asset_summary(results)}"
     body = [
         _section("Headline", "Each strategy against buy and hold of the same starting weights, after costs.",
                  _cards(results, labels)),
@@ -122,6 +120,13 @@ def render(results: Sequence["Result"], *, title: str | None = None, vol_window:
 </body>
 </html>
 """
+
+
+def asset_summary(results: Sequence["Result"]) -> str:
+    """"3 assets (BTC, ETH, USDT)" over every strategy on the page; a long list is counted, not spelled out."""
+    assets = list(dict.fromkeys(a for r in results for a in r.market.assets))
+    shown = f" ({', '.join(assets)})" if len(assets) <= 8 else ""
+    return f"{len(assets)} assets{shown}"
 
 
 def _section(title: str, caption: str, inner: str, key: str | None = None) -> str:
@@ -187,7 +192,8 @@ def _metrics_table(results: Sequence["Result"], labels: list[str]) -> str:
                         for v in values)
         doc = html.escape(METRIC_DOCS.get(metric, ""))
         rows.append(f'<tr><td><abbr title="{doc}">{html.escape(metric)}</abbr></td>{cells}</tr>')
-    return f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f'<div class="wide"><table><thead><tr><th>metric</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _config(results: Sequence["Result"], labels: list[str]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ballast.errors import InputError
+from ballast.report.files import make_folder
 
 if TYPE_CHECKING:
     from ballast.report.figures import Figure
@@ -33,20 +34,31 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("google-chrome")
 
 
+def png_unavailable() -> str | None:
+    """Why PNG export cannot run here (kaleido or the browser missing), or None: checked before
+    any work, so a command can say so up front instead of failing after the backtest."""
+    import importlib.util
+
+    if importlib.util.find_spec("kaleido") is None:
+        return ("PNG export needs kaleido: pip install 'ballast[png]' "
+                "(and a Chromium, e.g. apt-get install chromium)")
+    if chromium_path() is None:
+        return ("PNG export needs Chromium or Chrome; install it (apt-get install chromium) "
+                "or set BALLAST_CHROMIUM to its path")
+    return None
+
+
 def export(figures: Sequence["Figure"], directory: Path, scale: float = 2.0) -> list[Path]:
     """Write ``<key>.png`` for each figure; a missing kaleido or browser is a clear user error."""
-    try:
-        import kaleido
-    except ImportError:
-        raise InputError("PNG export needs kaleido: pip install 'ballast[png]' "
-                         "(and a Chromium, e.g. apt-get install chromium)") from None
+    problem = png_unavailable()
+    if problem is not None:
+        raise InputError(problem)
+    import kaleido
+
     browser = chromium_path()
-    if browser is None:
-        raise InputError("PNG export needs Chromium or Chrome; install it (apt-get install chromium) "
-                         "or set BALLAST_CHROMIUM to its path")
-    directory.mkdir(parents=True, exist_ok=True)
+    make_folder(directory)
     paths = [directory / f"{f.key}.png" for f in figures]
-    specs = [{"fig": f.figure.to_dict(), "path": p,
+    specs = [{"fig": without_buttons(f.figure.to_dict()), "path": p,
               "opts": {"format": "png", "width": WIDTH, "height": int(f.figure.layout.height or 400),
                        "scale": scale}} for f, p in zip(figures, paths, strict=True)]
     previous = os.environ.get("BROWSER_PATH")
@@ -62,3 +74,9 @@ def export(figures: Sequence["Figure"], directory: Path, scale: float = 2.0) -> 
     if missing:
         raise RuntimeError(f"kaleido did not write {', '.join(missing)}")
     return paths
+
+
+def without_buttons(spec: dict) -> dict:
+    """A figure without its interactive buttons (the log/linear toggle): a PNG cannot press them."""
+    spec.get("layout", {}).pop("updatemenus", None)
+    return spec

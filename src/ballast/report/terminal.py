@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ballast.engine.result import Result
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -127,3 +129,21 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
         for name, curve in curves:
             console.print(f"{name:<7} {sparkline(curve, width, (lo, hi))} {curve[-1]:.2f}×", highlight=False)
     console.print(f"[dim]conventions: {result.conventions}[/]")
+
+
+def walk_forward_table(frame: "pd.DataFrame", params: list[str], metric: str) -> Table:
+    """The walk-forward windows as a narrow table: test period, the configuration chosen on the
+    training window, and its training and test scores (every metric is in the Parquet file)."""
+    cols = ["window", "test_start", "test_end", *params, f"train_{metric}", metric, "final_wealth"]
+    table = Table(*[c if c != metric else f"test_{metric}" for c in dict.fromkeys(cols)],
+                  title="walk-forward (all metrics in the output file)", title_justify="left")
+    for r in frame.to_dict("records"):
+        table.add_row(*[_cell(r.get(c)) if c not in ("test_start", "test_end") else label(r.get(c))
+                        for c in dict.fromkeys(cols)])
+    return table
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4g}"
+    return str(value)

@@ -63,6 +63,10 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
         raise InputError("give either --workers (a local cluster) or --scheduler (an existing one), not both")
     data = spec.strategy.data.model_dump()
     data["prices"] = spec.strategy.prices_path()
+    if data.pop("dayfirst"):  # DD/MM/YYYY dates ([data] dayfirst): the sweep gets the dated table
+        from ballast.data.loaders import read_dated
+
+        data["prices"] = read_dated(data["prices"], dayfirst=True)
     bs = None if walk_forward else spec.bootstrap(bootstrap, seed)
     market, job = prepare_sweep(data["prices"], spec.keywords(), spec.section.mode == "zip", data, bs)
     chunk = chunk_size or spec.section.chunk_size
@@ -98,7 +102,9 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
             out.parent.mkdir(parents=True, exist_ok=True)
             table.to_parquet(out, index=False)
             bar.stop()
-            console.print(table.drop(columns=["train_start", "test_start"]).to_string(index=False))
+            from ballast.report.terminal import walk_forward_table
+
+            console.print(walk_forward_table(table, list(job.grid.names), wf.metric))
             console.print(f"wrote {len(table)} windows to {out} in {time.perf_counter() - t0:.1f} s")
             return 0
         best = Best(ParquetSink(out), metric)

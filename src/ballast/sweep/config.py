@@ -140,7 +140,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     raw = cfg.sweep
     if not raw:
         raise InputError(f"{path}: no [sweep] section; add one with at least one parameter, "
-                         "e.g. [sweep] band = {{ start = 0.01, stop = 0.2, num = 20 }}")
+                         "e.g. [sweep] band = { start = 0.01, stop = 0.2, num = 20 }")
     try:
         section = SweepSection.model_validate(raw)
     except ValidationError as exc:

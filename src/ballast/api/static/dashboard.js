@@ -80,6 +80,8 @@ function renderStatus(s) {
   const badge = $("state-badge");
   badge.textContent = svc.paused ? `paused${svc.pause_reason ? `: ${svc.pause_reason}` : ""}` : "running";
   badge.className = `badge ${svc.paused ? "paused" : "running"}`;
+  $("pause").hidden = Boolean(svc.paused);  // offer only the action that applies
+  $("resume").hidden = !svc.paused;
   $("kpi-value").textContent = num(s.value);
   $("kpi-drift").textContent = pct(s.max_drift, 2);
   $("kpi-cycle").textContent = s.last_cycle ? `${when(s.last_cycle.observed_at)} · ${s.last_cycle.status}` : "–";
@@ -148,7 +150,6 @@ function renderDrift(points, holdings) {
 function renderProposals(items) {
   const box = $("proposals");
   const open = items.filter((p) => p.state === "pending" || p.state === "approved" || p.state === "executing");
-  const recent = items.filter((p) => !open.includes(p)).slice(0, 3);
   const card = (p) => {
     const trades = (p.payload.trades || []).map((t) => `${t.side} ${num(t.quantity, 4)} ${t.asset}`).join(", ");
     const node = el("div", { class: "proposal", "data-proposal": String(p.id) },
@@ -167,8 +168,8 @@ function renderProposals(items) {
     }
     return node;
   };
-  const nodes = [...open, ...recent].map(card);
-  box.replaceChildren(...(nodes.length ? nodes : [el("p", { class: "empty" }, "no proposals")]));
+  const nodes = open.map(card);
+  box.replaceChildren(...(nodes.length ? nodes : [el("p", { class: "empty" }, "no open proposals")]));
 }
 
 function renderDecisions(items) {

@@ -7,7 +7,6 @@ import re
 
 import pytest
 from api_support import TOKEN, LiveServer, seed_ledger
-from browser_support import browser  # noqa: F401  (fixture)
 from live_support import expire_lease
 from playwright.sync_api import expect
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from api_support import TOKEN, LiveServer, seed_ledger
-from browser_support import browser  # noqa: F401  (fixture)
 
 from ballast.live.ledger import Ledger
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from live_binance import FakeBinance
-from live_support import Crash, crash_at, db_url, fast_tmp, write_strategy  # noqa: F401
+from live_support import Crash, crash_at, write_strategy
 
 from ballast.config import load_strategy_file
 from ballast.live.config import load_live_section

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from live_support import db_url, fast_tmp, synthetic_prices, write_strategy  # noqa: F401
+from live_support import synthetic_prices, write_strategy
 from sqlalchemy import text
 
 from ballast.live.ledger import Ledger

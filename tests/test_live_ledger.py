@@ -6,7 +6,6 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from live_support import db_url  # noqa: F401  (fixture)
 from sqlalchemy import inspect, text
 
 from ballast.errors import InputError

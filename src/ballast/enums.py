@@ -5,6 +5,7 @@ it compiles, while enum members are a type of their own in every signature that 
 Neutral ground: the domain (targets, triggers, planning, costs) and the runners import from here,
 and this module imports nothing of ballast.
 """
+
 from __future__ import annotations
 
 # Accounting conventions (Strategy.convention; docs/conventions.md).
@@ -55,13 +56,39 @@ N_ACC = 9
 
 # The metrics, in the order of a metrics vector (engine/metrics.py) and of a sweep's columns.
 METRIC_NAMES = (
-    "final_wealth", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
-    "calmar", "turnover", "total_costs", "n_rebalances", "n_trades", "mean_abs_drift",
-    "max_abs_drift", "tracking_error",
+    "final_wealth",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "turnover",
+    "total_costs",
+    "n_rebalances",
+    "n_trades",
+    "mean_abs_drift",
+    "max_abs_drift",
+    "tracking_error",
 )
-(M_FINAL_WEALTH, M_TOTAL_RETURN, M_CAGR, M_VOLATILITY, M_SHARPE, M_SORTINO, M_MAX_DRAWDOWN, M_CALMAR,
- M_TURNOVER, M_TOTAL_COSTS, M_N_REBALANCES, M_N_TRADES, M_MEAN_ABS_DRIFT, M_MAX_ABS_DRIFT,
- M_TRACKING_ERROR) = range(len(METRIC_NAMES))
+(
+    M_FINAL_WEALTH,
+    M_TOTAL_RETURN,
+    M_CAGR,
+    M_VOLATILITY,
+    M_SHARPE,
+    M_SORTINO,
+    M_MAX_DRAWDOWN,
+    M_CALMAR,
+    M_TURNOVER,
+    M_TOTAL_COSTS,
+    M_N_REBALANCES,
+    M_N_TRADES,
+    M_MEAN_ABS_DRIFT,
+    M_MAX_ABS_DRIFT,
+    M_TRACKING_ERROR,
+) = range(len(METRIC_NAMES))
 N_METRICS = len(METRIC_NAMES)
 
 # Covariance shrinkage (targets/risk_kernel.py).

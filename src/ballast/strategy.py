@@ -48,7 +48,7 @@ class Strategy:
 
     def describe(self) -> dict[str, object]:
         return {
-            "target": self.target.describe(),
+            "target": self.target.params(),
             "trigger": self.trigger.describe(),
             "plan": self.planner.describe(),
             "costs": self.costs.describe(),

@@ -6,6 +6,7 @@ the kernel to the last bit of the accounting (tested).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -19,14 +20,24 @@ from ballast.engine.result import RawRun
 from ballast.engine.valuation import target_return, value_and_weights
 from ballast.engine.walk import rebalance
 from ballast.enums import (
-    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
-    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, CONVENTION_CODES, N_ACC, PLAN_EXECUTED,
+    ACC_ACTIVE_SUM,
+    ACC_ACTIVE_SUMSQ,
+    ACC_COSTS,
+    ACC_DRIFT_MAX,
+    ACC_DRIFT_SUM,
+    ACC_FIRED,
+    ACC_REBALANCES,
+    ACC_TRADES,
+    ACC_TURNOVER,
+    CONVENTION_CODES,
+    N_ACC,
+    PLAN_EXECUTED,
 )
 from ballast.planning.base import PlanOutcome, PlanSpec, plan_step
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.full import Full
-from ballast.targets.constraints import with_constraints
 from ballast.state import TriggerState
+from ballast.targets.constraints import with_constraints
 
 
 class PlannedStep(NamedTuple):
@@ -134,7 +145,7 @@ def simulate_python(p: Prepared) -> RawRun:
         v_prev = v_after
     metrics = compute_metrics(equity, acc, float(s.capital), float(m.periods_per_year))
 
-    def cols(rows: list[tuple], dtypes: tuple) -> tuple[np.ndarray, ...]:
+    def cols(rows: Sequence[tuple[float, ...]], dtypes: tuple[type, ...]) -> tuple[np.ndarray, ...]:
         return tuple(np.array([r[k] for r in rows], dtype=dt) for k, dt in enumerate(dtypes))
 
     return RawRun(equity, weights, acc, metrics,

@@ -14,8 +14,19 @@ from ballast.engine.intrinsics import borrow, borrow_fields
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
 from ballast.enums import (
-    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
-    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, CONV_EXACT, N_ACC, PLAN_BAND_EDGE, PLAN_EXECUTED,
+    ACC_ACTIVE_SUM,
+    ACC_ACTIVE_SUMSQ,
+    ACC_COSTS,
+    ACC_DRIFT_MAX,
+    ACC_DRIFT_SUM,
+    ACC_FIRED,
+    ACC_REBALANCES,
+    ACC_TRADES,
+    ACC_TURNOVER,
+    CONV_EXACT,
+    N_ACC,
+    PLAN_BAND_EDGE,
+    PLAN_EXECUTED,
     PLAN_FULL,
 )
 from ballast.planning.base import PlanVerdict
@@ -27,7 +38,7 @@ MAX_SCALE_ROUNDS = 50  # band-edge plans redone at the post-cost scale (two or t
 
 
 @njit(cache=True)
-def log_trades(book, n_tr, t, p, dv, cost):  # noqa: ANN001
+def log_trades(book, n_tr, t, p, dv, cost):
     """Append this close's trades to the trade book; returns the new count.
 
     ``book`` is a one-element list holding a (5, capacity) array — rows t, asset, quantity,
@@ -55,7 +66,7 @@ def log_trades(book, n_tr, t, p, dv, cost):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming):  # noqa: ANN001
+def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming):
     """The planner, then the state-dependent constraints (turnover cap, value floor).
 
     ``forming``: nothing is held yet, so every planner forms the portfolio at the target (a
@@ -82,7 +93,7 @@ def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep
 
 
 @njit(cache=True)
-def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
+def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):
     """Plan, constrain, then execute; returns a StepResult. The step the Python engine and the
     live service share with the walk (see `rebalance_with_scratch`)."""
     n = p.shape[0]
@@ -91,7 +102,7 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
 
 
 @njit(cache=True)
-def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep,  # noqa: ANN001
+def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep,
                            dv, cost, traded, hold):
     """`rebalance` with the solve's scratch arrays (``traded``, ``hold``) from the caller.
 
@@ -132,7 +143,7 @@ def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote,
 
 
 @njit(cache=True)
-def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record):  # noqa: ANN001
+def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
     ``target_r`` is `target_returns(targets, prices)`, given so that a sweep computes it once per

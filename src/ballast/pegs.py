@@ -31,7 +31,7 @@ class Pegs:
     """``{asset: peg}``; a peg is a number (1.0 for a dollar stable, in the price unit) or the name
     of another column of the prices that holds the reference (``"EUR"`` for a euro stable)."""
 
-    def __init__(self, pegs: Mapping[str, Peg], field: str = "pegs") -> None:
+    def __init__(self, pegs: Mapping[str, Peg], field: str = "pegs", ideal: tuple[str, ...] = ()) -> None:
         if not isinstance(pegs, Mapping) or not pegs:
             raise ValueError(f"{field}: expected a table of asset = peg, e.g. {{ USDT = 1.0 }}, got {pegs!r}")
         clean: dict[str, Peg] = {}
@@ -46,6 +46,15 @@ class Pegs:
             clean[str(asset)] = float(peg)
         self.pegs = clean
         self.field = field
+        for a in ideal:
+            if not isinstance(clean.get(a), float):
+                raise ValueError(f"{field}.ideal: {a!r} needs a numeric peg to be held at it")
+        # Stables the prices lack, added at their peg exactly (explicitly ideal; see `ideal_columns`).
+        self.ideal = tuple(ideal)
+
+    def ideal_columns(self) -> dict[str, float]:
+        """The constant price of each ideal stable (a column added to prices that lack it)."""
+        return {a: float(self.pegs[a]) for a in self.ideal}  # type: ignore[arg-type]
 
     @property
     def assets(self) -> tuple[str, ...]:

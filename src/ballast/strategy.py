@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
 from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
+
+if TYPE_CHECKING:
+    from ballast.pegs import Pegs
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -31,6 +35,7 @@ class Strategy:
     capital: float = 1_000_000.0
     convention: str = "exact"
     name: str = "strategy"
+    pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -55,6 +60,7 @@ class Strategy:
             "cash": self.cash,
             "capital": self.capital,
             "convention": self.convention,
+            **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
         }
 
 
@@ -131,6 +137,9 @@ def build_strategy(
     convention: str = "exact",
     name: str = "strategy",
     allow_short: bool = False,
+    pegs: Mapping[str, Any] | None = None,
+    depeg: Mapping[str, Any] | None = None,
+    reserve: Mapping[str, Any] | None = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -139,6 +148,8 @@ def build_strategy(
     ``vol_change``/``vol_thresholds`` add a `VolatilityRegime`, ``tracking_error`` a `TrackingError`.
     ``risk_aversion`` is CostAware's κ. A negative fixed weight (a short) is refused unless
     ``allow_short``; a band above 1 or a fee of 10000 bps or more is refused as a unit slip.
+    ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
+    per issuer (ballast/stable_reserve.py).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -182,4 +193,11 @@ def build_strategy(
         if min_trade:
             models.append(MinTradeSize(min_trade))
         costs = Costs(*models)
-    return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name)
+    if pegs is None and (depeg is not None or reserve is not None):
+        raise ValueError("depeg and reserve need the stables and their pegs: give pegs = { USDT = 1.0, ... }")
+    declared = None
+    if pegs is not None:
+        from ballast.stable_reserve import with_pegs
+
+        declared, parsed, trigger, planner = with_pegs(parsed, trigger, planner, pegs, depeg, reserve)
+    return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name, declared)

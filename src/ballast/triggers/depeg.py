@@ -20,9 +20,10 @@ class Depeg(Leaf):
     """Fires when a pegged asset becomes depegged (``act`` for ``confirm`` closes) and when it is
     back to normal (``recover`` closes inside ``warn``); see `ballast.pegs.depeg_states`."""
 
-    def __init__(self, pegs: Pegs | Mapping[str, Peg], act: float = 0.02, warn: float | None = None,
+    def __init__(self, pegs: DepegRule | Pegs | Mapping[str, Peg], act: float = 0.02, warn: float | None = None,
                  two_sided: bool = False, confirm: int = 1, recover: int = 1) -> None:
-        self.rule = DepegRule(pegs, act=act, warn=warn, two_sided=two_sided, confirm=confirm, recover=recover)
+        self.rule = pegs if isinstance(pegs, DepegRule) else DepegRule(
+            pegs, act=act, warn=warn, two_sided=two_sided, confirm=confirm, recover=recover)
 
     def check(self, state: TriggerState) -> bool:
         return bool(self.rule.path(state.market).fired[state.t].any())

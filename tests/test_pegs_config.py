@@ -1,4 +1,5 @@
 """[pegs], [reserve] and [trigger] depeg in a strategy file: what they build, and clear errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,13 +49,16 @@ def test_freeze_reaction(tmp_path: Path) -> None:
     assert isinstance(s.planner, Freeze) and not isinstance(s.target.inner, Exit)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("act = 0.02, warn = 0.01", "act = 0.01, warn = 0.02", r"depeg.act \(0.01\) is below depeg.warn \(0.02\)"),
-    ('react = "exit"', 'react = "panic"', "depeg.react: expected one of exit, freeze, hold, none"),
-    ("loss_budget = 0.15", "loss_budget = 0.15, floor = 0.9", 'depeg.floor only applies to react = "hold"'),
-    ("DAI = 1.0\n", "DAI = -1\n", "pegs.DAI: a peg must be a positive number"),
-    ("min_issuers = 2", "min_issuers = 2\ncap = 3", "reserve: unexpected key"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("act = 0.02, warn = 0.01", "act = 0.01, warn = 0.02", r"depeg.act \(0.01\) is below depeg.warn \(0.02\)"),
+        ('react = "exit"', 'react = "panic"', "depeg.react: expected one of exit, freeze, hold, none"),
+        ("loss_budget = 0.15", "loss_budget = 0.15, floor = 0.9", 'depeg.floor only applies to react = "hold"'),
+        ("DAI = 1.0\n", "DAI = -1\n", "pegs.DAI: a peg must be a positive number"),
+        ("min_issuers = 2", "min_issuers = 2\ncap = 3", "reserve: unexpected key"),
+    ],
+)
 def test_bad_input_names_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         load_strategy_file(edited(tmp_path, old, new))

@@ -1,4 +1,5 @@
 """Reactions to a broken peg (Exit, Freeze, Hold) and caps per issuer (StableBasket): properties."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -76,8 +77,12 @@ def test_freeze_a_larger_deviation_never_increases_the_holding(to: float, extra:
 @given(st.floats(0.5, 0.99), st.floats(0.2, 0.6), st.integers(1, 3))
 def test_caps_hold_after_every_rebalance(to: float, cap: float, min_issuers: int) -> None:
     cap = max(cap, 1 / 3 + 1e-9)
-    target = StableBasket(Exit(Fixed({"ETH": 0.1, "USDT": 0.8, "USDC": 0.05, "DAI": 0.05}), rule(), max_weight=cap),
-                          STABLES, max_weight=cap, min_issuers=min_issuers)
+    target = StableBasket(
+        Exit(Fixed({"ETH": 0.1, "USDT": 0.8, "USDC": 0.05, "DAI": 0.05}), rule(), max_weight=cap),
+        STABLES,
+        max_weight=cap,
+        min_issuers=min_issuers,
+    )
     r = run(target, depegged(to))
     limit = min(cap, 1 / min_issuers)
     post = r.weights.loc[r.rebalances.time]  # right after each rebalance
@@ -116,8 +121,9 @@ def test_hold_never_sells_below_the_floor() -> None:
     state = TriggerState(m, t, pre, np.array([0.4, 0.3, 0.0, 0.3]), 0)
     # USDC keeps its 0.2; the 0.2 the target moved out comes back from the others pro rata.
     np.testing.assert_allclose(hold.plan(state), [0.4 - 0.2 * 0.4, 0.3 - 0.2 * 0.3, 0.2, 0.3 - 0.2 * 0.3])
-    r = ballast.backtest(prices, Strategy(Exit(Fixed(WEIGHTS), rule()), Calendar(5) | Depeg(rule()),
-                                          Hold(Full(), rule()), cash="USDT"))
+    r = ballast.backtest(
+        prices, Strategy(Exit(Fixed(WEIGHTS), rule()), Calendar(5) | Depeg(rule()), Hold(Full(), rule()), cash="USDT")
+    )
     below = prices.USDC < 0.98
     sold = r.trades[(r.trades.asset == "USDC") & (r.trades.value < 0)]
     assert not below.loc[sold.time].any()

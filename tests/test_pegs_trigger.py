@@ -1,4 +1,5 @@
 """The depeg trigger on the bundled USDT series: when it fires, hysteresis, reasons, the kernel."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Stress scenarios: shapes by hand, only the named cells change, bad input, PSM and pool costs,
 and `ballast stress` on the three-stable example."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,14 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stable-reserve.tom
 def flat(n: int = 20) -> pd.DataFrame:
     idx = pd.date_range("2023-03-01", periods=n, freq="D")
     rng = np.random.default_rng(3)
-    return pd.DataFrame({"ETH": 1500 * np.exp(np.cumsum(rng.normal(0, 0.02, n))), "USDC": 1.0 + rng.normal(0, 1e-4, n),
-                         "DAI": np.ones(n)}, index=idx)
+    return pd.DataFrame(
+        {
+            "ETH": 1500 * np.exp(np.cumsum(rng.normal(0, 0.02, n))),
+            "USDC": 1.0 + rng.normal(0, 1e-4, n),
+            "DAI": np.ones(n),
+        },
+        index=idx,
+    )
 
 
 def test_depeg_shape_by_hand() -> None:
@@ -44,7 +51,9 @@ def test_crash_and_bleed_by_hand() -> None:
     df = flat()
     out = Scenario("t", (Crash("2023-03-05", "ETH", drop=0.42),)).apply(df).prices.ETH
     assert out.iloc[4] / out.iloc[3] - 1 == pytest.approx(-0.42)
-    np.testing.assert_allclose(out.iloc[5:] / out.iloc[4:-1].to_numpy(), (df.ETH.iloc[5:] / df.ETH.iloc[4:-1].to_numpy()))
+    np.testing.assert_allclose(
+        out.iloc[5:] / out.iloc[4:-1].to_numpy(), (df.ETH.iloc[5:] / df.ETH.iloc[4:-1].to_numpy())
+    )
     out = Scenario("t", (Bleed("2023-03-05", "ETH", total=0.2, days=4),)).apply(df).prices.ETH
     ratio = (out / df.ETH).to_numpy()
     np.testing.assert_allclose(ratio[4:8], 0.8 ** (np.arange(1, 5) / 4))
@@ -74,9 +83,12 @@ def test_bad_scenarios_name_the_field(crypto: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match=r"scenarios\[0\].shocks\[0\].start: 2030-01-01 is outside the prices"):
         sc.apply(crypto)
     with pytest.raises(ValueError, match=r"scenarios\[1\].shocks\[0\].drop: expected a number"):
-        parse_scenarios([{"name": "a", "shocks": [{"shape": "gas", "start": "2020-01-01", "cost": 5}]},
-                         {"name": "b", "shocks": [{"shape": "crash", "asset": "ETH", "start": "2020-01-01",
-                                                   "drop": 1.5}]}])
+        parse_scenarios(
+            [
+                {"name": "a", "shocks": [{"shape": "gas", "start": "2020-01-01", "cost": 5}]},
+                {"name": "b", "shocks": [{"shape": "crash", "asset": "ETH", "start": "2020-01-01", "drop": 1.5}]},
+            ]
+        )
     with pytest.raises(ValueError, match=r"scenarios\[0\].shocks\[0\].shape: expected one of"):
         parse_scenarios([{"name": "a", "shocks": [{"shape": "meteor", "start": "2020-01-01"}]}])
     with pytest.raises(ValueError, match=r"unknown scenario 'usdc-2024'"):
@@ -125,8 +137,9 @@ def usdc_report() -> object:
     from ballast.report.stress import stress
 
     cfg = load_strategy_file(EXAMPLE)
-    return stress(cfg.to_strategy(), cfg.prices_path(), builtin("usdc-2023"), assets=cfg.data.assets,
-                  start=cfg.data.start)
+    return stress(
+        cfg.to_strategy(), cfg.prices_path(), builtin("usdc-2023"), assets=cfg.data.assets, start=cfg.data.start
+    )
 
 
 def test_usdc_2023_exit_loses_less_than_no_reaction(usdc_report: object) -> None:
@@ -146,8 +159,15 @@ def test_a_stable_that_never_recovers_costs_the_exit_far_less(usdc_report: objec
     from ballast.report.stress import stress
 
     cfg = load_strategy_file(EXAMPLE)
-    r = stress(cfg.to_strategy(), cfg.prices_path(), builtin("ust-2022"), at="2023-03-10",
-               rename={"UST": "USDC"}, assets=cfg.data.assets, start=cfg.data.start)
+    r = stress(
+        cfg.to_strategy(),
+        cfg.prices_path(),
+        builtin("ust-2022"),
+        at="2023-03-10",
+        rename={"UST": "USDC"},
+        assets=cfg.data.assets,
+        start=cfg.data.start,
+    )
     exit_, none = r.outcome("strategy"), r.outcome("no reaction")
     assert exit_.value_lost < 0.5 * none.value_lost
 
@@ -159,7 +179,7 @@ def test_stress_command_prints_the_comparison_writes_a_figure_and_json(tmp_path:
     assert "no reaction" in res.output and "buy & hold" in res.output and "USDC depegged" in res.output
     assert (tmp_path / "stress-usdc-2023.html").stat().st_size > 10_000
     res = runner.invoke(app, ["stress", str(EXAMPLE), "--scenario", "usdc-2023", "--out", str(tmp_path), "--json"])
-    data = json.loads(res.stdout[res.stdout.index("{"):])
+    data = json.loads(res.stdout[res.stdout.index("{") :])
     assert [v["name"] for v in data["variants"]] == ["strategy", "no reaction", "buy & hold"]
     res = runner.invoke(app, ["stress", str(EXAMPLE), "--scenario", "eth-2020-03-12", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "outside the prices" in res.output

@@ -11,6 +11,7 @@ deviation is the smaller of the two in size when they agree in sign, and zero wh
 The depeg state machine (`depeg_states`) depends on prices only, so it runs once over the whole
 history before a walk (plain numpy, nothing compiled): a strategy without pegs runs none of it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -41,8 +42,10 @@ class Pegs:
                 continue
             ok = isinstance(peg, (int, float, np.floating, np.integer)) and not isinstance(peg, bool)
             if not ok or not (np.isfinite(float(peg)) and float(peg) > 0):
-                raise ValueError(f"{field}.{asset}: a peg must be a positive number or the name of a "
-                                 f"reference price column, got {peg!r}")
+                raise ValueError(
+                    f"{field}.{asset}: a peg must be a positive number or the name of a "
+                    f"reference price column, got {peg!r}"
+                )
             clean[str(asset)] = float(peg)
         self.pegs = clean
         self.field = field
@@ -64,11 +67,14 @@ class Pegs:
         """Every pegged asset and every reference column is in the prices (errors name the field)."""
         for asset, peg in self.pegs.items():
             if asset not in market.assets:
-                raise KeyError(f"{self.field}.{asset}: unknown asset {asset!r}; the prices have: "
-                               f"{', '.join(market.assets)}")
+                raise KeyError(
+                    f"{self.field}.{asset}: unknown asset {asset!r}; the prices have: {', '.join(market.assets)}"
+                )
             if isinstance(peg, str) and peg not in market.assets:
-                raise KeyError(f"{self.field}.{asset}: the peg {peg!r} is neither a number nor a price column; "
-                               f"the prices have: {', '.join(market.assets)}")
+                raise KeyError(
+                    f"{self.field}.{asset}: the peg {peg!r} is neither a number nor a price column; "
+                    f"the prices have: {', '.join(market.assets)}"
+                )
 
     def columns(self, market: Market) -> np.ndarray:
         self.check(market)
@@ -121,8 +127,9 @@ class DepegPath(NamedTuple):
     deviation: np.ndarray  # the effective deviation the states were judged on
 
 
-def depeg_states(dev: np.ndarray, warn: float, act: float, two_sided: bool, confirm: int,
-                 recover: int) -> tuple[np.ndarray, np.ndarray]:
+def depeg_states(
+    dev: np.ndarray, warn: float, act: float, two_sided: bool, confirm: int, recover: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(state, fired), T×S, for deviations ``dev`` (T×S).
 
     The size of a deviation is −d (downside only) or |d| (two-sided). A stable is *depegged*
@@ -165,8 +172,16 @@ class DepegRule:
     """Thresholds of a depeg: ``warn`` ≤ ``act`` (fractions), ``confirm`` (k closes beyond act),
     ``recover`` (m closes back inside warn), downside only unless ``two_sided``."""
 
-    def __init__(self, pegs: Pegs | Mapping[str, Peg], act: float = 0.02, warn: float | None = None,
-                 two_sided: bool = False, confirm: int = 1, recover: int = 1, field: str = "depeg") -> None:
+    def __init__(
+        self,
+        pegs: Pegs | Mapping[str, Peg],
+        act: float = 0.02,
+        warn: float | None = None,
+        two_sided: bool = False,
+        confirm: int = 1,
+        recover: int = 1,
+        field: str = "depeg",
+    ) -> None:
         self.pegs = pegs if isinstance(pegs, Pegs) else Pegs(pegs)
         warn = act if warn is None else warn
         for name, v in (("act", act), ("warn", warn)):
@@ -174,8 +189,10 @@ class DepegRule:
             if not ok:
                 raise ValueError(f"{field}.{name}: expected a fraction between 0 and 1 (0.02 = 2 %), got {v!r}")
         if act < warn:
-            raise ValueError(f"{field}.act ({act:g}) is below {field}.warn ({warn:g}): a stable must warn "
-                             "before it is acted on, so act must be >= warn")
+            raise ValueError(
+                f"{field}.act ({act:g}) is below {field}.warn ({warn:g}): a stable must warn "
+                "before it is acted on, so act must be >= warn"
+            )
         for name, n in (("confirm", confirm), ("recover", recover)):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"{field}.{name}: expected a whole number of closes >= 1, got {n!r}")
@@ -200,13 +217,16 @@ class DepegRule:
 
     def describe(self) -> str:
         side = "two-sided" if self.two_sided else "downside"
-        return (f"depeg {side} warn {self.warn:.2%} act {self.act:.2%} "
-                f"(confirm {self.confirm}, recover {self.recover})")
+        return f"depeg {side} warn {self.warn:.2%} act {self.act:.2%} (confirm {self.confirm}, recover {self.recover})"
 
 
 def _is_head(market: Market, whole: Market) -> bool:
     """``market`` is ``whole.head(t)`` (the pure-Python engine's view): reuse the causal rows."""
     base = market.prices.base
-    return (base is not None and (base is whole.prices or base is whole.prices.base)
-            and market.n_periods <= whole.n_periods and market.assets == whole.assets
-            and market.prices.ctypes.data == whole.prices.ctypes.data)
+    return (
+        base is not None
+        and (base is whole.prices or base is whole.prices.base)
+        and market.n_periods <= whole.n_periods
+        and market.assets == whole.assets
+        and market.prices.ctypes.data == whole.prices.ctypes.data
+    )

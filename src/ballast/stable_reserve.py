@@ -10,6 +10,7 @@
 
 Only strategies that use these import this module.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -39,8 +40,14 @@ def parse_pegs(pegs: Pegs | Mapping[str, Any]) -> Pegs:
     return Pegs(table, ideal=tuple(ideal))
 
 
-def with_pegs(target: Target, trigger: Trigger, planner: Planner, pegs: Pegs | Mapping[str, Any],
-              depeg: Mapping[str, Any] | None, reserve: Mapping[str, Any] | None) -> tuple[Pegs, Target, Trigger, Planner]:
+def with_pegs(
+    target: Target,
+    trigger: Trigger,
+    planner: Planner,
+    pegs: Pegs | Mapping[str, Any],
+    depeg: Mapping[str, Any] | None,
+    reserve: Mapping[str, Any] | None,
+) -> tuple[Pegs, Target, Trigger, Planner]:
     """The strategy's pieces with the depeg trigger, the reaction and the caps added."""
     from ballast.targets.pegged import Exit, StableBasket
 
@@ -54,7 +61,9 @@ def with_pegs(target: Target, trigger: Trigger, planner: Planner, pegs: Pegs | M
         return parsed, target, trigger, planner
     unknown = sorted(set(depeg) - set(RULE_KEYS) - set(REACTION_KEYS))
     if unknown:
-        raise ValueError(f"depeg: unexpected key(s) {', '.join(unknown)}; expected {', '.join(RULE_KEYS + REACTION_KEYS)}")
+        raise ValueError(
+            f"depeg: unexpected key(s) {', '.join(unknown)}; expected {', '.join(RULE_KEYS + REACTION_KEYS)}"
+        )
     rule = DepegRule(parsed, **{k: depeg[k] for k in RULE_KEYS if k in depeg})
     react = depeg.get("react", "exit")
     if react not in REACTIONS:
@@ -62,8 +71,10 @@ def with_pegs(target: Target, trigger: Trigger, planner: Planner, pegs: Pegs | M
     misplaced = [k for k in ("into", "loss_budget") if k in depeg and react != "exit"]
     misplaced += ["floor"] if "floor" in depeg and react != "hold" else []
     if misplaced:
-        raise ValueError(f"depeg.{misplaced[0]} only applies to react = "
-                         f"\"{'hold' if misplaced[0] == 'floor' else 'exit'}\", not {react!r}")
+        raise ValueError(
+            f"depeg.{misplaced[0]} only applies to react = "
+            f'"{"hold" if misplaced[0] == "floor" else "exit"}", not {react!r}'
+        )
     from ballast.triggers.depeg import Depeg
 
     leaf = Depeg(rule)
@@ -116,5 +127,10 @@ def without_reaction(strategy: Any) -> Any:
     planner = strategy.planner
     while isinstance(planner, (Freeze, Hold)):
         planner = planner.inner
-    return replace(strategy, target=target(strategy.target), trigger=trigger(strategy.trigger) or Never(),
-                   planner=planner, name=f"{strategy.name} (no reaction)")
+    return replace(
+        strategy,
+        target=target(strategy.target),
+        trigger=trigger(strategy.trigger) or Never(),
+        planner=planner,
+        name=f"{strategy.name} (no reaction)",
+    )

@@ -7,6 +7,7 @@ arithmetic exactly; in a backtest (`contribute`) the kernel's costs are symmetri
 each trade of a gem pays (tin + tout)/2 of its value: a round trip pays exactly tin + tout, a
 single leg the mean of the two fees.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,8 +30,9 @@ class Swap(NamedTuple):
 class PSM(CostModel):
     """A peg stability module for ``assets`` (the gems), fees ``tin``/``tout`` as fractions."""
 
-    def __init__(self, tin: float = 0.0, tout: float = 0.0, ceiling: float = float("inf"),
-                 assets: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, tin: float = 0.0, tout: float = 0.0, ceiling: float = float("inf"), assets: Sequence[str] | None = None
+    ) -> None:
         for name, v in (("tin", tin), ("tout", tout)):
             if not (isinstance(v, (int, float)) and 0.0 <= v < 1.0):
                 raise ValueError(f"PSM: {name} must be a fee fraction in [0, 1) (0.001 = 10 bps), got {v!r}")
@@ -44,8 +46,10 @@ class PSM(CostModel):
         if amount < 0:
             raise ValueError(f"PSM: amount must be >= 0, got {amount!r}")
         if inventory + amount > self.ceiling * (1 + 1e-12):
-            raise ValueError(f"PSM: selling {amount:,.2f} would take the module to {inventory + amount:,.2f}, "
-                             f"above its ceiling of {self.ceiling:,.2f} (room {self.ceiling - inventory:,.2f})")
+            raise ValueError(
+                f"PSM: selling {amount:,.2f} would take the module to {inventory + amount:,.2f}, "
+                f"above its ceiling of {self.ceiling:,.2f} (room {self.ceiling - inventory:,.2f})"
+            )
         return Swap(amount, amount * (1.0 - self.tin), inventory + amount)
 
     def buy_gem(self, amount: float, inventory: float) -> Swap:
@@ -64,8 +68,9 @@ class PSM(CostModel):
         names = self.assets if self.assets is not None else market.assets
         unknown = [a for a in names if a not in market.assets]
         if unknown:
-            raise KeyError(f"PSM: unknown asset(s) {', '.join(map(repr, unknown))}; the prices have: "
-                           f"{', '.join(market.assets)}")
+            raise KeyError(
+                f"PSM: unknown asset(s) {', '.join(map(repr, unknown))}; the prices have: {', '.join(market.assets)}"
+            )
         prop = arrays.prop.copy()
         idx = np.array([market.asset_index(a) for a in names], np.int64)
         prop[idx] += 0.5 * (self.tin + self.tout)

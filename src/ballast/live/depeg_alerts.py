@@ -2,6 +2,7 @@
 asset and kind (``depeg_warn``, ``depeg_act``) in the ledger, which `ballast status` and the
 dashboard list with the others. The price guard leaves pegged assets' moves alone: a stable
 leaving its peg is the news, not a bad tick (live/service.py ``guard_alerts``)."""
+
 from __future__ import annotations
 
 from ballast.market import Market

@@ -9,6 +9,7 @@ The locked weight's difference is taken from (or given to) the unlocked assets p
 planned weights. Both run on the pure-Python engine (they need the pre-trade weights at each
 decision), which the backtest picks by itself; the plain compiled walk is untouched.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

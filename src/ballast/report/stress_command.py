@@ -1,4 +1,5 @@
 """`ballast stress FILE --scenario NAME`: load the file, pick the scenario, run, tabulate, draw."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,9 @@ def parse_renames(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def run_stress(file: Path, scenario: str, at: str | None, renames: list[str] | None, after: int,
-               out: Path | None) -> tuple[StressReport, Path | None]:
+def run_stress(
+    file: Path, scenario: str, at: str | None, renames: list[str] | None, after: int, out: Path | None
+) -> tuple[StressReport, Path | None]:
     """The report and the figure's path (None with out = None)."""
     from ballast.config import load_strategy_file
     from ballast.scenarios.builtins import BUILTINS, builtin
@@ -35,8 +37,17 @@ def run_stress(file: Path, scenario: str, at: str | None, renames: list[str] | N
         names = [*own, *BUILTINS]
         raise InputError(f"--scenario: unknown scenario {scenario!r}; choose one of {', '.join(names)}")
     try:
-        report = stress(cfg.to_strategy(), cfg.prices_path(), chosen, at=at, rename=parse_renames(renames),
-                        after=after, assets=cfg.data.assets, start=cfg.data.start, end=cfg.data.end)
+        report = stress(
+            cfg.to_strategy(),
+            cfg.prices_path(),
+            chosen,
+            at=at,
+            rename=parse_renames(renames),
+            after=after,
+            assets=cfg.data.assets,
+            start=cfg.data.start,
+            end=cfg.data.end,
+        )
     except (ValueError, KeyError) as exc:
         raise InputError(f"{file}: {exc.args[0] if exc.args else exc}") from None
     if out is None:
@@ -48,8 +59,17 @@ def run_stress(file: Path, scenario: str, at: str | None, renames: list[str] | N
 
 
 def table_rows(report: StressReport) -> list[tuple[str, ...]]:
-    return [(o.name, f"{o.value_lost:,.0f}", f"{o.value_lost_pct:+.2%}", f"{o.worst_shortfall:+.2%}",
-             f"{o.worst_drawdown:+.2%}", str(len(o.trades))) for o in report.outcomes]
+    return [
+        (
+            o.name,
+            f"{o.value_lost:,.0f}",
+            f"{o.value_lost_pct:+.2%}",
+            f"{o.worst_shortfall:+.2%}",
+            f"{o.worst_drawdown:+.2%}",
+            str(len(o.trades)),
+        )
+        for o in report.outcomes
+    ]
 
 
 def print_report(report: StressReport, console: Any) -> None:
@@ -57,8 +77,16 @@ def print_report(report: StressReport, console: Any) -> None:
 
     sc = report.scenario
     console.print(f"[bold]{sc.name}[/] {report.start.date()} → {report.end.date()}: {sc.description}")
-    table = Table("variant", "value lost", "lost %", "worst shortfall", "worst drawdown", "trades",
-                  title="under the shock (vs the same variant without it)", title_justify="left")
+    table = Table(
+        "variant",
+        "value lost",
+        "lost %",
+        "worst shortfall",
+        "worst drawdown",
+        "trades",
+        title="under the shock (vs the same variant without it)",
+        title_justify="left",
+    )
     for row in table_rows(report):
         table.add_row(*row)
     console.print(table)

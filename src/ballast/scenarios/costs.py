@@ -1,4 +1,5 @@
 """A strategy's costs under a scenario: pool depth scaled and gas added where the shocks say."""
+
 from __future__ import annotations
 
 import numpy as np

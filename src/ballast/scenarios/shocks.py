@@ -17,6 +17,7 @@ left untouched (bit-identical), which the tests check.
   StableSwap or constant-product pool in the costs prices trades worse);
 - `GasSpike(start, days, cost)` — ``cost`` more currency per trade over the window.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,8 +40,9 @@ class Located:
         if not isinstance(index, pd.DatetimeIndex) or len(index) == 0:
             raise ValueError(f"{where}.start: a scenario needs dated prices")
         if not index[0] < when <= index[-1]:
-            raise ValueError(f"{where}.start: {when.date()} is outside the prices "
-                             f"(after {index[0].date()} up to {index[-1].date()})")
+            raise ValueError(
+                f"{where}.start: {when.date()} is outside the prices (after {index[0].date()} up to {index[-1].date()})"
+            )
         return int(index.searchsorted(when))
 
 
@@ -58,8 +60,9 @@ class PriceShape(Located):
 
     def column(self, columns: pd.Index, where: str) -> int:
         if self.asset not in columns:
-            raise KeyError(f"{where}.asset: {self.asset!r} is not in the prices; they have: "
-                           f"{', '.join(map(str, columns))}")
+            raise KeyError(
+                f"{where}.asset: {self.asset!r} is not in the prices; they have: {', '.join(map(str, columns))}"
+            )
         return int(columns.get_loc(self.asset))
 
     def reshape(self, p: np.ndarray, s: int) -> None:
@@ -227,9 +230,9 @@ class Scenario:
                 shock.reshape(values[:, i], s)
             elif isinstance(shock, Liquidity):
                 cols = [PriceShape(shock.start, a).column(prices.columns, f"{where}.assets") for a in shock.assets]
-                depth[s:s + shock.days, cols] *= shock.factor
+                depth[s : s + shock.days, cols] *= shock.factor
             else:
-                gas[s:s + shock.days] += shock.cost
+                gas[s : s + shock.days] += shock.cost
         bad = ~(np.isfinite(values) & (values > 0))
         if bad.any():
             raise ValueError(f"{self.where}: the shocks make a price non-positive")

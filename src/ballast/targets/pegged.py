@@ -13,6 +13,7 @@
 
 The reactions that need the holdings (`Freeze`, `Hold`) are planners: planning/pegged.py.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -28,8 +29,9 @@ from ballast.targets.constraints import Constraint, _number
 def _stables(who: str, stables: Sequence[str], market: Market) -> np.ndarray:
     missing = [s for s in stables if s not in market.assets]
     if missing:
-        raise KeyError(f"{who}: unknown stable(s) {', '.join(map(repr, missing))}; the prices have: "
-                       f"{', '.join(market.assets)}")
+        raise KeyError(
+            f"{who}: unknown stable(s) {', '.join(map(repr, missing))}; the prices have: {', '.join(market.assets)}"
+        )
     return np.array([market.asset_index(s) for s in stables], np.int64)
 
 
@@ -67,8 +69,9 @@ class StableBasket(Constraint):
             raise ValueError(f"StableBasket: min_issuers = {min_issuers} but only {len(self.stables)} stables")
         self.min_issuers = int(min_issuers)
         if self.cap * len(self.stables) < 1.0 - 1e-12:
-            raise ValueError(f"StableBasket: {len(self.stables)} stables at most {self.cap:.0%} each cannot hold "
-                             "the whole reserve")
+            raise ValueError(
+                f"StableBasket: {len(self.stables)} stables at most {self.cap:.0%} each cannot hold the whole reserve"
+            )
 
     @property
     def cap(self) -> float:
@@ -89,8 +92,13 @@ class StableBasket(Constraint):
         return None if named is None else (*named, *(s for s in self.stables if s not in named))
 
     def settings(self) -> dict[str, object]:
-        return {"stable_basket": {"stables": list(self.stables), "max_weight": self.max_weight,
-                                  "min_issuers": self.min_issuers}}
+        return {
+            "stable_basket": {
+                "stables": list(self.stables),
+                "max_weight": self.max_weight,
+                "min_issuers": self.min_issuers,
+            }
+        }
 
 
 def exit_episodes(rule: DepegRule, market: Market, loss_budget: float | None) -> np.ndarray:
@@ -114,14 +122,21 @@ def exit_episodes(rule: DepegRule, market: Market, loss_budget: float | None) ->
 class Exit(Constraint):
     """Move a depegged stable's weight into the other stables (module docstring)."""
 
-    def __init__(self, inner: Target, rule: DepegRule | Mapping[str, Peg] | Pegs, into: str | None = None,
-                 loss_budget: float | None = None, max_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        inner: Target,
+        rule: DepegRule | Mapping[str, Peg] | Pegs,
+        into: str | None = None,
+        loss_budget: float | None = None,
+        max_weight: float = 1.0,
+    ) -> None:
         super().__init__(inner)
         self.rule = rule if isinstance(rule, DepegRule) else DepegRule(rule)
         self.into = None if into is None else str(into)
         if self.into is not None and self.into not in self.rule.pegs.assets:
-            raise ValueError(f"Exit: into = {self.into!r} is not one of the pegged assets "
-                             f"({', '.join(self.rule.pegs.assets)})")
+            raise ValueError(
+                f"Exit: into = {self.into!r} is not one of the pegged assets ({', '.join(self.rule.pegs.assets)})"
+            )
         self.loss_budget = None if loss_budget is None else _number("Exit", "loss_budget", loss_budget, 0.0, 1.0)
         self.max_weight = _number("Exit", "max_weight", max_weight, 0.0, 1.0, open_lo=True)
 
@@ -130,8 +145,7 @@ class Exit(Constraint):
         idx = self.rule.pegs.columns(market)
         away = exit_episodes(self.rule, market, self.loss_budget)
         for t in np.flatnonzero(away.any(axis=1)):
-            move_out(W[t], idx, away[t], None if self.into is None else market.asset_index(self.into),
-                     self.max_weight)
+            move_out(W[t], idx, away[t], None if self.into is None else market.asset_index(self.into), self.max_weight)
         return W
 
     def assets(self) -> tuple[str, ...] | None:
@@ -139,8 +153,14 @@ class Exit(Constraint):
         return None if named is None else (*named, *(s for s in self.rule.pegs.assets if s not in named))
 
     def settings(self) -> dict[str, object]:
-        return {"exit": {"rule": self.rule.describe(), "into": self.into or "pro rata",
-                         "loss_budget": self.loss_budget, "max_weight": self.max_weight}}
+        return {
+            "exit": {
+                "rule": self.rule.describe(),
+                "into": self.into or "pro rata",
+                "loss_budget": self.loss_budget,
+                "max_weight": self.max_weight,
+            }
+        }
 
 
 def move_out(w: np.ndarray, idx: np.ndarray, away: np.ndarray, into: int | None, cap: float) -> None:

@@ -69,3 +69,16 @@ def test_a_peg_on_an_unknown_asset_is_a_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["backtest", str(path)])
     assert res.exit_code == 2
     assert "pegs.FRAX: unknown asset 'FRAX'" in " ".join(res.output.split())
+
+
+def test_sweep_rows_equal_single_backtests_with_exit_and_caps() -> None:
+    import ballast
+
+    cfg = load_strategy_file(EXAMPLE)
+    kw = cfg.keywords()
+    data = {"assets": cfg.data.assets, "start": cfg.data.start}
+    rows = ballast.sweep(cfg.prices_path(), **data, **{**kw, "band": [0.03, 0.05]})
+    for band, row in zip([0.03, 0.05], rows.itertuples(), strict=True):
+        single = ballast.backtest(cfg.prices_path(), **data, **{**kw, "band": band})
+        assert row.final_wealth == single.metrics["final_wealth"]
+    assert ballast.stress.__module__ == "ballast.report.stress"

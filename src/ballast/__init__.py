@@ -65,7 +65,7 @@ _LAZY = {
     "Freeze": "ballast.planning.pegged",
     "Hold": "ballast.planning.pegged",
     "PSM": "ballast.costs.psm",
-    "stress": "ballast.scenarios.stress",
+    "stress": "ballast.report.stress",
     "Scenario": "ballast.scenarios.shocks",
 }
 

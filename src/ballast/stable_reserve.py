@@ -40,6 +40,11 @@ def parse_pegs(pegs: Pegs | Mapping[str, Any]) -> Pegs:
     return Pegs(table, ideal=tuple(ideal))
 
 
+def ideal_columns(pegs: Pegs | Mapping[str, Any] | None) -> dict[str, float] | None:
+    """The constant columns of the ideal stables ``pegs`` declares (None without pegs)."""
+    return None if pegs is None else parse_pegs(pegs).ideal_columns()
+
+
 def with_pegs(
     target: Target,
     trigger: Trigger,

@@ -176,6 +176,7 @@ def test_a_restart_reports_holdings_the_ledger_does_not_know(fb: FakeBinance, fa
     again = service(path, fast_tmp, ex)
     again.start()
     assert again.ledger.alerts() == []  # in step with the exchange
+    again.lease.release()  # it stops: one runner per ledger
     fb.balances["USDT"] += 500.0  # a deposit made outside ballast
     third = service(path, fast_tmp, ex)
     third.start()

@@ -432,9 +432,10 @@ def _ledger(db: str | None) -> Any:
 
 
 def live_errors() -> tuple[type[BaseException], ...]:
+    from ballast.live.lease import LeaseError
     from ballast.live.ledger import LedgerUnavailable
 
-    return (*user_errors(), LedgerUnavailable)
+    return (*user_errors(), LedgerUnavailable, LeaseError)
 
 
 @app.command()
@@ -454,9 +455,13 @@ def run(
     """Run a strategy live: observe, decide, execute or propose — every step in the ledger."""
     import os
 
+    import signal
+
     from ballast.live.service import RunSettings, open_service, setup_logging
 
     setup_logging(log_json)
+    # `kill` / `systemctl stop` is a clean exit too: the runner lease is released, not left to expire
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         svc = open_service(str(strategy_file), RunSettings(db=db or os.environ.get("BALLAST_DB"), source=source,
                                                           executor=executor, speed=speed, dry_run=dry_run,
@@ -641,6 +646,42 @@ def proposals_settle(
     except live_errors() as exc:
         fail(_message(exc))
     console.print(f"proposal {proposal_id}: settled" + ("" if out.changed else " (already)"))
+
+
+ledger_app = typer.Typer(no_args_is_help=True, help="Back up and restore a SQLite ledger.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("backup")
+def ledger_backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """A consistent copy of the ledger (safe while the service runs), checked before it is kept."""
+    from ballast.live.backup import backup
+
+    try:
+        path = backup(_db(db), out, force)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"backed up {_db(db)} to {path}")
+
+
+@ledger_app.command("restore")
+def ledger_restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `ballast ledger backup`.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing ledger (it is kept, renamed).")] = False,
+) -> None:
+    """Make the ledger a copy of a backup (refused while a runner uses it)."""
+    from ballast.live.backup import restore
+
+    try:
+        moved = restore(backup_file, _db(db), force)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"restored {_db(db)} from {backup_file}" + (f"; the previous file is now {moved}" if moved else ""))
 
 
 @app.command()

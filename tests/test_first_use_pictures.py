@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from api_support import LiveServer, seed_ledger
-from browser_support import browser  # noqa: F401  (fixture)
 from playwright.sync_api import expect
 
 from ballast.engine.backtest import backtest

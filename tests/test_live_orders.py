@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from live_support import Crash, crash_at, db_url, fast_tmp, write_strategy  # noqa: F401
+from live_support import Crash, crash_at, write_strategy
 from sqlalchemy import text
 
 from ballast.errors import InputError

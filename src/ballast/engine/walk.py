@@ -72,7 +72,7 @@ def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep
     ``forming``: nothing is held yet, so every planner forms the portfolio at the target (a
     band-edge plan would stop at the band's edge and start the comparison with buy-and-hold from
     another point; docs/conventions.md). Returns the planner's PlanVerdict."""
-    kind = plan.kind  # scalar fields first (docs/kernel-performance.md, "read fields first")
+    kind = plan.kind  # scalar fields first (docs/kernel-performance.md, "read tuple fields before branching")
     constrained = plan.max_turnover > 0.0 or plan.floor_asset >= 0
     if kind == PLAN_FULL or forming:
         # The common case without calls: each call passes ~15 arrays, and numba counts a

@@ -139,3 +139,21 @@ def test_stable_basket_spreads_and_caps() -> None:
         StableBasket(Fixed(WEIGHTS), STABLES, max_weight=0.3)
     with pytest.raises(KeyError, match="StableBasket: unknown stable"):
         StableBasket(Fixed({"ETH": 1.0}), ("USDX", "USDT"), max_weight=0.6).path(m)
+
+
+def test_runway_counts_a_stable_above_its_peg_at_the_peg() -> None:
+    from ballast.strategy import build_strategy
+    from ballast.targets.constraints import Runway
+
+    prices = reserve_prices(30)
+    prices.loc[prices.index[10:], "USDT"] = 1.05  # a premium the treasury must not count on
+    kw = dict(target={"ETH": 0.9, "USDT": 0.1}, rebalance=5, cash="USDT", capital=1_000_000.0)
+    runway = {"target": Runway(Fixed({"ETH": 0.9, "USDT": 0.1}), "USDT", 50_000, 10)}
+    plain = ballast.backtest(prices, build_strategy(**{**kw, **runway}))
+    pegged = ballast.backtest(prices, build_strategy(**{**kw, **runway}, pegs={"USDT": 1.0}))
+    for r, price in ((plain, 1.0), (pegged, 1.05)):
+        after = r.rebalances.time[r.rebalances.time >= prices.index[10]]
+        held = (r.weights.USDT * r.equity).loc[after]
+        assert (held >= 500_000 * price * (1 - 1e-9)).all()  # units × min(price, peg) ≥ the floor
+    assert isinstance(pegged.strategy.target, Runway) and pegged.strategy.target.peg == 1.0
+    assert runway["target"].peg is None  # the caller's object is not changed

@@ -57,6 +57,7 @@ def with_pegs(
     from ballast.targets.pegged import Exit, StableBasket
 
     parsed = parse_pegs(pegs)
+    target = _rewrap(target, lambda node: _pegged_runway(node, parsed))
     if reserve:
         unknown = sorted(set(reserve) - {"max_weight", "min_issuers"})
         if unknown:
@@ -97,26 +98,46 @@ def with_pegs(
     return parsed, target, trigger, planner
 
 
+def _rewrap(target: Target, change: Any) -> Target:
+    """The wrapper chain of ``target`` with ``change(node)`` applied to each constraint (a copy;
+    ``change`` returns the node to keep, or its inner to drop it)."""
+    import copy
+
+    from ballast.targets.constraints import Constraint
+
+    if not isinstance(target, Constraint):
+        return target
+    node = change(target)
+    if node is target.inner:  # dropped
+        return _rewrap(node, change)
+    out = copy.copy(node) if node is target else node  # a replacement is already a copy
+    out.inner = _rewrap(node.inner, change)
+    out._cache = None
+    return out
+
+
+def _pegged_runway(node: Target, pegs: Pegs) -> Target:
+    """A `Runway` on a stable with a numeric peg counts the stable at min(price, peg)."""
+    import copy
+
+    from ballast.targets.constraints import Runway
+
+    peg = pegs.pegs.get(node.asset) if isinstance(node, Runway) and node.peg is None else None
+    if not isinstance(peg, float):
+        return node
+    out = copy.copy(node)
+    out.peg = peg  # type: ignore[attr-defined]
+    return out
+
+
 def without_reaction(strategy: Any) -> Any:
     """The same strategy with no depeg trigger and no reaction (caps kept): the stress baseline."""
-    import copy
     from dataclasses import replace
 
     from ballast.planning.pegged import Freeze, Hold
-    from ballast.targets.constraints import Constraint
     from ballast.targets.pegged import Exit
     from ballast.triggers.base import AllOf, AnyOf, Cooldown
     from ballast.triggers.depeg import Depeg
-
-    def target(node: Target) -> Target:
-        if isinstance(node, Exit):
-            return target(node.inner)
-        if isinstance(node, Constraint):
-            out = copy.copy(node)
-            out.inner = target(node.inner)
-            out._cache = None
-            return out
-        return node
 
     def trigger(node: Trigger) -> Trigger | None:
         if isinstance(node, Depeg):
@@ -132,9 +153,10 @@ def without_reaction(strategy: Any) -> Any:
     planner = strategy.planner
     while isinstance(planner, (Freeze, Hold)):
         planner = planner.inner
+    unwrapped = _rewrap(strategy.target, lambda node: node.inner if isinstance(node, Exit) else node)
     return replace(
         strategy,
-        target=target(strategy.target),
+        target=unwrapped,
         trigger=trigger(strategy.trigger) or Never(),
         planner=planner,
         name=f"{strategy.name} (no reaction)",

@@ -171,7 +171,7 @@ def test_open_proposals_lists_only_open_ones(browser, server):  # noqa: F811
         led.reject_proposal(pid, by="test")
     expect(page.locator(f'[data-proposal="{pid}"]')).to_have_count(0, timeout=10000)
     states = page.eval_on_selector_all("#proposals [data-role=state]", "els => els.map(e => e.textContent)")
-    assert set(states) <= {"pending", "approved", "executing"}
+    assert set(states) <= {"pending", "approved", "executing", "exported"}
     for e in executed:
         assert page.locator(f'[data-proposal="{e}"]').count() == 0
     page.close()

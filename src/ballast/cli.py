@@ -117,6 +117,8 @@ def backtest(
     capital: Annotated[float | None, typer.Option(help="Starting value (default 1,000,000).")] = None,
     convention: Annotated[str | None, typer.Option(help="exact|bt accounting")] = None,
     allow_short: Annotated[bool, typer.Option("--allow-short", help="Accept negative target weights.")] = False,
+    yields: Annotated[str | None, typer.Option("--yield", help="Constant APYs: USDC=0.05,ETH=0.03 (replaces [yield]).")] = None,
+    spend: Annotated[str | None, typer.Option(help="A recurring outflow: 50000/month (adds to [[flows]]).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write equity/weights/trades/rebalances CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
@@ -134,7 +136,8 @@ def backtest(
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
             "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
-            "capital": capital, "convention": convention, "allow_short": allow_short or None})
+            "capital": capital, "convention": convention, "allow_short": allow_short or None,
+            "yields": yields, "spend": spend})
         announce_compile()
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
             result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],

@@ -95,3 +95,14 @@ N_METRICS = len(METRIC_NAMES)
 SHRINK_NONE = 0
 SHRINK_LEDOIT_WOLF = 1
 SHRINK_CONSTANT_CORRELATION = 2
+
+# Routing of scheduled flows (FlowSchedule.routing; flows/kernel.py).
+ROUTE_CASH = 0  # the flow's own asset only
+ROUTE_PRO_RATA = 1  # every holding in proportion
+ROUTE_REBALANCE = 2  # cash-flow rebalancing: most overweight sold first, most underweight bought first
+
+# Columns of the per-close flow record (TreasuryBook.closes; flows/kernel.py writes them).
+FLOW_PAID = 0  # value paid in (+) or out (−), as far as it could be paid
+FLOW_SHORTFALL = 1  # value of scheduled withdrawals that could not be paid
+FLOW_COST = 2  # trading costs of routing the flows
+N_FLOW_COLUMNS = 3

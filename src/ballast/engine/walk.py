@@ -12,6 +12,7 @@ from numba import njit
 from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.intrinsics import borrow, borrow_fields
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
+from ballast.engine.treasury import treasury_close
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
 from ballast.enums import (
     ACC_ACTIVE_SUM,
@@ -143,12 +144,16 @@ def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote,
 
 
 @njit(cache=True)
-def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record):
+def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record,  # noqa: ANN001
+             yields=None, flows=None, treasury=None):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
     ``target_r`` is `target_returns(targets, prices)`, given so that a sweep computes it once per
     target path. ``trig`` is a TriggerProgram, ``plan`` a PlanSpec, ``costs`` a CostArrays:
     NamedTuples of arrays, so new fields reach the kernel without changing this signature.
+    ``yields`` (YieldArrays), ``flows`` (FlowSchedule) and ``treasury`` (TreasuryBook, written here):
+    accrual and flows before each close's valuation (engine/treasury.py); omitted, none of it
+    is compiled.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
@@ -199,6 +204,8 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     floored = np.empty((1, n))
     decide = floored if has_floor else targets
     for t in range(T):
+        cash, n_held = treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held,
+                                      n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:

@@ -22,6 +22,7 @@ from ballast.planning.base import PlanSpec
 from ballast.planning.full import Full
 from ballast.strategy import Strategy, build_strategy
 from ballast.sweep.pool import Pooled, pool
+from ballast.sweep.treasury import has_treasury, treasury_configs
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
@@ -166,6 +167,7 @@ def prepare_configs(
     capital = np.empty(len(configs))
     convention = np.empty(len(configs), np.int64)
     quote = np.empty(len(configs), np.int64)
+    strategies = []
     for c, config in enumerate(configs):
         try:
             frozen = freeze_config(config)
@@ -175,11 +177,14 @@ def prepare_configs(
             msg = exc.args[0] if exc.args else str(exc)
             raise InputError(f"sweep configuration {describe_config(config)}: {msg}") from None
         rows.append(parts)
+        strategies.append(s)
         capital[c] = float(s.capital)
         convention[c] = CONVENTION_CODES[s.convention]
         quote[c] = parts[4]
     if not rows:
         return lambda: np.empty((0, 0))
+    if has_treasury(strategies):  # yields or flows: one compiled backtest per configuration
+        return treasury_configs(market, strategies, equity)
     one: dict[int, tuple[np.ndarray]] = {}  # one record per target path (pool() dedupes records)
     tgt = pool([one.setdefault(id(r[0]), (r[0],)) for r in rows], ("targets",))
     target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])

@@ -151,7 +151,7 @@ function renderDrift(points, holdings) {
 
 function renderProposals(items) {
   const box = $("proposals");
-  const open = items.filter((p) => p.state === "pending" || p.state === "approved" || p.state === "executing");
+  const open = items.filter((p) => p.state === "pending" || p.state === "approved" || p.state === "executing" || p.state === "exported");
   const card = (p) => {
     const trades = (p.payload.trades || []).map((t) => `${t.side} ${num(t.quantity, 4)} ${t.asset}`).join(", ");
     const node = el("div", { class: "proposal", "data-proposal": String(p.id) },

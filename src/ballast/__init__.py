@@ -56,6 +56,17 @@ _LAZY = {
     "StableSwapPool": "ballast.costs",
     "Gas": "ballast.costs",
     "Spread": "ballast.costs",
+    # pegs (their own modules: a strategy without pegs imports none of them)
+    "Pegs": "ballast.pegs",
+    "DepegRule": "ballast.pegs",
+    "Depeg": "ballast.triggers.depeg",
+    "Exit": "ballast.targets.pegged",
+    "StableBasket": "ballast.targets.pegged",
+    "Freeze": "ballast.planning.pegged",
+    "Hold": "ballast.planning.pegged",
+    "PSM": "ballast.costs.psm",
+    "stress": "ballast.report.stress",
+    "Scenario": "ballast.scenarios.shocks",
 }
 
 __all__ = sorted(_LAZY)

@@ -14,6 +14,9 @@
                 depth_follows_price
     [costs.gas] units_per_swap, gas_price_gwei, native_asset, extra_units_per_hop, hops
     [portfolio] cash = "USDT", capital, convention, allow_short (negative weights are refused without it)
+    [pegs]      USDT = 1.0, USDC = 1.0, ideal = ["USDC"]; [trigger] depeg = { act, warn, two_sided,
+                confirm, recover, react, into, loss_budget, floor }; [reserve] max_weight, min_issuers
+                (ballast/stable_reserve.py); [[scenarios]] user stress scenarios (ballast/scenarios/)
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
 """
@@ -71,6 +74,7 @@ class TriggerSection(Section):
     vol_asset: str | None = None
     tracking_error: float | None = Field(default=None, gt=0)
     te_lookback: int = Field(default=60, ge=2)
+    depeg: dict[str, Any] | None = None  # checked by ballast/stable_reserve.py
 
 
 class PlanSection(Section):
@@ -171,6 +175,9 @@ class StrategyFile(Section):
     sweep: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
+    scenarios: list[dict[str, Any]] | None = None
+    pegs: dict[str, Any] | None = None
+    reserve: dict[str, Any] | None = None
 
     @field_validator("name")
     @classmethod
@@ -223,6 +230,8 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
+            **({"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
+               if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None else {}),
         }
 
     def with_costs(self, **fields: float) -> "StrategyFile":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
 from ballast.errors import InputError
@@ -17,6 +18,9 @@ from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
 from ballast.yields import YieldSource, Yields
+
+if TYPE_CHECKING:
+    from ballast.pegs import Pegs
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -36,6 +40,7 @@ class Strategy:
     name: str = "strategy"
     yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
+    pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -62,6 +67,7 @@ class Strategy:
             "convention": self.convention,
             **({"yields": self.yields.describe()} if self.yields else {}),
             **({"flows": self.flows.describe()} if self.flows else {}),
+            **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
         }
 
 
@@ -153,6 +159,9 @@ def build_strategy(
     flows: Flows | Sequence[Flow] | None = None,
     spend: str | float | None = None,
     routing: str | None = None,
+    pegs: Mapping[str, Any] | None = None,
+    depeg: Mapping[str, Any] | None = None,
+    reserve: Mapping[str, Any] | None = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -163,6 +172,8 @@ def build_strategy(
     ``allow_short``; a band above 1 or a fee of 10000 bps or more is refused as a unit slip.
     ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
     ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
+    ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
+    per issuer (ballast/stable_reserve.py).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -206,8 +217,15 @@ def build_strategy(
         if min_trade:
             models.append(MinTradeSize(min_trade))
         costs = Costs(*models)
+    if pegs is None and (depeg is not None or reserve is not None):
+        raise ValueError("depeg and reserve need the stables and their pegs: give pegs = { USDT = 1.0, ... }")
+    declared = None
+    if pegs is not None:
+        from ballast.stable_reserve import with_pegs
+
+        declared, parsed, trigger, planner = with_pegs(parsed, trigger, planner, pegs, depeg, reserve)
     return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name,
-                    as_yields(yields), as_flows(flows, spend, routing))
+                    as_yields(yields), as_flows(flows, spend, routing), declared)
 
 
 def as_yields(yields: Yields | Mapping[str, YieldSource | float] | str | None) -> Yields | None:

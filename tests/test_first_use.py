@@ -364,7 +364,7 @@ def test_write_frontier_without_kaleido(tmp_path: Path, monkeypatch: pytest.Monk
 
 # 16 ----------------------------------------------------------------- messages and tables
 def test_missing_sweep_section_message(tmp_path: Path) -> None:
-    from ballast.sweep.config import load_sweep
+    from ballast.config.sweep import load_sweep
 
     with pytest.raises(InputError) as info:
         load_sweep(toml(tmp_path, TREASURY))
@@ -401,7 +401,7 @@ def test_demo_hint_is_an_absolute_path(tmp_path: Path) -> None:
 # 17 ----------------------------------------------------------------- the compile notice
 def test_compile_notice_once_when_not_a_terminal(monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    import ballast.cli as cli
+    import ballast.cli.output as cli
     from ballast.engine.kernel import simulate
 
     monkeypatch.setattr(cli.console, "_force_terminal", False)

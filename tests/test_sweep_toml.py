@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import ballast
 from ballast.cli import app
 from ballast.errors import InputError
-from ballast.sweep.config import load_sweep
+from ballast.config.sweep import load_sweep
 from market_support import gbm
 
 BASE = """

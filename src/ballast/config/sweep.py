@@ -20,7 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from ballast.config import StrategyFile, load_strategy_file
+from ballast.config.fields import validation_message
+from ballast.config.strategy import StrategyFile, load_strategy_file
 from ballast.engine.metrics import METRIC_NAMES
 from ballast.errors import InputError
 from ballast.sweep.grid import sequence_keywords, sweepable
@@ -129,10 +130,6 @@ class SweepSpec:
                            metric or (w.metric if w else self.section.metric), w.minimize if w else None)
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "section"
-
-
 def load_sweep(path: str | Path) -> SweepSpec:
     """The strategy file and its ``[sweep]`` section, validated; errors name the file and field."""
     cfg = load_strategy_file(path)
@@ -144,7 +141,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     try:
         section = SweepSection.model_validate(raw)
     except ValidationError as exc:
-        raise InputError("\n".join(f"{path}: [sweep] {_loc(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+        raise InputError(validation_message(exc, "[sweep]", prefix=f"{path}: ", whole="section")) from None
     allowed = set(sweepable()) - OBJECT_KEYWORDS
     axes: dict[str, list[Any]] = {}
     for name, value in (section.model_extra or {}).items():

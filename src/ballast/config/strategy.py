@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ballast.config.fields import validation_message
 from ballast.errors import InputError
 from ballast.strategy import Strategy, build_strategy
 from ballast.targets import Fixed, Target
@@ -163,11 +164,11 @@ class StrategyFile(Section):
     plan: PlanSection = Field(default_factory=PlanSection)
     costs: CostsSection = Field(default_factory=CostsSection)
     portfolio: PortfolioSection = Field(default_factory=PortfolioSection)
-    # Treasury sections, validated by ballast.treasury_config (they read rate and flow files).
+    # Treasury sections, validated by ballast.config.treasury (they read rate and flow files).
     yield_: dict[str, Any] | None = Field(default=None, alias="yield")
     flows: list[Any] | None = None
     treasury: dict[str, Any] | None = None
-    # Sections owned by other runners (sweep grids, live service, reports) are validated there.
+    # The sweep, live and report sections are validated by config/sweep.py, config/live.py, report/options.py.
     sweep: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
@@ -197,7 +198,7 @@ class StrategyFile(Section):
         models.extend(pool.model() for pool in self.costs.pools)
         if self.costs.gas is not None:
             models.append(Gas(**self.costs.gas.model_dump()))
-        from ballast.treasury_config import build_flows, build_yields
+        from ballast.config.treasury import build_flows, build_yields
 
         base = self.source.parent if self.source is not None else Path(".")
         return {
@@ -230,7 +231,7 @@ class StrategyFile(Section):
         try:
             costs = CostsSection.model_validate({**self.costs.model_dump(), **fields})
         except ValidationError as exc:
-            raise InputError("; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+            raise InputError(validation_message(exc, sep="; ")) from None
         return self.model_copy(update={"costs": costs})
 
     def prices_path(self) -> str:
@@ -302,15 +303,6 @@ def build_target(section: TargetSection) -> Target:
     return wrap_constraints(target, constraints) if constraints else target
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if not isinstance(p, int)]
-    if not parts:
-        return "top level"
-    if len(parts) == 1:
-        return parts[0]
-    return f"[{parts[0]}] {'.'.join(parts[1:])}"
-
-
 def load_strategy_file(path: str | Path) -> StrategyFile:
     """Parse and validate a strategy TOML; every problem raises InputError naming file and field."""
     path = Path(path)
@@ -330,8 +322,7 @@ def load_strategy_file(path: str | Path) -> StrategyFile:
     try:
         cfg = StrategyFile.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{path}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise InputError("\n".join(lines)) from None
+        raise InputError(validation_message(exc, prefix=f"{path}: ")) from None
     cfg = cfg.model_copy(update={"source": path})
     try:
         build_target(cfg.target)

@@ -1,20 +1,56 @@
 """``ballast sweep``: run a strategy file's grid with a progress bar, locally or on Dask."""
+
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ballast.cli.errors import user_mistakes
+from ballast.cli.output import console as stdout
+from ballast.config.sweep import SweepSpec, load_sweep
 from ballast.errors import InputError
-from ballast.sweep.config import SweepSpec, load_sweep
 from ballast.sweep.robust import MINIMISE
 from ballast.sweep.runner import ParquetSink, execute, executor_for, prepare_sweep, walk_forward_market
+
+
+@user_mistakes
+def sweep(
+    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a [sweep] section.")],
+    out: Annotated[
+        Path, typer.Option(help="Parquet file for the results (streamed, one row per configuration).")
+    ] = Path("sweep.parquet"),
+    workers: Annotated[int | None, typer.Option(help="Start a local Dask cluster with N worker processes.")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Use an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(help="Block-bootstrap paths per configuration (p5/median/p95).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the bootstrap paths.")] = None,
+    walk_forward: Annotated[
+        bool, typer.Option("--walk-forward", help="Choose on rolling training windows, report the next.")
+    ] = False,
+    train: Annotated[int | None, typer.Option(help="Walk-forward training window, periods.")] = None,
+    test: Annotated[int | None, typer.Option(help="Walk-forward test window, periods.")] = None,
+    metric: Annotated[str | None, typer.Option(help="Metric that picks the best configuration.")] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="Configurations per chunk/task.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the cost/tracking-error frontier here (HTML, plus PNG).")
+    ] = None,
+) -> None:
+    """Backtest every configuration of the file's [sweep] grid; Ctrl-C keeps finished rows."""
+    code = run_sweep_command(strategy_file, out, stdout, workers, scheduler, bootstrap, seed, walk_forward, train,
+                             test, metric, chunk_size, plot)
+    if code:
+        raise typer.Exit(code)
 
 
 class Best:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ballast.config.fields import validation_message
 from ballast.errors import InputError
 from ballast.flows import Dated, Flow, Flows, Recurring, SpendingRule, parse_spend
 from ballast.yields import ConstantAPY, RateSeries, UtilizationCurve, Yields, YieldSource
@@ -104,17 +105,12 @@ class TreasuryEntry(Entry):
     runway_floor: float | None = Field(default=None, ge=0)
 
 
-def _where(section: str, exc: ValidationError) -> str:
-    return "; ".join(f"{section} {'.'.join(str(p) for p in e['loc']) or '(table)'}: {e['msg']}"
-                     for e in exc.errors())
-
-
 def validated(model: type[Entry], table: Any, where: str) -> Any:
     """``table`` validated as ``model``; errors name ``where`` and the field."""
     try:
         return model.model_validate(table)
     except ValidationError as exc:
-        raise InputError(_where(where, exc)) from None
+        raise InputError(validation_message(exc, where, sep="; ", whole="(table)")) from None
 
 
 def read_table(path: Path, field: str) -> pd.DataFrame:

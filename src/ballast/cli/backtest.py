@@ -64,25 +64,50 @@ def backtest(
     strategy, data = resolve_strategy(
         strategy_file,
         {
-            "prices": prices, "relatives": relatives or None, "fill": fill, "dayfirst": dayfirst or None,
-            "target": target, "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
-            "risk_aversion": risk_aversion, "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade,
-            "cash": cash, "capital": capital, "convention": convention, "allow_short": allow_short or None,
-            "yields": yields, "spend": spend,
+            "prices": prices,
+            "relatives": relatives or None,
+            "fill": fill,
+            "dayfirst": dayfirst or None,
+            "target": target,
+            "rebalance": rebalance,
+            "band": band,
+            "band_kind": band_kind,
+            "plan": plan,
+            "risk_aversion": risk_aversion,
+            "fee_bps": fee_bps,
+            "fixed_cost": fixed_cost,
+            "min_trade": min_trade,
+            "cash": cash,
+            "capital": capital,
+            "convention": convention,
+            "allow_short": allow_short or None,
+            "yields": yields,
+            "spend": spend,
         },
     )
     announce_compile()
     with console.status("compiling and running the backtest…", spinner="dots") if not as_json else nullcontext():
-        result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
-                     periods_per_year=data.get("periods_per_year"), start=data.get("start"),
-                     end=data.get("end"), assets=data.get("assets"))
+        result = run(
+            data["prices"],
+            strategy,
+            relatives=data["relatives"],
+            fill=data["fill"],
+            periods_per_year=data.get("periods_per_year"),
+            start=data.get("start"),
+            end=data.get("end"),
+            assets=data.get("assets"),
+        )
         result.metrics  # noqa: B018  (evaluate inside the spinner)
         result.baseline  # noqa: B018
     check_formed(result)
     if as_json:
         baseline = result.baseline.metrics if result.baseline else None
-        summary = {**result.metrics, "baseline": baseline, "strategy": result.strategy.describe(),
-                   "conventions": result.conventions}
+        summary = {
+            **result.metrics,
+            "baseline": baseline,
+            "strategy": result.strategy.describe(),
+            "conventions": result.conventions,
+        }
         print(json.dumps(summary, default=str))
     else:
         from ballast.report.terminal import print_summary
@@ -126,9 +151,15 @@ def report(
         strategy, data = resolve_strategy(path, {})
         announce_compile()
         with console.status(f"backtesting {path}…", spinner="dots"):
-            result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
-                         periods_per_year=data.get("periods_per_year"), start=data.get("start"),
-                         end=data.get("end"))
+            result = run(
+                data["prices"],
+                strategy,
+                relatives=data["relatives"],
+                fill=data["fill"],
+                periods_per_year=data.get("periods_per_year"),
+                start=data.get("start"),
+                end=data.get("end"),
+            )
             result.baseline  # noqa: B018
         check_formed(result, path)
         results.append(result)

@@ -26,9 +26,7 @@ def datasets() -> None:
 @user_mistakes
 def demo(
     out: Annotated[Path, typer.Option(help="Where the report, CSVs and the demo ledger go.")] = Path("demo-out"),
-    live_days: Annotated[
-        int, typer.Option(help="Days of history to replay through the live service (0: skip).")
-    ] = 365,
+    live_days: Annotated[int, typer.Option(help="Days of history to replay through the live service (0: skip).")] = 365,
 ) -> None:
     """The main job on bundled real data: backtest the treasury strategy, write its report, and
     replay the last year through the live service (paper broker) into a ledger for the dashboard."""
@@ -44,7 +42,13 @@ def demo(
     cfg = load_strategy_file(path)
     make_folder(out)
     announce_compile()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("compiling the engine and backtesting on bundled crypto data", total=None)
         result = run(cfg.prices_path(), cfg.to_strategy())

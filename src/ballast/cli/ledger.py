@@ -34,9 +34,7 @@ def ledger_backup(
 def ledger_restore(
     backup_file: Annotated[Path, typer.Argument(help="A file written by `ballast ledger backup`.")],
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing ledger (it is kept, renamed).")
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing ledger (it is kept, renamed).")] = False,
 ) -> None:
     """Make the ledger a copy of a backup (refused while a runner uses it)."""
     from ballast.live.backup import restore

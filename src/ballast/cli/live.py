@@ -40,8 +40,14 @@ def run(
     # `kill` / `systemctl stop` is a clean exit too: the runner lease is released, not left to expire
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Without --db or $BALLAST_DB the file's [live] db decides (then the default ledger).
-    settings = RunSettings(db=db or os.environ.get(DB_ENV), source=source, executor=executor, speed=speed,
-                           dry_run=dry_run, replay_file=prices)
+    settings = RunSettings(
+        db=db or os.environ.get(DB_ENV),
+        source=source,
+        executor=executor,
+        speed=speed,
+        dry_run=dry_run,
+        replay_file=prices,
+    )
     svc = open_service(str(strategy_file), settings)
     if quiet or log_json or not console.is_terminal:
         svc.run(until_end=until_end, max_cycles=cycles)
@@ -80,8 +86,13 @@ def status(
             return
         from ballast.live.display import status_view
 
-        view = status_view(st, led.recent_decisions(limit), led.open_orders(), led.alerts(open_only=True, limit=20),
-                           led.proposals("pending", limit=20))
+        view = status_view(
+            st,
+            led.recent_decisions(limit),
+            led.open_orders(),
+            led.alerts(open_only=True, limit=20),
+            led.proposals("pending", limit=20),
+        )
         console.print(view)
 
 

@@ -35,7 +35,7 @@ def announce_compile() -> None:
 
         if simulate._cache._cache_file._load_index():  # numba's index of compiled versions, if current
             return
-    except Exception:  # noqa: BLE001  (a private numba detail: when unsure, say it)
+    except Exception:
         pass
     print("compiling the kernel (first run only, up to ~1 min)...", file=sys.stderr, flush=True)
 

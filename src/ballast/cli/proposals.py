@@ -37,8 +37,14 @@ def proposals_list(
     t = Table("id", "decision", "state", "trades", "notional", "reason", title="proposals", title_justify="left")
     for p in items:
         payload = p["payload"]
-        t.add_row(str(p["id"]), str(p["decision_id"]), p["state"], str(len(payload.get("trades", []))),
-                  f"{payload.get('notional', 0):,.2f}", Text(str(payload.get("reason", ""))))
+        t.add_row(
+            str(p["id"]),
+            str(p["decision_id"]),
+            p["state"],
+            str(len(payload.get("trades", []))),
+            f"{payload.get('notional', 0):,.2f}",
+            Text(str(payload.get("reason", ""))),
+        )
     console.print(t)
 
 

@@ -17,8 +17,16 @@ def resolve_strategy(strategy_file: Path | None, overrides: dict[str, Any]) -> t
     from ballast.strategy import build_strategy
 
     keywords: dict[str, Any] = {}
-    data: dict[str, Any] = {"prices": "crypto", "relatives": False, "fill": None, "assets": None,
-                            "start": None, "end": None, "periods_per_year": None, "dayfirst": False}
+    data: dict[str, Any] = {
+        "prices": "crypto",
+        "relatives": False,
+        "fill": None,
+        "assets": None,
+        "start": None,
+        "end": None,
+        "periods_per_year": None,
+        "dayfirst": False,
+    }
     set_flags = {k: v for k, v in overrides.items() if v is not None}
     if strategy_file is not None:
         cfg = load_strategy_file(strategy_file)
@@ -49,15 +57,17 @@ def check_formed(result: Any, source: Path | None = None) -> None:
     if not result.raw.weights[0].any():  # nothing held after the first close
         s = result.strategy
         where = f"{source}: " if source is not None else ""
-        raise InputError(f"{where}the portfolio was never formed: capital {s.capital:,.2f} cannot pay the costs "
-                         f"of buying {result.market.n_assets} assets ({s.costs.describe()}); raise [portfolio] "
-                         "capital or lower the fixed costs")
+        raise InputError(
+            f"{where}the portfolio was never formed: capital {s.capital:,.2f} cannot pay the costs "
+            f"of buying {result.market.n_assets} assets ({s.costs.describe()}); raise [portfolio] "
+            "capital or lower the fixed costs"
+        )
 
 
 def file_report_options(strategy_file: Path | None) -> Any:
     """The file's [report] section (title, vol_window), honoured by every command that draws it."""
     from ballast.config import load_strategy_file
-    from ballast.report.options import ReportOptions, report_options
+    from ballast.config.report import ReportOptions, report_options
 
     if strategy_file is None:
         return ReportOptions()

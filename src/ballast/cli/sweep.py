@@ -47,8 +47,21 @@ def sweep(
     ] = None,
 ) -> None:
     """Backtest every configuration of the file's [sweep] grid; Ctrl-C keeps finished rows."""
-    code = run_sweep_command(strategy_file, out, stdout, workers, scheduler, bootstrap, seed, walk_forward, train,
-                             test, metric, chunk_size, plot)
+    code = run_sweep_command(
+        strategy_file,
+        out,
+        stdout,
+        workers,
+        scheduler,
+        bootstrap,
+        seed,
+        walk_forward,
+        train,
+        test,
+        metric,
+        chunk_size,
+        plot,
+    )
     if code:
         raise typer.Exit(code)
 
@@ -76,19 +89,42 @@ class Best:
 
 def progress_bar(console: Console) -> Any:
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("configs"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("configs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
-def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers: int | None = None,
-                      scheduler: str | None = None, bootstrap: int | None = None, seed: int | None = None,
-                      walk_forward: bool = False, train: int | None = None, test: int | None = None,
-                      metric: str | None = None, chunk_size: int | None = None,
-                      plot: Path | None = None) -> int:
+def run_sweep_command(
+    strategy_file: Path,
+    out: Path,
+    console: Console,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    bootstrap: int | None = None,
+    seed: int | None = None,
+    walk_forward: bool = False,
+    train: int | None = None,
+    test: int | None = None,
+    metric: str | None = None,
+    chunk_size: int | None = None,
+    plot: Path | None = None,
+) -> int:
     """Run the sweep; returns the process exit code (130 after Ctrl-C, with finished rows written)."""
     spec: SweepSpec = load_sweep(strategy_file)
     if walk_forward and (bootstrap or spec.section.bootstrap):
@@ -108,9 +144,12 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
     chunk = chunk_size or spec.section.chunk_size
     metric = metric or spec.section.metric
     wf = spec.walk_forward(train, test, metric) if walk_forward else None
-    console.print(f"[bold]{job.grid.size:,}[/] configurations × {market.n_periods:,} periods × "
-                  f"{market.n_assets} assets" + (f", {bs.n} bootstrap paths (seed {bs.seed})" if bs else "")
-                  + (f", walk-forward {wf.train}/{wf.test} by {wf.metric}" if wf else ""))
+    console.print(
+        f"[bold]{job.grid.size:,}[/] configurations × {market.n_periods:,} periods × "
+        f"{market.n_assets} assets"
+        + (f", {bs.n} bootstrap paths (seed {bs.seed})" if bs else "")
+        + (f", walk-forward {wf.train}/{wf.test} by {wf.metric}" if wf else "")
+    )
     t0 = time.perf_counter()
     with ExitStack() as stack:
         client = None
@@ -119,8 +158,9 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
 
             with console.status("starting Dask…") if scheduler is None else nullcontext():
                 client = stack.enter_context(dask_client(workers, scheduler))
-            console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at "
-                          f"{client.scheduler.address}")
+            console.print(
+                f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at {client.scheduler.address}"
+            )
         bar = stack.enter_context(progress_bar(console))
         label = "walk-forward" if wf else "sweep"
         # Until the first chunk is back the kernel may be compiling (first use: up to a minute).
@@ -148,14 +188,16 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
             execute(market, job, best, executor_for(client), chunk, progress)
         except KeyboardInterrupt:
             bar.stop()
-            console.print(f"[yellow]interrupted[/]: kept {best.sink.rows:,} finished rows of "
-                          f"{job.grid.size:,} in {out}")
+            console.print(
+                f"[yellow]interrupted[/]: kept {best.sink.rows:,} finished rows of {job.grid.size:,} in {out}"
+            )
             return 130
     console.print(f"wrote {best.sink.rows:,} rows to {out} in {time.perf_counter() - t0:.1f} s")
     if best.row is not None:
         params = escape(", ".join(f"{k}={best.row[k]}" for k in job.grid.names))
-        console.print(f"best by {metric}: {params}  ({metric} = {float(best.row[metric]):.6g}, config "
-                      f"{int(best.row['config'])})")
+        console.print(
+            f"best by {metric}: {params}  ({metric} = {float(best.row[metric]):.6g}, config {int(best.row['config'])})"
+        )
     if plot is not None:
         from ballast.report.frontier import write_frontier
 

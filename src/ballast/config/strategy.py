@@ -17,6 +17,7 @@
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -83,7 +84,7 @@ class PlanSection(Section):
     def _cost_aware_only(self) -> "PlanSection":
         extra = [k for k in ("risk_aversion", "gate") if getattr(self, k) is not None]
         if extra and self.kind != "cost-aware":
-            raise ValueError(f"{', '.join(extra)} only apply to kind = \"cost-aware\", not {self.kind!r}")
+            raise ValueError(f'{", ".join(extra)} only apply to kind = "cost-aware", not {self.kind!r}')
         return self
 
     def planner(self) -> Any:
@@ -92,8 +93,9 @@ class PlanSection(Section):
             return self.kind
         from ballast.planning import CostAware
 
-        return CostAware(0.05 if self.risk_aversion is None else self.risk_aversion,
-                         gate=True if self.gate is None else self.gate)
+        return CostAware(
+            0.05 if self.risk_aversion is None else self.risk_aversion, gate=True if self.gate is None else self.gate
+        )
 
 
 class PoolSection(Section):
@@ -116,14 +118,19 @@ class PoolSection(Section):
     def model(self) -> Any:
         from ballast.costs import ConstantProductPool, StableSwapPool
 
-        common = dict(depth=self.depth, assets=self.assets, max_slippage=self.max_slippage,
-                      depth_follows_price=self.depth_follows_price)
+        common: dict[str, Any] = dict(
+            depth=self.depth,
+            assets=self.assets,
+            max_slippage=self.max_slippage,
+            depth_follows_price=self.depth_follows_price,
+        )
         if self.kind == "constant-product":
             if self.A is not None:
-                raise ValueError("A only applies to kind = \"stableswap\"")
+                raise ValueError('A only applies to kind = "stableswap"')
             return ConstantProductPool(fee=0.003 if self.fee is None else self.fee, **common)
-        return StableSwapPool(A=100.0 if self.A is None else self.A, fee=0.0004 if self.fee is None else self.fee,
-                              **common)
+        return StableSwapPool(
+            A=100.0 if self.A is None else self.A, fee=0.0004 if self.fee is None else self.fee, **common
+        )
 
 
 class GasSection(Section):
@@ -168,7 +175,7 @@ class StrategyFile(Section):
     yield_: dict[str, Any] | None = Field(default=None, alias="yield")
     flows: list[Any] | None = None
     treasury: dict[str, Any] | None = None
-    # The sweep, live and report sections are validated by config/sweep.py, config/live.py, report/options.py.
+    # The sweep, live and report sections are validated by config/sweep.py, config/live.py, config/report.py.
     sweep: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
@@ -184,9 +191,9 @@ class StrategyFile(Section):
 
     def keywords(self) -> dict[str, Any]:
         """The flat keywords of `build_strategy` (CLI flags override these)."""
-        from ballast.costs import Costs, FixedPerTrade, Gas, MinTradeSize, Proportional, Spread
+        from ballast.costs import CostModel, Costs, FixedPerTrade, Gas, MinTradeSize, Proportional, Spread
 
-        models = []
+        models: list[CostModel] = []
         if self.costs.fee_bps or self.costs.per_asset_bps:
             models.append(Proportional(self.costs.fee_bps, self.costs.per_asset_bps))
         if self.costs.fixed:
@@ -284,8 +291,12 @@ def _inner(table: dict[str, Any]) -> Target:
 
 # Target kinds the file understands.
 TARGET_KINDS: dict[str, TargetBuilder] = {
-    "fixed": _fixed, "equal": _equal, "inverse_vol": _risk("inverse_vol"), "risk_parity": _risk("risk_parity"),
-    "min_variance": _risk("min_variance"), "vol_target": _risk("vol_target"),
+    "fixed": _fixed,
+    "equal": _equal,
+    "inverse_vol": _risk("inverse_vol"),
+    "risk_parity": _risk("risk_parity"),
+    "min_variance": _risk("min_variance"),
+    "vol_target": _risk("vol_target"),
 }
 
 
@@ -317,8 +328,10 @@ def load_strategy_file(path: str | Path) -> StrategyFile:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     if not raw:
-        raise InputError(f"nothing in {path}: expected at least [target] (what to hold) and [portfolio] "
-                         "(cash, capital) — see examples/band_edge.toml")
+        raise InputError(
+            f"nothing in {path}: expected at least [target] (what to hold) and [portfolio] "
+            "(cash, capital) — see examples/band_edge.toml"
+        )
     try:
         cfg = StrategyFile.model_validate(raw)
     except ValidationError as exc:

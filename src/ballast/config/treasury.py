@@ -26,6 +26,7 @@
 Files are CSV or Parquet, relative to the strategy file. Every problem is an InputError naming the
 section and field (the caller prefixes the file).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -143,15 +144,24 @@ def _source(asset: str, e: YieldEntry, base: Path) -> YieldSource:
     if e.rates is not None:
         path = base / e.rates
         borrow = read_series(path, e.borrow_column, f"{field}.borrow_column") if e.borrow_column else None
-        return RateSeries(read_series(path, e.column, f"{field}.rates"), e.mode, borrow, e.max_gap_days,
-                          name=f"{asset} rates")
+        return RateSeries(
+            read_series(path, e.column, f"{field}.rates"), e.mode, borrow, e.max_gap_days, name=f"{asset} rates"
+        )
     assert e.curve is not None
     # Each file holds a column named like its key: utilization, supplied or borrowed.
-    series = {k: read_series(base / v, k, f"{field}.{k}")
-              for k, v in (("utilization", e.utilization), ("supplied", e.supplied), ("borrowed", e.borrowed))
-              if v is not None}
-    return UtilizationCurve(**e.curve.model_dump(), **series, own_deposit=e.own_deposit, mode=e.mode,
-                            max_gap_days=e.max_gap_days, name=f"{asset} curve")
+    series = {
+        k: read_series(base / v, k, f"{field}.{k}")
+        for k, v in (("utilization", e.utilization), ("supplied", e.supplied), ("borrowed", e.borrowed))
+        if v is not None
+    }
+    return UtilizationCurve(
+        **e.curve.model_dump(),
+        **series,
+        own_deposit=e.own_deposit,
+        mode=e.mode,
+        max_gap_days=e.max_gap_days,
+        name=f"{asset} curve",
+    )
 
 
 def build_yields(raw: dict[str, Any] | None, base: Path) -> Yields | None:

@@ -93,7 +93,8 @@ def treasury_close(
     """Accrue, then apply the flows of close ``t``; returns (cash, number of held assets)."""
     if is_off(yields, flows):
         return cash, n_held
-    return _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, book, held)
+    after: tuple[float, int] = _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, book, held)
+    return after
 
 
 def _off_type(ty: types.Type, field: int) -> bool:

@@ -188,7 +188,7 @@ def write_frontier(
     )
     written: list[Path] = [path]
     if png:
-        from ballast.report.figures import Figure
+        from ballast.report.plotting import Figure
         from ballast.report.png import export
 
         written += export([Figure(f"{path.stem}{suffix}", "", "", f) for suffix, f in figs], path.parent, scale=1.0)

@@ -18,8 +18,9 @@ import numpy as np
 
 from ballast.engine.metrics import METRIC_DOCS
 from ballast.engine.treasury_docs import TREASURY_DOCS
-from ballast.report.figures import STRATEGY_COLORS, Figure, all_figures, baselines, names
+from ballast.report.figures import all_figures
 from ballast.report.files import write_text_atomic
+from ballast.report.plotting import STRATEGY_COLORS, Figure, baselines, names
 from ballast.report.terminal import HIGHER_IS_BETTER, fmt, label
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from ballast.errors import InputError
 from ballast.report.files import make_folder
 
 if TYPE_CHECKING:
-    from ballast.report.figures import Figure
+    from ballast.report.plotting import Figure
 
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 WIDTH = 1100

@@ -16,8 +16,8 @@ from rich.markup import escape
 from ballast.cli.errors import user_mistakes
 from ballast.cli.output import console as stdout
 from ballast.config.sweep import SweepSpec, load_sweep
+from ballast.enums import MINIMISED_METRICS
 from ballast.errors import InputError
-from ballast.sweep.robust import MINIMISE
 from ballast.sweep.runner import ParquetSink, execute, executor_for, prepare_sweep, walk_forward_market
 
 
@@ -72,7 +72,7 @@ class Best:
     def __init__(self, sink: ParquetSink, metric: str) -> None:
         self.sink, self.metric = sink, metric
         self.row: pd.Series | None = None
-        self.sign = 1.0 if metric in MINIMISE else -1.0
+        self.sign = 1.0 if metric in MINIMISED_METRICS else -1.0
 
     def add(self, start: int, frame: pd.DataFrame) -> None:
         self.sink.add(start, frame)

@@ -14,23 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ballast.enums import MINIMISED_METRICS
 from ballast.errors import InputError
 from ballast.report.files import write_text_atomic
-
-# Metrics where lower is better (mirrors sweep/robust.MINIMISE; the report must not import numba).
-LOWER_IS_BETTER = frozenset(
-    {
-        "volatility",
-        "max_drawdown",
-        "turnover",
-        "total_costs",
-        "n_rebalances",
-        "n_trades",
-        "mean_abs_drift",
-        "max_abs_drift",
-        "tracking_error",
-    }
-)
 
 
 def choose(frame: pd.DataFrame, metric: str) -> int:
@@ -40,7 +26,7 @@ def choose(frame: pd.DataFrame, metric: str) -> int:
     v = frame[metric].to_numpy(dtype=np.float64)
     if np.isnan(v).all():
         raise InputError(f"{metric} is undefined for every configuration")
-    return int(np.nanargmin(v) if metric in LOWER_IS_BETTER else np.nanargmax(v))
+    return int(np.nanargmin(v) if metric in MINIMISED_METRICS else np.nanargmax(v))
 
 
 def _fmt(v: Any) -> str:
@@ -175,7 +161,9 @@ def write_frontier(
     png = png is not False and problem is None
     path = Path(path)
     if params is None:
-        params = [c for c in frame.columns if c not in LOWER_IS_BETTER | {"config"} and c not in _metric_columns(frame)]
+        params = [
+            c for c in frame.columns if c not in MINIMISED_METRICS | {"config"} and c not in _metric_columns(frame)
+        ]
     figs = [("", frontier_figure(frame, params, metric))]
     axes = [p for p in params if frame[p].nunique() > 1]
     if len(axes) >= 2:

@@ -5,20 +5,20 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ballast.cli.errors import user_mistakes
 from ballast.cli.output import console as stdout
-from ballast.config.sweep import SweepSpec, load_sweep
-from ballast.enums import MINIMISED_METRICS
 from ballast.errors import InputError
-from ballast.sweep.runner import ParquetSink, execute, executor_for, prepare_sweep, walk_forward_market
+
+if TYPE_CHECKING:  # numpy, pandas, numba and the sweep load when a sweep runs, not with the CLI
+    import pandas as pd
+
+    from ballast.sweep.runner import ParquetSink
 
 
 @user_mistakes
@@ -72,9 +72,13 @@ class Best:
     def __init__(self, sink: ParquetSink, metric: str) -> None:
         self.sink, self.metric = sink, metric
         self.row: pd.Series | None = None
+        from ballast.enums import MINIMISED_METRICS
+
         self.sign = 1.0 if metric in MINIMISED_METRICS else -1.0
 
     def add(self, start: int, frame: pd.DataFrame) -> None:
+        import numpy as np
+
         self.sink.add(start, frame)
         v = self.sign * frame[self.metric].to_numpy(dtype=np.float64)
         if np.isnan(v).all():
@@ -126,7 +130,10 @@ def run_sweep_command(
     plot: Path | None = None,
 ) -> int:
     """Run the sweep; returns the process exit code (130 after Ctrl-C, with finished rows written)."""
-    spec: SweepSpec = load_sweep(strategy_file)
+    from ballast.config.sweep import load_sweep
+    from ballast.sweep.runner import ParquetSink, execute, executor_for, prepare_sweep, walk_forward_market
+
+    spec = load_sweep(strategy_file)
     if walk_forward and (bootstrap or spec.section.bootstrap):
         raise InputError("--walk-forward and --bootstrap cannot be combined; run them separately")
     if seed is not None and not bootstrap and spec.section.bootstrap is None:
@@ -199,6 +206,8 @@ def run_sweep_command(
             f"best by {metric}: {params}  ({metric} = {float(best.row[metric]):.6g}, config {int(best.row['config'])})"
         )
     if plot is not None:
+        import pandas as pd
+
         from ballast.report.frontier import write_frontier
 
         frame = pd.read_parquet(out)

@@ -68,7 +68,7 @@ def equity_figure(results: Sequence["Result"]) -> Figure:
     log_axis = {"yaxis.type": "log", "yaxis.tickvals": values, "yaxis.ticktext": text}
     fig.update_yaxes(title_text="growth of 1", type="log", tickvals=values, ticktext=text)
     # The toggle sits above the plot, right of the legend, so it never covers a line (PNG export drops it).
-    fig.updatelayout(
+    fig.update_layout(
         margin_t=64,
         updatemenus=[
             {
@@ -210,7 +210,7 @@ def costs_figure(results: Sequence["Result"]) -> Figure:
             col=2,
         )
     layout(fig, 340)
-    fig.updatelayout(legend_y=1.1, margin_t=56)
+    fig.update_layout(legend_y=1.1, margin_t=56)
     fig.update_yaxes(
         title_text=f"paid, {results[0].strategy.cash or 'price currency'}", tickformat=",.0f", row=1, col=1
     )

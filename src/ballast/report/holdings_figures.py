@@ -223,7 +223,7 @@ def drift_figure(result: "Result", key: str, name: str) -> Figure:
                 col=1,
             )
     layout(fig, 140 + 150 * len(order), ".0%")
-    fig.updatelayout(hovermode="closest")
+    fig.update_layout(hovermode="closest")
     fig.update_xaxes(range=[x[0], x[-1]])  # no autorange padding past the data
     fig.update_annotations(font_size=12, x=0, xanchor="left")
     hidden = len(assets) - len(order)

@@ -92,7 +92,7 @@ def names(results: Sequence["Result"]) -> list[str]:
 
 
 def layout(fig: "go.Figure", height: int, yformat: str | None = None) -> None:
-    fig.updatelayout(
+    fig.update_layout(
         template="plotly_white",
         height=height,
         margin={"l": 60, "r": 24, "t": 36, "b": 40},

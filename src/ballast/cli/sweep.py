@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from ballast.cli.errors import user_mistakes
 from ballast.cli.output import console as stdout
+from ballast.enums import MINIMISED_METRICS
 from ballast.errors import InputError
 
 if TYPE_CHECKING:  # numpy, pandas, numba and the sweep load when a sweep runs, not with the CLI
@@ -72,8 +73,6 @@ class Best:
     def __init__(self, sink: ParquetSink, metric: str) -> None:
         self.sink, self.metric = sink, metric
         self.row: pd.Series | None = None
-        from ballast.enums import MINIMISED_METRICS
-
         self.sign = 1.0 if metric in MINIMISED_METRICS else -1.0
 
     def add(self, start: int, frame: pd.DataFrame) -> None:

@@ -3,6 +3,7 @@ swept at scale, run live.
 
 ``import ballast`` stays light: numba, cvxpy, SQLAlchemy and the rest load on first use.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -72,8 +73,22 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-_SUBPACKAGES = {"targets", "triggers", "planning", "costs", "engine", "sweep", "live", "report", "api",
-                "data", "config", "strategy", "market", "cli"}
+_SUBPACKAGES = {
+    "targets",
+    "triggers",
+    "planning",
+    "costs",
+    "engine",
+    "sweep",
+    "live",
+    "report",
+    "api",
+    "data",
+    "config",
+    "strategy",
+    "market",
+    "cli",
+}
 
 
 __version__: str  # resolved on first use by __getattr__ (below)

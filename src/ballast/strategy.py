@@ -4,6 +4,7 @@ Backtest, sweep and the live service all take a `Strategy`, so a rule tested on 
 rule that trades. `build_strategy` turns the flat keywords of the CLI and of ``ballast.backtest``
 into one, so the TOML file, the command line and Python agree on every default.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
-from ballast.yields import YieldSource, Yields
+from ballast.yields import Yields, YieldSource
 
 if TYPE_CHECKING:
     from ballast.pegs import Pegs
@@ -84,8 +85,7 @@ def parse_target(target: Target | Mapping[str, float] | str) -> Target:
     text = str(target).strip()
     if text == "equal":
         return Fixed("equal")
-    return Fixed(parse_pairs(text, f"target {text!r}", "'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'",
-                             "weight"))
+    return Fixed(parse_pairs(text, f"target {text!r}", "'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'", "weight"))
 
 
 def parse_yields(text: str) -> Yields:
@@ -116,17 +116,24 @@ def short_assets(target: Target) -> list[str]:
     return []
 
 
-def check_fractions(band: float | None, band_floor: float | None, band_per_asset: Mapping[str, float] | None,
-                    fee_bps: float) -> None:
+def check_fractions(
+    band: float | None, band_floor: float | None, band_per_asset: Mapping[str, float] | None, fee_bps: float
+) -> None:
     """Catch the unit slips that would otherwise run silently: a band in percent, a fee above 100 %."""
-    for name, value in [("band", band), ("band_floor", band_floor),
-                        *((f"per_asset {k}", v) for k, v in (band_per_asset or {}).items())]:
+    for name, value in [
+        ("band", band),
+        ("band_floor", band_floor),
+        *((f"per_asset {k}", v) for k, v in (band_per_asset or {}).items()),
+    ]:
         if value is not None and value > 1:
-            raise ValueError(f"{name} = {value:g} means {value:.0%} (bands are fractions); "
-                             f"did you mean {value / 100:g}?")
+            raise ValueError(
+                f"{name} = {value:g} means {value:.0%} (bands are fractions); did you mean {value / 100:g}?"
+            )
     if fee_bps >= 10_000:
-        raise ValueError(f"fee_bps = {fee_bps:g} is {fee_bps / 100:g} % of every trade (basis points: "
-                         f"10 = 0.1 %); expected less than 10000")
+        raise ValueError(
+            f"fee_bps = {fee_bps:g} is {fee_bps / 100:g} % of every trade (basis points: "
+            f"10 = 0.1 %); expected less than 10000"
+        )
 
 
 def build_strategy(
@@ -179,8 +186,10 @@ def build_strategy(
     parsed = parse_target(target)
     shorts = short_assets(parsed)
     if shorts and not allow_short:
-        raise ValueError(f"target: negative weight for {', '.join(shorts)} (a short position); "
-                         "set allow_short = true in [portfolio] (or --allow-short) to short on purpose")
+        raise ValueError(
+            f"target: negative weight for {', '.join(shorts)} (a short position); "
+            "set allow_short = true in [portfolio] (or --allow-short) to short on purpose"
+        )
     if trigger is None:
         parts: list[Trigger] = []
         vol = vol_change is not None or bool(vol_thresholds)
@@ -191,8 +200,9 @@ def build_strategy(
         if band is not None:
             parts.append(Band(band, kind=band_kind, floor=band_floor, per_asset=band_per_asset))
         if vol:
-            parts.append(VolatilityRegime(vol_lookback, change=vol_change, thresholds=vol_thresholds or (),
-                                          asset=vol_asset))
+            parts.append(
+                VolatilityRegime(vol_lookback, change=vol_change, thresholds=vol_thresholds or (), asset=vol_asset)
+            )
         if tracking_error is not None:
             parts.append(TrackingError(tracking_error, te_lookback))
         trigger = any_of(*parts) if parts else Never()

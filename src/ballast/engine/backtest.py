@@ -38,7 +38,7 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     assert p.program is not None and p.plan is not None
     args = (p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan,
             p.costs, p.quote, CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
-    book = new_book(*p.market.prices.shape, record) if p.treasury else None
+    book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
     if book is None:  # the plain walk: none of the treasury machinery is compiled
         walk = simulate(*args)
     else:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ballast.costs.base import compile_costs
 from ballast.errors import InputError
-from ballast.live.config import LiveSection
+from ballast.config.live import LiveSection
 from ballast.live.executors import Executor, TransientError, VenueOrder, wait_backoff
 from ballast.live.lease import Lease
 from ballast.live.ledger import (
@@ -790,7 +790,7 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
     from pathlib import Path
 
     from ballast.config import load_strategy_file
-    from ballast.live.config import load_live_section, parse_speed
+    from ballast.config.live import load_live_section, parse_speed
     from ballast.live.executors import CcxtExecutor, PaperExecutor
     from ballast.live.sources import CcxtSource, JsonSource, ReplaySource, ccxt_exchange, read_replay_table
 

@@ -25,7 +25,7 @@ def stress(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Strategy vs no reaction vs buy-and-hold under a stress scenario (docs/pegs.md)."""
-    from ballast.report.stress_command import print_report, run_stress
+    from ballast.cli.stress_run import print_report, run_stress
 
     report, figure_path = run_stress(strategy_file, scenario, at, as_, after, out)
     if as_json:

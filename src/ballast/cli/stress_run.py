@@ -1,4 +1,4 @@
-"""`ballast stress FILE --scenario NAME`: load the file, pick the scenario, run, tabulate, draw (command-line code: it reads the TOML)."""
+"""`ballast stress FILE --scenario NAME`: load the file, pick the scenario, run, tabulate, draw."""
 
 from __future__ import annotations
 

@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ballast.live.ledger import Ledger, PaperVenueOrder
+from ballast.live.models import PaperVenueOrder
+from ballast.live.queries import LedgerQueries
+from ballast.live.records import OrderRow
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,14 @@ class Executor(ABC):
     name: str = "executor"
 
     @abstractmethod
-    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+    def submit(self, order: OrderRow, price: float | None = None) -> VenueOrder:
         """Send the order (its ``client_order_id`` is already in the ledger)."""
 
     @abstractmethod
-    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+    def lookup(self, order: OrderRow) -> VenueOrder | None:
         """The venue's view of the order, or None if it never arrived."""
 
-    def cancel(self, order: dict[str, Any]) -> VenueOrder | None:
+    def cancel(self, order: OrderRow) -> VenueOrder | None:
         """Cancel an open order; returns its final state as the venue reports it."""
         return self.lookup(order)
 
@@ -77,11 +79,11 @@ class PaperExecutor(Executor):
 
     name = "paper"
 
-    def __init__(self, ledger: Ledger, cost: CostFn | None = None) -> None:
+    def __init__(self, ledger: LedgerQueries, cost: CostFn | None = None) -> None:
         self.ledger = ledger
         self.cost = cost
 
-    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+    def submit(self, order: OrderRow, price: float | None = None) -> VenueOrder:
         p = order["ref_price"] if price is None else float(price)
         sign = 1.0 if order["side"] == "buy" else -1.0
         qty = sign * order["quantity"]
@@ -99,7 +101,7 @@ class PaperExecutor(Executor):
             rid = row.id
         return VenueOrder("filled", f"paper-{rid}", [VenueFill(f"paper-{rid}", qty, p, quote_qty, fee)])
 
-    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+    def lookup(self, order: OrderRow) -> VenueOrder | None:
         with self.ledger.session() as s:
             row = s.scalars(select(PaperVenueOrder).where(
                 PaperVenueOrder.client_order_id == order["client_order_id"]).order_by(PaperVenueOrder.id)).first()
@@ -141,11 +143,11 @@ class CcxtExecutor(Executor):
         except ccxt.OperationFailed as exc:  # network, timeouts, 5xx, rate limits: may be retried
             raise TransientError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 
-    def limit_price(self, order: dict[str, Any]) -> float:
+    def limit_price(self, order: OrderRow) -> float:
         up = order["side"] == "buy"
         return order["ref_price"] * (1 + self.slippage if up else 1 - self.slippage)
 
-    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+    def submit(self, order: OrderRow, price: float | None = None) -> VenueOrder:
         import ccxt
 
         symbol = self.symbol(order["asset"])
@@ -173,7 +175,7 @@ class CcxtExecutor(Executor):
             return VenueOrder("rejected", None, [], f"{type(exc).__name__}: {str(exc)[:500]}")
         return self._convert(order, raw)
 
-    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+    def lookup(self, order: OrderRow) -> VenueOrder | None:
         import ccxt
 
         symbol = self.symbol(order["asset"])
@@ -184,7 +186,7 @@ class CcxtExecutor(Executor):
             return None
         return self._convert(order, raw)
 
-    def cancel(self, order: dict[str, Any]) -> VenueOrder | None:
+    def cancel(self, order: OrderRow) -> VenueOrder | None:
         import ccxt
 
         symbol = self.symbol(order["asset"])
@@ -225,7 +227,7 @@ class CcxtExecutor(Executor):
         total = bal.get("total") or {}
         return {a: float(total.get(a) or 0.0) for a in assets}
 
-    def _convert(self, order: dict[str, Any], raw: dict[str, Any]) -> VenueOrder:
+    def _convert(self, order: OrderRow, raw: dict[str, Any]) -> VenueOrder:
         """ccxt's unified order → fills. The whole filled amount is one fill keyed by the filled
         amount, so polling a growing partial fill records only the increments."""
         status = {"open": "open", "closed": "filled", "canceled": "cancelled", "cancelled": "cancelled",
@@ -253,7 +255,7 @@ class CcxtExecutor(Executor):
             status = "partially_filled"
         return VenueOrder(status, str(raw.get("id")) if raw.get("id") is not None else None, fills)
 
-    def _fee(self, order: dict[str, Any], raw: dict[str, Any]) -> tuple[float, str | None]:
+    def _fee(self, order: OrderRow, raw: dict[str, Any]) -> tuple[float, str | None]:
         """The order's total fee. An order read back by id usually carries none (binance's
         GET /order), so then the fee is summed from the order's trades."""
         fee = raw.get("fee")

@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from ballast.live.ledger import Ledger, RunnerLease, utcnow
+from ballast.live.models import RunnerLease, utcnow
+from ballast.live.queries import LedgerQueries, lease_info
 
 DEFAULT_EXPIRY = 60.0  # seconds; `[live] lease_expiry`
 MIN_EXPIRY = 1.0
@@ -51,23 +52,11 @@ def describe(row: dict[str, Any]) -> str:
             f"{_fmt(row['acquired_at'])} UTC, last seen {_fmt(row['heartbeat_at'])} UTC")
 
 
-def lease_info(session: Session, now: datetime | None = None) -> dict[str, Any] | None:
-    """The lease row as a dict with ``running`` (held and not expired), or None before migration 0003."""
-    row = session.get(RunnerLease, 1)
-    if row is None:
-        return None
-    now = now or utcnow()
-    running = row.holder is not None and row.expires_at is not None and row.expires_at > now
-    return {"running": running, "held": row.holder is not None, "host": row.host, "pid": row.pid,
-            "strategy": row.strategy, "generation": row.generation, "acquired_at": row.acquired_at,
-            "heartbeat_at": row.heartbeat_at, "expires_at": row.expires_at, "released_at": row.released_at}
-
-
 class Lease:
     """This process's claim on a ledger: ``acquire`` at start, ``renew``/``ensure`` while running,
     ``release`` at a clean exit. Installs the write fence on ``ledger``."""
 
-    def __init__(self, ledger: Ledger, strategy: str, expiry: float = DEFAULT_EXPIRY) -> None:
+    def __init__(self, ledger: LedgerQueries, strategy: str, expiry: float = DEFAULT_EXPIRY) -> None:
         if not expiry >= MIN_EXPIRY:
             raise ValueError(f"lease expiry must be at least {MIN_EXPIRY:g} s, got {expiry!r}")
         self.ledger = ledger

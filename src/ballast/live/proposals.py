@@ -21,7 +21,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, update
 
 from ballast.errors import InputError
-from ballast.live.ledger import CASH, Decision, Fill, Ledger, Order, Outcome, Proposal, utcnow
+from ballast.live.models import Decision, Fill, Order, Proposal, utcnow
+from ballast.live.records import CASH, Outcome
+from ballast.live.repository import Ledger
 
 CostFn = Callable[[str, float], float]  # (asset, traded value) → cost in currency
 SLACK = 1e-9  # relative rounding allowed before a balance counts as negative

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.errors import InputError
-from ballast.live.ledger import utcnow
+from ballast.live.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,12 @@ def read_replay_table(path: str | Path, assets: list[str], start: str | None = N
     The cash asset, if absent, is priced 1 (as in the backtest); ``fill="forward"`` carries
     prices over gaps (as in the backtest)."""
     from ballast.data.bundled import bundled_path
-    from ballast.data.loaders import _set_index, numeric_columns, read_table
+    from ballast.data.loaders import dated_index, numeric_columns, read_table
 
     p = bundled_path(str(path)) or Path(path)
     if not p.exists():
         raise InputError(f"{path}: no such price file, and not a bundled dataset (see `ballast datasets`)")
-    df = _set_index(read_table(p), str(path))
+    df = dated_index(read_table(p), str(path))
     if not isinstance(df.index, pd.DatetimeIndex):
         raise InputError(f"{path}: replay needs dated rows (a date column)")
     add_cash = cash is not None and cash in assets and cash not in df.columns

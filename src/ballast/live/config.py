@@ -19,6 +19,7 @@
 
 API keys are never read from the file: only the *names* of the environment variables holding them.
 """
+
 from __future__ import annotations
 
 import re

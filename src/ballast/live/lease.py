@@ -15,6 +15,7 @@ paused past its expiry (GC, a suspended VM) therefore cannot record anything aft
 Clocks: expiry times are written by the holder's clock and compared with the taker's; hosts
 sharing a PostgreSQL ledger must keep their clocks within a small fraction of the expiry.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from ballast.live.database import changed
 from ballast.live.models import RunnerLease, utcnow
 from ballast.live.queries import LedgerQueries, lease_info
 
@@ -48,8 +50,10 @@ class LeaseLost(LeaseError):
 
 def describe(row: dict[str, Any]) -> str:
     """Who holds (or held) the lease, for messages: host, pid, strategy, since when."""
-    return (f"runner {row['host']} pid {row['pid']} (strategy {row['strategy']!r}) since "
-            f"{_fmt(row['acquired_at'])} UTC, last seen {_fmt(row['heartbeat_at'])} UTC")
+    return (
+        f"runner {row['host']} pid {row['pid']} (strategy {row['strategy']!r}) since "
+        f"{_fmt(row['acquired_at'])} UTC, last seen {_fmt(row['heartbeat_at'])} UTC"
+    )
 
 
 class Lease:
@@ -80,18 +84,36 @@ class Lease:
         now = utcnow()
         with self.ledger.session() as s:
             s.info["lease"] = True
-            n = s.execute(update(RunnerLease).where(
-                RunnerLease.id == 1,
-                (RunnerLease.holder.is_(None)) | (RunnerLease.expires_at < now) | (RunnerLease.holder == self.token))
-                .values(holder=self.token, generation=RunnerLease.generation + 1, host=socket.gethostname(),
-                        pid=os.getpid(), strategy=self.strategy, acquired_at=now, heartbeat_at=now,
-                        expires_at=now + timedelta(seconds=self.expiry), released_at=None)).rowcount
+            n = changed(
+                s.execute(
+                    update(RunnerLease)
+                    .where(
+                        RunnerLease.id == 1,
+                        (RunnerLease.holder.is_(None))
+                        | (RunnerLease.expires_at < now)
+                        | (RunnerLease.holder == self.token),
+                    )
+                    .values(
+                        holder=self.token,
+                        generation=RunnerLease.generation + 1,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        strategy=self.strategy,
+                        acquired_at=now,
+                        heartbeat_at=now,
+                        expires_at=now + timedelta(seconds=self.expiry),
+                        released_at=None,
+                    )
+                )
+            )
             info = lease_info(s, now)
         assert info is not None
         if n != 1:
-            raise LeaseHeld(f"ledger {self.ledger.safe_url} is in use by {describe(info)}; its lease expires at "
-                            f"{_fmt(info['expires_at'])} UTC. Only one runner may trade on a ledger: stop the "
-                            "other one (or wait for its lease to expire if it died) and start again.")
+            raise LeaseHeld(
+                f"ledger {self.ledger.safe_url} is in use by {describe(info)}; its lease expires at "
+                f"{_fmt(info['expires_at'])} UTC. Only one runner may trade on a ledger: stop the "
+                "other one (or wait for its lease to expire if it died) and start again."
+            )
         self.generation = info["generation"]
         self.fencing = True
         self._renewed = time.monotonic()
@@ -103,9 +125,15 @@ class Lease:
         now = utcnow()
         with self.ledger.session() as s:
             s.info["lease"] = True
-            n = s.execute(update(RunnerLease).where(RunnerLease.id == 1, RunnerLease.holder == self.token,
-                                                    RunnerLease.generation == self.generation)
-                          .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.expiry))).rowcount
+            n = changed(
+                s.execute(
+                    update(RunnerLease)
+                    .where(
+                        RunnerLease.id == 1, RunnerLease.holder == self.token, RunnerLease.generation == self.generation
+                    )
+                    .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.expiry))
+                )
+            )
             info = lease_info(s, now) if n != 1 else None
         if info is not None:
             self._lost(info)
@@ -132,9 +160,11 @@ class Lease:
         now = utcnow()
         with self.ledger.session() as s:
             s.info["lease"] = True
-            s.execute(update(RunnerLease).where(RunnerLease.id == 1, RunnerLease.holder == self.token,
-                                                RunnerLease.generation == self.generation)
-                      .values(holder=None, expires_at=now, heartbeat_at=now, released_at=now))
+            s.execute(
+                update(RunnerLease)
+                .where(RunnerLease.id == 1, RunnerLease.holder == self.token, RunnerLease.generation == self.generation)
+                .values(holder=None, expires_at=now, heartbeat_at=now, released_at=now)
+            )
         self.generation = None
         self.fencing = False
 
@@ -153,8 +183,10 @@ class Lease:
     def _lost(self, info: dict[str, Any]) -> None:
         self.generation = None
         by = describe(info) if info.get("held") else "nobody (it was released or broken)"
-        raise LeaseLost(f"this runner lost its lease on ledger {self.ledger.safe_url} (it expired without a "
-                        f"heartbeat); it is now held by {by}. Stopping without sending or recording anything.")
+        raise LeaseLost(
+            f"this runner lost its lease on ledger {self.ledger.safe_url} (it expired without a "
+            f"heartbeat); it is now held by {by}. Stopping without sending or recording anything."
+        )
 
 
 def _note_write(state: ORMExecuteState) -> None:

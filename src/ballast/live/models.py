@@ -194,4 +194,3 @@ class Alert(Base):
     asset: Mapped[str | None] = mapped_column(String(64))
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
-

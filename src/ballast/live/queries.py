@@ -1,5 +1,5 @@
-"""The ledger's read side: the connection (one transaction per call) and every query the
-service, the CLI and the dashboard read with, as plain rows (ISO times, ``Z``-suffixed naive UTC).
+"""The ledger's read side: every query the service, the CLI and the dashboard read with, as
+plain rows (`records`; ISO times, ``Z``-suffixed naive UTC).
 
 Reads and writes are separate modules so a status page can be understood without the write
 protocol; `repository.Ledger` adds the writes to this class.
@@ -8,90 +8,71 @@ protocol; `repository.Ledger` adds the writes to this class.
 from __future__ import annotations
 
 import math
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, union_all
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select, union_all
+from sqlalchemy.orm import Session
 
 from ballast.errors import InputError
-from ballast.live.database import normalise_url, open_engine, safe_url, translate
+from ballast.live.connection import LedgerConnection
 from ballast.live.models import (
-    MIGRATIONS, Alert, Cycle, Decision, Fill, HoldingSnapshot, Order, PriceSeen, Proposal, RunnerLease,
-    ServiceState, StartingHolding, utcnow,
+    Alert,
+    Cycle,
+    Decision,
+    Fill,
+    HoldingSnapshot,
+    Order,
+    PriceSeen,
+    Proposal,
+    RunnerLease,
+    ServiceState,
+    StartingHolding,
+    utcnow,
 )
 from ballast.live.records import (
-    CASH, ORDER_OPEN, PROPOSAL_OPEN, PROPOSAL_STATES, DecisionState, OrderRow, ProposalRow, ProposalState,
+    CASH,
+    ORDER_OPEN,
+    PROPOSAL_OPEN,
+    PROPOSAL_STATES,
+    DecisionState,
+    OrderRow,
+    ProposalRow,
+    ProposalState,
+    alert_row,
+    decision_row,
+    fill_row,
+    iso_time,
+    order_row,
+    proposal_row,
 )
 
-DEFAULT_URL = "sqlite:///ballast.db"
-
 # Statements run every cycle, built once (SQLAlchemy then skips rebuilding their cache keys).
-_LEGS = union_all(select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
-                  select(Fill.asset, Fill.quantity), select(Fill.quote_asset, Fill.quote_quantity)).subquery()
+_LEGS = union_all(
+    select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
+    select(Fill.asset, Fill.quantity),
+    select(Fill.quote_asset, Fill.quote_quantity),
+).subquery()
 _HOLDINGS = select(_LEGS.c.asset, func.sum(_LEGS.c.units)).group_by(_LEGS.c.asset)
-_UNFINISHED = (select(Decision.id)
-               .where(Decision.state.in_((DecisionState.PLANNED, DecisionState.SUBMITTED)),
-                      Decision.id.not_in(select(Proposal.decision_id)
-                                         .where(Proposal.state.in_((ProposalState.PENDING, ProposalState.APPROVED,
-                                                                    ProposalState.EXPORTED,
-                                                                    ProposalState.REJECTED)))))
-               .order_by(Decision.id))
+_UNFINISHED = (
+    select(Decision.id)
+    .where(
+        Decision.state.in_((DecisionState.PLANNED, DecisionState.SUBMITTED)),
+        Decision.id.not_in(
+            select(Proposal.decision_id).where(
+                Proposal.state.in_(
+                    (ProposalState.PENDING, ProposalState.APPROVED, ProposalState.EXPORTED, ProposalState.REJECTED)
+                )
+            )
+        ),
+    )
+    .order_by(Decision.id)
+)
 PAUSED_QUERY = select(ServiceState.paused).where(ServiceState.id == 1)
 
 
-class LedgerQueries:
-    """The connection to a ledger database and the reads over it."""
-
-    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, connect_timeout: int = 5,
-                 must_exist: bool = False) -> None:
-        self.url = normalise_url(url)
-        self.engine: Engine = open_engine(self.url, connect_timeout, must_exist)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        if migrate:
-            self.migrate()
-
-    @property
-    def safe_url(self) -> str:
-        return safe_url(self.url)
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> "LedgerQueries":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ---------------------------------------------------------------- plumbing
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back on any error (no partial write)."""
-        try:
-            with self._sessions.begin() as s:
-                yield s
-        except DBAPIError as exc:
-            mapped = translate(exc, self.url)
-            if mapped is None:
-                raise
-            raise mapped from None
-
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest shipped migration (atomically, see
-        ``live/database.py``); the service row is created in the same transaction."""
-        from ballast.live.database import migrate
-
-        migrate(self.engine, self.url, MIGRATIONS, _seed)
+class LedgerQueries(LedgerConnection):
+    """The reads over a ledger: state, holdings, decisions, orders, fills, proposals, alerts."""
 
     # ---------------------------------------------------------------- service state
     def state(self) -> dict[str, Any]:
@@ -101,15 +82,28 @@ class LedgerQueries:
             st = s.get(ServiceState, 1)
             assert st is not None
             lease = lease_info(s) or {}
-            return {"ledger_key": st.ledger_key, "strategy": st.strategy, "executor": st.executor,
-                    "source": st.source, "paused": st.paused, "pause_reason": st.pause_reason,
-                    "dry_run": st.dry_run, "started_at": iso_time(st.started_at),
-                    "heartbeat_at": iso_time(lease.get("heartbeat_at") or st.heartbeat_at),
-                    "running": bool(lease.get("running")),
-                    "runner": None if not lease.get("acquired_at") else {
-                        "host": lease["host"], "pid": lease["pid"], "strategy": lease["strategy"],
-                        "since": iso_time(lease["acquired_at"]), "expires_at": iso_time(lease["expires_at"]),
-                        "released_at": iso_time(lease["released_at"])}}
+            return {
+                "ledger_key": st.ledger_key,
+                "strategy": st.strategy,
+                "executor": st.executor,
+                "source": st.source,
+                "paused": st.paused,
+                "pause_reason": st.pause_reason,
+                "dry_run": st.dry_run,
+                "started_at": iso_time(st.started_at),
+                "heartbeat_at": iso_time(lease.get("heartbeat_at") or st.heartbeat_at),
+                "running": bool(lease.get("running")),
+                "runner": None
+                if not lease.get("acquired_at")
+                else {
+                    "host": lease["host"],
+                    "pid": lease["pid"],
+                    "strategy": lease["strategy"],
+                    "since": iso_time(lease["acquired_at"]),
+                    "expires_at": iso_time(lease["expires_at"]),
+                    "released_at": iso_time(lease["released_at"]),
+                },
+            }
 
     def is_paused(self) -> bool:
         with self.session() as s:
@@ -152,18 +146,29 @@ class LedgerQueries:
             tgt = lines.get(a, {}).get("target")
             if a == CASH and abs(units.get(a, 0.0)) < 1e-9 * max(total, 1.0):
                 continue
-            rows.append({"asset": a, "units": units.get(a, 0.0), "price": lines.get(a, {}).get("price"),
-                         "value": v, "weight": w, "target": tgt,
-                         "drift": (w - tgt) if w is not None and tgt is not None else None})
+            rows.append(
+                {
+                    "asset": a,
+                    "units": units.get(a, 0.0),
+                    "price": lines.get(a, {}).get("price"),
+                    "value": v,
+                    "weight": w,
+                    "target": tgt,
+                    "drift": (w - tgt) if w is not None and tgt is not None else None,
+                }
+            )
         return rows
 
     def equity_history(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Pre-trade portfolio value per observed cycle, oldest first (at most ``limit`` newest)."""
         with self.session() as s:
-            rows = s.execute(select(Cycle.observed_at, Cycle.value).where(Cycle.value.is_not(None))
-                             .order_by(Cycle.id.desc()).limit(limit)).all()
+            rows = s.execute(
+                select(Cycle.observed_at, Cycle.value)
+                .where(Cycle.value.is_not(None))
+                .order_by(Cycle.id.desc())
+                .limit(limit)
+            ).all()
         return [{"observed_at": iso_time(t), "value": v} for t, v in reversed(rows)]
-
 
     # ---------------------------------------------------------------- decisions, orders, fills
     def recent_decisions(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -197,7 +202,6 @@ class LedgerQueries:
             q = select(Fill).order_by(Fill.id)
             return [fill_row(f) for f in s.scalars(q.limit(limit) if limit else q)]
 
-
     # ---------------------------------------------------------------- proposals
     def proposals(self, state: str | None = None, limit: int = 100) -> list[ProposalRow]:
         if state is not None and state not in PROPOSAL_STATES:
@@ -216,14 +220,22 @@ class LedgerQueries:
     def expired_since(self, after_id: int) -> list[ProposalRow]:
         """Proposals expired with an id above ``after_id`` (the service re-plans after each)."""
         with self.session() as s:
-            return [proposal_row(p) for p in s.scalars(select(Proposal).where(
-                Proposal.state == ProposalState.EXPIRED, Proposal.id > after_id).order_by(Proposal.id))]
+            return [
+                proposal_row(p)
+                for p in s.scalars(
+                    select(Proposal)
+                    .where(Proposal.state == ProposalState.EXPIRED, Proposal.id > after_id)
+                    .order_by(Proposal.id)
+                )
+            ]
 
     def open_proposals(self) -> list[ProposalRow]:
         """Proposals not yet done with (pending, approved, exported, executing), oldest first."""
         with self.session() as s:
-            return [proposal_row(p) for p in s.scalars(select(Proposal).where(Proposal.state.in_(PROPOSAL_OPEN))
-                                                    .order_by(Proposal.id))]
+            return [
+                proposal_row(p)
+                for p in s.scalars(select(Proposal).where(Proposal.state.in_(PROPOSAL_OPEN)).order_by(Proposal.id))
+            ]
 
     # ---------------------------------------------------------------- alerts
     def alerts(self, open_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
@@ -235,8 +247,10 @@ class LedgerQueries:
 
     def order_rows(self, decision_id: int) -> list[OrderRow]:
         with self.session() as s:
-            return [order_row(o) for o in s.scalars(select(Order).where(Order.decision_id == decision_id)
-                                                 .order_by(Order.id))]
+            return [
+                order_row(o)
+                for o in s.scalars(select(Order).where(Order.decision_id == decision_id).order_by(Order.id))
+            ]
 
     def unfinished_decisions(self) -> list[int]:
         """Decisions whose orders may still be open, oldest first — excluding those waiting for
@@ -258,11 +272,15 @@ class LedgerQueries:
     def history(self) -> list[tuple[int, datetime, dict[str, float | None]]]:
         """Every observed period with its prices, oldest first (to rebuild the live market)."""
         with self.session() as s:
-            rows = s.execute(select(Cycle.period, Cycle.observed_at, PriceSeen.asset, PriceSeen.price)
-                             .join(PriceSeen, PriceSeen.cycle_id == Cycle.id)
-                             .where(Cycle.period.is_not(None)).order_by(Cycle.period)).all()
+            rows = s.execute(
+                select(Cycle.period, Cycle.observed_at, PriceSeen.asset, PriceSeen.price)
+                .join(PriceSeen, PriceSeen.cycle_id == Cycle.id)
+                .where(Cycle.period.is_not(None))
+                .order_by(Cycle.period)
+            ).all()
         out: list[tuple[int, datetime, dict[str, float | None]]] = []
         for period, at, asset, price in rows:
+            assert period is not None  # guarded cycles (no period) are not part of the history
             if not out or out[-1][0] != period:
                 out.append((period, at, {}))
             out[-1][2][asset] = price
@@ -283,13 +301,17 @@ class LedgerQueries:
     def notional_since(self, since: datetime) -> float:
         """Traded value of decisions observed at or after ``since`` (per-day notional cap)."""
         with self.session() as s:
-            v = s.scalar(select(func.sum(Decision.notional)).where(
-                Decision.observed_at >= since, Decision.state != DecisionState.CANCELLED))
+            v = s.scalar(
+                select(func.sum(Decision.notional)).where(
+                    Decision.observed_at >= since, Decision.state != DecisionState.CANCELLED
+                )
+            )
         return float(v or 0.0)
 
     # ---------------------------------------------------------------- summary
     def counts(self) -> dict[str, Any]:
         with self.session() as s:
+
             def by(col: Any) -> dict[str, int]:
                 return {k: int(v) for k, v in s.execute(select(col, func.count()).group_by(col))}
 
@@ -299,29 +321,48 @@ class LedgerQueries:
             n_fills = int(s.scalar(select(func.count()).select_from(Fill)) or 0)
             n_cycles = int(s.scalar(select(func.count()).select_from(Cycle)) or 0)
             open_alerts = int(s.scalar(select(func.count()).select_from(Alert).where(Alert.resolved_at.is_(None))) or 0)
-        return {"cycles": n_cycles,
-                "decisions": sum(dec.values()), "decisions_by_state": dec,
-                "orders": sum(ords.values()), "orders_by_state": ords,
-                "fills": n_fills,
-                "proposals": sum(props.values()), "proposals_by_state": props,
-                "open_alerts": open_alerts}
+        return {
+            "cycles": n_cycles,
+            "decisions": sum(dec.values()),
+            "decisions_by_state": dec,
+            "orders": sum(ords.values()),
+            "orders_by_state": ords,
+            "fills": n_fills,
+            "proposals": sum(props.values()),
+            "proposals_by_state": props,
+            "open_alerts": open_alerts,
+        }
 
     def status(self) -> dict[str, Any]:
         """Everything ``ballast status --json`` and the API's status page show."""
         rows = self.holdings_vs_target()
         with self.session() as s:
             last = s.scalars(select(Cycle).order_by(Cycle.id.desc()).limit(1)).first()
-            last_cycle = None if last is None else {
-                "id": last.id, "period": last.period, "observed_at": iso_time(last.observed_at),
-                "started_at": iso_time(last.started_at), "status": last.status, "note": last.note}
+            last_cycle = (
+                None
+                if last is None
+                else {
+                    "id": last.id,
+                    "period": last.period,
+                    "observed_at": iso_time(last.observed_at),
+                    "started_at": iso_time(last.started_at),
+                    "status": last.status,
+                    "note": last.note,
+                }
+            )
         total = float(sum(r["value"] for r in rows if r["value"] is not None))
         drifts = [abs(r["drift"]) for r in rows if r["drift"] is not None]
-        return {"service": self.state(), "last_cycle": last_cycle, "value": total,
-                "max_drift": max(drifts) if drifts else None,
-                "holdings": {r["asset"]: r["units"] for r in rows},
-                "targets": {r["asset"]: r["target"] for r in rows if r["target"] is not None},
-                "drift": {r["asset"]: r["drift"] for r in rows if r["drift"] is not None},
-                "lines": rows, "counts": self.counts()}
+        return {
+            "service": self.state(),
+            "last_cycle": last_cycle,
+            "value": total,
+            "max_drift": max(drifts) if drifts else None,
+            "holdings": {r["asset"]: r["units"] for r in rows},
+            "targets": {r["asset"]: r["target"] for r in rows if r["target"] is not None},
+            "drift": {r["asset"]: r["drift"] for r in rows if r["drift"] is not None},
+            "lines": rows,
+            "counts": self.counts(),
+        }
 
 
 def lease_info(session: Session, now: datetime | None = None) -> dict[str, Any] | None:
@@ -331,72 +372,41 @@ def lease_info(session: Session, now: datetime | None = None) -> dict[str, Any] 
         return None
     now = now or utcnow()
     running = row.holder is not None and row.expires_at is not None and row.expires_at > now
-    return {"running": running, "held": row.holder is not None, "host": row.host, "pid": row.pid,
-            "strategy": row.strategy, "generation": row.generation, "acquired_at": row.acquired_at,
-            "heartbeat_at": row.heartbeat_at, "expires_at": row.expires_at, "released_at": row.released_at}
+    return {
+        "running": running,
+        "held": row.holder is not None,
+        "host": row.host,
+        "pid": row.pid,
+        "strategy": row.strategy,
+        "generation": row.generation,
+        "acquired_at": row.acquired_at,
+        "heartbeat_at": row.heartbeat_at,
+        "expires_at": row.expires_at,
+        "released_at": row.released_at,
+    }
 
 
 def drift_history(ledger: LedgerQueries, limit: int) -> list[dict[str, Any]]:
     """Pre-trade weight − target per asset at each observed cycle (what the trigger saw), oldest
     first, from the holding snapshot the service writes every cycle."""
     with ledger.session() as s:
-        rows = s.execute(select(HoldingSnapshot.observed_at, HoldingSnapshot.lines)
-                         .order_by(HoldingSnapshot.id.desc()).limit(limit)).all()
+        rows = s.execute(
+            select(HoldingSnapshot.observed_at, HoldingSnapshot.lines).order_by(HoldingSnapshot.id.desc()).limit(limit)
+        ).all()
     out = []
     for at, lines in reversed(rows):
         if not any(_number(ln.get("weight")) and ln["weight"] for ln in lines):
             continue  # before formation nothing is held: a drift of −target would squash the band
-        drift = {ln["asset"]: float(ln["weight"]) - float(ln["target"]) for ln in lines
-                 if _number(ln.get("weight")) and _number(ln.get("target"))}
-        out.append({"observed_at": iso_time(at), "drift": drift,
-                    "max_abs": max(map(abs, drift.values())) if drift else None})
+        drift = {
+            ln["asset"]: float(ln["weight"]) - float(ln["target"])
+            for ln in lines
+            if _number(ln.get("weight")) and _number(ln.get("target"))
+        }
+        out.append(
+            {"observed_at": iso_time(at), "drift": drift, "max_abs": max(map(abs, drift.values())) if drift else None}
+        )
     return out
 
 
 def _number(x: object) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _seed(conn: Connection) -> None:
-    if conn.scalar(select(ServiceState.id).where(ServiceState.id == 1)) is None:
-        conn.execute(insert(ServiceState).values(id=1, ledger_key=secrets.token_hex(4), paused=False,
-                                                 dry_run=False, updated_at=utcnow()))
-
-
-def iso_time(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat() + "Z"
-
-
-def decision_row(d: Decision) -> dict[str, Any]:
-    return {"id": d.id, "cycle_id": d.cycle_id, "period": d.period, "observed_at": iso_time(d.observed_at),
-            "created_at": iso_time(d.created_at), "updated_at": iso_time(d.updated_at), "reason": d.reason,
-            "state": d.state, "executor": d.executor, "value_before": d.value_before,
-            "notional": d.notional, "expected_cost": d.expected_cost, "weights": d.weights, "note": d.note}
-
-
-def order_row(o: Order) -> OrderRow:
-    return {"id": o.id, "decision_id": o.decision_id, "client_order_id": o.client_order_id,
-            "asset": o.asset, "quote_asset": o.quote_asset, "side": o.side, "quantity": o.quantity,
-            "ref_price": o.ref_price, "quote_price": o.quote_price, "limit_price": o.limit_price,
-            "notional": o.notional,
-            "expected_cost": o.expected_cost, "status": o.status, "exchange_order_id": o.exchange_order_id,
-            "filled_quantity": o.filled_quantity, "error": o.error,
-            "created_at": iso_time(o.created_at), "updated_at": iso_time(o.updated_at)}
-
-
-def fill_row(f: Fill) -> dict[str, Any]:
-    return {"id": f.id, "order_id": f.order_id, "trade_key": f.trade_key, "asset": f.asset,
-            "quantity": f.quantity, "price": f.price, "quote_asset": f.quote_asset,
-            "quote_quantity": f.quote_quantity, "fee": f.fee, "filled_at": iso_time(f.filled_at)}
-
-
-def proposal_row(p: Proposal) -> ProposalRow:
-    return {"id": p.id, "decision_id": p.decision_id, "state": p.state, "payload": p.payload,
-            "created_at": iso_time(p.created_at), "decided_at": iso_time(p.decided_at), "decided_by": p.decided_by,
-            "note": p.note, "executed_at": iso_time(p.executed_at)}
-
-
-def alert_row(a: Alert) -> dict[str, Any]:
-    return {"id": a.id, "created_at": iso_time(a.created_at), "level": a.level, "kind": a.kind,
-            "message": a.message, "asset": a.asset, "cycle_id": a.cycle_id,
-            "resolved_at": iso_time(a.resolved_at), "open": a.resolved_at is None}

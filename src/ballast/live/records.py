@@ -1,14 +1,18 @@
 """The ledger's vocabulary shared by the service, the executors and the faces: the states an
-order, a decision, a proposal and a cycle can be in, and the plain records passed between the
-service and the ledger. The states are `StrEnum`s whose values are exactly the strings stored in
-the database (a state compares equal to its string), so no migration is involved."""
+order, a decision, a proposal and a cycle can be in, the plain records passed between the
+service and the ledger, and how a table row becomes one. The states are `StrEnum`s whose values
+are exactly the strings stored in the database (a state compares equal to its string), so no
+migration is involved."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple, TypedDict
+
+from ballast.live.models import Alert, Decision, Fill, Order, Proposal
 
 CASH = "_cash"  # unallocated currency (the backtest's cash scalar); priced at 1
 
@@ -52,14 +56,17 @@ class CycleStatus(StrEnum):
     PAUSED = "paused"
 
 
-DECISION_FINAL = (DecisionState.FILLED, DecisionState.PARTIALLY_FILLED, DecisionState.CANCELLED,
-                  DecisionState.FAILED)
+DECISION_FINAL = (DecisionState.FILLED, DecisionState.PARTIALLY_FILLED, DecisionState.CANCELLED, DecisionState.FAILED)
 ORDER_STATES = tuple(s.value for s in OrderStatus)
 ORDER_OPEN = (OrderStatus.PLANNED, OrderStatus.SUBMITTED, OrderStatus.CANCEL_REQUESTED)  # the venue may act
 ORDER_FINAL = tuple(s for s in OrderStatus if s not in ORDER_OPEN)
 PROPOSAL_STATES = tuple(s.value for s in ProposalState)
-PROPOSAL_OPEN = (ProposalState.PENDING, ProposalState.APPROVED, ProposalState.EXPORTED,
-                 ProposalState.EXECUTING)  # a new proposal must not overlap these
+PROPOSAL_OPEN = (
+    ProposalState.PENDING,
+    ProposalState.APPROVED,
+    ProposalState.EXPORTED,
+    ProposalState.EXECUTING,
+)  # a new proposal must not overlap these
 
 
 class OrderRow(TypedDict):
@@ -152,3 +159,93 @@ class Outcome:
     id: int
     state: str
     changed: bool
+
+
+# ---- a table row as a plain record (times as ISO text, ``Z``: naive UTC)
+def iso_time(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat() + "Z"
+
+
+def decision_row(d: Decision) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "cycle_id": d.cycle_id,
+        "period": d.period,
+        "observed_at": iso_time(d.observed_at),
+        "created_at": iso_time(d.created_at),
+        "updated_at": iso_time(d.updated_at),
+        "reason": d.reason,
+        "state": d.state,
+        "executor": d.executor,
+        "value_before": d.value_before,
+        "notional": d.notional,
+        "expected_cost": d.expected_cost,
+        "weights": d.weights,
+        "note": d.note,
+    }
+
+
+def order_row(o: Order) -> OrderRow:
+    return {
+        "id": o.id,
+        "decision_id": o.decision_id,
+        "client_order_id": o.client_order_id,
+        "asset": o.asset,
+        "quote_asset": o.quote_asset,
+        "side": o.side,
+        "quantity": o.quantity,
+        "ref_price": o.ref_price,
+        "quote_price": o.quote_price,
+        "limit_price": o.limit_price,
+        "notional": o.notional,
+        "expected_cost": o.expected_cost,
+        "status": o.status,
+        "exchange_order_id": o.exchange_order_id,
+        "filled_quantity": o.filled_quantity,
+        "error": o.error,
+        "created_at": iso_time(o.created_at),
+        "updated_at": iso_time(o.updated_at),
+    }
+
+
+def fill_row(f: Fill) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "order_id": f.order_id,
+        "trade_key": f.trade_key,
+        "asset": f.asset,
+        "quantity": f.quantity,
+        "price": f.price,
+        "quote_asset": f.quote_asset,
+        "quote_quantity": f.quote_quantity,
+        "fee": f.fee,
+        "filled_at": iso_time(f.filled_at),
+    }
+
+
+def proposal_row(p: Proposal) -> ProposalRow:
+    return {
+        "id": p.id,
+        "decision_id": p.decision_id,
+        "state": p.state,
+        "payload": p.payload,
+        "created_at": iso_time(p.created_at),
+        "decided_at": iso_time(p.decided_at),
+        "decided_by": p.decided_by,
+        "note": p.note,
+        "executed_at": iso_time(p.executed_at),
+    }
+
+
+def alert_row(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "created_at": iso_time(a.created_at),
+        "level": a.level,
+        "kind": a.kind,
+        "message": a.message,
+        "asset": a.asset,
+        "cycle_id": a.cycle_id,
+        "resolved_at": iso_time(a.resolved_at),
+        "open": a.resolved_at is None,
+    }

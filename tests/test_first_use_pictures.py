@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from api_support import LiveServer, seed_ledger
 from playwright.sync_api import expect
 
+from api_support import LiveServer, seed_ledger
 from ballast.engine.backtest import backtest
 from ballast.live.ledger import Ledger
 from ballast.report import figures
@@ -63,7 +63,7 @@ def y_ticks(page, figure_id: str) -> list[tuple[float, str]]:
 
 
 @pytest.mark.browser
-def test_log_axis_ticks_read_as_their_values(wide_range, comparison, tmp_path, browser):  # noqa: F811
+def test_log_axis_ticks_read_as_their_values(wide_range, comparison, tmp_path, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     for results in ([wide_range], list(comparison)):
         page.goto(write_tearsheet(results, tmp_path / f"r{len(results)}.html").as_uri())
@@ -145,7 +145,7 @@ def test_drift_history_leaves_out_the_unformed_start(tmp_path):
 
 
 @pytest.mark.browser
-def test_dashboard_shows_only_the_actions_that_apply(browser, server):  # noqa: F811
+def test_dashboard_shows_only_the_actions_that_apply(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-loaded=true]", timeout=20000)
@@ -161,7 +161,7 @@ def test_dashboard_shows_only_the_actions_that_apply(browser, server):  # noqa: 
 
 
 @pytest.mark.browser
-def test_open_proposals_lists_only_open_ones(browser, server):  # noqa: F811
+def test_open_proposals_lists_only_open_ones(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-loaded=true]", timeout=20000)

@@ -32,7 +32,7 @@ from ballast.live.history import History
 from ballast.live.lease import Lease
 from ballast.live.loop import CycleView, RunLoop
 from ballast.live.plans import OrderPlanning
-from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus
+from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, ProposalState
 from ballast.live.repository import Ledger
 from ballast.live.sources import Observation, Source
 from ballast.live.venue import VenueProtocol
@@ -269,7 +269,9 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             if waiting:
                 w = waiting[0]
                 note = f"trigger fired ({reason}); proposal {w['id']} is still {w['state']}" + (
-                    " (record its execution with `ballast proposals settle`)" if w["state"] == "exported" else ""
+                    " (record its execution with `ballast proposals settle`)"
+                    if w["state"] == ProposalState.EXPORTED
+                    else ""
                 )
                 self.ledger.record_cycle(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
                 self._show(obs, t, CycleStatus.HOLD, note, V, lines)

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from ballast.errors import InputError
 from ballast.live.database import changed
 from ballast.live.models import Decision, Fill, Order, Proposal, utcnow
-from ballast.live.records import CASH, OrderRow, Outcome
+from ballast.live.records import CASH, DecisionState, OrderRow, OrderStatus, Outcome, ProposalState
 from ballast.live.repository import Ledger
 
 CostFn = Callable[[str, float], float]  # (asset, traded value) → cost in currency
@@ -39,7 +39,7 @@ def balances_after(
     planned cost when the price is the planned one, else ``cost``)."""
     after = dict(held)
     for o in orders:
-        if o["status"] != "planned":
+        if o["status"] != OrderStatus.PLANNED:
             continue
         p = prices[o["asset"]]
         limit = o.get("limit_price")
@@ -60,7 +60,7 @@ def fit_reason(
     """Why the planned orders cannot execute on these holdings, or None when they can."""
     for o in orders:
         if (
-            o["status"] == "planned"
+            o["status"] == OrderStatus.PLANNED
             and o["side"] == "sell"
             and o["quantity"] > held.get(o["asset"], 0.0) * (1 + SLACK) + SLACK
         ):
@@ -93,7 +93,7 @@ def fit_plan(
     current = orders
     for _ in range(4):  # a fixed fee per trade does not shrink with the trade: converge in steps
         after = balances_after(held, current, prices, cost)
-        buys = [o for o in current if o["status"] == "planned" and o["side"] == "buy"]
+        buys = [o for o in current if o["status"] == OrderStatus.PLANNED and o["side"] == "buy"]
         scale: dict[str, float] = {}
         for q in {o["quote_asset"] for o in buys}:
             spent = -sum(balances_after({}, [o], prices, cost)[q] for o in buys if o["quote_asset"] == q)
@@ -222,14 +222,14 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
         p = s.get(Proposal, proposal_id)
         if p is None:
             raise InputError(f"no proposal with id {proposal_id}")
-        if p.state == "settled":
-            return Outcome(proposal_id, "settled", False)
+        if p.state == ProposalState.SETTLED:
+            return Outcome(proposal_id, ProposalState.SETTLED, False)
         # Conditional, first: a runner claiming the same approved proposal cannot also execute it.
         won = changed(
             s.execute(
                 update(Proposal)
-                .where(Proposal.id == proposal_id, Proposal.state.in_(("approved", "exported")))
-                .values(state="settled", executed_at=utcnow())
+                .where(Proposal.id == proposal_id, Proposal.state.in_((ProposalState.APPROVED, ProposalState.EXPORTED)))
+                .values(state=ProposalState.SETTLED, executed_at=utcnow())
             )
         )
         if won != 1:
@@ -259,18 +259,24 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
         states = []
         for o in orders.values():
             done = o.filled_quantity or 0.0
-            o.status = "filled" if done >= o.quantity * (1 - 1e-9) else "partially_filled" if done > 0 else "cancelled"
+            o.status = (
+                OrderStatus.FILLED
+                if done >= o.quantity * (1 - 1e-9)
+                else OrderStatus.PARTIALLY_FILLED
+                if done > 0
+                else OrderStatus.CANCELLED
+            )
             o.error = None if done > 0 else "not executed (settled without a fill)"
             o.updated_at = utcnow()
             states.append(o.status)
         state = (
-            "filled"
-            if all(x == "filled" for x in states)
-            else "cancelled"
-            if all(x == "cancelled" for x in states)
-            else "partially_filled"
+            DecisionState.FILLED
+            if all(x == OrderStatus.FILLED for x in states)
+            else DecisionState.CANCELLED
+            if all(x == OrderStatus.CANCELLED for x in states)
+            else DecisionState.PARTIALLY_FILLED
         )
         s.execute(update(Decision).where(Decision.id == p.decision_id).values(state=state, updated_at=utcnow()))
         if by:
             s.execute(update(Proposal).where(Proposal.id == proposal_id).values(note=f"settled by {by}"))
-    return Outcome(proposal_id, "settled", True)
+    return Outcome(proposal_id, ProposalState.SETTLED, True)

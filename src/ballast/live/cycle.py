@@ -14,6 +14,10 @@ Crash safety, in order of events within one cycle:
 4. settle the decision's state from its orders.
 A kill anywhere leaves either no trace of the cycle (it is replayed) or a decision that step 1
 finishes. Holdings are never stored, only derived: starting holdings plus all fills.
+
+`LiveService` is one object assembled from mixins — the order protocol (`venue.VenueProtocol`),
+planning (`plans.OrderPlanning`) and the run loop (`loop.RunLoop`) — so each step stays a method
+of the running service, where fault-injection tests replace it.
 """
 
 from __future__ import annotations

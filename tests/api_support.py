@@ -3,6 +3,7 @@
 Sixty daily cycles of BTC/ETH/USDT prices, one executed rebalance with its fills, two pending
 proposals (so approving one leaves another to reject) and two alerts.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,17 @@ class Seeded:
 def _lines(units: dict[str, float], prices: dict[str, float]) -> tuple[float, list[dict]]:
     values = {a: units[a] * prices[a] for a in units}
     total = sum(values.values())
-    return total, [{"asset": a, "units": units[a], "price": prices[a], "value": values[a],
-                    "weight": values[a] / total, "target": TARGET[a]} for a in units]
+    return total, [
+        {
+            "asset": a,
+            "units": units[a],
+            "price": prices[a],
+            "value": values[a],
+            "weight": values[a] / total,
+            "target": TARGET[a],
+        }
+        for a in units
+    ]
 
 
 def _plan(reason: str, units: dict[str, float], prices: dict[str, float], total: float) -> PlannedDecision:
@@ -56,12 +66,28 @@ def _plan(reason: str, units: dict[str, float], prices: dict[str, float], total:
     for a in ("BTC", "ETH"):
         delta = (TARGET[a] * total - units[a] * prices[a]) / prices[a]
         if abs(delta) * prices[a] > 1.0:
-            orders.append(PlannedOrder(asset=a, quote_asset="USDT", side="buy" if delta > 0 else "sell",
-                                       quantity=abs(delta), ref_price=prices[a], quote_price=1.0, limit_price=None,
-                                       notional=abs(delta) * prices[a], expected_cost=abs(delta) * prices[a] * 1e-3))
-    return PlannedDecision(reason=reason, executor="propose", value_before=total,
-                           notional=sum(o.notional for o in orders), expected_cost=sum(o.expected_cost for o in orders),
-                           weights={"target": TARGET}, orders=orders)
+            orders.append(
+                PlannedOrder(
+                    asset=a,
+                    quote_asset="USDT",
+                    side="buy" if delta > 0 else "sell",
+                    quantity=abs(delta),
+                    ref_price=prices[a],
+                    quote_price=1.0,
+                    limit_price=None,
+                    notional=abs(delta) * prices[a],
+                    expected_cost=abs(delta) * prices[a] * 1e-3,
+                )
+            )
+    return PlannedDecision(
+        reason=reason,
+        executor="propose",
+        value_before=total,
+        notional=sum(o.notional for o in orders),
+        expected_cost=sum(o.expected_cost for o in orders),
+        weights={"target": TARGET},
+        orders=orders,
+    )
 
 
 def seed_ledger(url: str, seed: int = 7) -> Seeded:
@@ -74,22 +100,27 @@ def seed_ledger(url: str, seed: int = 7) -> Seeded:
         led.start_service(START, "treasury 40/30/30", "propose", "replay", dry_run=False)
         Lease(led, "treasury 40/30/30", expiry=24 * 3600).acquire()  # a runner holds it: "running"
         for period in range(60):
-            prices = {"BTC": prices["BTC"] * float(np.exp(rng.normal(0.004, 0.03))),
-                      "ETH": prices["ETH"] * float(np.exp(rng.normal(-0.003, 0.04))), "USDT": 1.0}
+            prices = {
+                "BTC": prices["BTC"] * float(np.exp(rng.normal(0.004, 0.03))),
+                "ETH": prices["ETH"] * float(np.exp(rng.normal(-0.003, 0.04))),
+                "USDT": 1.0,
+            }
             total, lines = _lines(units, prices)
             at = T0 + timedelta(days=period)
             if period in (20, 50, 58):
                 reason = f"band: ETH at {lines[1]['weight']:.2%} vs target 30.00% ± 5.00%"
-                rec = led.record_cycle(at, period, "decided", None, prices, total, lines,
-                                       _plan(reason, units, prices, total), propose=True)
+                rec = led.record_cycle(
+                    at, period, "decided", None, prices, total, lines, _plan(reason, units, prices, total), propose=True
+                )
                 if period == 20:  # approved and executed by the service: fills move the holdings
                     led.approve_proposal(rec.proposal_id, by="seed")
                     assert led.claim_approved() == [rec.proposal_id]
                     for oid, order in zip(rec.order_ids, led.order_rows(rec.decision_id), strict=True):
                         sign = 1.0 if order["side"] == "buy" else -1.0
                         q = sign * order["quantity"]
-                        led.record_fill(oid, f"t{oid}", q, order["ref_price"], -q * order["ref_price"] - 1.0,
-                                        1.0, status="filled")
+                        led.record_fill(
+                            oid, f"t{oid}", q, order["ref_price"], -q * order["ref_price"] - 1.0, 1.0, status="filled"
+                        )
                         units[order["asset"]] += q
                         units["USDT"] += -q * order["ref_price"] - 1.0
                     led.settle_decision(rec.decision_id)
@@ -98,10 +129,13 @@ def seed_ledger(url: str, seed: int = 7) -> Seeded:
                     pending.append(rec.proposal_id)
             else:
                 led.record_cycle(at, period, "hold", None, prices, total, lines)
-        led.add_alert("price_jump", "ETH moved 14.2% since the last observation; waiting for confirmation",
-                      level="warning", asset="ETH")
-        led.add_alert("stale_price", "BTC price is 3 intervals old; no trading this cycle", level="error",
-                      asset="BTC")
+        led.add_alert(
+            "price_jump",
+            "ETH moved 14.2% since the last observation; waiting for confirmation",
+            level="warning",
+            asset="ETH",
+        )
+        led.add_alert("stale_price", "BTC price is 3 intervals old; no trading this cycle", level="error", asset="BTC")
     return Seeded(url, tuple(pending), executed)
 
 
@@ -125,9 +159,24 @@ class LiveServer:
             env["BALLAST_API_TOKEN"] = token
         self.log = tmp / f"server-{self.port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ballast.cli", "serve", "--db", db_url, "--port", str(self.port),
-             "--strategy", str(strategy), "--refresh", str(refresh)],
-            env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "ballast.cli",
+                "serve",
+                "--db",
+                db_url,
+                "--port",
+                str(self.port),
+                "--strategy",
+                str(strategy),
+                "--refresh",
+                str(refresh),
+            ],
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         self._wait()
 
     def _wait(self, timeout: float = 30.0) -> None:

@@ -4,6 +4,7 @@ PostgreSQL comes from ``BALLAST_TEST_PG_URL`` (``.ci/services.sh`` starts one an
 Each test gets its own throwaway database. Without a URL the Postgres cases skip — except in CI,
 where a missing server fails the run.
 """
+
 from __future__ import annotations
 
 import os
@@ -86,14 +87,37 @@ executor = "{executor}"
 """
 
 
-def write_strategy(folder: Path, prices: str | Path = "crypto", *, weights: str = "{ BTC = 0.4, ETH = 0.3, USDT = 0.3 }",
-                   trigger: str = "band = 0.05", plan: str = "band-edge", fee_bps: float = 10, fixed: float = 5,
-                   convention: str = "exact", executor: str = "paper", data_extra: str = "",
-                   live_extra: str = "", name: str = "strategy.toml") -> Path:
+def write_strategy(
+    folder: Path,
+    prices: str | Path = "crypto",
+    *,
+    weights: str = "{ BTC = 0.4, ETH = 0.3, USDT = 0.3 }",
+    trigger: str = "band = 0.05",
+    plan: str = "band-edge",
+    fee_bps: float = 10,
+    fixed: float = 5,
+    convention: str = "exact",
+    executor: str = "paper",
+    data_extra: str = "",
+    live_extra: str = "",
+    name: str = "strategy.toml",
+) -> Path:
     path = folder / name
-    path.write_text(STRATEGY.format(prices=prices, weights=weights, trigger=trigger, plan=plan, fee_bps=fee_bps,
-                                    fixed=fixed, convention=convention, executor=executor, data_extra=data_extra,
-                                    live_extra=live_extra), encoding="utf-8")
+    path.write_text(
+        STRATEGY.format(
+            prices=prices,
+            weights=weights,
+            trigger=trigger,
+            plan=plan,
+            fee_bps=fee_bps,
+            fixed=fixed,
+            convention=convention,
+            executor=executor,
+            data_extra=data_extra,
+            live_extra=live_extra,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -135,6 +159,7 @@ class Crash(BaseException):
 
 def crash_at(monkeypatch: pytest.MonkeyPatch, obj: object, name: str) -> None:
     """Make ``obj.name`` kill the caller with `Crash` (``monkeypatch.undo()`` heals it)."""
+
     def crash(*a: object, **k: object) -> None:
         raise Crash()
 

@@ -1,5 +1,6 @@
 """Who may change what: the bearer token on every mutation, loopback-only reads by default,
 409 for a proposal already decided, and one execution however many approvals race."""
+
 from __future__ import annotations
 
 import threading
@@ -7,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from api_support import TOKEN, LiveServer, seed_ledger
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api_support import TOKEN, LiveServer, seed_ledger
 from ballast.api.app import create_app
 from ballast.api.security import Access, allowed_hosts, load_token
 from ballast.errors import InputError
@@ -35,10 +36,13 @@ def client(ledger: Ledger, token: str | None = TOKEN, host: tuple[str, int] = LO
     return TestClient(create_app(ledger, Access(token=token, **access)), client=host, base_url="http://127.0.0.1")
 
 
-def mutations(app) -> list[str]:  # noqa: ANN001
+def mutations(app) -> list[str]:
     """Every route that is not a GET, with a real id filled in: new routes cannot escape the checks."""
-    return [r.path.replace("{proposal_id}", "2") for r in app.routes
-            if isinstance(r, APIRoute) and r.methods - {"GET", "HEAD"}]
+    return [
+        r.path.replace("{proposal_id}", "2")
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.methods - {"GET", "HEAD"}
+    ]
 
 
 def test_every_mutation_refuses_a_missing_or_wrong_token(ledger, seeded):
@@ -143,7 +147,7 @@ def test_serve_refuses_a_missing_ledger_file(tmp_path):
     assert not (tmp_path / "nope.db").exists()
 
 
-def test_concurrent_approvals_execute_exactly_once(db_url, tmp_path):  # noqa: F811
+def test_concurrent_approvals_execute_exactly_once(db_url, tmp_path):
     """Twelve clients approve the same proposal at once through the real server, then four
     executors race to claim it: one approval wins (the rest get 409) and one executor claims it."""
     seeded = seed_ledger(db_url)
@@ -155,8 +159,9 @@ def test_concurrent_approvals_execute_exactly_once(db_url, tmp_path):  # noqa: F
         def approve(_: int) -> int:
             with httpx.Client(timeout=30) as h:
                 barrier.wait()
-                return h.post(f"{server.base}/proposals/{pid}/approve",
-                              headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+                return h.post(
+                    f"{server.base}/proposals/{pid}/approve", headers={"Authorization": f"Bearer {TOKEN}"}
+                ).status_code
 
         with ThreadPoolExecutor(12) as pool:
             codes = list(pool.map(approve, range(12)))

@@ -1,16 +1,17 @@
 """The dashboard in a real browser (Debian's Chromium via Playwright) against `ballast serve` on a
 seeded ledger: it renders the holdings and charts, approves a proposal with the token and shows
 the new state, and shows a wrong token being refused."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-from api_support import TOKEN, LiveServer, seed_ledger
-from live_support import expire_lease
 from playwright.sync_api import expect
 
+from api_support import TOKEN, LiveServer, seed_ledger
 from ballast.live.ledger import Ledger
+from live_support import expire_lease
 
 pytestmark = pytest.mark.browser
 
@@ -26,14 +27,16 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser, server):  # noqa: F811
+def page(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.errors = []
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.external = []
-    page.on("request", lambda r: None if r.url.startswith(server.base) or r.url.startswith("data:")
-            else page.external.append(r.url))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(server.base) or r.url.startswith("data:") else page.external.append(r.url),
+    )
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-loaded=true]", timeout=20000)
     yield page

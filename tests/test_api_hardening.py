@@ -1,13 +1,14 @@
 """The API refuses a mutation without the token BEFORE reading its body, caps request bodies with a
 clear 413, and sends CSP, X-Frame-Options and nosniff headers with every response."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from api_support import TOKEN, seed_ledger
 from fastapi.testclient import TestClient
 
+from api_support import TOKEN, seed_ledger
 from ballast.api.app import create_app
 from ballast.api.security import MAX_BODY, Access
 from ballast.live.ledger import Ledger
@@ -23,8 +24,7 @@ def ledger(tmp_path) -> Iterator[Ledger]:
 
 
 def client(ledger: Ledger, token: str | None = TOKEN) -> TestClient:
-    return TestClient(create_app(ledger, Access(token=token)), client=("127.0.0.1", 50000),
-                      base_url="http://127.0.0.1")
+    return TestClient(create_app(ledger, Access(token=token)), client=("127.0.0.1", 50000), base_url="http://127.0.0.1")
 
 
 class Stream:

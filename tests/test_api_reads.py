@@ -1,11 +1,12 @@
 """The read endpoints show the ledger as it is: holdings = start + fills, targets with bands from
 the strategy, equity per cycle, newest decisions first, filters validated."""
+
 from __future__ import annotations
 
 import pytest
-from api_support import START, TOKEN, seed_ledger
 from fastapi.testclient import TestClient
 
+from api_support import START, TOKEN, seed_ledger
 from ballast.api.app import band_widths, create_app
 from ballast.api.security import Access
 from ballast.live.ledger import Ledger
@@ -15,11 +16,19 @@ from ballast.strategy import build_strategy
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     seeded = seed_ledger(f"sqlite:///{tmp_path_factory.mktemp('reads') / 'ledger.db'}")
-    strategy = build_strategy(target="BTC=0.4,ETH=0.3,USDT=0.3", band=0.05, band_kind="relative",
-                              band_per_asset={"BTC": 0.1, "SOL": 0.2})
+    strategy = build_strategy(
+        target="BTC=0.4,ETH=0.3,USDT=0.3", band=0.05, band_kind="relative", band_per_asset={"BTC": 0.1, "SOL": 0.2}
+    )
     with Ledger(seeded.url) as led:
-        yield (TestClient(create_app(led, Access(token=TOKEN), strategy), client=("127.0.0.1", 1),
-                          base_url="http://localhost:8000"), led, seeded)
+        yield (
+            TestClient(
+                create_app(led, Access(token=TOKEN), strategy),
+                client=("127.0.0.1", 1),
+                base_url="http://localhost:8000",
+            ),
+            led,
+            seeded,
+        )
 
 
 def test_holdings_are_the_ledgers_with_bands(api):

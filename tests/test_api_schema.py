@@ -1,25 +1,30 @@
 """Property-based tests of the API against its own published OpenAPI schema (schemathesis):
 no 500s, responses match the schema, for reads and token-bearing mutations alike."""
+
 from __future__ import annotations
 
 import pytest
 import schemathesis
-from api_support import TOKEN, seed_ledger
 from hypothesis import HealthCheck, given, settings
 
+from api_support import TOKEN, seed_ledger
 from ballast.api.app import create_app
 from ballast.api.security import Access
 from ballast.live.ledger import Ledger
 
 # Operation labels from the published schema itself (building it needs no database).
-OPERATIONS = [f"{method.upper()} {path}" for path, item in create_app(None, Access()).openapi()["paths"].items()
-              for method in item]
+OPERATIONS = [
+    f"{method.upper()} {path}"
+    for path, item in create_app(None, Access()).openapi()["paths"].items()
+    for method in item
+]
 
 
-def from_loopback(app):  # noqa: ANN001, ANN201
+def from_loopback(app):
     """The in-process client has no IP address and a made-up host name; present it as a browser on
     this machine would be (client 127.0.0.1, Host 127.0.0.1)."""
-    async def wrapped(scope, receive, send):  # noqa: ANN001
+
+    async def wrapped(scope, receive, send):
         if scope["type"] == "http":
             headers = [(k, v) for k, v in scope["headers"] if k != b"host"] + [(b"host", b"127.0.0.1:8000")]
             scope = {**scope, "client": ("127.0.0.1", 50000), "headers": headers}
@@ -38,9 +43,19 @@ def api_schema(tmp_path_factory):
 
 def test_every_route_is_published():
     assert set(OPERATIONS) == {
-        "GET /status", "GET /holdings", "GET /targets", "GET /decisions", "GET /proposals", "GET /equity",
-        "GET /drift", "GET /alerts", "POST /pause", "POST /resume", "POST /proposals/{proposal_id}/approve",
-        "POST /proposals/{proposal_id}/reject"}
+        "GET /status",
+        "GET /holdings",
+        "GET /targets",
+        "GET /decisions",
+        "GET /proposals",
+        "GET /equity",
+        "GET /drift",
+        "GET /alerts",
+        "POST /pause",
+        "POST /resume",
+        "POST /proposals/{proposal_id}/approve",
+        "POST /proposals/{proposal_id}/reject",
+    }
 
 
 @pytest.mark.parametrize("label", OPERATIONS)

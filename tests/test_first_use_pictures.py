@@ -135,7 +135,7 @@ def server(tmp_path_factory):
 
 
 def test_drift_history_leaves_out_the_unformed_start(tmp_path):
-    from ballast.api.queries import drift_history
+    from ballast.live.queries import drift_history
 
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         led.start_service({"BTC": 0.0, "USDT": 0.0}, "s", "paper", "replay", dry_run=False)

@@ -2,19 +2,20 @@
 garbled or foreign file say what is wrong, that nothing was changed and how to recover — no
 traceback, the file untouched; a backup taken while a runner holds the ledger restores to the
 same ledger; nothing is overwritten without --force."""
+
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
 import pytest
-from live_support import fast_tmp, synthetic_prices, write_strategy  # noqa: F401
 from typer.testing import CliRunner
 
 from ballast.cli import app
 from ballast.live.lease import Lease
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
+from live_support import fast_tmp, synthetic_prices, write_strategy  # noqa: F401
 
 runner = CliRunner()
 
@@ -54,8 +55,15 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("kind, says", [("truncated", "truncated at"), ("garbage", "not a ballast ledger"),
-                                        ("zeroed", "cannot be used"), ("foreign", "not a ballast ledger")])
+@pytest.mark.parametrize(
+    "kind, says",
+    [
+        ("truncated", "truncated at"),
+        ("garbage", "not a ballast ledger"),
+        ("zeroed", "cannot be used"),
+        ("foreign", "not a ballast ledger"),
+    ],
+)
 def test_run_and_status_on_a_damaged_file_explain_and_change_nothing(good, tmp_path, kind, says) -> None:
     db, strategy = good
     path = damaged(db, tmp_path, kind)

@@ -2,19 +2,20 @@
 derived from the decision, timeouts and 5xx are retried without ever duplicating an order, a
 rejected order is recorded and the loop goes on, stale partial orders are cancelled, and a crash
 between "sent" and "recorded" is reconciled by client id on restart."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from live_binance import FakeBinance
-from live_support import Crash, crash_at, write_strategy
 
 from ballast.config import load_strategy_file
 from ballast.config.live import load_live_section
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
 from ballast.live.sources import ccxt_exchange
+from live_binance import FakeBinance
+from live_support import Crash, crash_at, write_strategy
 
 LIVE = """source = "ccxt"
 [live.ccxt]
@@ -30,10 +31,19 @@ stale_after = 1000
 """
 
 
-def setup(folder: Path, fb: FakeBinance, order_type: str = "limit", order_timeout: float = 1.0,
-          trigger: str = "band = 0.05"):
-    path = write_strategy(folder, "crypto", trigger=trigger, plan="full", fee_bps=10, fixed=0,
-                          executor="ccxt", live_extra=LIVE.format(order_type=order_type, order_timeout=order_timeout))
+def setup(
+    folder: Path, fb: FakeBinance, order_type: str = "limit", order_timeout: float = 1.0, trigger: str = "band = 0.05"
+):
+    path = write_strategy(
+        folder,
+        "crypto",
+        trigger=trigger,
+        plan="full",
+        fee_bps=10,
+        fixed=0,
+        executor="ccxt",
+        live_extra=LIVE.format(order_type=order_type, order_timeout=order_timeout),
+    )
     text = path.read_text().replace('interval = "1d"', "interval = 0.05")
     path.write_text(text)
     ex = fb.point(ccxt_exchange(load_live_section(load_strategy_file(path).live, path).ccxt))
@@ -141,8 +151,9 @@ def test_stale_partial_orders_are_cancelled(fb: FakeBinance, fast_tmp: Path) -> 
     assert_ledger_is_venue(led, fb)
 
 
-def test_a_crash_between_send_and_record_is_reconciled_by_client_id(fb: FakeBinance, fast_tmp: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_between_send_and_record_is_reconciled_by_client_id(
+    fb: FakeBinance, fast_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, ex = setup(fast_tmp, fb)
     svc = service(path, fast_tmp, ex)
     crash_at(monkeypatch, svc, "_apply")
@@ -186,7 +197,8 @@ def test_a_restart_reports_holdings_the_ledger_does_not_know(fb: FakeBinance, fa
 
 # ---------------------------------------------------------------- issue 12: cancels, fees, minimums, restarts
 def test_a_cancel_acknowledged_but_not_final_is_looked_up_until_the_venue_fills_it(
-        fb: FakeBinance, fast_tmp: Path, db_url: str) -> None:  # noqa: F811
+    fb: FakeBinance, fast_tmp: Path, db_url: str
+) -> None:
     path, ex = setup(fast_tmp, fb, order_timeout=0.3)
     fb.fill = 0.5  # half fills at once, the rest rests on the book
     fb.faults["cancel"] = ["pending", "pending"]  # the venue acknowledges, the cancel is not final
@@ -208,8 +220,12 @@ def test_a_cancel_acknowledged_but_not_final_is_looked_up_until_the_venue_fills_
 
 
 @pytest.mark.parametrize("priced", [True, False])
-def test_a_fee_charged_in_a_third_currency_is_booked(fb: FakeBinance, fast_tmp: Path, db_url: str,  # noqa: F811
-                                                     priced: bool) -> None:
+def test_a_fee_charged_in_a_third_currency_is_booked(
+    fb: FakeBinance,
+    fast_tmp: Path,
+    db_url: str,
+    priced: bool,
+) -> None:
     fb.fee_asset = "BNB"
     fb.balances["BNB"] = 10.0
     if priced:
@@ -231,8 +247,9 @@ def test_a_fee_charged_in_a_third_currency_is_booked(fb: FakeBinance, fast_tmp: 
         assert [a["asset"] for a in led.alerts() if a["kind"] == "fee_unvalued"] == ["BNB", "BNB"]
 
 
-def test_orders_below_the_venue_minimum_are_skipped_with_one_alert(fb: FakeBinance, fast_tmp: Path,
-                                                                  db_url: str) -> None:  # noqa: F811
+def test_orders_below_the_venue_minimum_are_skipped_with_one_alert(
+    fb: FakeBinance, fast_tmp: Path, db_url: str
+) -> None:
     path, ex = setup(fast_tmp, fb, trigger='rebalance = "daily"')
     fb.min_notional = 500.0
     svc = service(path, fast_tmp, ex, db=db_url)
@@ -256,9 +273,9 @@ def test_orders_below_the_venue_minimum_are_skipped_with_one_alert(fb: FakeBinan
     assert_ledger_is_venue(led, fb)
 
 
-def test_no_holdings_mismatch_at_restart_while_orders_are_unresolved(fb: FakeBinance, fast_tmp: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch,
-                                                                     db_url: str) -> None:  # noqa: F811
+def test_no_holdings_mismatch_at_restart_while_orders_are_unresolved(
+    fb: FakeBinance, fast_tmp: Path, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
     path, ex = setup(fast_tmp, fb)
     svc = service(path, fast_tmp, ex, db=db_url)
     crash_at(monkeypatch, svc, "_apply")

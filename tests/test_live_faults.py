@@ -2,6 +2,7 @@
 at least 20 times and restarted each time, on SQLite and on a real PostgreSQL server. At the end:
 no decision lost or doubled, no order sent twice, holdings = start + fills, and the final
 holdings equal those of an uninterrupted run."""
+
 from __future__ import annotations
 
 import json
@@ -14,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from live_support import expire_lease, synthetic_prices, write_strategy
 from sqlalchemy import text
 
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
+from live_support import expire_lease, synthetic_prices, write_strategy
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 KILLS = 22
@@ -85,11 +86,12 @@ def wait_for(log: Path, pid: int, decisions: int, deadline: float) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_sigkill_restart_loses_and_repeats_nothing(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_sigkill_restart_loses_and_repeats_nothing(db_url: str, fast_tmp: Path) -> None:
     prices = synthetic_prices(fast_tmp / "prices.csv", n=ROWS, seed=7, vol=0.04)
     # a decision every other day: the cooldown clock must survive the kills too
-    strategy = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"\ncooldown = 2', plan="full",
-                              fee_bps=20, fixed=1)
+    strategy = write_strategy(
+        fast_tmp, prices, trigger='rebalance = "daily"\ncooldown = 2', plan="full", fee_bps=20, fixed=1
+    )
 
     reference = open_service(str(strategy), RunSettings(db=f"sqlite:///{fast_tmp / 'reference.db'}", speed="max"))
     reference.run(until_end=True)
@@ -100,8 +102,9 @@ def test_sigkill_restart_loses_and_repeats_nothing(db_url: str, fast_tmp: Path) 
 
     rng = random.Random(20261124)
     env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    forker = subprocess.Popen([sys.executable, "-c", FORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env=env)
+    forker = subprocess.Popen(
+        [sys.executable, "-c", FORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     assert forker.stdin is not None and forker.stdout is not None
     kills = 0
     reconciled = 0  # restarts that found a decision cut short by the kill
@@ -129,8 +132,13 @@ def test_sigkill_restart_loses_and_repeats_nothing(db_url: str, fast_tmp: Path) 
     finally:
         forker.stdin.close()
         forker.wait(timeout=30)
-    final = subprocess.run([sys.executable, "-m", "ballast.cli", *run_args(strategy, db_url)],
-                           capture_output=True, text=True, env=env, timeout=120)
+    final = subprocess.run(
+        [sys.executable, "-m", "ballast.cli", *run_args(strategy, db_url)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert final.returncode == 0, final.stderr[-3000:]
 
     assert kills >= KILLS
@@ -145,8 +153,9 @@ def test_sigkill_restart_loses_and_repeats_nothing(db_url: str, fast_tmp: Path) 
         c = led.counts()
         assert c["cycles"] == ROWS and c["orders"] == ref.counts()["orders"] == c["fills"]
         with led.engine.connect() as conn:
-            per_id = conn.execute(text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders "
-                                       "GROUP BY client_order_id")).all()
+            per_id = conn.execute(
+                text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders GROUP BY client_order_id")
+            ).all()
             n_orders = conn.execute(text("SELECT COUNT(*) FROM orders")).scalar()
             fills_per_order = conn.execute(text("SELECT order_id, COUNT(*) FROM fills GROUP BY order_id")).all()
             # ledger holdings recomputed by hand: starting holdings plus every fill, both legs

@@ -1,6 +1,7 @@
 """Bad input and guards: malformed files, unknown assets, the database down at start or lost
 mid-cycle, prices with gaps, NaN, zeros and outliers, stale prices, notional caps, pause/resume,
 dry-run, proposals, and the status/approve/export commands."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from live_support import synthetic_prices, write_strategy
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from ballast.errors import InputError
 from ballast.live.ledger import Ledger, LedgerUnavailable
 from ballast.live.service import RunSettings, open_service
+from live_support import synthetic_prices, write_strategy
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -27,11 +28,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """The real command in a fresh interpreter: exit codes, stderr, no traceback."""
     e = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "ballast.cli", *args], capture_output=True, text=True, env=e,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ballast.cli", *args], capture_output=True, text=True, env=e, timeout=120
+    )
 
 
-def invoke(*args: str):  # noqa: ANN201
+def invoke(*args: str):
     """The command in this process (fast): for output checks."""
     from typer.testing import CliRunner
 
@@ -51,14 +53,17 @@ def run(path: Path, db: str, **kw) -> Ledger:
 
 
 # ---------------------------------------------------------------- malformed input
-@pytest.mark.parametrize("live, message", [
-    ('interval = "soon"', "[live] interval: Value error, expected a duration"),
-    ('executor = "yolo"', "[live] executor: Input should be 'paper', 'ccxt' or 'propose'"),
-    ("colour = 1", "[live] colour: Extra inputs are not permitted"),
-    ("[live.guards]\nmax_jump = -1", "[live] guards.max_jump: Input should be greater than or equal to 0"),
-    ('[live.replay]\nspeed = "fast"', "[live] replay.speed: Value error, expected 'max' or a number"),
-    ("[live.holdings]\nDOGE = 5", "[live] holdings: unknown asset(s) 'DOGE'"),
-])
+@pytest.mark.parametrize(
+    "live, message",
+    [
+        ('interval = "soon"', "[live] interval: Value error, expected a duration"),
+        ('executor = "yolo"', "[live] executor: Input should be 'paper', 'ccxt' or 'propose'"),
+        ("colour = 1", "[live] colour: Extra inputs are not permitted"),
+        ("[live.guards]\nmax_jump = -1", "[live] guards.max_jump: Input should be greater than or equal to 0"),
+        ('[live.replay]\nspeed = "fast"', "[live] replay.speed: Value error, expected 'max' or a number"),
+        ("[live.holdings]\nDOGE = 5", "[live] holdings: unknown asset(s) 'DOGE'"),
+    ],
+)
 def test_malformed_live_section_names_file_and_field(tmp_path: Path, live: str, message: str) -> None:
     path = write_strategy(tmp_path, "crypto")
     text_ = path.read_text()
@@ -98,7 +103,7 @@ def test_database_down_at_start_is_a_clear_error(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "is unavailable" in flat(r.stderr)
 
 
-def test_database_lost_mid_cycle_leaves_no_partial_write(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_database_lost_mid_cycle_leaves_no_partial_write(db_url: str, fast_tmp: Path) -> None:
     prices = synthetic_prices(fast_tmp / "p.csv", n=30)
     path = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"', plan="full")
     svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
@@ -106,7 +111,7 @@ def test_database_lost_mid_cycle_leaves_no_partial_write(db_url: str, fast_tmp: 
     led = svc.ledger
     before = led.counts()
 
-    def die(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def die(conn, cursor, statement, params, context, executemany):
         if statement.lstrip().upper().startswith("INSERT INTO FILLS"):
             raise OperationalError(statement, params, Exception("server closed the connection unexpectedly"))
 
@@ -124,8 +129,9 @@ def test_database_lost_mid_cycle_leaves_no_partial_write(db_url: str, fast_tmp: 
     restarted = open_service(str(path), RunSettings(db=db_url, speed="max"))
     restarted.start()  # reconcile: that fill is read back from the venue, the unsent orders are sent
     with led.engine.connect() as c:
-        per_id = c.execute(text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders "
-                                "GROUP BY client_order_id")).all()
+        per_id = c.execute(
+            text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders GROUP BY client_order_id")
+        ).all()
     assert all(n == 1 for _, n in per_id) and len(per_id) == after["orders"]
     assert led.unfinished_decisions() == [] and led.counts()["fills"] == after["orders"]
     restarted.run(until_end=True)
@@ -141,8 +147,13 @@ def test_nan_zero_outlier_and_gap_rows_block_trading_and_raise_alerts(fast_tmp: 
     df.loc[30:, "ETH"] *= 3  # a real jump: confirmed by the next observation
     df = df.drop(index=[25, 26])  # a gap in the dates
     df.to_csv(fast_tmp / "dirty.csv", index=False)
-    path = write_strategy(fast_tmp, fast_tmp / "dirty.csv", trigger='rebalance = "daily"', plan="full",
-                          live_extra="[live.guards]\nmax_jump = 0.5")
+    path = write_strategy(
+        fast_tmp,
+        fast_tmp / "dirty.csv",
+        trigger='rebalance = "daily"',
+        plan="full",
+        live_extra="[live.guards]\nmax_jump = 0.5",
+    )
     led = run(path, str(fast_tmp / "l.db"))
     alerts = {(a["kind"], a["asset"]) for a in led.alerts(limit=100)}
     assert alerts == {("bad_price", "ETH"), ("bad_price", "BTC"), ("price_jump", "BTC"), ("price_jump", "ETH")}
@@ -163,8 +174,11 @@ def test_nan_zero_outlier_and_gap_rows_block_trading_and_raise_alerts(fast_tmp: 
 def test_stale_json_prices_block_trading(fast_tmp: Path) -> None:
     old = (datetime.utcnow() - timedelta(hours=10)).isoformat()
     (fast_tmp / "prices.json").write_text(json.dumps({"time": old, "prices": {"BTC": 30000, "ETH": 2000, "USDT": 1}}))
-    path = write_strategy(fast_tmp, "crypto", live_extra='source = "json"\n[live.json]\nfile = "prices.json"\n'
-                          "[live.guards]\nstale_after = 3")
+    path = write_strategy(
+        fast_tmp,
+        "crypto",
+        live_extra='source = "json"\n[live.json]\nfile = "prices.json"\n[live.guards]\nstale_after = 3',
+    )
     path.write_text(path.read_text().replace('interval = "1d"', 'interval = "1h"'))
     svc = open_service(str(path), RunSettings(db=str(fast_tmp / "l.db")))
     svc.interval = 0.01  # do not wait an hour between the cycles of a test
@@ -181,13 +195,24 @@ def test_stale_json_prices_block_trading(fast_tmp: Path) -> None:
 
 def test_notional_caps_per_cycle_and_per_day(fast_tmp: Path) -> None:
     prices = synthetic_prices(fast_tmp / "p.csv", n=10)
-    path = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"', plan="full",
-                          live_extra="[live.guards]\nmax_notional_cycle = 50000")
+    path = write_strategy(
+        fast_tmp,
+        prices,
+        trigger='rebalance = "daily"',
+        plan="full",
+        live_extra="[live.guards]\nmax_notional_cycle = 50000",
+    )
     led = run(path, str(fast_tmp / "a.db"))
     assert led.counts()["decisions"] == 0  # forming needs ~100k of trades: blocked every cycle
     assert {a["kind"] for a in led.alerts()} == {"notional_cap"}
-    path = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"', plan="full",
-                          live_extra="[live.guards]\nmax_notional_day = 100300", name="day.toml")
+    path = write_strategy(
+        fast_tmp,
+        prices,
+        trigger='rebalance = "daily"',
+        plan="full",
+        live_extra="[live.guards]\nmax_notional_day = 100300",
+        name="day.toml",
+    )
     led = run(path, str(fast_tmp / "b.db"))
     decisions = sorted(led.recent_decisions(100), key=lambda d: d["period"])
     assert decisions[0]["period"] == 0  # forming (99,920) fits the daily cap
@@ -195,8 +220,9 @@ def test_notional_caps_per_cycle_and_per_day(fast_tmp: Path) -> None:
     assert 1 < len(decisions) < 10
     for d in decisions:  # within any 24 h window the traded value stays under the cap
         end = pd.Timestamp(d["observed_at"])
-        window = [x["notional"] for x in decisions
-                  if end - pd.Timedelta(days=1) <= pd.Timestamp(x["observed_at"]) <= end]
+        window = [
+            x["notional"] for x in decisions if end - pd.Timedelta(days=1) <= pd.Timestamp(x["observed_at"]) <= end
+        ]
         assert sum(window) <= 100300
 
 
@@ -221,8 +247,14 @@ def test_pause_resume_and_dry_run(fast_tmp: Path) -> None:
 
 def test_proposals_wait_for_approval_then_execute_once(fast_tmp: Path) -> None:
     prices = synthetic_prices(fast_tmp / "p.csv", n=12)
-    path = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"', plan="full", executor="propose",
-                          live_extra='[live.propose]\nthen = "paper"\nvalid_for = "7d"\nmax_price_move = 0.5')
+    path = write_strategy(
+        fast_tmp,
+        prices,
+        trigger='rebalance = "daily"',
+        plan="full",
+        executor="propose",
+        live_extra='[live.propose]\nthen = "paper"\nvalid_for = "7d"\nmax_price_move = 0.5',
+    )
     db = str(fast_tmp / "l.db")
     svc = open_service(str(path), RunSettings(db=db, speed="max"))
     svc.run(max_cycles=3)

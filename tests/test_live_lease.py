@@ -2,6 +2,7 @@
 the lease is taken over only after it expires; a runner that lost it (paused past its expiry)
 stops before sending or recording anything, and the new holder sends every order exactly once;
 the heartbeat advances during a replay; a stopped or killed runner shows as stopped."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from live_support import db_url, expire_lease, fast_tmp, race, synthetic_prices, write_strategy  # noqa: F401
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -19,6 +19,7 @@ from ballast.cli import app
 from ballast.live.lease import Lease, LeaseHeld, LeaseLost
 from ballast.live.ledger import Ledger
 from ballast.live.service import LiveService, RunSettings, open_service
+from live_support import db_url, expire_lease, fast_tmp, race, synthetic_prices, write_strategy  # noqa: F401
 
 
 def service(folder: Path, db: str, rows: int = 40) -> LiveService:
@@ -31,8 +32,9 @@ def service(folder: Path, db: str, rows: int = 40) -> LiveService:
 
 def venue_counts(url: str) -> tuple[dict[str, int], int]:
     with Ledger(url, migrate=False) as led, led.engine.connect() as c:
-        sent = dict(c.execute(text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders "
-                                   "GROUP BY client_order_id")).all())
+        sent = dict(
+            c.execute(text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders GROUP BY client_order_id")).all()
+        )
         n_orders = c.execute(text("SELECT COUNT(*) FROM orders")).scalar()
     return sent, int(n_orders or 0)
 
@@ -125,6 +127,7 @@ def test_a_runner_paused_past_its_expiry_sends_nothing(db_url: str, fast_tmp: Pa
                 expire_lease(db_url)
                 b.start()  # takes the lease and reconciles A's planned orders
             return original(*args, **kwargs)
+
         return wrapped
 
     if where == "before the send":
@@ -152,8 +155,10 @@ def test_the_heartbeat_advances_during_a_replay(fast_tmp: Path) -> None:  # noqa
     svc.speed = 30.0  # ~1.3 s of replay
     seen: list[tuple[str, bool]] = []
     with Ledger(db) as watcher:
-        svc.run(until_end=True, on_cycle=lambda s: seen.append(
-            (watcher.state()["heartbeat_at"], watcher.state()["running"])))
+        svc.run(
+            until_end=True,
+            on_cycle=lambda s: seen.append((watcher.state()["heartbeat_at"], watcher.state()["running"])),
+        )
         beats = [b for b, _ in seen]
         assert all(running for _, running in seen)
         assert len(set(beats)) >= 2 and beats == sorted(beats)

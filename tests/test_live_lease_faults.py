@@ -3,6 +3,7 @@ a message naming the first (host, pid, strategy, since when); after the first is
 shows as running until its lease expires, then as stopped, and the next runner takes over,
 reconciles and finishes — every client id sent exactly once, holdings = start + fills = an
 uninterrupted run."""
+
 from __future__ import annotations
 
 import os
@@ -15,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from live_support import db_url, fast_tmp, synthetic_prices, write_strategy  # noqa: F401
 from sqlalchemy import text
-from test_live_faults import SRC, run_args, wait_for
 
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
+from live_support import db_url, fast_tmp, synthetic_prices, write_strategy  # noqa: F401
+from test_live_faults import SRC, run_args, wait_for
 
 ROWS = 200
 ROUNDS = 2
@@ -36,8 +37,15 @@ def running(url: str) -> bool:
 @pytest.mark.timeout(300)
 def test_two_runners_at_once(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
     prices = synthetic_prices(fast_tmp / "prices.csv", n=ROWS, seed=11, vol=0.04)
-    strategy = write_strategy(fast_tmp, prices, trigger='rebalance = "daily"\ncooldown = 2', plan="full",
-                              fee_bps=20, fixed=1, live_extra=f'lease_expiry = "{EXPIRY:g}s"')
+    strategy = write_strategy(
+        fast_tmp,
+        prices,
+        trigger='rebalance = "daily"\ncooldown = 2',
+        plan="full",
+        fee_bps=20,
+        fixed=1,
+        live_extra=f'lease_expiry = "{EXPIRY:g}s"',
+    )
     reference = open_service(str(strategy), RunSettings(db=f"sqlite:///{fast_tmp / 'reference.db'}", speed="max"))
     reference.run(until_end=True)
     ref = reference.ledger
@@ -50,8 +58,9 @@ def test_two_runners_at_once(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
         with log.open("w") as err:
             first = subprocess.Popen([*cli, *slow], stderr=err, env=env)
         assert wait_for(log, first.pid, rng.randint(1, 3), time.monotonic() + 60), log.read_text()[-3000:]
-        second = subprocess.run([*cli, *run_args(strategy, db_url)], capture_output=True, text=True, env=env,
-                                timeout=120)
+        second = subprocess.run(
+            [*cli, *run_args(strategy, db_url)], capture_output=True, text=True, env=env, timeout=120
+        )
         assert second.returncode == 2, second.stderr[-3000:]
         msg = " ".join(second.stderr.split())
         assert f"in use by runner {socket.gethostname()} pid {first.pid} (strategy 'live test') since" in msg
@@ -75,8 +84,11 @@ def test_two_runners_at_once(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
         assert [d["period"] for d in decisions] == sorted(d["period"] for d in ref.recent_decisions(10_000))
         assert all(d["state"] == "filled" for d in decisions) and led.open_orders() == []
         with led.engine.connect() as conn:
-            per_id = dict(conn.execute(text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders "
-                                            "GROUP BY client_order_id")).all())
+            per_id = dict(
+                conn.execute(
+                    text("SELECT client_order_id, COUNT(*) FROM paper_venue_orders GROUP BY client_order_id")
+                ).all()
+            )
             n_orders = conn.execute(text("SELECT COUNT(*) FROM orders")).scalar()
             start_rows = conn.execute(text("SELECT asset, units FROM starting_holdings")).all()
             fill_rows = conn.execute(text("SELECT asset, quantity, quote_asset, quote_quantity FROM fills")).all()
@@ -104,8 +116,24 @@ def test_sigterm_is_a_clean_exit_that_frees_the_ledger(fast_tmp: Path) -> None: 
     env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     log = fast_tmp / "term.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "ballast.cli", "run", str(strategy), "--db", db,
-                                 "--speed", "2", "--until-end", "--log-json", "--quiet"], stderr=err, env=env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ballast.cli",
+                "run",
+                str(strategy),
+                "--db",
+                db,
+                "--speed",
+                "2",
+                "--until-end",
+                "--log-json",
+                "--quiet",
+            ],
+            stderr=err,
+            env=env,
+        )
     assert wait_for(log, proc.pid, 1, time.monotonic() + 60), log.read_text()[-3000:]
     assert running(db)
     proc.send_signal(signal.SIGTERM)

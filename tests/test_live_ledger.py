@@ -1,5 +1,6 @@
 """The ledger on SQLite and PostgreSQL: schema via migrations, holdings = start + fills,
 idempotent and race-free proposal approval, pause/resume, status queries."""
+
 from __future__ import annotations
 
 import threading
@@ -7,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from ballast.errors import InputError
 from ballast.live.ledger import Ledger, LedgerUnavailable, PlannedDecision, PlannedOrder
@@ -15,19 +17,37 @@ T0 = datetime(2024, 1, 1)
 
 
 def plan(n_orders: int = 2) -> PlannedDecision:
-    orders = [PlannedOrder(asset=a, quote_asset="USDT", side="buy", quantity=1.5, ref_price=100.0, quote_price=1.0,
-                           limit_price=None, notional=150.0, expected_cost=0.15)
-              for a in ["BTC", "ETH"][:n_orders]]
-    return PlannedDecision(reason="band: BTC at 30% vs 40% ± 5%", executor="paper", value_before=1000.0,
-                           notional=150.0 * n_orders, expected_cost=0.15 * n_orders,
-                           weights={"before": {"BTC": 0.3}, "target": {"BTC": 0.4}, "planned": {"BTC": 0.4}},
-                           orders=orders)
+    orders = [
+        PlannedOrder(
+            asset=a,
+            quote_asset="USDT",
+            side="buy",
+            quantity=1.5,
+            ref_price=100.0,
+            quote_price=1.0,
+            limit_price=None,
+            notional=150.0,
+            expected_cost=0.15,
+        )
+        for a in ["BTC", "ETH"][:n_orders]
+    ]
+    return PlannedDecision(
+        reason="band: BTC at 30% vs 40% ± 5%",
+        executor="paper",
+        value_before=1000.0,
+        notional=150.0 * n_orders,
+        expected_cost=0.15 * n_orders,
+        weights={"before": {"BTC": 0.3}, "target": {"BTC": 0.4}, "planned": {"BTC": 0.4}},
+        orders=orders,
+    )
 
 
 def lines() -> list[dict]:
-    return [{"asset": "BTC", "units": 1.0, "price": 100.0, "value": 100.0, "weight": 0.1, "target": 0.4},
-            {"asset": "ETH", "units": 2.0, "price": 50.0, "value": 100.0, "weight": 0.1, "target": 0.3},
-            {"asset": "USDT", "units": 800.0, "price": 1.0, "value": 800.0, "weight": 0.8, "target": 0.3}]
+    return [
+        {"asset": "BTC", "units": 1.0, "price": 100.0, "value": 100.0, "weight": 0.1, "target": 0.4},
+        {"asset": "ETH", "units": 2.0, "price": 50.0, "value": 100.0, "weight": 0.1, "target": 0.3},
+        {"asset": "USDT", "units": 800.0, "price": 1.0, "value": 800.0, "weight": 0.8, "target": 0.3},
+    ]
 
 
 def head_revision() -> str:
@@ -50,8 +70,19 @@ def test_migrations_create_the_schema_and_reopen_is_a_no_op(db_url: str) -> None
     led = Ledger(db_url)  # second open: upgrade is a no-op, the service row survives
     assert led.state()["ledger_key"] == key
     names = set(inspect(led.engine).get_table_names())
-    assert {"cycles", "prices", "decisions", "orders", "fills", "proposals", "alerts", "service_state",
-            "starting_holdings", "holding_snapshots", "alembic_version"} <= names
+    assert {
+        "cycles",
+        "prices",
+        "decisions",
+        "orders",
+        "fills",
+        "proposals",
+        "alerts",
+        "service_state",
+        "starting_holdings",
+        "holding_snapshots",
+        "alembic_version",
+    } <= names
     with led.engine.connect() as c:
         assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
     led.close()
@@ -61,13 +92,16 @@ def test_holdings_are_start_plus_fills_and_fills_are_idempotent(db_url: str) -> 
     with Ledger(db_url) as led:
         assert led.start_service({"BTC": 1.0, "ETH": 2.0, "USDT": 800.0}, "s", "paper", "replay", False)
         assert not led.start_service({"BTC": 99.0}, "s", "paper", "replay", False)  # kept once
-        rec = led.record_cycle(T0, 0, "decided", None, {"BTC": 100.0, "ETH": 50.0, "USDT": 1.0}, 1000.0,
-                               lines(), plan())
+        rec = led.record_cycle(
+            T0, 0, "decided", None, {"BTC": 100.0, "ETH": 50.0, "USDT": 1.0}, 1000.0, lines(), plan()
+        )
         assert rec.decision_id is not None and len(rec.order_ids) == 2
         orders = led.order_rows(rec.decision_id)
         key = led.state()["ledger_key"]
-        assert [o["client_order_id"] for o in orders] == [f"bl-{key}-{rec.decision_id}-0",
-                                                          f"bl-{key}-{rec.decision_id}-1"]
+        assert [o["client_order_id"] for o in orders] == [
+            f"bl-{key}-{rec.decision_id}-0",
+            f"bl-{key}-{rec.decision_id}-1",
+        ]
         assert all(o["status"] == "planned" for o in orders)
         assert led.unfinished_decisions() == [rec.decision_id]
         assert led.record_fill(rec.order_ids[0], "t1", 1.5, 100.0, -150.15, 0.15, status="filled")
@@ -89,9 +123,16 @@ def test_status_summary_counts_drift_and_history(db_url: str) -> None:
     with Ledger(db_url) as led:
         led.start_service({"BTC": 1.0, "ETH": 2.0, "USDT": 800.0}, "s", "paper", "replay", False)
         led.record_cycle(T0, 0, "hold", None, {"BTC": 100.0, "ETH": 50.0, "USDT": 1.0}, 1000.0, lines())
-        led.record_cycle(T0 + timedelta(days=1), None, "guarded", "ETH price is NaN",
-                         {"BTC": 100.0, "ETH": None, "USDT": 1.0}, None, None,
-                         alerts=[("warning", "bad_price", "ETH price is NaN", "ETH")])
+        led.record_cycle(
+            T0 + timedelta(days=1),
+            None,
+            "guarded",
+            "ETH price is NaN",
+            {"BTC": 100.0, "ETH": None, "USDT": 1.0},
+            None,
+            None,
+            alerts=[("warning", "bad_price", "ETH price is NaN", "ETH")],
+        )
         st = led.status()
         assert st["holdings"] == {"BTC": 1.0, "ETH": 2.0, "USDT": 800.0}
         assert st["targets"] == {"BTC": 0.4, "ETH": 0.3, "USDT": 0.3}
@@ -183,8 +224,9 @@ def test_export_lists_approved_trades(db_url: str) -> None:
     with Ledger(db_url) as led:
         led.start_service({"USDT": 1000.0}, "s", "propose", "replay", False)
         a = led.record_cycle(T0, 0, "decided", None, {"BTC": 100.0}, 1000.0, lines(), plan(2), propose=True)
-        b = led.record_cycle(T0 + timedelta(days=1), 1, "decided", None, {"BTC": 100.0}, 1000.0, lines(),
-                             plan(1), propose=True)
+        b = led.record_cycle(
+            T0 + timedelta(days=1), 1, "decided", None, {"BTC": 100.0}, 1000.0, lines(), plan(1), propose=True
+        )
         led.approve_proposal(a.proposal_id)
         batch = led.export_approved()
         assert [p["id"] for p in batch["proposals"]] == [a.proposal_id]
@@ -195,11 +237,18 @@ def test_export_lists_approved_trades(db_url: str) -> None:
 def test_failed_transaction_writes_nothing(db_url: str) -> None:
     with Ledger(db_url) as led:
         led.start_service({"USDT": 1000.0}, "s", "paper", "replay", False)
-        bad = PlannedDecision(reason="x", executor="paper", value_before=1.0, notional=1.0, expected_cost=0.0,
-                              weights={}, orders=[PlannedOrder("BTC", "USDT", "buy", 1.0, 1.0, 1.0, None, 1.0, 0.0)] * 2)
+        bad = PlannedDecision(
+            reason="x",
+            executor="paper",
+            value_before=1.0,
+            notional=1.0,
+            expected_cost=0.0,
+            weights={},
+            orders=[PlannedOrder("BTC", "USDT", "buy", 1.0, 1.0, 1.0, None, 1.0, 0.0)] * 2,
+        )
         led.record_cycle(T0, 0, "decided", None, {"BTC": 1.0}, 1.0, lines(), bad)
         # the same period again violates the unique period: the whole cycle must roll back
-        with pytest.raises(Exception):
+        with pytest.raises(IntegrityError):
             led.record_cycle(T0, 0, "decided", None, {"BTC": 1.0}, 1.0, lines(), bad)
         c = led.counts()
         assert c["cycles"] == 1 and c["decisions"] == 1 and c["orders"] == 2

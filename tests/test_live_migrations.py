@@ -1,6 +1,7 @@
 """Migrations are atomic, on SQLite and PostgreSQL: a process SIGKILLed at ANY statement of the
 first migration or of an upgrade leaves a ledger that opens (and then is complete); six processes
 opening a new ledger at once all succeed."""
+
 from __future__ import annotations
 
 import os
@@ -8,10 +9,10 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from live_support import db_url, race  # noqa: F401  (db_url: fixture)
 from sqlalchemy import event, inspect, text
 
 from ballast.live.ledger import MIGRATIONS, Ledger
+from live_support import db_url, race  # noqa: F401  (db_url: fixture)
 
 
 def statements(prepare: Callable[[], None], url: str) -> int:

@@ -1,6 +1,7 @@
 """Issue 12 on the paper path: an approved proposal is re-priced before it sends (expires when old,
 moved or unaffordable; never drives a balance negative), pause stops every send, exported
 proposals are settled by hand without overlap, and a faulty JSON price file is a skipped cycle."""
+
 from __future__ import annotations
 
 import json
@@ -11,18 +12,18 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from live_support import Crash, crash_at, write_strategy
 from sqlalchemy import text
 
 from ballast.errors import InputError
 from ballast.live.ledger import CASH, Ledger, PlannedDecision, PlannedOrder
 from ballast.live.proposals import balances_after, fit_plan, parse_fill, read_fills
 from ballast.live.service import RunSettings, open_service
+from live_support import Crash, crash_at, write_strategy
 
 T0 = datetime(2024, 1, 1)
 
 
-def invoke(*args: str):  # noqa: ANN201
+def invoke(*args: str):
     from typer.testing import CliRunner
 
     from ballast.cli import app
@@ -37,9 +38,15 @@ def price_file(folder: Path, btc: list[float], eth: float = 200.0) -> Path:
     return path
 
 
-def propose(folder: Path, db: str, btc: list[float], then: str = "paper", extra: str = ""):  # noqa: ANN201
-    path = write_strategy(folder, price_file(folder, btc), trigger='rebalance = "daily"', plan="full",
-                          executor="propose", live_extra=f'[live.propose]\nthen = "{then}"\n{extra}')
+def propose(folder: Path, db: str, btc: list[float], then: str = "paper", extra: str = ""):
+    path = write_strategy(
+        folder,
+        price_file(folder, btc),
+        trigger='rebalance = "daily"',
+        plan="full",
+        executor="propose",
+        live_extra=f'[live.propose]\nthen = "{then}"\n{extra}',
+    )
     return open_service(str(path), RunSettings(db=db, speed="max"))
 
 
@@ -54,7 +61,7 @@ def venue_orders(led: Ledger) -> int:
 
 
 # ---------------------------------------------------------------- 2. re-priced at execution
-def test_an_approval_after_a_big_move_expires_and_a_fresh_proposal_is_made(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_an_approval_after_a_big_move_expires_and_a_fresh_proposal_is_made(db_url: str, fast_tmp: Path) -> None:
     """The issue's case: a BTC buy planned at 7,143, approved when BTC is 17,776."""
     svc = propose(fast_tmp, db_url, [7143.0, 17776.0, 17776.0])
     svc.run(max_cycles=1)
@@ -76,7 +83,7 @@ def test_an_approval_after_a_big_move_expires_and_a_fresh_proposal_is_made(db_ur
     assert_no_negative_balance(led)
 
 
-def test_an_approval_older_than_valid_for_expires(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_an_approval_older_than_valid_for_expires(db_url: str, fast_tmp: Path) -> None:
     svc = propose(fast_tmp, db_url, [7000.0] * 5, extra='valid_for = "2d"')
     svc.run(max_cycles=3)  # planned on day 0, still pending on day 2
     led = svc.ledger
@@ -87,7 +94,7 @@ def test_an_approval_older_than_valid_for_expires(db_url: str, fast_tmp: Path) -
     assert venue_orders(led) == 0 and len(led.proposals("pending")) == 1
 
 
-def test_a_small_rise_scales_buys_to_the_cash_never_below_zero(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_a_small_rise_scales_buys_to_the_cash_never_below_zero(db_url: str, fast_tmp: Path) -> None:
     svc = propose(fast_tmp, db_url, [7000.0, 7140.0, 7140.0])  # +2%, within max_price_move (3%)
     svc.run(max_cycles=1)
     led = svc.ledger
@@ -108,11 +115,12 @@ def plan_of(*orders: tuple[str, str, float, float]) -> PlannedDecision:
     return PlannedDecision("test", "propose", 1000.0, sum(o.notional for o in out), 0.0, {}, out)
 
 
-def test_an_approved_plan_that_sells_more_than_held_never_sends(db_url: str) -> None:  # noqa: F811
+def test_an_approved_plan_that_sells_more_than_held_never_sends(db_url: str) -> None:
     with Ledger(db_url) as led:
         led.start_service({"BTC": 1.0, "USDT": 0.0}, "s", "propose", "replay", False)
-        rec = led.record_cycle(T0, 0, "decided", None, {"BTC": 100.0}, 100.0, [],
-                               plan_of(("BTC", "sell", 2.0, 100.0)), propose=True)
+        rec = led.record_cycle(
+            T0, 0, "decided", None, {"BTC": 100.0}, 100.0, [], plan_of(("BTC", "sell", 2.0, 100.0)), propose=True
+        )
         led.approve_proposal(rec.proposal_id)
         prices = {"BTC": 100.0, "USDT": 1.0}
         assert led.claim_approved(lambda held, orders, p: fit_plan(held, orders, prices, None, 0.03)) == []
@@ -128,45 +136,80 @@ order = st.tuples(st.sampled_from(["BTC", "ETH"]), st.sampled_from(["buy", "sell
 
 
 @settings(max_examples=300, deadline=None)
-@given(cash=money, btc=units, eth=units, orders=st.lists(order, min_size=1, max_size=4),
-       shrink=st.floats(0.0, 0.5))
-def test_a_plan_that_fits_leaves_no_balance_negative(cash: float, btc: float, eth: float, orders: list,
-                                                     shrink: float) -> None:
+@given(cash=money, btc=units, eth=units, orders=st.lists(order, min_size=1, max_size=4), shrink=st.floats(0.0, 0.5))
+def test_a_plan_that_fits_leaves_no_balance_negative(
+    cash: float, btc: float, eth: float, orders: list, shrink: float
+) -> None:
     held = {"USDT": cash, "BTC": btc, "ETH": eth}
-    rows = [{"id": i, "asset": a, "side": side, "quantity": q, "ref_price": ref, "limit_price": None,
-             "quote_asset": "USDT", "quote_price": 1.0, "expected_cost": q * ref * 0.001 + 1.0, "status": "planned"}
-            for i, (a, side, q, ref, _) in enumerate(orders)]
+    rows = [
+        {
+            "id": i,
+            "asset": a,
+            "side": side,
+            "quantity": q,
+            "ref_price": ref,
+            "limit_price": None,
+            "quote_asset": "USDT",
+            "quote_price": 1.0,
+            "expected_cost": q * ref * 0.001 + 1.0,
+            "status": "planned",
+        }
+        for i, (a, side, q, ref, _) in enumerate(orders)
+    ]
     now = {"USDT": 1.0, "BTC": orders[0][4], "ETH": orders[-1][4]}
     fit = fit_plan(held, rows, now, None, shrink)
     if fit.reason is not None:
         return
     scale = {i: q / rows[i]["quantity"] for i, q in fit.quantities.items()}  # as the ledger writes them
-    sized = [{**o, "quantity": o["quantity"] * scale.get(o["id"], 1.0),
-              "expected_cost": o["expected_cost"] * scale.get(o["id"], 1.0)} for o in rows]
-    assert all(fit.quantities[o["id"]] >= o["quantity"] * (1 - shrink) - 1e-12 for o in rows if o["id"] in fit.quantities)
-    assert all(s["quantity"] <= o["quantity"] for s, o in zip(sized, rows))
+    sized = [
+        {
+            **o,
+            "quantity": o["quantity"] * scale.get(o["id"], 1.0),
+            "expected_cost": o["expected_cost"] * scale.get(o["id"], 1.0),
+        }
+        for o in rows
+    ]
+    assert all(
+        fit.quantities[o["id"]] >= o["quantity"] * (1 - shrink) - 1e-12 for o in rows if o["id"] in fit.quantities
+    )
+    assert all(s["quantity"] <= o["quantity"] for s, o in zip(sized, rows, strict=True))
     after = balances_after(held, sized, now)
     assert all(v >= -1e-9 * max(1.0, held.get(a, 0.0)) for a, v in after.items()), after
 
 
-@pytest.mark.parametrize("held, sides, ok", [
-    ({"USDT": 1000.0}, [("BTC", "buy", 9.0, 100.0)], True),  # 900 + fee ≤ 1000
-    ({"USDT": 1000.0}, [("BTC", "buy", 10.0, 100.0)], True),  # 1001 > 1000: scaled down 0.1%
-    ({"USDT": 1000.0}, [("BTC", "buy", 20.0, 100.0)], False),  # needs twice the cash
-    ({"USDT": 0.0, "BTC": 5.0}, [("BTC", "sell", 5.0, 100.0)], True),
-    ({"USDT": 0.0, "BTC": 5.0}, [("BTC", "sell", 5.1, 100.0)], False),  # more than held
-    ({"USDT": 0.0, "BTC": 5.0}, [("BTC", "sell", 5.0, 100.0), ("ETH", "buy", 4.0, 120.0)], True),
-])
+@pytest.mark.parametrize(
+    "held, sides, ok",
+    [
+        ({"USDT": 1000.0}, [("BTC", "buy", 9.0, 100.0)], True),  # 900 + fee ≤ 1000
+        ({"USDT": 1000.0}, [("BTC", "buy", 10.0, 100.0)], True),  # 1001 > 1000: scaled down 0.1%
+        ({"USDT": 1000.0}, [("BTC", "buy", 20.0, 100.0)], False),  # needs twice the cash
+        ({"USDT": 0.0, "BTC": 5.0}, [("BTC", "sell", 5.0, 100.0)], True),
+        ({"USDT": 0.0, "BTC": 5.0}, [("BTC", "sell", 5.1, 100.0)], False),  # more than held
+        ({"USDT": 0.0, "BTC": 5.0}, [("BTC", "sell", 5.0, 100.0), ("ETH", "buy", 4.0, 120.0)], True),
+    ],
+)
 def test_fit_plan_table(held: dict, sides: list, ok: bool) -> None:
-    rows = [{"id": i, "asset": a, "side": s, "quantity": q, "ref_price": p, "limit_price": None,
-             "quote_asset": "USDT", "quote_price": 1.0, "expected_cost": q * p * 0.001, "status": "planned"}
-            for i, (a, s, q, p) in enumerate(sides)]
+    rows = [
+        {
+            "id": i,
+            "asset": a,
+            "side": s,
+            "quantity": q,
+            "ref_price": p,
+            "limit_price": None,
+            "quote_asset": "USDT",
+            "quote_price": 1.0,
+            "expected_cost": q * p * 0.001,
+            "status": "planned",
+        }
+        for i, (a, s, q, p) in enumerate(sides)
+    ]
     fit = fit_plan(held, rows, {"BTC": 100.0, "ETH": 120.0, "USDT": 1.0}, None, 0.03)
     assert (fit.reason is None) == ok
 
 
 # ---------------------------------------------------------------- 4. pause stops all sending
-def test_pause_holds_back_approved_proposals(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_pause_holds_back_approved_proposals(db_url: str, fast_tmp: Path) -> None:
     svc = propose(fast_tmp, db_url, [7000.0] * 6, extra='valid_for = "7d"')
     svc.run(max_cycles=1)
     led = svc.ledger
@@ -180,8 +223,11 @@ def test_pause_holds_back_approved_proposals(db_url: str, fast_tmp: Path) -> Non
     assert led.proposal(pid)["state"] == "executed" and venue_orders(led) == 3
 
 
-def test_pause_holds_back_unsent_orders_found_at_restart(db_url: str, fast_tmp: Path,  # noqa: F811
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pause_holds_back_unsent_orders_found_at_restart(
+    db_url: str,
+    fast_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     path = write_strategy(fast_tmp, price_file(fast_tmp, [7000.0] * 4), trigger='rebalance = "daily"', plan="full")
     svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
     crash_at(monkeypatch, svc, "execute_decision")
@@ -200,7 +246,7 @@ def test_pause_holds_back_unsent_orders_found_at_restart(db_url: str, fast_tmp: 
 
 
 # ---------------------------------------------------------------- 3. then = "none": export and settle
-def test_exported_proposals_are_not_repeated_and_settle_books_fills(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_exported_proposals_are_not_repeated_and_settle_books_fills(db_url: str, fast_tmp: Path) -> None:
     svc = propose(fast_tmp, db_url, [7000.0] * 6, then="none")
     svc.run(max_cycles=1)
     led = svc.ledger
@@ -215,8 +261,21 @@ def test_exported_proposals_are_not_repeated_and_settle_books_fills(db_url: str,
     assert "still exported" in led.status()["last_cycle"]["note"]
     trades = {t["asset"]: t for t in batch["trades"]}
     btc, eth = trades["BTC"]["quantity"], trades["ETH"]["quantity"]
-    r = invoke("proposals", "settle", str(pid), "--fill", f"BTC={btc / 2}@7010", "--fill", f"BTC={btc / 2}@7020",
-               "--fill", f"ETH={eth}@199", "--fee", "12", "--db", db_url)
+    r = invoke(
+        "proposals",
+        "settle",
+        str(pid),
+        "--fill",
+        f"BTC={btc / 2}@7010",
+        "--fill",
+        f"BTC={btc / 2}@7020",
+        "--fill",
+        f"ETH={eth}@199",
+        "--fee",
+        "12",
+        "--db",
+        db_url,
+    )
     assert r.exit_code == 0 and r.stdout.strip() == f"proposal {pid}: settled", r.output
     assert "(already)" in invoke("proposals", "settle", str(pid), "--fill", "BTC=1@1", "--db", db_url).stdout
     assert led.proposal(pid)["state"] == "settled"
@@ -232,17 +291,19 @@ def test_exported_proposals_are_not_repeated_and_settle_books_fills(db_url: str,
     assert len(led.proposals("pending")) == 1
 
 
-def test_settle_input_errors(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_settle_input_errors(db_url: str, fast_tmp: Path) -> None:
     svc = propose(fast_tmp, db_url, [7000.0] * 2, then="none")
     svc.run(max_cycles=1)
     pid = svc.ledger.proposals("pending")[0]["id"]
     r = invoke("proposals", "settle", str(pid), "--fill", "BTC=1@7000", "--db", db_url)
     assert r.exit_code != 0 and "is pending; only an approved or exported one is settled" in r.output
     svc.ledger.approve_proposal(pid)
-    for args, msg in [(["--fill", "BTC=1"], "expected ASSET=QUANTITY@PRICE"),
-                      (["--fill", "DOGE=1@2"], "no trade of DOGE"),
-                      (["--fill", "BTC=-1@2"], "must be positive"),
-                      ([], "either as --fill")]:
+    for args, msg in [
+        (["--fill", "BTC=1"], "expected ASSET=QUANTITY@PRICE"),
+        (["--fill", "DOGE=1@2"], "no trade of DOGE"),
+        (["--fill", "BTC=-1@2"], "must be positive"),
+        ([], "either as --fill"),
+    ]:
         r = invoke("proposals", "settle", str(pid), *args, "--db", db_url)
         assert r.exit_code != 0 and msg in r.output, (args, r.output)
     assert svc.ledger.proposal(pid)["state"] == "approved" and svc.ledger.fills() == []
@@ -251,7 +312,9 @@ def test_settle_input_errors(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
 def test_fills_files(tmp_path: Path) -> None:
     (tmp_path / "f.csv").write_text("asset,quantity,price,fee\nBTC,0.5,60000,3\nETH,2,3000,\n")
     assert [(f.asset, f.quantity, f.price, f.fee) for f in read_fills(tmp_path / "f.csv")] == [
-        ("BTC", 0.5, 60000.0, 3.0), ("ETH", 2.0, 3000.0, 0.0)]
+        ("BTC", 0.5, 60000.0, 3.0),
+        ("ETH", 2.0, 3000.0, 0.0),
+    ]
     (tmp_path / "f.json").write_text(json.dumps([{"asset": "BTC", "quantity": 0.5, "price": 60000}]))
     assert read_fills(tmp_path / "f.json")[0].quantity == 0.5
     (tmp_path / "bad.csv").write_text("asset,quantity,price\nBTC,x,1\n")
@@ -261,10 +324,14 @@ def test_fills_files(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- 7. source faults are skipped cycles
-def json_service(folder: Path, db: str):  # noqa: ANN201
-    path = write_strategy(folder, "crypto", live_extra='source = "json"\n[live.json]\nfile = "prices.json"\n'
-                          # cycles 0.01 s apart: a loaded machine must not make the test's prices stale
-                          '[live.guards]\nstale_after = 100000')
+def json_service(folder: Path, db: str):
+    path = write_strategy(
+        folder,
+        "crypto",
+        live_extra='source = "json"\n[live.json]\nfile = "prices.json"\n'
+        # cycles 0.01 s apart: a loaded machine must not make the test's prices stale
+        "[live.guards]\nstale_after = 100000",
+    )
     svc = open_service(str(path), RunSettings(db=db))
     svc.interval = 0.01  # do not wait a day between the cycles of a test
     return svc
@@ -275,8 +342,11 @@ def good(at: datetime | None = None) -> str:
 
 
 @pytest.mark.parametrize("fault", ["partial", "empty", "missing", "30k"])
-def test_a_bad_json_price_file_skips_the_cycle_and_the_service_goes_on(db_url: str, fast_tmp: Path,  # noqa: F811
-                                                                       fault: str) -> None:
+def test_a_bad_json_price_file_skips_the_cycle_and_the_service_goes_on(
+    db_url: str,
+    fast_tmp: Path,
+    fault: str,
+) -> None:
     prices = fast_tmp / "prices.json"
     prices.write_text(good())
     svc = json_service(fast_tmp, db_url)
@@ -284,8 +354,7 @@ def test_a_bad_json_price_file_skips_the_cycle_and_the_service_goes_on(db_url: s
     if fault == "missing":
         prices.unlink()
     else:
-        prices.write_text({"partial": good()[:25], "empty": "",
-                           "30k": good().replace("30000", '"30k"')}[fault])
+        prices.write_text({"partial": good()[:25], "empty": "", "30k": good().replace("30000", '"30k"')}[fault])
     svc.run(stop=lambda: len(led.alerts()) >= 2)  # two failed reads, each retried: no exit
     assert [a["kind"] for a in led.alerts()] == ["source_unavailable"] * 2
     assert led.counts()["cycles"] == 0
@@ -302,7 +371,7 @@ def test_a_missing_or_malformed_file_at_start_is_a_clear_error(fast_tmp: Path) -
         json_service(fast_tmp, str(fast_tmp / "l.db"))
 
 
-def test_a_price_from_the_future_is_flagged_like_a_stale_one(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+def test_a_price_from_the_future_is_flagged_like_a_stale_one(db_url: str, fast_tmp: Path) -> None:
     prices = fast_tmp / "prices.json"
     prices.write_text(good(datetime.utcnow() + timedelta(hours=1)))
     svc = json_service(fast_tmp, db_url)

@@ -1,4 +1,5 @@
 """Replaying a price file through the live service makes the backtest's decisions and trades."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,19 +7,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from live_support import write_strategy
 
 from ballast.config import load_strategy_file
 from ballast.engine.backtest import backtest
 from ballast.live.ledger import CASH, Ledger
 from ballast.live.service import RunSettings, open_service
+from live_support import write_strategy
 
 CASES = {
     "band-edge, fixed + proportional costs": dict(trigger="band = 0.05", plan="band-edge", fee_bps=10, fixed=5),
-    "monthly full, cooldown": dict(trigger='rebalance = "weekly"\nband = 0.03\ncooldown = 3', plan="full",
-                                   fee_bps=25, fixed=0),
-    "relative band, bt accounting": dict(trigger='band = 0.15\nband_kind = "relative"', plan="full", fee_bps=30,
-                                         fixed=1, convention="bt"),
+    "monthly full, cooldown": dict(
+        trigger='rebalance = "weekly"\nband = 0.03\ncooldown = 3', plan="full", fee_bps=25, fixed=0
+    ),
+    "relative band, bt accounting": dict(
+        trigger='band = 0.15\nband_kind = "relative"', plan="full", fee_bps=30, fixed=1, convention="bt"
+    ),
 }
 
 
@@ -37,8 +40,11 @@ def test_replay_makes_the_backtests_rebalances_and_trades(case: str, tmp_path: P
     t, a, q, v, c = r.raw.trades
     assets = r.market.assets
     quote_leg = r.strategy.convention == "exact"
-    bt = {(int(t[k]), assets[a[k]]): (q[k], c[k]) for k in range(len(t))
-          if not (quote_leg and assets[a[k]] == "USDT" and t[k] > 0)}
+    bt = {
+        (int(t[k]), assets[a[k]]): (q[k], c[k])
+        for k in range(len(t))
+        if not (quote_leg and assets[a[k]] == "USDT" and t[k] > 0)
+    }
     live = {}
     decisions = sorted(led.recent_decisions(10_000), key=lambda d: d["id"])
     for d in decisions:
@@ -66,7 +72,9 @@ def test_replay_makes_the_backtests_rebalances_and_trades(case: str, tmp_path: P
 
 def test_replay_of_the_example_treasury_file_matches_its_backtest(tmp_path: Path, fast_tmp: Path) -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "treasury.toml"
-    text = example.read_text().replace('prices = "crypto"', 'prices = "crypto"\nstart = "2021-01-01"\nend = "2021-09-30"')
+    text = example.read_text().replace(
+        'prices = "crypto"', 'prices = "crypto"\nstart = "2021-01-01"\nend = "2021-09-30"'
+    )
     path = tmp_path / "treasury.toml"
     path.write_text(text)
     led, r = live_vs_backtest(path, str(fast_tmp / "t.db"))
@@ -105,9 +113,16 @@ def test_an_asset_the_planner_leaves_alone_is_not_traded_for_rounding() -> None:
     assert found > 50
 
 
-def test_replay_on_postgresql_matches_the_backtest(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
-    path = write_strategy(fast_tmp, "crypto", data_extra='start = "2021-03-01"\nend = "2021-05-31"',
-                          trigger="band = 0.04", plan="band-edge", fee_bps=10, fixed=2)
+def test_replay_on_postgresql_matches_the_backtest(db_url: str, fast_tmp: Path) -> None:
+    path = write_strategy(
+        fast_tmp,
+        "crypto",
+        data_extra='start = "2021-03-01"\nend = "2021-05-31"',
+        trigger="band = 0.04",
+        plan="band-edge",
+        fee_bps=10,
+        fixed=2,
+    )
     led, r = live_vs_backtest(path, db_url)
     rebalance_t = sorted({int(x) for x in r.raw.rebalances[0][r.raw.rebalances[2] > 0]})
     assert sorted(d["period"] for d in led.recent_decisions(1000)) == rebalance_t and len(rebalance_t) > 3
@@ -123,16 +138,24 @@ def test_the_terminal_views_render_holdings_decisions_and_alerts(fast_tmp: Path)
 
     from ballast.live.display import running_view, status_view
 
-    path = write_strategy(fast_tmp, "crypto", data_extra='start = "2021-03-01"\nend = "2021-03-20"',
-                          trigger="band = 0.01", plan="full")
+    path = write_strategy(
+        fast_tmp, "crypto", data_extra='start = "2021-03-01"\nend = "2021-03-20"', trigger="band = 0.01", plan="full"
+    )
     svc = open_service(str(path), RunSettings(db=str(fast_tmp / "v.db"), speed="max"))
     svc.run(until_end=True)
     svc.ledger.add_alert("price_jump", "ETH: moved +60.0%", asset="ETH")
     console = Console(record=True, width=140)
     console.print(running_view(svc))
     led = svc.ledger
-    console.print(status_view(led.status(), led.recent_decisions(5), led.open_orders(), led.alerts(open_only=True),
-                              led.proposals("pending")))
+    console.print(
+        status_view(
+            led.status(),
+            led.recent_decisions(5),
+            led.open_orders(),
+            led.alerts(open_only=True),
+            led.proposals("pending"),
+        )
+    )
     out = console.export_text()
     assert "ballast run" in out and "pre-trade holdings" in out and "BTC" in out and "40.00%" in out
     assert "last decisions" in out and "open alerts" in out and "ETH: moved +60.0%" in out

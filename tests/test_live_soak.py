@@ -1,4 +1,5 @@
 """Soak: 10,000 replayed cycles through the live service with memory that stays flat."""
+
 from __future__ import annotations
 
 import gc
@@ -6,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from live_support import synthetic_prices, write_strategy
 
 from ballast.live.service import RunSettings, open_service
+from live_support import synthetic_prices, write_strategy
 
 CYCLES = 10_000
 
@@ -22,7 +23,7 @@ def rss_mb() -> float:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc to read memory use")
-def test_ten_thousand_cycles_with_stable_memory(fast_tmp: Path) -> None:  # noqa: F811
+def test_ten_thousand_cycles_with_stable_memory(fast_tmp: Path) -> None:
     prices = synthetic_prices(fast_tmp / "long.csv", n=CYCLES, seed=3, vol=0.02)
     path = write_strategy(fast_tmp, prices, trigger="band = 0.08", plan="band-edge", fee_bps=10, fixed=1)
     svc = open_service(str(path), RunSettings(db=str(fast_tmp / "soak.db"), speed="max"))

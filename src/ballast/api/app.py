@@ -4,6 +4,7 @@ Reads are thin views of the `Ledger`'s queries; mutations go through the Ledger'
 UPDATEs, so approving a proposal twice, or from two browsers at once, changes it once: the loser
 gets 409 and the service executes the proposal once. No SQL is built from strings anywhere here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ballast.api import models
 from ballast.api.security import Access, RequestGuard, token_problem
 from ballast.errors import InputError
-from ballast.live.ledger import PROPOSAL_STATES, Ledger, LedgerUnavailable
+from ballast.live.ledger import PROPOSAL_STATES, Ledger, LedgerUnavailable, ProposalRow
 
 if TYPE_CHECKING:
     from ballast.strategy import Strategy
@@ -35,16 +36,27 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 bearer = HTTPBearer(auto_error=False, description="the API token (BALLAST_API_TOKEN or --token-file)")
 
 
-def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = None,
-               refresh_seconds: float = 5.0) -> FastAPI:
+def create_app(
+    ledger: Ledger, access: Access, strategy: "Strategy | None" = None, refresh_seconds: float = 5.0
+) -> FastAPI:
     """The FastAPI app: JSON endpoints, the published OpenAPI schema and the dashboard page."""
-    everywhere = {400: {"model": models.Problem, "description": "the Host header does not name this machine"},
-                  403: {"model": models.Problem, "description": "client address not allowed (or, for a "
-                                                                "mutation, wrong or unconfigured token)"},
-                  503: {"model": models.Problem, "description": "the ledger database is unavailable"}}
-    app = FastAPI(title="ballast", version=_version(), docs_url=None, redoc_url=None, responses=everywhere,
-                  description="The live rebalancer's ledger: status, holdings against target, decisions, "
-                              "proposals (approve/reject), equity and alerts. Mutations need the bearer token.")
+    everywhere: dict[int | str, dict[str, Any]] = {
+        400: {"model": models.Problem, "description": "the Host header does not name this machine"},
+        403: {
+            "model": models.Problem,
+            "description": "client address not allowed (or, for a mutation, wrong or unconfigured token)",
+        },
+        503: {"model": models.Problem, "description": "the ledger database is unavailable"},
+    }
+    app = FastAPI(
+        title="ballast",
+        version=_version(),
+        docs_url=None,
+        redoc_url=None,
+        responses=everywhere,
+        description="The live rebalancer's ledger: status, holdings against target, decisions, "
+        "proposals (approve/reject), equity and alerts. Mutations need the bearer token.",
+    )
     app.state.access = access
     # Host/client checks, the token of a mutation and the body cap, before any body is read;
     # CSP, X-Frame-Options and nosniff on every response.
@@ -90,9 +102,15 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
         out = []
         for r in rows:
             hw = widths.get(r["asset"])
-            out.append({"asset": r["asset"], "target": r["target"], "band": hw,
-                        "lower": None if hw is None else max(r["target"] - hw, 0.0),
-                        "upper": None if hw is None else min(r["target"] + hw, 1.0)})
+            out.append(
+                {
+                    "asset": r["asset"],
+                    "target": r["target"],
+                    "band": hw,
+                    "lower": None if hw is None else max(r["target"] - hw, 0.0),
+                    "upper": None if hw is None else min(r["target"] + hw, 1.0),
+                }
+            )
         return out
 
     @app.get("/decisions", response_model=list[models.DecisionOut], tags=["read"])
@@ -101,8 +119,10 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
         return ledger.recent_decisions(limit)
 
     @app.get("/proposals", response_model=list[models.ProposalOut], tags=["read"])
-    def proposals(state: Annotated[Literal[PROPOSAL_STATES] | None, Query()] = None,  # type: ignore[valid-type]
-                  limit: Limit = 100) -> list[dict[str, Any]]:
+    def proposals(
+        state: Annotated[Literal[PROPOSAL_STATES] | None, Query()] = None,  # type: ignore[valid-type]
+        limit: Limit = 100,
+    ) -> list[ProposalRow]:
         """Proposals, newest first; ``state=pending`` for the ones waiting for a decision."""
         return ledger.proposals(state, limit)
 
@@ -114,7 +134,7 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
     @app.get("/drift", response_model=list[models.DriftPoint], tags=["read"])
     def drift(limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
         """Pre-trade weight − target per asset at each observed cycle, oldest first."""
-        from ballast.api.queries import drift_history
+        from ballast.live.queries import drift_history
 
         return drift_history(ledger, limit)
 
@@ -133,17 +153,30 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
     def resume() -> dict[str, Any]:
         return _outcome(ledger.resume())
 
-    conflict = {**PROBLEMS, 404: {"model": models.Problem, "description": "no such proposal"},
-                409: {"model": models.Problem, "description": "the proposal was already decided"}}
+    conflict = {
+        **PROBLEMS,
+        404: {"model": models.Problem, "description": "no such proposal"},
+        409: {"model": models.Problem, "description": "the proposal was already decided"},
+    }
 
-    @app.post("/proposals/{proposal_id}/approve", response_model=models.Outcome, responses=conflict,
-              tags=["write"], dependencies=[Writer])
+    @app.post(
+        "/proposals/{proposal_id}/approve",
+        response_model=models.Outcome,
+        responses=conflict,
+        tags=["write"],
+        dependencies=[Writer],
+    )
     def approve(proposal_id: Id, body: Annotated[models.DecideIn | None, Body()] = None) -> dict[str, Any]:
         """pending → approved; the service then executes it exactly once. Already decided: 409."""
         return _decide(ledger.approve_proposal, proposal_id, body)
 
-    @app.post("/proposals/{proposal_id}/reject", response_model=models.Outcome, responses=conflict,
-              tags=["write"], dependencies=[Writer])
+    @app.post(
+        "/proposals/{proposal_id}/reject",
+        response_model=models.Outcome,
+        responses=conflict,
+        tags=["write"],
+        dependencies=[Writer],
+    )
     def reject(proposal_id: Id, body: Annotated[models.DecideIn | None, Body()] = None) -> dict[str, Any]:
         """pending → rejected (its decision is cancelled). Already decided: 409."""
         return _decide(ledger.reject_proposal, proposal_id, body)
@@ -166,8 +199,11 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
         page = (STATIC / "dashboard.html").read_text(encoding="utf-8")
         return HTMLResponse(page.replace("__REFRESH_MS__", str(int(refresh_seconds * 1000))))
 
-    assets = {"dashboard.js": STATIC / "dashboard.js", "dashboard.css": STATIC / "dashboard.css",
-              "plotly.min.js": plotly_js_path()}
+    assets = {
+        "dashboard.js": STATIC / "dashboard.js",
+        "dashboard.css": STATIC / "dashboard.css",
+        "plotly.min.js": plotly_js_path(),
+    }
 
     @app.get("/assets/{name}", include_in_schema=False)
     def asset(name: str) -> FileResponse:
@@ -196,8 +232,12 @@ def band_widths(strategy: "Strategy | None", rows: list[dict[str, Any]]) -> dict
         return {}
     assets = tuple(r["asset"] for r in rows)
     # The same band restricted to the assets held (per-asset widths may name others).
-    held = Band(band.width, kind=band.kind, floor=band.floor if band.kind == "hybrid" else None,
-                per_asset={a: w for a, w in band.per_asset.items() if a in assets})
+    held = Band(
+        band.width,
+        kind=band.kind,
+        floor=band.floor if band.kind == "hybrid" else None,
+        per_asset={a: w for a, w in band.per_asset.items() if a in assets},
+    )
     hw = held.half_widths(assets, np.array([r["target"] for r in rows], dtype=float))
     return {a: float(h) for a, h in zip(assets, hw, strict=True)}
 

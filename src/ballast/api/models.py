@@ -1,4 +1,5 @@
 """Request and response shapes of the API (pydantic): they validate input and publish the schema."""
+
 from __future__ import annotations
 
 from typing import Any

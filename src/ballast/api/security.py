@@ -8,6 +8,7 @@ and is compared in constant time. Without a token the API is read-only: a mutati
 never allowed. Reads (and the dashboard) answer loopback clients only, unless the operator opens
 them to the *local* network (private addresses) explicitly — public addresses are always refused.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -73,8 +74,10 @@ def load_token(token_file: Path | None = None) -> str | None:
             return None
         source = TOKEN_ENV
     if len(token) < MIN_TOKEN_LENGTH:
-        raise InputError(f"{source}: the API token must be at least {MIN_TOKEN_LENGTH} characters "
-                         "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        raise InputError(
+            f"{source}: the API token must be at least {MIN_TOKEN_LENGTH} characters "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return token
 
 
@@ -101,9 +104,12 @@ UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 SECURITY_HEADERS = [
     # scripts and styles come from this server only (plotly.js is served from the package); plotly
     # sets inline styles on its SVG, hence 'unsafe-inline' for styles (never for scripts)
-    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                 b"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-                                 b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -113,8 +119,9 @@ SECURITY_HEADERS = [
 def token_problem(access: Access, authorization: str | None) -> tuple[int, str] | None:
     """(status, message) refusing a mutation, or None when the bearer token is right."""
     if access.token is None:
-        return 403, ("this server has no API token configured: mutations are disabled "
-                     "(set BALLAST_API_TOKEN or --token-file)")
+        return 403, (
+            "this server has no API token configured: mutations are disabled (set BALLAST_API_TOKEN or --token-file)"
+        )
     scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         return 401, "missing bearer token"
@@ -155,7 +162,7 @@ class RequestGuard:
             from starlette.exceptions import HTTPException
 
             nonlocal seen
-            message = await receive()
+            message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
@@ -170,12 +177,24 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         name = URL(scope=scope).hostname
         if not self.access.host_ok(name):
-            return 400, (f"unexpected Host {name!r}: open the dashboard as http://127.0.0.1:PORT/ "
-                         "(or start with --allow-network-reads)"), []
+            return (
+                400,
+                (
+                    f"unexpected Host {name!r}: open the dashboard as http://127.0.0.1:PORT/ "
+                    "(or start with --allow-network-reads)"
+                ),
+                [],
+            )
         client = scope.get("client")
         if not self.access.may_read(client[0] if client else None):
-            return 403, ("this server answers this machine only; start it with --allow-network-reads to open "
-                         "it to the local network"), []
+            return (
+                403,
+                (
+                    "this server answers this machine only; start it with --allow-network-reads to open "
+                    "it to the local network"
+                ),
+                [],
+            )
         if scope.get("method", "GET") not in UNSAFE_METHODS:
             return None
         bad = token_problem(self.access, headers.get("authorization"))
@@ -194,7 +213,11 @@ async def _json(send: Any, status: int, detail: str, extra: list[tuple[bytes, by
     import json
 
     body = json.dumps({"detail": detail}).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

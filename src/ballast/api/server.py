@@ -1,4 +1,5 @@
 """Run the API with uvicorn: 127.0.0.1 by default; opening it wider is an explicit choice."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,14 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def build(db: str, token_file: Path | None = None, network_reads: bool = False,
-          strategy_file: Path | None = None, refresh_seconds: float = 5.0, bind: str = "127.0.0.1") -> "FastAPI":
+def build(
+    db: str,
+    token_file: Path | None = None,
+    network_reads: bool = False,
+    strategy_file: Path | None = None,
+    refresh_seconds: float = 5.0,
+    bind: str = "127.0.0.1",
+) -> "FastAPI":
     """The app for ``ballast serve``: an existing ledger, the token, the optional strategy (bands)."""
     from ballast.api.app import create_app
     from ballast.live.ledger import Ledger, normalise_url
@@ -21,15 +28,16 @@ def build(db: str, token_file: Path | None = None, network_reads: bool = False,
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         path = Path(url.removeprefix("sqlite:///")).expanduser()
         if not path.is_file():
-            raise InputError(f"no ledger at {path}: start the live service first (ballast run ...) "
-                             "or pass --db with the ledger's URL")
+            raise InputError(
+                f"no ledger at {path}: start the live service first (ballast run ...) "
+                "or pass --db with the ledger's URL"
+            )
     strategy = None
     if strategy_file is not None:
         from ballast.config import load_strategy
 
         strategy = load_strategy(strategy_file)
-    access = Access(token=load_token(token_file), network_reads=network_reads,
-                    hosts=allowed_hosts(bind, network_reads))
+    access = Access(token=load_token(token_file), network_reads=network_reads, hosts=allowed_hosts(bind, network_reads))
     return create_app(Ledger(url), access, strategy, refresh_seconds)
 
 
@@ -44,6 +52,8 @@ def bind_warning(host: str, network_reads: bool) -> str | None:
     if is_loopback_host(host):
         return None
     if not network_reads:
-        return (f"listening on {host}, but reads answer this machine only; add --allow-network-reads "
-                "to open them to the local network")
+        return (
+            f"listening on {host}, but reads answer this machine only; add --allow-network-reads "
+            "to open them to the local network"
+        )
     return f"listening on {host}: reads are open to the local network; mutations still need the token"

@@ -57,7 +57,8 @@ def _to_dates(values: pd.Series, where: str, dayfirst: bool) -> pd.Series:
     return parsed
 
 
-def _set_index(df: pd.DataFrame, where: str, dayfirst: bool = False) -> pd.DataFrame:
+def dated_index(df: pd.DataFrame, where: str, dayfirst: bool = False) -> pd.DataFrame:
+    """The table indexed by its date column (public: the live replay source reads files the same way)."""
     lower = {str(c).lower(): c for c in df.columns}
     found = [lower[c] for c in INDEX_COLUMNS if c in lower]
     if not found:
@@ -193,13 +194,13 @@ def load_prices(
         where = "prices"
         df = source  # never modified in place: every step below builds a new frame
         if not isinstance(df.index, (pd.DatetimeIndex,)) and not pd.api.types.is_integer_dtype(df.index):
-            df = _set_index(df.reset_index(), where, dayfirst)
+            df = dated_index(df.reset_index(), where, dayfirst)
     else:
         path = bundled_path(str(source)) or Path(source)
         where = str(source)
         if not path.exists():
             raise InputError(f"{source}: no such file, and not a bundled dataset (see `ballast datasets`)")
-        df = _set_index(read_table(path), where, dayfirst)
+        df = dated_index(read_table(path), where, dayfirst)
     if assets:
         assets = [a for a in assets if a in df.columns or a not in optional_assets]
         missing = [a for a in assets if a not in df.columns]
@@ -223,7 +224,7 @@ def read_dated(source: str | Path, dayfirst: bool = False) -> pd.DataFrame:
     path = Path(source)
     if not path.exists():
         raise InputError(f"{source}: no such file")
-    return _set_index(read_table(path), str(source), dayfirst)
+    return dated_index(read_table(path), str(source), dayfirst)
 
 
 def select_dates(df: pd.DataFrame, where: str, start: str | None, end: str | None) -> pd.DataFrame:

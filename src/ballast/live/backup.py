@@ -9,6 +9,7 @@ refuses to run while a runner holds the ledger's lease, and never overwrites a l
 
 PostgreSQL ledgers are backed up with the server's own tools (``pg_dump`` / ``pg_restore``).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,10 @@ from pathlib import Path
 from ballast.errors import InputError
 from ballast.live.database import diagnose_sqlite, normalise_url, safe_url, sqlite_path
 
-PG_HINT = ("PostgreSQL ledgers are backed up with the server's tools: pg_dump --format=custom -f ledger.dump "
-           "DBNAME, and restored into an empty database with pg_restore -d DBNAME ledger.dump")
+PG_HINT = (
+    "PostgreSQL ledgers are backed up with the server's tools: pg_dump --format=custom -f ledger.dump "
+    "DBNAME, and restored into an empty database with pg_restore -d DBNAME ledger.dump"
+)
 
 
 def backup(db: str, out: Path, force: bool = False) -> Path:
@@ -53,8 +56,9 @@ def restore(backup_file: Path, db: str, force: bool = False) -> Path | None:
     moved = None
     if target.exists():
         if not force:
-            raise InputError(f"{target} already exists; pass --force to replace it (the current file is kept "
-                             "beside it, renamed)")
+            raise InputError(
+                f"{target} already exists; pass --force to replace it (the current file is kept beside it, renamed)"
+            )
         _refuse_if_running(target)
         moved = target.with_name(f"{target.name}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
         for suffix in ("", "-wal", "-shm"):  # a stale WAL must never be replayed onto the restored file
@@ -129,8 +133,10 @@ def _refuse_if_running(target: Path) -> None:
         return  # damaged, or older than the lease: no runner of this version uses it
     if state.get("running"):
         r = state["runner"]
-        raise InputError(f"{target} is in use by runner {r['host']} pid {r['pid']} (strategy {r['strategy']!r}); "
-                         "stop it before restoring")
+        raise InputError(
+            f"{target} is in use by runner {r['host']} pid {r['pid']} (strategy {r['strategy']!r}); "
+            "stop it before restoring"
+        )
 
 
 def _sqlite_file(db: str) -> Path:

@@ -10,14 +10,15 @@ taken as the transaction's first statement.
 A damaged SQLite file (not a database, truncated, malformed) becomes `LedgerCorrupt`, whose
 message says what is wrong, that nothing was changed, and how to recover.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event, inspect
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
@@ -66,8 +67,9 @@ def open_engine(url: str, connect_timeout: int = 5, must_exist: bool = False) ->
     try:
         u = make_url(url)
     except ArgumentError:
-        raise InputError(f"database URL {url!r} is not a valid URL "
-                         "(expected e.g. sqlite:///ballast.db or postgresql://user@host/db)") from None
+        raise InputError(
+            f"database URL {url!r} is not a valid URL (expected e.g. sqlite:///ballast.db or postgresql://user@host/db)"
+        ) from None
     args: dict[str, Any] = {}
     if u.get_backend_name() == "postgresql":
         args["connect_timeout"] = connect_timeout
@@ -79,14 +81,18 @@ def open_engine(url: str, connect_timeout: int = 5, must_exist: bool = False) ->
             if not parent.is_dir():
                 raise InputError(f"database {safe_url(url)}: folder {parent} does not exist")
             if must_exist and not path.exists():
-                raise InputError(f"no ledger at {u.database} (start one with `ballast run STRATEGY.toml`, "
-                                 "or point --db / $BALLAST_DB at it)")
+                raise InputError(
+                    f"no ledger at {u.database} (start one with `ballast run STRATEGY.toml`, "
+                    "or point --db / $BALLAST_DB at it)"
+                )
             check_sqlite_file(path)
     try:
         engine = create_engine(url, connect_args=args, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
-        raise InputError(f"database {safe_url(url)}: unsupported driver ({exc}); for PostgreSQL "
-                         "install ballast[postgres] and use postgresql+psycopg://") from None
+        raise InputError(
+            f"database {safe_url(url)}: unsupported driver ({exc}); for PostgreSQL "
+            "install ballast[postgres] and use postgresql+psycopg://"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -105,8 +111,9 @@ def translate(exc: DBAPIError, url: str) -> Exception | None:
     """The ledger error for a driver error, or None when it is a genuine bug (left visible)."""
     if isinstance(exc, (OperationalError, SAInterfaceError)) and not is_corruption(exc):
         orig = exc.orig
-        return LedgerUnavailable(f"database {safe_url(url)} is unavailable: "
-                                 f"{str(orig).strip().splitlines()[0] if orig else exc}")
+        return LedgerUnavailable(
+            f"database {safe_url(url)} is unavailable: {str(orig).strip().splitlines()[0] if orig else exc}"
+        )
     if isinstance(exc, DatabaseError) and is_corruption(exc):
         return corrupt(url, str(exc.orig).strip())
     return None
@@ -124,7 +131,8 @@ def corrupt(url: str, what: str) -> LedgerCorrupt:
     return LedgerCorrupt(
         f"ledger {where} cannot be used: {detail}. Nothing was changed. To recover, restore a backup "
         f"(`ballast ledger restore BACKUP --db {where}`), or move the file away and start a new ledger "
-        "(its trades are then not known to the new one).")
+        "(its trades are then not known to the new one)."
+    )
 
 
 def diagnose_sqlite(path: Path) -> str | None:
@@ -144,8 +152,7 @@ def diagnose_sqlite(path: Path) -> str | None:
     page = 65536 if page == 1 else page
     pages = int.from_bytes(head[28:32], "big")
     if pages and size < page * pages:
-        return (f"the file is truncated at {size} bytes (its header says {page * pages} bytes: "
-                f"{pages} pages of {page})")
+        return f"the file is truncated at {size} bytes (its header says {page * pages} bytes: {pages} pages of {page})"
     if size % page:
         return f"the file is truncated at {size} bytes (not a whole number of {page}-byte pages)"
     return None
@@ -193,8 +200,10 @@ def migrate(engine: Engine, url: str, script_location: Path, seed: Callable[[Con
                 conn.rollback()
                 raise
     except CommandError as exc:
-        raise LedgerUnavailable(f"ledger {safe_url(url)} was written by a newer ballast ({exc}); "
-                                "upgrade ballast to open it. Nothing was changed.") from None
+        raise LedgerUnavailable(
+            f"ledger {safe_url(url)} was written by a newer ballast ({exc}); "
+            "upgrade ballast to open it. Nothing was changed."
+        ) from None
     except DBAPIError as exc:
         mapped = translate(exc, url)
         if mapped is None:
@@ -208,5 +217,13 @@ def refuse_foreign(conn: Connection, url: str) -> None:
     if tables and "alembic_version" not in tables:
         shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
         where = sqlite_path(url) or safe_url(url)
-        raise LedgerCorrupt(f"{where} is not a ballast ledger (it holds other tables: {shown}). Nothing was "
-                            "changed. Point --db at a ledger or at a new file.")
+        raise LedgerCorrupt(
+            f"{where} is not a ballast ledger (it holds other tables: {shown}). Nothing was "
+            "changed. Point --db at a ledger or at a new file."
+        )
+
+
+def changed(result: Result[Any]) -> int:
+    """Rows a conditional UPDATE changed: the caller that sees 1 won the race (``Session.execute``
+    is typed as a plain `Result`; an UPDATE's is a `CursorResult`)."""
+    return cast(CursorResult[Any], result).rowcount

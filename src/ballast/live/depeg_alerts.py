@@ -1,7 +1,7 @@
 """Depeg alerts for the live service: a stable at warn or beyond act raises one open alert per
 asset and kind (``depeg_warn``, ``depeg_act``) in the ledger, which `ballast status` and the
 dashboard list with the others. The price guard leaves pegged assets' moves alone: a stable
-leaving its peg is the news, not a bad tick (live/service.py ``guard_alerts``)."""
+leaving its peg is the news, not a bad tick (live/guards.py ``PriceGuard``)."""
 
 from __future__ import annotations
 

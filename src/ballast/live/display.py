@@ -1,4 +1,5 @@
 """Rich views of the live service: the running status panel and ``ballast status`` tables."""
+
 from __future__ import annotations
 
 import math
@@ -50,10 +51,15 @@ def _drift(x: float | None) -> Text:
 def holdings_table(lines: list[dict[str, Any]], title: str = "holdings vs target") -> Table:
     t = Table("asset", "units", "price", "value", "weight", "target", "drift", title=title, title_justify="left")
     for ln in lines:
-        t.add_row(ln["asset"], _qty(ln.get("units")), _qty(ln.get("price")), _f(ln.get("value")),
-                  _pct(ln.get("weight")), _pct(ln.get("target")),
-                  _drift(None if ln.get("weight") is None or ln.get("target") is None
-                         else ln["weight"] - ln["target"]))
+        t.add_row(
+            ln["asset"],
+            _qty(ln.get("units")),
+            _qty(ln.get("price")),
+            _f(ln.get("value")),
+            _pct(ln.get("weight")),
+            _pct(ln.get("target")),
+            _drift(None if ln.get("weight") is None or ln.get("target") is None else ln["weight"] - ln["target"]),
+        )
     return t
 
 
@@ -72,18 +78,27 @@ def running_view(svc: Any) -> RenderableType:
     return Panel(Group(*parts), title="ballast run", border_style="cyan")
 
 
-def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: list[dict[str, Any]],
-                alerts: list[dict[str, Any]], proposals: list[dict[str, Any]]) -> RenderableType:
+def status_view(
+    st: dict[str, Any],
+    decisions: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+    alerts: list[dict[str, Any]],
+    proposals: list[dict[str, Any]],
+) -> RenderableType:
     svc = st["service"]
     c = st["counts"]
     head = _grid()
     head.add_row("strategy", Text(str(svc["strategy"])), "executor", str(svc["executor"]))
-    head.add_row("trading", "[red]paused[/]" + (f" ({escape(svc['pause_reason'])})" if svc["pause_reason"] else "")
-                 if svc["paused"] else "[green]enabled[/]", "service",
-                 "[green]running[/]" if svc.get("running") else f"[red]stopped[/] (last seen {_time(svc['heartbeat_at'])})")
+    head.add_row(
+        "trading",
+        "[red]paused[/]" + (f" ({escape(svc['pause_reason'])})" if svc["pause_reason"] else "")
+        if svc["paused"]
+        else "[green]enabled[/]",
+        "service",
+        "[green]running[/]" if svc.get("running") else f"[red]stopped[/] (last seen {_time(svc['heartbeat_at'])})",
+    )
     last = st["last_cycle"] or {}
-    head.add_row("last cycle", f"{_time(last.get('observed_at'))} {last.get('status', '')}",
-                 "value", _f(st["value"]))
+    head.add_row("last cycle", f"{_time(last.get('observed_at'))} {last.get('status', '')}", "value", _f(st["value"]))
     head.add_row("cycles", str(c["cycles"]), "decisions", str(c["decisions"]))
     head.add_row("orders", str(c["orders"]), "fills", str(c["fills"]))
     head.add_row("proposals", str(c["proposals"]), "open alerts", str(c["open_alerts"]))
@@ -101,8 +116,13 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
     if proposals:
         t = Table("id", "decision", "state", "trades", "reason", title="pending proposals", title_justify="left")
         for p in proposals:
-            t.add_row(str(p["id"]), str(p["decision_id"]), p["state"], str(len(p["payload"].get("trades", []))),
-                      Text(str(p["payload"].get("reason", ""))))
+            t.add_row(
+                str(p["id"]),
+                str(p["decision_id"]),
+                p["state"],
+                str(len(p["payload"].get("trades", []))),
+                Text(str(p["payload"].get("reason", ""))),
+            )
         parts.append(t)
     if alerts:
         t = Table("id", "time", "level", "kind", "message", title="open alerts", title_justify="left")

@@ -6,6 +6,7 @@ ledger beforehand; ``lookup`` asks the venue what became of an id (after a crash
 the same order twice. ``propose`` is not an executor: the service turns decisions into proposals
 and runs them through one of these once approved.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,7 +17,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ballast.live.ledger import Ledger, PaperVenueOrder
+from ballast.live.models import PaperVenueOrder
+from ballast.live.queries import LedgerQueries
+from ballast.live.records import OrderRow
 
 
 @dataclass(frozen=True)
@@ -48,14 +51,14 @@ class Executor(ABC):
     name: str = "executor"
 
     @abstractmethod
-    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+    def submit(self, order: OrderRow, price: float | None = None) -> VenueOrder:
         """Send the order (its ``client_order_id`` is already in the ledger)."""
 
     @abstractmethod
-    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+    def lookup(self, order: OrderRow) -> VenueOrder | None:
         """The venue's view of the order, or None if it never arrived."""
 
-    def cancel(self, order: dict[str, Any]) -> VenueOrder | None:
+    def cancel(self, order: OrderRow) -> VenueOrder | None:
         """Cancel an open order; returns its final state as the venue reports it."""
         return self.lookup(order)
 
@@ -77,11 +80,11 @@ class PaperExecutor(Executor):
 
     name = "paper"
 
-    def __init__(self, ledger: Ledger, cost: CostFn | None = None) -> None:
+    def __init__(self, ledger: LedgerQueries, cost: CostFn | None = None) -> None:
         self.ledger = ledger
         self.cost = cost
 
-    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+    def submit(self, order: OrderRow, price: float | None = None) -> VenueOrder:
         p = order["ref_price"] if price is None else float(price)
         sign = 1.0 if order["side"] == "buy" else -1.0
         qty = sign * order["quantity"]
@@ -92,21 +95,33 @@ class PaperExecutor(Executor):
             fee = self.cost(order["asset"], abs(value))
         quote_qty = -(value + fee) / order["quote_price"]
         with self.ledger.session() as s:
-            row = PaperVenueOrder(client_order_id=order["client_order_id"], asset=order["asset"],
-                                  quantity=qty, price=p, quote_quantity=quote_qty, fee=fee)
+            row = PaperVenueOrder(
+                client_order_id=order["client_order_id"],
+                asset=order["asset"],
+                quantity=qty,
+                price=p,
+                quote_quantity=quote_qty,
+                fee=fee,
+            )
             s.add(row)
             s.flush()
             rid = row.id
         return VenueOrder("filled", f"paper-{rid}", [VenueFill(f"paper-{rid}", qty, p, quote_qty, fee)])
 
-    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+    def lookup(self, order: OrderRow) -> VenueOrder | None:
         with self.ledger.session() as s:
-            row = s.scalars(select(PaperVenueOrder).where(
-                PaperVenueOrder.client_order_id == order["client_order_id"]).order_by(PaperVenueOrder.id)).first()
+            row = s.scalars(
+                select(PaperVenueOrder)
+                .where(PaperVenueOrder.client_order_id == order["client_order_id"])
+                .order_by(PaperVenueOrder.id)
+            ).first()
             if row is None:
                 return None
-            return VenueOrder("filled", f"paper-{row.id}",
-                              [VenueFill(f"paper-{row.id}", row.quantity, row.price, row.quote_quantity, row.fee)])
+            return VenueOrder(
+                "filled",
+                f"paper-{row.id}",
+                [VenueFill(f"paper-{row.id}", row.quantity, row.price, row.quote_quantity, row.fee)],
+            )
 
 
 class CcxtExecutor(Executor):
@@ -119,13 +134,14 @@ class CcxtExecutor(Executor):
 
     name = "ccxt"
 
-    def __init__(self, exchange: Any, quote: str, symbols: dict[str, str], order_type: str = "limit",
-                 slippage: float = 0.005) -> None:
+    def __init__(
+        self, exchange: Any, quote: str, symbols: dict[str, str], order_type: str = "limit", slippage: float = 0.005
+    ) -> None:
         from ballast.live.sources import symbol_of
 
         self.exchange = exchange
         self.quote = quote
-        self.symbol = lambda asset: symbol_of(asset, quote, symbols)
+        self.symbol: Callable[[str], str] = lambda asset: symbol_of(asset, quote, symbols)
         self.order_type = order_type
         self.slippage = slippage
         self._markets_loaded = False
@@ -141,11 +157,11 @@ class CcxtExecutor(Executor):
         except ccxt.OperationFailed as exc:  # network, timeouts, 5xx, rate limits: may be retried
             raise TransientError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 
-    def limit_price(self, order: dict[str, Any]) -> float:
+    def limit_price(self, order: OrderRow) -> float:
         up = order["side"] == "buy"
         return order["ref_price"] * (1 + self.slippage if up else 1 - self.slippage)
 
-    def submit(self, order: dict[str, Any], price: float | None = None) -> VenueOrder:
+    def submit(self, order: OrderRow, price: float | None = None) -> VenueOrder:
         import ccxt
 
         symbol = self.symbol(order["asset"])
@@ -155,13 +171,21 @@ class CcxtExecutor(Executor):
             if self.order_type == "market":
                 raw = self._call(self.exchange.create_order, symbol, "market", order["side"], amount, None, params)
             else:
-                limit = float(self.exchange.price_to_precision(symbol, order.get("limit_price")
-                                                               or self.limit_price(order)))
+                limit = float(
+                    self.exchange.price_to_precision(symbol, order.get("limit_price") or self.limit_price(order))
+                )
                 raw = self._call(self.exchange.create_order, symbol, "limit", order["side"], amount, limit, params)
         except TransientError:
             raise
-        except (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadRequest, ccxt.BadSymbol,
-                ccxt.PermissionDenied, ccxt.AuthenticationError, ccxt.ExchangeError) as exc:
+        except (
+            ccxt.InvalidOrder,
+            ccxt.InsufficientFunds,
+            ccxt.BadRequest,
+            ccxt.BadSymbol,
+            ccxt.PermissionDenied,
+            ccxt.AuthenticationError,
+            ccxt.ExchangeError,
+        ) as exc:
             # A venue that already has this client id (e.g. binance's "Duplicate order sent.")
             # answers with a rejection: the order exists, so report that one instead.
             try:
@@ -173,24 +197,32 @@ class CcxtExecutor(Executor):
             return VenueOrder("rejected", None, [], f"{type(exc).__name__}: {str(exc)[:500]}")
         return self._convert(order, raw)
 
-    def lookup(self, order: dict[str, Any]) -> VenueOrder | None:
+    def lookup(self, order: OrderRow) -> VenueOrder | None:
         import ccxt
 
         symbol = self.symbol(order["asset"])
         try:
-            raw = self._call(self.exchange.fetch_order, order.get("exchange_order_id") or None, symbol,
-                             {"clientOrderId": order["client_order_id"]})
+            raw = self._call(
+                self.exchange.fetch_order,
+                order.get("exchange_order_id") or None,
+                symbol,
+                {"clientOrderId": order["client_order_id"]},
+            )
         except ccxt.OrderNotFound:
             return None
         return self._convert(order, raw)
 
-    def cancel(self, order: dict[str, Any]) -> VenueOrder | None:
+    def cancel(self, order: OrderRow) -> VenueOrder | None:
         import ccxt
 
         symbol = self.symbol(order["asset"])
         try:
-            self._call(self.exchange.cancel_order, order.get("exchange_order_id") or None, symbol,
-                       {"clientOrderId": order["client_order_id"]})
+            self._call(
+                self.exchange.cancel_order,
+                order.get("exchange_order_id") or None,
+                symbol,
+                {"clientOrderId": order["client_order_id"]},
+            )
         except ccxt.OrderNotFound:
             pass
         return self.lookup(order)
@@ -225,11 +257,17 @@ class CcxtExecutor(Executor):
         total = bal.get("total") or {}
         return {a: float(total.get(a) or 0.0) for a in assets}
 
-    def _convert(self, order: dict[str, Any], raw: dict[str, Any]) -> VenueOrder:
+    def _convert(self, order: OrderRow, raw: dict[str, Any]) -> VenueOrder:
         """ccxt's unified order → fills. The whole filled amount is one fill keyed by the filled
         amount, so polling a growing partial fill records only the increments."""
-        status = {"open": "open", "closed": "filled", "canceled": "cancelled", "cancelled": "cancelled",
-                  "expired": "cancelled", "rejected": "rejected"}.get(str(raw.get("status")), "open")
+        status = {
+            "open": "open",
+            "closed": "filled",
+            "canceled": "cancelled",
+            "cancelled": "cancelled",
+            "expired": "cancelled",
+            "rejected": "rejected",
+        }.get(str(raw.get("status")), "open")
         filled = float(raw.get("filled") or 0.0)
         sign = 1.0 if order["side"] == "buy" else -1.0
         fills: list[VenueFill] = []
@@ -247,13 +285,22 @@ class CcxtExecutor(Executor):
                 leg = (fee_ccy, fee_cost * part, fee_cost * part * rate if rate else 0.0)
             qty = sign * (filled - already) - fee_base
             quote_qty = -sign * (cost or avg * filled) * part - fee_quote
-            fills.append(VenueFill(f"{raw.get('id')}:{filled!r}", qty, avg, quote_qty,
-                                   fee_quote + fee_base * avg, filled - already, leg))
+            fills.append(
+                VenueFill(
+                    f"{raw.get('id')}:{filled!r}",
+                    qty,
+                    avg,
+                    quote_qty,
+                    fee_quote + fee_base * avg,
+                    filled - already,
+                    leg,
+                )
+            )
         if status == "cancelled" and filled > 0:
             status = "partially_filled"
         return VenueOrder(status, str(raw.get("id")) if raw.get("id") is not None else None, fills)
 
-    def _fee(self, order: dict[str, Any], raw: dict[str, Any]) -> tuple[float, str | None]:
+    def _fee(self, order: OrderRow, raw: dict[str, Any]) -> tuple[float, str | None]:
         """The order's total fee. An order read back by id usually carries none (binance's
         GET /order), so then the fee is summed from the order's trades."""
         fee = raw.get("fee")
@@ -274,4 +321,4 @@ class CcxtExecutor(Executor):
 
 
 def wait_backoff(attempt: int) -> None:
-    time.sleep(min(0.2 * 2 ** attempt, 5.0))
+    time.sleep(min(0.2 * 2**attempt, 5.0))

@@ -15,6 +15,7 @@ paused past its expiry (GC, a suspended VM) therefore cannot record anything aft
 Clocks: expiry times are written by the holder's clock and compared with the taker's; hosts
 sharing a PostgreSQL ledger must keep their clocks within a small fraction of the expiry.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from ballast.live.ledger import Ledger, RunnerLease, utcnow
+from ballast.live.database import changed
+from ballast.live.models import RunnerLease, utcnow
+from ballast.live.queries import LedgerQueries, lease_info
 
 DEFAULT_EXPIRY = 60.0  # seconds; `[live] lease_expiry`
 MIN_EXPIRY = 1.0
@@ -47,27 +50,17 @@ class LeaseLost(LeaseError):
 
 def describe(row: dict[str, Any]) -> str:
     """Who holds (or held) the lease, for messages: host, pid, strategy, since when."""
-    return (f"runner {row['host']} pid {row['pid']} (strategy {row['strategy']!r}) since "
-            f"{_fmt(row['acquired_at'])} UTC, last seen {_fmt(row['heartbeat_at'])} UTC")
-
-
-def lease_info(session: Session, now: datetime | None = None) -> dict[str, Any] | None:
-    """The lease row as a dict with ``running`` (held and not expired), or None before migration 0003."""
-    row = session.get(RunnerLease, 1)
-    if row is None:
-        return None
-    now = now or utcnow()
-    running = row.holder is not None and row.expires_at is not None and row.expires_at > now
-    return {"running": running, "held": row.holder is not None, "host": row.host, "pid": row.pid,
-            "strategy": row.strategy, "generation": row.generation, "acquired_at": row.acquired_at,
-            "heartbeat_at": row.heartbeat_at, "expires_at": row.expires_at, "released_at": row.released_at}
+    return (
+        f"runner {row['host']} pid {row['pid']} (strategy {row['strategy']!r}) since "
+        f"{_fmt(row['acquired_at'])} UTC, last seen {_fmt(row['heartbeat_at'])} UTC"
+    )
 
 
 class Lease:
     """This process's claim on a ledger: ``acquire`` at start, ``renew``/``ensure`` while running,
     ``release`` at a clean exit. Installs the write fence on ``ledger``."""
 
-    def __init__(self, ledger: Ledger, strategy: str, expiry: float = DEFAULT_EXPIRY) -> None:
+    def __init__(self, ledger: LedgerQueries, strategy: str, expiry: float = DEFAULT_EXPIRY) -> None:
         if not expiry >= MIN_EXPIRY:
             raise ValueError(f"lease expiry must be at least {MIN_EXPIRY:g} s, got {expiry!r}")
         self.ledger = ledger
@@ -91,18 +84,36 @@ class Lease:
         now = utcnow()
         with self.ledger.session() as s:
             s.info["lease"] = True
-            n = s.execute(update(RunnerLease).where(
-                RunnerLease.id == 1,
-                (RunnerLease.holder.is_(None)) | (RunnerLease.expires_at < now) | (RunnerLease.holder == self.token))
-                .values(holder=self.token, generation=RunnerLease.generation + 1, host=socket.gethostname(),
-                        pid=os.getpid(), strategy=self.strategy, acquired_at=now, heartbeat_at=now,
-                        expires_at=now + timedelta(seconds=self.expiry), released_at=None)).rowcount
+            n = changed(
+                s.execute(
+                    update(RunnerLease)
+                    .where(
+                        RunnerLease.id == 1,
+                        (RunnerLease.holder.is_(None))
+                        | (RunnerLease.expires_at < now)
+                        | (RunnerLease.holder == self.token),
+                    )
+                    .values(
+                        holder=self.token,
+                        generation=RunnerLease.generation + 1,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        strategy=self.strategy,
+                        acquired_at=now,
+                        heartbeat_at=now,
+                        expires_at=now + timedelta(seconds=self.expiry),
+                        released_at=None,
+                    )
+                )
+            )
             info = lease_info(s, now)
         assert info is not None
         if n != 1:
-            raise LeaseHeld(f"ledger {self.ledger.safe_url} is in use by {describe(info)}; its lease expires at "
-                            f"{_fmt(info['expires_at'])} UTC. Only one runner may trade on a ledger: stop the "
-                            "other one (or wait for its lease to expire if it died) and start again.")
+            raise LeaseHeld(
+                f"ledger {self.ledger.safe_url} is in use by {describe(info)}; its lease expires at "
+                f"{_fmt(info['expires_at'])} UTC. Only one runner may trade on a ledger: stop the "
+                "other one (or wait for its lease to expire if it died) and start again."
+            )
         self.generation = info["generation"]
         self.fencing = True
         self._renewed = time.monotonic()
@@ -114,9 +125,15 @@ class Lease:
         now = utcnow()
         with self.ledger.session() as s:
             s.info["lease"] = True
-            n = s.execute(update(RunnerLease).where(RunnerLease.id == 1, RunnerLease.holder == self.token,
-                                                    RunnerLease.generation == self.generation)
-                          .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.expiry))).rowcount
+            n = changed(
+                s.execute(
+                    update(RunnerLease)
+                    .where(
+                        RunnerLease.id == 1, RunnerLease.holder == self.token, RunnerLease.generation == self.generation
+                    )
+                    .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.expiry))
+                )
+            )
             info = lease_info(s, now) if n != 1 else None
         if info is not None:
             self._lost(info)
@@ -143,9 +160,11 @@ class Lease:
         now = utcnow()
         with self.ledger.session() as s:
             s.info["lease"] = True
-            s.execute(update(RunnerLease).where(RunnerLease.id == 1, RunnerLease.holder == self.token,
-                                                RunnerLease.generation == self.generation)
-                      .values(holder=None, expires_at=now, heartbeat_at=now, released_at=now))
+            s.execute(
+                update(RunnerLease)
+                .where(RunnerLease.id == 1, RunnerLease.holder == self.token, RunnerLease.generation == self.generation)
+                .values(holder=None, expires_at=now, heartbeat_at=now, released_at=now)
+            )
         self.generation = None
         self.fencing = False
 
@@ -164,8 +183,10 @@ class Lease:
     def _lost(self, info: dict[str, Any]) -> None:
         self.generation = None
         by = describe(info) if info.get("held") else "nobody (it was released or broken)"
-        raise LeaseLost(f"this runner lost its lease on ledger {self.ledger.safe_url} (it expired without a "
-                        f"heartbeat); it is now held by {by}. Stopping without sending or recording anything.")
+        raise LeaseLost(
+            f"this runner lost its lease on ledger {self.ledger.safe_url} (it expired without a "
+            f"heartbeat); it is now held by {by}. Stopping without sending or recording anything."
+        )
 
 
 def _note_write(state: ORMExecuteState) -> None:

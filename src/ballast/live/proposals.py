@@ -6,13 +6,14 @@ see `Ledger.claim_approved`): a plan too old, moved too far, selling more than i
 any balance below zero expires instead of executing. With ``[live.propose] then = "none"`` the
 user executes elsewhere (e.g. a multisig) and records the fills with `settle_proposal`.
 """
+
 from __future__ import annotations
 
 import csv
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,20 +22,24 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, update
 
 from ballast.errors import InputError
-from ballast.live.ledger import CASH, Decision, Fill, Ledger, Order, Outcome, Proposal, utcnow
+from ballast.live.database import changed
+from ballast.live.models import Decision, Fill, Order, Proposal, utcnow
+from ballast.live.records import CASH, DecisionState, OrderRow, OrderStatus, Outcome, ProposalState
+from ballast.live.repository import Ledger
 
 CostFn = Callable[[str, float], float]  # (asset, traded value) → cost in currency
 SLACK = 1e-9  # relative rounding allowed before a balance counts as negative
 
 
-def balances_after(held: dict[str, float], orders: list[dict[str, Any]], prices: dict[str, float],
-                   cost: CostFn | None = None) -> dict[str, float]:
+def balances_after(
+    held: dict[str, float], orders: Sequence[OrderRow], prices: dict[str, float], cost: CostFn | None = None
+) -> dict[str, float]:
     """Holdings after the planned orders fill at their worst admissible price: a buy at the
     higher of the current and limit price, a sell at the lower; costs at that price (the
     planned cost when the price is the planned one, else ``cost``)."""
     after = dict(held)
     for o in orders:
-        if o["status"] != "planned":
+        if o["status"] != OrderStatus.PLANNED:
             continue
         p = prices[o["asset"]]
         limit = o.get("limit_price")
@@ -42,19 +47,23 @@ def balances_after(held: dict[str, float], orders: list[dict[str, Any]], prices:
         sign = 1.0 if o["side"] == "buy" else -1.0
         value = o["quantity"] * worst
         same = cost is None or worst == o["ref_price"]  # as the paper venue charges
-        fee = o["expected_cost"] * worst / o["ref_price"] if same else cost(o["asset"], value)
+        fee = o["expected_cost"] * worst / o["ref_price"] if same or cost is None else cost(o["asset"], value)
         q_price = 1.0 if o["quote_asset"] == CASH else prices.get(o["quote_asset"], o["quote_price"])
         after[o["asset"]] = after.get(o["asset"], 0.0) + sign * o["quantity"]
         after[o["quote_asset"]] = after.get(o["quote_asset"], 0.0) - (sign * value + fee) / q_price
     return after
 
 
-def fit_reason(held: dict[str, float], orders: list[dict[str, Any]], prices: dict[str, float],
-               cost: CostFn | None = None) -> str | None:
+def fit_reason(
+    held: dict[str, float], orders: Sequence[OrderRow], prices: dict[str, float], cost: CostFn | None = None
+) -> str | None:
     """Why the planned orders cannot execute on these holdings, or None when they can."""
     for o in orders:
-        if o["status"] == "planned" and o["side"] == "sell" and \
-                o["quantity"] > held.get(o["asset"], 0.0) * (1 + SLACK) + SLACK:
+        if (
+            o["status"] == OrderStatus.PLANNED
+            and o["side"] == "sell"
+            and o["quantity"] > held.get(o["asset"], 0.0) * (1 + SLACK) + SLACK
+        ):
             return f"sells {o['quantity']:.8g} {o['asset']} but holds {held.get(o['asset'], 0.0):.8g}"
     after = balances_after(held, orders, prices, cost)
     for a, units in after.items():
@@ -71,8 +80,9 @@ class Fit(NamedTuple):
     quantities: dict[int, float]
 
 
-def fit_plan(held: dict[str, float], orders: list[dict[str, Any]], prices: dict[str, float],
-             cost: CostFn | None, max_shrink: float) -> Fit:
+def fit_plan(
+    held: dict[str, float], orders: Sequence[OrderRow], prices: dict[str, float], cost: CostFn | None, max_shrink: float
+) -> Fit:
     """Fit the planned orders to the holdings at today's prices. A plan that sells more than is
     held does not fit. Buys whose price rose may be scaled down by at most ``max_shrink`` (the
     price tolerance) to stay within the paying balance; anything more does not fit."""
@@ -83,7 +93,7 @@ def fit_plan(held: dict[str, float], orders: list[dict[str, Any]], prices: dict[
     current = orders
     for _ in range(4):  # a fixed fee per trade does not shrink with the trade: converge in steps
         after = balances_after(held, current, prices, cost)
-        buys = [o for o in current if o["status"] == "planned" and o["side"] == "buy"]
+        buys = [o for o in current if o["status"] == OrderStatus.PLANNED and o["side"] == "buy"]
         scale: dict[str, float] = {}
         for q in {o["quote_asset"] for o in buys}:
             spent = -sum(balances_after({}, [o], prices, cost)[q] for o in buys if o["quote_asset"] == q)
@@ -91,20 +101,34 @@ def fit_plan(held: dict[str, float], orders: list[dict[str, Any]], prices: dict[
                 scale[q] = max(0.0, 1.0 + after[q] / spent) * (1 - 1e-9)
         if not scale:
             break
-        current = [{**o, "quantity": o["quantity"] * scale.get(o["quote_asset"], 1.0),
-                    "expected_cost": o["expected_cost"] * scale.get(o["quote_asset"], 1.0)}
-                   if o in buys else o for o in current]
+        current = [
+            {
+                **o,
+                "quantity": o["quantity"] * scale.get(o["quote_asset"], 1.0),
+                "expected_cost": o["expected_cost"] * scale.get(o["quote_asset"], 1.0),
+            }
+            if o in buys
+            else o
+            for o in current
+        ]
         if fit_reason(held, current, prices, cost) is None:
             break
     quantities = {o["id"]: o["quantity"] for o in current if o["quantity"] != planned[o["id"]]}
-    if fit_reason(held, current, prices, cost) is not None or \
-            any(q < planned[i] * (1.0 - max_shrink) for i, q in quantities.items()):
+    if fit_reason(held, current, prices, cost) is not None or any(
+        q < planned[i] * (1.0 - max_shrink) for i, q in quantities.items()
+    ):
         return Fit(reason, {})
     return Fit(None, quantities)
 
 
-def staleness(orders: list[dict[str, Any]], planned_at: datetime, prices: dict[str, float], now: datetime,
-              valid_for: float, max_move: float) -> str | None:
+def staleness(
+    orders: Sequence[OrderRow],
+    planned_at: datetime,
+    prices: dict[str, float],
+    now: datetime,
+    valid_for: float,
+    max_move: float,
+) -> str | None:
     """Why a plan is too old or its prices moved too far to execute as planned, or None."""
     age = (now - planned_at).total_seconds()
     if age > valid_for:
@@ -115,8 +139,10 @@ def staleness(orders: list[dict[str, Any]], planned_at: datetime, prices: dict[s
             return f"no current price of {o['asset']}"
         move = p / o["ref_price"] - 1.0
         if abs(move) > max_move:
-            return (f"{o['asset']} moved {move:+.1%} since the plan ({o['ref_price']:,.8g} → {p:,.8g}; "
-                    f"max_price_move {max_move:.1%})")
+            return (
+                f"{o['asset']} moved {move:+.1%} since the plan ({o['ref_price']:,.8g} → {p:,.8g}; "
+                f"max_price_move {max_move:.1%})"
+            )
     return None
 
 
@@ -168,7 +194,7 @@ def read_fills(path: Path) -> list[SettleFill]:
         rows = list(csv.DictReader(text.splitlines()))
         where = [f"{path}: line {i + 2}" for i in range(len(rows))]
     out = []
-    for r, w in zip(rows, where):
+    for r, w in zip(rows, where, strict=True):
         missing = [k for k in ("asset", "quantity", "price") if r.get(k) in (None, "")]
         if missing:
             raise InputError(f"{w}: missing {', '.join(missing)}")
@@ -196,35 +222,61 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
         p = s.get(Proposal, proposal_id)
         if p is None:
             raise InputError(f"no proposal with id {proposal_id}")
-        if p.state == "settled":
-            return Outcome(proposal_id, "settled", False)
+        if p.state == ProposalState.SETTLED:
+            return Outcome(proposal_id, ProposalState.SETTLED, False)
         # Conditional, first: a runner claiming the same approved proposal cannot also execute it.
-        won = s.execute(update(Proposal).where(Proposal.id == proposal_id, Proposal.state.in_(("approved", "exported")))
-                        .values(state="settled", executed_at=utcnow())).rowcount
+        won = changed(
+            s.execute(
+                update(Proposal)
+                .where(Proposal.id == proposal_id, Proposal.state.in_((ProposalState.APPROVED, ProposalState.EXPORTED)))
+                .values(state=ProposalState.SETTLED, executed_at=utcnow())
+            )
+        )
         if won != 1:
             raise InputError(f"proposal {proposal_id} is {p.state}; only an approved or exported one is settled")
         orders = {o.asset: o for o in s.scalars(select(Order).where(Order.decision_id == p.decision_id))}
         unknown = sorted({f.asset for f in fills} - set(orders))
         if unknown:
-            raise InputError(f"proposal {proposal_id} trades {', '.join(sorted(orders))}; "
-                             f"no trade of {', '.join(unknown)}")
+            raise InputError(
+                f"proposal {proposal_id} trades {', '.join(sorted(orders))}; no trade of {', '.join(unknown)}"
+            )
         for k, f in enumerate(fills):
             o = orders[f.asset]
             sign = 1.0 if o.side == "buy" else -1.0
-            s.add(Fill(order_id=o.id, trade_key=f"settle:{k}", asset=o.asset, quantity=sign * f.quantity,
-                       price=f.price, quote_asset=o.quote_asset,
-                       quote_quantity=-(sign * f.quantity * f.price + f.fee) / o.quote_price, fee=f.fee))
+            s.add(
+                Fill(
+                    order_id=o.id,
+                    trade_key=f"settle:{k}",
+                    asset=o.asset,
+                    quantity=sign * f.quantity,
+                    price=f.price,
+                    quote_asset=o.quote_asset,
+                    quote_quantity=-(sign * f.quantity * f.price + f.fee) / o.quote_price,
+                    fee=f.fee,
+                )
+            )
             o.filled_quantity = (o.filled_quantity or 0.0) + f.quantity
         states = []
         for o in orders.values():
             done = o.filled_quantity or 0.0
-            o.status = "filled" if done >= o.quantity * (1 - 1e-9) else "partially_filled" if done > 0 else "cancelled"
+            o.status = (
+                OrderStatus.FILLED
+                if done >= o.quantity * (1 - 1e-9)
+                else OrderStatus.PARTIALLY_FILLED
+                if done > 0
+                else OrderStatus.CANCELLED
+            )
             o.error = None if done > 0 else "not executed (settled without a fill)"
             o.updated_at = utcnow()
             states.append(o.status)
-        state = ("filled" if all(x == "filled" for x in states) else
-                 "cancelled" if all(x == "cancelled" for x in states) else "partially_filled")
+        state = (
+            DecisionState.FILLED
+            if all(x == OrderStatus.FILLED for x in states)
+            else DecisionState.CANCELLED
+            if all(x == OrderStatus.CANCELLED for x in states)
+            else DecisionState.PARTIALLY_FILLED
+        )
         s.execute(update(Decision).where(Decision.id == p.decision_id).values(state=state, updated_at=utcnow()))
         if by:
             s.execute(update(Proposal).where(Proposal.id == proposal_id).values(note=f"settled by {by}"))
-    return Outcome(proposal_id, "settled", True)
+    return Outcome(proposal_id, ProposalState.SETTLED, True)

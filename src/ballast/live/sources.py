@@ -3,6 +3,7 @@
 A source only observes; it never judges. NaN, zero and jumping prices are passed through as
 seen, and the service's guards decide whether a cycle may trade on them.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.errors import InputError
-from ballast.live.ledger import utcnow
+from ballast.live.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -50,23 +51,29 @@ def _naive_utc(t: pd.Timestamp | datetime) -> datetime:
     ts = pd.Timestamp(t)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
+    out: datetime = ts.to_pydatetime()
+    return out
 
 
-def read_replay_table(path: str | Path, assets: list[str], start: str | None = None,
-                      end: str | None = None, cash: str | None = None,
-                      fill: str | None = None) -> pd.DataFrame:
+def read_replay_table(
+    path: str | Path,
+    assets: list[str],
+    start: str | None = None,
+    end: str | None = None,
+    cash: str | None = None,
+    fill: str | None = None,
+) -> pd.DataFrame:
     """A price file for replay: dated rows, the named assets; NaN and zero cells are kept
     (the guards must see them), text cells and unsorted or duplicate dates are errors.
     The cash asset, if absent, is priced 1 (as in the backtest); ``fill="forward"`` carries
     prices over gaps (as in the backtest)."""
     from ballast.data.bundled import bundled_path
-    from ballast.data.loaders import _set_index, numeric_columns, read_table
+    from ballast.data.loaders import dated_index, numeric_columns, read_table
 
     p = bundled_path(str(path)) or Path(path)
     if not p.exists():
         raise InputError(f"{path}: no such price file, and not a bundled dataset (see `ballast datasets`)")
-    df = _set_index(read_table(p), str(path))
+    df = dated_index(read_table(p), str(path))
     if not isinstance(df.index, pd.DatetimeIndex):
         raise InputError(f"{path}: replay needs dated rows (a date column)")
     add_cash = cash is not None and cash in assets and cash not in df.columns
@@ -74,8 +81,9 @@ def read_replay_table(path: str | Path, assets: list[str], start: str | None = N
         assets = [a for a in assets if a != cash]
     missing = [a for a in assets if a not in df.columns]
     if missing:
-        raise InputError(f"{path}: unknown asset(s) {', '.join(map(repr, missing))}; "
-                         f"the file has: {', '.join(map(str, df.columns))}")
+        raise InputError(
+            f"{path}: unknown asset(s) {', '.join(map(repr, missing))}; the file has: {', '.join(map(str, df.columns))}"
+        )
     df = df[assets]
     if start is not None or end is not None:
         df = df.loc[start:end]
@@ -115,7 +123,7 @@ class ReplaySource(Source):
         t = self.times[self._pos]
         row = self.values[self._pos]
         self._pos += 1
-        return Observation(t, {a: float(v) for a, v in zip(self.assets, row)}, {a: t for a in self.assets})
+        return Observation(t, {a: float(v) for a, v in zip(self.assets, row, strict=True)}, {a: t for a in self.assets})
 
 
 class JsonSource(Source):
@@ -183,9 +191,16 @@ def ccxt_exchange(cfg: Any) -> Any:
     cls = getattr(ccxt, cfg.exchange, None)
     if cls is None or cfg.exchange not in ccxt.exchanges:
         raise InputError(f"[live.ccxt] exchange: unknown ccxt exchange id {cfg.exchange!r}")
-    params: dict[str, Any] = {"timeout": cfg.timeout_ms, "enableRateLimit": True,
-                              "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]},
-                                          "fetchCurrencies": False, "fetchMargins": False}}
+    params: dict[str, Any] = {
+        "timeout": cfg.timeout_ms,
+        "enableRateLimit": True,
+        "options": {
+            "defaultType": "spot",
+            "fetchMarkets": {"types": ["spot"]},
+            "fetchCurrencies": False,
+            "fetchMargins": False,
+        },
+    }
     for key, env in (("apiKey", cfg.api_key_env), ("secret", cfg.secret_env), ("password", cfg.password_env)):
         if env and os.environ.get(env):
             params[key] = os.environ[env]

@@ -1,4 +1,5 @@
 """Alembic environment for the ledger: runs on the connection `Ledger.migrate` hands over."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -117,6 +117,21 @@ def test_aave_close_factor_switches_below_095() -> None:
     assert AaveV3().liquidate(ETH, state, at_hf(1.0)) is None
 
 
+def test_aave_full_close_factor_at_exactly_095_and_for_small_positions() -> None:
+    loan = Loan(["ETH"], "USDC", 0.45, 0.5, liquidation_bonus=0.05)
+    state = LoanState((1.0,), 1.0)
+    _, ev = AaveV3().liquidate(loan, state, {"ETH": 1.9, **USD})  # type: ignore[misc]
+    assert ev.hf_before == 0.95 and ev.repaid == 1.0  # "healthFactor > 0.95 ? 50 % : 100 %"
+    _, ev = AaveV3().liquidate(loan, state, {"ETH": 1.9 * (1 + 1e-9), **USD})  # type: ignore[misc]
+    assert ev.repaid == 0.5
+    # v3.3: a position worth less than 2,000 USD may be liquidated in full at any HF below 1
+    big = LoanState((10.0,), 15_000.0)
+    _, ev = AaveV3(small_position=2_000.0).liquidate(ETH, big, at_hf(0.96))  # type: ignore[misc]
+    assert ev.repaid == pytest.approx(7_500.0)
+    _, ev = AaveV3(small_position=20_000.0).liquidate(ETH, big, at_hf(0.96))  # type: ignore[misc]
+    assert ev.repaid == pytest.approx(15_000.0)
+
+
 def test_aave_seizure_capped_by_collateral_held() -> None:
     # 10 ETH at 1,400 = 14,000 < 15,000 × 1.05: all collateral goes, repaid = 14,000/1.05.
     after, ev = AaveV3().liquidate(ETH, LoanState((10.0,), 15_000.0), prices(1_400.0))  # type: ignore[misc]
@@ -185,7 +200,7 @@ def test_maker_penalises_the_whole_debt() -> None:
     assert after.collateral[0] == pytest.approx(10 - 16_950 / 2_200, rel=1e-14)
 
 
-rules = st.sampled_from([AaveV3(), EulerV2(0.1), EulerV2(0.3), MorphoBlue(), MakerStyle(0.13)])
+rules = st.sampled_from([AaveV3(), AaveV3(small_position=2_000.0), EulerV2(0.1), EulerV2(0.3), MorphoBlue(), MakerStyle(0.13)])
 
 
 @settings(max_examples=300, deadline=None)

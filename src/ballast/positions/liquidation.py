@@ -92,15 +92,19 @@ def _one_asset(values: np.ndarray, max_repay: float, factor: float) -> tuple[np.
 
 @dataclass(frozen=True)
 class AaveV3(LiquidationRule):
-    """Aave v3 ``LiquidationLogic``: close factor (the loan's, 50 % on Aave) while HF ≥ 0.95, the
-    whole debt below; seized = repaid × (1 + the seized asset's bonus)."""
+    """Aave v3 ``LiquidationLogic``: the close factor (the loan's, 50 % on Aave) while HF > 0.95, the
+    whole debt at or below; seized = repaid × (1 + the seized asset's bonus). ``small_position``:
+    v3.3's ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD`` (2,000 USD): the whole debt may be repaid when the
+    seized collateral or the debt is worth less (0, the default, is v3.0–3.2: no such rule)."""
 
     full_below: float = AAVE_FULL_LIQUIDATION_HF
+    small_position: float = 0.0
 
     def _amounts(self, loan: Loan, hf: float, values: np.ndarray, debt_value: float) -> tuple[np.ndarray, float, float]:
-        close = 1.0 if hf < self.full_below else loan.close_factor
-        bonus = loan.bonuses[loan.collateral[int(np.argmax(values))]]
-        return _one_asset(values, close * debt_value, 1.0 + bonus)
+        k = int(np.argmax(values))
+        small = min(float(values[k]), debt_value) < self.small_position
+        close = loan.close_factor if hf > self.full_below and not small else 1.0
+        return _one_asset(values, close * debt_value, 1.0 + loan.bonuses[loan.collateral[k]])
 
 
 @dataclass(frozen=True)

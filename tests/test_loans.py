@@ -200,7 +200,9 @@ def test_maker_penalises_the_whole_debt() -> None:
     assert after.collateral[0] == pytest.approx(10 - 16_950 / 2_200, rel=1e-14)
 
 
-rules = st.sampled_from([AaveV3(), AaveV3(small_position=2_000.0), EulerV2(0.1), EulerV2(0.3), MorphoBlue(), MakerStyle(0.13)])
+rules = st.sampled_from(
+    [AaveV3(), AaveV3(small_position=2_000.0), EulerV2(0.1), EulerV2(0.3), MorphoBlue(), MakerStyle(0.13)]
+)
 
 
 @settings(max_examples=300, deadline=None)

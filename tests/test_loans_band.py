@@ -94,6 +94,31 @@ def test_moves_are_exact_and_idempotent(eth: float, btc_units: float, debt: floa
         assert BAND.plan(loan, after, p, fee, gas, asset="ETH") is None  # idempotent
 
 
+def test_repay_from_the_reserve_first() -> None:
+    band = HealthBand(1.5, 1.7, repay_from="reserve")
+    state, p = LoanState((10.0,), 10_000.0), prices(1_600.0)  # HF 1.36: D − L/t = 2,000 to repay
+    full = band.plan(ETH, state, p, fee=0.003, gas=20.0, reserve=5_000.0)
+    assert full is not None and full.collateral_change == 0.0 and full.fee_paid == 0.0
+    assert full.reserve_used == pytest.approx(2_000.0, rel=1e-12)
+    assert apply_move(state, full).health_factor(ETH, p) == pytest.approx(1.7, rel=1e-12)
+    part = band.plan(ETH, state, p, fee=0.003, gas=20.0, reserve=500.0)
+    sold_only = BAND.plan(ETH, state, p, fee=0.003, gas=20.0)
+    assert part is not None and sold_only is not None
+    assert part.reserve_used == 500.0 and 0.0 > part.collateral_change > sold_only.collateral_change
+    after = apply_move(state, part)
+    assert after.health_factor(ETH, p) == pytest.approx(1.7, rel=1e-12)
+    by_hand = LoanState(
+        (10.0 + part.collateral_change,), 10_000.0 - 500.0 - (0.997 * 1_600.0 * -part.collateral_change - 20.0)
+    )
+    assert by_hand.health_factor(ETH, p) == pytest.approx(1.7, rel=1e-12)
+    assert band.plan(ETH, state, p, fee=0.003, gas=20.0, reserve=0.0) == sold_only  # nothing held: sell
+    assert band.plan(ETH, after, p, fee=0.003, gas=20.0, reserve=1e9) is None  # idempotent
+    with pytest.raises(InputError, match="repay_from must be one of collateral, reserve"):
+        HealthBand(1.5, 1.7, repay_from="wallet")
+    with pytest.raises(InputError, match="reserve must be"):
+        band.plan(ETH, state, p, reserve=-1.0)
+
+
 def test_min_debt_change_skips_small_moves() -> None:
     state = LoanState((10.0,), 10_000.0)
     p = prices(1_760.0)  # HF 1.496: just below 1.5, a small repay

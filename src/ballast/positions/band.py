@@ -29,7 +29,8 @@ from ballast.positions.loan import Loan, LoanState
 class Move(NamedTuple):
     """A repay or boost: collateral asset index, collateral units sold (repay) or received net of
     gas (boost), debt units repaid (negative) or borrowed (positive), the fee and gas paid (currency),
-    and the health factor it lands on (the target unless the collateral ran out)."""
+    the health factor it lands on (the target unless the collateral ran out), and the debt units
+    paid from the stable reserve (``repay_from="reserve"``; they leave the wallet, not the loan)."""
 
     kind: str
     asset: int
@@ -38,6 +39,10 @@ class Move(NamedTuple):
     fee_paid: float
     gas_paid: float
     hf_after: float
+    reserve_used: float = 0.0
+
+
+REPAY_SOURCES = ("collateral", "reserve")
 
 
 def _number(name: str, value: object) -> float:
@@ -52,13 +57,16 @@ def _number(name: str, value: object) -> float:
 class HealthBand:
     """Repay below ``repay_below`` back to ``repay_to``; boost above ``boost_above`` back to
     ``boost_to`` (both or neither boost field). Requires 1 < repay_below < repay_to ≤ boost_to <
-    boost_above. ``min_debt_change``: the smallest debt change worth making, in currency."""
+    boost_above. ``min_debt_change``: the smallest debt change worth making, in currency.
+    ``repay_from``: "collateral" sells collateral; "reserve" repays from the debt asset held in the
+    wallet first (no swap), then sells collateral for what the reserve cannot cover."""
 
     repay_below: float
     repay_to: float
     boost_above: float | None = None
     boost_to: float | None = None
     min_debt_change: float = 0.0
+    repay_from: str = "collateral"
 
     def __post_init__(self) -> None:
         below, to = _number("repay_below", self.repay_below), _number("repay_to", self.repay_to)
@@ -77,6 +85,10 @@ class HealthBand:
         step = _number("min_debt_change", self.min_debt_change)
         if step < 0.0:
             raise InputError(f"health band: min_debt_change must be ≥ 0, got {step:g}")
+        if self.repay_from not in REPAY_SOURCES:
+            raise InputError(
+                f"health band: repay_from must be one of {', '.join(REPAY_SOURCES)}, got {self.repay_from!r}"
+            )
 
     def plan(
         self,
@@ -86,21 +98,28 @@ class HealthBand:
         fee: float = 0.0,
         gas: float = 0.0,
         asset: str | None = None,
+        reserve: float = 0.0,
     ) -> Move | None:
         """The move this band makes now, or None. ``fee``: the swap's proportional fee; ``gas``: its
         cost in currency; ``asset``: the collateral asset to sell or buy (default: for a repay the
-        one worth the most, for a boost the first)."""
+        one worth the most, for a boost the first); ``reserve``: units of the debt asset the wallet
+        holds, used first when ``repay_from="reserve"``."""
         if not (math.isfinite(fee) and 0.0 <= fee < 1.0):
             raise InputError(f"health band: fee must be in [0, 1), got {fee!r}")
         if not (math.isfinite(gas) and gas >= 0.0):
             raise InputError(f"health band: gas must be a cost ≥ 0 in currency, got {gas!r}")
+        if not (math.isfinite(reserve) and reserve >= 0.0):
+            raise InputError(f"health band: reserve must be a number of units ≥ 0, got {reserve!r}")
         if asset is not None and asset not in loan.collateral:
             raise InputError(f"health band: {asset!r} is not a collateral asset ({', '.join(loan.collateral)})")
         hf = state.health_factor(loan, prices)
         values = state.collateral_values(loan, prices)
         if hf < self.repay_below:
             k = int(np.argmax(values)) if asset is None else loan.collateral.index(asset)
-            move = repay_to(loan, state, prices, self.repay_to, fee, gas, k)
+            if self.repay_from == "reserve":
+                move = repay_with_reserve(loan, state, prices, self.repay_to, fee, gas, k, reserve)
+            else:
+                move = repay_to(loan, state, prices, self.repay_to, fee, gas, k)
         elif self.boost_above is not None and self.boost_to is not None and hf > self.boost_above:
             k = 0 if asset is None else loan.collateral.index(asset)
             move = boost_to(loan, state, prices, self.boost_to, fee, gas, k)
@@ -153,6 +172,35 @@ def repay_to(
     after_debt = D - repaid
     hf_after = math.inf if after_debt == 0.0 else (L - lk * cp[k] * sold) / after_debt
     return Move("repay", k, -sold, -repaid / dp, fee * cp[k] * sold, gas, hf_after)
+
+
+def repay_with_reserve(
+    loan: Loan,
+    state: LoanState,
+    prices: Mapping[str, float],
+    target: float,
+    fee: float,
+    gas: float,
+    k: int,
+    reserve: float,
+) -> Move | None:
+    """Repay D − L/t of debt value from the reserve (no swap, so no fee; the gas is reported for the
+    wallet to pay); when the reserve holds less, use all of it and sell collateral k for the rest
+    (`repay_to` on the loan after the reserve's part)."""
+    L, D, _, dp = _weighted(loan, state, prices)
+    need = D - L / target
+    use = min(need, reserve * dp)
+    if need <= 0.0:
+        return None
+    if use >= need:
+        return Move("repay", k, 0.0, -need / dp, 0.0, gas, L / (D - need), need / dp)
+    partly = LoanState(state.collateral, state.debt - use / dp)
+    rest = repay_to(loan, partly, prices, target, fee, gas, k)
+    if rest is None:
+        if use <= 0.0:
+            return None
+        return Move("repay", k, 0.0, -use / dp, 0.0, gas, L / (D - use), use / dp)
+    return rest._replace(debt_change=rest.debt_change - use / dp, reserve_used=use / dp)
 
 
 def apply_move(state: LoanState, move: Move) -> LoanState:

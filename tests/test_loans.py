@@ -90,6 +90,10 @@ def test_bad_assets_and_prices() -> None:
         LoanState((1.0,), 10.0).health_factor(ETH, {"ETH": 0.0, **USD})
     with pytest.raises(InputError, match="debt must be finite and ≥ 0"):
         LoanState((1.0,), -1.0)
+    with pytest.raises(InputError, match="debt must be finite and ≥ 0, got '5'"):
+        LoanState((1.0,), "5")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="collateral units must be finite"):
+        LoanState((None,), 5.0)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="2 collateral amounts for 1"):
         LoanState((1.0, 2.0), 1.0).health_factor(ETH, prices(2_000.0))
 

@@ -81,14 +81,15 @@ def test_closed_form_limits() -> None:
     ("kwargs", "message"),
     [
         (dict(hf=0.0, sigma=0.8, horizon=1.0), "hf must be a positive number"),
+        (dict(hf="2", sigma=0.8, horizon=1.0), "hf must be a positive number, got '2'"),
         (dict(hf=1.5, sigma=-0.1, horizon=1.0), "sigma must be a non-negative number"),
         (dict(hf=1.5, sigma=0.8, horizon=-1.0), "horizon"),
         (dict(hf=1.5, sigma=0.8, horizon=1.0, borrow_rate=-1.0), "borrow_rate must be an APY"),
     ],
 )
-def test_closed_form_bad_input(kwargs: dict[str, float], message: str) -> None:
+def test_closed_form_bad_input(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InputError, match=message):
-        gbm_liquidation_probability(**kwargs)
+        gbm_liquidation_probability(**kwargs)  # type: ignore[arg-type]
 
 
 def daily(prices: np.ndarray, assets: tuple[str, ...] = ("ETH", "USDC")) -> Market:

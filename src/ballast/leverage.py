@@ -19,11 +19,12 @@ from scipy.special import log_ndtr
 
 from ballast.errors import InputError
 from ballast.market import Market
+from ballast.positions.loan import as_number
 from ballast.yields import period_years
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    v = float(value)
+    v = as_number(value)
     if not (math.isfinite(v) and (v >= 0.0 if allow_zero else v > 0.0)):
         raise InputError(
             f"leverage: {name} must be a {'non-negative' if allow_zero else 'positive'} number, got {value!r}"

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ballast.errors import InputError
-from ballast.positions.loan import Loan, LoanState
+from ballast.positions.loan import Loan, LoanState, as_number
 
 
 class Move(NamedTuple):
@@ -46,8 +46,7 @@ REPAY_SOURCES = ("collateral", "reserve")
 
 
 def _number(name: str, value: object) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    v = float(value) if ok else math.nan  # type: ignore[arg-type]
+    v = as_number(value)
     if not math.isfinite(v):
         raise InputError(f"health band: {name} must be a number, got {value!r}")
     return v

@@ -19,10 +19,15 @@ from ballast.market import Market
 from ballast.yields import ConstantAPY, YieldSource
 
 
+def as_number(value: object) -> float:
+    """A number as a float; anything else is NaN (then refused with the field's name)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return float(value) if ok else math.nan  # type: ignore[arg-type]
+
+
 def _fraction(field_name: str, asset: str, value: object, low: float, high: float, *, closed_low: bool) -> float:
     """A number in (low, high] (or [low, high] when ``closed_low``), else an error naming the field."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    v = float(value) if ok else math.nan  # type: ignore[arg-type]
+    v = as_number(value)
     inside = (low <= v if closed_low else low < v) and v <= high
     if not (math.isfinite(v) and inside):
         bracket = "[" if closed_low else "("
@@ -154,13 +159,14 @@ class LoanState:
     debt: float
 
     def __post_init__(self) -> None:
-        units = tuple(float(u) for u in self.collateral)
+        units = tuple(as_number(u) for u in self.collateral)
         if not all(math.isfinite(u) and u >= 0.0 for u in units):
             raise InputError(f"loan state: collateral units must be finite and ≥ 0, got {self.collateral!r}")
-        if not (math.isfinite(self.debt) and self.debt >= 0.0):
+        debt = as_number(self.debt)
+        if not (math.isfinite(debt) and debt >= 0.0):
             raise InputError(f"loan state: debt must be finite and ≥ 0, got {self.debt!r}")
         object.__setattr__(self, "collateral", units)
-        object.__setattr__(self, "debt", float(self.debt))
+        object.__setattr__(self, "debt", debt)
 
     def check(self, loan: Loan) -> None:
         if len(self.collateral) != len(loan.collateral):

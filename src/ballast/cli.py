@@ -597,9 +597,19 @@ def proposals_export(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="Write the batch here instead of stdout.")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Show the batch without marking it exported.")] = False,
+    format: Annotated[str, typer.Option("--format", help="json (trades) | safe (Safe Transaction Builder file).")] = "json",
+    chain: Annotated[str | None, typer.Option(help="safe: mainnet | arbitrum | base | gnosis.")] = None,
+    safe: Annotated[str | None, typer.Option(help="safe: the Safe's checksummed address (the swaps' recipient).")] = None,
+    config: Annotated[Path | None, typer.Option(help="safe: a TOML whose [onchain] table extends the token registry.")] = None,
+    nonce: Annotated[int | None, typer.Option(help="safe: also write the MultiSend Safe transaction with this nonce.")] = None,
 ) -> None:
     """Approved proposals as one JSON batch (e.g. for a multisig transaction builder); they become
     exported, so no later export repeats them — record their execution with `proposals settle`."""
+    if format not in ("json", "safe"):
+        fail(f"--format: expected json or safe, got {format!r}")
+    if format == "safe":
+        _export_safe(db, out, preview, chain, safe, config, nonce)
+        return
     try:
         with _ledger(db) as led:
             batch = led.export_approved(mark=not preview)
@@ -611,6 +621,20 @@ def proposals_export(
     else:
         out.write_text(text + "\n", encoding="utf-8")
         console.print(f"wrote {len(batch['proposals'])} approved proposal(s) to {out}")
+
+
+def _export_safe(db: str | None, out: Path | None, preview: bool, chain: str | None, safe: str | None,
+                 config: Path | None, nonce: int | None) -> None:
+    if out is None or chain is None or safe is None:
+        fail("--format safe needs --out FILE, --chain and --safe")
+    try:
+        from ballast.live.safe_export import export_safe
+
+        with _ledger(db) as led:
+            n, tx_path = export_safe(led, out, chain, safe, config, nonce, preview)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"wrote {n} approved proposal(s) to {out}" + (f" and the Safe transaction to {tx_path}" if tx_path else ""))
 
 
 @proposals_app.command("settle")

@@ -167,6 +167,7 @@ class StrategyFile(Section):
     sweep: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
+    onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
 
     @field_validator("name")
     @classmethod

@@ -216,9 +216,10 @@ class LiveService:
     def check_account(self) -> None:
         """On restart against a real account: say so if the exchange holds other amounts than the
         ledger (a deposit, a withdrawal, a trade made by hand). The ledger is not changed."""
-        if self.executor is None or not self.registered:
+        reader = self.executor if self.executor is not None else self.source  # web3: the Safe's balances
+        if not self.registered or not hasattr(reader, "balances"):
             return
-        venue = self.executor.balances(list(self.assets))
+        venue = reader.balances(list(self.assets))
         if venue is None:
             return
         held = self.ledger.holdings()
@@ -754,10 +755,11 @@ def strategy_assets(cfg: Any, strategy: Strategy) -> tuple[str, ...]:
 
 
 def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledger | None = None,
-                 exchange: Any = None) -> LiveService:
+                 exchange: Any = None, w3: Any = None) -> LiveService:
     """Everything ``ballast run`` needs, validated up front; errors name the file and field.
 
-    ``exchange`` injects a ready ccxt exchange object (tests point one at a local server).
+    ``exchange`` injects a ready ccxt exchange object (tests point one at a local server);
+    ``w3`` a Web3 client for the web3 source (tests: an in-process chain).
     """
     from pathlib import Path
 
@@ -774,8 +776,8 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
     assets = strategy_assets(cfg, strategy)
     source_kind = settings.source or live.source
     mode = settings.executor or live.executor
-    if source_kind not in ("replay", "ccxt", "json"):
-        raise InputError(f"--source must be replay, ccxt or json, got {source_kind!r}")
+    if source_kind not in ("replay", "ccxt", "json", "web3"):
+        raise InputError(f"--source must be replay, ccxt, json or web3, got {source_kind!r}")
     if mode not in ("paper", "ccxt", "propose"):
         raise InputError(f"--executor must be paper, ccxt or propose, got {mode!r}")
     try:
@@ -808,6 +810,10 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
             raise InputError(f"{path}: [live.json] file: the json source needs a file of prices")
         source = JsonSource(near(live.json_.file), list(assets))
         source.check()  # a missing or malformed file is a configuration error at start-up
+    elif source_kind == "web3":
+        from ballast.live.web3_source import make_web3_source
+
+        source = make_web3_source(live.web3, cfg.onchain, list(assets), strategy.cash, path, w3)
     else:
         source = CcxtSource(exchange, list(assets), quote, live.ccxt.symbols)
 

@@ -44,7 +44,11 @@ class LocalChain:
 def local_chain(decimals: dict[str, int]) -> LocalChain:
     from web3 import EthereumTesterProvider, Web3
 
-    w3 = Web3(EthereumTesterProvider())
+    provider = EthereumTesterProvider()
+    provider.ethereum_tester.backend.chain.chain_id = 1  # mainnet's id: Safe hashes include it (EIP-712)
+    provider.api_endpoints["eth"]["chainId"] = lambda *_: 1  # web3's tester endpoint returns a constant
+    w3 = Web3(provider)
+    assert w3.eth.chain_id == 1
     ch = LocalChain(w3, w3.eth.accounts[1])
     for s, d in decimals.items():
         ch.tokens[s] = ch.deploy("Token", d)
@@ -62,3 +66,30 @@ def add_feed(ch: LocalChain, asset: str, decimals: int, answer: int, updated_at:
 def fund_router(ch: LocalChain, amount: int = 10**40) -> None:
     for t in ch.tokens.values():
         ch.send(t.functions.mint(ch.router.address, amount))
+
+
+def deploy_safe(ch: LocalChain, owner: str) -> tuple[Any, str]:
+    """A real Safe v1.4.1 (singleton + proxy, bytecode shipped by safe-eth-py) with one owner and
+    threshold 1, and a MultiSendCallOnly v1.4.1. Returns (the Safe contract, MultiSend address)."""
+    from web3.logs import DISCARD
+    from safe_eth.eth.contracts import (
+        get_multi_send_call_only_V1_4_1_contract,
+        get_proxy_factory_V1_4_1_contract,
+        get_safe_V1_4_1_contract,
+    )
+
+    w3, sender = ch.w3, {"from": ch.w3.eth.accounts[0]}
+
+    def deploy(factory: Any) -> str:
+        return w3.eth.wait_for_transaction_receipt(factory.constructor().transact(sender)).contractAddress
+
+    singleton = deploy(get_safe_V1_4_1_contract(w3))
+    factory = get_proxy_factory_V1_4_1_contract(w3, deploy(get_proxy_factory_V1_4_1_contract(w3)))
+    multisend = deploy(get_multi_send_call_only_V1_4_1_contract(w3))
+    zero = "0x" + "00" * 20
+    setup = get_safe_V1_4_1_contract(w3, singleton).encode_abi(
+        "setup", [[owner], 1, zero, b"", zero, zero, 0, zero])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        factory.functions.createProxyWithNonce(singleton, setup, 0).transact(sender))
+    proxy = factory.events.ProxyCreation().process_receipt(receipt, errors=DISCARD)[0]["args"]["proxy"]
+    return get_safe_V1_4_1_contract(w3, proxy), multisend

@@ -239,3 +239,41 @@ def test_web3_oracle_decimals_and_rpc_url_are_checked(fast_tmp: Path, chain, mon
     with pytest.raises(InputError, match=r"\$BALLAST_TEST_RPC, which is not set"):
         open_service(str(web3_strategy(fast_tmp, chain)), RunSettings(db=f"sqlite:///{db}"))
     assert not db.exists()
+
+
+def test_a_real_safe_executes_the_signed_multisend_transaction(db_url: str, fast_tmp: Path) -> None:  # noqa: F811
+    """Safe v1.4.1 and MultiSendCallOnly v1.4.1 deployed from safe-eth-py's bytecode: the exported
+    Safe transaction's hash is the one the Safe computes itself, one owner's signature executes
+    it, and the Safe ends with the planned balances — all calls in one atomic transaction."""
+    from eth_account import Account
+    from onchain_support import deploy_safe
+    from web3.logs import DISCARD
+
+    ch = local_chain(DECIMALS)
+    fund_router(ch)
+    owner = Account.create()
+    safe, multisend = deploy_safe(ch, owner.address)
+    ch.safe = safe.address
+    ch.send(ch.tokens["USDC"].functions.mint(ch.safe, 100_000 * 10**6))
+    for a in ("WBTC", "WETH"):
+        set_rate(ch, "USDC", a, worse=0.001)
+    path, led = propose_and_approve(fast_tmp, db_url, ch)
+    path.write_text(path.read_text().replace(f'swap_router02 = "{ch.router.address}"',  # the local MultiSend
+                                             f'swap_router02 = "{ch.router.address}"\nmultisend_call_only = "{multisend}"'))
+    out = fast_tmp / "batch.json"
+    _, tx_path = export_safe(led, out, "mainnet", ch.safe, config=path, nonce=safe.functions.nonce().call())
+    tx = json.loads(tx_path.read_text())
+    data = bytes.fromhex(tx["data"][2:])
+    onchain_hash = safe.functions.getTransactionHash(tx["to"], 0, data, 1, 0, 0, 0, tx["gasToken"],
+                                                     tx["refundReceiver"], tx["nonce"]).call()
+    assert "0x" + onchain_hash.hex() == tx["safeTxHash"]
+    sig = Account.unsafe_sign_hash(bytes.fromhex(tx["safeTxHash"][2:]), owner.key)  # what an owner's wallet signs
+    signature = sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v])
+    before = ch.balance("USDC")
+    receipt = ch.send(safe.functions.execTransaction(tx["to"], 0, data, 1, 0, 0, 0, tx["gasToken"],
+                                                      tx["refundReceiver"], signature))
+    assert receipt.status == 1 and safe.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)
+    batch = json.loads(out.read_text())
+    spent = sum(decode(["address", "uint256"], bytes.fromhex(t["data"][10:]))[1] for t in batch["transactions"][::2])
+    assert ch.balance("USDC") == before - spent and ch.balance("WBTC") > 0 and ch.balance("WETH") > 0
+    assert safe.functions.nonce().call() == tx["nonce"] + 1

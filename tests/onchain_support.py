@@ -93,3 +93,37 @@ def deploy_safe(ch: LocalChain, owner: str) -> tuple[Any, str]:
         factory.functions.createProxyWithNonce(singleton, setup, 0).transact(sender))
     proxy = factory.events.ProxyCreation().process_receipt(receipt, errors=DISCARD)[0]["args"]["proxy"]
     return get_safe_V1_4_1_contract(w3, proxy), multisend
+
+
+def serve_rpc(w3: Any) -> tuple[str, Any]:
+    """The in-process chain behind a JSON-RPC endpoint on localhost, so a `ballast run` reads it
+    through an RPC URL like a real node's. Returns (url, server); call ``server.shutdown()``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from web3._utils.encoding import Web3JsonEncoder
+
+    provider, sender = w3.provider, w3.eth.accounts[0]
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            params = req.get("params", [])
+            if req["method"] in ("eth_call", "eth_estimateGas") and "from" not in params[0]:
+                params[0]["from"] = sender  # eth-tester wants one; a node does not
+            with lock:
+                resp = provider.make_request(req["method"], params)
+            body = json.dumps({"jsonrpc": "2.0", "id": req["id"], **dict(resp)}, cls=Web3JsonEncoder).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server

@@ -71,15 +71,21 @@ def test_run_web3_approve_export_and_execute(tmp_path: Path, served) -> None:  #
 def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, served, monkeypatch) -> None:  # noqa: ANN001
     ch = served
     path = web3_strategy(tmp_path, ch)
-    db_file = tmp_path / "ledger.db"
-    db = f"sqlite:///{db_file}"
-    monkeypatch.delenv("BALLAST_TEST_RPC")
-    r = invoke("run", str(path), "--source", "web3", "--cycles", "1", "--quiet", "--db", db)
-    assert r.exit_code == 2 and "$BALLAST_TEST_RPC, which is not set" in flat(r.output) and not db_file.exists()
+    path.write_text(path.read_text().replace('interval = "1h"', 'interval = "1s"'))
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert invoke("run", str(path), "--cycles", "1", "--quiet", "--db", db).exit_code == 0
+    assert invoke("approve", "1", "--db", db).exit_code == 0
     out = tmp_path / "batch.json"
     for extra, message in [([], "--format safe needs --out FILE, --chain and --safe"),
                            (["--out", str(out), "--chain", "mainnet", "--safe", ch.safe.lower()], "EIP-55"),
-                           (["--out", str(out), "--chain", "polygon", "--safe", ch.safe], "unknown chain 'polygon'")]:
+                           (["--out", str(out), "--chain", "polygon", "--safe", ch.safe], "unknown chain 'polygon'"),
+                           (["--out", str(out), "--chain", "base", "--safe", ch.safe], "no token 'WBTC' on base")]:
         r = invoke("proposals", "export", "--format", "safe", "--db", db, *extra)
         assert r.exit_code == 2 and message in flat(r.output), r.output
         assert not out.exists()
+    with Ledger(db) as led:
+        assert [q["state"] for q in led.proposals()] == ["approved"]
+    monkeypatch.delenv("BALLAST_TEST_RPC")
+    fresh = tmp_path / "fresh.db"
+    r = invoke("run", str(path), "--cycles", "1", "--quiet", "--db", f"sqlite:///{fresh}")
+    assert r.exit_code == 2 and "$BALLAST_TEST_RPC, which is not set" in flat(r.output) and not fresh.exists()

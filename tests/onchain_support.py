@@ -23,7 +23,8 @@ class LocalChain:
     def deploy(self, name: str, *args: Any) -> Any:
         spec = COMPILED[name]
         c = self.w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])
-        receipt = self.w3.eth.wait_for_transaction_receipt(c.constructor(*args).transact({"from": self.w3.eth.accounts[0]}))
+        tx = c.constructor(*args).transact({"from": self.w3.eth.accounts[0]})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx)
         return self.w3.eth.contract(address=receipt.contractAddress, abi=spec["abi"])
 
     def send(self, fn: Any, sender: str | None = None) -> Any:
@@ -71,12 +72,12 @@ def fund_router(ch: LocalChain, amount: int = 10**40) -> None:
 def deploy_safe(ch: LocalChain, owner: str) -> tuple[Any, str]:
     """A real Safe v1.4.1 (singleton + proxy, bytecode shipped by safe-eth-py) with one owner and
     threshold 1, and a MultiSendCallOnly v1.4.1. Returns (the Safe contract, MultiSend address)."""
-    from web3.logs import DISCARD
     from safe_eth.eth.contracts import (
         get_multi_send_call_only_V1_4_1_contract,
         get_proxy_factory_V1_4_1_contract,
         get_safe_V1_4_1_contract,
     )
+    from web3.logs import DISCARD
 
     w3, sender = ch.w3, {"from": ch.w3.eth.accounts[0]}
 
@@ -107,7 +108,7 @@ def serve_rpc(w3: Any) -> tuple[str, Any]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        def do_POST(self) -> None:
             req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             params = req.get("params", [])
             if req["method"] in ("eth_call", "eth_estimateGas") and "from" not in params[0]:

@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 from ballast.errors import InputError
 from ballast.onchain import encoding
-from ballast.onchain.batch import SwapSettings, Trade, _serialize, checksum, safe_transaction, trade_calls, tx_builder_file
+from ballast.onchain.batch import (
+    SwapSettings,
+    Trade,
+    _serialize,
+    checksum,
+    safe_transaction,
+    trade_calls,
+    tx_builder_file,
+)
 from ballast.onchain.oracle import min_out, to_units
 from ballast.onchain.registry import chain, load_registry
 
@@ -40,7 +48,7 @@ def test_every_call_decodes_back_to_the_planned_trade() -> None:
     router = MAINNET.contract("swap_router02")
     assert [c.note["kind"] for c in calls] == ["approve", "swap", "approve", "swap"]
     assert [c.note["side"] for c in calls[::2]] == ["sell", "buy"]  # sells first: they raise the quote
-    for appr, swap in zip(calls[::2], calls[1::2]):
+    for appr, swap in zip(calls[::2], calls[1::2], strict=True):
         assert appr.data[:4] == encoding.selector(encoding.APPROVE) and swap.data[:4] == bytes.fromhex("04e45aaf")
         spender, amount = decode(["address", "uint256"], appr.data[4:])
         assert spender.lower() == router.lower() and appr.to == MAINNET.token(appr.note["token_in"]).address
@@ -50,8 +58,8 @@ def test_every_call_decodes_back_to_the_planned_trade() -> None:
         assert recipient.lower() == SAFE.lower() and fee == 3000 and limit == 0
         src, dst = MAINNET.token(appr.note["token_in"]), MAINNET.token(appr.note["token_out"])
         assert (t_in.lower(), t_out.lower()) == (src.address.lower(), dst.address.lower())
-        bound = Fraction(amount_in, 10**src.decimals) * Fraction(appr.note["oracle_price_in"]).limit_denominator(10**12) \
-            / Fraction(appr.note["oracle_price_out"]).limit_denominator(10**12) * Fraction(99, 100) * 10**dst.decimals
+        p_in, p_out = (Fraction(repr(appr.note[k])) for k in ("oracle_price_in", "oracle_price_out"))
+        bound = Fraction(amount_in, 10**src.decimals) * p_in / p_out * Fraction(99, 100) * 10**dst.decimals
         assert least <= bound < least + 1
     wbtc_in = decode(["uint256"], calls[0].data[36:68])[0]
     assert wbtc_in == 40_000_000  # 0.4 WBTC in 8 decimals
@@ -153,6 +161,36 @@ def test_registry_addresses_are_checksummed_and_chains_distinct() -> None:
     (lambda: chain("mainnet", {"routers": {}}), "unknown key(s) routers"),
     (lambda: SwapSettings.from_table({"fee": 250}), "fee tier"),
 ])
-def test_bad_input_is_a_clear_error(call, message: str) -> None:  # noqa: ANN001
+def test_bad_input_is_a_clear_error(call, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_the_walkthrough_shows_the_files_the_code_writes() -> None:
+    """docs/onchain.md's example batch and Safe transaction are exactly what the builder writes
+    for the example treasury's first proposal (buy 0.5 WBTC and 10 WETH with USDC)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    blocks = re.findall(r"```json\n(.*?)```", (root / "docs" / "onchain.md").read_text(), re.S)
+    trades = [Trade("WBTC", "buy", 0.5, "USDC", 60000.0, 1.0, "bl-treasury-1-0"),
+              Trade("WETH", "buy", 10.0, "USDC", 3000.0, 1.0, "bl-treasury-1-1")]
+    calls = trade_calls(MAINNET, SAFE, trades, SwapSettings(max_slippage=0.005))
+    batch = tx_builder_file(MAINNET, SAFE, calls, "ballast proposals 1",
+                            "ballast safe-treasury proposals 1: 2 trade(s), exact approvals, amountOutMinimum from "
+                            "oracle prices with max slippage 0.50%", 1764748800000)
+    assert json.loads(blocks[0]) == batch and json.loads(blocks[1]) == safe_transaction(MAINNET, SAFE, calls, 42)
+    assert checksum(json.loads(blocks[0])) == batch["meta"]["checksum"]
+
+
+def test_the_example_treasury_loads_and_needs_its_rpc_url(tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    from ballast.live.service import RunSettings, open_service
+
+    monkeypatch.delenv("BALLAST_RPC_URL", raising=False)
+    example = Path(__file__).resolve().parents[1] / "examples" / "safe-treasury.toml"
+    with pytest.raises(InputError, match=r"\$BALLAST_RPC_URL, which is not set"):
+        open_service(str(example), RunSettings(db=f"sqlite:///{tmp_path / 'x.db'}"))
+    assert not (tmp_path / "x.db").exists()

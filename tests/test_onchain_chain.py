@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from eth_abi import decode
-from live_support import db_url, fast_tmp  # noqa: F401
-from onchain_support import add_feed, fund_router, local_chain
 
 from ballast.errors import InputError
 from ballast.live.ledger import Ledger
 from ballast.live.safe_export import export_safe
 from ballast.live.service import RunSettings, open_service
 from ballast.onchain.oracle import min_out
+from live_support import db_url, fast_tmp  # noqa: F401
+from onchain_support import add_feed, fund_router, local_chain
 
 DECIMALS = {"WBTC": 8, "WETH": 18, "USDC": 6}
 PRICES = {"WBTC": 60000.0, "WETH": 3000.0, "USDC": 1.0}
@@ -66,12 +66,12 @@ def strategy(folder: Path, chain_toml: str, source: str = "replay", live_extra: 
 
 
 @pytest.fixture(autouse=True)
-def _close_ledgers(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN202
+def _close_ledgers(monkeypatch: pytest.MonkeyPatch):
     """Every ledger a test opens is closed after it (PostgreSQL connections are not left open)."""
     opened: list[Ledger] = []
     init = Ledger.__init__
 
-    def tracked(self, *a, **k) -> None:  # noqa: ANN001, ANN002, ANN003
+    def tracked(self, *a, **k) -> None:
         init(self, *a, **k)
         opened.append(self)
 
@@ -82,21 +82,21 @@ def _close_ledgers(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN202
 
 
 @pytest.fixture()
-def chain():  # noqa: ANN201
+def chain():
     ch = local_chain(DECIMALS)
     fund_router(ch)
     ch.send(ch.tokens["USDC"].functions.mint(ch.safe, 100_000 * 10**6))
     return ch
 
 
-def set_rate(ch, src: str, dst: str, worse: float) -> None:  # noqa: ANN001
+def set_rate(ch, src: str, dst: str, worse: float) -> None:
     """The stand-in pool's rate: the oracle ratio, ``worse`` below it (in raw units)."""
     num = round(PRICES[src] / PRICES[dst] * (1 - worse) * 10**12) * 10 ** DECIMALS[dst]
     ch.send(ch.router.functions.set_rate(ch.tokens[src].address, ch.tokens[dst].address, num,
                                          10**12 * 10 ** DECIMALS[src]))
 
 
-def propose_and_approve(folder: Path, db: str, ch) -> tuple[Path, Ledger]:  # noqa: ANN001
+def propose_and_approve(folder: Path, db: str, ch) -> tuple[Path, Ledger]:
     path = strategy(folder, ch.registry_toml())
     svc = open_service(str(path), RunSettings(db=db, speed="max"))
     svc.run(max_cycles=1)
@@ -106,7 +106,7 @@ def propose_and_approve(folder: Path, db: str, ch) -> tuple[Path, Ledger]:  # no
     return path, led
 
 
-def execute(ch, batch: dict) -> list:  # noqa: ANN001
+def execute(ch, batch: dict) -> list:
     """Send the batch's calls from the Safe's account, in order, as the Safe would."""
     receipts = []
     for tx in batch["transactions"]:
@@ -126,7 +126,7 @@ def test_an_approved_proposal_exports_a_batch_that_executes_on_chain(db_url: str
     assert batch["chainId"] == "1" and batch["meta"]["createdFromSafeAddress"] == chain.safe
     orders = {o["asset"]: o for o in led.decision(led.proposals()[0]["decision_id"])["orders"]}
     expected = {}
-    for appr, swap in zip(batch["transactions"][::2], batch["transactions"][1::2]):
+    for appr, swap in zip(batch["transactions"][::2], batch["transactions"][1::2], strict=True):
         _, amount = decode(["address", "uint256"], bytes.fromhex(appr["data"][10:]))
         (t_in, t_out, _, recipient, amount_in, least, _), = decode(
             ["(address,address,uint24,address,uint256,uint256,uint160)"], bytes.fromhex(swap["data"][10:]))
@@ -177,20 +177,20 @@ def test_export_refuses_bad_input_and_writes_nothing(db_url: str, fast_tmp: Path
 
 
 # ---------------------------------------------------------------- the web3 source
-def web3_strategy(folder: Path, ch, decimals: int = 8, env: str = "BALLAST_TEST_RPC") -> Path:  # noqa: ANN001
+def web3_strategy(folder: Path, ch, decimals: int = 8, env: str = "BALLAST_TEST_RPC") -> Path:
     oracles = ", ".join(f'{a} = {{ address = "{f.address}", decimals = {decimals if a == "WBTC" else 8} }}'
                         for a, f in ch.feeds.items())
     web3 = f'[live.web3]\nchain = "mainnet"\nsafe = "{ch.safe}"\nrpc_url_env = "{env}"\noracles = {{ {oracles} }}\n'
     return strategy(folder, ch.registry_toml(), source="web3", live_extra=web3, interval="1h")
 
 
-def one_cycle(svc) -> None:  # noqa: ANN001
+def one_cycle(svc) -> None:
     """One live cycle without the interval's wait that `run` adds after it."""
     svc.start()
     svc.cycle(svc.source.next(None))
 
 
-def feeds(ch, age: float) -> None:  # noqa: ANN001
+def feeds(ch, age: float) -> None:
     now = int(time.time() - age)
     add_feed(ch, "WBTC", 8, 60000 * 10**8, now)
     add_feed(ch, "WETH", 8, 3000 * 10**8, now)
@@ -230,7 +230,7 @@ def test_web3_balance_difference_raises_an_alert(db_url: str, fast_tmp: Path, ch
     assert svc.ledger.holdings().get("WETH", 0.0) == 0.0  # never booked without the user
 
 
-def test_web3_oracle_decimals_and_rpc_url_are_checked(fast_tmp: Path, chain, monkeypatch) -> None:  # noqa: ANN001, F811
+def test_web3_oracle_decimals_and_rpc_url_are_checked(fast_tmp: Path, chain, monkeypatch) -> None:  # noqa: F811
     feeds(chain, age=60)
     db = fast_tmp / "ledger.db"
     with pytest.raises(InputError, match=r"oracles.WBTC: the feed .* has 8 decimals, the file declares 18"):
@@ -246,8 +246,9 @@ def test_a_real_safe_executes_the_signed_multisend_transaction(db_url: str, fast
     Safe transaction's hash is the one the Safe computes itself, one owner's signature executes
     it, and the Safe ends with the planned balances — all calls in one atomic transaction."""
     from eth_account import Account
-    from onchain_support import deploy_safe
     from web3.logs import DISCARD
+
+    from onchain_support import deploy_safe
 
     ch = local_chain(DECIMALS)
     fund_router(ch)
@@ -258,8 +259,8 @@ def test_a_real_safe_executes_the_signed_multisend_transaction(db_url: str, fast
     for a in ("WBTC", "WETH"):
         set_rate(ch, "USDC", a, worse=0.001)
     path, led = propose_and_approve(fast_tmp, db_url, ch)
-    path.write_text(path.read_text().replace(f'swap_router02 = "{ch.router.address}"',  # the local MultiSend
-                                             f'swap_router02 = "{ch.router.address}"\nmultisend_call_only = "{multisend}"'))
+    router = f'swap_router02 = "{ch.router.address}"'
+    path.write_text(path.read_text().replace(router, f'{router}\nmultisend_call_only = "{multisend}"'))  # local
     out = fast_tmp / "batch.json"
     _, tx_path = export_safe(led, out, "mainnet", ch.safe, config=path, nonce=safe.functions.nonce().call())
     tx = json.loads(tx_path.read_text())

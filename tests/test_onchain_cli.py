@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+
+from ballast.live.ledger import Ledger
 from onchain_support import add_feed, fund_router, local_chain, serve_rpc
 from test_onchain_chain import DECIMALS, execute, set_rate, web3_strategy
 
-from ballast.live.ledger import Ledger
 
-
-def invoke(*args: str):  # noqa: ANN201
+def invoke(*args: str):
     from typer.testing import CliRunner
 
     from ballast.cli import app
@@ -27,7 +27,7 @@ def flat(text: str) -> str:
 
 
 @pytest.fixture()
-def served(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def served(monkeypatch: pytest.MonkeyPatch):
     ch = local_chain(DECIMALS)
     fund_router(ch)
     ch.send(ch.tokens["USDC"].functions.mint(ch.safe, 100_000 * 10**6))
@@ -41,7 +41,7 @@ def served(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     server.server_close()
 
 
-def test_run_web3_approve_export_and_execute(tmp_path: Path, served) -> None:  # noqa: ANN001
+def test_run_web3_approve_export_and_execute(tmp_path: Path, served) -> None:
     ch = served
     path = web3_strategy(tmp_path, ch)
     path.write_text(path.read_text().replace('interval = "1h"', 'interval = "1s"'))
@@ -68,7 +68,7 @@ def test_run_web3_approve_export_and_execute(tmp_path: Path, served) -> None:  #
         assert o["quantity"] * (1 - 0.0031) <= got <= o["quantity"] * (1 - 0.0029)
 
 
-def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, served, monkeypatch) -> None:  # noqa: ANN001
+def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, served, monkeypatch) -> None:
     ch = served
     path = web3_strategy(tmp_path, ch)
     path.write_text(path.read_text().replace('interval = "1h"', 'interval = "1s"'))

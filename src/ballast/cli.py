@@ -597,17 +597,17 @@ def proposals_export(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="Write the batch here instead of stdout.")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Show the batch without marking it exported.")] = False,
-    format: Annotated[str, typer.Option("--format", help="json (trades) | safe (Safe Transaction Builder file).")] = "json",
+    fmt: Annotated[str, typer.Option("--format", help="json (trades) | safe (Safe Transaction Builder).")] = "json",
     chain: Annotated[str | None, typer.Option(help="safe: mainnet | arbitrum | base | gnosis.")] = None,
-    safe: Annotated[str | None, typer.Option(help="safe: the Safe's checksummed address (the swaps' recipient).")] = None,
-    config: Annotated[Path | None, typer.Option(help="safe: a TOML whose [onchain] table extends the token registry.")] = None,
-    nonce: Annotated[int | None, typer.Option(help="safe: also write the MultiSend Safe transaction with this nonce.")] = None,
+    safe: Annotated[str | None, typer.Option(help="safe: the Safe's checksummed address (swap recipient).")] = None,
+    config: Annotated[Path | None, typer.Option(help="safe: a TOML whose [onchain] extends the registry.")] = None,
+    nonce: Annotated[int | None, typer.Option(help="safe: also write the MultiSend Safe tx with this nonce.")] = None,
 ) -> None:
     """Approved proposals as one JSON batch (e.g. for a multisig transaction builder); they become
     exported, so no later export repeats them — record their execution with `proposals settle`."""
-    if format not in ("json", "safe"):
-        fail(f"--format: expected json or safe, got {format!r}")
-    if format == "safe":
+    if fmt not in ("json", "safe"):
+        fail(f"--format: expected json or safe, got {fmt!r}")
+    if fmt == "safe":
         _export_safe(db, out, preview, chain, safe, config, nonce)
         return
     try:
@@ -634,7 +634,8 @@ def _export_safe(db: str | None, out: Path | None, preview: bool, chain: str | N
             n, tx_path = export_safe(led, out, chain, safe, config, nonce, preview)
     except live_errors() as exc:
         fail(_message(exc))
-    console.print(f"wrote {n} approved proposal(s) to {out}" + (f" and the Safe transaction to {tx_path}" if tx_path else ""))
+    also = f" and the Safe transaction to {tx_path}" if tx_path else ""
+    console.print(f"wrote {n} approved proposal(s) to {out}{also}")
 
 
 @proposals_app.command("settle")

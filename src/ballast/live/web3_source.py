@@ -42,8 +42,9 @@ def web3_from_env(env: str) -> Any:
         from web3 import Web3
     except ImportError:
         raise needs_onchain() from None
-    provider = Web3.WebsocketProvider(url) if url.startswith("ws") else Web3.HTTPProvider(url)
-    return Web3(provider)
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"${env}: expected an http(s):// RPC URL")
+    return Web3(Web3.HTTPProvider(url))
 
 
 class Web3Source(Source):
@@ -69,7 +70,7 @@ class Web3Source(Source):
         for a, (feed, declared) in self.feeds.items():
             try:
                 actual = int(feed.functions.decimals().call())
-            except Exception as exc:  # noqa: BLE001 - any RPC/ABI failure: the feed cannot be used
+            except Exception as exc:
                 raise InputError(f"[live.web3] oracles.{a}: {feed.address} does not answer decimals(): "
                                  f"{type(exc).__name__}: {str(exc)[:200]}") from None
             if actual != declared:
@@ -87,7 +88,7 @@ class Web3Source(Source):
             feed, dec = self.feeds[a]
             try:
                 _, answer, _, updated, _ = feed.functions.latestRoundData().call()
-            except Exception as exc:  # noqa: BLE001 - a node down or a timeout: skip this cycle
+            except Exception as exc:
                 raise SourceUnavailable(f"{self.name}: {a} feed: {type(exc).__name__}: {str(exc)[:200]}") from None
             prices[a] = from_answer(int(answer), dec) if answer > 0 else math.nan  # the guard judges
             stamps[a] = datetime.fromtimestamp(int(updated), UTC).replace(tzinfo=None)

@@ -113,7 +113,7 @@ def checksum(batch: dict[str, Any]) -> str:
     """keccak256 of the serialized batch with ``meta.name`` set to null and no checksum, as the
     Transaction Builder computes it on import (so renaming a batch keeps it valid)."""
     try:
-        from eth_utils import keccak
+        from eth_utils.crypto import keccak
     except ImportError:
         raise needs_onchain() from None
     meta = {k: v for k, v in batch["meta"].items() if k != "checksum"}
@@ -131,11 +131,11 @@ def _transaction(c: Call) -> dict[str, Any]:
 def tx_builder_file(chain: Chain, safe: str, calls: list[Call], name: str, description: str,
                     created_at_ms: int) -> dict[str, Any]:
     """The JSON the Safe Transaction Builder imports, checksum included."""
-    batch = {"version": "1.0", "chainId": str(chain.chain_id), "createdAt": created_at_ms,
-             "meta": {"name": name, "description": description, "txBuilderVersion": TX_BUILDER_VERSION,
-                      "createdFromSafeAddress": safe, "createdFromOwnerAddress": ""},
+    meta: dict[str, Any] = {"name": name, "description": description, "txBuilderVersion": TX_BUILDER_VERSION,
+                            "createdFromSafeAddress": safe, "createdFromOwnerAddress": ""}
+    batch = {"version": "1.0", "chainId": str(chain.chain_id), "createdAt": created_at_ms, "meta": meta,
              "transactions": [_transaction(c) for c in calls]}
-    batch["meta"]["checksum"] = checksum(batch)
+    meta["checksum"] = checksum(batch)
     return batch
 
 
@@ -143,13 +143,15 @@ def safe_transaction(chain: Chain, safe: str, calls: list[Call], nonce: int) -> 
     """All calls as one Safe transaction: a DELEGATECALL to MultiSendCallOnly, with the EIP-712
     ``safeTxHash`` the owners sign (safe-eth-py's SafeTx, Safe v1.4.1 domain with the chain id)."""
     try:
+        from eth_utils.address import to_checksum_address as cs
         from safe_eth.safe.safe_tx import SafeTx
     except ImportError:
         raise needs_onchain() from None
     if isinstance(nonce, bool) or not isinstance(nonce, int) or nonce < 0:
         raise InputError(f"--nonce: the Safe's next nonce, a non-negative integer; got {nonce!r}")
     wrapped = multisend(chain.contract("multisend_call_only"), calls)
-    tx = SafeTx(None, safe, wrapped.to, 0, wrapped.data, 1, 0, 0, 0, ZERO, ZERO, safe_nonce=nonce,
+    no_client: Any = None  # the hash needs no node: nonce, version and chain id are given
+    tx = SafeTx(no_client, cs(safe), cs(wrapped.to), 0, wrapped.data, 1, 0, 0, 0, cs(ZERO), cs(ZERO), safe_nonce=nonce,
                 safe_version=SAFE_VERSION, chain_id=chain.chain_id)
     return {"safe": safe, "chainId": chain.chain_id, "to": wrapped.to, "value": "0", "data": "0x" + wrapped.data.hex(),
             "operation": 1, "safeTxGas": 0, "baseGas": 0, "gasPrice": 0, "gasToken": ZERO, "refundReceiver": ZERO,

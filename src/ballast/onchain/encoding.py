@@ -21,8 +21,8 @@ _PATH_FIELDS = [("path", "bytes"), ("recipient", "address"), ("amountIn", "uint2
 
 def _abi() -> tuple[Any, Any]:
     try:
-        from eth_abi import encode
-        from eth_utils import function_signature_to_4byte_selector
+        from eth_abi.abi import encode
+        from eth_utils.abi import function_signature_to_4byte_selector
     except ImportError:
         raise needs_onchain() from None
     return encode, function_signature_to_4byte_selector
@@ -30,7 +30,7 @@ def _abi() -> tuple[Any, Any]:
 
 def selector(signature: str) -> bytes:
     """The 4-byte selector: the first bytes of keccak256 of the canonical signature."""
-    return _abi()[1](signature)
+    return bytes(_abi()[1](signature))
 
 
 def _args(signature: str) -> list[str]:
@@ -40,7 +40,7 @@ def _args(signature: str) -> list[str]:
 
 def calldata(signature: str, values: list[Any]) -> bytes:
     encode, sel = _abi()
-    return sel(signature) + encode(_args(signature), values)
+    return bytes(sel(signature) + encode(_args(signature), values))
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def encode_path(tokens: list[str], fees: list[int]) -> bytes:
     if len(tokens) != len(fees) + 1 or len(tokens) < 2:
         raise ValueError("a path has one more token than fees, and at least two tokens")
     out = bytes.fromhex(tokens[0][2:])
-    for fee, tok in zip(fees, tokens[1:]):
+    for fee, tok in zip(fees, tokens[1:], strict=True):
         out += fee.to_bytes(3, "big") + bytes.fromhex(tok[2:])
     return out
 
@@ -108,10 +108,12 @@ def multisend(multisend_address: str, calls: list[Call]) -> Call:
     """All calls as one ``multiSend(bytes)`` to MultiSendCallOnly, to be sent by the Safe as a
     DELEGATECALL (operation 1): atomic — one failing call reverts them all."""
     try:
+        from eth_utils.address import to_checksum_address
         from safe_eth.safe.multi_send import MultiSendOperation, MultiSendTx
     except ImportError:
         raise needs_onchain() from None
-    packed = b"".join(MultiSendTx(MultiSendOperation.CALL, c.to, c.value, c.data).encoded_data for c in calls)
+    packed = b"".join(MultiSendTx(MultiSendOperation.CALL, to_checksum_address(c.to), c.value, c.data).encoded_data
+                      for c in calls)
     return Call(multisend_address, calldata(MULTI_SEND, [packed]),
                 {"inputs": [_inp("transactions", "bytes")], "name": "multiSend", "payable": True},
                 {"transactions": "0x" + packed.hex()}, note={"kind": "multisend", "calls": len(calls)})

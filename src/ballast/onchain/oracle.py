@@ -36,5 +36,6 @@ def min_out(amount_in: int, decimals_in: int, price_in: float, decimals_out: int
     oracle prices (both in the same currency)."""
     if not 0 <= max_slippage < 1:
         raise InputError(f"max slippage must be in [0, 1), got {max_slippage!r}")
-    value = Fraction(amount_in, 10 ** decimals_in) * _exact(price_in, "oracle price in") / _exact(price_out, "oracle price out")
+    value = Fraction(amount_in, 10 ** decimals_in) * _exact(price_in, "oracle price in") \
+        / _exact(price_out, "oracle price out")
     return math.floor(value * (1 - Fraction(repr(float(max_slippage)))) * 10 ** decimals_out)

@@ -27,7 +27,7 @@ def checked_address(value: Any, where: str) -> str:
     checksum fails is refused (a typo in one character would send funds elsewhere); an all-lower
     or all-upper address carries no checksum and is refused too, so every address is verified."""
     try:
-        from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+        from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
     except ImportError:
         raise needs_onchain() from None
     if not isinstance(value, str) or not is_hex_address(value):

@@ -22,6 +22,13 @@ def invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
+def fast(path: Path) -> None:
+    """One-second cycles (`run --cycles 1` waits one interval after its cycle); prices count as
+    stale only after 10 minutes, so a slow first start (compiling) cannot make them stale."""
+    text = path.read_text().replace('interval = "1h"', 'interval = "1s"')
+    path.write_text(text.replace("[live.holdings]", "[live.guards]\nstale_after = 600\n[live.holdings]"))
+
+
 def flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -44,7 +51,7 @@ def served(monkeypatch: pytest.MonkeyPatch):
 def test_run_web3_approve_export_and_execute(tmp_path: Path, served) -> None:
     ch = served
     path = web3_strategy(tmp_path, ch)
-    path.write_text(path.read_text().replace('interval = "1h"', 'interval = "1s"'))
+    fast(path)
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     r = invoke("run", str(path), "--source", "web3", "--cycles", "1", "--quiet", "--db", db)
     assert r.exit_code == 0, r.output
@@ -71,7 +78,7 @@ def test_run_web3_approve_export_and_execute(tmp_path: Path, served) -> None:
 def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, served, monkeypatch) -> None:
     ch = served
     path = web3_strategy(tmp_path, ch)
-    path.write_text(path.read_text().replace('interval = "1h"', 'interval = "1s"'))
+    fast(path)
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     assert invoke("run", str(path), "--cycles", "1", "--quiet", "--db", db).exit_code == 0
     assert invoke("approve", "1", "--db", db).exit_code == 0

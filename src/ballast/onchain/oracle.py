@@ -22,12 +22,12 @@ def _exact(x: float, what: str) -> Fraction:
 
 def to_units(quantity: float, decimals: int, what: str = "quantity") -> int:
     """``quantity`` tokens in the token's smallest unit, rounded down (never more than planned)."""
-    return math.floor(_exact(quantity, what) * 10 ** decimals)
+    return int(math.floor(_exact(quantity, what) * 10 ** decimals))
 
 
 def from_answer(answer: int, decimals: int) -> float:
     """A Chainlink-style answer (an integer with ``decimals`` implied decimals) as a price."""
-    return answer / 10 ** decimals
+    return float(Fraction(answer, 10 ** decimals))
 
 
 def min_out(amount_in: int, decimals_in: int, price_in: float, decimals_out: int, price_out: float,
@@ -38,4 +38,4 @@ def min_out(amount_in: int, decimals_in: int, price_in: float, decimals_out: int
         raise InputError(f"max slippage must be in [0, 1), got {max_slippage!r}")
     value = Fraction(amount_in, 10 ** decimals_in) * _exact(price_in, "oracle price in") \
         / _exact(price_out, "oracle price out")
-    return math.floor(value * (1 - Fraction(repr(float(max_slippage)))) * 10 ** decimals_out)
+    return int(math.floor(value * (1 - Fraction(repr(float(max_slippage)))) * 10 ** decimals_out))

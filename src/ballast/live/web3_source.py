@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ballast.errors import InputError
-from ballast.live.ledger import utcnow
-from ballast.live.sources import Observation, Source, SourceUnavailable
+from ballast.live.sources import Observation, Source, SourceUnavailable, quoted_observation
 from ballast.onchain.oracle import from_answer
 from ballast.onchain.registry import Chain, checked_address, needs_onchain
 
@@ -78,21 +77,16 @@ class Web3Source(Source):
                                  f"the file declares {declared}")
 
     def next(self, after: datetime | None) -> Observation | None:
-        now = utcnow()
-        prices: dict[str, float] = {}
-        stamps: dict[str, datetime] = {}
-        for a in self.assets:
-            if a == self.quote:
-                prices[a], stamps[a] = 1.0, now
-                continue
-            feed, dec = self.feeds[a]
-            try:
-                _, answer, _, updated, _ = feed.functions.latestRoundData().call()
-            except Exception as exc:
-                raise SourceUnavailable(f"{self.name}: {a} feed: {type(exc).__name__}: {str(exc)[:200]}") from None
-            prices[a] = from_answer(int(answer), dec) if answer > 0 else math.nan  # the guard judges
-            stamps[a] = datetime.fromtimestamp(int(updated), UTC).replace(tzinfo=None)
-        return Observation(now, prices, stamps)
+        return quoted_observation(self.assets, self.quote, self._read)
+
+    def _read(self, asset: str, now: datetime) -> tuple[float, datetime]:
+        feed, dec = self.feeds[asset]
+        try:
+            _, answer, _, updated, _ = feed.functions.latestRoundData().call()
+        except Exception as exc:  # a node down or a timeout: skip this cycle (SourceUnavailable)
+            raise SourceUnavailable(f"{self.name}: {asset} feed: {type(exc).__name__}: {str(exc)[:200]}") from None
+        price = from_answer(int(answer), dec) if answer > 0 else math.nan  # the guards judge it
+        return price, datetime.fromtimestamp(int(updated), UTC).replace(tzinfo=None)
 
     def balances(self, assets: list[str]) -> dict[str, float]:
         """The Safe's units of each token (``balanceOf`` / 10^decimals)."""

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV  := $(VENV)/.installed-dev
 
-.PHONY: demo test venv dev bench clean ci-services
+.PHONY: demo test lint venv dev bench clean ci-services
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -34,6 +34,13 @@ SRC_HASH = $(shell cat $$(find src -name '*.py' | sort) | sha1sum | cut -c1-12)
 test: $(STAMP_DEV)
 	@if [ -f .ci/env.sh ]; then . ./.ci/env.sh; fi; \
 	NUMBA_CACHE_DIR=$(VENV)/numba-cache/$(SRC_HASH) $(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
+
+# Style, types and the import contracts of docs/architecture.md (pyproject.toml's tool sections).
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The benchmark's reference libraries (bt, vectorbt) live in their own venv, never in .venv.
 BENCH_VENV := .venv-bench

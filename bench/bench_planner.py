@@ -3,6 +3,7 @@ convex part, plus the fixed-cost heuristic's optimality gap against brute force 
 
     PYTHONPATH=src python bench/bench_planner.py [--write bench/RESULTS-planner.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ from ballast.costs import ConstantProductPool, Gas, Proportional, compile_costs
 from ballast.costs.kernel import trade_cost
 from ballast.market import Market
 from ballast.planning import CostAware
-from ballast.planning.cost_kernel import _solve
+from ballast.planning.cost_kernel import solve_convex
 from ballast.triggers import Band
 from ballast.triggers.base import TriggerState
 
@@ -63,7 +64,7 @@ def time_convex_numba(n: int = 100, k: int = 200) -> float:
     for r, (w0, tau) in enumerate([runs[0], *runs]):
         p, lo, hi = _convex_case(w0, tau)
         t0 = time.perf_counter()
-        _solve(w0, tau, 0.05, p, np.zeros(n), lo, hi, x)
+        solve_convex(w0, tau, 0.05, p, np.zeros(n), lo, hi, x)
         if r > 0:
             times.append(time.perf_counter() - t0)
     return float(np.median(times))
@@ -76,8 +77,9 @@ def time_cvxpy(n: int = 100, k: int = 5) -> float:
     for w0, tau in states(n, k):
         p, lo, hi = _convex_case(w0, tau)
         x = cp.Variable(n)
-        prob = cp.Problem(cp.Minimize(0.05 * cp.sum_squares(x - tau) + p @ cp.abs(x - w0)),
-                          [cp.sum(x) == 1, x >= lo, x <= hi])
+        prob = cp.Problem(
+            cp.Minimize(0.05 * cp.sum_squares(x - tau) + p @ cp.abs(x - w0)), [cp.sum(x) == 1, x >= lo, x <= hi]
+        )
         t0 = time.perf_counter()
         prob.solve()
         times.append(time.perf_counter() - t0)
@@ -108,7 +110,7 @@ def optimality_gap(cases: int = 200, n: int = 6) -> pd.DataFrame:
                 for i in subset:
                     lo[i], hi[i] = min(w0[i], tau[i]), max(w0[i], tau[i])
                 x = np.empty(n)
-                if not np.isnan(_solve(w0, tau, kappa, np.full(n, 1e-3), np.zeros(n), lo, hi, x)):
+                if not np.isnan(solve_convex(w0, tau, kappa, np.full(n, 1e-3), np.zeros(n), lo, hi, x)):
                     best = min(best, value(x))
         rows.append({"fixed": fixed, "heuristic": value(out), "best": best, "nothing": value(w0)})
     df = pd.DataFrame(rows)
@@ -116,7 +118,7 @@ def optimality_gap(cases: int = 200, n: int = 6) -> pd.DataFrame:
     return df
 
 
-def _Fixed(amount: float):  # noqa: ANN202, N802
+def _Fixed(amount: float):  # noqa: N802
     from ballast.costs import FixedPerTrade
 
     return FixedPerTrade(amount)

@@ -10,6 +10,7 @@ Each scaling point runs in a fresh process (kernel loaded from numba's cache, th
 
     PYTHONPATH=src python bench/bench_sweep.py [--quick]
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ def bands(n: int) -> np.ndarray:
     return np.linspace(0.005, 0.2, n)
 
 
-def best_of(k: int, fn) -> tuple[float, float, object]:  # noqa: ANN001
+def best_of(k: int, fn) -> tuple[float, float, object]:
     """Best wall time, and the process CPU time of that run (all threads): on a shared machine the
     CPU time is what the work costs, the wall time also counts waiting for a core."""
     best, out = (np.inf, np.inf), None
@@ -121,8 +122,9 @@ def main(quick: bool) -> None:
     if py:
         with tempfile.TemporaryDirectory() as tmp:
             np.save(f"{tmp}/w1.npy", prices)
-            res = subprocess.run([py, str(HERE / "vbt_sweep.py"), f"{tmp}/w1.npy", "1000"], capture_output=True,
-                                 text=True, check=True)
+            res = subprocess.run(
+                [py, str(HERE / "vbt_sweep.py"), f"{tmp}/w1.npy", "1000"], capture_output=True, text=True, check=True
+            )
             vbt = json.loads(res.stdout.strip().splitlines()[-1])
         vbt_rel = np.abs(np.array(vbt["final_wealth"]) / table["final_wealth"].to_numpy() - 1)
 
@@ -138,24 +140,31 @@ def main(quick: bool) -> None:
     print("| runner | wall s | CPU s (all threads) | ratio (wall / CPU) |")
     print("|---|---:|---:|---:|")
     print(f"| ballast.sweep (whole call incl. Python set-up, best of 3) | {t_ballast:.3f} | {c_ballast:.3f} | 1 |")
-    print(f"| hand-tuned numba loop (final wealth + turnover only) | {t_hand:.3f} | {c_hand:.3f} | "
-          f"ballast {t_ballast / t_hand:.1f}× / {c_ballast / c_hand:.1f}× slower |")
+    print(
+        f"| hand-tuned numba loop (final wealth + turnover only) | {t_hand:.3f} | {c_hand:.3f} | "
+        f"ballast {t_ballast / t_hand:.1f}× / {c_ballast / c_hand:.1f}× slower |"
+    )
     if vbt:
-        print(f"| vectorbt {vbt['vectorbt']} from_order_func, 1,000 groups | {vbt['seconds']:.2f} | "
-              f"{vbt['cpu']:.2f} | ballast {vbt['seconds'] / t_ballast:.0f}× / {vbt['cpu'] / c_ballast:.0f}× faster |")
+        print(
+            f"| vectorbt {vbt['vectorbt']} from_order_func, 1,000 groups | {vbt['seconds']:.2f} | "
+            f"{vbt['cpu']:.2f} | ballast {vbt['seconds'] / t_ballast:.0f}× / {vbt['cpu'] / c_ballast:.0f}× faster |"
+        )
     else:
         print("| vectorbt | not run: no venv with vectorbt (set BENCH_VBT_PYTHON) | |")
-    print(f"\n- rows identical (bit for bit, all {len(METRIC_NAMES)} metrics) to single backtests: "
-          f"{same}/{checked}")
+    print(f"\n- rows identical (bit for bit, all {len(METRIC_NAMES)} metrics) to single backtests: {same}/{checked}")
     print(f"- final wealth vs hand loop: max relative difference {hand_diff:.1e}")
     if vbt:
-        print(f"- final wealth vs vectorbt at the narrowest band (rebalancing almost daily): relative "
-              f"difference {vbt_rel[0]:.1e}; median over all bands {np.median(vbt_rel):.1e} (vectorbt sizes "
-              f"TargetPercent orders before fees and fills the last buy partially, so its weights land "
-              f"slightly off target and a band fires on other days: band paths diverge); vectorbt peak "
-              f"RSS {vbt['peak_rss_mb']:.0f} MB")
-    print(f"- ballast peak RSS, fresh process, 1,000 configs: {cores[2]['peak_rss_mb']:.0f} MB "
-          f"({cores[2]['rss_before_mb']:.0f} MB after import and kernel load)")
+        print(
+            f"- final wealth vs vectorbt at the narrowest band (rebalancing almost daily): relative "
+            f"difference {vbt_rel[0]:.1e}; median over all bands {np.median(vbt_rel):.1e} (vectorbt sizes "
+            f"TargetPercent orders before fees and fills the last buy partially, so its weights land "
+            f"slightly off target and a band fires on other days: band paths diverge); vectorbt peak "
+            f"RSS {vbt['peak_rss_mb']:.0f} MB"
+        )
+    print(
+        f"- ballast peak RSS, fresh process, 1,000 configs: {cores[2]['peak_rss_mb']:.0f} MB "
+        f"({cores[2]['rss_before_mb']:.0f} MB after import and kernel load)"
+    )
     print("\n| NUMBA_NUM_THREADS | 1,000 configs, wall s | CPU s |\n|---:|---:|---:|")
     for k, r in cores.items():
         print(f"| {k} | {r['seconds']:.3f} | {r['cpu']:.3f} |")

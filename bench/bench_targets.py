@@ -9,6 +9,7 @@ code; the ratio column is CPU time / budget. For reference, the last column
 times the textbook way — per-day window covariance in NumPy/scikit-learn — on 100 days and
 scales it to the full path.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ def prices(seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(100 * np.exp(np.cumsum(r, axis=0)), index=idx, columns=[f"A{i}" for i in range(N)])
 
 
-def best_of(fn, k: int = 5) -> tuple[float, float]:  # noqa: ANN001
+def best_of(fn, k: int = 5) -> tuple[float, float]:
     """(best wall time, best CPU time): on a shared machine CPU time is the fairer number."""
     wall, cpu = [], []
     for _ in range(k):
@@ -55,7 +56,7 @@ def reference(market: Market, solver: str) -> float:
     days = range(T - 100, T)
     t0 = time.perf_counter()
     for t in days:
-        S = ledoit_wolf(R[t - 59:t + 1])[0] if solver != "iv" else np.cov(R[t - 59:t + 1].T)
+        S = ledoit_wolf(R[t - 59 : t + 1])[0] if solver != "iv" else np.cov(R[t - 59 : t + 1].T)
         if solver == "rp":
             erc_weights(S)
         elif solver == "mv":
@@ -76,13 +77,17 @@ def main() -> None:
         "RiskParity(60) constant_correlation": (lambda: RiskParity(60, "constant_correlation"), None),
         "RiskParity(250) sample cov": (lambda: RiskParity(250, None), None),
         "MinVariance(60) ledoit_wolf, 0-5 %": (lambda: MinVariance(60, bounds=(0.0, 0.05)), "mv"),
-        "VolTarget(RiskParity(60), 10 %)": (lambda: VolTarget(RiskParity(60, assets=df.columns[:-1]), 0.1, 60,
-                                                              reserve=df.columns[-1]), None),
+        "VolTarget(RiskParity(60), 10 %)": (
+            lambda: VolTarget(RiskParity(60, assets=df.columns[:-1]), 0.1, 60, reserve=df.columns[-1]),
+            None,
+        ),
         "Bounds(RiskParity(60), max 2 %)": (lambda: Bounds(RiskParity(60), max_weight=0.02), None),
     }
-    print(f"target path, {N} assets × {T:,} days, budget {BUDGET} s "
-          f"({platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"load {os.getloadavg()[0]:.1f})")
+    print(
+        f"target path, {N} assets × {T:,} days, budget {BUDGET} s "
+        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"load {os.getloadavg()[0]:.1f})"
+    )
     print(f"{'target':40s} {'first call':>10s} {'wall':>8s} {'cpu':>8s} {'cpu/budget':>10s} {'textbook':>10s}")
     for name, (make, ref) in cases.items():
         t0 = time.perf_counter()

@@ -5,11 +5,13 @@
 Each round runs one worker process per tree (the order alternates between rounds), with its own
 numba cache. A worker times, after compilation: the kernel of single backtests (`run_compiled` on
 a prepared strategy, as bench/run.py does; W1 = 20 assets, W2 = 100 assets × 2,520 closes; case a
-= monthly, case b = band 0.05 absolute, 10 bps) and a local sweep of 300 band widths on W1. Each
-number is the fastest of many calls (the least disturbed by other processes); the table shows,
-per measurement, the fastest over all rounds of each tree and their ratio. ``--cold`` also times a
-backtest from an empty numba cache (compile time), once per round and tree.
+= monthly, case b = band 0.05 absolute, 10 bps), the compiled half of a sweep of 100 band widths
+on W1 (in one thread) and a whole local sweep of 300. Each number is the fastest of many calls
+(the least disturbed by other processes); the table shows, per measurement, the fastest over all
+rounds of each tree and their ratio. ``--cold`` also times a backtest from an empty numba cache
+(compile time), once per round and tree.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +35,7 @@ def worker() -> None:
     from ballast.engine.backtest import prepare, run_compiled, to_market
     from ballast.strategy import build_strategy
 
-    def fastest(fn, reps: int) -> float:  # noqa: ANN001
+    def fastest(fn, reps: int) -> float:
         fn()
         best = np.inf
         for _ in range(reps):
@@ -52,8 +54,17 @@ def worker() -> None:
             out[f"{name}{case} no record"] = fastest(lambda p=p: run_compiled(p, record=False), 40)
     df = gbm_prices(20, 2520, 0.6, 42)
     bands = np.linspace(0.005, 0.2, 300)
+    # The sweep's compiled half alone, in this thread (what a local sweep's worker runs), then the
+    # whole call (Python set-up and worker threads included: noisier on a shared machine).
+    from ballast.sweep.batch import prepare_configs, use_serial_kernel
+
+    use_serial_kernel()
+    base = {"target": "equal", "band_kind": "absolute", "fee_bps": 10}
+    kernel = prepare_configs(to_market(df), base, [{"band": float(b)} for b in bands[::3]])
+    out["sweep kernel 100"] = fastest(kernel, 10)
     out["sweep 300"] = fastest(
-        lambda: ballast.sweep(df, target="equal", band=bands, band_kind="absolute", fee_bps=10), 3)
+        lambda: ballast.sweep(df, target="equal", band=bands, band_kind="absolute", fee_bps=10), 3
+    )
     print(json.dumps(out))
 
 
@@ -61,7 +72,7 @@ def cold() -> None:
     t0 = time.perf_counter()
     import ballast
 
-    ballast.backtest("crypto-majors", target="equal", band=0.05, fee_bps=10).metrics  # noqa: B018
+    ballast.backtest("crypto", target="BTC=0.4,ETH=0.3,USDT=0.3", band=0.05, fee_bps=10).metrics
     print(json.dumps({"cold backtest": time.perf_counter() - t0}))
 
 
@@ -82,7 +93,7 @@ def main() -> None:
     best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.rounds):
-            for tag in (("old", "new") if r % 2 == 0 else ("new", "old")):
+            for tag in ("old", "new") if r % 2 == 0 else ("new", "old"):
                 res = run(trees[tag], "--worker", f"{tmp}/{tag}")
                 if a.cold:
                     res |= run(trees[tag], "--cold", f"{tmp}/{tag}-cold-{r}")

@@ -6,6 +6,7 @@ close; a rebalance lands exactly on target and pays a proportional fee f out of 
 V′ = V − f·Σ|tᵢ·V′ − xᵢ|, solved by the same fixed-point iteration. ballast's kernel is timed
 against this loop; final wealth must agree to rounding.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def handloop(prices, target, mask, band, fee, capital):  # noqa: ANN001
+def handloop(prices, target, mask, band, fee, capital):
     """Rebalance to ``target`` when ``mask[t]`` or when some |wᵢ − tᵢ| > ``band`` (band > 0)."""
     T, n = prices.shape
     units = np.zeros(n)
@@ -51,7 +52,7 @@ def handloop(prices, target, mask, band, fee, capital):  # noqa: ANN001
 
 
 @njit(cache=True)
-def handloop_stats(prices, target, mask, band, fee, capital):  # noqa: ANN001
+def handloop_stats(prices, target, mask, band, fee, capital):
     """``handloop`` plus what ballast's kernel also computes at every close, written plainly:
     the pre-trade weights, the largest drift from target (mean and max) and the return of the
     always-on-target portfolio (for the tracking error), and costs paid.

@@ -4,6 +4,7 @@ Equal weights, absolute band on |wᵢ − 1/N|, full rebalance, proportional fee
 self-financing accounting as ballast (fixed point of V′ = V − f·Σ|w·V′ − xᵢ|); it returns only
 final wealth and turnover, and keeps nothing else — the least work the sweep can be.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ from numba import njit, prange
 
 
 @njit(parallel=True, cache=True)
-def band_sweep(prices, bands, fee, capital):  # noqa: ANN001
+def band_sweep(prices, bands, fee, capital):
     T, n = prices.shape
     C = bands.shape[0]
     out = np.empty((C, 2))

@@ -13,6 +13,7 @@ vectorbt (Commons Clause) and bt are reference points for this script only, neve
 dependencies. Run: ``make bench`` or ``python bench/run.py`` in an environment with
 bench/requirements.txt installed (see bench/RESULTS.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,6 +76,7 @@ def timeit(fn: Callable[[], object], reps: int, warm: int = 1) -> float:
 
 # ---------------------------------------------------------------- ballast
 
+
 def ballast_keywords(case: str, fee: float = FEE) -> dict[str, object]:
     when: dict[str, object] = {"rebalance": "monthly"} if case == "a" else {"band": BAND}
     return dict(target="equal", fee_bps=fee * 1e4, **when)
@@ -86,7 +88,7 @@ def ballast_run(df: pd.DataFrame, case: str, fee: float = FEE, **extra: object) 
     return ballast.backtest(df, **ballast_keywords(case, fee), **extra).metrics
 
 
-def ballast_prepared(df: pd.DataFrame, case: str):  # noqa: ANN201
+def ballast_prepared(df: pd.DataFrame, case: str):
     from ballast.engine.backtest import prepare, to_market
     from ballast.strategy import build_strategy
 
@@ -95,14 +97,22 @@ def ballast_prepared(df: pd.DataFrame, case: str):  # noqa: ANN201
 
 # ---------------------------------------------------------------- hand loop
 
+
 def hand_args(df: pd.DataFrame, case: str) -> tuple:
     n = df.shape[1]
     mask = month_starts(df.index) if case == "a" else np.zeros(len(df), np.bool_)
-    return (np.ascontiguousarray(df.to_numpy(), dtype=np.float64), np.full(n, 1.0 / n), mask,
-            BAND if case == "b" else 0.0, FEE, CAPITAL)
+    return (
+        np.ascontiguousarray(df.to_numpy(), dtype=np.float64),
+        np.full(n, 1.0 / n),
+        mask,
+        BAND if case == "b" else 0.0,
+        FEE,
+        CAPITAL,
+    )
 
 
 # ---------------------------------------------------------------- vectorbt
+
 
 def vectorbt_run(df: pd.DataFrame, case: str, fee: float = FEE) -> float:
     """Final wealth. (a) from_orders with target-percent sizes on month starts; (b) from_order_func
@@ -113,9 +123,17 @@ def vectorbt_run(df: pd.DataFrame, case: str, fee: float = FEE) -> float:
     if case == "a":
         size = np.full(df.shape, np.nan)
         size[month_starts(df.index)] = 1.0 / n
-        pf = vbt.Portfolio.from_orders(df, size=size, size_type="targetpercent", fees=fee,
-                                       init_cash=CAPITAL, cash_sharing=True, group_by=True,
-                                       call_seq="auto", freq="1D")
+        pf = vbt.Portfolio.from_orders(
+            df,
+            size=size,
+            size_type="targetpercent",
+            fees=fee,
+            init_cash=CAPITAL,
+            cash_sharing=True,
+            group_by=True,
+            call_seq="auto",
+            freq="1D",
+        )
     else:
         from vectorbt_band import band_portfolio
 
@@ -130,16 +148,32 @@ def vectorbt_metrics(df: pd.DataFrame) -> Callable[[], object]:
     def go() -> object:
         size = np.full(df.shape, np.nan)
         size[month_starts(df.index)] = 1.0 / df.shape[1]
-        pf = vbt.Portfolio.from_orders(df, size=size, size_type="targetpercent", fees=FEE,
-                                       init_cash=CAPITAL, cash_sharing=True, group_by=True,
-                                       call_seq="auto", freq="1D")
-        return (pf.final_value(), pf.total_return(), pf.annualized_volatility(), pf.sharpe_ratio(),
-                pf.sortino_ratio(), pf.max_drawdown(), pf.calmar_ratio())
+        pf = vbt.Portfolio.from_orders(
+            df,
+            size=size,
+            size_type="targetpercent",
+            fees=FEE,
+            init_cash=CAPITAL,
+            cash_sharing=True,
+            group_by=True,
+            call_seq="auto",
+            freq="1D",
+        )
+        return (
+            pf.final_value(),
+            pf.total_return(),
+            pf.annualized_volatility(),
+            pf.sharpe_ratio(),
+            pf.sortino_ratio(),
+            pf.max_drawdown(),
+            pf.calmar_ratio(),
+        )
 
     return go
 
 
 # ---------------------------------------------------------------- bt
+
 
 def bt_run(df: pd.DataFrame, case: str) -> float:
     """Final wealth. (b): with equal targets t = 1/n, |w − t| > 0.05 is bt's relative
@@ -153,30 +187,38 @@ def bt_run(df: pd.DataFrame, case: str) -> float:
         # RunOnce forms the portfolio: from cash the relative deviation is −1, inside a tolerance ≥ 1
         check = bt.algos.Or([bt.algos.RunOnce(), bt.algos.RunIfOutOfBounds(BAND * n)])
         algos = [bt.algos.SelectAll(), bt.algos.WeighEqually(), check, bt.algos.Rebalance()]
-    test = bt.Backtest(bt.Strategy("s", algos), df, initial_capital=CAPITAL, integer_positions=False,
-                       commissions=lambda q, p: abs(q) * p * FEE, progress_bar=False)
+    test = bt.Backtest(
+        bt.Strategy("s", algos),
+        df,
+        initial_capital=CAPITAL,
+        integer_positions=False,
+        commissions=lambda q, p: abs(q) * p * FEE,
+        progress_bar=False,
+    )
     bt.run(test)
     return float(test.strategy.values.iloc[-1]) / CAPITAL
 
 
 # ---------------------------------------------------------------- subprocess measurements
 
+
 def subprocess_seconds(code: str, env: dict[str, str] | None = None) -> float:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def import_overhead(reps: int = 7) -> tuple[float, float, float]:
     """Median seconds, each in a fresh process: `import ballast` after numpy+pandas; the same plus
     touching `ballast.backtest` (the lazy import of the engine, which brings numba); numpy+pandas."""
+
     def med(code: str) -> float:
         return statistics.median(subprocess_seconds(code) for _ in range(reps))
 
-    extra = med("import time, numpy, pandas; t = time.perf_counter(); import ballast; "
-                "print(time.perf_counter() - t)")
-    engine = med("import time, numpy, pandas; t = time.perf_counter(); import ballast; ballast.backtest; "
-                 "print(time.perf_counter() - t)")
+    extra = med("import time, numpy, pandas; t = time.perf_counter(); import ballast; print(time.perf_counter() - t)")
+    engine = med(
+        "import time, numpy, pandas; t = time.perf_counter(); import ballast; ballast.backtest; "
+        "print(time.perf_counter() - t)"
+    )
     base = med("import time; t = time.perf_counter(); import numpy, pandas; print(time.perf_counter() - t)")
     return extra, engine, base
 
@@ -221,15 +263,19 @@ def peak_memory() -> tuple[float, float, float, float]:
     (peak RSS MB after imports and data, peak RSS MB at the end, peak MB traced by tracemalloc
     during the backtests — numpy and Python objects, not numba's own allocations), and the peak
     RSS MB of a process that only imports numpy+pandas and runs one trivial numba function."""
+
     def run(trace: bool) -> list[float]:
-        out = subprocess.run([sys.executable, "-c", PEAK_CODE.format(here=str(HERE), trace=trace)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_CODE.format(here=str(HERE), trace=trace)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return list(map(float, out.stdout.split()))
 
     before, peak, _ = run(False)
     traced = run(True)[2]
-    floor = float(subprocess.run([sys.executable, "-c", FLOOR_CODE], capture_output=True, text=True,
-                                 check=True).stdout)
+    floor = float(subprocess.run([sys.executable, "-c", FLOOR_CODE], capture_output=True, text=True, check=True).stdout)
     return before, peak, traced, floor
 
 
@@ -269,6 +315,7 @@ def cli_times(reps: int = 3) -> tuple[tuple[float, float], tuple[float, float]]:
 
 # ---------------------------------------------------------------- main
 
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -278,13 +325,15 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    import numba
-
-    import vectorbt
     import bt
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}, "
-            f"pandas {pd.__version__}, numba {numba.__version__}, bt {bt.__version__}, "
-            f"vectorbt {vectorbt.__version__}")
+    import numba
+    import vectorbt
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}, "
+        f"pandas {pd.__version__}, numba {numba.__version__}, bt {bt.__version__}, "
+        f"vectorbt {vectorbt.__version__}"
+    )
 
 
 def main() -> None:
@@ -294,9 +343,8 @@ def main() -> None:
     ap.add_argument("--skip-subprocess", action="store_true", help="skip import/memory/CLI measurements")
     args = ap.parse_args()
 
-    from handloop import handloop, handloop_stats
-
     from ballast.engine.backtest import run_compiled
+    from handloop import handloop, handloop_stats
 
     print(f"machine: {machine()}")
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
@@ -328,38 +376,53 @@ def main() -> None:
             checks.append((wname, case, int(m["n_rebalances"]), fw, fw_hand, fw_btconv, fw_bt, fw_vbt, fw_0, fw_vbt0))
 
     print("## Medians (ms) and ratios\n")
-    print("| workload | case | ballast e2e | (min) | kernel | kernel (no record) | hand loop | hand loop + stats "
-          "| vectorbt | bt | vectorbt / ballast | bt / ballast | kernel / hand | kernel / hand+stats "
-          "| kernel no-rec / hand+stats |")
+    print(
+        "| workload | case | ballast e2e | (min) | kernel | kernel (no record) | hand loop | hand loop + stats "
+        "| vectorbt | bt | vectorbt / ballast | bt / ballast | kernel / hand | kernel / hand+stats "
+        "| kernel no-rec / hand+stats |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for w, c, e2e, e2e_min, k, knr, hand, st, vbt, btt in rows:
-        print(f"| {w} | ({c}) {CASES[c]} | {e2e*1e3:.2f} | {e2e_min*1e3:.2f} | {k*1e3:.3f} | {knr*1e3:.3f} | {hand*1e3:.3f} "
-              f"| {st*1e3:.3f} | {vbt*1e3:.1f} | {btt*1e3:.0f} | {vbt/e2e:.1f}× | {btt/e2e:.0f}× "
-              f"| {k/hand:.1f}× | {k/st:.2f}× | {knr/st:.2f}× |")
+        print(
+            f"| {w} | ({c}) {CASES[c]} | {e2e * 1e3:.2f} | {e2e_min * 1e3:.2f} | {k * 1e3:.3f} | {knr * 1e3:.3f} "
+            f"| {hand * 1e3:.3f} "
+            f"| {st * 1e3:.3f} | {vbt * 1e3:.1f} | {btt * 1e3:.0f} | {vbt / e2e:.1f}× | {btt / e2e:.0f}× "
+            f"| {k / hand:.1f}× | {k / st:.2f}× | {knr / st:.2f}× |"
+        )
 
     print("\n## Agreement (final wealth)\n")
-    print("| workload | case | rebalances | ballast exact | hand loop (rel diff) | ballast bt-conv | bt (rel diff "
-          "to bt-conv) | vectorbt (rel diff to exact) | no fee: ballast vs vectorbt (rel diff) |")
+    print(
+        "| workload | case | rebalances | ballast exact | hand loop (rel diff) | ballast bt-conv | bt (rel diff "
+        "to bt-conv) | vectorbt (rel diff to exact) | no fee: ballast vs vectorbt (rel diff) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for w, c, nreb, fw, fh, fbc, fbt, fv, f0, fv0 in checks:
-        print(f"| {w} | {c} | {nreb} | {fw:.12f} | {abs(fh/fw-1):.1e} | {fbc:.12f} | {abs(fbt/fbc-1):.1e} "
-              f"| {fv:.12f} ({fv/fw-1:+.1e}) | {abs(fv0/f0-1):.1e} |")
+        print(
+            f"| {w} | {c} | {nreb} | {fw:.12f} | {abs(fh / fw - 1):.1e} | {fbc:.12f} | {abs(fbt / fbc - 1):.1e} "
+            f"| {fv:.12f} ({fv / fw - 1:+.1e}) | {abs(fv0 / f0 - 1):.1e} |"
+        )
 
     extra = vectorbt_metrics(gbm(100))
-    print(f"\nvectorbt W2 (a) with its metric accessors: {timeit(extra, 5)*1e3:.1f} ms")
+    print(f"\nvectorbt W2 (a) with its metric accessors: {timeit(extra, 5) * 1e3:.1f} ms")
 
     if not args.skip_subprocess:
         imp, engine, base = import_overhead()
         before, peak, traced, floor = peak_memory()
         (warm, warm_cpu), (cold, cold_cpu) = cli_times()
         print("\n## Import, memory, CLI\n")
-        print(f"- `import ballast` after numpy+pandas: {imp:.3f} s; with `ballast.backtest` touched (lazy "
-              f"engine import, brings numba): {engine:.3f} s (numpy+pandas themselves: {base:.3f} s)")
-        print(f"- W2 backtests (both cases, all Result tables, baseline): peak RSS {peak:.0f} MB "
-              f"(after imports and data: {before:.0f} MB; numpy+pandas+numba running one trivial "
-              f"function: {floor:.0f} MB); traced by tracemalloc during the backtests: {traced:.0f} MB")
-        print(f"- `ballast backtest --prices crypto`: warm {warm:.2f} s wall ({warm_cpu:.2f} s CPU), "
-              f"cold (empty NUMBA_CACHE_DIR) {cold:.2f} s wall ({cold_cpu:.2f} s CPU)")
+        print(
+            f"- `import ballast` after numpy+pandas: {imp:.3f} s; with `ballast.backtest` touched (lazy "
+            f"engine import, brings numba): {engine:.3f} s (numpy+pandas themselves: {base:.3f} s)"
+        )
+        print(
+            f"- W2 backtests (both cases, all Result tables, baseline): peak RSS {peak:.0f} MB "
+            f"(after imports and data: {before:.0f} MB; numpy+pandas+numba running one trivial "
+            f"function: {floor:.0f} MB); traced by tracemalloc during the backtests: {traced:.0f} MB"
+        )
+        print(
+            f"- `ballast backtest --prices crypto`: warm {warm:.2f} s wall ({warm_cpu:.2f} s CPU), "
+            f"cold (empty NUMBA_CACHE_DIR) {cold:.2f} s wall ({cold_cpu:.2f} s CPU)"
+        )
     print(f"\nload average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

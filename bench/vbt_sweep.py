@@ -5,6 +5,7 @@ the absolute band and, when it fires, orders every asset back to equal weight (T
 sells first), 10 bps fees. Prints one JSON line: seconds, peak RSS, final wealth per band.
 Usage: python bench/vbt_sweep.py PRICES.npy N_BANDS
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from vectorbt.portfolio.enums import Direction, SizeType
 
 
 @njit
-def pre_segment(c, bands, n):  # noqa: ANN001
+def pre_segment(c, bands, n):
     for col in range(c.from_col, c.to_col):
         c.last_val_price[col] = c.close[c.i, col]
     value = c.last_cash[c.group]
@@ -45,19 +46,27 @@ def pre_segment(c, bands, n):  # noqa: ANN001
 
 
 @njit
-def order_func(c, size):  # noqa: ANN001
+def order_func(c, size):
     col_i = c.call_seq_now[c.call_idx]
-    return nb.order_nb(size[col_i], c.close[c.i, c.col], size_type=SizeType.TargetPercent,
-                       direction=Direction.LongOnly, fees=0.001)
+    return nb.order_nb(
+        size[col_i], c.close[c.i, c.col], size_type=SizeType.TargetPercent, direction=Direction.LongOnly, fees=0.001
+    )
 
 
 def run(prices: np.ndarray, bands: np.ndarray) -> np.ndarray:
     n = prices.shape[1]
     close = np.tile(prices, (1, len(bands)))
     groups = np.repeat(np.arange(len(bands)), n)
-    pf = vbt.Portfolio.from_order_func(close, order_func, pre_segment_func_nb=pre_segment,
-                                       pre_segment_args=(bands, n), cash_sharing=True, group_by=groups,
-                                       init_cash=1_000_000.0, use_numba=True)
+    pf = vbt.Portfolio.from_order_func(
+        close,
+        order_func,
+        pre_segment_func_nb=pre_segment,
+        pre_segment_args=(bands, n),
+        cash_sharing=True,
+        group_by=groups,
+        init_cash=1_000_000.0,
+        use_numba=True,
+    )
     return np.asarray(pf.final_value()) / 1_000_000.0
 
 
@@ -73,8 +82,17 @@ def main() -> None:
     if os.path.exists("/proc/self/status"):  # own peak: ru_maxrss survives exec (the parent's would count)
         with open("/proc/self/status") as fh:
             peak = next(int(x.split()[1]) / 1024 for x in fh if x.startswith("VmHWM:"))
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_rss_mb": peak, "final_wealth": fw.tolist(),
-                      "vectorbt": vbt.__version__}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu": cpu,
+                "peak_rss_mb": peak,
+                "final_wealth": fw.tolist(),
+                "vectorbt": vbt.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ columns to target percent, sells first (vectorbt's own rebalancing recipe with s
 
 vectorbt is a benchmark reference only (Commons Clause): nothing in ballast imports it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,12 +15,12 @@ from vectorbt.portfolio.enums import Direction, NoOrder, SizeType
 
 
 @njit
-def pre_group_func_nb(c):  # noqa: ANN001, ANN201
+def pre_group_func_nb(c):
     return (np.empty(c.group_len, dtype=np.float64),)
 
 
 @njit
-def pre_segment_func_nb(c, order_value_out, target, band, size, size_type, direction):  # noqa: ANN001, ANN201
+def pre_segment_func_nb(c, order_value_out, target, band, size, size_type, direction):
     for col in range(c.from_col, c.to_col):
         c.last_val_price[col] = c.close[c.i, col]
     value = c.last_cash[c.group]
@@ -37,20 +38,28 @@ def pre_segment_func_nb(c, order_value_out, target, band, size, size_type, direc
 
 
 @njit
-def order_func_nb(c, fire, target, fee):  # noqa: ANN001, ANN201
+def order_func_nb(c, fire, target, fee):
     if not fire:
         return NoOrder
-    return nb.order_nb(size=target, price=c.close[c.i, c.col], size_type=SizeType.TargetPercent,
-                       direction=Direction.LongOnly, fees=fee)
+    return nb.order_nb(
+        size=target, price=c.close[c.i, c.col], size_type=SizeType.TargetPercent, direction=Direction.LongOnly, fees=fee
+    )
 
 
-def band_portfolio(df: pd.DataFrame, target: float, band: float, fee: float, capital: float):  # noqa: ANN201
+def band_portfolio(df: pd.DataFrame, target: float, band: float, fee: float, capital: float):
     size = np.asarray(target)
     size_type = np.asarray(SizeType.TargetPercent)
     direction = np.asarray(Direction.LongOnly)
     return vbt.Portfolio.from_order_func(
-        df, order_func_nb, target, fee,
+        df,
+        order_func_nb,
+        target,
+        fee,
         pre_group_func_nb=pre_group_func_nb,
         pre_segment_func_nb=pre_segment_func_nb,
         pre_segment_args=(target, band, size, size_type, direction),
-        init_cash=capital, cash_sharing=True, group_by=True, freq="1D")
+        init_cash=capital,
+        cash_sharing=True,
+        group_by=True,
+        freq="1D",
+    )

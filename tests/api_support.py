@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ballast.live.lease import Lease
 from ballast.live.ledger import Ledger, PlannedDecision, PlannedOrder
 
 TOKEN = "test-token-0123456789abcdef"
@@ -71,6 +72,7 @@ def seed_ledger(url: str, seed: int = 7) -> Seeded:
     executed = 0
     with Ledger(url) as led:
         led.start_service(START, "treasury 40/30/30", "propose", "replay", dry_run=False)
+        Lease(led, "treasury 40/30/30", expiry=24 * 3600).acquire()  # a runner holds it: "running"
         for period in range(60):
             prices = {"BTC": prices["BTC"] * float(np.exp(rng.normal(0.004, 0.03))),
                       "ETH": prices["ETH"] * float(np.exp(rng.normal(-0.003, 0.04))), "USDT": 1.0}

@@ -1,22 +1,14 @@
-"""Shared fixtures: the real datasets beside the repo, and small synthetic markets."""
-from __future__ import annotations
+"""Shared fixtures (helpers live in market_support.py, live_support.py, browser_support.py, api_support.py)."""
 
-import os
-from pathlib import Path
+from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from market_support import gbm
 
-
-def shared_file(rel: str) -> Path:
-    path = SHARED / rel
-    if not path.exists():
-        if os.environ.get("CI"):
-            raise FileNotFoundError(f"{path} missing in CI: shared/ must sit beside the repo")
-        pytest.skip(f"{path} not available")
-    return path
+# Fixtures of the helper modules, available to every test without importing them.
+pytest_plugins = ["live_support", "browser_support"]
 
 
 @pytest.fixture(scope="session")
@@ -24,13 +16,6 @@ def crypto() -> pd.DataFrame:
     from ballast.data.loaders import load_prices
 
     return load_prices("crypto", assets=["BTC", "ETH", "LTC", "XRP", "USDT"])
-
-
-def gbm(n_assets: int = 5, n_periods: int = 500, vol: float = 0.6, seed: int = 0) -> pd.DataFrame:
-    """Geometric Brownian motion daily prices (the benchmark's synthetic workload)."""
-    from ballast.data.synthetic import gbm_prices
-
-    return gbm_prices(n_assets, n_periods, vol, seed)
 
 
 @pytest.fixture

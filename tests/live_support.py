@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -139,3 +139,36 @@ def crash_at(monkeypatch: pytest.MonkeyPatch, obj: object, name: str) -> None:
         raise Crash()
 
     monkeypatch.setattr(obj, name, crash)
+
+
+def race(n: int, child: Callable[[], int]) -> list[int]:
+    """Fork ``n`` processes that run ``child`` at the same moment (released together through a
+    pipe); returns their exit codes (``child``'s return value; 70 if it raised)."""
+    read_fd, write_fd = os.pipe()
+    pids = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 70
+            try:
+                os.close(write_fd)
+                os.read(read_fd, 1)
+                code = child()
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    os.close(read_fd)
+    os.write(write_fd, b"x" * n)
+    os.close(write_fd)
+    return [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
+
+
+def expire_lease(url: str, at: str = "2000-01-01 00:00:00.000000") -> None:
+    """Move the runner lease's expiry (default: long past — what waiting out `lease_expiry` after
+    its holder died would do)."""
+    from sqlalchemy import text
+
+    from ballast.live.ledger import Ledger
+
+    with Ledger(url, migrate=False) as led, led.engine.begin() as c:
+        c.execute(text("UPDATE runner_lease SET expires_at = :t"), {"t": at})

@@ -10,7 +10,6 @@ import pytest
 from api_support import TOKEN, LiveServer, seed_ledger
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from live_support import db_url  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
 from ballast.api.app import create_app

@@ -3,9 +3,12 @@ seeded ledger: it renders the holdings and charts, approves a proposal with the 
 the new state, and shows a wrong token being refused."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from api_support import TOKEN, LiveServer, seed_ledger
-from browser_support import browser  # noqa: F401  (fixture)
+from live_support import expire_lease
+from playwright.sync_api import expect
 
 from ballast.live.ledger import Ledger
 
@@ -53,7 +56,19 @@ def test_dashboard_renders_holdings_and_charts(page, server):
     assert "band: ETH" in page.locator("#decisions tbody").inner_text()
     assert page.locator("#alerts li").count() == 2
     assert page.locator("#state-badge").inner_text() == "running"
-    assert page.errors == [] and page.external == []
+    assert page.errors == [] and page.external == []  # no CSP violation either (they are console errors)
+
+
+def test_the_page_is_served_under_the_csp_and_a_stopped_runner_shows(page, server):
+    csp = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
+    assert "script-src 'self'" in csp
+    expire_lease(server.seeded.url)  # the runner died and its lease ran out
+    try:
+        expect(page.locator("#state-badge")).to_have_text(re.compile("^stopped · last seen"), timeout=10000)
+    finally:
+        expire_lease(server.seeded.url, "2999-01-01 00:00:00.000000")
+    expect(page.locator("#state-badge")).to_have_text("running", timeout=10000)
+    assert page.errors == []
 
 
 def test_wrong_token_is_refused_on_screen(page, server):
@@ -77,9 +92,7 @@ def test_approve_with_the_token_changes_the_state(page, server):
     card.locator('[data-action="approve"]').click()
     page.fill("#token-input", TOKEN)
     page.click("#token-ok")
-    page.wait_for_function(
-        f"document.querySelector('[data-proposal=\"{pid}\"] [data-role=state]')?.textContent === 'approved'",
-        timeout=10000)
+    expect(card.locator('[data-role="state"]')).to_have_text("approved", timeout=10000)
     assert f"proposal #{pid} approved" in page.locator("#message.ok").inner_text()
     assert card.locator('[data-action="approve"]').count() == 0  # decided: no more buttons
     with Ledger(server.seeded.url) as led:
@@ -91,13 +104,12 @@ def test_pause_and_resume_from_the_page(page, server):
     page.click("#pause")
     page.fill("#token-input", TOKEN)
     page.click("#token-ok")
-    page.wait_for_function("document.getElementById('state-badge').textContent.startsWith('paused')",
-                           timeout=10000)
+    expect(page.locator("#state-badge")).to_have_text(re.compile("^paused"), timeout=10000)
     with Ledger(server.seeded.url) as led:
         assert led.is_paused()
     page.click("#resume")
     page.fill("#token-input", TOKEN)
     page.click("#token-ok")
-    page.wait_for_function("document.getElementById('state-badge').textContent === 'running'", timeout=10000)
+    expect(page.locator("#state-badge")).to_have_text("running", timeout=10000)
     with Ledger(server.seeded.url) as led:
         assert not led.is_paused()

@@ -1,4 +1,5 @@
 """The TOML [costs] and [plan] keys of this issue, the CLI, and the cost study command."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,14 +69,20 @@ def test_cost_aware_backtest_from_the_cli(tmp_path: Path) -> None:
     assert '"plan": "cost-aware (risk aversion 0.1, absolute band 0.05)"' in res.output
 
 
-@pytest.mark.parametrize("patch, message", [
-    (("kind = \"cost-aware\"", "kind = \"full\""), "plan: Value error, risk_aversion, gate only apply"),
-    (("risk_aversion = 0.1", "risk_aversion = -1"), "[plan] risk_aversion: Input should be greater than or equal to 0"),
-    (("kind = \"constant-product\"", "kind = \"balancer\""), "[costs] pools.kind"),
-    (("depth = { BTC = 3e7, ETH = 2e7 }", "depth = 0"), "[costs] pools.depth"),
-    (("gas_price_gwei = 25", "gas_price = 25"), "[costs] gas.gas_price"),
-    (("fee = 0.003", "fee = 0.003\nA = 50"), "A only applies"),
-])
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        (('kind = "cost-aware"', 'kind = "full"'), "plan: Value error, risk_aversion, gate only apply"),
+        (
+            ("risk_aversion = 0.1", "risk_aversion = -1"),
+            "[plan] risk_aversion: Input should be greater than or equal to 0",
+        ),
+        (('kind = "constant-product"', 'kind = "balancer"'), "[costs] pools.kind"),
+        (("depth = { BTC = 3e7, ETH = 2e7 }", "depth = 0"), "[costs] pools.depth"),
+        (("gas_price_gwei = 25", "gas_price = 25"), "[costs] gas.gas_price"),
+        (("fee = 0.003", "fee = 0.003\nA = 50"), "A only applies"),
+    ],
+)
 def test_bad_cost_keys_are_named(tmp_path: Path, patch: tuple[str, str], message: str) -> None:
     with pytest.raises(InputError) as e:
         load_strategy_file(write(tmp_path, GOOD.replace(*patch)))
@@ -83,16 +90,19 @@ def test_bad_cost_keys_are_named(tmp_path: Path, patch: tuple[str, str], message
 
 
 def test_stableswap_pool_from_toml(tmp_path: Path) -> None:
-    text = GOOD.replace('kind = "constant-product"\ndepth = { BTC = 3e7, ETH = 2e7 }\nfee = 0.003',
-                        'kind = "stableswap"\ndepth = 5e7\nA = 200\nassets = ["USDT"]')
+    text = GOOD.replace(
+        'kind = "constant-product"\ndepth = { BTC = 3e7, ETH = 2e7 }\nfee = 0.003',
+        'kind = "stableswap"\ndepth = 5e7\nA = 200\nassets = ["USDT"]',
+    )
     s = load_strategy_file(write(tmp_path, text)).to_strategy()
     pool = s.costs.models[1]
     assert isinstance(pool, StableSwapPool) and pool.A == 200 and pool.assets == ["USDT"]
 
 
 def test_unknown_gas_asset_is_a_clear_cli_error(tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["backtest", str(write(tmp_path, GOOD.replace('native_asset = "ETH"',
-                                                                                'native_asset = "MATIC"')))])
+    res = CliRunner().invoke(
+        app, ["backtest", str(write(tmp_path, GOOD.replace('native_asset = "ETH"', 'native_asset = "MATIC"')))]
+    )
     assert res.exit_code == 2
     assert "native asset 'MATIC' is not among the prices" in res.output
     assert "Traceback" not in res.output
@@ -128,8 +138,25 @@ def test_risk_aversion_flag(tmp_path: Path) -> None:
     assert isinstance(s.planner, CostAware) and s.planner.risk_aversion == 0.7 and s.planner.band is not None
     res = CliRunner().invoke(app, ["backtest", "--plan", "full", "--risk-aversion", "0.2"])
     assert res.exit_code == 2 and "risk_aversion only applies to plan 'cost-aware'" in res.output
-    res = CliRunner().invoke(app, ["backtest", "--target", "BTC=0.5,USDT=0.5", "--cash", "USDT", "--band", "0.05",
-                                   "--plan", "cost-aware", "--risk-aversion", "0.2", "--fee-bps", "10", "--json"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--target",
+            "BTC=0.5,USDT=0.5",
+            "--cash",
+            "USDT",
+            "--band",
+            "0.05",
+            "--plan",
+            "cost-aware",
+            "--risk-aversion",
+            "0.2",
+            "--fee-bps",
+            "10",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "cost-aware (risk aversion 0.2, absolute band 0.05)" in res.output
 

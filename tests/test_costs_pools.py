@@ -1,4 +1,5 @@
 """AMM, gas and spread cost models: exact math against published references, and the kernel."""
+
 from __future__ import annotations
 
 import math
@@ -12,9 +13,9 @@ from scipy.optimize import brentq
 
 import ballast
 from ballast.costs import ConstantProductPool, Gas, Proportional, Spread, StableSwapPool, compile_costs
-from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 from ballast.costs.kernel import swap_cost, trade_cost
 from ballast.costs.pools import uniswap_v2_get_amount_in, uniswap_v2_get_amount_out
+from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 from ballast.market import Market
 
 
@@ -49,7 +50,9 @@ def test_constant_product_amount_in_equals_uniswap_v2_get_amount_in(r_in: int, r
 
 def test_uniswap_reference_by_hand() -> None:
     # 1 ETH into 100 ETH / 200,000 USDC: 997·200000/(100·1000 + 997) = 1974.31...
-    assert uniswap_v2_get_amount_out(10**18, 100 * 10**18, 200_000 * 10**6) == 997 * 200_000 * 10**24 // (100 * 10**21 + 997 * 10**18)
+    assert uniswap_v2_get_amount_out(10**18, 100 * 10**18, 200_000 * 10**6) == 997 * 200_000 * 10**24 // (
+        100 * 10**21 + 997 * 10**18
+    )
     assert ConstantProductPool(100, 200_000).amount_out(1.0) == pytest.approx(1974.3160687, rel=1e-9)
 
 
@@ -58,8 +61,12 @@ def test_uniswap_reference_by_hand() -> None:
 def test_kernel_constant_product_is_the_pool_formula(depth: float, frac: float, fee: float) -> None:
     pool = ConstantProductPool(depth, depth, fee=fee)
     a = frac * depth
-    assert swap_cost(POOL_CONSTANT_PRODUCT, depth, fee, 0.0, -a) == pytest.approx(a - pool.amount_out(a), rel=1e-9, abs=1e-9 * a)
-    assert swap_cost(POOL_CONSTANT_PRODUCT, depth, fee, 0.0, a) == pytest.approx(pool.amount_in(a) - a, rel=1e-9, abs=1e-9 * a)
+    assert swap_cost(POOL_CONSTANT_PRODUCT, depth, fee, 0.0, -a) == pytest.approx(
+        a - pool.amount_out(a), rel=1e-9, abs=1e-9 * a
+    )
+    assert swap_cost(POOL_CONSTANT_PRODUCT, depth, fee, 0.0, a) == pytest.approx(
+        pool.amount_in(a) - a, rel=1e-9, abs=1e-9 * a
+    )
     # a purchase never costs less than a sale of the same value
     assert swap_cost(POOL_CONSTANT_PRODUCT, depth, fee, 0.0, a) >= swap_cost(POOL_CONSTANT_PRODUCT, depth, fee, 0.0, -a)
 
@@ -119,7 +126,9 @@ def test_stableswap_between_constant_sum_and_constant_product() -> None:
     assert ss[2] < 1e-4 * a  # large A: nearly constant sum
     # The kernel's two-coin pool equals the Python pool's exchange on balanced balances.
     pool = StableSwapPool([depth, depth], A=100.0, fee=0.0004)
-    assert swap_cost(POOL_STABLESWAP, depth, 0.0004, 100.0, -a) == pytest.approx(a - pool.amount_out(0, 1, a), rel=1e-12)
+    assert swap_cost(POOL_STABLESWAP, depth, 0.0004, 100.0, -a) == pytest.approx(
+        a - pool.amount_out(0, 1, a), rel=1e-12
+    )
 
 
 def test_gas_follows_the_native_asset_price_and_hops() -> None:
@@ -148,8 +157,11 @@ def test_gas_price_as_a_series_needs_every_date() -> None:
 
 def test_spread_pool_and_proportional_compose() -> None:
     m = market()
-    model = Proportional(10, per_asset={"BTC": 5}) + Spread(4) + ConstantProductPool(depth={"ETH": 1e6, "BTC": 2e6}, fee=0.003,
-                                                                          max_slippage=None)
+    model = (
+        Proportional(10, per_asset={"BTC": 5})
+        + Spread(4)
+        + ConstantProductPool(depth={"ETH": 1e6, "BTC": 2e6}, fee=0.003, max_slippage=None)
+    )
     arrays = compile_costs(model, m)
     np.testing.assert_allclose(arrays.prop, [12e-4, 7e-4, 12e-4])
     assert arrays.pool_kind.tolist() == [POOL_CONSTANT_PRODUCT, POOL_CONSTANT_PRODUCT, 0]
@@ -195,12 +207,27 @@ def test_depth_follows_price_and_series_depth() -> None:
 
 def test_engine_pays_pool_and_gas_costs_self_financing(crypto: pd.DataFrame) -> None:
     costs = ConstantProductPool(depth=5e6) + Gas(150_000, 30.0, "ETH")
-    r = ballast.backtest(crypto, target="BTC=0.4,ETH=0.3,USDT=0.3", rebalance="monthly", costs=costs,
-                         cash="USDT", capital=1e7, assets=["BTC", "ETH", "USDT"])
+    r = ballast.backtest(
+        crypto,
+        target="BTC=0.4,ETH=0.3,USDT=0.3",
+        rebalance="monthly",
+        costs=costs,
+        cash="USDT",
+        capital=1e7,
+        assets=["BTC", "ETH", "USDT"],
+    )
     first = r.trades[r.trades.time == r.equity.index[0]]
     assert r.equity.iloc[0] + first.cost.sum() == pytest.approx(1e7, rel=1e-13)
     assert r.trades.cost.sum() == pytest.approx(r.metrics["total_costs"], rel=1e-12)
     np.testing.assert_allclose(r.weights.iloc[0].to_numpy(), [0.4, 0.3, 0.3], atol=1e-14)
-    py = ballast.backtest(crypto, target="BTC=0.4,ETH=0.3,USDT=0.3", rebalance="monthly", costs=costs,
-                          cash="USDT", capital=1e7, assets=["BTC", "ETH", "USDT"], engine="python")
+    py = ballast.backtest(
+        crypto,
+        target="BTC=0.4,ETH=0.3,USDT=0.3",
+        rebalance="monthly",
+        costs=costs,
+        cash="USDT",
+        capital=1e7,
+        assets=["BTC", "ETH", "USDT"],
+        engine="python",
+    )
     np.testing.assert_array_equal(r.equity.to_numpy(), py.equity.to_numpy())

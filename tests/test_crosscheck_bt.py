@@ -4,6 +4,7 @@ bt is run with the settings that match ballast's conventions (docs/crosscheck-bt
 one and why): fractional positions, a proportional fee ``|q|·p·f`` per trade, and the portfolio
 formed at the first close. Final wealth, the whole equity path and the rebalance dates must agree.
 """
+
 from __future__ import annotations
 
 import bt
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 import ballast
-from conftest import shared_file
+from market_support import shared_file
 
 CAPITAL = 1_000_000.0
 FEE_BPS = 10.0
@@ -34,8 +35,13 @@ def stock_prices() -> pd.DataFrame:
 DATASETS = {"crypto": crypto_prices, "stocks": stock_prices}
 
 
-def run_bt(prices: pd.DataFrame, when: bt.Algo | None = None, band: float | None = None,
-           fee_bps: float = FEE_BPS, weights: dict[str, float] | None = None) -> bt.Backtest:
+def run_bt(
+    prices: pd.DataFrame,
+    when: bt.Algo | None = None,
+    band: float | None = None,
+    fee_bps: float = FEE_BPS,
+    weights: dict[str, float] | None = None,
+) -> bt.Backtest:
     """bt's own strategy (equal weights unless ``weights``), run when ``when`` says or when the
     weights leave ``band`` (both given: either). RunIfOutOfBounds reads the target weights, so it
     sits after the weighing algo."""
@@ -48,8 +54,14 @@ def run_bt(prices: pd.DataFrame, when: bt.Algo | None = None, band: float | None
         if when is not None:
             check = bt.algos.Or([when, check])
         algos = [bt.algos.SelectAll(), weigh, check, bt.algos.Rebalance()]
-    test = bt.Backtest(bt.Strategy("bt", algos), prices, initial_capital=CAPITAL, integer_positions=False,
-                       commissions=lambda q, p: abs(q) * p * f, progress_bar=False)
+    test = bt.Backtest(
+        bt.Strategy("bt", algos),
+        prices,
+        initial_capital=CAPITAL,
+        integer_positions=False,
+        commissions=lambda q, p: abs(q) * p * f,
+        progress_bar=False,
+    )
     bt.run(test)
     return test
 
@@ -118,8 +130,7 @@ def test_relative_band(data: str, width: float) -> None:
     """bt's RunIfOutOfBounds(w) after the weights are set: |w − t|/t > w, checked every close."""
     prices = DATASETS[data]()
     test = run_bt(prices, band=width)
-    r = ballast.backtest(prices, target="equal", band=width, band_kind="relative", fee_bps=FEE_BPS,
-                         convention="bt")
+    r = ballast.backtest(prices, target="equal", band=width, band_kind="relative", fee_bps=FEE_BPS, convention="bt")
     assert_same(r, test)
     assert r.metrics["n_rebalances"] > 5
 
@@ -129,8 +140,9 @@ def test_monthly_or_relative_band_to_unequal_weights() -> None:
     prices = crypto_prices()
     weights = {"BTC": 0.4, "ETH": 0.3, "LTC": 0.15, "XRP": 0.1, "DOGE": 0.05}
     test = run_bt(prices, bt.algos.RunMonthly(), band=0.3, weights=weights)
-    r = ballast.backtest(prices, target=weights, rebalance="monthly", band=0.3, band_kind="relative",
-                         fee_bps=FEE_BPS, convention="bt")
+    r = ballast.backtest(
+        prices, target=weights, rebalance="monthly", band=0.3, band_kind="relative", fee_bps=FEE_BPS, convention="bt"
+    )
     assert_same(r, test)
     reasons = set(r.rebalances.reason)
     assert any("band" in x for x in reasons) and any("monthly" in x for x in reasons)
@@ -185,14 +197,16 @@ def test_exact_and_bt_differ_by_the_documented_amount() -> None:
     target. exact: V′ = V − f·Σ|V′/2 − xᵢ| = V − f·V0/2 (the V′ terms cancel), weights 50/50.
     """
     f = 0.01
-    prices = pd.DataFrame({"A": [1.0, 2.0, 2.0], "B": [1.0, 1.0, 1.0]},
-                          index=pd.date_range("2024-01-30", periods=3, freq="D"))
+    prices = pd.DataFrame(
+        {"A": [1.0, 2.0, 2.0], "B": [1.0, 1.0, 1.0]}, index=pd.date_range("2024-01-30", periods=3, freq="D")
+    )
     test = run_bt(prices, bt.algos.RunDaily(), fee_bps=f * 1e4)
     v0 = CAPITAL / (1 + f)
     bt_v1 = 1.5 * v0 - (f * v0 / 2) / (1 - f * f)
     exact_v1 = 1.5 * v0 - f * v0 / 2
-    r_bt = ballast.backtest(prices, target="equal", rebalance="daily", fee_bps=f * 1e4, capital=CAPITAL,
-                            convention="bt")
+    r_bt = ballast.backtest(
+        prices, target="equal", rebalance="daily", fee_bps=f * 1e4, capital=CAPITAL, convention="bt"
+    )
     r_ex = ballast.backtest(prices, target="equal", rebalance="daily", fee_bps=f * 1e4, capital=CAPITAL)
     eq = bt_equity(test)
     assert eq.iloc[0] == pytest.approx(v0, rel=1e-14) and r_ex.equity.iloc[0] == pytest.approx(v0, rel=1e-14)

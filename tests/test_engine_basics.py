@@ -1,4 +1,5 @@
 """The engine's conventions on hand-checkable cases."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,12 @@ def test_nan_price_names_asset_and_date() -> None:
     df.iloc[2, 1] = np.nan
     with pytest.raises(InputError, match="'B' has no price at 2024-01-03"):
         ballast.backtest(df, target="equal")
+    # Filled forward, the missing close is the previous one: buy and hold of 0.5e6 units of each
+    # (no new month in four days) is worth 0.5e6·(A + B) at every close, B = 1, 1, 1 (filled), 3.
+    df.iloc[3, 1] = 3.0
     r = ballast.backtest(df, target="equal", fill="forward")
-    assert np.isfinite(r.metrics["final_wealth"])
+    np.testing.assert_array_equal(r.equity.to_numpy(), [1.0e6, 1.5e6, 1.5e6, 2.0e6])
+    assert r.metrics["final_wealth"] == 2.0
 
 
 def test_unsorted_dates_rejected() -> None:
@@ -67,8 +72,11 @@ def test_unsorted_dates_rejected() -> None:
 
 
 def test_python_engine_matches_compiled(crypto: pd.DataFrame) -> None:
-    for kw in (dict(band=0.05, plan="band-edge"), dict(rebalance="weekly", band=0.2, band_kind="relative"),
-               dict(rebalance="monthly", convention="bt", min_trade=5000.0)):
+    for kw in (
+        dict(band=0.05, plan="band-edge"),
+        dict(rebalance="weekly", band=0.2, band_kind="relative"),
+        dict(rebalance="monthly", convention="bt", min_trade=5000.0),
+    ):
         a = ballast.backtest(crypto, target="BTC=0.5,ETH=0.3,USDT=0.2", fee_bps=10, **kw)
         b = ballast.backtest(crypto, target="BTC=0.5,ETH=0.3,USDT=0.2", fee_bps=10, engine="python", **kw)
         np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())

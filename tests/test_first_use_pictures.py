@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from api_support import LiveServer, seed_ledger
-from browser_support import browser  # noqa: F401  (fixture)
+from playwright.sync_api import expect
 
 from ballast.engine.backtest import backtest
 from ballast.live.ledger import Ledger
@@ -152,11 +152,11 @@ def test_dashboard_shows_only_the_actions_that_apply(browser, server):  # noqa: 
     assert page.locator("#pause").is_visible() and not page.locator("#resume").is_visible()
     with Ledger(server.seeded.url) as led:
         led.pause("test")
-    page.wait_for_function("document.getElementById('resume').hidden === false", timeout=10000)
+    expect(page.locator("#resume")).to_be_visible(timeout=10000)  # (string waits would break the CSP)
     assert not page.locator("#pause").is_visible()
     with Ledger(server.seeded.url) as led:
         led.resume()
-    page.wait_for_function("document.getElementById('pause').hidden === false", timeout=10000)
+    expect(page.locator("#pause")).to_be_visible(timeout=10000)
     page.close()
 
 
@@ -169,9 +169,9 @@ def test_open_proposals_lists_only_open_ones(browser, server):  # noqa: F811
         executed = [p["id"] for p in led.proposals("executed")]
         pid = server.seeded.pending[-1]
         led.reject_proposal(pid, by="test")
-    page.wait_for_function(f"!document.querySelector('[data-proposal=\"{pid}\"]')", timeout=10000)
+    expect(page.locator(f'[data-proposal="{pid}"]')).to_have_count(0, timeout=10000)
     states = page.eval_on_selector_all("#proposals [data-role=state]", "els => els.map(e => e.textContent)")
-    assert set(states) <= {"pending", "approved", "executing"}
+    assert set(states) <= {"pending", "approved", "executing", "exported"}
     for e in executed:
         assert page.locator(f'[data-proposal="{e}"]').count() == 0
     page.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from live_binance import FakeBinance
-from live_support import Crash, crash_at, db_url, fast_tmp, write_strategy  # noqa: F401
+from live_support import Crash, crash_at, write_strategy
 
 from ballast.config import load_strategy_file
 from ballast.live.config import load_live_section
@@ -176,6 +176,7 @@ def test_a_restart_reports_holdings_the_ledger_does_not_know(fb: FakeBinance, fa
     again = service(path, fast_tmp, ex)
     again.start()
     assert again.ledger.alerts() == []  # in step with the exchange
+    again.lease.release()  # it stops: one runner per ledger
     fb.balances["USDT"] += 500.0  # a deposit made outside ballast
     third = service(path, fast_tmp, ex)
     third.start()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from live_support import db_url, fast_tmp, synthetic_prices, write_strategy  # noqa: F401
+from live_support import synthetic_prices, write_strategy
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 

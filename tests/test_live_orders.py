@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from live_support import Crash, crash_at, db_url, fast_tmp, write_strategy  # noqa: F401
+from live_support import Crash, crash_at, write_strategy
 from sqlalchemy import text
 
 from ballast.errors import InputError
@@ -262,7 +262,9 @@ def test_fills_files(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- 7. source faults are skipped cycles
 def json_service(folder: Path, db: str):  # noqa: ANN201
-    path = write_strategy(folder, "crypto", live_extra='source = "json"\n[live.json]\nfile = "prices.json"')
+    path = write_strategy(folder, "crypto", live_extra='source = "json"\n[live.json]\nfile = "prices.json"\n'
+                          # cycles 0.01 s apart: a loaded machine must not make the test's prices stale
+                          '[live.guards]\nstale_after = 100000')
     svc = open_service(str(path), RunSettings(db=db))
     svc.interval = 0.01  # do not wait a day between the cycles of a test
     return svc

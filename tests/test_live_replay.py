@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from live_support import db_url, fast_tmp, write_strategy  # noqa: F401
+from live_support import write_strategy
 
 from ballast.config import load_strategy_file
 from ballast.engine.backtest import backtest

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from live_support import fast_tmp, synthetic_prices, write_strategy  # noqa: F401
+from live_support import synthetic_prices, write_strategy
 
 from ballast.live.service import RunSettings, open_service
 

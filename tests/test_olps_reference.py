@@ -4,6 +4,7 @@ Three independent references: the closed forms (BAH = mean_i Π_t x, UCRP = Π_t
 plain-numpy walk written separately from the engine, and the published table of Li & Hoi's OLPS
 survey (market = uniform BAH and best stock, two decimals).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 import ballast
-from conftest import shared_file
+from market_support import shared_file
 
 # Li & Hoi, "Online Portfolio Selection: A Survey" (2014), final wealth without costs.
 PUBLISHED = {  # dataset: (uniform buy-and-hold "Market", best stock)
@@ -54,8 +55,9 @@ def test_buy_and_hold_and_ucrp(name: str) -> None:
     market, best = PUBLISHED[name]
     assert round(bah, 2) == pytest.approx(market, abs=0.0051)
     b = int(np.argmax(x.prod(axis=0)))
-    best_wealth = ballast.backtest(path, relatives=True, target={assets[b]: 1.0},
-                                   rebalance="never").metrics["final_wealth"]
+    best_wealth = ballast.backtest(path, relatives=True, target={assets[b]: 1.0}, rebalance="never").metrics[
+        "final_wealth"
+    ]
     assert round(best_wealth, 2) == pytest.approx(best, abs=0.0051)
 
 

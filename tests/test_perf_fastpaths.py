@@ -1,4 +1,5 @@
 """The shortcuts taken for speed keep their contracts (see bench/RESULTS.md, "What was changed")."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ import ballast
 from ballast.data.loaders import load_prices
 from ballast.market import Market
 from ballast.triggers.calendar import calendar_mask
-from conftest import gbm
+from market_support import gbm
 
 
 def test_growing_trade_log_matches_python_engine() -> None:
@@ -54,8 +55,9 @@ def test_market_prices_are_writeable_contiguous_copies_of_read_only_input() -> N
 
 
 def test_calendar_masks_mark_first_close_of_each_period() -> None:
-    idx = pd.DatetimeIndex(["2023-12-28", "2023-12-29", "2024-01-02", "2024-01-31", "2024-02-01",
-                            "2024-03-28", "2024-04-01", "2025-01-02"])
+    idx = pd.DatetimeIndex(
+        ["2023-12-28", "2023-12-29", "2024-01-02", "2024-01-31", "2024-02-01", "2024-03-28", "2024-04-01", "2025-01-02"]
+    )
     assert calendar_mask(idx, "monthly").tolist() == [False, False, True, False, True, True, True, True]
     assert calendar_mask(idx, "quarterly").tolist() == [False, False, True, False, False, False, True, True]
     assert calendar_mask(idx, "yearly").tolist() == [False, False, True, False, False, False, False, True]
@@ -116,7 +118,7 @@ def test_drawdown_with_one_division_per_high_is_exact() -> None:
         if i % 5 == 0:
             e = np.round(e, -4)  # ties and flat stretches
         if i % 50 == 0:
-            e[len(e) // 2:] *= 1e-12  # nearly wiped out
+            e[len(e) // 2 :] *= 1e-12  # nearly wiped out
         assert compute_metrics(e, np.zeros(9), 1e6, 252.0)[k] == plain(e)
 
 

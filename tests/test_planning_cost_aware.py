@@ -1,5 +1,6 @@
 """CostAware: inside the bands, never dearer than Full, the documented zero-cost limits, a cvxpy
 cross-check of the convex part, and the engine (compiled == Python, gate records)."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,9 +15,9 @@ import ballast
 from ballast.costs import ConstantProductPool, Gas, Proportional
 from ballast.costs.base import CostArrays, zero_costs
 from ballast.costs.kernel import trade_cost
+from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED, POOL_CONSTANT_PRODUCT
 from ballast.market import Market
 from ballast.planning import BandEdge, CostAware
-from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED, POOL_CONSTANT_PRODUCT
 from ballast.triggers import Band
 from ballast.triggers.base import TriggerState
 
@@ -30,13 +31,25 @@ def costs_for(n: int, prop: np.ndarray, depth: np.ndarray | None, fixed: float) 
     c = c._replace(prop=prop.astype(float), fixed=np.full(1, fixed))
     if depth is not None:
         kind = np.where(depth > 0, POOL_CONSTANT_PRODUCT, 0).astype(np.int64)
-        c = c._replace(pool_kind=kind, pool_depth=depth[None, :].astype(float), pool_fee=np.where(depth > 0, 0.003, 0.0),
-                       pool_slice=np.where(depth > 0, 0.0099, 0.0))
+        c = c._replace(
+            pool_kind=kind,
+            pool_depth=depth[None, :].astype(float),
+            pool_fee=np.where(depth > 0, 0.003, 0.0),
+            pool_slice=np.where(depth > 0, 0.0099, 0.0),
+        )
     return c
 
 
-def plan(w0: np.ndarray, tau: np.ndarray, band: float, costs: CostArrays, V: float, kappa: float = 0.05,
-         quote: str | None = None, gate: bool = True) -> tuple[np.ndarray, int, float, float]:
+def plan(
+    w0: np.ndarray,
+    tau: np.ndarray,
+    band: float,
+    costs: CostArrays,
+    V: float,
+    kappa: float = 0.05,
+    quote: str | None = None,
+    gate: bool = True,
+) -> tuple[np.ndarray, int, float, float]:
     n = len(w0)
     planner = CostAware(kappa, band=Band(band), gate=gate, cash=quote)
     state = TriggerState(one_period(n), 0, w0, tau, 0)
@@ -45,20 +58,41 @@ def plan(w0: np.ndarray, tau: np.ndarray, band: float, costs: CostArrays, V: flo
 
 
 def cost_of(w_from: np.ndarray, w_to: np.ndarray, costs: CostArrays, V: float, quote: int) -> float:
-    return sum(trade_cost(costs, i, 0, (w_to[i] - w_from[i]) * V) for i in range(len(w_from))
-               if i != quote and w_to[i] != w_from[i])
+    return sum(
+        trade_cost(costs, i, 0, (w_to[i] - w_from[i]) * V)
+        for i in range(len(w_from))
+        if i != quote and w_to[i] != w_from[i]
+    )
 
 
-simplex = st.integers(3, 8).flatmap(lambda n: st.tuples(
-    st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n), st.lists(st.floats(0.01, 1.0), min_size=n, max_size=n)))
+simplex = st.integers(3, 8).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n), st.lists(st.floats(0.01, 1.0), min_size=n, max_size=n)
+    )
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(ws=simplex, band=st.floats(0.01, 0.2), bps=st.floats(0, 50), depth=st.just(0.0) | st.floats(0.01, 50.0),
-       fixed=st.floats(0, 0.002), kappa=st.floats(0.0, 2.0), quote=st.booleans(), V=st.floats(1e4, 1e9))
-def test_inside_bands_and_never_dearer_than_full(ws: tuple[list[float], list[float]], band: float, bps: float,
-                                                  depth: float, fixed: float, kappa: float, quote: bool,
-                                                  V: float) -> None:
+@given(
+    ws=simplex,
+    band=st.floats(0.01, 0.2),
+    bps=st.floats(0, 50),
+    depth=st.just(0.0) | st.floats(0.01, 50.0),
+    fixed=st.floats(0, 0.002),
+    kappa=st.floats(0.0, 2.0),
+    quote=st.booleans(),
+    V=st.floats(1e4, 1e9),
+)
+def test_inside_bands_and_never_dearer_than_full(
+    ws: tuple[list[float], list[float]],
+    band: float,
+    bps: float,
+    depth: float,
+    fixed: float,
+    kappa: float,
+    quote: bool,
+    V: float,
+) -> None:
     raw_w, raw_t = map(np.array, ws)
     if raw_w.sum() == 0:
         raw_w[0] = 1.0
@@ -82,7 +116,9 @@ def test_inside_bands_and_never_dearer_than_full(ws: tuple[list[float], list[flo
 
 @settings(max_examples=200, deadline=None)
 @given(ws=simplex, band=st.floats(0.01, 0.2), kappa=st.floats(1e-3, 5.0))
-def test_zero_costs_reproduce_full_and_band_edge(ws: tuple[list[float], list[float]], band: float, kappa: float) -> None:
+def test_zero_costs_reproduce_full_and_band_edge(
+    ws: tuple[list[float], list[float]], band: float, kappa: float
+) -> None:
     raw_w, raw_t = map(np.array, ws)
     if raw_w.sum() == 0:
         raw_w[0] = 1.0
@@ -128,7 +164,7 @@ def true_objective(w: np.ndarray, w0: np.ndarray, tau: np.ndarray, kappa: float,
 def test_fixed_cost_heuristic_near_brute_force() -> None:
     """Every subset of traded assets, solved exactly: the elimination heuristic is never worse
     than doing nothing and within a small gap of the best subset (numbers in docs/cost-study.md)."""
-    from ballast.planning.cost_kernel import _solve
+    from ballast.planning.cost_kernel import solve_convex
 
     rng = np.random.default_rng(3)
     gaps = []
@@ -148,7 +184,7 @@ def test_fixed_cost_heuristic_near_brute_force() -> None:
                 for i in subset:
                     lo[i], hi[i] = min(w0[i], tau[i]), max(w0[i], tau[i])
                 x = np.empty(n)
-                if np.isnan(_solve(w0, tau, kappa, np.full(n, 10e-4), np.zeros(n), lo, hi, x)):
+                if np.isnan(solve_convex(w0, tau, kappa, np.full(n, 10e-4), np.zeros(n), lo, hi, x)):
                     continue
                 best = min(best, true_objective(x, w0, tau, kappa, costs, V))
         assert heur <= true_objective(w0, w0, tau, kappa, costs, V) + 1e-15
@@ -179,14 +215,23 @@ def test_compiled_engine_equals_python_engine(crypto: pd.DataFrame, kw: dict) ->
 
 def test_gate_records_why_a_rebalance_was_skipped(crypto: pd.DataFrame) -> None:
     costs = ConstantProductPool(depth=2e7) + Gas(150_000, 30.0, "ETH")
-    r = ballast.backtest(crypto, target="BTC=0.4,ETH=0.3,USDT=0.3", rebalance="daily", band=0.05,
-                         plan="cost-aware", costs=costs, cash="USDT", capital=1e6)
+    r = ballast.backtest(
+        crypto,
+        target="BTC=0.4,ETH=0.3,USDT=0.3",
+        rebalance="daily",
+        band=0.05,
+        plan="cost-aware",
+        costs=costs,
+        cash="USDT",
+        capital=1e6,
+    )
     skipped = r.rebalances[r.rebalances.reason.str.contains("skipped: cost")]
     assert len(skipped) > 100
     assert not skipped.executed.any() and (skipped.n_trades == 0).all()
     for text in skipped.reason.head(20):
-        cost, benefit = (float(x.replace(",", "")) for x in
-                         text.split("skipped: cost ")[1].rstrip(")").split(" > benefit "))
+        cost, benefit = (
+            float(x.replace(",", "")) for x in text.split("skipped: cost ")[1].rstrip(")").split(" > benefit ")
+        )
         assert cost >= benefit
     # every executed rebalance leaves every weight inside its band
     post = r.weights.loc[r.rebalances.time[r.rebalances.executed]].to_numpy()
@@ -217,14 +262,19 @@ def test_executed_cost_never_above_full_on_the_same_state() -> None:
         m = Market(p[None, :], assets, pd.date_range("2024-01-01", periods=1))
         V = 10 ** rng.uniform(4, 9)
         w0, tau = rng.dirichlet(np.ones(n)), rng.dirichlet(np.ones(n))
-        costs = compile_costs(Proportional(rng.uniform(0, 50)) + ConstantProductPool(depth=V * rng.uniform(0.05, 20))
-                              + Gas(150_000, rng.uniform(0, 100), "ETH"), m)
+        costs = compile_costs(
+            Proportional(rng.uniform(0, 50))
+            + ConstantProductPool(depth=V * rng.uniform(0.05, 20))
+            + Gas(150_000, rng.uniform(0, 100), "ETH"),
+            m,
+        )
         q = int(rng.integers(-1, n))
         planner = CostAware(rng.uniform(0, 2), band=Band(rng.uniform(0.01, 0.2)), cash=assets[q] if q >= 0 else None)
         o = planner.plan_costed(TriggerState(m, 0, w0, tau, 0), V, costs)
         paid = []
         for w in (o.weights, tau):
             dv, c = np.empty(n), np.empty(n)
-            paid.append(execute(w0 * V / p, 0.0, p, w0, np.asarray(w, float), np.zeros(n, np.bool_), costs, 0, q, 0,
-                                 dv, c).cost)
+            paid.append(
+                execute(w0 * V / p, 0.0, p, w0, np.asarray(w, float), np.zeros(n, np.bool_), costs, 0, q, 0, dv, c).cost
+            )
         assert paid[0] <= paid[1] * (1 + 1e-9) + 1e-9

@@ -1,4 +1,5 @@
 """Execution plans: sells before buys, quote balance never negative, exchange rules respected."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -28,12 +29,19 @@ def books(draw: st.DrawFn) -> dict:
     weights["USDT"] = 1.0 - sum(v for k, v in weights.items() if k != "USDT")
     if weights["USDT"] < 0:
         weights["USDT"] = 0.0
-    per = {a: AssetRules(draw(st.sampled_from(STEPS)), 0.0, draw(st.sampled_from([0.0, 1.0, 10.0, 100.0])))
-           for a in assets}
-    return dict(prices=prices, holdings=holdings, weights=weights, rules=ExchangeRules(per_asset=per),
-                fee=draw(st.floats(0.0, 0.003)), max_slippage=draw(st.floats(0.002, 0.05)),
-                max_trade=draw(st.none() | st.floats(2e4, 1e6)),
-                depth={a: draw(st.floats(1e5, 1e8)) for a in assets[:-1]} if draw(st.booleans()) else None)
+    per = {
+        a: AssetRules(draw(st.sampled_from(STEPS)), 0.0, draw(st.sampled_from([0.0, 1.0, 10.0, 100.0]))) for a in assets
+    }
+    return dict(
+        prices=prices,
+        holdings=holdings,
+        weights=weights,
+        rules=ExchangeRules(per_asset=per),
+        fee=draw(st.floats(0.0, 0.003)),
+        max_slippage=draw(st.floats(0.002, 0.05)),
+        max_trade=draw(st.none() | st.floats(2e4, 1e6)),
+        depth={a: draw(st.floats(1e5, 1e8)) for a in assets[:-1]} if draw(st.booleans()) else None,
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -41,8 +49,17 @@ def books(draw: st.DrawFn) -> dict:
 def test_execution_plan_invariants(b: dict) -> None:
     if sum(b["holdings"][a] * b["prices"][a] for a in b["holdings"]) <= 0 or abs(sum(b["weights"].values()) - 1) > 1e-9:
         return
-    plan = plan_orders(b["holdings"], b["prices"], b["weights"], "USDT", rules=b["rules"], fee=b["fee"],
-                       max_slippage=b["max_slippage"], max_trade=b["max_trade"], depth=b["depth"])
+    plan = plan_orders(
+        b["holdings"],
+        b["prices"],
+        b["weights"],
+        "USDT",
+        rules=b["rules"],
+        fee=b["fee"],
+        max_slippage=b["max_slippage"],
+        max_trade=b["max_trade"],
+        depth=b["depth"],
+    )
     sides = [o.side for o in plan.orders]
     assert sides == sorted(sides, key=lambda s: s != "sell")  # every sale before every purchase
     bal = plan.quote_start
@@ -55,8 +72,15 @@ def test_execution_plan_invariants(b: dict) -> None:
             assert Decimal(repr(o.quantity)) % Decimal(repr(r.step_size)) == 0
         assert o.quantity * o.price >= r.min_notional
         assert o.price == pytest.approx(b["prices"][o.asset] / pq, rel=1e-15)
-        worst = o.quantity * o.price * ((1 - b["max_slippage"]) * (1 - b["fee"]) if o.side == "sell"
-                                        else -(1 + b["max_slippage"]) * (1 + b["fee"]))
+        worst = (
+            o.quantity
+            * o.price
+            * (
+                (1 - b["max_slippage"]) * (1 - b["fee"])
+                if o.side == "sell"
+                else -(1 + b["max_slippage"]) * (1 + b["fee"])
+            )
+        )
         bal += worst
         assert o.quote_after == pytest.approx(bal, rel=1e-12, abs=1e-9)
         assert bal >= 0.0  # never negative, even if every fill hits its limit
@@ -75,8 +99,18 @@ def test_tranches_respect_max_trade_and_pool_impact() -> None:
     holdings = {"BTC": 100.0, "ETH": 0.0, "USDT": 0.0}  # 5 M in BTC
     weights = {"BTC": 0.5, "ETH": 0.5, "USDT": 0.0}
     rules = ExchangeRules(AssetRules(step_size=0.0001, min_notional=10.0))
-    plan = plan_orders(holdings, prices, weights, "USDT", rules=rules, fee=0.001, max_slippage=0.01,
-                       max_trade={"BTC": 400_000.0}, depth={"ETH": 20e6}, slice_interval=300)
+    plan = plan_orders(
+        holdings,
+        prices,
+        weights,
+        "USDT",
+        rules=rules,
+        fee=0.001,
+        max_slippage=0.01,
+        max_trade={"BTC": 400_000.0},
+        depth={"ETH": 20e6},
+        slice_interval=300,
+    )
     btc = [o for o in plan.orders if o.asset == "BTC"]
     eth = [o for o in plan.orders if o.asset == "ETH"]
     assert all(o.notional <= 400_000.0 + 1e-6 for o in btc) and len(btc) == 7  # 2.5 M / 400 k

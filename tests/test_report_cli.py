@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import gbm
+from market_support import gbm
 from typer.testing import CliRunner
 
 from ballast.cli import app

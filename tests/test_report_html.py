@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
-from browser_support import browser, require_chromium  # noqa: F401  (fixture)
-from conftest import gbm
+from browser_support import require_chromium
+from market_support import gbm
 
 from ballast.engine.backtest import backtest
 from ballast.report import figures

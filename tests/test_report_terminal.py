@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from conftest import gbm
+from market_support import gbm
 from rich.console import Console
 
 from ballast.engine.backtest import backtest

@@ -1,16 +1,18 @@
 """The batched kernel against single backtests (bit for bit), grids, streaming, robustness."""
+
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import gbm
 
 import ballast
 from ballast.engine.metrics import METRIC_NAMES
 from ballast.errors import InputError
+from market_support import gbm
 
 
 def single(prices: pd.DataFrame, **kw: object) -> np.ndarray:
@@ -30,8 +32,14 @@ def assert_rows_equal_backtests(prices: pd.DataFrame, table: pd.DataFrame, fixed
 def test_band_grid_equals_single_runs_bitwise() -> None:
     df = gbm(6, 400, 0.6, seed=3)
     bands = np.linspace(0.005, 0.2, 25)
-    t = ballast.sweep(df, target="equal", band=bands, band_kind=["absolute", "relative", "hybrid"],
-                      plan=["full", "band-edge"], fee_bps=10)
+    t = ballast.sweep(
+        df,
+        target="equal",
+        band=bands,
+        band_kind=["absolute", "relative", "hybrid"],
+        plan=["full", "band-edge"],
+        fee_bps=10,
+    )
     assert len(t) == 25 * 3 * 2
     assert t["n_rebalances"].nunique() > 10  # the grid really spans different behaviour
     assert_rows_equal_backtests(df, t, dict(target="equal", fee_bps=10), ["band", "band_kind", "plan"])
@@ -39,42 +47,64 @@ def test_band_grid_equals_single_runs_bitwise() -> None:
 
 def test_calendars_costs_conventions_equal_single_runs(crypto: pd.DataFrame) -> None:
     fixed = dict(target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", band=0.1)
-    t = ballast.sweep(crypto, **fixed, rebalance=["never", "weekly", "monthly", 30],
-                      fee_bps=[0.0, 25.0], fixed_cost=[0.0, 20.0], min_trade=[0.0, 5000.0],
-                      convention=["exact", "bt"], cooldown=[0, 7])
+    t = ballast.sweep(
+        crypto,
+        **fixed,
+        rebalance=["never", "weekly", "monthly", 30],
+        fee_bps=[0.0, 25.0],
+        fixed_cost=[0.0, 20.0],
+        min_trade=[0.0, 5000.0],
+        convention=["exact", "bt"],
+        cooldown=[0, 7],
+    )
     assert len(t) == 4 * 2 * 2 * 2 * 2 * 2
     sample = t.iloc[::3]
-    assert_rows_equal_backtests(crypto, sample, fixed, ["rebalance", "fee_bps", "fixed_cost", "min_trade",
-                                                        "convention", "cooldown"])
+    assert_rows_equal_backtests(
+        crypto, sample, fixed, ["rebalance", "fee_bps", "fixed_cost", "min_trade", "convention", "cooldown"]
+    )
 
 
 def test_targets_and_capital_as_axes() -> None:
     df = gbm(3, 300, 0.5, seed=1)
-    t = ballast.sweep(df, target=["equal", "A0=0.5,A1=0.3,A2=0.2"], capital=[1e4, 1e6], band=[0.02, 0.1],
-                      fee_bps=10, fixed_cost=3.0)
+    t = ballast.sweep(
+        df, target=["equal", "A0=0.5,A1=0.3,A2=0.2"], capital=[1e4, 1e6], band=[0.02, 0.1], fee_bps=10, fixed_cost=3.0
+    )
     assert_rows_equal_backtests(df, t, dict(fee_bps=10, fixed_cost=3.0), ["target", "capital", "band"])
 
 
-def test_builders_round_trip_every_namedtuple_field() -> None:
-    """A field added to TriggerProgram/PlanSpec/CostArrays must also be added to sweep/kernel.py."""
+def test_rebuild_round_trips_every_namedtuple_field() -> None:
+    """The sweep rebuilds each configuration's TriggerProgram/PlanSpec/CostArrays from the pools
+    (sweep/kernel.py `rebuild`, generated from the field types): every field, compiled and not."""
+    from numba import njit
+
     from ballast.costs.base import CostArrays
     from ballast.engine.backtest import prepare, to_market
     from ballast.planning.base import PlanSpec
     from ballast.strategy import build_strategy
-    from ballast.sweep.kernel import build_costs, build_plan, build_program
+    from ballast.sweep.kernel import rebuild
     from ballast.sweep.pool import pool
     from ballast.triggers.base import TriggerProgram
 
     m = to_market(gbm(3, 60))
-    preps = [prepare(build_strategy(band=0.05, plan="band-edge", fee_bps=3), m),
-             prepare(build_strategy(rebalance="weekly", band=0.1, band_kind="relative", cooldown=2,
-                                    min_trade=7.0, fixed_cost=1.0), m)]
+    preps = [
+        prepare(build_strategy(band=0.05, plan="band-edge", fee_bps=3), m),
+        prepare(
+            build_strategy(
+                rebalance="weekly", band=0.1, band_kind="relative", cooldown=2, min_trade=7.0, fixed_cost=1.0
+            ),
+            m,
+        ),
+    ]
 
-    for field, nt, builder in (("program", TriggerProgram, build_program), ("plan", PlanSpec, build_plan),
-                               ("costs", CostArrays, build_costs)):
+    def compiled_rebuild(nt: type) -> object:
+        return njit(lambda P, idx, length, c: rebuild(nt, P, idx, length, c))
+
+    for field, nt in (("program", TriggerProgram), ("plan", PlanSpec), ("costs", CostArrays)):
         pooled = pool([getattr(p, field) for p in preps], nt._fields)
-        for c, p in enumerate(preps):
-            got = builder(pooled.pools, pooled.idx, pooled.length, c)
+        compiled = compiled_rebuild(nt)
+        for (c, p), use_numba in itertools.product(enumerate(preps), (False, True)):
+            args = (pooled.pools, pooled.idx, pooled.length, c)
+            got = compiled(*args) if use_numba else rebuild(nt, *args)
             want = getattr(p, field)
             assert type(got).__name__ == nt.__name__ and len(got) == len(nt._fields)
             for name in nt._fields:
@@ -85,7 +115,7 @@ def test_builders_round_trip_every_namedtuple_field() -> None:
                 assert np.array_equal(cut, w) and np.count_nonzero(g) == np.count_nonzero(cut), (field, name)
 
 
-def test_product_order_zip_and_streaming(tmp_path) -> None:  # noqa: ANN001
+def test_product_order_zip_and_streaming(tmp_path) -> None:
     df = gbm(4, 250, seed=2)
     t = ballast.sweep(df, band=[0.02, 0.05, 0.1], fee_bps=[1, 2])
     assert t["band"].tolist() == [0.02, 0.02, 0.05, 0.05, 0.1, 0.1]
@@ -93,8 +123,9 @@ def test_product_order_zip_and_streaming(tmp_path) -> None:  # noqa: ANN001
     assert t["config"].tolist() == list(range(6))
     z = ballast.sweep(df, band=[0.02, 0.05, 0.1], fee_bps=[1, 2, 3], zip=True)
     assert list(zip(z["band"], z["fee_bps"], strict=True)) == [(0.02, 1), (0.05, 2), (0.1, 3)]
-    big = ballast.sweep(df, band=np.linspace(0.01, 0.3, 40), rebalance=["never", "monthly"], chunk_size=7,
-                        out=tmp_path / "r.parquet")
+    big = ballast.sweep(
+        df, band=np.linspace(0.01, 0.3, 40), rebalance=["never", "monthly"], chunk_size=7, out=tmp_path / "r.parquet"
+    )
     back = pd.read_parquet(big)
     whole = ballast.sweep(df, band=np.linspace(0.01, 0.3, 40), rebalance=["never", "monthly"])
     pd.testing.assert_frame_equal(back, whole, check_dtype=False)
@@ -118,7 +149,7 @@ def test_axis_errors_name_the_axis() -> None:
         ballast.sweep(df, band=[*np.linspace(0.01, 0.2, 300), -0.1], chunk_size=100)
 
 
-def test_interrupt_keeps_finished_rows(tmp_path) -> None:  # noqa: ANN001
+def test_interrupt_keeps_finished_rows(tmp_path) -> None:
     from ballast.sweep.runner import ParquetSink, execute, prepare_sweep
 
     df = gbm(3, 200)
@@ -214,13 +245,16 @@ def test_risk_targets_and_volatility_triggers_equal_single_runs() -> None:
 
     df = gbm(4, 500, 0.5, seed=17)
     targets = [InverseVol(40), InverseVol(120), "equal"]
-    t = ballast.sweep(df, target=targets, vol_thresholds=[[0.3, 0.6], [0.45]], tracking_error=[0.01, 0.03],
-                      fee_bps=10)
+    t = ballast.sweep(df, target=targets, vol_thresholds=[[0.3, 0.6], [0.45]], tracking_error=[0.01, 0.03], fee_bps=10)
     assert len(t) == 3 * 2 * 2
-    for k, row in t.iterrows():
+    for _, row in t.iterrows():
         i, rest = divmod(int(row["config"]), 4)
-        kw = dict(target=targets[i], vol_thresholds=[[0.3, 0.6], [0.45]][rest // 2],
-                  tracking_error=[0.01, 0.03][rest % 2], fee_bps=10)
+        kw = dict(
+            target=targets[i],
+            vol_thresholds=[[0.3, 0.6], [0.45]][rest // 2],
+            tracking_error=[0.01, 0.03][rest % 2],
+            fee_bps=10,
+        )
         want = single(df, **kw)
         assert np.array_equal(want, row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True), kw
     assert t["n_rebalances"].nunique() > 3
@@ -233,12 +267,15 @@ def test_configurations_with_and_without_series_leaves_share_a_chunk() -> None:
     """A volatility-regime leaf carries a per-period series and a calendar a per-period mask;
     configurations without them carry empty ones. One chunk holds both (padded, sweep/pool.py)."""
     df = gbm(4, 300, 0.5, seed=23)
-    t = ballast.sweep(df, vol_change=[None, 0.5], rebalance=["never", "monthly"], band=[0.03, 0.1],
-                      fee_bps=10)
+    t = ballast.sweep(df, vol_change=[None, 0.5], rebalance=["never", "monthly"], band=[0.03, 0.1], fee_bps=10)
     assert len(t) == 8
     for _, row in t.iterrows():
-        kw = dict(vol_change=None if np.isnan(row["vol_change"]) else float(row["vol_change"]),
-                  rebalance=row["rebalance"], band=float(row["band"]), fee_bps=10)
+        kw = dict(
+            vol_change=None if np.isnan(row["vol_change"]) else float(row["vol_change"]),
+            rebalance=row["rebalance"],
+            band=float(row["band"]),
+            fee_bps=10,
+        )
         assert np.array_equal(single(df, **kw), row[list(METRIC_NAMES)].to_numpy(np.float64), equal_nan=True), kw
 
 
@@ -285,8 +322,9 @@ def test_cost_aware_next_to_other_planners_equals_single_runs() -> None:
     which compiles no cost-aware code into their walk). One chunk mixing both is padded and must
     still equal single backtests bit for bit."""
     df = gbm(4, 300, 0.6, seed=12)
-    t = ballast.sweep(df, target="equal", band=[0.02, 0.08], plan=["full", "cost-aware", "band-edge"],
-                      fee_bps=25, fixed_cost=2.0)
+    t = ballast.sweep(
+        df, target="equal", band=[0.02, 0.08], plan=["full", "cost-aware", "band-edge"], fee_bps=25, fixed_cost=2.0
+    )
     assert_rows_equal_backtests(df, t, dict(target="equal", fee_bps=25, fixed_cost=2.0), ["band", "plan"])
     by_plan = t.groupby("plan")["n_trades"].sum()
     assert by_plan["cost-aware"] != by_plan["full"]  # the cost-aware plan really ran

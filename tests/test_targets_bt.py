@@ -13,6 +13,7 @@ Conventions that differ (and how the comparison handles them):
 - bt 1.4's ``TargetVol`` iterates ``temp["weights"]`` as a dict while ``WeighInvVol`` leaves a
   Series there; a one-line algo converts it (bt's own bug, not a convention).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -29,7 +30,7 @@ L = 60
 
 
 class _WeightsAsDict:
-    def __call__(self, target) -> bool:  # noqa: ANN001
+    def __call__(self, target) -> bool:
         target.temp["weights"] = dict(target.temp["weights"])
         return True
 
@@ -48,8 +49,9 @@ def compare(ours: ballast.Result, bt_equity: pd.Series, bt_weights: pd.DataFrame
     times = ours.rebalances.time
     full = times[(times >= ours.market.index[L]) & (times < ours.market.index[-1])]
     assert len(full) > 60
-    np.testing.assert_allclose(bt_weights.loc[full, cols].to_numpy(), ours.target_weights.loc[full, cols].to_numpy(),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        bt_weights.loc[full, cols].to_numpy(), ours.target_weights.loc[full, cols].to_numpy(), rtol=0, atol=1e-12
+    )
     t0 = full.iloc[0]
     a = ours.equity.loc[t0:] / ours.equity.loc[t0]
     b = bt_equity.loc[t0:] / bt_equity.loc[t0]
@@ -77,8 +79,14 @@ def test_vol_target_matches_bt_target_vol(majors: pd.DataFrame, target_vol: floa
 
     two = majors[["BTC", "ETH"]]
     ppy = ballast.Market.from_frame(two).periods_per_year
-    eq, w = run_bt(two, [bt.algos.WeighInvVol(lookback=pd.DateOffset(days=L)), _WeightsAsDict(),
-                         bt.algos.TargetVol(target_vol, lookback=pd.DateOffset(days=L), annualization_factor=ppy)])
+    eq, w = run_bt(
+        two,
+        [
+            bt.algos.WeighInvVol(lookback=pd.DateOffset(days=L)),
+            _WeightsAsDict(),
+            bt.algos.TargetVol(target_vol, lookback=pd.DateOffset(days=L), annualization_factor=ppy),
+        ],
+    )
     tg = VolTarget(InverseVol(L, assets=["BTC", "ETH"]), target_vol, L, max_leverage=100.0, reserve="CASH")
     ours = ballast.backtest(two, build_strategy(target=tg, rebalance="monthly", cash="CASH"))
     compare(ours, eq, w, ["BTC", "ETH"])

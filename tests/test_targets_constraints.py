@@ -1,5 +1,6 @@
 """Constraints: weight bounds and reserves on the path; the runway value floor and the turnover
 cap in the engine (compiled and Python alike)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ from ballast.strategy import build_strategy
 from ballast.targets import Fixed
 from ballast.targets.constraints import Bounds, Reserve, Runway, TurnoverLimit
 from ballast.targets.risk import InverseVol, RiskParity, VolTarget
-from conftest import gbm
+from market_support import gbm
 
 
 def crash_market(T: int = 400) -> pd.DataFrame:
@@ -72,8 +73,9 @@ def test_runway_floor_holds_at_every_rebalance(engine: str, setup: str) -> None:
     if setup == "fixed-costs":
         kw.update(fixed_cost=50.0)
     cash = None if setup == "reserve-not-quote" else "USDT"  # then the reserve's own leg pays fees too
-    r = ballast.backtest(crash_market(), build_strategy(target=target, cash=cash, capital=1_000_000.0, **kw),
-                         engine=engine)
+    r = ballast.backtest(
+        crash_market(), build_strategy(target=target, cash=cash, capital=1_000_000.0, **kw), engine=engine
+    )
     reb = r.rebalances[r.rebalances.executed]
     t_idx = r.market.index.get_indexer(reb.time)
     reserve = r.raw.weights[t_idx, 2] * r.raw.equity[t_idx]
@@ -111,8 +113,11 @@ def test_turnover_cap_limits_every_rebalance() -> None:
 def test_python_engine_matches_compiled_on_constraints(crypto: pd.DataFrame) -> None:
     inner = Bounds(RiskParity(60, assets=["BTC", "ETH", "LTC", "XRP"]), max_weight=0.4)
     target = TurnoverLimit(Runway(inner, "USDT", 40_000.0, 12), 0.3)
-    for kw in (dict(rebalance="weekly", band=0.08), dict(band=0.05, plan="band-edge"),
-               dict(rebalance="monthly", convention="bt", min_trade=2000.0)):
+    for kw in (
+        dict(rebalance="weekly", band=0.08),
+        dict(band=0.05, plan="band-edge"),
+        dict(rebalance="monthly", convention="bt", min_trade=2000.0),
+    ):
         s = build_strategy(target=target, fee_bps=10, cash="USDT", capital=1e6, **kw)
         a = ballast.backtest(crypto, s)
         b = ballast.backtest(crypto, s, engine="python")
@@ -132,8 +137,9 @@ def test_python_engine_matches_compiled_on_levered_vol_target(crypto: pd.DataFra
     np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
     pd.testing.assert_frame_equal(a.trades, b.trades)
     # A runway forbids borrowing the reserve: the floor wins over the leverage.
-    floored = ballast.backtest(crypto, build_strategy(target=Runway(inner, "USDT", 10_000.0, 6), cash="USDT",
-                                                      rebalance="weekly"))
+    floored = ballast.backtest(
+        crypto, build_strategy(target=Runway(inner, "USDT", 10_000.0, 6), cash="USDT", rebalance="weekly")
+    )
     assert floored.target_weights["USDT"].min() > 0
 
 
@@ -141,7 +147,7 @@ def test_python_only_planner_gets_the_constraints(crypto: pd.DataFrame) -> None:
     class Halfway(Planner):
         """A user planner the kernel cannot run: halfway to target."""
 
-        def plan(self, state):  # noqa: ANN001, ANN201
+        def plan(self, state):
             return 0.5 * (state.weights + state.target) if state.t > 0 else state.target.copy()
 
     target = Runway(Fixed({"BTC": 0.7, "ETH": 0.3}), "USDT", 50_000.0, 10)
@@ -158,13 +164,16 @@ def test_one_value_floor_only() -> None:
         ballast.backtest(gbm(3, 50).assign(C=1.0), build_strategy(target=two))
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Runway(Fixed("equal"), "USDT", -5.0, 12), "monthly_spend must be a number > 0"),
-    (lambda: Runway(Fixed("equal"), "USDT", 5.0, 0), "months must be a number > 0"),
-    (lambda: TurnoverLimit(Fixed("equal"), 0.0), "max_turnover must be a number > 0"),
-    (lambda: Reserve(Fixed("equal"), "USDT", 1.5), "min_weight must be a number >= 0 and <= 1"),
-    (lambda: Bounds(Fixed("equal"), max_weight={"BTC": -1}), r"max_weight\[BTC\] must be"),
-])
-def test_bad_constraint_parameters(make, message: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Runway(Fixed("equal"), "USDT", -5.0, 12), "monthly_spend must be a number > 0"),
+        (lambda: Runway(Fixed("equal"), "USDT", 5.0, 0), "months must be a number > 0"),
+        (lambda: TurnoverLimit(Fixed("equal"), 0.0), "max_turnover must be a number > 0"),
+        (lambda: Reserve(Fixed("equal"), "USDT", 1.5), "min_weight must be a number >= 0 and <= 1"),
+        (lambda: Bounds(Fixed("equal"), max_weight={"BTC": -1}), r"max_weight\[BTC\] must be"),
+    ],
+)
+def test_bad_constraint_parameters(make, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()

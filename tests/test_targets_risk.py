@@ -1,5 +1,6 @@
 """Risk targets: estimators against scikit-learn / PyPortfolioOpt / pandas, solvers against
 PyPortfolioOpt and cvxpy, exact risk parity, warm-up, and no look-ahead."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,9 +12,15 @@ from hypothesis import strategies as st
 from ballast.market import Market
 from ballast.targets.constraints import Bounds, Reserve
 from ballast.targets.risk import (
-    InverseVol, MinVariance, RiskParity, VolTarget, covariance, erc_weights, min_variance_weights,
+    InverseVol,
+    MinVariance,
+    RiskParity,
+    VolTarget,
+    covariance,
+    erc_weights,
+    min_variance_weights,
 )
-from conftest import gbm
+from market_support import gbm
 
 
 def random_cov(rng: np.random.Generator, n: int, cond: float = 1e3) -> np.ndarray:
@@ -54,7 +61,7 @@ def test_sample_covariance_is_ddof_one(window: np.ndarray) -> None:
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 40), log_cond=st.floats(0.0, 5.0))
 def test_risk_contributions_equal(seed: int, n: int, log_cond: float) -> None:
-    S = random_cov(np.random.default_rng(seed), n, 10.0 ** log_cond)
+    S = random_cov(np.random.default_rng(seed), n, 10.0**log_cond)
     w = erc_weights(S)
     rc = w * (S @ w) / (w @ S @ w)
     assert np.all(w > 0) and abs(w.sum() - 1) < 1e-12
@@ -70,8 +77,9 @@ def test_risk_parity_matches_pypfopt() -> None:
         unit = S / np.mean(np.diag(S))  # same weights, solver-friendly scale (y of order 1)
         opt = BaseConvexOptimizer(12, weight_bounds=(1e-9, 100.0))
         # The same log-barrier problem, solved by PyPortfolioOpt's cvxpy route, then normalised.
-        raw = opt.convex_objective(lambda w, S=unit: 0.5 * cp.quad_form(w, S) - cp.sum(cp.log(w)),
-                                   weights_sum_to_one=False)
+        raw = opt.convex_objective(
+            lambda w, S=unit: 0.5 * cp.quad_form(w, S) - cp.sum(cp.log(w)), weights_sum_to_one=False
+        )
         ref = np.array(list(raw.values()))
         ref /= ref.sum()
         np.testing.assert_allclose(erc_weights(S), ref, atol=1e-5)
@@ -86,7 +94,8 @@ def test_min_variance_matches_cvxpy(bounds: tuple[float, float]) -> None:
         x = cp.Variable(15)
         unit = S / np.mean(np.diag(S))  # same minimiser, a scale the solver's tolerances suit
         cp.Problem(cp.Minimize(cp.quad_form(x, unit)), [cp.sum(x) == 1, x >= bounds[0], x <= bounds[1]]).solve(
-            solver=cp.CLARABEL)
+            solver=cp.CLARABEL
+        )
         w = min_variance_weights(S, *bounds)
         assert w.sum() == pytest.approx(1.0, abs=1e-12)
         assert np.all(w >= bounds[0] - 1e-12) and np.all(w <= bounds[1] + 1e-12)
@@ -105,7 +114,7 @@ def test_risk_parity_path_rows_solve_their_window(market: Market, shrinkage: str
     path = RiskParity(40, shrinkage).path(market)
     R = market.returns
     for t in (40, 41, 79, 80, 81, 250, 399):
-        np.testing.assert_allclose(path[t], erc_weights(covariance(R[t - 39:t + 1], shrinkage)), atol=1e-9)
+        np.testing.assert_allclose(path[t], erc_weights(covariance(R[t - 39 : t + 1], shrinkage)), atol=1e-9)
 
 
 def test_min_variance_path_matches_cvxpy(market: Market) -> None:
@@ -113,10 +122,11 @@ def test_min_variance_path_matches_cvxpy(market: Market) -> None:
 
     path = MinVariance(50, bounds=(0.05, 0.3)).path(market)
     for t in (50, 200, 399):
-        S = covariance(market.returns[t - 49:t + 1], "ledoit_wolf")
+        S = covariance(market.returns[t - 49 : t + 1], "ledoit_wolf")
         x = cp.Variable(6)
-        cp.Problem(cp.Minimize(cp.quad_form(x, S / np.mean(np.diag(S)))),
-                   [cp.sum(x) == 1, x >= 0.05, x <= 0.3]).solve(solver=cp.CLARABEL)
+        cp.Problem(cp.Minimize(cp.quad_form(x, S / np.mean(np.diag(S)))), [cp.sum(x) == 1, x >= 0.05, x <= 0.3]).solve(
+            solver=cp.CLARABEL
+        )
         np.testing.assert_allclose(path[t], x.value, atol=1e-5)
 
 
@@ -131,10 +141,10 @@ def test_inverse_vol_rolling_matches_pandas(market: Market) -> None:
 def test_inverse_vol_ewma_matches_pandas(market: Market) -> None:
     L = 30
     path = InverseVol(L, "ewma").path(market)
-    r2 = pd.DataFrame(market.returns ** 2)
-    seed = r2.iloc[1:L + 1].mean()
+    r2 = pd.DataFrame(market.returns**2)
+    seed = r2.iloc[1 : L + 1].mean()
     # pandas' adjust=False recursion y_k = (1-a) y_{k-1} + a x_k, started from the seed at t = L.
-    seq = pd.concat([seed.to_frame().T, r2.iloc[L + 1:]], ignore_index=True)
+    seq = pd.concat([seed.to_frame().T, r2.iloc[L + 1 :]], ignore_index=True)
     var = seq.ewm(alpha=2 / (L + 1), adjust=False).mean().to_numpy()
     ref = (1 / np.sqrt(var)) / (1 / np.sqrt(var)).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(path[L:], ref, rtol=1e-10)
@@ -155,7 +165,7 @@ def test_vol_target_hits_ex_ante_target(market: Market) -> None:
     tg = VolTarget(inner, 0.05, 50, reserve="A5")
     w = tg.path(market)
     for t in (50, 120, 399):
-        S = np.cov(market.returns[t - 49:t + 1].T)
+        S = np.cov(market.returns[t - 49 : t + 1].T)
         risky = w[t].copy()
         risky[5] = 0.0
         assert np.sqrt(risky @ S @ risky * market.periods_per_year) == pytest.approx(0.05, rel=1e-10)
@@ -171,10 +181,10 @@ TARGETS = {
     "risk_parity_cc": lambda: RiskParity(20, "constant_correlation"),
     "risk_parity_sample": lambda: RiskParity(25, None),
     "min_variance": lambda: MinVariance(20, bounds=(0.05, 0.5)),
-    "vol_target": lambda: VolTarget(RiskParity(20, assets=["A0", "A1", "A2"]), 0.3, 20, reserve="A4",
-                                    max_leverage=2.0),
-    "bounds_reserve": lambda: Reserve(Bounds(RiskParity(20, assets=["A0", "A1", "A2", "A3"]), max_weight=0.3),
-                                      "A4", 0.2),
+    "vol_target": lambda: VolTarget(RiskParity(20, assets=["A0", "A1", "A2"]), 0.3, 20, reserve="A4", max_leverage=2.0),
+    "bounds_reserve": lambda: Reserve(
+        Bounds(RiskParity(20, assets=["A0", "A1", "A2", "A3"]), max_weight=0.3), "A4", 0.2
+    ),
 }
 
 
@@ -186,7 +196,7 @@ def test_no_look_ahead(name: str, t: int, seed: int, scale: float) -> None:
     df = gbm(5, 120, seed=3)
     rng = np.random.default_rng(seed)
     bumped = df.copy()
-    bumped.iloc[t + 1:] *= rng.uniform(1 / scale, scale, size=bumped.iloc[t + 1:].shape) if scale > 1 else scale
+    bumped.iloc[t + 1 :] *= rng.uniform(1 / scale, scale, size=bumped.iloc[t + 1 :].shape) if scale > 1 else scale
     a = TARGETS[name]().path(Market.from_frame(df, 252.0))
     b = TARGETS[name]().path(Market.from_frame(bumped, 252.0))
     np.testing.assert_array_equal(a[: t + 1], b[: t + 1])
@@ -204,15 +214,18 @@ def test_zero_volatility_asset_is_a_clear_error() -> None:
     assert np.all(w[:, 3] == 0.0)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: RiskParity(1), "lookback must be an integer number of periods >= 2"),
-    (lambda: RiskParity(60, "oas"), "shrinkage must be"),
-    (lambda: InverseVol(60, "garch"), "estimator must be one of rolling, ewma"),
-    (lambda: MinVariance(60, bounds=(0.5, 0.2)), "0 <= min <= max <= 1"),
-    (lambda: VolTarget(RiskParity(60), -0.1), "target_vol must be a positive"),
-    (lambda: VolTarget(RiskParity(60), 0.2, max_leverage=0), "max_leverage must be a positive"),
-])
-def test_bad_parameters_name_the_field(make, message: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: RiskParity(1), "lookback must be an integer number of periods >= 2"),
+        (lambda: RiskParity(60, "oas"), "shrinkage must be"),
+        (lambda: InverseVol(60, "garch"), "estimator must be one of rolling, ewma"),
+        (lambda: MinVariance(60, bounds=(0.5, 0.2)), "0 <= min <= max <= 1"),
+        (lambda: VolTarget(RiskParity(60), -0.1), "target_vol must be a positive"),
+        (lambda: VolTarget(RiskParity(60), 0.2, max_leverage=0), "max_leverage must be a positive"),
+    ],
+)
+def test_bad_parameters_name_the_field(make, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()
 

@@ -1,4 +1,5 @@
 """Calendar, band and combinator triggers: when they fire and the reason they record."""
+
 from __future__ import annotations
 
 import numpy as np

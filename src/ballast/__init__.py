@@ -8,8 +8,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "backtest": "ballast.engine.backtest",
     "Result": "ballast.engine.result",
@@ -67,7 +65,23 @@ _SUBPACKAGES = {"targets", "triggers", "planning", "costs", "engine", "sweep", "
                 "data", "config", "strategy", "market", "cli"}
 
 
+__version__: str  # resolved on first use by __getattr__ (below)
+
+
+def _version() -> str:
+    """The installed distribution's version: pyproject.toml is its one source."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ballast")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     if name in _SUBPACKAGES:
         return import_module(f"ballast.{name}")
     module = _LAZY.get(name)

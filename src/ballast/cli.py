@@ -117,6 +117,8 @@ def backtest(
     capital: Annotated[float | None, typer.Option(help="Starting value (default 1,000,000).")] = None,
     convention: Annotated[str | None, typer.Option(help="exact|bt accounting")] = None,
     allow_short: Annotated[bool, typer.Option("--allow-short", help="Accept negative target weights.")] = False,
+    yields: Annotated[str | None, typer.Option("--yield", help="Constant APYs: USDC=0.05,ETH=0.03 (replaces [yield]).")] = None,
+    spend: Annotated[str | None, typer.Option(help="A recurring outflow: 50000/month (adds to [[flows]]).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write equity/weights/trades/rebalances CSV here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML tearsheet here.")] = None,
@@ -134,7 +136,8 @@ def backtest(
             "rebalance": rebalance, "band": band, "band_kind": band_kind, "plan": plan,
             "risk_aversion": risk_aversion,
             "fee_bps": fee_bps, "fixed_cost": fixed_cost, "min_trade": min_trade, "cash": cash,
-            "capital": capital, "convention": convention, "allow_short": allow_short or None})
+            "capital": capital, "convention": convention, "allow_short": allow_short or None,
+            "yields": yields, "spend": spend})
         announce_compile()
         with console.status("compiling and running the backtest…", spinner="dots") if not as_json else _null():
             result = run(data["prices"], strategy, relatives=data["relatives"], fill=data["fill"],
@@ -432,9 +435,10 @@ def _ledger(db: str | None) -> Any:
 
 
 def live_errors() -> tuple[type[BaseException], ...]:
+    from ballast.live.lease import LeaseError
     from ballast.live.ledger import LedgerUnavailable
 
-    return (*user_errors(), LedgerUnavailable)
+    return (*user_errors(), LedgerUnavailable, LeaseError)
 
 
 @app.command()
@@ -454,9 +458,13 @@ def run(
     """Run a strategy live: observe, decide, execute or propose — every step in the ledger."""
     import os
 
+    import signal
+
     from ballast.live.service import RunSettings, open_service, setup_logging
 
     setup_logging(log_json)
+    # `kill` / `systemctl stop` is a clean exit too: the runner lease is released, not left to expire
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         svc = open_service(str(strategy_file), RunSettings(db=db or os.environ.get("BALLAST_DB"), source=source,
                                                           executor=executor, speed=speed, dry_run=dry_run,
@@ -666,6 +674,42 @@ def proposals_settle(
     except live_errors() as exc:
         fail(_message(exc))
     console.print(f"proposal {proposal_id}: settled" + ("" if out.changed else " (already)"))
+
+
+ledger_app = typer.Typer(no_args_is_help=True, help="Back up and restore a SQLite ledger.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("backup")
+def ledger_backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """A consistent copy of the ledger (safe while the service runs), checked before it is kept."""
+    from ballast.live.backup import backup
+
+    try:
+        path = backup(_db(db), out, force)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"backed up {_db(db)} to {path}")
+
+
+@ledger_app.command("restore")
+def ledger_restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `ballast ledger backup`.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing ledger (it is kept, renamed).")] = False,
+) -> None:
+    """Make the ledger a copy of a backup (refused while a runner uses it)."""
+    from ballast.live.backup import restore
+
+    try:
+        moved = restore(backup_file, _db(db), force)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"restored {_db(db)} from {backup_file}" + (f"; the previous file is now {moved}" if moved else ""))
 
 
 @app.command()

@@ -163,6 +163,10 @@ class StrategyFile(Section):
     plan: PlanSection = Field(default_factory=PlanSection)
     costs: CostsSection = Field(default_factory=CostsSection)
     portfolio: PortfolioSection = Field(default_factory=PortfolioSection)
+    # Treasury sections, validated by ballast.treasury_config (they read rate and flow files).
+    yield_: dict[str, Any] | None = Field(default=None, alias="yield")
+    flows: list[Any] | None = None
+    treasury: dict[str, Any] | None = None
     # Sections owned by other runners (sweep grids, live service, reports) are validated there.
     sweep: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
@@ -194,7 +198,12 @@ class StrategyFile(Section):
         models.extend(pool.model() for pool in self.costs.pools)
         if self.costs.gas is not None:
             models.append(Gas(**self.costs.gas.model_dump()))
+        from ballast.treasury_config import build_flows, build_yields
+
+        base = self.source.parent if self.source is not None else Path(".")
         return {
+            "yields": build_yields(self.yield_, base),
+            "flows": build_flows(self.flows, self.treasury, base),
             "target": build_target(self.target),
             "rebalance": self.trigger.rebalance,
             "band": self.trigger.band,

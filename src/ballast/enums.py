@@ -5,6 +5,7 @@ it compiles, while enum members are a type of their own in every signature that 
 Neutral ground: the domain (targets, triggers, planning, costs) and the runners import from here,
 and this module imports nothing of ballast.
 """
+
 from __future__ import annotations
 
 # Accounting conventions (Strategy.convention; docs/conventions.md).
@@ -55,16 +56,53 @@ N_ACC = 9
 
 # The metrics, in the order of a metrics vector (engine/metrics.py) and of a sweep's columns.
 METRIC_NAMES = (
-    "final_wealth", "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
-    "calmar", "turnover", "total_costs", "n_rebalances", "n_trades", "mean_abs_drift",
-    "max_abs_drift", "tracking_error",
+    "final_wealth",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "turnover",
+    "total_costs",
+    "n_rebalances",
+    "n_trades",
+    "mean_abs_drift",
+    "max_abs_drift",
+    "tracking_error",
 )
-(M_FINAL_WEALTH, M_TOTAL_RETURN, M_CAGR, M_VOLATILITY, M_SHARPE, M_SORTINO, M_MAX_DRAWDOWN, M_CALMAR,
- M_TURNOVER, M_TOTAL_COSTS, M_N_REBALANCES, M_N_TRADES, M_MEAN_ABS_DRIFT, M_MAX_ABS_DRIFT,
- M_TRACKING_ERROR) = range(len(METRIC_NAMES))
+(
+    M_FINAL_WEALTH,
+    M_TOTAL_RETURN,
+    M_CAGR,
+    M_VOLATILITY,
+    M_SHARPE,
+    M_SORTINO,
+    M_MAX_DRAWDOWN,
+    M_CALMAR,
+    M_TURNOVER,
+    M_TOTAL_COSTS,
+    M_N_REBALANCES,
+    M_N_TRADES,
+    M_MEAN_ABS_DRIFT,
+    M_MAX_ABS_DRIFT,
+    M_TRACKING_ERROR,
+) = range(len(METRIC_NAMES))
 N_METRICS = len(METRIC_NAMES)
 
 # Covariance shrinkage (targets/risk_kernel.py).
 SHRINK_NONE = 0
 SHRINK_LEDOIT_WOLF = 1
 SHRINK_CONSTANT_CORRELATION = 2
+
+# Routing of scheduled flows (FlowSchedule.routing; flows/kernel.py).
+ROUTE_CASH = 0  # the flow's own asset only
+ROUTE_PRO_RATA = 1  # every holding in proportion
+ROUTE_REBALANCE = 2  # cash-flow rebalancing: most overweight sold first, most underweight bought first
+
+# Columns of the per-close flow record (TreasuryBook.closes; flows/kernel.py writes them).
+FLOW_PAID = 0  # value paid in (+) or out (−), as far as it could be paid
+FLOW_SHORTFALL = 1  # value of scheduled withdrawals that could not be paid
+FLOW_COST = 2  # trading costs of routing the flows
+N_FLOW_COLUMNS = 3

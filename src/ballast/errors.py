@@ -1,4 +1,5 @@
 """Errors that mean "the user's input is wrong": the CLI prints them without a traceback."""
+
 from __future__ import annotations
 
 

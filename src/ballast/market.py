@@ -3,6 +3,7 @@
 Every domain object (targets, triggers, planners, costs) reads this one immutable value, so
 they never touch files or DataFrames and the engine can hand the same arrays to numba.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,9 +30,7 @@ class Market:
             prices = prices.copy()
         object.__setattr__(self, "prices", prices)
         if prices.ndim != 2 or prices.shape != (len(self.index), len(self.assets)):
-            raise ValueError(
-                f"prices must be {len(self.index)}×{len(self.assets)}, got shape {prices.shape}"
-            )
+            raise ValueError(f"prices must be {len(self.index)}×{len(self.assets)}, got shape {prices.shape}")
         if self.periods_per_year <= 0:
             object.__setattr__(self, "periods_per_year", infer_periods_per_year(self.index))
 
@@ -64,9 +63,7 @@ class Market:
         try:
             return self.assets.index(name)
         except ValueError:
-            raise KeyError(
-                f"unknown asset {name!r}; the prices have: {', '.join(self.assets)}"
-            ) from None
+            raise KeyError(f"unknown asset {name!r}; the prices have: {', '.join(self.assets)}") from None
 
     def head(self, t: int) -> "Market":
         """The market as seen at the close of period ``t`` (rows 0..t): the no-look-ahead view."""
@@ -74,8 +71,9 @@ class Market:
 
     @classmethod
     def from_frame(cls, prices: pd.DataFrame, periods_per_year: float = 0.0) -> "Market":
-        return cls(prices.to_numpy(dtype=np.float64), tuple(map(str, prices.columns.tolist())),
-                   prices.index, periods_per_year)
+        return cls(
+            prices.to_numpy(dtype=np.float64), tuple(map(str, prices.columns.tolist())), prices.index, periods_per_year
+        )
 
 
 def infer_periods_per_year(index: pd.Index) -> float:

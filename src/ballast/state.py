@@ -3,6 +3,7 @@
 It lives on neutral ground (beside market.py) so that planners can read it without importing the
 triggers package.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -10,10 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
+from ballast.errors import InputError
+from ballast.flows import Flow, Flows, Recurring, parse_spend
 from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
+from ballast.yields import YieldSource, Yields
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -31,6 +34,8 @@ class Strategy:
     capital: float = 1_000_000.0
     convention: str = "exact"
     name: str = "strategy"
+    yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
+    flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -48,13 +53,15 @@ class Strategy:
 
     def describe(self) -> dict[str, object]:
         return {
-            "target": self.target.describe(),
+            "target": self.target.params(),
             "trigger": self.trigger.describe(),
             "plan": self.planner.describe(),
             "costs": self.costs.describe(),
             "cash": self.cash,
             "capital": self.capital,
             "convention": self.convention,
+            **({"yields": self.yields.describe()} if self.yields else {}),
+            **({"flows": self.flows.describe()} if self.flows else {}),
         }
 
 
@@ -71,16 +78,27 @@ def parse_target(target: Target | Mapping[str, float] | str) -> Target:
     text = str(target).strip()
     if text == "equal":
         return Fixed("equal")
-    weights: dict[str, float] = {}
-    for part in text.split(","):
+    return Fixed(parse_pairs(text, f"target {text!r}", "'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'",
+                             "weight"))
+
+
+def parse_yields(text: str) -> Yields:
+    """``"USDC=0.05,ETH=0.03"``: constant APYs by asset (the CLI's ``--yield``)."""
+    return Yields(parse_pairs(text, f"--yield {text!r}", "NAME=APY pairs like 'USDC=0.05,ETH=0.03'", "the APY"))
+
+
+def parse_pairs(text: str, owner: str, expected: str, value_name: str) -> dict[str, float]:
+    """``"A=0.6,B=0.4"`` as a mapping; errors name ``owner`` and say what was ``expected``."""
+    out: dict[str, float] = {}
+    for part in str(text).split(","):
         name, sep, value = part.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"target {text!r}: expected 'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'")
+            raise InputError(f"{owner}: expected {expected}")
         try:
-            weights[name.strip()] = float(value)
+            out[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"target {text!r}: weight of {name.strip()!r} is not a number: {value!r}") from None
-    return Fixed(weights)
+            raise InputError(f"{owner}: {value_name} of {name.strip()!r} is not a number: {value!r}") from None
+    return out
 
 
 def short_assets(target: Target) -> list[str]:
@@ -131,6 +149,10 @@ def build_strategy(
     convention: str = "exact",
     name: str = "strategy",
     allow_short: bool = False,
+    yields: Yields | Mapping[str, YieldSource | float] | str | None = None,
+    flows: Flows | Sequence[Flow] | None = None,
+    spend: str | float | None = None,
+    routing: str | None = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -139,6 +161,8 @@ def build_strategy(
     ``vol_change``/``vol_thresholds`` add a `VolatilityRegime`, ``tracking_error`` a `TrackingError`.
     ``risk_aversion`` is CostAware's κ. A negative fixed weight (a short) is refused unless
     ``allow_short``; a band above 1 or a fee of 10000 bps or more is refused as a unit slip.
+    ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
+    ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -182,4 +206,24 @@ def build_strategy(
         if min_trade:
             models.append(MinTradeSize(min_trade))
         costs = Costs(*models)
-    return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name)
+    return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name,
+                    as_yields(yields), as_flows(flows, spend, routing))
+
+
+def as_yields(yields: Yields | Mapping[str, YieldSource | float] | str | None) -> Yields | None:
+    if yields is None or isinstance(yields, Yields):
+        return yields or None
+    return parse_yields(yields) if isinstance(yields, str) else Yields(yields)
+
+
+def as_flows(flows: Flows | Sequence[Flow] | None, spend: str | float | None, routing: str | None) -> Flows | None:
+    """The flows keyword, plus ``spend`` (a monthly outflow) and ``routing``, as one `Flows`."""
+    if isinstance(flows, Flows):
+        parts, routing, floor = list(flows.flows), routing or flows.routing, flows.runway_floor
+    else:
+        parts, floor = list(flows or ()), None
+    if spend is not None:
+        parts.append(parse_spend(spend) if isinstance(spend, str) else Recurring(-abs(float(spend)), "monthly"))
+    if not parts:
+        return None
+    return Flows(*parts, routing=routing or "cash", runway_floor=floor)

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ballast.api import models
-from ballast.api.security import Access
+from ballast.api.security import Access, RequestGuard, token_problem
 from ballast.errors import InputError
 from ballast.live.ledger import PROPOSAL_STATES, Ledger, LedgerUnavailable
 
@@ -30,6 +30,7 @@ EDGE_TOLERANCE = 1e-9
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"model": models.Problem, "description": "no bearer token"},
     403: {"model": models.Problem, "description": "wrong token, no token configured, or client not allowed"},
+    413: {"model": models.Problem, "description": "request body larger than the API accepts"},
 }
 bearer = HTTPBearer(auto_error=False, description="the API token (BALLAST_API_TOKEN or --token-file)")
 
@@ -45,32 +46,19 @@ def create_app(ledger: Ledger, access: Access, strategy: "Strategy | None" = Non
                   description="The live rebalancer's ledger: status, holdings against target, decisions, "
                               "proposals (approve/reject), equity and alerts. Mutations need the bearer token.")
     app.state.access = access
-
-    @app.middleware("http")
-    async def network_policy(request: Request, call_next: Any) -> Any:
-        host = request.client.host if request.client else None
-        if not access.host_ok(request.url.hostname):
-            return JSONResponse({"detail": f"unexpected Host {request.url.hostname!r}: open the dashboard as "
-                                           "http://127.0.0.1:PORT/ (or start with --allow-network-reads)"},
-                                status_code=400)
-        if not access.may_read(host):
-            return JSONResponse({"detail": "this server answers this machine only; start it with "
-                                           "--allow-network-reads to open it to the local network"},
-                                status_code=403)
-        return await call_next(request)
+    # Host/client checks, the token of a mutation and the body cap, before any body is read;
+    # CSP, X-Frame-Options and nosniff on every response.
+    app.add_middleware(RequestGuard, access=access)
 
     @app.exception_handler(LedgerUnavailable)
     async def unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
     def writer(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if access.token is None:
-            raise HTTPException(403, "this server has no API token configured: mutations are disabled "
-                                     "(set BALLAST_API_TOKEN or --token-file)")
-        if credentials is None:
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        if not access.token_ok(credentials.credentials):
-            raise HTTPException(403, "wrong token")
+        """Declares the bearer scheme in the schema; `RequestGuard` has refused a bad token already."""
+        bad = token_problem(access, None if credentials is None else f"Bearer {credentials.credentials}")
+        if bad is not None:
+            raise HTTPException(bad[0], bad[1], headers={"WWW-Authenticate": "Bearer"} if bad[0] == 401 else None)
 
     Writer = Depends(writer)
 

@@ -29,6 +29,17 @@ class Problem(BaseModel):
     detail: str
 
 
+class Runner(BaseModel):
+    """The runner lease: who runs (or last ran) the service on this ledger."""
+
+    host: str | None
+    pid: int | None
+    strategy: str | None
+    since: str | None
+    expires_at: str | None
+    released_at: str | None
+
+
 class Service(BaseModel):
     ledger_key: str
     strategy: str | None
@@ -39,6 +50,8 @@ class Service(BaseModel):
     dry_run: bool
     started_at: str | None
     heartbeat_at: str | None
+    running: bool = Field(description="a runner holds the ledger's lease and renewed it in time")
+    runner: Runner | None
 
 
 class CycleInfo(BaseModel):

@@ -4,6 +4,7 @@ Every model contributes to one `CostArrays` record; the cost of trading a value 
 period t is then ``trade_cost`` in costs/kernel.py — one function, used by the compiled engine,
 the pure-Python engine and the live paper broker alike, so they cannot disagree.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -49,7 +50,7 @@ class Costs(CostModel):
         flat: list[CostModel] = []
         for m in models:
             flat.extend(m.models if isinstance(m, Costs) else [m])
-        self.models = tuple(flat)
+        self.models: tuple[CostModel, ...] = tuple(flat)
 
     def contribute(self, arrays: CostArrays, market: Market) -> CostArrays:
         for m in self.models:
@@ -62,8 +63,17 @@ class Costs(CostModel):
 
 def zero_costs(market: Market) -> CostArrays:
     T, N = market.prices.shape
-    return CostArrays(np.zeros(N), np.zeros(T), 0.0, np.zeros(N, np.int64), np.zeros((T, N)),
-                      np.zeros(N), np.zeros(N), np.zeros((T, N)), np.zeros(N))
+    return CostArrays(
+        np.zeros(N),
+        np.zeros(T),
+        0.0,
+        np.zeros(N, np.int64),
+        np.zeros((T, N)),
+        np.zeros(N),
+        np.zeros(N),
+        np.zeros((T, N)),
+        np.zeros(N),
+    )
 
 
 def compile_costs(model: CostModel | None, market: Market) -> CostArrays:

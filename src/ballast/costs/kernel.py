@@ -11,20 +11,21 @@ slices (TWAP execution); each slice pays the fixed cost (gas) again, pro rata fo
 the cost stays continuous in the traded value and the exact self-financing solve keeps a unique
 solution.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 from numba import njit
-from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 
+from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 
 NEWTON_ITER = 255
 
 
 @njit(cache=True)
-def stableswap_d(x, amp):  # noqa: ANN001
+def stableswap_d(x, amp):
     """Curve's invariant D for balances ``x`` (float64[n]) and amplification A, by Newton.
 
     Whitepaper form: A·nⁿ·Σx + D = A·D·nⁿ + D^(n+1) / (nⁿ·Πx).
@@ -35,7 +36,7 @@ def stableswap_d(x, amp):  # noqa: ANN001
         s += x[k]
     if s == 0.0:
         return 0.0
-    ann = amp * n ** n
+    ann = amp * n**n
     d = s
     for _ in range(NEWTON_ITER):
         dp = d
@@ -49,14 +50,14 @@ def stableswap_d(x, amp):  # noqa: ANN001
 
 
 @njit(cache=True)
-def stableswap_y(x, i, d, amp):  # noqa: ANN001
+def stableswap_y(x, i, d, amp):
     """Balance of coin ``i`` that keeps invariant ``d`` given the other balances in ``x``.
 
     From the invariant: y² + (S′ + D/(A·nⁿ) − D)·y = D^(n+1) / (nⁿ·P′·A·nⁿ), S′ and P′ the sum and
     product of the other balances; solved by Newton's y ← (y² + c)/(2y + b) from y = D.
     """
     n = x.shape[0]
-    ann = amp * n ** n
+    ann = amp * n**n
     c = d
     s = 0.0
     for k in range(n):
@@ -75,7 +76,7 @@ def stableswap_y(x, i, d, amp):  # noqa: ANN001
 
 
 @njit(cache=True)
-def cp_swap_cost(depth, fee, value):  # noqa: ANN001
+def cp_swap_cost(depth, fee, value):
     """Constant product, both reserves worth ``depth``: value lost on one swap (fee included)."""
     if value > 0.0:  # buy: pay in = R·a / ((R − a)(1 − fee)) to receive a
         if value >= depth:
@@ -87,7 +88,7 @@ def cp_swap_cost(depth, fee, value):  # noqa: ANN001
 
 
 @njit(cache=True)
-def ss_swap_cost(depth, fee, amp, value):  # noqa: ANN001
+def ss_swap_cost(depth, fee, amp, value):
     """Two-coin StableSwap with both balances ``depth`` (pegged): value lost on one swap.
 
     Curve charges its fee on the output. D of a balanced pool is exactly 2·depth.
@@ -108,7 +109,7 @@ def ss_swap_cost(depth, fee, amp, value):  # noqa: ANN001
 
 
 @njit(cache=True)
-def swap_cost(kind, depth, fee, amp, value):  # noqa: ANN001
+def swap_cost(kind, depth, fee, amp, value):
     """Value lost on one swap of signed ``value`` through a pool of kind POOL_*."""
     if kind == POOL_CONSTANT_PRODUCT:
         return cp_swap_cost(depth, fee, value)
@@ -118,10 +119,9 @@ def swap_cost(kind, depth, fee, amp, value):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def trade_cost_parts(costs, i, t, value):  # noqa: ANN001
+def trade_cost_parts(costs, i, t, value):
     """(variable, fixed) cost of trading signed ``value`` of asset ``i`` at period ``t``."""
-    # Read every field in one block: a field read inside a branch keeps numba from pruning the
-    # reference counting of the tuple's arrays, which made each call ~100x slower.
+    # Every field in one block (docs/kernel-performance.md, "read tuple fields before branching").
     prop = costs.prop[i]
     fixed = costs.fixed[t] + costs.fixed_asset[t, i]
     k = costs.pool_kind[i]
@@ -149,17 +149,16 @@ def trade_cost_parts(costs, i, t, value):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def trade_cost(costs, i, t, value):  # noqa: ANN001
+def trade_cost(costs, i, t, value):
     """Total cost of trading signed ``value`` (currency) of asset ``i`` at period ``t``."""
     var, fixed = trade_cost_parts(costs, i, t, value)
     return var + fixed
 
 
 @njit(cache=True, inline="always")
-def plain_cost(prop, fixed, fixed_asset, i, t, value):  # noqa: ANN001
+def plain_cost(prop, fixed, fixed_asset, i, t, value):
     """`trade_cost`, bit for bit, of an asset without a pool, from the cost arrays its caller
-    read once: a tuple field read in a loop costs numba an atomic reference count per read, and
-    those were most of a rebalance's time."""
+    read once (docs/kernel-performance.md, "plain_cost")."""
     if value == 0.0:
         return 0.0
     return prop[i] * abs(value) + (fixed[t] + fixed_asset[t, i])

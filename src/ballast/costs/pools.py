@@ -5,19 +5,20 @@ describes the pool by its depth in the portfolio's currency (a number, a time se
 asset) and lets the compiled ``trade_cost`` price every trade. See costs/kernel.py for the value
 conventions (signed values, slicing of large swaps).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 from ballast.costs.base import CostArrays, CostModel, per_asset_vector
+from ballast.enums import POOL_CONSTANT_PRODUCT, POOL_STABLESWAP
 from ballast.market import Market
 
-Depth = Union[float, pd.Series, np.ndarray, Mapping[str, Union[float, pd.Series, np.ndarray]]]
+Depth: TypeAlias = float | pd.Series | np.ndarray | Mapping[str, float | pd.Series | np.ndarray]
 
 
 def _positive(who: str, name: str, value: float) -> float:
@@ -47,8 +48,9 @@ def _series(who: str, what: str, value: float | pd.Series | np.ndarray, market: 
         arr = s.to_numpy(dtype=np.float64)
         missing = np.flatnonzero(~np.isfinite(arr))
         if missing.size:
-            raise ValueError(f"{who}: {what} has no value at {market.index[missing[0]]} "
-                             f"(the series starts {value.index.min()})")
+            raise ValueError(
+                f"{who}: {what} has no value at {market.index[missing[0]]} (the series starts {value.index.min()})"
+            )
     elif np.ndim(value) == 0:
         arr = np.full(T, float(value))
     else:
@@ -66,8 +68,9 @@ def _assets(who: str, assets: Sequence[str] | None, market: Market) -> list[int]
         return list(range(market.n_assets))
     unknown = [a for a in assets if a not in market.assets]
     if unknown:
-        raise KeyError(f"{who}: unknown asset(s) {', '.join(map(repr, unknown))}; "
-                       f"the prices have: {', '.join(market.assets)}")
+        raise KeyError(
+            f"{who}: unknown asset(s) {', '.join(map(repr, unknown))}; the prices have: {', '.join(market.assets)}"
+        )
     return [market.assets.index(a) for a in assets]
 
 
@@ -93,7 +96,7 @@ def _depth_text(depth: Depth | None) -> str:
         return "unset"
     if isinstance(depth, Mapping):
         return "per asset"
-    return f"{float(depth):,.0f}" if np.ndim(depth) == 0 else "time series"  # type: ignore[arg-type]
+    return f"{float(depth):,.0f}" if np.ndim(depth) == 0 else "time series"  # type: ignore[arg-type,unused-ignore]
 
 
 class _Pool(CostModel):
@@ -102,8 +105,14 @@ class _Pool(CostModel):
     kind = 0
     who = "pool"
 
-    def __init__(self, fee: float, depth: Depth | None, assets: Sequence[str] | None,
-                 max_slippage: float | None, depth_follows_price: bool) -> None:
+    def __init__(
+        self,
+        fee: float,
+        depth: Depth | None,
+        assets: Sequence[str] | None,
+        max_slippage: float | None,
+        depth_follows_price: bool,
+    ) -> None:
         self.fee = _fraction(self.who, "fee", fee)
         self.depth = depth
         self.assets = None if assets is None else [str(a) for a in assets]
@@ -121,8 +130,10 @@ class _Pool(CostModel):
                 raise KeyError(f"{self.who}: depth has no entry for asset {name!r}")
             depth = depth[name]
         if depth is None:
-            raise ValueError(f"{self.who}: a backtest needs the pool depth in the portfolio currency, "
-                             "e.g. depth=20e6 (USD on each side of the pool)")
+            raise ValueError(
+                f"{self.who}: a backtest needs the pool depth in the portfolio currency, "
+                "e.g. depth=20e6 (USD on each side of the pool)"
+            )
         arr = _series(self.who, f"depth of {name}", depth, market)
         if self.depth_follows_price:
             arr = arr * market.prices[:, i] / market.prices[0, i]
@@ -133,8 +144,11 @@ class _Pool(CostModel):
             unknown = [a for a in self.depth if a not in market.assets]
             if unknown:
                 raise KeyError(f"{self.who}: depth names unknown asset(s) {', '.join(map(repr, unknown))}")
-        idx = _assets(self.who, self.assets if self.assets is not None or not isinstance(self.depth, Mapping)
-                      else list(self.depth), market)
+        idx = _assets(
+            self.who,
+            self.assets if self.assets is not None or not isinstance(self.depth, Mapping) else list(self.depth),
+            market,
+        )
         kind, depth = arrays.pool_kind.copy(), arrays.pool_depth.copy()
         fee, amp, sl = arrays.pool_fee.copy(), arrays.pool_amp.copy(), arrays.pool_slice.copy()
         frac = slice_fraction(self.kind, self.fee, self.amp(), self.max_slippage)
@@ -164,9 +178,17 @@ class ConstantProductPool(_Pool):
     kind = POOL_CONSTANT_PRODUCT
     who = "ConstantProductPool"
 
-    def __init__(self, reserve_in: float | None = None, reserve_out: float | None = None, fee: float = 0.003,
-                 *, depth: Depth | None = None, assets: Sequence[str] | None = None,
-                 max_slippage: float | None = 0.01, depth_follows_price: bool = False) -> None:
+    def __init__(
+        self,
+        reserve_in: float | None = None,
+        reserve_out: float | None = None,
+        fee: float = 0.003,
+        *,
+        depth: Depth | None = None,
+        assets: Sequence[str] | None = None,
+        max_slippage: float | None = 0.01,
+        depth_follows_price: bool = False,
+    ) -> None:
         self.reserve_in = None if reserve_in is None else _positive(self.who, "reserve_in", reserve_in)
         self.reserve_out = None if reserve_out is None else _positive(self.who, "reserve_out", reserve_out)
         if depth is None and self.reserve_in is not None:
@@ -231,12 +253,23 @@ class StableSwapPool(_Pool):
     kind = POOL_STABLESWAP
     who = "StableSwapPool"
 
-    def __init__(self, balances: Sequence[float] | None = None, A: float = 100.0, fee: float = 0.0004,
-                 *, depth: Depth | None = None, assets: Sequence[str] | None = None,
-                 max_slippage: float | None = 0.01, depth_follows_price: bool = False) -> None:
+    def __init__(
+        self,
+        balances: Sequence[float] | None = None,
+        A: float = 100.0,
+        fee: float = 0.0004,
+        *,
+        depth: Depth | None = None,
+        assets: Sequence[str] | None = None,
+        max_slippage: float | None = 0.01,
+        depth_follows_price: bool = False,
+    ) -> None:
         self.A = _positive(self.who, "A", A)
-        self.balances = None if balances is None else np.array(
-            [_positive(self.who, f"balances[{k}]", b) for k, b in enumerate(balances)], dtype=np.float64)
+        self.balances = (
+            None
+            if balances is None
+            else np.array([_positive(self.who, f"balances[{k}]", b) for k, b in enumerate(balances)], dtype=np.float64)
+        )
         if self.balances is not None and len(self.balances) < 2:
             raise ValueError("StableSwapPool: a pool needs at least 2 balances")
         if depth is None and self.balances is not None:
@@ -258,7 +291,7 @@ class StableSwapPool(_Pool):
         x = self._balances() if balances is None else np.asarray(balances, dtype=np.float64)
         return float(stableswap_d(x, self.A))
 
-    def get_y(self, i: int, balances: Sequence[float], d: float | None = None) -> float:
+    def get_y(self, i: int, balances: Sequence[float] | np.ndarray, d: float | None = None) -> float:
         """Balance of coin ``i`` keeping invariant ``d`` (default: that of the pool) given the others."""
         from ballast.costs.kernel import stableswap_y
 
@@ -285,9 +318,14 @@ class Gas(CostModel):
     or a time series (1 gwei = 1e-9 of the native asset per gas unit).
     """
 
-    def __init__(self, units_per_swap: float = 150_000, gas_price_gwei: float | pd.Series | np.ndarray = 30.0,
-                 native_asset: str = "ETH", extra_units_per_hop: float = 50_000,
-                 hops: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        units_per_swap: float = 150_000,
+        gas_price_gwei: float | pd.Series | np.ndarray = 30.0,
+        native_asset: str = "ETH",
+        extra_units_per_hop: float = 50_000,
+        hops: Mapping[str, int] | None = None,
+    ) -> None:
         self.units_per_swap = _positive("Gas", "units_per_swap", units_per_swap)
         self.extra_units_per_hop = float(extra_units_per_hop)
         if not (np.isfinite(self.extra_units_per_hop) and self.extra_units_per_hop >= 0):
@@ -305,8 +343,10 @@ class Gas(CostModel):
     def per_unit(self, market: Market) -> np.ndarray:
         """Currency per gas unit at each period."""
         if self.native_asset not in market.assets:
-            raise KeyError(f"Gas: native asset {self.native_asset!r} is not among the prices "
-                           f"({', '.join(market.assets)}); add it to the data's assets")
+            raise KeyError(
+                f"Gas: native asset {self.native_asset!r} is not among the prices "
+                f"({', '.join(market.assets)}); add it to the data's assets"
+            )
         gwei = _series("Gas", "gas_price_gwei", self.gas_price_gwei, market)
         return gwei * 1e-9 * market.prices[:, market.asset_index(self.native_asset)]
 
@@ -314,11 +354,10 @@ class Gas(CostModel):
         unit = self.per_unit(market)
         hops = per_asset_vector(1.0, {k: float(v) for k, v in self.hops.items()}, market, "Gas hops")
         extra = np.outer(unit, (hops - 1.0) * self.extra_units_per_hop)
-        return arrays._replace(fixed=arrays.fixed + self.units_per_swap * unit,
-                               fixed_asset=arrays.fixed_asset + extra)
+        return arrays._replace(fixed=arrays.fixed + self.units_per_swap * unit, fixed_asset=arrays.fixed_asset + extra)
 
     def describe(self) -> str:
-        g = f"{self.gas_price_gwei:g}" if np.ndim(self.gas_price_gwei) == 0 else "series"  # type: ignore[str-format]
+        g = f"{self.gas_price_gwei:g}" if np.ndim(self.gas_price_gwei) == 0 else "series"  # type: ignore[str-format,unused-ignore]
         return f"gas {self.units_per_swap:g} units @ {g} gwei {self.native_asset}"
 
 

@@ -1,4 +1,5 @@
 """The everyday costs: a proportional fee, a fixed cost per trade, a minimum trade size."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -21,8 +22,9 @@ class Proportional(CostModel):
 
     def __init__(self, bps: float, per_asset: Mapping[str, float] | None = None) -> None:
         self.bps = _non_negative("Proportional", "bps", bps)
-        self.per_asset = {str(k): _non_negative("Proportional", f"per_asset[{k}]", v)
-                          for k, v in (per_asset or {}).items()}
+        self.per_asset = {
+            str(k): _non_negative("Proportional", f"per_asset[{k}]", v) for k, v in (per_asset or {}).items()
+        }
 
     def contribute(self, arrays: CostArrays, market: Market) -> CostArrays:
         bps = per_asset_vector(self.bps, self.per_asset, market, "Proportional")

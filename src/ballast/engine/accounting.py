@@ -25,7 +25,7 @@ ROUNDING = 1e-12  # trades smaller than this fraction of the portfolio are round
 
 
 @njit(cache=True)
-def _costs_at(units, p, share, traded, x_skip, v, costs, t, quote):  # noqa: ANN001
+def _costs_at(units, p, share, traded, x_skip, v, costs, t, quote):
     """Σ costs of the traded legs if the portfolio is worth ``v`` after costs; traded leg i then
     holds share[i]·(v − x_skip). Out of line: pools are rare, and each inlined copy of
     `trade_cost` costs seconds of compile time (docs/kernel-performance.md, "out of line")."""
@@ -37,7 +37,7 @@ def _costs_at(units, p, share, traded, x_skip, v, costs, t, quote):  # noqa: ANN
 
 
 @njit(cache=True, inline="always")
-def _plain_costs_at(units, p, share, traded, x_skip, v, prop, fixed, fixed_asset, t, quote):  # noqa: ANN001
+def _plain_costs_at(units, p, share, traded, x_skip, v, prop, fixed, fixed_asset, t, quote):
     """`_costs_at` when no traded leg goes through a pool, from arrays read once (see plain_cost)."""
     c = 0.0
     for i in range(p.shape[0]):
@@ -47,14 +47,14 @@ def _plain_costs_at(units, p, share, traded, x_skip, v, prop, fixed, fixed_asset
 
 
 @njit(cache=True, inline="always")
-def _value_after_costs(units, p, share, traded, x_skip, V, costs, t, quote, plain):  # noqa: ANN001
+def _value_after_costs(units, p, share, traded, x_skip, V, costs, t, quote, plain):
     """Solve V′ = V − C(V′): secant steps on gap(v) = V − C(v) − v, which is piecewise smooth and
     decreasing (exact in two or three steps on piecewise-linear costs), guarded by the plain
     fixed-point step (a contraction while marginal costs stay below 100 %). The first step is
     the fixed-point step from v = V.
 
     ``plain``: no traded leg has a pool, so C is evaluated from three arrays read once here.
-    One evaluation site per kind of C: each inlined copy is compile time."""
+    One evaluation site per kind of C (docs/kernel-performance.md, "out of line")."""
     prop = costs.prop
     fixed = costs.fixed
     fixed_asset = costs.fixed_asset
@@ -83,7 +83,7 @@ def _value_after_costs(units, p, share, traded, x_skip, V, costs, t, quote, plai
 
 
 @njit(cache=True, inline="always")
-def no_pool(pool_kind, traded, quote):  # noqa: ANN001
+def no_pool(pool_kind, traded, quote):
     """Whether no traded leg (the quote asset aside) goes through an AMM pool."""
     for i in range(traded.shape[0]):
         if traded[i] and i != quote and pool_kind[i] != POOL_NONE:
@@ -92,7 +92,7 @@ def no_pool(pool_kind, traded, quote):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):  # noqa: ANN001
+def solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):
     """Exact self-financing rebalance to weights ``w``; fills ``hold`` (new values), returns V′
     (−1 when nothing is tradeable).
 
@@ -101,7 +101,7 @@ def solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold): 
     proportion to their planned weights.
     """
     n = p.shape[0]
-    min_trade = costs.min_trade  # read once (docs/kernel-performance.md, "read fields first")
+    min_trade = costs.min_trade  # read once (docs/kernel-performance.md, "read tuple fields before branching")
     V = cash
     for i in range(n):
         V += units[i] * p[i]
@@ -134,7 +134,7 @@ def solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold): 
 
 
 @njit(cache=True)
-def _leg_costs(costs, t, quote, dv, cost):  # noqa: ANN001
+def _leg_costs(costs, t, quote, dv, cost):
     """cost[i] = trade_cost of each traded value dv[i] (the quote asset's leg is free)."""
     for i in range(dv.shape[0]):
         if dv[i] != 0.0 and i != quote:
@@ -142,7 +142,7 @@ def _leg_costs(costs, t, quote, dv, cost):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _bt_leg(costs, i, t, amount):  # noqa: ANN001
+def _bt_leg(costs, i, t, amount):
     """bt's allocate(): traded value d with d + c(d) = amount (buy) or d − c(d) = −amount (sell).
     Returns (signed traded value, its cost)."""
     a = abs(amount)
@@ -160,7 +160,7 @@ def _bt_leg(costs, i, t, amount):  # noqa: ANN001
 
 
 @njit(cache=True)
-def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost):  # noqa: ANN001
+def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost):
     """Trade from ``units`` (+ ``cash``) to the planned weights ``w_new`` at prices ``p``.
 
     Updates ``units`` in place and writes each asset's traded value (signed) and cost into ``dv``
@@ -173,11 +173,11 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
 
 
 @njit(cache=True, inline="always")
-def execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost,  # noqa: ANN001
+def execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost,
                          traded, hold):
     """`execute` with the solve's scratch arrays from the caller: the walk allocates them once."""
     n = p.shape[0]
-    prop = costs.prop  # read once, before any branch (see plain_cost)
+    prop = costs.prop  # read once, before any branch (docs/kernel-performance.md, "plain_cost")
     fixed = costs.fixed
     fixed_asset = costs.fixed_asset
     pool_kind = costs.pool_kind

@@ -28,15 +28,23 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
 
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     """The compiled walk and the metrics (``record``: also the weights and the logs)."""
-    from ballast.engine.metrics import compute_metrics
+    from ballast.engine.treasury import new_book
+    from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.valuation import target_returns
     from ballast.engine.walk import simulate
+    from ballast.flows import no_flows
+    from ballast.yields import no_yields
 
     assert p.program is not None and p.plan is not None
-    walk = simulate(p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan,
-                    p.costs, p.quote, CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
-    m = compute_metrics(walk.equity, walk.acc, float(p.strategy.capital), float(p.market.periods_per_year))
-    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades)
+    args = (p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan,
+            p.costs, p.quote, CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
+    book = new_book(*p.market.prices.shape, record) if p.treasury else None
+    if book is None:  # the plain walk: none of the treasury machinery is compiled
+        walk = simulate(*args)
+    else:
+        walk = simulate(*args, p.yields or no_yields(), p.flows or no_flows(), book)
+    m = run_metrics(p, walk.equity, walk.acc, book)
+    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book)
 
 
 def run_prepared(p: Prepared, engine: str = "auto") -> Result:
@@ -52,11 +60,11 @@ def run_prepared(p: Prepared, engine: str = "auto") -> Result:
     def baseline() -> Result:
         hold = p.strategy.buy_and_hold()
         q = prepare(hold, p.market)
-        return Result(hold, p.market, q.targets, run_compiled(q))
+        return Result(hold, p.market, q.targets, run_compiled(q), prepared=q)
 
     targets = decision_targets(p.strategy.target, p.market, p.targets, raw.equity, raw.weights,
                                float(p.strategy.capital))
-    return Result(p.strategy, p.market, targets, raw, baseline)
+    return Result(p.strategy, p.market, targets, raw, baseline, prepared=p)
 
 
 def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] | None:

@@ -21,12 +21,12 @@ from numba.extending import intrinsic, overload
 
 
 @intrinsic
-def borrow(typingctx: Any, arr: types.Type) -> Any:  # noqa: ARG001
+def borrow(typingctx: Any, arr: types.Type) -> Any:
     """The same array (data, shape, strides) without an owner."""
     if not isinstance(arr, types.Array):
         return None
 
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:  # noqa: ARG001
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         src = context.make_array(arr)(context, builder, value=args[0])
         dst = context.make_array(arr)(context, builder)
         context.populate_array(dst, data=src.data, shape=src.shape, strides=src.strides,
@@ -56,26 +56,26 @@ def _borrow_fields(tup):  # noqa: ANN001, ANN202
 
 
 @intrinsic
-def float_bits(typingctx: Any, x: types.Type) -> Any:  # noqa: ARG001
+def float_bits(typingctx: Any, x: types.Type) -> Any:
     """The IEEE-754 bits of a float64 as an int64. For non-negative floats their order is the
     integers' order, and an integer max runs in SIMD lanes where a float max cannot (it must
     honour NaN and −0, which LLVM only drops under fast-math, and that would also reorder sums)."""
     if x != types.float64:
         return None
 
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:  # noqa: ARG001
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         return builder.bitcast(args[0], context.get_value_type(types.int64))
 
     return types.int64(types.float64), codegen
 
 
 @intrinsic
-def bits_float(typingctx: Any, b: types.Type) -> Any:  # noqa: ARG001
+def bits_float(typingctx: Any, b: types.Type) -> Any:
     """The float64 whose IEEE-754 bits are the int64 ``b`` (the inverse of `float_bits`)."""
     if b != types.int64:
         return None
 
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:  # noqa: ARG001
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         return builder.bitcast(args[0], context.get_value_type(types.float64))
 
     return types.float64(types.int64), codegen

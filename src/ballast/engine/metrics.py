@@ -11,10 +11,31 @@ import numpy as np
 from numba import njit
 
 from ballast.enums import (
-    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_REBALANCES,
-    ACC_TRADES, ACC_TURNOVER, M_CAGR, M_CALMAR, M_FINAL_WEALTH, M_MAX_ABS_DRIFT, M_MAX_DRAWDOWN,
-    M_MEAN_ABS_DRIFT, M_N_REBALANCES, M_N_TRADES, M_SHARPE, M_SORTINO, M_TOTAL_COSTS, M_TOTAL_RETURN,
-    M_TRACKING_ERROR, M_TURNOVER, M_VOLATILITY, METRIC_NAMES, N_METRICS,
+    ACC_ACTIVE_SUM,
+    ACC_ACTIVE_SUMSQ,
+    ACC_COSTS,
+    ACC_DRIFT_MAX,
+    ACC_DRIFT_SUM,
+    ACC_REBALANCES,
+    ACC_TRADES,
+    ACC_TURNOVER,
+    M_CAGR,
+    M_CALMAR,
+    M_FINAL_WEALTH,
+    M_MAX_ABS_DRIFT,
+    M_MAX_DRAWDOWN,
+    M_MEAN_ABS_DRIFT,
+    M_N_REBALANCES,
+    M_N_TRADES,
+    M_SHARPE,
+    M_SORTINO,
+    M_TOTAL_COSTS,
+    M_TOTAL_RETURN,
+    M_TRACKING_ERROR,
+    M_TURNOVER,
+    M_VOLATILITY,
+    METRIC_NAMES,
+    N_METRICS,
 )
 
 __all__ = ["METRIC_DOCS", "METRIC_NAMES", "compute_metrics", "metrics_dict"]
@@ -39,18 +60,23 @@ METRIC_DOCS = {
 }
 
 
+SUM_PLAIN = 0  # Σ x
+SUM_SQUARED_DEVIATION = 1  # Σ (x − m)²
+SUM_DOWNSIDE_SQUARES = 2  # Σ over x < 0 of x²
+
+
 @njit(cache=True, inline="always")
-def _term(v, m, kind):  # noqa: ANN001
-    if kind == 1:
+def _term(v, m, kind):
+    if kind == SUM_SQUARED_DEVIATION:
         return (v - m) * (v - m)
-    if kind == 2:
+    if kind == SUM_DOWNSIDE_SQUARES:
         return v * v if v < 0.0 else 0.0
     return v
 
 
 @njit(cache=True, inline="always")
-def _sum4(x, m, kind):  # noqa: ANN001
-    """Σ x (kind 0), Σ (x − m)² (kind 1) or Σ over x < 0 of x² (kind 2), in four lanes."""
+def _sum4(x, m, kind):
+    """The sum of kind SUM_* over ``x``, in four lanes (docs/kernel-performance.md, "four-lane sums")."""
     s0 = s1 = s2 = s3 = 0.0
     n = x.shape[0]
     j = 0
@@ -67,7 +93,7 @@ def _sum4(x, m, kind):  # noqa: ANN001
 
 
 @njit(cache=True)
-def compute_metrics(equity, acc, capital, periods_per_year):  # noqa: ANN001
+def compute_metrics(equity, acc, capital, periods_per_year):
     """The METRIC_NAMES values as a float array, indexed by the M_* codes of ballast.enums."""
     T = equity.shape[0]
     out = np.zeros(N_METRICS)
@@ -80,12 +106,11 @@ def compute_metrics(equity, acc, capital, periods_per_year):  # noqa: ANN001
     rets = np.empty(max(k, 0))
     for t in range(1, T):
         rets[t - 1] = equity[t] / equity[t - 1] - 1.0
-    # Sums in four lanes: one running sum over thousands of periods is a chain of dependent
-    # additions, most of this function's time.
-    m = _sum4(rets, 0.0, 0)
+    # Sums in four lanes (docs/kernel-performance.md, "four-lane sums").
+    m = _sum4(rets, 0.0, SUM_PLAIN)
     m = m / k if k > 0 else 0.0
-    ss = _sum4(rets, m, 1)
-    dd2 = _sum4(rets, 0.0, 2)
+    ss = _sum4(rets, m, SUM_SQUARED_DEVIATION)
+    dd2 = _sum4(rets, 0.0, SUM_DOWNSIDE_SQUARES)
     sd = math.sqrt(ss / (k - 1)) if k > 1 else 0.0
     down = math.sqrt(dd2 / k) if k > 0 else 0.0
     out[M_VOLATILITY] = sd * math.sqrt(periods_per_year)

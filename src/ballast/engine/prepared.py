@@ -6,12 +6,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ballast.costs.base import CostArrays, compile_costs
+from ballast.flows import FlowSchedule
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
 from ballast.strategy import Strategy
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
+from ballast.yields import YieldArrays
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,17 @@ class Prepared:
     plan: PlanSpec | None
     costs: CostArrays
     quote: int
+    yields: YieldArrays | None = None  # None: no yields, no borrowing costs (nothing compiled)
+    flows: FlowSchedule | None = None  # None: no scheduled flows
 
     @property
     def compiled(self) -> bool:
         return self.program is not None and self.plan is not None
+
+    @property
+    def treasury(self) -> bool:
+        """Whether yields or flows take part (the walk then writes a TreasuryBook)."""
+        return self.yields is not None or self.flows is not None
 
 
 def prepare(strategy: Strategy, market: Market) -> Prepared:
@@ -36,5 +45,7 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
     targets = check_weight_path(strategy.target.path(market), market, f"target {strategy.target.describe()}")
     quote = market.asset_index(strategy.cash) if strategy.cash else -1
     plan = with_constraints(strategy.planner.encode(market.assets), strategy.target, market)
+    yields = strategy.yields.encode(market, strategy.cash) if strategy.yields else None
+    flows = strategy.flows.encode(market, strategy.cash) if strategy.flows else None
     return Prepared(strategy, market, targets, compile_trigger(strategy.trigger, market),
-                    plan, compile_costs(strategy.costs, market), quote)
+                    plan, compile_costs(strategy.costs, market), quote, yields, flows)

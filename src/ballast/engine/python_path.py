@@ -6,27 +6,41 @@ the kernel to the last bit of the accounting (tested).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from ballast.costs.base import CostArrays
 from ballast.engine.accounting import execute
-from ballast.engine.metrics import compute_metrics
+from ballast.engine.treasury import new_book, treasury_close
+from ballast.engine.treasury_metrics import run_metrics
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
 from ballast.engine.valuation import target_return, value_and_weights
 from ballast.engine.walk import rebalance
 from ballast.enums import (
-    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
-    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, CONVENTION_CODES, N_ACC, PLAN_EXECUTED,
+    ACC_ACTIVE_SUM,
+    ACC_ACTIVE_SUMSQ,
+    ACC_COSTS,
+    ACC_DRIFT_MAX,
+    ACC_DRIFT_SUM,
+    ACC_FIRED,
+    ACC_REBALANCES,
+    ACC_TRADES,
+    ACC_TURNOVER,
+    CONVENTION_CODES,
+    N_ACC,
+    PLAN_EXECUTED,
 )
+from ballast.flows import no_flows
 from ballast.planning.base import PlanOutcome, PlanSpec, plan_step
 from ballast.planning.constraints_kernel import apply_constraints, floor_target
 from ballast.planning.full import Full
-from ballast.targets.constraints import with_constraints
 from ballast.state import TriggerState
+from ballast.targets.constraints import with_constraints
+from ballast.yields import no_yields
 
 
 class PlannedStep(NamedTuple):
@@ -93,12 +107,15 @@ def simulate_python(p: Prepared) -> RawRun:
     cost = np.empty(n)
     last_t = 0
     v_prev = cash
+    book = new_book(T, n, True) if p.treasury else None
+    yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
-        V = value_and_weights(units, cash, prices, t, w_pre)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
+        cash, _ = treasury_close(units, cash, prices, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
+        V = value_and_weights(units, cash, prices, t, w_pre)
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
             reason: str | None = "initial: form the portfolio"
@@ -132,13 +149,13 @@ def simulate_python(p: Prepared) -> RawRun:
             acc[ACC_ACTIVE_SUM] += a
             acc[ACC_ACTIVE_SUMSQ] += a * a
         v_prev = v_after
-    metrics = compute_metrics(equity, acc, float(s.capital), float(m.periods_per_year))
+    metrics = run_metrics(p, equity, acc, book)
 
-    def cols(rows: list[tuple], dtypes: tuple) -> tuple[np.ndarray, ...]:
+    def cols(rows: Sequence[tuple[float, ...]], dtypes: tuple[type, ...]) -> tuple[np.ndarray, ...]:
         return tuple(np.array([r[k] for r in rows], dtype=dt) for k, dt in enumerate(dtypes))
 
     return RawRun(equity, weights, acc, metrics,
                   RebalanceLog(*cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64, np.int64,
                                            np.float64, np.float64))),
                   TradeLog(*cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64))),
-                  reasons)
+                  reasons, book)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ballast.engine.metrics import METRIC_DOCS, metrics_dict
 from ballast.engine.records import RebalanceLog, TradeLog
+from ballast.engine.treasury_docs import TREASURY_DOCS
 from ballast.enums import PLAN_SKIPPED
 from ballast.market import Market
 from ballast.planning.base import skip_note
@@ -21,6 +22,8 @@ from ballast.state import TriggerState
 from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
+    from ballast.engine.treasury import TreasuryBook
+    from ballast.engine.treasury_metrics import TreasuryView
     from ballast.strategy import Strategy
 
 CONVENTIONS_TEXT = {
@@ -43,6 +46,7 @@ class RawRun:
     rebalances: RebalanceLog
     trades: TradeLog
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
+    treasury: "TreasuryBook | None" = None  # yields and flows, when the strategy has them
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +58,7 @@ class Result:
     targets: np.ndarray
     raw: RawRun
     baseline_runner: Any = field(default=None, repr=False)
+    prepared: Any = field(default=None, repr=False)  # the Prepared run (treasury metrics read its schedule)
 
     @property
     def conventions(self) -> str:
@@ -61,7 +66,22 @@ class Result:
 
     @cached_property
     def metrics(self) -> dict[str, float]:
-        return metrics_dict(self.raw.metrics)
+        """The metrics; with yields or flows also TWR, IRR, yield earned, flows and runway."""
+        values = metrics_dict(self.raw.metrics)
+        if self.raw.treasury is not None and self.prepared is not None:
+            from ballast.engine.treasury_metrics import treasury_metrics
+
+            values.update(treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury))
+        return values
+
+    @cached_property
+    def treasury(self) -> "TreasuryView | None":
+        """Yields, flows and runway over time (None without yields and flows)."""
+        if self.raw.treasury is None or self.prepared is None:
+            return None
+        from ballast.engine.treasury_metrics import TreasuryView
+
+        return TreasuryView.of(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury)
 
     @cached_property
     def equity(self) -> pd.Series:
@@ -162,7 +182,7 @@ class Result:
             "periods": self.market.n_periods,
             "periods_per_year": self.market.periods_per_year,
             "assets": list(self.market.assets),
-            "metric_definitions": METRIC_DOCS,
+            "metric_definitions": {**METRIC_DOCS, **(TREASURY_DOCS if self.raw.treasury is not None else {})},
         }
 
     def write_csv(self, directory: str) -> list[str]:

@@ -12,7 +12,7 @@ from ballast.engine.intrinsics import bits_float, float_bits
 
 
 @njit(cache=True, inline="always")
-def held_assets(units, held):  # noqa: ANN001
+def held_assets(units, held):
     """The indices of the assets with a position, in asset order, into ``held``; returns how many."""
     m = 0
     for i in range(units.shape[0]):
@@ -23,7 +23,7 @@ def held_assets(units, held):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")  # inlined into the walk: ~15 % of a 20-asset backtest
-def value_and_weights_held(units, cash, prices, t, w, held, n_held):  # noqa: ANN001
+def value_and_weights_held(units, cash, prices, t, w, held, n_held):
     """(value, 1/value or 0) at the prices of row ``t`` of ``prices``; fills ``w`` with the weights.
 
     The walk keeps ``held[:n_held]`` (`held_assets`) up to date after each trade. The sum runs in
@@ -55,7 +55,7 @@ def value_and_weights_held(units, cash, prices, t, w, held, n_held):  # noqa: AN
 
 
 @njit(cache=True)
-def value_and_weights(units, cash, prices, t, w):  # noqa: ANN001
+def value_and_weights(units, cash, prices, t, w):
     """`value_and_weights_held` for callers outside the walk (the Python engine, the live service);
     returns the value only."""
     held = np.empty(units.shape[0], np.int64)
@@ -63,7 +63,7 @@ def value_and_weights(units, cash, prices, t, w):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def max_abs_drift(w, targets, row):  # noqa: ANN001
+def max_abs_drift(w, targets, row):
     """maxᵢ |wᵢ − targets[row, i]|, exactly, as an integer max over the values' bits
     (docs/kernel-performance.md, "integer max over float bits")."""
     m = np.int64(0)
@@ -74,7 +74,7 @@ def max_abs_drift(w, targets, row):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def target_return(target_prev, p, p_prev):  # noqa: ANN001
+def target_return(target_prev, p, p_prev):
     """Return of the always-on-target portfolio over one period."""
     r = 0.0
     for i in range(p.shape[0]):
@@ -83,7 +83,7 @@ def target_return(target_prev, p, p_prev):  # noqa: ANN001
 
 
 @njit(cache=True)
-def target_returns(targets, prices):  # noqa: ANN001
+def target_returns(targets, prices):
     """The always-on-target portfolio's return per period (0 at t = 0). It depends on the target
     path and the prices only, so a sweep computes it once for every configuration sharing them."""
     T = prices.shape[0]

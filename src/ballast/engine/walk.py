@@ -12,10 +12,22 @@ from numba import njit
 from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.intrinsics import borrow, borrow_fields
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
+from ballast.engine.treasury import treasury_close
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
 from ballast.enums import (
-    ACC_ACTIVE_SUM, ACC_ACTIVE_SUMSQ, ACC_COSTS, ACC_DRIFT_MAX, ACC_DRIFT_SUM, ACC_FIRED,
-    ACC_REBALANCES, ACC_TRADES, ACC_TURNOVER, CONV_EXACT, N_ACC, PLAN_BAND_EDGE, PLAN_EXECUTED,
+    ACC_ACTIVE_SUM,
+    ACC_ACTIVE_SUMSQ,
+    ACC_COSTS,
+    ACC_DRIFT_MAX,
+    ACC_DRIFT_SUM,
+    ACC_FIRED,
+    ACC_REBALANCES,
+    ACC_TRADES,
+    ACC_TURNOVER,
+    CONV_EXACT,
+    N_ACC,
+    PLAN_BAND_EDGE,
+    PLAN_EXECUTED,
     PLAN_FULL,
 )
 from ballast.planning.base import PlanVerdict
@@ -27,7 +39,7 @@ MAX_SCALE_ROUNDS = 50  # band-edge plans redone at the post-cost scale (two or t
 
 
 @njit(cache=True)
-def log_trades(book, n_tr, t, p, dv, cost):  # noqa: ANN001
+def log_trades(book, n_tr, t, p, dv, cost):
     """Append this close's trades to the trade book; returns the new count.
 
     ``book`` is a one-element list holding a (5, capacity) array — rows t, asset, quantity,
@@ -55,13 +67,13 @@ def log_trades(book, n_tr, t, p, dv, cost):  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming):  # noqa: ANN001
+def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming):
     """The planner, then the state-dependent constraints (turnover cap, value floor).
 
     ``forming``: nothing is held yet, so every planner forms the portfolio at the target (a
     band-edge plan would stop at the band's edge and start the comparison with buy-and-hold from
     another point; docs/conventions.md). Returns the planner's PlanVerdict."""
-    kind = plan.kind  # scalar fields first (docs/kernel-performance.md, "read fields first")
+    kind = plan.kind  # scalar fields first (docs/kernel-performance.md, "read tuple fields before branching")
     constrained = plan.max_turnover > 0.0 or plan.floor_asset >= 0
     if kind == PLAN_FULL or forming:
         # The common case without calls: each call passes ~15 arrays, and numba counts a
@@ -82,7 +94,7 @@ def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep
 
 
 @njit(cache=True)
-def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):  # noqa: ANN001
+def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost):
     """Plan, constrain, then execute; returns a StepResult. The step the Python engine and the
     live service share with the walk (see `rebalance_with_scratch`)."""
     n = p.shape[0]
@@ -91,7 +103,7 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
 
 
 @njit(cache=True)
-def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep,  # noqa: ANN001
+def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep,
                            dv, cost, traded, hold):
     """`rebalance` with the solve's scratch arrays (``traded``, ``hold``) from the caller.
 
@@ -132,12 +144,16 @@ def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote,
 
 
 @njit(cache=True)
-def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record):  # noqa: ANN001
+def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record,  # noqa: ANN001
+             yields=None, flows=None, treasury=None):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
     ``target_r`` is `target_returns(targets, prices)`, given so that a sweep computes it once per
     target path. ``trig`` is a TriggerProgram, ``plan`` a PlanSpec, ``costs`` a CostArrays:
     NamedTuples of arrays, so new fields reach the kernel without changing this signature.
+    ``yields`` (YieldArrays), ``flows`` (FlowSchedule) and ``treasury`` (TreasuryBook, written here):
+    accrual and flows before each close's valuation (engine/treasury.py); omitted, none of it
+    is compiled.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
@@ -188,6 +204,8 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     floored = np.empty((1, n))
     decide = floored if has_floor else targets
     for t in range(T):
+        cash, n_held = treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held,
+                                      n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:

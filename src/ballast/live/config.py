@@ -6,6 +6,7 @@
     executor = "paper"        # paper | ccxt | propose
     db = "ballast.db"         # SQLite file or postgresql://... (``--db`` overrides)
     dry_run = false
+    lease_expiry = "60s"      # one runner per ledger: another may take over after this long unheard
     [live.holdings]           # starting units per asset; default: [portfolio] capital in cash
     [live.guards]             # stale_after (intervals), max_jump (fraction, 0 = off),
                               # max_notional_cycle / max_notional_day (currency, 0 = no cap),
@@ -146,6 +147,7 @@ class LiveSection(Section):
     ccxt: Ccxt = Field(default_factory=Ccxt)
     web3: Web3 | None = None
     propose: Propose = Field(default_factory=Propose)
+    lease_expiry: str | float = "60s"  # a second runner may take the ledger over after this silence
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -153,6 +155,13 @@ class LiveSection(Section):
     @classmethod
     def _interval(cls, v: str | float) -> str | float:
         parse_interval(v)
+        return v
+
+    @field_validator("lease_expiry")
+    @classmethod
+    def _lease_expiry(cls, v: str | float) -> str | float:
+        if parse_interval(v) < 2:
+            raise ValueError(f"must be at least 2 seconds (the runner renews its lease every few seconds), got {v!r}")
         return v
 
     @field_validator("holdings")
@@ -166,6 +175,10 @@ class LiveSection(Section):
     @property
     def interval_seconds(self) -> float:
         return parse_interval(self.interval)
+
+    @property
+    def lease_expiry_seconds(self) -> float:
+        return parse_interval(self.lease_expiry)
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -79,7 +79,8 @@ def status_view(st: dict[str, Any], decisions: list[dict[str, Any]], orders: lis
     head = _grid()
     head.add_row("strategy", Text(str(svc["strategy"])), "executor", str(svc["executor"]))
     head.add_row("trading", "[red]paused[/]" + (f" ({escape(svc['pause_reason'])})" if svc["pause_reason"] else "")
-                 if svc["paused"] else "[green]enabled[/]", "last heartbeat", _time(svc["heartbeat_at"]))
+                 if svc["paused"] else "[green]enabled[/]", "service",
+                 "[green]running[/]" if svc.get("running") else f"[red]stopped[/] (last seen {_time(svc['heartbeat_at'])})")
     last = st["last_cycle"] or {}
     head.add_row("last cycle", f"{_time(last.get('observed_at'))} {last.get('status', '')}",
                  "value", _f(st["value"]))

@@ -21,15 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    event, func, insert, select, union_all, update,
+    JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func, insert, select,
+    union_all, update,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from ballast.errors import InputError
+from ballast.live.database import (  # noqa: F401  (LedgerCorrupt, normalise_url: re-exported)
+    LedgerCorrupt, LedgerUnavailable, normalise_url, open_engine, safe_url, translate,
+)
 
 DEFAULT_URL = "sqlite:///ballast.db"
 CASH = "_cash"  # unallocated currency (the backtest's cash scalar); priced at 1
@@ -46,10 +48,6 @@ PROPOSAL_OPEN = ("pending", "approved", "exported", "executing")  # a new propos
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-class LedgerUnavailable(RuntimeError):
-    """The database cannot be reached or used; the message never contains the password."""
 
 
 class Base(DeclarativeBase):
@@ -71,6 +69,23 @@ class ServiceState(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RunnerLease(Base):
+    """One row (id 1): which runner may trade on this ledger, until when (see ``live/lease.py``).
+    ``generation`` grows with every acquisition: a runner's writes are fenced by it."""
+
+    __tablename__ = "runner_lease"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    holder: Mapped[str | None] = mapped_column(String(64))  # random token of the holding runner
+    host: Mapped[str | None] = mapped_column(String(200))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    strategy: Mapped[str | None] = mapped_column(String(200))
+    acquired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class StartingHolding(Base):
@@ -224,23 +239,6 @@ _UNFINISHED = (select(Decision.id)
 _PAUSED = select(ServiceState.paused).where(ServiceState.id == 1)
 
 
-def safe_url(url: str) -> str:
-    """The URL with any password hidden (for messages and logs)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
-
-
-def normalise_url(url: str) -> str:
-    """Accept ``postgresql://`` and plain file paths as well as full SQLAlchemy URLs."""
-    if "://" not in url:
-        return f"sqlite:///{url}"
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
@@ -297,30 +295,7 @@ class Ledger:
     def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, connect_timeout: int = 5,
                  must_exist: bool = False) -> None:
         self.url = normalise_url(url)
-        try:
-            u = make_url(self.url)
-        except ArgumentError:
-            raise InputError(f"database URL {url!r} is not a valid URL "
-                             "(expected e.g. sqlite:///ballast.db or postgresql://user@host/db)") from None
-        args: dict[str, Any] = {}
-        if u.get_backend_name() == "postgresql":
-            args["connect_timeout"] = connect_timeout
-        elif u.get_backend_name() == "sqlite":
-            args["timeout"] = 30
-            if u.database and u.database != ":memory:":
-                parent = Path(u.database).expanduser().resolve().parent
-                if not parent.is_dir():
-                    raise InputError(f"database {safe_url(self.url)}: folder {parent} does not exist")
-                if must_exist and not Path(u.database).expanduser().exists():
-                    raise InputError(f"no ledger at {u.database} (start one with `ballast run STRATEGY.toml`, "
-                                     "or point --db / $BALLAST_DB at it)")
-        try:
-            self.engine: Engine = create_engine(self.url, connect_args=args, pool_pre_ping=True)
-        except (NoSuchModuleError, ImportError) as exc:
-            raise InputError(f"database {safe_url(self.url)}: unsupported driver ({exc}); for PostgreSQL "
-                             "install ballast[postgres] and use postgresql+psycopg://") from None
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = open_engine(self.url, connect_timeout, must_exist)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if migrate:
             self.migrate()
@@ -349,39 +324,38 @@ class Ledger:
         try:
             with self._sessions.begin() as s:
                 yield s
-        except (OperationalError, SAInterfaceError) as exc:
-            raise LedgerUnavailable(f"database {safe_url(self.url)} is unavailable: "
-                                    f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+        except DBAPIError as exc:
+            mapped = translate(exc, self.url)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest shipped migration."""
-        from alembic import command
-        from alembic.config import Config
+        """Create or upgrade the schema to the newest shipped migration (atomically, see
+        ``live/database.py``); the service row is created in the same transaction."""
+        from ballast.live.database import migrate
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        try:
-            with self.engine.begin() as conn:
-                if self.dialect == "postgresql":  # several processes may open at once
-                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7316003)")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-        except (OperationalError, SAInterfaceError) as exc:
-            raise LedgerUnavailable(f"database {safe_url(self.url)} is unavailable: "
-                                    f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
-        with self.session() as s:
-            if s.get(ServiceState, 1) is None:
-                s.add(ServiceState(id=1, ledger_key=secrets.token_hex(4), paused=False, dry_run=False))
+        migrate(self.engine, self.url, MIGRATIONS, _seed)
 
     # ---------------------------------------------------------------- service state
     def state(self) -> dict[str, Any]:
+        """The service row plus the runner lease: ``running`` only while a runner holds an unexpired
+        lease, so a killed service shows as stopped; ``heartbeat_at`` is its last sign of life."""
+        from ballast.live.lease import lease_info
+
         with self.session() as s:
             st = s.get(ServiceState, 1)
             assert st is not None
+            lease = lease_info(s) or {}
             return {"ledger_key": st.ledger_key, "strategy": st.strategy, "executor": st.executor,
                     "source": st.source, "paused": st.paused, "pause_reason": st.pause_reason,
                     "dry_run": st.dry_run, "started_at": _iso(st.started_at),
-                    "heartbeat_at": _iso(st.heartbeat_at)}
+                    "heartbeat_at": _iso(lease.get("heartbeat_at") or st.heartbeat_at),
+                    "running": bool(lease.get("running")),
+                    "runner": None if not lease.get("acquired_at") else {
+                        "host": lease["host"], "pid": lease["pid"], "strategy": lease["strategy"],
+                        "since": _iso(lease["acquired_at"]), "expires_at": _iso(lease["expires_at"]),
+                        "released_at": _iso(lease["released_at"])}}
 
     def pause(self, reason: str | None = None) -> Outcome:
         """Stop trading at the next cycle (observations and alerts continue). Idempotent."""
@@ -643,10 +617,6 @@ class Ledger:
         with self.session() as s:
             return bool(s.scalar(_PAUSED)), self.holdings(s), self._unfinished(s)
 
-    def heartbeat(self) -> None:
-        with self.session() as s:
-            s.execute(update(ServiceState).where(ServiceState.id == 1).values(heartbeat_at=utcnow()))
-
     def record_cycle(self, observed_at: datetime, period: int | None, status: str, note: str | None,
                      prices: dict[str, float | None], value: float | None,
                      lines: list[dict[str, Any]] | None, plan: PlannedDecision | None = None,
@@ -875,13 +845,10 @@ def _expire(s: Session, proposal_id: int, reason: str) -> None:
     s.add(Alert(level="warning", kind="proposal_expired", message=f"proposal {proposal_id} expired: {reason}"))
 
 
-def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def _seed(conn: Connection) -> None:
+    if conn.scalar(select(ServiceState.id).where(ServiceState.id == 1)) is None:
+        conn.execute(insert(ServiceState).values(id=1, ledger_key=secrets.token_hex(4), paused=False,
+                                                 dry_run=False, updated_at=utcnow()))
 
 
 def _iso(t: datetime | None) -> str | None:

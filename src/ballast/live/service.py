@@ -33,6 +33,7 @@ from ballast.costs.base import compile_costs
 from ballast.errors import InputError
 from ballast.live.config import LiveSection
 from ballast.live.executors import Executor, TransientError, VenueOrder, wait_backoff
+from ballast.live.lease import Lease
 from ballast.live.ledger import (
     CASH, ORDER_FINAL, FitCheck, Ledger, PlannedDecision, PlannedOrder, utcnow,
 )
@@ -174,6 +175,7 @@ class LiveService:
         self.last_rebalance = 0
         check_holdings(holdings, assets)
         self.view = CycleView()
+        self.lease = Lease(ledger, strategy.name, cfg.lease_expiry_seconds)
         self.started = False
         self.registered = False
         # Limit prices only where a venue honours them (the paper venue fills at the observed price).
@@ -200,14 +202,19 @@ class LiveService:
                 raise InputError(f"ledger {self.ledger.safe_url}: period {period} has no price for "
                                  f"{', '.join(missing)}; this ledger belongs to another strategy")
             self.history.append(at, row)
-        if self.ledger.starting_holdings():
-            self._register()
-        # Compare with the account only once nothing is unresolved: an order the venue filled but
-        # the ledger has not yet recorded is not a difference (checked after a later reconcile).
-        self.account_pending = not self.reconcile()
-        self.last_rebalance = self.ledger.last_rebalance_period()  # after reconciling: fills may be new
-        if not self.account_pending:
-            self.check_account()
+        self.lease.acquire()  # one runner per ledger, before anything is reconciled or sent
+        try:
+            if self.ledger.starting_holdings():
+                self._register()
+            # Compare with the account only once nothing is unresolved: an order the venue filled but
+            # the ledger has not yet recorded is not a difference (checked after a later reconcile).
+            self.account_pending = not self.reconcile()
+            self.last_rebalance = self.ledger.last_rebalance_period()  # after reconciling: fills may be new
+            if not self.account_pending:
+                self.check_account()
+        except BaseException:
+            self.lease.release()
+            raise
         self.started = True
         log.info("started: %d periods of history, executor %s, source %s%s", len(self.history),
                  self.mode, self.source_label, " (dry run)" if self.dry_run else "",
@@ -300,6 +307,7 @@ class LiveService:
                     continue
                 if found is not None:
                     return found
+            self.lease.ensure()  # a runner that lost its lease stops here, before sending
             try:
                 return self.executor.submit(o, price)
             except TransientError as exc:
@@ -339,6 +347,7 @@ class LiveService:
             if not open_:
                 return
             if time.monotonic() >= deadline:
+                self.lease.ensure()  # only the lease holder touches the venue
                 for o in open_:
                     try:
                         final = self.executor.cancel(o)
@@ -352,6 +361,7 @@ class LiveService:
                              extra={"event": "cancel_stale", "order": o["client_order_id"]})
                 return
             time.sleep(self.poll)
+            self.lease.beat()
             for o in open_:
                 try:
                     ans = self.executor.lookup(o)
@@ -674,12 +684,22 @@ class LiveService:
         """Loop until the replay ends (``until_end``), ``max_cycles`` or ``stop()``; returns cycles run."""
         if not self.started:
             self.start()
+        elif not self.lease.held:
+            self.lease.acquire()
+        try:
+            return self._loop(until_end, max_cycles, on_cycle, stop)
+        finally:
+            self.lease.release()  # a clean exit frees the ledger at once (a kill lets it expire)
+
+    def _loop(self, until_end: bool, max_cycles: int | None, on_cycle: Callable[["LiveService"], None] | None,
+              stop: Callable[[], bool] | None) -> int:
         done = 0
         after = self.ledger.last_observed() if self.source.replay else None
         while max_cycles is None or done < max_cycles:
             if stop is not None and stop():
                 break
             t0 = time.monotonic()
+            self.lease.beat()
             try:
                 obs = self.source.next(after)
             except SourceUnavailable as exc:
@@ -715,8 +735,7 @@ class LiveService:
             if stop is not None and stop():
                 return
             time.sleep(min(left, 0.5))
-            if not self.source.replay:
-                self.ledger.heartbeat()
+            self.lease.beat()
 
     def _show(self, obs: Observation, t: int | None, status: str, note: str | None, value: float | None,
               lines: list[dict[str, Any]]) -> None:

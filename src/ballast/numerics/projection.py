@@ -1,12 +1,13 @@
 """Euclidean projection onto {lo ≤ x ≤ hi, Σx = budget}: the band-edge planner, `Bounds` and the
 minimum-variance target all need it, so it lives on neutral ground."""
+
 from __future__ import annotations
 
 from numba import njit
 
 
 @njit(cache=True)
-def _clipped_sum(w, lo, hi, free, shift):  # noqa: ANN001
+def _clipped_sum(w, lo, hi, free, shift):
     """Σ over free assets of clip(wᵢ − shift, loᵢ, hiᵢ): non-increasing in ``shift``."""
     s = 0.0
     for i in range(w.shape[0]):
@@ -21,7 +22,7 @@ def _clipped_sum(w, lo, hi, free, shift):  # noqa: ANN001
 
 
 @njit(cache=True)
-def project_to_budget(w, lo, hi, free, budget, out):  # noqa: ANN001
+def project_to_budget(w, lo, hi, free, budget, out):
     """out[free] = clip(w − λ, lo, hi) with Σ out[free] = budget, λ by bisection.
 
     This is the Euclidean projection of w[free] onto {lo ≤ x ≤ hi, Σx = budget}. Returns False if

@@ -3,6 +3,7 @@
 The window at t is the ``L`` simple returns of rows t−L+1..t (row 0 has no return), so row t
 never reads a price after t.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ def check_lookback(owner: str, lookback: object, minimum: int = 2) -> int:
 
 
 @njit(cache=True)
-def window_portfolio_vol(R, t, L, w):  # noqa: ANN001
+def window_portfolio_vol(R, t, L, w):
     """Sample standard deviation (ddof = 1) of Σᵢ wᵢ rₖᵢ over the window ending at t.
 
     Equals √(wᵀSw) for the sample covariance S of the window, in O(L·N): the ex-ante volatility

@@ -1,13 +1,14 @@
 """Trade only what drifted out of its band, and only back to the band's edge."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from ballast.enums import PLAN_BAND_EDGE
-from ballast.planning.base import NO_PARAMS, Planner, PlanSpec
 from ballast.planning.band_kernel import project_band
-from ballast.triggers.band import Band
+from ballast.planning.base import NO_PARAMS, Planner, PlanSpec
 from ballast.state import TriggerState
+from ballast.triggers.band import Band
 
 
 class BandEdge(Planner):
@@ -32,9 +33,16 @@ class BandEdge(Planner):
         spec = self.encode(state.market.assets)
         out = np.empty_like(state.weights)
         keep = np.zeros(len(out), np.bool_)
-        project_band(np.asarray(state.weights, np.float64), np.asarray(state.target, np.float64),
-                     spec.width_abs, spec.width_rel, 1.0, out, keep,
-                     state.market.asset_index(self.cash) if self.cash else -1)
+        project_band(
+            np.asarray(state.weights, np.float64),
+            np.asarray(state.target, np.float64),
+            spec.width_abs,
+            spec.width_rel,
+            1.0,
+            out,
+            keep,
+            state.market.asset_index(self.cash) if self.cash else -1,
+        )
         return out
 
     def encode(self, assets: tuple[str, ...]) -> PlanSpec:

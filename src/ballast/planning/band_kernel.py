@@ -3,6 +3,7 @@
 Used by the band-edge planner (planning/kernel.py) and as the feasible set of the cost-aware
 planner (planning/cost_kernel.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,7 @@ from ballast.numerics.projection import project_to_budget
 
 
 @njit(cache=True)
-def _keep_rest(w, free, scale, out, keep):  # noqa: ANN001
+def _keep_rest(w, free, scale, out, keep):
     """Assets not in ``free`` keep their value (weight w·scale after costs); returns their total."""
     kept = 0.0
     for i in range(w.shape[0]):
@@ -24,7 +25,7 @@ def _keep_rest(w, free, scale, out, keep):  # noqa: ANN001
 
 
 @njit(cache=True)
-def project_band(w, target, width_abs, width_rel, scale, out, keep, quote):  # noqa: ANN001
+def project_band(w, target, width_abs, width_rel, scale, out, keep, quote):
     """Move the out-of-band assets back to the band, self-financing.
 
     1. Assets outside their band [tᵢ − hᵢ, tᵢ + hᵢ] ∩ [0, 1] (hᵢ = max(absᵢ, relᵢ·tᵢ)) are the

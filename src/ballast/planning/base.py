@@ -3,6 +3,7 @@
 Costs are applied afterwards by the engine's exact self-financing solve, so a planner only
 decides *where* to go; the kernel-side implementations live in planning/kernel.py.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

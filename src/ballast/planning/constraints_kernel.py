@@ -11,6 +11,7 @@ here, from the `PlanSpec` fields ``floor_value``/``floor_asset``/``max_turnover`
   trading costs so that the floor asset holds at least F *after* the rebalance's costs.
   The floor wins over the turnover cap: a treasury must be able to pay its bills.
 """
+
 from __future__ import annotations
 
 from numba import njit
@@ -21,7 +22,7 @@ FLOOR_MARGIN = 1e-12  # relative headroom so rounding in the accounting cannot l
 
 
 @njit(cache=True)
-def raise_floor(w, a, f):  # noqa: ANN001
+def raise_floor(w, a, f):
     """Raise w[a] to at least f, scaling the other weights pro rata so Σw stays 1."""
     if w[a] >= f:
         return
@@ -32,7 +33,7 @@ def raise_floor(w, a, f):  # noqa: ANN001
 
 
 @njit(cache=True)
-def floor_target(plan, t, V, target, out):  # noqa: ANN001
+def floor_target(plan, t, V, target, out):
     """``target`` with the value floor at portfolio value V, into ``out`` (returned)."""
     for i in range(target.shape[0]):
         out[i] = target[i]
@@ -43,7 +44,7 @@ def floor_target(plan, t, V, target, out):  # noqa: ANN001
 
 
 @njit(cache=True)
-def apply_constraints(plan, costs, t, V, w_pre, w_new, quote):  # noqa: ANN001
+def apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
     """Constrain the planned weights ``w_new`` in place (turnover cap, then value floor); returns
     whether anything changed.
 

@@ -1,4 +1,5 @@
 """Plan the cheapest trades that keep the portfolio inside its bands (see planning/cost_kernel.py)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -6,9 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ballast.enums import PLAN_COST_AWARE
-from ballast.planning.base import PlanOutcome, Planner, PlanSpec
-from ballast.triggers.band import Band
+from ballast.planning.base import Planner, PlanOutcome, PlanSpec
 from ballast.state import TriggerState
+from ballast.triggers.band import Band
 
 if TYPE_CHECKING:
     from ballast.costs.base import CostArrays, CostModel
@@ -31,8 +32,14 @@ class CostAware(Planner):
     `Full` on the same state.
     """
 
-    def __init__(self, risk_aversion: float = 0.05, band: Band | None = None, gate: bool = True,
-                 cash: str | None = None, costs: "CostModel | None" = None) -> None:
+    def __init__(
+        self,
+        risk_aversion: float = 0.05,
+        band: Band | None = None,
+        gate: bool = True,
+        cash: str | None = None,
+        costs: "CostModel | None" = None,
+    ) -> None:
         k = float(risk_aversion)
         if not (np.isfinite(k) and k >= 0):
             raise ValueError(f"CostAware: risk_aversion must be a non-negative number, got {risk_aversion!r}")
@@ -44,9 +51,13 @@ class CostAware(Planner):
 
     def bind(self, band: Band | None, cash: str | None, costs: "CostModel | None") -> "CostAware":
         """Fill what the strategy knows (band trigger, cash asset, cost model) and was not given."""
-        return CostAware(self.risk_aversion, self.band if self.band is not None else band, self.gate,
-                         self.cash if self.cash is not None else cash,
-                         self.costs if self.costs is not None else costs)
+        return CostAware(
+            self.risk_aversion,
+            self.band if self.band is not None else band,
+            self.gate,
+            self.cash if self.cash is not None else cash,
+            self.costs if self.costs is not None else costs,
+        )
 
     def encode(self, assets: tuple[str, ...]) -> PlanSpec:
         n = len(assets)
@@ -65,9 +76,18 @@ class CostAware(Planner):
 
         spec = self.encode(state.market.assets)
         out = np.empty(len(state.weights))
-        verdict = plan_weights(spec, np.asarray(state.weights, np.float64), np.asarray(state.target, np.float64),
-                               1.0, out, np.zeros(len(out), np.bool_), costs, state.t, float(value),
-                               np.int64(spec.params[0, 2]))
+        verdict = plan_weights(
+            spec,
+            np.asarray(state.weights, np.float64),
+            np.asarray(state.target, np.float64),
+            1.0,
+            out,
+            np.zeros(len(out), np.bool_),
+            costs,
+            state.t,
+            float(value),
+            np.int64(spec.params[0, 2]),
+        )
         return PlanOutcome(out, int(verdict.status), float(verdict.est_cost), float(verdict.benefit))
 
     def plan_at(self, state: TriggerState, value: float) -> PlanOutcome:
@@ -77,8 +97,10 @@ class CostAware(Planner):
         return self.plan_costed(state, value, compile_costs(self.costs, state.market))
 
     def plan(self, state: TriggerState) -> np.ndarray:
-        raise ValueError("CostAware needs the portfolio value to price trades: call "
-                         "plan_at(state, value) or plan_costed(state, value, costs)")
+        raise ValueError(
+            "CostAware needs the portfolio value to price trades: call "
+            "plan_at(state, value) or plan_costed(state, value, costs)"
+        )
 
     def describe(self) -> str:
         band = f", {self.band.describe()}" if self.band is not None else ""

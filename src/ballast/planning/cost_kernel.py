@@ -10,11 +10,12 @@ pool's price impact, the secant through the full trade to target), which is sepa
 exact minimiser is w′ᵢ(μ) per asset in closed form and the budget multiplier μ is found by
 safeguarded false position on the piecewise-linear Σw′(μ) — O(N) per step, no solver.
 
-The fixed cost per trade (gas, commissions) is not convex. It is handled by elimination — every trade whose first-order benefit (its Lagrangian improvement
-at the optimal μ) is below its fixed cost is dropped, worst first, and the problem re-solved with
-that asset frozen, until every remaining trade pays for itself — followed by a local search that
-flips one asset at a time between frozen and free and keeps the flip when the exact value
-improves. Assets outside their band are never frozen: the bands are hard constraints.
+The fixed cost per trade (gas, commissions) is not convex. It is handled by elimination — every
+trade whose first-order benefit (its Lagrangian improvement at the optimal μ) is below its fixed
+cost is dropped, worst first, and the problem re-solved with that asset frozen, until every
+remaining trade pays for itself — followed by a local search that flips one asset at a time
+between frozen and free and keeps the flip when the exact value improves. Assets outside their
+band are never frozen: the bands are hard constraints.
 
 Of the plan after elimination, the convex plan before it and Full (the target itself), the one
 with the best exact value — benefit κ·V·(Σ(w⁰ − τ)² − Σ(w′ − τ)²) minus exact expected cost — is
@@ -22,21 +23,22 @@ kept, so the heuristic is never worse than either. The "worth it" gate then comp
 nothing: if every weight is already inside its band and the benefit is below the cost, the
 rebalance is skipped (status PLAN_SKIPPED) and the record carries both numbers.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED
-from ballast.planning.base import PlanVerdict
 from ballast.costs.kernel import trade_cost, trade_cost_parts
+from ballast.enums import PLAN_EXECUTED, PLAN_SKIPPED
 from ballast.planning.band_kernel import project_band
+from ballast.planning.base import PlanVerdict
 
 EPS_CURV = 1e-6  # curvature added where there is none, so the minimiser is unique and well posed
 
 
 @njit(cache=True)
-def _argmin_asset(w0, tau, kappa, p, q, lo, hi, mu):  # noqa: ANN001
+def _argmin_asset(w0, tau, kappa, p, q, lo, hi, mu):
     """Minimiser over [lo, hi] of κ(w − τ)² + p|w − w0| + q(w − w0)² + μ·w (convex, 1-D)."""
     a = kappa + q
     up = (kappa * tau + q * w0 - 0.5 * (p + mu)) / a
@@ -53,7 +55,7 @@ def _argmin_asset(w0, tau, kappa, p, q, lo, hi, mu):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _total(w0, tau, kappa, p, q, lo, hi, mu):  # noqa: ANN001
+def _total(w0, tau, kappa, p, q, lo, hi, mu):
     s = 0.0
     for i in range(w0.shape[0]):
         s += _argmin_asset(w0[i], tau[i], kappa, p[i], q[i], lo[i], hi[i], mu)
@@ -61,7 +63,7 @@ def _total(w0, tau, kappa, p, q, lo, hi, mu):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _solve(w0, tau, kappa, p, q, lo, hi, out):  # noqa: ANN001
+def solve_convex(w0, tau, kappa, p, q, lo, hi, out):
     """The convex part for boxes [lo, hi]; returns μ (nan if Σw′ = 1 is infeasible)."""
     n = w0.shape[0]
     slo = 0.0
@@ -113,13 +115,13 @@ def _solve(w0, tau, kappa, p, q, lo, hi, out):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _lagrangian(w, w0, tau, kappa, p, q, mu):  # noqa: ANN001
+def _lagrangian(w, w0, tau, kappa, p, q, mu):
     d = w - w0
     return kappa * (w - tau) ** 2 + p * abs(d) + q * d * d + mu * w
 
 
 @njit(cache=True)
-def _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi):  # noqa: ANN001
+def _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi):
     """Each weight's range: its current value if frozen, else inside its band and between the
     current weight and the target."""
     for i in range(w0.shape[0]):
@@ -132,7 +134,7 @@ def _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _price_plan(out, w0, tau, kappa, quote, costs, t, V):  # noqa: ANN001
+def _price_plan(out, w0, tau, kappa, quote, costs, t, V):
     """(exact expected cost, benefit κ·V·(Σ(w⁰ − τ)² − Σ(w′ − τ)²), number of trades) of a plan."""
     cost = 0.0
     before = 0.0
@@ -148,7 +150,7 @@ def _price_plan(out, w0, tau, kappa, quote, costs, t, V):  # noqa: ANN001
 
 
 @njit(cache=True)
-def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, out):  # noqa: ANN001
+def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, out):
     """Plan post-trade weights into ``out``; returns a PlanVerdict (expected cost and benefit in currency)."""
     n = w0.shape[0]
     band_lo = np.empty(n)
@@ -197,7 +199,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
     first = np.empty(n)
     for _ in range(2 * n + 1):
         _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi)
-        mu = _solve(w0, tau, kappa, p, q, lo, hi, out)
+        mu = solve_convex(w0, tau, kappa, p, q, lo, hi, out)
         if last < 0:  # the convex plan, before any trade was dropped for its fixed cost
             first[:] = out
         if np.isnan(mu):  # only after a freeze: undo it and never try that asset again
@@ -209,8 +211,9 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
         for i in range(n):
             if frozen[i] or keep[i] or must[i] or i == quote or out[i] == w0[i] or fixed[i] == 0.0:
                 continue
-            gain = (_lagrangian(w0[i], w0[i], tau[i], kappa, p[i], q[i], mu)
-                    - _lagrangian(out[i], w0[i], tau[i], kappa, p[i], q[i], mu))
+            gain = _lagrangian(w0[i], w0[i], tau[i], kappa, p[i], q[i], mu) - _lagrangian(
+                out[i], w0[i], tau[i], kappa, p[i], q[i], mu
+            )
             net = gain - fixed[i]
             if net < worst_net:
                 worst_net = net
@@ -230,8 +233,9 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
         # flip is tried whose effect would be below a millionth of the plan's value.
         if must[j] or j == quote or fixed[j] == 0.0 or w0[j] == tau[j]:
             continue
-        gain = (_lagrangian(w0[j], w0[j], tau[j], kappa, p[j], q[j], mu)
-                - _lagrangian(out[j], w0[j], tau[j], kappa, p[j], q[j], mu))
+        gain = _lagrangian(w0[j], w0[j], tau[j], kappa, p[j], q[j], mu) - _lagrangian(
+            out[j], w0[j], tau[j], kappa, p[j], q[j], mu
+        )
         material = (fixed[j] + abs(gain)) * V >= 1e-6 * abs(benefit - cost)
         cand[j] = material and (frozen[j] or gain < 10.0 * fixed[j])
     for _ in range(2):
@@ -241,7 +245,7 @@ def cost_aware(w0, tau, width_abs, width_rel, kappa, gate, quote, costs, t, V, o
                 continue
             frozen[j] = not frozen[j]
             _boxes(frozen, band_lo, band_hi, w0, tau, lo, hi)
-            if not np.isnan(_solve(w0, tau, kappa, p, q, lo, hi, trial)):
+            if not np.isnan(solve_convex(w0, tau, kappa, p, q, lo, hi, trial)):
                 c, b, k = _price_plan(trial, w0, tau, kappa, quote, costs, t, V)
                 if b - c > benefit - cost + 1e-12 * V:
                     out[:] = trial

@@ -4,6 +4,7 @@ Quantities are rounded *down* to the step in decimal arithmetic, so a rounded sa
 the holding and a rounded purchase never spends more than was budgeted, and the float returned
 prints as the exact multiple of the step (what an exchange API accepts).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

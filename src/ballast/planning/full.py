@@ -1,4 +1,5 @@
 """Trade all the way back to target."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ worth more than ``max_trade`` (per asset) or whose price impact in a pool of the
 exceed ``max_slippage`` is split into equal tranches, executed as TWAP slices ``slice_interval``
 seconds apart.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,8 +59,9 @@ def _per_asset(value: float | Mapping[str, float] | None, asset: str, default: f
     return float(value)
 
 
-def _tranche_cap(asset: str, max_trade: float | Mapping[str, float] | None,
-                 depth: Mapping[str, float] | None, max_slippage: float) -> float:
+def _tranche_cap(
+    asset: str, max_trade: float | Mapping[str, float] | None, depth: Mapping[str, float] | None, max_slippage: float
+) -> float:
     """Largest single order (quote units): max_trade, and the pool's impact limit when a depth is known."""
     from ballast.costs.pools import slice_fraction
 
@@ -81,9 +83,11 @@ def _tranches(asset: str, qty: float, price: float, cap: float, rules: AssetRule
     notional = qty * price
     n = max(1, math.ceil(notional / cap)) if math.isfinite(cap) else 1
     if n > MAX_TRANCHES:
-        raise ValueError(f"plan_orders: the order in {asset!r} ({notional:,.2f} quote) would need {n:,} tranches "
-                         f"of at most {cap:,.2f}; allow more slippage, a larger max_trade, or trade it over "
-                         "several rebalances")
+        raise ValueError(
+            f"plan_orders: the order in {asset!r} ({notional:,.2f} quote) would need {n:,} tranches "
+            f"of at most {cap:,.2f}; allow more slippage, a larger max_trade, or trade it over "
+            "several rebalances"
+        )
     if rules.min_notional > 0:
         n = max(1, min(n, math.floor(notional / rules.min_notional)))
     while n > 1:
@@ -95,11 +99,19 @@ def _tranches(asset: str, qty: float, price: float, cap: float, rules: AssetRule
     return [qty]
 
 
-def plan_orders(holdings: Mapping[str, float], prices: Mapping[str, float], weights: Mapping[str, float],
-                quote: str, *, rules: ExchangeRules | None = None,
-                fee: float | Mapping[str, float] = 0.0, max_slippage: float = 0.01,
-                max_trade: float | Mapping[str, float] | None = None, depth: Mapping[str, float] | None = None,
-                slice_interval: float = 600.0) -> ExecutionPlan:
+def plan_orders(
+    holdings: Mapping[str, float],
+    prices: Mapping[str, float],
+    weights: Mapping[str, float],
+    quote: str,
+    *,
+    rules: ExchangeRules | None = None,
+    fee: float | Mapping[str, float] = 0.0,
+    max_slippage: float = 0.01,
+    max_trade: float | Mapping[str, float] | None = None,
+    depth: Mapping[str, float] | None = None,
+    slice_interval: float = 600.0,
+) -> ExecutionPlan:
     """Orders taking ``holdings`` (units) to ``weights`` at ``prices`` (one currency) through ``quote``.
 
     ``fee`` and ``max_trade`` may be per asset; ``depth`` (quote units per pool side) per asset.
@@ -112,7 +124,9 @@ def plan_orders(holdings: Mapping[str, float], prices: Mapping[str, float], weig
         if a not in prices or not (prices[a] > 0 and math.isfinite(prices[a])):
             raise ValueError(f"plan_orders: asset {a!r} needs a positive price, got {prices.get(a)!r}")
         if holdings.get(a, 0.0) < 0:
-            raise ValueError(f"plan_orders: holding of {a!r} is negative ({holdings[a]!r}); short positions are not planned")
+            raise ValueError(
+                f"plan_orders: holding of {a!r} is negative ({holdings[a]!r}); short positions are not planned"
+            )
     total_w = sum(weights.values())
     if abs(total_w - 1.0) > 1e-9 or any(w < 0 for w in weights.values()):
         raise ValueError(f"plan_orders: weights must be non-negative and sum to 1, got sum {total_w!r}")
@@ -148,8 +162,11 @@ def plan_orders(holdings: Mapping[str, float], prices: Mapping[str, float], weig
         parts = _tranches(a, qty, px, _tranche_cap(a, max_trade, depth, max_slippage), rules.of(a))
         for k, q in enumerate(parts):
             quote_bal += q * px * (1 - max_slippage) * (1 - f)
-            orders.append(Order(a, "sell", q, px, px * (1 - max_slippage), q * px, k + 1, len(parts),
-                                k * slice_interval, quote_bal))
+            orders.append(
+                Order(
+                    a, "sell", q, px, px * (1 - max_slippage), q * px, k + 1, len(parts), k * slice_interval, quote_bal
+                )
+            )
         rounds = max(rounds, len(parts))
     # Purchases at their worst case must fit in what the sales surely bring in.
     need = sum(q * px * (1 + max_slippage) * (1 + _per_asset(fee, a, 0.0)) for a, q, px in buys)
@@ -164,12 +181,25 @@ def plan_orders(holdings: Mapping[str, float], prices: Mapping[str, float], weig
         parts = _tranches(a, qty, px, _tranche_cap(a, max_trade, depth, max_slippage), r)
         for k, q in enumerate(parts):
             quote_bal -= q * px * (1 + max_slippage) * (1 + f)
-            orders.append(Order(a, "buy", q, px, px * (1 + max_slippage), q * px, k + 1, len(parts),
-                                (rounds + k) * slice_interval, quote_bal))
+            orders.append(
+                Order(
+                    a,
+                    "buy",
+                    q,
+                    px,
+                    px * (1 + max_slippage),
+                    q * px,
+                    k + 1,
+                    len(parts),
+                    (rounds + k) * slice_interval,
+                    quote_bal,
+                )
+            )
     orders.sort(key=lambda o: (o.side != "sell", o.delay, o.asset))
     bal = start
     for i, o in enumerate(orders):  # running balance in execution order (sorting moved tranches)
         f = _per_asset(fee, o.asset, 0.0)
-        bal += o.quantity * o.price * ((1 - max_slippage) * (1 - f) if o.side == "sell" else -(1 + max_slippage) * (1 + f))
+        per_unit = (1 - max_slippage) * (1 - f) if o.side == "sell" else -(1 + max_slippage) * (1 + f)
+        bal += o.quantity * o.price * per_unit
         orders[i] = Order(**{**o.__dict__, "quote_after": bal})
     return ExecutionPlan(orders, start, bal, dropped)

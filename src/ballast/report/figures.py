@@ -413,4 +413,7 @@ def all_figures(results: Sequence["Result"], vol_window: int | None = None) -> l
         figs.append(drift_figure(r, f"drift{suffix}", name))
     figs.append(costs_figure(results))
     figs.append(volatility_figure(results, vol_window))
+    from ballast.report.treasury_figures import treasury_figures  # yields and flows, when present
+
+    figs.extend(treasury_figures(results))
     return figs

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ballast.engine.metrics import METRIC_DOCS
+from ballast.engine.treasury_docs import TREASURY_DOCS
 from ballast.report.files import write_text_atomic
 from ballast.report.figures import STRATEGY_COLORS, Figure, all_figures, baselines, names
 from ballast.report.terminal import HIGHER_IS_BETTER, fmt, label
@@ -190,7 +191,7 @@ def _metrics_table(results: Sequence["Result"], labels: list[str]) -> str:
             best = min(finite)
         cells = "".join(f'<td class="{"best" if best is not None and v == best else ""}">{fmt(metric, v)}</td>'
                         for v in values)
-        doc = html.escape(METRIC_DOCS.get(metric, ""))
+        doc = html.escape(METRIC_DOCS.get(metric, TREASURY_DOCS.get(metric, "")))
         rows.append(f'<tr><td><abbr title="{doc}">{html.escape(metric)}</abbr></td>{cells}</tr>')
     return (f'<div class="wide"><table><thead><tr><th>metric</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")

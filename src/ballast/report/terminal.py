@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 
 SPARKS = "▁▂▃▄▅▆▇█"
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "turnover", "mean_abs_drift",
-           "max_abs_drift", "tracking_error"}
-HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar"}
+           "max_abs_drift", "tracking_error", "twr", "irr"}
+CURRENCY = {"total_costs", "end_value", "yield_earned", "paid_out", "received", "shortfall"}  # treasury: docs/treasury.md
+HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar", "twr", "irr",
+                    "end_value", "yield_earned", "runway_months", "min_runway_months"}
 
 
 def sparkline(values: np.ndarray, width: int = 60, scale: tuple[float, float] | None = None) -> str:
@@ -46,13 +48,15 @@ def label(stamp: object) -> str:
 
 
 def fmt(name: str, value: float, capital: float | None = None) -> str:
+    if name.endswith("runway_months") and value == np.inf:
+        return "∞"
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if name in ("n_rebalances", "n_trades"):
         return f"{int(value):,}"
     if name in PERCENT:
         return f"{value:.2%}"
-    if name == "total_costs":
+    if name in CURRENCY:
         return f"{value:,.2f}"
     return f"{value:.3f}"
 
@@ -73,7 +77,7 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
         if base is not None:
             b = base.metrics[name]
             row.append(fmt(name, b))
-            if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:
+            if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:  # floats here
                 row[1] = f"[bold green]{row[1]}[/]"
         table.add_row(*row)
     return table
@@ -114,11 +118,23 @@ def strategy_grid(result: "Result") -> Table:
     return grid
 
 
+def run_out_line(result: "Result") -> str:
+    """When the money runs out (the first withdrawal not paid in full), for the strategy and buy & hold."""
+    def when(r: "Result | None") -> str:
+        out = None if r is None or r.treasury is None else r.treasury.run_out
+        return "never" if out is None else label(out)
+
+    base = result.baseline
+    return f"runs out: {when(result)}" + (f"   (buy & hold: {when(base)})" if base is not None else "")
+
+
 def print_summary(result: "Result", console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"[bold]{result.strategy.name}[/]")
     console.print(strategy_grid(result))
     console.print(summary_table(result, title=""))
+    if result.strategy.flows and result.treasury is not None:
+        console.print(run_out_line(result), highlight=False)
     if can_draw_blocks(console):
         curves = [("equity", result.raw.equity / result.strategy.capital)]
         if result.baseline is not None:

@@ -3,6 +3,7 @@
 ``ballast.sweep`` is both this package and the function: once the package is imported it
 shadows the lazily exported function on ``ballast``, so the package itself is callable.
 """
+
 import sys
 import types
 from typing import Any

@@ -5,6 +5,7 @@ the compiled parts are cached — per component, keyed by the keywords that can 
 component (a keyword not known to be irrelevant counts as relevant, so keywords added later are
 never wrongly shared).
 """
+
 from __future__ import annotations
 
 import threading
@@ -21,12 +22,26 @@ from ballast.planning.base import PlanSpec
 from ballast.planning.full import Full
 from ballast.strategy import Strategy, build_strategy
 from ballast.sweep.pool import Pooled, pool
+from ballast.sweep.treasury import has_treasury, treasury_configs
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
 
-_TRIGGER = {"rebalance", "band", "band_kind", "band_floor", "band_per_asset", "cooldown", "trigger",
-            "vol_change", "vol_thresholds", "vol_lookback", "vol_asset", "tracking_error", "te_lookback"}
+_TRIGGER = {
+    "rebalance",
+    "band",
+    "band_kind",
+    "band_floor",
+    "band_per_asset",
+    "cooldown",
+    "trigger",
+    "vol_change",
+    "vol_thresholds",
+    "vol_lookback",
+    "vol_asset",
+    "tracking_error",
+    "te_lookback",
+}
 _COSTS = {"fee_bps", "fixed_cost", "min_trade", "costs"}
 _RUN = {"capital", "convention", "name"}
 # Keywords that cannot change each compiled component.
@@ -72,8 +87,13 @@ class Preparer:
         s = self.built.pop(frozen, None)
         return s if s is not None else build_strategy(**{**base, **config})
 
-    def _get(self, component: str, frozen: tuple[tuple[str, Hashable], ...], make: Callable[[], Any],
-             skip: frozenset[str] = frozenset()) -> Any:
+    def _get(
+        self,
+        component: str,
+        frozen: tuple[tuple[str, Hashable], ...],
+        make: Callable[[], Any],
+        skip: frozenset[str] = frozenset(),
+    ) -> Any:
         skip = IRRELEVANT[component] | skip if skip else IRRELEVANT[component]
         key = (component, tuple([item for item in frozen if item[0] not in skip]))
         value = self.cache.get(key)
@@ -87,15 +107,22 @@ class Preparer:
         """(target path, TriggerProgram, PlanSpec, CostArrays, quote) for strategy ``s`` of the
         configuration ``frozen`` (`freeze_config`)."""
         m = self.market
-        targets = self._get("target", frozen, lambda: check_weight_path(
-            s.target.path(m), m, f"target {s.target.describe()}"))
+        targets = self._get(
+            "target", frozen, lambda: check_weight_path(s.target.path(m), m, f"target {s.target.describe()}")
+        )
         program = self._get("trigger", frozen, lambda: compile_trigger(s.trigger, m) or False)
-        plan = self._get("plan", frozen, lambda: with_constraints(s.planner.encode(m.assets), s.target, m) or False,
-                         _TRIGGER if type(s.planner) is Full else frozenset())  # Full ignores the band
+        plan = self._get(
+            "plan",
+            frozen,
+            lambda: with_constraints(s.planner.encode(m.assets), s.target, m) or False,
+            frozenset(_TRIGGER) if type(s.planner) is Full else frozenset(),
+        )  # Full ignores the band
         costs = self._get("costs", frozen, lambda: compile_costs(s.costs, m))
         if program is False or plan is False:
-            raise ValueError("this configuration has a user-defined trigger or planner that only the "
-                             "Python engine can run; sweeps need compiled parts")
+            raise ValueError(
+                "this configuration has a user-defined trigger or planner that only the "
+                "Python engine can run; sweeps need compiled parts"
+            )
         quote = m.asset_index(s.cash) if s.cash else -1
         return targets, program, plan, costs, quote
 
@@ -123,9 +150,13 @@ def describe_config(config: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in config.items()) or "the base strategy"
 
 
-def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
-                    preparer: Preparer | None = None,
-                    equity: np.ndarray | None = None) -> Callable[[], np.ndarray]:
+def prepare_configs(
+    market: Market,
+    base: Mapping[str, Any],
+    configs: Sequence[Mapping[str, Any]],
+    preparer: Preparer | None = None,
+    equity: np.ndarray | None = None,
+) -> Callable[[], np.ndarray]:
     """The Python half of `run_configs`: build and pool every configuration, and return the
     compiled half as a call. The call releases the GIL, so a local sweep prepares the next chunk
     while this one runs."""
@@ -136,6 +167,7 @@ def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[M
     capital = np.empty(len(configs))
     convention = np.empty(len(configs), np.int64)
     quote = np.empty(len(configs), np.int64)
+    strategies = []
     for c, config in enumerate(configs):
         try:
             frozen = freeze_config(config)
@@ -145,40 +177,60 @@ def prepare_configs(market: Market, base: Mapping[str, Any], configs: Sequence[M
             msg = exc.args[0] if exc.args else str(exc)
             raise InputError(f"sweep configuration {describe_config(config)}: {msg}") from None
         rows.append(parts)
+        strategies.append(s)
         capital[c] = float(s.capital)
         convention[c] = CONVENTION_CODES[s.convention]
         quote[c] = parts[4]
     if not rows:
         return lambda: np.empty((0, 0))
+    if has_treasury(strategies):  # yields or flows: one compiled backtest per configuration
+        return treasury_configs(market, strategies, equity)
     one: dict[int, tuple[np.ndarray]] = {}  # one record per target path (pool() dedupes records)
     tgt = pool([one.setdefault(id(r[0]), (r[0],)) for r in rows], ("targets",))
     target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])
-    args = (market.prices, _args(tgt), target_r, _args(pool([r[1] for r in rows], TriggerProgram._fields)),
-            _args(pool([r[2] for r in rows], PlanSpec._fields)), _args(pool([r[3] for r in rows], CostArrays._fields)),
-            quote, convention, capital, float(market.periods_per_year),
-            np.empty((0, 0)) if equity is None else equity)
+    args = (
+        market.prices,
+        _args(tgt),
+        target_r,
+        _args(pool([r[1] for r in rows], TriggerProgram._fields)),
+        _args(pool([r[2] for r in rows], PlanSpec._fields)),
+        _args(pool([r[3] for r in rows], CostArrays._fields)),
+        quote,
+        convention,
+        capital,
+        float(market.periods_per_year),
+        np.empty((0, 0)) if equity is None else equity,
+    )
 
     def call() -> np.ndarray:
         from numba import set_parallel_chunksize
 
         from ballast.sweep.kernel import sweep_kernel, sweep_kernel_serial
 
+        metrics: np.ndarray
         if SERIAL.on:
-            return sweep_kernel_serial(*args)
+            metrics = sweep_kernel_serial(*args)
+            return metrics
         # Dynamic scheduling, a few configurations at a time: a narrow band costs several times a
         # wide one and neighbours cost alike, so equal static slices would leave a thread idle.
         # (The chunk size is per thread: set it in the thread that launches the kernel.)
         previous = set_parallel_chunksize(4)
         try:
-            return sweep_kernel(*args)
+            metrics = sweep_kernel(*args)
+            return metrics
         finally:
             set_parallel_chunksize(previous)
 
     return call
 
 
-def run_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
-                preparer: Preparer | None = None, equity: np.ndarray | None = None) -> np.ndarray:
+def run_configs(
+    market: Market,
+    base: Mapping[str, Any],
+    configs: Sequence[Mapping[str, Any]],
+    preparer: Preparer | None = None,
+    equity: np.ndarray | None = None,
+) -> np.ndarray:
     """Metrics (len(configs) × METRIC_NAMES) of ``base`` updated by each configuration; with
     ``equity`` (len(configs) × T) the equity paths are written there too."""
     return prepare_configs(market, base, configs, preparer, equity)()

@@ -3,6 +3,7 @@
 The same `run_chunk` runs in this process (sweep/local.py) or on Dask workers
 (sweep/distributed.py), so a distributed sweep is the local sweep row for row.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -38,8 +39,9 @@ class Job:
         return list(METRIC_NAMES) + (self.bootstrap.columns() if self.bootstrap else [])
 
 
-def prepare_chunk(market: Market, job: Job, start: int, stop: int,
-                  preparer: Preparer | None = None) -> Callable[[], np.ndarray]:
+def prepare_chunk(
+    market: Market, job: Job, start: int, stop: int, preparer: Preparer | None = None
+) -> Callable[[], np.ndarray]:
     """Rows [start, stop) of the grid, prepared: a call that returns their metric columns."""
     configs = job.grid.configs(start, stop)
     if job.bootstrap is not None:

@@ -5,6 +5,7 @@ dies does not take the only copy with it); each task is `run_chunk` on a range o
 same function the local run uses, so results match it row for row. Tasks are pure functions of
 their inputs: when a worker dies the scheduler simply runs its tasks again elsewhere.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,10 @@ class DaskExecutor:
 
         m, j = self.client.scatter([market, job], broadcast=True, hash=False)
         run = uuid.uuid4().hex  # fresh keys: a reused key would hand back another run's result
-        futures = [self.client.submit(_task, m, j, a, b, key=f"ballast-sweep-{run}-{k}",
-                                      retries=RETRIES, pure=False)
-                   for k, (a, b) in enumerate(tasks)]
+        futures = [
+            self.client.submit(_task, m, j, a, b, key=f"ballast-sweep-{run}-{k}", retries=RETRIES, pure=False)
+            for k, (a, b) in enumerate(tasks)
+        ]
         number = {f.key: k for k, f in enumerate(futures)}
         try:
             for fut in as_completed(futures):
@@ -75,8 +77,13 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if n < 1:
         raise InputError(f"--workers must be >= 1, got {n}")
     threads = max(1, (os.cpu_count() or 1) // n)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           env={"NUMBA_NUM_THREADS": str(threads)})
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        env={"NUMBA_NUM_THREADS": str(threads)},
+    )
     client = Client(cluster)
     try:
         yield client

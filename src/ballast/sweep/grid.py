@@ -3,6 +3,7 @@
 Configurations are produced by index (mixed-radix decoding), never all at once, so a
 100,000-point grid costs nothing until a chunk of it runs.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -26,8 +27,11 @@ def sweepable() -> tuple[str, ...]:
 
 def sequence_keywords() -> frozenset[str]:
     """Keywords whose one value is itself a sequence (``vol_thresholds``): a list of such is an axis."""
-    return frozenset(name for name, p in inspect.signature(build_strategy).parameters.items()
-                     if any(s in str(p.annotation) for s in ("Sequence", "list[", "tuple[")))
+    return frozenset(
+        name
+        for name, p in inspect.signature(build_strategy).parameters.items()
+        if any(s in str(p.annotation) for s in ("Sequence", "list[", "tuple["))
+    )
 
 
 def is_axis(value: Any, sequence: bool = False) -> bool:
@@ -60,7 +64,7 @@ class Grid:
             raise ValueError(f"zipped sweep axes must have the same length, got {sizes}")
 
     @classmethod
-    def from_keywords(cls, keywords: Mapping[str, Any], zip: bool = False) -> tuple["Grid", dict[str, Any]]:
+    def from_keywords(cls, keywords: Mapping[str, Any], zip: bool = False) -> tuple["Grid", dict[str, Any]]:  # noqa: A002
         """Split ``keywords`` into the grid (list-valued ones) and the fixed rest."""
         allowed = set(sweepable())
         sequences = sequence_keywords()
@@ -71,10 +75,15 @@ class Grid:
             elif name not in sequences and is_axis(value):
                 if name not in allowed:
                     why = "it selects the market's cash column" if name == "cash" else "it is not a strategy keyword"
-                    raise ValueError(f"{name!r} cannot be a sweep axis: {why}; "
-                                     f"sweepable: {', '.join(sorted(allowed))}")
-                axes.append((name, tuple(plain(v) for v in np.asarray(value, dtype=object).ravel())
-                             if not isinstance(value, (list, tuple)) else tuple(plain(v) for v in value)))
+                    raise ValueError(f"{name!r} cannot be a sweep axis: {why}; sweepable: {', '.join(sorted(allowed))}")
+                axes.append(
+                    (
+                        name,
+                        tuple(plain(v) for v in np.asarray(value, dtype=object).ravel())
+                        if not isinstance(value, (list, tuple))
+                        else tuple(plain(v) for v in value),
+                    )
+                )
             else:
                 fixed[name] = value
         return cls(tuple(axes), zip), fixed

@@ -6,10 +6,11 @@ pool (see sweep/pool.py). Inside the ``prange`` loop the NamedTuples are rebuilt
 and handed to the very same ``simulate`` and ``compute_metrics`` a single backtest uses, so a
 sweep row is bit-for-bit the metrics of ``ballast.backtest`` with those parameters.
 
-The ``build_*`` functions are the one place that knows the NamedTuples' fields: a field added to
-TriggerProgram, PlanSpec or CostArrays must be added here too (tests/test_sweep_batch.py checks
-the round trip field by field).
+`rebuild` makes each NamedTuple from its pools, generated from the pools' types: a field added to
+TriggerProgram, PlanSpec or CostArrays needs no change here (tests/test_sweep_batch.py checks the
+round trip field by field).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,75 +21,75 @@ import os
 # layer (the first parallel call); a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+from typing import Any
 
-from ballast.costs.base import CostArrays  # noqa: E402
-from ballast.engine.intrinsics import borrow, borrow_fields  # noqa: E402
-from ballast.engine.metrics import compute_metrics  # noqa: E402
-from ballast.engine.walk import simulate  # noqa: E402
-from ballast.enums import N_METRICS  # noqa: E402
-from ballast.planning.base import PlanSpec  # noqa: E402
-from ballast.triggers.base import TriggerProgram  # noqa: E402
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+from ballast.costs.base import CostArrays
+from ballast.engine.intrinsics import borrow, borrow_fields
+from ballast.engine.metrics import compute_metrics
+from ballast.engine.walk import simulate
+from ballast.enums import N_METRICS
+from ballast.planning.base import PlanSpec
+from ballast.triggers.base import TriggerProgram
 
 
 @njit(cache=True)
-def take(pool, idx, length, c, f):  # noqa: ANN001
+def take(pool, idx, length, c, f):
     """Configuration ``c``'s value of array field ``f``: its pool row, cut to its own length."""
     return pool[idx[c, f], : length[c, f]]
 
 
 @njit(cache=True)
-def take_scalar(pool, idx, c, f):  # noqa: ANN001
+def take_scalar(pool, idx, c, f):
     return pool[idx[c, f]]
 
 
-@njit(cache=True)
-def build_program(P, idx, length, c):  # noqa: ANN001, N803
-    return TriggerProgram(take(P[0], idx, length, c, 0), take(P[1], idx, length, c, 1),
-                          take(P[2], idx, length, c, 2), take(P[3], idx, length, c, 3),
-                          take(P[4], idx, length, c, 4), take(P[5], idx, length, c, 5),
-                          take(P[6], idx, length, c, 6))
+def rebuild(cls, P, idx, length, c):
+    """Configuration ``c``'s NamedTuple of class ``cls`` from its field pools ``P``: a scalar
+    field's pool is 1-D (`take_scalar`), an array field's has a leading axis (`take`). Compiled
+    code gets the constructor generated from the pools' types below, so a field added to
+    TriggerProgram, PlanSpec or CostArrays needs no change here."""
+    return cls(*(P[f][idx[c, f]] if P[f].ndim == 1 else P[f][idx[c, f], : length[c, f]] for f in range(len(P))))
 
 
-@njit(cache=True)
-def build_plan(P, idx, length, c):  # noqa: ANN001, N803
-    return PlanSpec(take_scalar(P[0], idx, c, 0), take(P[1], idx, length, c, 1),
-                    take(P[2], idx, length, c, 2), take(P[3], idx, length, c, 3),
-                    take(P[4], idx, length, c, 4), take_scalar(P[5], idx, c, 5),
-                    take_scalar(P[6], idx, c, 6))
-
-
-@njit(cache=True)
-def build_costs(P, idx, length, c):  # noqa: ANN001, N803
-    return CostArrays(take(P[0], idx, length, c, 0), take(P[1], idx, length, c, 1),
-                      take_scalar(P[2], idx, c, 2), take(P[3], idx, length, c, 3),
-                      take(P[4], idx, length, c, 4), take(P[5], idx, length, c, 5),
-                      take(P[6], idx, length, c, 6), take(P[7], idx, length, c, 7),
-                      take(P[8], idx, length, c, 8))
+@overload(rebuild, inline="always")
+def _rebuild(cls, P, idx, length, c):
+    if not isinstance(cls, types.NamedTupleClass):
+        return None
+    parts = ", ".join(
+        f"take_scalar(P[{f}], idx, c, {f})" if ty.ndim == 1 else f"take(P[{f}], idx, length, c, {f})"
+        for f, ty in enumerate(P.types)
+    )
+    scope: dict[str, Any] = {"take": take, "take_scalar": take_scalar, "named": cls.instance_class}
+    exec(f"def impl(cls, P, idx, length, c):\n    return named({parts})\n", scope)  # noqa: S102  (known fields)
+    return scope["impl"]
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,  # noqa: ANN001
-                 periods_per_year, equity_out):
+def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out):
     """`sweep_configs` over numba's threads (a Dask task, a bootstrap)."""
-    return sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,
-                         periods_per_year, equity_out)
+    return sweep_configs(
+        prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out
+    )
 
 
 @njit(cache=True, nogil=True)
-def sweep_kernel_serial(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,  # noqa: ANN001
-                        periods_per_year, equity_out):
+def sweep_kernel_serial(
+    prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out
+):
     """`sweep_configs` in the calling thread: a local sweep runs one per core on different chunks,
     which keeps every core busy while Python builds the next chunks (a parallel region's threads
     wait for each other at its end, and a core lent to Python stalls them all)."""
-    return sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,
-                         periods_per_year, equity_out)
+    return sweep_configs(
+        prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out
+    )
 
 
 @njit(cache=True, inline="always")
-def sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital,  # noqa: ANN001
-                  periods_per_year, equity_out):
+def sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out):
     """Metrics (C × len(METRIC_NAMES)) of C configurations (a ``prange`` loop: parallel in
     `sweep_kernel`, a plain loop in `sweep_kernel_serial`).
 
@@ -98,28 +99,30 @@ def sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, c
     only when asked: ``equity_out`` is C × T then, else 0 × 0.
     """
     C = quote.shape[0]
-    # Tuples cannot cross into a parallel loop's body: unpack the pools here, repack per config.
-    # Borrowed (see engine/intrinsics.py): the configurations' views of the pools then cost no
-    # reference counts, which two threads would otherwise update on the same shared counters.
-    t0 = borrow(tgt[0][0])
+    # Borrowed pools (docs/kernel-performance.md, "borrowed views"): the configurations' views of
+    # the pools then cost no reference counts, which two threads would otherwise update on the
+    # same shared counters. New names, not tuple items, inside the parallel loop.
+    target_pool = borrow(tgt[0][0])
     t_idx, t_len = tgt[1], tgt[2]
-    g0, g1, g2, g3, g4, g5, g6 = borrow_fields(trig[0])
-    g_idx, g_len = trig[1], trig[2]
-    p0, p1, p2, p3, p4, p5, p6 = borrow_fields(plan[0])
-    p_idx, p_len = plan[1], plan[2]
-    k0, k1, k2, k3, k4, k5, k6, k7, k8 = borrow_fields(costs[0])
-    k_idx, k_len = costs[1], costs[2]
+    trig_pools = borrow_fields(trig[0])
+    trig_idx, trig_len = trig[1], trig[2]
+    plan_pools = borrow_fields(plan[0])
+    plan_idx, plan_len = plan[1], plan[2]
+    cost_pools = borrow_fields(costs[0])
+    cost_idx, cost_len = costs[1], costs[2]
     # New names, not rebound arguments: a rebound argument reached the parallel loop's body as the
     # wrong array (every tracking error came out 0).
     px = borrow(prices)
     tr = borrow(target_r)
     out = np.empty((C, N_METRICS))
     for c in prange(C):
-        targets = take(t0, t_idx, t_len, c, 0)
-        g = build_program((g0, g1, g2, g3, g4, g5, g6), g_idx, g_len, c)
-        p = build_plan((p0, p1, p2, p3, p4, p5, p6), p_idx, p_len, c)
-        k = build_costs((k0, k1, k2, k3, k4, k5, k6, k7, k8), k_idx, k_len, c)
-        walk = simulate(px, targets, tr[t_idx[c, 0]], g, p, k, quote[c], convention[c], capital[c], False)
+        targets = take(target_pool, t_idx, t_len, c, 0)
+        program = rebuild(TriggerProgram, trig_pools, trig_idx, trig_len, c)
+        plan_c = rebuild(PlanSpec, plan_pools, plan_idx, plan_len, c)
+        costs_c = rebuild(CostArrays, cost_pools, cost_idx, cost_len, c)
+        walk = simulate(
+            px, targets, tr[t_idx[c, 0]], program, plan_c, costs_c, quote[c], convention[c], capital[c], False
+        )
         out[c] = compute_metrics(walk.equity, walk.acc, capital[c], periods_per_year)
         if equity_out.shape[0] > 0:
             equity_out[c] = walk.equity

@@ -1,4 +1,5 @@
 """Running a sweep's chunks in this process: one worker thread per core."""
+
 from __future__ import annotations
 
 import sys
@@ -48,8 +49,9 @@ class LocalExecutor:
             while self.checks:
                 self.checks.pop(0)(preparer)
 
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="ballast-sweep",
-                                initializer=use_serial_kernel) as pool:
+        with ThreadPoolExecutor(
+            self.threads, thread_name_prefix="ballast-sweep", initializer=use_serial_kernel
+        ) as pool:
             running: dict[Future[np.ndarray], int] = {}
             try:
                 for k, (a, b) in enumerate(tasks):

@@ -4,13 +4,13 @@ A band-width sweep has 1,000 distinct band widths but one target path, one calen
 cost table: storing each field once per *distinct value* (by identity, then by content) keeps a
 chunk's memory at what actually differs, whatever fields other modules add to the NamedTuples.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-
 
 SMALL = 512  # bytes
 
@@ -61,7 +61,7 @@ def _stack(values: list[Any], field: str) -> np.ndarray:
     shape = tuple(max(v.shape[k] for v in shaped) for k in range(ndim))
     out = np.zeros((len(shaped), *shape), dtype=shaped[0].dtype)
     for u, v in enumerate(shaped):
-        out[(u, *(slice(0, k) for k in v.shape))] = v
+        out[(u, *(slice(0, k) for k in v.shape))] = v  # type: ignore[index]
     return out
 
 

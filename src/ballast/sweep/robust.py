@@ -4,6 +4,7 @@ A band width chosen on one history is one number; resampling blocks of that hist
 gives each configuration a distribution, and walk-forward asks whether the parameters chosen on
 one window still do well on the next.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -19,8 +20,19 @@ from ballast.sweep.batch import Preparer, run_configs
 
 QUANTILES = (("p5", 5.0), ("median", 50.0), ("p95", 95.0))
 # Metrics where smaller is better; every other metric is maximised when choosing parameters.
-MINIMISE = frozenset({"volatility", "max_drawdown", "turnover", "total_costs", "n_rebalances", "n_trades",
-                      "mean_abs_drift", "max_abs_drift", "tracking_error"})
+MINIMISE = frozenset(
+    {
+        "volatility",
+        "max_drawdown",
+        "turnover",
+        "total_costs",
+        "n_rebalances",
+        "n_trades",
+        "mean_abs_drift",
+        "max_abs_drift",
+        "tracking_error",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +68,9 @@ def bootstrap_market(market: Market, block: int, seed: int, path: int) -> Market
     return Market(prices, market.assets, market.index, market.periods_per_year)
 
 
-def bootstrap_configs(market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]],
-                      spec: Bootstrap) -> np.ndarray:
+def bootstrap_configs(
+    market: Market, base: Mapping[str, Any], configs: Sequence[Mapping[str, Any]], spec: Bootstrap
+) -> np.ndarray:
     """Per configuration: the metrics on the real path, then p5/median/p95 of each metric."""
     real = run_configs(market, base, configs)
     draws = np.empty((spec.n, len(configs), len(METRIC_NAMES)))
@@ -114,4 +127,5 @@ def window(market: Market, a: int, b: int) -> Market:
 
 def evaluate_window(market: Market, base: Mapping[str, Any], config: Mapping[str, Any]) -> np.ndarray:
     """Metrics of one configuration on one window (the same kernel as the sweep)."""
-    return run_configs(market, base, [config], Preparer(market))[0]
+    row: np.ndarray = run_configs(market, base, [config], Preparer(market))[0]
+    return row

@@ -1,9 +1,11 @@
 """Running a grid: chunks of configurations (sweep/chunks.py) through an executor, rows into a sink.
 
 The same `run_chunk` runs in this process (sweep/local.py) or on Dask workers
-(sweep/distributed.py), so a distributed sweep is the local sweep row for row. Chunks keep memory bounded (only a chunk's pools and metrics exist at
-once), let a progress bar move, and let Ctrl-C keep the rows already finished.
+(sweep/distributed.py), so a distributed sweep is the local sweep row for row. Chunks keep memory
+bounded (only a chunk's pools and metrics exist at once), let a progress bar move, and let Ctrl-C
+keep the rows already finished.
 """
+
 from __future__ import annotations
 
 import signal
@@ -45,8 +47,9 @@ class FrameSink:
             self.paths[start] = paths
 
     def close(self) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-        table = (pd.concat([self.parts[k] for k in sorted(self.parts)], ignore_index=True)
-                 if self.parts else pd.DataFrame())
+        table = (
+            pd.concat([self.parts[k] for k in sorted(self.parts)], ignore_index=True) if self.parts else pd.DataFrame()
+        )
         if not self.paths:
             return table
         equity = np.vstack([self.paths[k] for k in sorted(self.paths)])
@@ -120,8 +123,14 @@ def deferred_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def execute(market: Market, job: Job, sink: Any, executor: Executor | None = None,
-            chunk_size: int | None = None, progress: Progress | None = None) -> Any:
+def execute(
+    market: Market,
+    job: Job,
+    sink: Any,
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
+) -> Any:
     """Run every chunk into ``sink``; on Ctrl-C close the sink with the rows finished so far, re-raise."""
     total = job.grid.size
     first = None
@@ -175,8 +184,9 @@ def universe_for(grid: Grid, fixed: Mapping[str, Any], assets: list[str] | None)
     return names
 
 
-def check_axes(grid: Grid, fixed: Mapping[str, Any], names: frozenset[str] | None = None,
-               preparer: Preparer | None = None) -> None:
+def check_axes(
+    grid: Grid, fixed: Mapping[str, Any], names: frozenset[str] | None = None, preparer: Preparer | None = None
+) -> None:
     """Build a strategy for every value of every axis (or of the axes ``names``), so a bad value
     fails before any work, named by its axis and position. A ``preparer`` keeps what was built
     for the chunks (in a one-axis sweep, every configuration)."""
@@ -197,9 +207,14 @@ def check_axes(grid: Grid, fixed: Mapping[str, Any], names: frozenset[str] | Non
                 preparer.remember(freeze_config(config), s)
 
 
-def prepare_sweep(prices: Any, keywords: Mapping[str, Any], zip_axes: bool, data: Mapping[str, Any],
-                  bootstrap: Bootstrap | None = None,
-                  deferred: list[Callable[[Preparer], None]] | None = None) -> tuple[Market, Job]:
+def prepare_sweep(
+    prices: Any,
+    keywords: Mapping[str, Any],
+    zip_axes: bool,
+    data: Mapping[str, Any],
+    bootstrap: Bootstrap | None = None,
+    deferred: list[Callable[[Preparer], None]] | None = None,
+) -> tuple[Market, Job]:
     """The market and the job for ``keywords`` (list values are axes); checks every axis value.
 
     With ``deferred`` (a list) only the target axis is checked here (it decides which assets to
@@ -213,18 +228,39 @@ def prepare_sweep(prices: Any, keywords: Mapping[str, Any], zip_axes: bool, data
     else:
         check_axes(grid, fixed, frozenset({"target"}))
         deferred.append(partial(check_axes, grid, fixed, frozenset(n for n, _ in grid.axes) - {"target"}))
-    market = to_market(prices, fixed.get("cash"), data.get("relatives", False), data.get("fill"),
-                       data.get("periods_per_year"), data.get("start"), data.get("end"),
-                       universe_for(grid, fixed, data.get("assets")))
+    market = to_market(
+        prices,
+        fixed.get("cash"),
+        data.get("relatives", False),
+        data.get("fill"),
+        data.get("periods_per_year"),
+        data.get("start"),
+        data.get("end"),
+        universe_for(grid, fixed, data.get("assets")),
+    )
     return market, Job(dict(fixed), grid, bootstrap)
 
 
-def sweep(prices: Any, *, zip: bool = False, relatives: bool = False, fill: str | None = None,  # noqa: A002
-          periods_per_year: float | None = None, start: str | None = None, end: str | None = None,
-          assets: list[str] | None = None, bootstrap: int = 0, block: int = 20, seed: int = 0,
-          chunk_size: int | None = None, out: str | Path | None = None, client: Any = None,
-          progress: Progress | None = None, paths: bool = False,
-          **keywords: Any) -> pd.DataFrame | Path | tuple[pd.DataFrame, pd.DataFrame]:
+def sweep(
+    prices: Any,
+    *,
+    zip: bool = False,  # noqa: A002
+    relatives: bool = False,
+    fill: str | None = None,
+    periods_per_year: float | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    assets: list[str] | None = None,
+    bootstrap: int = 0,
+    block: int = 20,
+    seed: int = 0,
+    chunk_size: int | None = None,
+    out: str | Path | None = None,
+    client: Any = None,
+    progress: Progress | None = None,
+    paths: bool = False,
+    **keywords: Any,
+) -> pd.DataFrame | Path | tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest every configuration of a grid; one row per configuration.
 
     Keywords are those of ``ballast.backtest``; any given as a list/array is an axis (the product
@@ -238,9 +274,14 @@ def sweep(prices: Any, *, zip: bool = False, relatives: bool = False, fill: str 
         raise ValueError("paths=True keeps equity paths in memory; it cannot be combined with out= or bootstrap=")
     spec = Bootstrap(bootstrap, block, seed) if bootstrap else None
     checks: list[Callable[[Preparer], None]] | None = [] if client is None else None
-    market, job = prepare_sweep(prices, keywords, zip, dict(relatives=relatives, fill=fill,
-                                periods_per_year=periods_per_year, start=start, end=end, assets=assets),
-                                spec, checks)
+    market, job = prepare_sweep(
+        prices,
+        keywords,
+        zip,
+        dict(relatives=relatives, fill=fill, periods_per_year=periods_per_year, start=start, end=end, assets=assets),
+        spec,
+        checks,
+    )
     if paths:
         job = replace(job, paths=True)
     sink = ParquetSink(Path(out)) if out is not None else FrameSink(market.index)
@@ -255,16 +296,25 @@ def executor_for(client: Any) -> Executor | None:
     return DaskExecutor(client)
 
 
-def walk_forward_market(market: Market, job: Job, wf: WalkForward, executor: Executor | None = None,
-                        chunk_size: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
+def walk_forward_market(
+    market: Market,
+    job: Job,
+    wf: WalkForward,
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
     """One row per window: the configuration chosen on training data and its test-window metrics."""
     wins = list(wf.windows(market.n_periods))
     if not wins:
-        raise ValueError(f"walk-forward needs at least train + test = {wf.train + wf.test} periods; "
-                         f"the prices have {market.n_periods}")
+        raise ValueError(
+            f"walk-forward needs at least train + test = {wf.train + wf.test} periods; "
+            f"the prices have {market.n_periods}"
+        )
     total = len(wins) * job.grid.size
     rows = []
     for w, (a, b, c) in enumerate(wins):
+
         def step(done: int, _n: int, w: int = w) -> None:
             if progress:
                 progress(w * job.grid.size + done, total)
@@ -273,9 +323,14 @@ def walk_forward_market(market: Market, job: Job, wf: WalkForward, executor: Exe
         best = wf.choose(train[wf.metric].to_numpy(dtype=np.float64))
         config = job.grid.configs(best, best + 1)[0]
         test = evaluate_window(window(market, b, c), job.base, config)
-        row: dict[str, Any] = {"window": w, "train_start": market.index[a], "train_end": market.index[b - 1],
-                               "test_start": market.index[b], "test_end": market.index[c - 1],
-                               "config": best}
+        row: dict[str, Any] = {
+            "window": w,
+            "train_start": market.index[a],
+            "train_end": market.index[b - 1],
+            "test_start": market.index[b],
+            "test_end": market.index[c - 1],
+            "config": best,
+        }
         row.update({name: train[name].iloc[best] for name in job.grid.names})
         row[f"train_{wf.metric}"] = train[wf.metric].iloc[best]
         row.update(dict(zip(METRIC_NAMES, test, strict=True)))
@@ -283,13 +338,31 @@ def walk_forward_market(market: Market, job: Job, wf: WalkForward, executor: Exe
     return pd.DataFrame(rows)
 
 
-def walk_forward(prices: Any, *, train: int, test: int, step: int | None = None, metric: str = "sharpe",
-                 minimize: bool | None = None, zip: bool = False, client: Any = None,  # noqa: A002
-                 chunk_size: int | None = None, relatives: bool = False, fill: str | None = None,
-                 periods_per_year: float | None = None, start: str | None = None, end: str | None = None,
-                 assets: list[str] | None = None, **keywords: Any) -> pd.DataFrame:
+def walk_forward(
+    prices: Any,
+    *,
+    train: int,
+    test: int,
+    step: int | None = None,
+    metric: str = "sharpe",
+    minimize: bool | None = None,
+    zip: bool = False,  # noqa: A002
+    client: Any = None,
+    chunk_size: int | None = None,
+    relatives: bool = False,
+    fill: str | None = None,
+    periods_per_year: float | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    assets: list[str] | None = None,
+    **keywords: Any,
+) -> pd.DataFrame:
     """Rolling walk-forward over the grid given by list-valued ``keywords`` (see `sweep`)."""
     wf = WalkForward(train, test, step, metric, minimize)
-    market, job = prepare_sweep(prices, keywords, zip, dict(relatives=relatives, fill=fill,
-                                periods_per_year=periods_per_year, start=start, end=end, assets=assets))
+    market, job = prepare_sweep(
+        prices,
+        keywords,
+        zip,
+        dict(relatives=relatives, fill=fill, periods_per_year=periods_per_year, start=start, end=end, assets=assets),
+    )
     return walk_forward_market(market, job, wf, executor_for(client), chunk_size)

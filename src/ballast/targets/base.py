@@ -1,4 +1,5 @@
 """What a target is: a rule that turns the market seen up to t into weights at t."""
+
 from __future__ import annotations
 
 from abc import ABC
@@ -10,7 +11,7 @@ from ballast.market import Market
 WEIGHT_TOL = 1e-9
 
 
-class Target(ABC):
+class Target(ABC):  # noqa: B024  (abstract by __init_subclass__: a subclass defines path or at)
     """A target weight rule.
 
     ``path`` returns the whole T×N weight path at once (vectorised, the fast path); row t may use
@@ -36,9 +37,33 @@ class Target(ABC):
         """The assets this target names, if it names them (then the universe is just those)."""
         return None
 
-    def describe(self) -> dict[str, object]:
-        """Parameters shown in summaries and reports."""
+    def params(self) -> dict[str, object]:
+        """The kind and parameters, JSON-ready (Result.to_dict, reports)."""
         return {"kind": type(self).__name__}
+
+    def describe(self) -> str:
+        """One line for messages and summaries, as every piece of a strategy has."""
+        return describe_params(self.params())
+
+
+def describe_params(params: object) -> str:
+    """One line for a `Target.params` dict: 'fixed: BTC 40%, ETH 30%', else kind(key=value)."""
+    if not isinstance(params, dict):
+        return str(params)
+
+    def value(v: object) -> str:
+        if isinstance(v, dict):
+            return describe_params(v) if "kind" in v else "{" + ", ".join(f"{k}={value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    kind = params.get("kind", "?")
+    weights = params.get("weights")
+    if isinstance(weights, dict) and len(params) == 2:
+        return f"{kind}: " + ", ".join(f"{k} {100 * v:.4g}%" for k, v in weights.items())
+    rest = ", ".join(f"{k}={value(v)}" for k, v in params.items() if k != "kind")
+    return f"{kind}({rest})" if rest else str(kind)
 
 
 def check_weight_path(weights: np.ndarray, market: Market, source: str) -> np.ndarray:
@@ -54,7 +79,5 @@ def check_weight_path(weights: np.ndarray, market: Market, source: str) -> np.nd
     off = np.abs(sums - 1.0) > 1e-6
     if off.any():
         t = int(np.argmax(off))
-        raise ValueError(
-            f"{source}: target weights sum to {sums[t]:.6f} at {market.index[t]}, expected 1"
-        )
+        raise ValueError(f"{source}: target weights sum to {sums[t]:.6f} at {market.index[t]}, expected 1")
     return w

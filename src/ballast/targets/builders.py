@@ -14,6 +14,7 @@
 
 Every problem raises ValueError naming the key and what was expected.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -29,8 +30,10 @@ CONSTRAINT_KEYS = ("min_weight", "max_weight", "min_reserve", "runway", "max_tur
 def _take(params: dict[str, Any], kind: str, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise ValueError(f"unexpected key(s) {', '.join(unknown)} for kind {kind!r}; "
-                         f"expected: {', '.join(sorted(allowed)) or 'none'}")
+        raise ValueError(
+            f"unexpected key(s) {', '.join(unknown)} for kind {kind!r}; "
+            f"expected: {', '.join(sorted(allowed)) or 'none'}"
+        )
     for key, value in params.items():
         types = allowed[key]
         if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
@@ -67,8 +70,12 @@ def min_variance(p: dict[str, Any]) -> Target:
     _take(p, "min_variance", {"lookback": int, "shrinkage": str, "assets": list, "bounds": (list, dict)})
     if "bounds" in p:
         b = p["bounds"]
-        p = {**p, "bounds": {k: tuple(v) if isinstance(v, list) else v for k, v in b.items()}
-             if isinstance(b, dict) else tuple(b)}
+        p = {
+            **p,
+            "bounds": {k: tuple(v) if isinstance(v, list) else v for k, v in b.items()}
+            if isinstance(b, dict)
+            else tuple(b),
+        }
     return MinVariance(**p)
 
 
@@ -82,21 +89,33 @@ def vol_target(p: dict[str, Any], build_inner: Callable[[dict[str, Any]], Target
 
 def wrap_constraints(target: Target, p: Mapping[str, Any]) -> Target:
     """Wrap ``target`` in the constraints named by the constraint keys of ``p``."""
-    _take(dict(p), "constraints", {"min_weight": (*NUM, dict), "max_weight": (*NUM, dict), "min_reserve": dict,
-                                   "runway": dict, "max_turnover": NUM})
+    _take(
+        dict(p),
+        "constraints",
+        {
+            "min_weight": (*NUM, dict),
+            "max_weight": (*NUM, dict),
+            "min_reserve": dict,
+            "runway": dict,
+            "max_turnover": NUM,
+        },
+    )
     if "min_weight" in p or "max_weight" in p:
         target = Bounds(target, p.get("min_weight", 0.0), p.get("max_weight", 1.0))
     if "min_reserve" in p:
         r = _take(dict(p["min_reserve"]), "min_reserve", {"asset": str, "min_weight": NUM})
         if set(r) != {"asset", "min_weight"}:
-            raise ValueError("min_reserve needs asset and min_weight, e.g. "
-                             "min_reserve = { asset = \"USDT\", min_weight = 0.1 }")
+            raise ValueError(
+                'min_reserve needs asset and min_weight, e.g. min_reserve = { asset = "USDT", min_weight = 0.1 }'
+            )
         target = Reserve(target, r["asset"], r["min_weight"])
     if "runway" in p:
         r = _take(dict(p["runway"]), "runway", {"asset": str, "monthly_spend": NUM, "months": NUM})
         if set(r) != {"asset", "monthly_spend", "months"}:
-            raise ValueError("runway needs asset, monthly_spend and months, e.g. "
-                             "runway = { asset = \"USDT\", monthly_spend = 50000, months = 12 }")
+            raise ValueError(
+                "runway needs asset, monthly_spend and months, e.g. "
+                'runway = { asset = "USDT", monthly_spend = 50000, months = 12 }'
+            )
         target = Runway(target, r["asset"], r["monthly_spend"], r["months"])
     if "max_turnover" in p:
         target = TurnoverLimit(target, p["max_turnover"])
@@ -104,5 +123,7 @@ def wrap_constraints(target: Target, p: Mapping[str, Any]) -> Target:
 
 
 RISK_KINDS: dict[str, Callable[..., Target]] = {
-    "inverse_vol": inverse_vol, "risk_parity": risk_parity, "min_variance": min_variance,
+    "inverse_vol": inverse_vol,
+    "risk_parity": risk_parity,
+    "min_variance": min_variance,
 }

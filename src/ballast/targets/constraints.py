@@ -16,6 +16,7 @@ State constraints need the portfolio at the decision, so the engine applies them
 
 Wrappers nest: ``Runway(Bounds(RiskParity(60), max_weight=0.4), "USDT", 50_000, 12)``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -58,8 +59,8 @@ class Constraint(CachedPath):
     def settings(self) -> dict[str, object]:
         return {}
 
-    def describe(self) -> dict[str, object]:
-        inner = self.inner.describe()
+    def params(self) -> dict[str, object]:
+        inner = self.inner.params()
         return {**inner, **self.settings()}
 
     def kernel_fields(self, market: Market) -> dict[str, Any]:
@@ -97,8 +98,10 @@ class Bounds(Constraint):
                 return np.where(members, lim, 0.0)
             unknown = [a for a in lim if a not in market.assets]
             if unknown:
-                raise KeyError(f"Bounds: unknown asset(s) {', '.join(map(repr, unknown))}; "
-                               f"the prices have: {', '.join(market.assets)}")
+                raise KeyError(
+                    f"Bounds: unknown asset(s) {', '.join(map(repr, unknown))}; "
+                    f"the prices have: {', '.join(market.assets)}"
+                )
             return np.array([lim.get(a, default) if m else 0.0 for a, m in zip(market.assets, members, strict=True)])
 
         lo, hi = vec(self.min_weight, 0.0), vec(self.max_weight, 1.0)
@@ -107,8 +110,10 @@ class Bounds(Constraint):
             a = market.assets[bad[0]]
             raise ValueError(f"Bounds: min_weight of {a!r} ({lo[bad[0]]:g}) is above its max_weight ({hi[bad[0]]:g})")
         if lo.sum() > 1.0 + 1e-12 or hi.sum() < 1.0 - 1e-12:
-            raise ValueError(f"Bounds: infeasible over {int(members.sum())} assets: the minimums sum to {lo.sum():g} "
-                             f"and the maximums to {hi.sum():g}, but weights sum to 1")
+            raise ValueError(
+                f"Bounds: infeasible over {int(members.sum())} assets: the minimums sum to {lo.sum():g} "
+                f"and the maximums to {hi.sum():g}, but weights sum to 1"
+            )
         return lo, hi, members
 
     def compute(self, market: Market) -> np.ndarray:
@@ -119,8 +124,10 @@ class Bounds(Constraint):
         out = np.zeros(market.n_assets)
         for t in range(market.n_periods):
             if not project_to_budget(W[t], lo, hi, members, 1.0 - W[t, ~members].sum(), out):
-                raise ValueError(f"Bounds: no weights within the bounds at {market.index[t]}: the target puts "
-                                 f"{W[t, ~members].sum():.2%} outside its own assets")
+                raise ValueError(
+                    f"Bounds: no weights within the bounds at {market.index[t]}: the target puts "
+                    f"{W[t, ~members].sum():.2%} outside its own assets"
+                )
             W[t, members] = out[members]
         return W
 
@@ -175,8 +182,7 @@ class Runway(Constraint):
         return _with_asset(self.inner.assets(), self.asset)
 
     def kernel_fields(self, market: Market) -> dict[str, Any]:
-        return {"floor_value": np.full(market.n_periods, self.floor),
-                "floor_asset": market.asset_index(self.asset)}
+        return {"floor_value": np.full(market.n_periods, self.floor), "floor_asset": market.asset_index(self.asset)}
 
     def settings(self) -> dict[str, object]:
         return {"runway": {"asset": self.asset, "monthly_spend": self.monthly_spend, "months": self.months}}
@@ -219,8 +225,9 @@ def with_constraints(plan: Any, target: Target, market: Market) -> Any:
     return plan._replace(**fields) if fields else plan
 
 
-def decision_targets(target: Target, market: Market, targets: np.ndarray, equity: np.ndarray,
-                     weights: np.ndarray, capital: float) -> np.ndarray:
+def decision_targets(
+    target: Target, market: Market, targets: np.ndarray, equity: np.ndarray, weights: np.ndarray, capital: float
+) -> np.ndarray:
     """The targets the triggers and planner saw: with a value floor, the path's rows raised to
     F/V at each close's pre-trade value V (rebuilt from the recorded post-trade weights)."""
     from ballast.planning.base import NO_FLOOR, PlanSpec

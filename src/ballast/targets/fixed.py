@@ -1,4 +1,5 @@
 """Fixed weights: the classic constant-mix target."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,8 +31,7 @@ class Fixed(Target):
         total = sum(clean.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(
-                f"Fixed: weights sum to {total:.6f}, expected 1 "
-                f"({', '.join(f'{k}={v:g}' for k, v in clean.items())})"
+                f"Fixed: weights sum to {total:.6f}, expected 1 ({', '.join(f'{k}={v:g}' for k, v in clean.items())})"
             )
         self.weights = clean
 
@@ -42,8 +42,7 @@ class Fixed(Target):
         unknown = [a for a in self.weights if a not in assets]
         if unknown:
             raise KeyError(
-                f"target names unknown asset(s) {', '.join(map(repr, unknown))}; "
-                f"the prices have: {', '.join(assets)}"
+                f"target names unknown asset(s) {', '.join(map(repr, unknown))}; the prices have: {', '.join(assets)}"
             )
         return np.array([self.weights.get(a, 0.0) for a in assets], dtype=np.float64)
 
@@ -56,5 +55,5 @@ class Fixed(Target):
     def at(self, market: Market, t: int) -> np.ndarray:
         return self.vector(market.assets)
 
-    def describe(self) -> dict[str, object]:
+    def params(self) -> dict[str, object]:
         return {"kind": "fixed", "weights": self.weights}

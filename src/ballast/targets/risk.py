@@ -9,6 +9,7 @@ Warm-up: before ``lookback`` returns exist (t < lookback) there is no estimate; 
 RiskParity hold equal weights over their universe, MinVariance the equal weights projected onto
 its bounds, VolTarget holds everything in its reserve. Row t of every path uses prices 0..t only.
 """
+
 from __future__ import annotations
 
 from abc import abstractmethod
@@ -63,8 +64,9 @@ class RiskTarget(CachedPath):
         if assets is not None:
             assets = tuple(str(a) for a in assets)
             if len(assets) < 1 or len(set(assets)) != len(assets):
-                raise ValueError(f"{type(self).__name__}: assets must be a non-empty list without repeats, "
-                                 f"got {list(assets)}")
+                raise ValueError(
+                    f"{type(self).__name__}: assets must be a non-empty list without repeats, got {list(assets)}"
+                )
         self.universe = assets
 
     def columns(self, market: Market) -> np.ndarray:
@@ -73,8 +75,10 @@ class RiskTarget(CachedPath):
             return np.arange(market.n_assets)
         unknown = [a for a in self.universe if a not in market.assets]
         if unknown:
-            raise KeyError(f"{type(self).__name__}: unknown asset(s) {', '.join(map(repr, unknown))}; "
-                           f"the prices have: {', '.join(market.assets)}")
+            raise KeyError(
+                f"{type(self).__name__}: unknown asset(s) {', '.join(map(repr, unknown))}; "
+                f"the prices have: {', '.join(market.assets)}"
+            )
         return np.array([market.assets.index(a) for a in self.universe], dtype=np.int64)
 
     def returns(self, market: Market, cols: np.ndarray) -> np.ndarray:
@@ -91,18 +95,21 @@ class RiskTarget(CachedPath):
             return
         when = market.index[t]
         if i < 0:
-            raise ValueError(f"{type(self).__name__}: the solver did not converge at {when}; the covariance "
-                             "estimate may be singular (more assets than returns): use shrinkage='ledoit_wolf' "
-                             "or a longer lookback")
+            raise ValueError(
+                f"{type(self).__name__}: the solver did not converge at {when}; the covariance "
+                "estimate may be singular (more assets than returns): use shrinkage='ledoit_wolf' "
+                "or a longer lookback"
+            )
         raise ValueError(
             f"{type(self).__name__}: asset {market.assets[cols[i]]!r} has zero volatility over the "
             f"{self.lookback} returns ending {when}; leave it out with assets = [...] (a stable or "
-            "cash asset belongs in a reserve, not in a risk-weighted sleeve)")
+            "cash asset belongs in a reserve, not in a risk-weighted sleeve)"
+        )
 
     def assets(self) -> tuple[str, ...] | None:
         return self.universe
 
-    def describe(self) -> dict[str, object]:
+    def params(self) -> dict[str, object]:
         d: dict[str, object] = {"kind": self.name, "lookback": self.lookback}
         if self.universe is not None:
             d["assets"] = list(self.universe)
@@ -129,25 +136,33 @@ class InverseVol(RiskTarget):
 
         cols = self.columns(market)
         out = np.empty((market.n_periods, len(cols)))
-        status = inverse_vol_path(self.returns(market, cols), self.lookback, self.estimator == "ewma",
-                                  np.full(len(cols), 1.0 / len(cols)), out)
+        status = inverse_vol_path(
+            self.returns(market, cols),
+            self.lookback,
+            self.estimator == "ewma",
+            np.full(len(cols), 1.0 / len(cols)),
+            out,
+        )
         self.fail(market, cols, status)
         return self.scatter(market, cols, out)
 
-    def describe(self) -> dict[str, object]:
-        return {**super().describe(), "estimator": self.estimator}
+    def params(self) -> dict[str, object]:
+        return {**super().params(), "estimator": self.estimator}
 
 
 class CovarianceTarget(RiskTarget):
     """A target solved on a covariance estimate at every t. ``shrinkage``: ``"ledoit_wolf"``
     (default, towards a scaled identity), ``"constant_correlation"``, or None (sample covariance)."""
 
-    def __init__(self, lookback: int = 60, shrinkage: str | None = "ledoit_wolf",
-                 assets: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, lookback: int = 60, shrinkage: str | None = "ledoit_wolf", assets: Sequence[str] | None = None
+    ) -> None:
         super().__init__(lookback, assets)
         if shrinkage not in SHRINKAGES:
-            raise ValueError(f"{type(self).__name__}: shrinkage must be 'ledoit_wolf', 'constant_correlation' "
-                             f"or none, got {shrinkage!r}")
+            raise ValueError(
+                f"{type(self).__name__}: shrinkage must be 'ledoit_wolf', 'constant_correlation' "
+                f"or none, got {shrinkage!r}"
+            )
         self.shrinkage = None if shrinkage == "none" else shrinkage
 
     def solve(self, market: Market, method: int, lo: np.ndarray, hi: np.ndarray, warm: np.ndarray) -> np.ndarray:
@@ -155,13 +170,14 @@ class CovarianceTarget(RiskTarget):
 
         cols = self.columns(market)
         out = np.empty((market.n_periods, len(cols)))
-        status = risk_path(self.returns(market, cols), self.lookback, SHRINKAGES[self.shrinkage], method,
-                           lo, hi, warm, out)
+        status = risk_path(
+            self.returns(market, cols), self.lookback, SHRINKAGES[self.shrinkage], method, lo, hi, warm, out
+        )
         self.fail(market, cols, status)
         return self.scatter(market, cols, out)
 
-    def describe(self) -> dict[str, object]:
-        return {**super().describe(), "shrinkage": self.shrinkage or "none"}
+    def params(self) -> dict[str, object]:
+        return {**super().params(), "shrinkage": self.shrinkage or "none"}
 
 
 class RiskParity(CovarianceTarget):
@@ -190,34 +206,45 @@ class MinVariance(CovarianceTarget):
 
     name = "min_variance"
 
-    def __init__(self, lookback: int = 60, bounds: Bound | Mapping[str, Bound] = (0.0, 1.0),
-                 shrinkage: str | None = "ledoit_wolf", assets: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        lookback: int = 60,
+        bounds: Bound | Mapping[str, Bound] = (0.0, 1.0),
+        shrinkage: str | None = "ledoit_wolf",
+        assets: Sequence[str] | None = None,
+    ) -> None:
         super().__init__(lookback, shrinkage, assets)
         pairs = bounds.items() if isinstance(bounds, Mapping) else [("bounds", bounds)]
         for name, pair in pairs:
             try:
-                lo, hi = (float(x) for x in pair)  # type: ignore[union-attr]
+                lo, hi = (float(x) for x in pair)  # type: ignore[union-attr,unused-ignore]
             except (TypeError, ValueError):
                 raise ValueError(f"MinVariance: {name} must be a pair (min, max), got {pair!r}") from None
             if not (0.0 <= lo <= hi <= 1.0):
                 raise ValueError(f"MinVariance: {name} must satisfy 0 <= min <= max <= 1, got ({lo:g}, {hi:g})")
-        self.bounds = ({str(k): (float(v[0]), float(v[1])) for k, v in bounds.items()}
-                       if isinstance(bounds, Mapping) else (float(bounds[0]), float(bounds[1])))
+        self.bounds = (
+            {str(k): (float(v[0]), float(v[1])) for k, v in bounds.items()}
+            if isinstance(bounds, Mapping)
+            else (float(bounds[0]), float(bounds[1]))
+        )
 
     def limits(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(self.bounds, dict):
             unknown = [a for a in self.bounds if a not in names]
             if unknown:
-                raise KeyError("MinVariance: bounds name asset(s) outside the universe: "
-                               f"{', '.join(map(repr, unknown))}")
+                raise KeyError(
+                    f"MinVariance: bounds name asset(s) outside the universe: {', '.join(map(repr, unknown))}"
+                )
             pairs = [self.bounds.get(a, (0.0, 1.0)) for a in names]
         else:
             pairs = [self.bounds] * len(names)
         lo = np.array([p[0] for p in pairs])
         hi = np.array([p[1] for p in pairs])
         if lo.sum() > 1.0 + 1e-12 or hi.sum() < 1.0 - 1e-12:
-            raise ValueError(f"MinVariance: bounds are infeasible for {len(names)} assets: the minimums sum to "
-                             f"{lo.sum():g} and the maximums to {hi.sum():g}; weights must sum to 1")
+            raise ValueError(
+                f"MinVariance: bounds are infeasible for {len(names)} assets: the minimums sum to "
+                f"{lo.sum():g} and the maximums to {hi.sum():g}; weights must sum to 1"
+            )
         return lo, hi
 
     def compute(self, market: Market) -> np.ndarray:
@@ -231,8 +258,8 @@ class MinVariance(CovarianceTarget):
         project_to_budget(np.full(n, 1.0 / n), lo, hi, np.ones(n, np.bool_), 1.0, warm)
         return self.solve(market, METHOD_MIN_VARIANCE, lo, hi, warm)
 
-    def describe(self) -> dict[str, object]:
-        return {**super().describe(), "bounds": self.bounds}
+    def params(self) -> dict[str, object]:
+        return {**super().params(), "bounds": self.bounds}
 
 
 class VolTarget(CachedPath):
@@ -247,13 +274,15 @@ class VolTarget(CachedPath):
 
     name = "vol_target"
 
-    def __init__(self, inner: Target, target_vol: float, lookback: int = 60, max_leverage: float = 1.0,
-                 reserve: str = "USDC") -> None:
+    def __init__(
+        self, inner: Target, target_vol: float, lookback: int = 60, max_leverage: float = 1.0, reserve: str = "USDC"
+    ) -> None:
         if not isinstance(inner, Target):
             raise ValueError(f"VolTarget: inner must be a Target, got {type(inner).__name__}")
         if not (isinstance(target_vol, (int, float)) and np.isfinite(target_vol) and target_vol > 0):
-            raise ValueError("VolTarget: target_vol must be a positive annualised volatility (0.2 = 20 %), "
-                             f"got {target_vol!r}")
+            raise ValueError(
+                f"VolTarget: target_vol must be a positive annualised volatility (0.2 = 20 %), got {target_vol!r}"
+            )
         if not (isinstance(max_leverage, (int, float)) and np.isfinite(max_leverage) and max_leverage > 0):
             raise ValueError(f"VolTarget: max_leverage must be a positive number, got {max_leverage!r}")
         self.inner = inner
@@ -271,8 +300,16 @@ class VolTarget(CachedPath):
         risky = np.ones(market.n_assets, np.bool_)
         risky[r] = False
         k = np.empty(market.n_periods)
-        vol_scale_path(market.returns, W, risky, self.lookback, float(market.periods_per_year),
-                       self.target_vol, self.max_leverage, k)
+        vol_scale_path(
+            market.returns,
+            W,
+            risky,
+            self.lookback,
+            float(market.periods_per_year),
+            self.target_vol,
+            self.max_leverage,
+            k,
+        )
         return k
 
     def compute(self, market: Market) -> np.ndarray:
@@ -290,14 +327,20 @@ class VolTarget(CachedPath):
             return None
         return named if self.reserve in named else (*named, self.reserve)
 
-    def describe(self) -> dict[str, object]:
-        return {"kind": self.name, "target_vol": self.target_vol, "lookback": self.lookback,
-                "max_leverage": self.max_leverage, "reserve": self.reserve, "inner": self.inner.describe()}
+    def params(self) -> dict[str, object]:
+        return {
+            "kind": self.name,
+            "target_vol": self.target_vol,
+            "lookback": self.lookback,
+            "max_leverage": self.max_leverage,
+            "reserve": self.reserve,
+            "inner": self.inner.params(),
+        }
 
 
 def covariance(returns: np.ndarray, shrinkage: str | None = None) -> np.ndarray:
     """The covariance estimate the targets use, on one window of returns (L×N)."""
-    from ballast.targets.risk_kernel import _add_row, _shrunk
+    from ballast.targets.covariance_kernel import add_row, new_window_sums, shrunk_covariance
 
     R = np.ascontiguousarray(returns, dtype=np.float64)
     L, n = R.shape
@@ -305,18 +348,17 @@ def covariance(returns: np.ndarray, shrinkage: str | None = None) -> np.ndarray:
         raise ValueError(f"covariance needs at least 2 returns, got {L}")
     if shrinkage not in SHRINKAGES:
         raise ValueError(f"shrinkage must be 'ledoit_wolf', 'constant_correlation' or none, got {shrinkage!r}")
-    M2, M21, M31 = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
-    s1, s2, s3, s4, u, acc = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(2)
+    sums = new_window_sums(n, True)
     for k in range(L):
-        _add_row(R[k], 1.0, True, M2, M21, M31, s1, s2, s3, s4, u, acc)
+        add_row(R[k], 1.0, True, sums)
     S = np.empty((n, n))
-    _shrunk(L, SHRINKAGES[shrinkage], M2, M21, M31, s1, s2, s3, s4, u, acc, S)
+    shrunk_covariance(L, SHRINKAGES[shrinkage], sums, S)
     return S
 
 
 def erc_weights(cov: np.ndarray, budgets: np.ndarray | None = None) -> np.ndarray:
     """Risk-budget weights for one covariance matrix (equal budgets by default)."""
-    from ballast.targets.risk_kernel import ERC_TOL, erc_solve
+    from ballast.targets.solvers_kernel import ERC_TOL, erc_solve
 
     S = np.ascontiguousarray(cov, dtype=np.float64)
     n = S.shape[0]
@@ -332,7 +374,7 @@ def erc_weights(cov: np.ndarray, budgets: np.ndarray | None = None) -> np.ndarra
 def min_variance_weights(cov: np.ndarray, lo: np.ndarray | float = 0.0, hi: np.ndarray | float = 1.0) -> np.ndarray:
     """Long-only minimum-variance weights for one covariance matrix under bounds."""
     from ballast.numerics.projection import project_to_budget
-    from ballast.targets.risk_kernel import MINVAR_TOL, minvar_solve
+    from ballast.targets.solvers_kernel import MINVAR_TOL, minvar_solve
 
     S = np.ascontiguousarray(cov, dtype=np.float64)
     n = S.shape[0]

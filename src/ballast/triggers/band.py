@@ -1,4 +1,5 @@
 """Drift bands: rebalance when a weight strays too far from its target."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -7,7 +8,8 @@ import numpy as np
 
 from ballast.enums import LEAF_BAND
 from ballast.market import Market
-from ballast.triggers.base import Leaf, LeafSpec, TriggerState
+from ballast.state import TriggerState
+from ballast.triggers.base import Leaf, LeafSpec
 
 BAND_KINDS = ("absolute", "relative", "hybrid")
 
@@ -23,8 +25,13 @@ class Band(Leaf):
     ``per_asset`` overrides ``width`` for the named assets.
     """
 
-    def __init__(self, width: float, kind: str = "absolute", per_asset: Mapping[str, float] | None = None,
-                 floor: float | None = None) -> None:
+    def __init__(
+        self,
+        width: float,
+        kind: str = "absolute",
+        per_asset: Mapping[str, float] | None = None,
+        floor: float | None = None,
+    ) -> None:
         if kind not in BAND_KINDS:
             raise ValueError(f"Band: kind must be one of {', '.join(BAND_KINDS)}, got {kind!r}")
         for name, w in [("width", width), *((f"per_asset[{k}]", v) for k, v in (per_asset or {}).items())]:
@@ -67,8 +74,7 @@ class Band(Leaf):
         hw = self.half_widths(state.market.assets, state.target)
         dev = np.abs(state.weights - state.target) - hw
         i = int(np.argmax(dev))
-        return (f"band: {state.market.assets[i]} at {state.weights[i]:.2%} vs target "
-                f"{state.target[i]:.2%} ± {hw[i]:.2%}")
+        return f"band: {state.market.assets[i]} at {state.weights[i]:.2%} vs target {state.target[i]:.2%} ± {hw[i]:.2%}"
 
     def encode(self, market: Market) -> LeafSpec:
         a, r = self.widths(market.assets)

@@ -6,18 +6,19 @@ themselves is compiled into flat arrays (`TriggerProgram`) and evaluated in reve
 the kernel reports which leaves were true, and `reason` rebuilds the same text the pure-Python
 path produces, from the same tree.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from ballast.enums import LEAF_VOL_REGIME, MAX_LEAVES, OP_ALL, OP_ANY, OP_COOLDOWN, OP_LEAF
 from ballast.market import Market
-from ballast.state import TriggerState
+from ballast.state import TriggerState as TriggerState  # re-exported: the live service imports it here
 
 
 @dataclass(frozen=True)
@@ -177,17 +178,18 @@ def _shared(key: tuple[object, ...], make: Callable[[], np.ndarray]) -> np.ndarr
 
 def _field(values: list[np.ndarray | None], L: int, width: int, dtype: type) -> np.ndarray:
     """The (L, width) field from each leaf's row (None = zeros); a single leaf's row as it is."""
-    if L == 1 and values and values[0] is not None:
-        v = values[0]
+    first = values[0] if values else None
+    if L == 1 and first is not None:
+        v = first
         if v.dtype != dtype or not v.flags.c_contiguous:
             v = np.ascontiguousarray(v, dtype=dtype)
         return v.reshape(1, width)
     if all(v is None for v in values):
         return _shared(("zeros", L, width, dtype), lambda: np.zeros((L, width), dtype))
-    out = np.zeros((L, width), dtype)
-    for i, v in enumerate(values):
-        if v is not None:
-            out[i] = v
+    out: np.ndarray = np.zeros((L, width), dtype)
+    for i, row in enumerate(values):
+        if row is not None:
+            out[i] = row
     return out
 
 

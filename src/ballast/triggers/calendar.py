@@ -1,4 +1,5 @@
 """Calendar triggers: rebalance on the first close of each new period, or every N periods."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,8 @@ import pandas as pd
 
 from ballast.enums import LEAF_MASK, LEAF_NEVER
 from ballast.market import Market
-from ballast.triggers.base import Leaf, LeafSpec, TriggerState
+from ballast.state import TriggerState
+from ballast.triggers.base import Leaf, LeafSpec
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 
@@ -58,7 +60,9 @@ class Calendar(Leaf):
             if freq < 1:
                 raise ValueError(f"Calendar: every-N-periods needs N >= 1, got {freq}")
         elif freq not in FREQUENCIES:
-            raise ValueError(f"Calendar: unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)} or a number")
+            raise ValueError(
+                f"Calendar: unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)} or a number"
+            )
         self.freq = freq
 
     def check(self, state: TriggerState) -> bool:

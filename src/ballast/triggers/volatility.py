@@ -12,6 +12,7 @@ Both read rows ≤ t only, fire never during warm-up (fewer than ``lookback`` re
 the same decision in the compiled kernel (triggers/kernel.py) and here: both call the same
 compiled helpers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,13 +23,14 @@ from numba import njit
 from ballast.enums import LEAF_TRACKING_ERROR, LEAF_VOL_REGIME
 from ballast.market import Market
 from ballast.numerics.windows import check_lookback, window_portfolio_vol
-from ballast.triggers.base import Leaf, LeafSpec, TriggerState
+from ballast.state import TriggerState
+from ballast.triggers.base import Leaf, LeafSpec
 
 MAX_THRESHOLDS = 3
 
 
 @njit(cache=True)
-def realised_vol_series(R, basket, L, ppy):  # noqa: ANN001
+def realised_vol_series(R, basket, L, ppy):
     """Annualised σ of the basket's returns over the window ending at each t; NaN while t < L."""
     T = R.shape[0]
     out = np.full(T, np.nan)
@@ -38,7 +40,7 @@ def realised_vol_series(R, basket, L, ppy):  # noqa: ANN001
 
 
 @njit(cache=True)
-def regime(sigma, params):  # noqa: ANN001
+def regime(sigma, params):
     """Band of σ among the thresholds params[1:4] (unused slots are +inf)."""
     k = 0
     for j in range(1, 4):
@@ -48,7 +50,7 @@ def regime(sigma, params):  # noqa: ANN001
 
 
 @njit(cache=True)
-def vol_regime_fires(series, params, t, last_t):  # noqa: ANN001
+def vol_regime_fires(series, params, t, last_t):
     """σₜ against σ at the last rebalance (or the first estimate, if that came later)."""
     s = series[t]
     if np.isnan(s):
@@ -63,7 +65,7 @@ def vol_regime_fires(series, params, t, last_t):  # noqa: ANN001
 
 
 @njit(cache=True)
-def tracking_error(prices, t, L, w, target, ppy):  # noqa: ANN001
+def tracking_error(prices, t, L, w, target, ppy):
     """Ex-ante annualised tracking error of ``w`` against ``target`` at the close of t."""
     n = w.shape[0]
     R = np.empty((L + 1, n))
@@ -84,18 +86,25 @@ class VolatilityRegime(Leaf):
     in the market. ``change=None`` uses the thresholds only.
     """
 
-    def __init__(self, lookback: int = 30, change: float | None = 0.25, thresholds: Sequence[float] = (),
-                 asset: str | None = None) -> None:
+    def __init__(
+        self,
+        lookback: int = 30,
+        change: float | None = 0.25,
+        thresholds: Sequence[float] = (),
+        asset: str | None = None,
+    ) -> None:
         self.lookback = check_lookback("VolatilityRegime", lookback)
         if change is not None and not (isinstance(change, (int, float)) and np.isfinite(change) and change > 0):
-            raise ValueError("VolatilityRegime: change must be a positive fraction (0.25 = 25 %) or None, "
-                             f"got {change!r}")
+            raise ValueError(
+                f"VolatilityRegime: change must be a positive fraction (0.25 = 25 %) or None, got {change!r}"
+            )
         th = [float(x) for x in thresholds]
         if len(th) > MAX_THRESHOLDS:
             raise ValueError(f"VolatilityRegime: at most {MAX_THRESHOLDS} thresholds, got {len(th)}")
         if any(not (np.isfinite(x) and x > 0) for x in th) or th != sorted(set(th)):
-            raise ValueError("VolatilityRegime: thresholds must be increasing positive volatilities, "
-                             f"got {list(thresholds)}")
+            raise ValueError(
+                f"VolatilityRegime: thresholds must be increasing positive volatilities, got {list(thresholds)}"
+            )
         if change is None and not th:
             raise ValueError("VolatilityRegime: give change, thresholds, or both")
         self.change = None if change is None else float(change)
@@ -120,16 +129,14 @@ class VolatilityRegime(Leaf):
         return self._series[1]
 
     def check(self, state: TriggerState) -> bool:
-        return bool(vol_regime_fires(self.series(state.market), np.array(self.params()), state.t,
-                                     state.last_rebalance))
+        return bool(vol_regime_fires(self.series(state.market), np.array(self.params()), state.t, state.last_rebalance))
 
     def reason(self, state: TriggerState) -> str:
         s = self.series(state.market)
         ref = state.last_rebalance
         while np.isnan(s[ref]):
             ref += 1
-        return (f"volatility regime: {self.subject()} σ {s[state.t]:.1%} vs {s[ref]:.1%} "
-                f"at {state.market.index[ref]}")
+        return f"volatility regime: {self.subject()} σ {s[state.t]:.1%} vs {s[ref]:.1%} at {state.market.index[ref]}"
 
     def subject(self) -> str:
         return self.asset or "basket"
@@ -152,17 +159,25 @@ class TrackingError(Leaf):
 
     def __init__(self, limit: float, lookback: int = 60) -> None:
         if not (isinstance(limit, (int, float)) and np.isfinite(limit) and limit > 0):
-            raise ValueError("TrackingError: limit must be a positive annualised volatility (0.02 = 2 %), "
-                             f"got {limit!r}")
+            raise ValueError(
+                f"TrackingError: limit must be a positive annualised volatility (0.02 = 2 %), got {limit!r}"
+            )
         self.limit = float(limit)
         self.lookback = check_lookback("TrackingError", lookback)
 
     def value(self, state: TriggerState) -> float:
         if state.t < self.lookback:
             return 0.0
-        return float(tracking_error(state.market.prices, state.t, self.lookback,
-                                    np.asarray(state.weights, np.float64), np.asarray(state.target, np.float64),
-                                    float(state.market.periods_per_year)))
+        return float(
+            tracking_error(
+                state.market.prices,
+                state.t,
+                self.lookback,
+                np.asarray(state.weights, np.float64),
+                np.asarray(state.target, np.float64),
+                float(state.market.periods_per_year),
+            )
+        )
 
     def check(self, state: TriggerState) -> bool:
         return self.value(state) > self.limit

@@ -78,8 +78,10 @@ function renderStatus(s) {
     svc.dry_run ? "dry run" : null, svc.heartbeat_at && `heartbeat ${when(svc.heartbeat_at)}`]
     .filter(Boolean).join(" · ") || "no service has run on this ledger yet";
   const badge = $("state-badge");
-  badge.textContent = svc.paused ? `paused${svc.pause_reason ? `: ${svc.pause_reason}` : ""}` : "running";
-  badge.className = `badge ${svc.paused ? "paused" : "running"}`;
+  // "running" only while a runner holds the ledger's lease (a killed service shows as stopped)
+  const run = svc.running ? "running" : `stopped${svc.heartbeat_at ? ` · last seen ${when(svc.heartbeat_at)}` : ""}`;
+  badge.textContent = svc.paused ? `paused${svc.pause_reason ? `: ${svc.pause_reason}` : ""} · ${run}` : run;
+  badge.className = `badge ${svc.paused ? "paused" : svc.running ? "running" : "stopped"}`;
   $("pause").hidden = Boolean(svc.paused);  // offer only the action that applies
   $("resume").hidden = !svc.paused;
   $("kpi-value").textContent = num(s.value);
@@ -149,7 +151,7 @@ function renderDrift(points, holdings) {
 
 function renderProposals(items) {
   const box = $("proposals");
-  const open = items.filter((p) => p.state === "pending" || p.state === "approved" || p.state === "executing");
+  const open = items.filter((p) => p.state === "pending" || p.state === "approved" || p.state === "executing" || p.state === "exported");
   const card = (p) => {
     const trades = (p.payload.trades || []).map((t) => `${t.side} ${num(t.quantity, 4)} ${t.asset}`).join(", ");
     const node = el("div", { class: "proposal", "data-proposal": String(p.id) },

@@ -1,0 +1,161 @@
+"""Metrics of a run with yields and flows: TWR, IRR, yield earned, flows, runway, run-out.
+
+With flows, equity jumps when money moves, so the return metrics (final_wealth, cagr, volatility,
+drawdown, …) are computed on the time-weighted path — the value of one unit invested at the
+start, which flows do not move (docs/treasury.md). ``end_value`` is what is actually left.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ballast.engine.metrics import compute_metrics
+from ballast.engine.treasury import TreasuryBook
+from ballast.engine.treasury_docs import TREASURY_DOCS  # noqa: F401  (re-exported)
+from ballast.enums import ACC_COSTS
+from ballast.flows.metrics import DAYS_PER_MONTH, days_below, money_weighted_return, runway_months
+from ballast.market import Market
+from ballast.yields import period_years
+
+if TYPE_CHECKING:
+    from ballast.engine.prepared import Prepared
+
+
+
+def twr_path(equity: np.ndarray, flow: np.ndarray, capital: float) -> np.ndarray:
+    """capital × the chained period returns (Vₜ − Fₜ)/Vₜ₋₁: the value a unit would have had."""
+    prev = np.concatenate(([capital], equity[:-1]))
+    live = prev > 0.0
+    growth = np.where(live, (equity - flow) / np.where(live, prev, 1.0), 1.0)
+    # A total loss (everything paid out or lost to costs) stays a tiny positive value, so that the
+    # return metrics, which divide by the previous value, remain defined.
+    return capital * np.cumprod(np.maximum(growth, 1e-300))
+
+
+def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: TreasuryBook | None) -> np.ndarray:
+    """The metrics vector of a run (both engines): flow costs join the costs, and with flows the
+    return metrics are those of the time-weighted path."""
+    capital, ppy = float(p.strategy.capital), float(p.market.periods_per_year)
+    if book is None:
+        return compute_metrics(equity, acc, capital, ppy)
+    acc[ACC_COSTS] += book.cost.sum()
+    return compute_metrics(return_path(equity, book, capital), acc, capital, ppy)
+
+
+def return_path(equity: np.ndarray, book: TreasuryBook, capital: float) -> np.ndarray:
+    """The path the return metrics read: equity, or the time-weighted path once money moved."""
+    return twr_path(equity, book.flow, capital) if book.flow.any() else equity
+
+
+def years_since_start(market: Market) -> np.ndarray:
+    return np.cumsum(period_years(market, 365.0))
+
+
+def spend_per_month(p: "Prepared", equity: np.ndarray) -> np.ndarray:
+    """Scheduled net outflow a month at each close: over the coming 365 days (the last 365 days of
+    the data once fewer remain), unit flows at that close's prices, NAV shares at its value."""
+    m, sched = p.market, p.flows
+    T = m.n_periods
+    if sched is None:
+        return np.zeros(T)
+    days = years_since_start(m) * 365.0
+    cum_units = np.vstack([np.zeros(m.n_assets), np.cumsum(sched.units, axis=0)])
+    cum_nav = np.concatenate([[0.0], np.cumsum(sched.nav.sum(axis=1))])
+    out = np.zeros(T)
+    for t in range(T):
+        start = max(min(days[t], days[-1] - 365.0), 0.0)  # the window (start, start + 365 days]
+        span = min(365.0, days[-1] - start)
+        if span <= 0.0:
+            continue
+        lo = int(np.searchsorted(days, start, side="right"))
+        hi = int(np.searchsorted(days, start + 365.0, side="right"))
+        value = (cum_units[hi] - cum_units[lo]) @ m.prices[t] + (cum_nav[hi] - cum_nav[lo]) * equity[t]
+        out[t] = -value / (span / DAYS_PER_MONTH)
+    return out
+
+
+def reserve_monthly_yield(p: "Prepared", reserve: int) -> np.ndarray:
+    """The reserve asset's yield a month at each close, from its growth over the last period."""
+    T = p.market.n_periods
+    if p.yields is None or T < 2:
+        return np.zeros(T)
+    years = period_years(p.market, p.strategy.yields.day_count)  # type: ignore[union-attr]
+    g = p.yields.growth[:, reserve]
+    annual = np.zeros(T)
+    annual[1:] = np.where(years[1:] > 0, g[1:] ** (1.0 / np.where(years[1:] > 0, years[1:], 1.0)) - 1.0, 0.0)
+    annual[0] = annual[1]
+    return (1.0 + annual) ** (1.0 / 12.0) - 1.0
+
+
+def runway_path(p: "Prepared", equity: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Runway in months at each close (NaN without a cash asset)."""
+    if p.quote < 0 or weights.shape[0] != equity.shape[0]:
+        return np.full(equity.shape[0], np.nan)
+    reserve = weights[:, p.quote] * equity
+    return runway_months(reserve, spend_per_month(p, equity), reserve_monthly_yield(p, p.quote))
+
+
+def runway_floor(p: "Prepared") -> float:
+    """The floor in months: the flows' runway_floor, else a Runway target's months, else NaN."""
+    flows = p.strategy.flows
+    if flows is not None and flows.runway_floor is not None:
+        return float(flows.runway_floor)
+    target = p.strategy.target
+    while target is not None:
+        months = getattr(target, "months", None)
+        if months is not None:
+            return float(months)
+        target = getattr(target, "inner", None)
+    return float("nan")
+
+
+def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> dict[str, float]:
+    capital = float(p.strategy.capital)
+    m = p.market
+    flow = book.flow
+    twr = float(return_path(equity, book, capital)[-1] / capital - 1.0)
+    irr = money_weighted_return(equity, flow, capital, years_since_start(m))
+    runway = runway_path(p, equity, weights)
+    floor = runway_floor(p)
+    days = np.append(np.diff(years_since_start(m)) * 365.0, 0.0)
+    finite = runway[np.isfinite(runway)] if np.isfinite(runway).any() else runway
+    return {
+        "twr": twr,
+        "irr": float(irr),
+        "end_value": float(equity[-1]),
+        "yield_earned": float(book.earned.sum()),
+        "paid_out": float(-flow[flow < 0].sum()),
+        "received": float(flow[flow > 0].sum()),
+        "shortfall": float(book.shortfall.sum()),
+        "runway_months": float(runway[-1]),
+        "min_runway_months": float(np.min(finite)) if finite.size else float("nan"),
+        "days_below_floor": days_below(runway, floor, days) if np.isfinite(floor) else float("nan"),
+    }
+
+
+@dataclass(frozen=True)
+class TreasuryView:
+    """What yields and flows did over time, as pandas objects (for reports and users)."""
+
+    yield_by_asset: pd.DataFrame  # cumulative yield earned (− borrowing paid) by asset, in currency
+    flows_by_asset: pd.DataFrame  # value paid in (+) or out (−) by asset at each close
+    runway: pd.Series  # months at each close
+    floor: float  # runway floor in months (NaN: none)
+    shortfalls: pd.DataFrame  # time, value not paid
+    run_out: object  # the first close with a shortfall (a Timestamp or period), None if none
+
+    @classmethod
+    def of(cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> "TreasuryView":
+        m = p.market
+        cols = list(m.assets)
+        idx = m.index if book.earned.shape[0] == m.n_periods else m.index[-1:]
+        short = np.flatnonzero(book.shortfall > 0.0)
+        return cls(pd.DataFrame(np.cumsum(book.earned, axis=0), index=idx, columns=cols),
+                   pd.DataFrame(book.paid, index=idx, columns=cols),
+                   pd.Series(runway_path(p, equity, weights), index=m.index, name="runway_months"),
+                   runway_floor(p),
+                   pd.DataFrame({"time": m.index[short], "shortfall": book.shortfall[short]}),
+                   m.index[short[0]] if short.size else None)

@@ -2,6 +2,7 @@
 need: ERC-20 tokens, Chainlink-style aggregators and a SwapRouter02 stand-in with the same
 ``exactInputSingle`` / ``exactInput`` ABI (tests/onchain_contracts/*.vy, compiled with vyper
 0.4.3; the bytecode is shipped so the tests need no compiler)."""
+
 from __future__ import annotations
 
 import json
@@ -88,10 +89,10 @@ def deploy_safe(ch: LocalChain, owner: str) -> tuple[Any, str]:
     factory = get_proxy_factory_V1_4_1_contract(w3, deploy(get_proxy_factory_V1_4_1_contract(w3)))
     multisend = deploy(get_multi_send_call_only_V1_4_1_contract(w3))
     zero = "0x" + "00" * 20
-    setup = get_safe_V1_4_1_contract(w3, singleton).encode_abi(
-        "setup", [[owner], 1, zero, b"", zero, zero, 0, zero])
+    setup = get_safe_V1_4_1_contract(w3, singleton).encode_abi("setup", [[owner], 1, zero, b"", zero, zero, 0, zero])
     receipt = w3.eth.wait_for_transaction_receipt(
-        factory.functions.createProxyWithNonce(singleton, setup, 0).transact(sender))
+        factory.functions.createProxyWithNonce(singleton, setup, 0).transact(sender)
+    )
     proxy = factory.events.ProxyCreation().process_receipt(receipt, errors=DISCARD)[0]["args"]["proxy"]
     return get_safe_V1_4_1_contract(w3, proxy), multisend
 

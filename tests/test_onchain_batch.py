@@ -1,6 +1,7 @@
 """Issue 18: calldata decodes back to the planned trade, approvals are exact, selectors are the
 published ones, min-out honours the slippage bound against the oracle, the Transaction Builder
 checksum is the app's own, and bad input is a clear error."""
+
 from __future__ import annotations
 
 import json
@@ -29,15 +30,23 @@ from ballast.onchain.registry import chain, load_registry
 
 SAFE = "0x5aFE3855358E112B5647B952709E6165e1c1eEEe"
 MAINNET = chain("mainnet")
-TRADES = [Trade("WETH", "buy", 2.5, "USDC", 3000.0, 1.0002, "bl-x-1-0"),
-          Trade("WBTC", "sell", 0.4, "USDC", 60000.0, 1.0002, "bl-x-1-1")]
+TRADES = [
+    Trade("WETH", "buy", 2.5, "USDC", 3000.0, 1.0002, "bl-x-1-0"),
+    Trade("WBTC", "sell", 0.4, "USDC", 60000.0, 1.0002, "bl-x-1-1"),
+]
 
 
 def test_selectors_are_the_published_ones() -> None:
     """keccak256 of the signatures against the 4-byte selectors in the contracts' published ABIs."""
-    known = {encoding.APPROVE: "095ea7b3", encoding.EXACT_INPUT_SINGLE: "04e45aaf",
-             encoding.EXACT_INPUT: "b858183f", encoding.MULTI_SEND: "8d80ff0a",
-             "balanceOf(address)": "70a08231", "latestRoundData()": "feaf968c", "decimals()": "313ce567"}
+    known = {
+        encoding.APPROVE: "095ea7b3",
+        encoding.EXACT_INPUT_SINGLE: "04e45aaf",
+        encoding.EXACT_INPUT: "b858183f",
+        encoding.MULTI_SEND: "8d80ff0a",
+        "balanceOf(address)": "70a08231",
+        "latestRoundData()": "feaf968c",
+        "decimals()": "313ce567",
+    }
     for sig, sel in known.items():
         assert encoding.selector(sig).hex() == sel, sig
 
@@ -52,8 +61,9 @@ def test_every_call_decodes_back_to_the_planned_trade() -> None:
         assert appr.data[:4] == encoding.selector(encoding.APPROVE) and swap.data[:4] == bytes.fromhex("04e45aaf")
         spender, amount = decode(["address", "uint256"], appr.data[4:])
         assert spender.lower() == router.lower() and appr.to == MAINNET.token(appr.note["token_in"]).address
-        (t_in, t_out, fee, recipient, amount_in, least, limit), = decode(
-            ["(address,address,uint24,address,uint256,uint256,uint160)"], swap.data[4:])
+        ((t_in, t_out, fee, recipient, amount_in, least, limit),) = decode(
+            ["(address,address,uint24,address,uint256,uint256,uint160)"], swap.data[4:]
+        )
         assert amount == amount_in  # exact approval: what the swap takes, never unlimited
         assert recipient.lower() == SAFE.lower() and fee == 3000 and limit == 0
         src, dst = MAINNET.token(appr.note["token_in"]), MAINNET.token(appr.note["token_out"])
@@ -71,19 +81,31 @@ def test_exact_input_path_encodes_each_hop() -> None:
     swaps = SwapSettings(paths={"WBTC>USDC": ["WBTC", 3000, "WETH", 500, "USDC"]})
     swap = trade_calls(MAINNET, SAFE, TRADES[1:], swaps)[1]
     assert swap.data[:4].hex() == "b858183f"
-    (path, recipient, amount_in, least), = decode(["(bytes,address,uint256,uint256)"], swap.data[4:])
+    ((path, recipient, amount_in, least),) = decode(["(bytes,address,uint256,uint256)"], swap.data[4:])
     tok = [MAINNET.token(s).address.lower()[2:] for s in ("WBTC", "WETH", "USDC")]
     assert path.hex() == tok[0] + "000bb8" + tok[1] + "0001f4" + tok[2]
     assert recipient.lower() == SAFE.lower() and amount_in == 40_000_000 and least > 0
 
 
-@given(st.integers(1, 10**30), st.integers(0, 18), st.integers(0, 18),
-       st.floats(1e-6, 1e6), st.floats(1e-6, 1e6), st.floats(0, 0.2))
-def test_min_out_is_the_slippage_bound_rounded_down(amount: int, d_in: int, d_out: int, p_in: float,
-                                                    p_out: float, slip: float) -> None:
+@given(
+    st.integers(1, 10**30),
+    st.integers(0, 18),
+    st.integers(0, 18),
+    st.floats(1e-6, 1e6),
+    st.floats(1e-6, 1e6),
+    st.floats(0, 0.2),
+)
+def test_min_out_is_the_slippage_bound_rounded_down(
+    amount: int, d_in: int, d_out: int, p_in: float, p_out: float, slip: float
+) -> None:
     least = min_out(amount, d_in, p_in, d_out, p_out, slip)
-    exact = Fraction(amount, 10**d_in) * Fraction(repr(p_in)) / Fraction(repr(p_out)) \
-        * (1 - Fraction(repr(slip))) * 10**d_out
+    exact = (
+        Fraction(amount, 10**d_in)
+        * Fraction(repr(p_in))
+        / Fraction(repr(p_out))
+        * (1 - Fraction(repr(slip)))
+        * 10**d_out
+    )
     assert least <= exact < least + 1
 
 
@@ -91,7 +113,7 @@ def test_checksum_is_the_transaction_builders() -> None:
     """The app's checksum.ts run by node on the same file (its serializer, verbatim in behaviour);
     the keccak of the serialized string is compared here."""
     calls = trade_calls(MAINNET, SAFE, TRADES, SwapSettings())
-    batch = tx_builder_file(MAINNET, SAFE, calls, "réb — «batch»", "a\nb \"quoted\"", 1733212800000)
+    batch = tx_builder_file(MAINNET, SAFE, calls, "réb — «batch»", 'a\nb "quoted"', 1733212800000)
     renamed = {**batch, "meta": {**batch["meta"], "name": "another name"}}
     assert checksum(renamed) == batch["meta"]["checksum"]  # the name is not part of it
     assert checksum({**batch, "createdAt": 1}) != batch["meta"]["checksum"]
@@ -129,17 +151,38 @@ def test_safe_transaction_hash_is_the_eip712_hash() -> None:
 
     calls = trade_calls(MAINNET, SAFE, TRADES, SwapSettings())
     tx = safe_transaction(MAINNET, SAFE, calls, nonce=7)
-    domain = keccak(encode(["bytes32", "uint256", "address"],
-                           [keccak(text="EIP712Domain(uint256 chainId,address verifyingContract)"), 1, SAFE]))
-    type_hash = keccak(text="SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,"
-                            "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,uint256 nonce)")
+    domain = keccak(
+        encode(
+            ["bytes32", "uint256", "address"],
+            [keccak(text="EIP712Domain(uint256 chainId,address verifyingContract)"), 1, SAFE],
+        )
+    )
+    type_hash = keccak(
+        text="SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,"
+        "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,uint256 nonce)"
+    )
     data = bytes.fromhex(tx["data"][2:])
-    struct = keccak(encode(["bytes32", "address", "uint256", "bytes32", "uint8", "uint256", "uint256", "uint256",
-                            "address", "address", "uint256"],
-                           [type_hash, tx["to"], 0, keccak(data), 1, 0, 0, 0, tx["gasToken"], tx["refundReceiver"], 7]))
+    struct = keccak(
+        encode(
+            [
+                "bytes32",
+                "address",
+                "uint256",
+                "bytes32",
+                "uint8",
+                "uint256",
+                "uint256",
+                "uint256",
+                "address",
+                "address",
+                "uint256",
+            ],
+            [type_hash, tx["to"], 0, keccak(data), 1, 0, 0, 0, tx["gasToken"], tx["refundReceiver"], 7],
+        )
+    )
     assert tx["safeTxHash"] == "0x" + keccak(b"\x19\x01" + domain + struct).hex()
     assert tx["to"] == "0x9641d764fc13c8B624c04430C7356C1C7C8102e2" and tx["operation"] == 1
-    packed, = decode(["bytes"], data[4:])
+    (packed,) = decode(["bytes"], data[4:])
     assert len(packed) == sum(1 + 20 + 32 + 32 + len(c.data) for c in calls)
 
 
@@ -149,18 +192,35 @@ def test_registry_addresses_are_checksummed_and_chains_distinct() -> None:
     assert reg["mainnet"].token("USDC").decimals == 6 and reg["base"].token("cbBTC").decimals == 8
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: chain("optimism"), "unknown chain 'optimism'"),
-    (lambda: MAINNET.token("PEPE"), "no token 'PEPE' on mainnet"),
-    (lambda: chain("gnosis").contract("swap_router02"), "no swap_router02 contract on gnosis"),
-    (lambda: trade_calls(MAINNET, SAFE, [Trade("WETH", "buy", 1.0, "_cash", 3000.0, 1.0)], SwapSettings()),
-     "settles in _cash"),
-    (lambda: chain("mainnet", {"tokens": {"mainnet": {"X": {"address": "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2",
-                                                             "decimals": 18}}}}), "fails its EIP-55 checksum"),
-    (lambda: chain("mainnet", {"tokens": {"mainnet": {"X": {"address": SAFE, "decimals": "18"}}}}), "decimals must be"),
-    (lambda: chain("mainnet", {"routers": {}}), "unknown key(s) routers"),
-    (lambda: SwapSettings.from_table({"fee": 250}), "fee tier"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: chain("optimism"), "unknown chain 'optimism'"),
+        (lambda: MAINNET.token("PEPE"), "no token 'PEPE' on mainnet"),
+        (lambda: chain("gnosis").contract("swap_router02"), "no swap_router02 contract on gnosis"),
+        (
+            lambda: trade_calls(MAINNET, SAFE, [Trade("WETH", "buy", 1.0, "_cash", 3000.0, 1.0)], SwapSettings()),
+            "settles in _cash",
+        ),
+        (
+            lambda: chain(
+                "mainnet",
+                {
+                    "tokens": {
+                        "mainnet": {"X": {"address": "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "decimals": 18}}
+                    }
+                },
+            ),
+            "fails its EIP-55 checksum",
+        ),
+        (
+            lambda: chain("mainnet", {"tokens": {"mainnet": {"X": {"address": SAFE, "decimals": "18"}}}}),
+            "decimals must be",
+        ),
+        (lambda: chain("mainnet", {"routers": {}}), "unknown key(s) routers"),
+        (lambda: SwapSettings.from_table({"fee": 250}), "fee tier"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
@@ -174,12 +234,20 @@ def test_the_walkthrough_shows_the_files_the_code_writes() -> None:
 
     root = Path(__file__).resolve().parents[1]
     blocks = re.findall(r"```json\n(.*?)```", (root / "docs" / "onchain.md").read_text(), re.S)
-    trades = [Trade("WBTC", "buy", 0.5, "USDC", 60000.0, 1.0, "bl-treasury-1-0"),
-              Trade("WETH", "buy", 10.0, "USDC", 3000.0, 1.0, "bl-treasury-1-1")]
+    trades = [
+        Trade("WBTC", "buy", 0.5, "USDC", 60000.0, 1.0, "bl-treasury-1-0"),
+        Trade("WETH", "buy", 10.0, "USDC", 3000.0, 1.0, "bl-treasury-1-1"),
+    ]
     calls = trade_calls(MAINNET, SAFE, trades, SwapSettings(max_slippage=0.005))
-    batch = tx_builder_file(MAINNET, SAFE, calls, "ballast proposals 1",
-                            "ballast safe-treasury proposals 1: 2 trade(s), exact approvals, amountOutMinimum from "
-                            "oracle prices with max slippage 0.50%", 1764748800000)
+    batch = tx_builder_file(
+        MAINNET,
+        SAFE,
+        calls,
+        "ballast proposals 1",
+        "ballast safe-treasury proposals 1: 2 trade(s), exact approvals, amountOutMinimum from "
+        "oracle prices with max slippage 0.50%",
+        1764748800000,
+    )
     assert json.loads(blocks[0]) == batch and json.loads(blocks[1]) == safe_transaction(MAINNET, SAFE, calls, 42)
     assert checksum(json.loads(blocks[0])) == batch["meta"]["checksum"]
 

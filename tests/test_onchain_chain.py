@@ -2,6 +2,7 @@
 replay in propose mode, approved, exports a Safe batch whose calls execute with the expected
 balances; the swap's minimum output stops a worse price; the web3 source reads prices, ages and
 balances from the chain, and its guards and checks fire."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,10 @@ def strategy(folder: Path, chain_toml: str, source: str = "replay", live_extra: 
     prices = folder / "p.csv"
     pd.DataFrame({"date": idx.strftime("%Y-%m-%d"), **{a: p for a, p in PRICES.items()}}).to_csv(prices, index=False)
     path = folder / "treasury.toml"
-    path.write_text(STRATEGY.format(prices=prices, source=source, live_extra=live_extra, registry=chain_toml,
-                                    interval=interval), encoding="utf-8")
+    path.write_text(
+        STRATEGY.format(prices=prices, source=source, live_extra=live_extra, registry=chain_toml, interval=interval),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -92,8 +95,9 @@ def chain():
 def set_rate(ch, src: str, dst: str, worse: float) -> None:
     """The stand-in pool's rate: the oracle ratio, ``worse`` below it (in raw units)."""
     num = round(PRICES[src] / PRICES[dst] * (1 - worse) * 10**12) * 10 ** DECIMALS[dst]
-    ch.send(ch.router.functions.set_rate(ch.tokens[src].address, ch.tokens[dst].address, num,
-                                         10**12 * 10 ** DECIMALS[src]))
+    ch.send(
+        ch.router.functions.set_rate(ch.tokens[src].address, ch.tokens[dst].address, num, 10**12 * 10 ** DECIMALS[src])
+    )
 
 
 def propose_and_approve(folder: Path, db: str, ch) -> tuple[Path, Ledger]:
@@ -128,15 +132,20 @@ def test_an_approved_proposal_exports_a_batch_that_executes_on_chain(db_url: str
     expected = {}
     for appr, swap in zip(batch["transactions"][::2], batch["transactions"][1::2], strict=True):
         _, amount = decode(["address", "uint256"], bytes.fromhex(appr["data"][10:]))
-        (t_in, t_out, _, recipient, amount_in, least, _), = decode(
-            ["(address,address,uint24,address,uint256,uint256,uint160)"], bytes.fromhex(swap["data"][10:]))
+        ((t_in, t_out, _, recipient, amount_in, least, _),) = decode(
+            ["(address,address,uint24,address,uint256,uint256,uint160)"], bytes.fromhex(swap["data"][10:])
+        )
         asset = next(a for a, t in chain.tokens.items() if t.address.lower() == t_out.lower())
         o = orders[asset]
         assert amount == amount_in and recipient.lower() == chain.safe.lower() and o["side"] == "buy"
         assert amount_in == int(o["quantity"] * o["ref_price"] / o["quote_price"] * 10**6)
         assert least == min_out(amount_in, 6, o["quote_price"], DECIMALS[asset], o["ref_price"], 0.005)
-        expected[asset] = amount_in * round(PRICES["USDC"] / PRICES[asset] * 0.998 * 10**12) * 10 ** DECIMALS[asset] \
+        expected[asset] = (
+            amount_in
+            * round(PRICES["USDC"] / PRICES[asset] * 0.998 * 10**12)
+            * 10 ** DECIMALS[asset]
             // (10**12 * 10**6)
+        )
         expected["USDC"] = expected.get("USDC", 100_000 * 10**6) - amount_in
     assert set(expected) == {"WBTC", "WETH", "USDC"}
     assert all(r.status == 1 for r in execute(chain, batch))
@@ -154,13 +163,26 @@ def test_a_pool_price_beyond_the_slippage_bound_reverts_the_swap(db_url: str, fa
     out = fast_tmp / "batch.json"
     export_safe(led, out, "mainnet", chain.safe, config=path)
     batch = json.loads(out.read_text())
-    swap_wbtc = next(i for i, tx in enumerate(batch["transactions"]) if i % 2 and
-                     chain.tokens["WBTC"].address[2:].lower() in tx["data"].lower())
-    chain.w3.eth.send_transaction({"from": chain.safe, "to": batch["transactions"][swap_wbtc - 1]["to"],
-                                   "data": batch["transactions"][swap_wbtc - 1]["data"]})
+    swap_wbtc = next(
+        i
+        for i, tx in enumerate(batch["transactions"])
+        if i % 2 and chain.tokens["WBTC"].address[2:].lower() in tx["data"].lower()
+    )
+    chain.w3.eth.send_transaction(
+        {
+            "from": chain.safe,
+            "to": batch["transactions"][swap_wbtc - 1]["to"],
+            "data": batch["transactions"][swap_wbtc - 1]["data"],
+        }
+    )
     with pytest.raises(Exception, match="Too little received"):
-        chain.w3.eth.send_transaction({"from": chain.safe, "to": batch["transactions"][swap_wbtc]["to"],
-                                       "data": batch["transactions"][swap_wbtc]["data"]})
+        chain.w3.eth.send_transaction(
+            {
+                "from": chain.safe,
+                "to": batch["transactions"][swap_wbtc]["to"],
+                "data": batch["transactions"][swap_wbtc]["data"],
+            }
+        )
     assert chain.balance("WBTC") == 0
 
 
@@ -168,9 +190,11 @@ def test_export_refuses_bad_input_and_writes_nothing(db_url: str, fast_tmp: Path
     path, led = propose_and_approve(fast_tmp, db_url, chain)
     out = fast_tmp / "batch.json"
     bad = chain.safe.lower() if chain.safe != chain.safe.lower() else chain.safe.upper()
-    for args, message in [(("optimism", chain.safe, path), "unknown chain"),
-                          (("mainnet", bad[:-1] + ("0" if bad[-1] != "0" else "1"), path), "EIP-55"),
-                          (("base", chain.safe, None), "no token 'WBTC' on base")]:
+    for args, message in [
+        (("optimism", chain.safe, path), "unknown chain"),
+        (("mainnet", bad[:-1] + ("0" if bad[-1] != "0" else "1"), path), "EIP-55"),
+        (("base", chain.safe, None), "no token 'WBTC' on base"),
+    ]:
         with pytest.raises(InputError, match=message):
             export_safe(led, out, *args[:2], config=args[2])
         assert not out.exists() and [p["state"] for p in led.proposals()] == ["approved"]
@@ -178,8 +202,9 @@ def test_export_refuses_bad_input_and_writes_nothing(db_url: str, fast_tmp: Path
 
 # ---------------------------------------------------------------- the web3 source
 def web3_strategy(folder: Path, ch, decimals: int = 8, env: str = "BALLAST_TEST_RPC") -> Path:
-    oracles = ", ".join(f'{a} = {{ address = "{f.address}", decimals = {decimals if a == "WBTC" else 8} }}'
-                        for a, f in ch.feeds.items())
+    oracles = ", ".join(
+        f'{a} = {{ address = "{f.address}", decimals = {decimals if a == "WBTC" else 8} }}' for a, f in ch.feeds.items()
+    )
     web3 = f'[live.web3]\nchain = "mainnet"\nsafe = "{ch.safe}"\nrpc_url_env = "{env}"\noracles = {{ {oracles} }}\n'
     return strategy(folder, ch.registry_toml(), source="web3", live_extra=web3, interval="1h")
 
@@ -265,14 +290,16 @@ def test_a_real_safe_executes_the_signed_multisend_transaction(db_url: str, fast
     _, tx_path = export_safe(led, out, "mainnet", ch.safe, config=path, nonce=safe.functions.nonce().call())
     tx = json.loads(tx_path.read_text())
     data = bytes.fromhex(tx["data"][2:])
-    onchain_hash = safe.functions.getTransactionHash(tx["to"], 0, data, 1, 0, 0, 0, tx["gasToken"],
-                                                     tx["refundReceiver"], tx["nonce"]).call()
+    onchain_hash = safe.functions.getTransactionHash(
+        tx["to"], 0, data, 1, 0, 0, 0, tx["gasToken"], tx["refundReceiver"], tx["nonce"]
+    ).call()
     assert "0x" + onchain_hash.hex() == tx["safeTxHash"]
     sig = Account.unsafe_sign_hash(bytes.fromhex(tx["safeTxHash"][2:]), owner.key)  # what an owner's wallet signs
     signature = sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v])
     before = ch.balance("USDC")
-    receipt = ch.send(safe.functions.execTransaction(tx["to"], 0, data, 1, 0, 0, 0, tx["gasToken"],
-                                                      tx["refundReceiver"], signature))
+    receipt = ch.send(
+        safe.functions.execTransaction(tx["to"], 0, data, 1, 0, 0, 0, tx["gasToken"], tx["refundReceiver"], signature)
+    )
     assert receipt.status == 1 and safe.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)
     batch = json.loads(out.read_text())
     spent = sum(decode(["address", "uint256"], bytes.fromhex(t["data"][10:]))[1] for t in batch["transactions"][::2])

@@ -1,6 +1,7 @@
 """Issue 18 through the command line: `ballast run --source web3` against a local chain served
 over JSON-RPC, `ballast approve`, `ballast proposals export --format safe`, and the batch executed
 on that chain; bad input exits with a clear error and writes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,22 @@ def test_run_web3_approve_export_and_execute(tmp_path: Path, served) -> None:
     for a in ("WBTC", "WETH"):
         set_rate(ch, "USDC", a, worse=0.003)
     out = tmp_path / "batch.json"
-    r = invoke("proposals", "export", "--format", "safe", "--chain", "mainnet", "--safe", ch.safe,
-               "--config", str(path), "--out", str(out), "--db", db)
+    r = invoke(
+        "proposals",
+        "export",
+        "--format",
+        "safe",
+        "--chain",
+        "mainnet",
+        "--safe",
+        ch.safe,
+        "--config",
+        str(path),
+        "--out",
+        str(out),
+        "--db",
+        db,
+    )
     assert r.exit_code == 0, r.output
     batch = json.loads(out.read_text())
     assert len(batch["transactions"]) == 4 and all(x.status == 1 for x in execute(ch, batch))
@@ -83,10 +98,12 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, serve
     assert invoke("run", str(path), "--cycles", "1", "--quiet", "--db", db).exit_code == 0
     assert invoke("approve", "1", "--db", db).exit_code == 0
     out = tmp_path / "batch.json"
-    for extra, message in [([], "--format safe needs --out FILE, --chain and --safe"),
-                           (["--out", str(out), "--chain", "mainnet", "--safe", ch.safe.lower()], "EIP-55"),
-                           (["--out", str(out), "--chain", "polygon", "--safe", ch.safe], "unknown chain 'polygon'"),
-                           (["--out", str(out), "--chain", "base", "--safe", ch.safe], "no token 'WBTC' on base")]:
+    for extra, message in [
+        ([], "--format safe needs --out FILE, --chain and --safe"),
+        (["--out", str(out), "--chain", "mainnet", "--safe", ch.safe.lower()], "EIP-55"),
+        (["--out", str(out), "--chain", "polygon", "--safe", ch.safe], "unknown chain 'polygon'"),
+        (["--out", str(out), "--chain", "base", "--safe", ch.safe], "no token 'WBTC' on base"),
+    ]:
         r = invoke("proposals", "export", "--format", "safe", "--db", db, *extra)
         assert r.exit_code == 2 and message in flat(r.output), r.output
         assert not out.exists()

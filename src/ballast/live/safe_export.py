@@ -4,6 +4,7 @@ Everything is checked before anything is written or marked: the chain, the Safe'
 checksum, every token in the registry, every amount. Only then is the file written and exactly
 the proposals it holds marked ``exported`` (a proposal approved meanwhile waits for the next export).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,12 +37,30 @@ def onchain_table(path: Path | None) -> dict[str, Any]:
 def proposal_trades(led: Ledger, proposal: dict[str, Any]) -> list[Trade]:
     """A proposal's planned orders with the prices of its observation (the oracle's, with web3)."""
     d = led.decision(proposal["decision_id"]) or {"orders": []}
-    return [Trade(o["asset"], o["side"], o["quantity"], o["quote_asset"], o["ref_price"], o["quote_price"],
-                  o["client_order_id"]) for o in d["orders"] if o["status"] == "planned"]
+    return [
+        Trade(
+            o["asset"],
+            o["side"],
+            o["quantity"],
+            o["quote_asset"],
+            o["ref_price"],
+            o["quote_price"],
+            o["client_order_id"],
+        )
+        for o in d["orders"]
+        if o["status"] == "planned"
+    ]
 
 
-def build(led: Ledger, proposals: list[dict[str, Any]], chain_name: str, safe: str, table: dict[str, Any],
-          source: str, nonce: int | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def build(
+    led: Ledger,
+    proposals: list[dict[str, Any]],
+    chain_name: str,
+    safe: str,
+    table: dict[str, Any],
+    source: str,
+    nonce: int | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     ch = registry_chain(chain_name, table, source)
     safe = checked_safe(safe)
     swaps = SwapSettings.from_table(table, source)
@@ -52,8 +71,10 @@ def build(led: Ledger, proposals: list[dict[str, Any]], chain_name: str, safe: s
     ids = ", ".join(str(p["id"]) for p in proposals)
     st = led.state()
     created = max(_ms(p.get("decided_at") or p.get("created_at")) for p in proposals)
-    desc = (f"ballast {st.get('strategy') or ''} proposals {ids}: {len(trades)} trade(s), exact approvals, "
-            f"amountOutMinimum from oracle prices with max slippage {swaps.max_slippage:.2%}")
+    desc = (
+        f"ballast {st.get('strategy') or ''} proposals {ids}: {len(trades)} trade(s), exact approvals, "
+        f"amountOutMinimum from oracle prices with max slippage {swaps.max_slippage:.2%}"
+    )
     batch = tx_builder_file(ch, safe, calls, f"ballast proposals {ids}", desc, created)
     return batch, (None if nonce is None else safe_transaction(ch, safe, calls, nonce))
 
@@ -65,8 +86,15 @@ def _ms(iso: Any) -> int:
     return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
-def export_safe(led: Ledger, out: Path, chain_name: str, safe: str, config: Path | None = None,
-                nonce: int | None = None, preview: bool = False) -> tuple[int, Path | None]:
+def export_safe(
+    led: Ledger,
+    out: Path,
+    chain_name: str,
+    safe: str,
+    config: Path | None = None,
+    nonce: int | None = None,
+    preview: bool = False,
+) -> tuple[int, Path | None]:
     """Write the batch to ``out`` (and, with ``nonce``, the MultiSend Safe transaction next to it
     as ``*.safe-tx.json``); mark its proposals exported unless ``preview``. Returns (proposals, safe-tx path)."""
     table = onchain_table(config)

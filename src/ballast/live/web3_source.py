@@ -7,6 +7,7 @@ Safe's ERC-20 ``balanceOf``, compared with the ledger on start (a difference is 
 ``holdings_mismatch`` alert, never an edit of the ledger). The RPC URL comes only from an
 environment variable. web3.py is imported here, lazily, and nowhere in the pure domain.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,23 +21,46 @@ from ballast.onchain.oracle import from_answer
 from ballast.onchain.registry import Chain, checked_address, needs_onchain
 
 AGGREGATOR_ABI = [
-    {"name": "decimals", "type": "function", "stateMutability": "view", "inputs": [],
-     "outputs": [{"name": "", "type": "uint8"}]},
-    {"name": "latestRoundData", "type": "function", "stateMutability": "view", "inputs": [],
-     "outputs": [{"name": "roundId", "type": "uint80"}, {"name": "answer", "type": "int256"},
-                 {"name": "startedAt", "type": "uint256"}, {"name": "updatedAt", "type": "uint256"},
-                 {"name": "answeredInRound", "type": "uint80"}]},
+    {
+        "name": "decimals",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint8"}],
+    },
+    {
+        "name": "latestRoundData",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [
+            {"name": "roundId", "type": "uint80"},
+            {"name": "answer", "type": "int256"},
+            {"name": "startedAt", "type": "uint256"},
+            {"name": "updatedAt", "type": "uint256"},
+            {"name": "answeredInRound", "type": "uint80"},
+        ],
+    },
 ]
-ERC20_ABI = [{"name": "balanceOf", "type": "function", "stateMutability": "view",
-              "inputs": [{"name": "owner", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}]}]
+ERC20_ABI = [
+    {
+        "name": "balanceOf",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    }
+]
 
 
 def web3_from_env(env: str) -> Any:
     """A Web3 client on the URL in ``$env``; a missing variable is a configuration error."""
     url = os.environ.get(env, "").strip()
     if not url:
-        raise InputError(f"the web3 source reads the RPC URL from ${env}, which is not set "
-                         "(the URL is never read from the strategy file)")
+        raise InputError(
+            f"the web3 source reads the RPC URL from ${env}, which is not set "
+            "(the URL is never read from the strategy file)"
+        )
     try:
         from web3 import Web3
     except ImportError:
@@ -49,16 +73,30 @@ def web3_from_env(env: str) -> Any:
 class Web3Source(Source):
     """Oracle prices for ``assets`` (the quote asset at 1) and the Safe's token balances."""
 
-    def __init__(self, w3: Any, chain: Chain, safe: str, oracles: dict[str, tuple[str, int]],
-                 assets: list[str], quote: str | None) -> None:
+    def __init__(
+        self,
+        w3: Any,
+        chain: Chain,
+        safe: str,
+        oracles: dict[str, tuple[str, int]],
+        assets: list[str],
+        quote: str | None,
+    ) -> None:
         self.w3, self.chain, self.assets, self.quote = w3, chain, assets, quote
         self.safe = checked_address(safe, "[live.web3] safe")
         missing = [a for a in assets if a != quote and a not in oracles]
         if missing:
-            raise InputError(f"[live.web3] oracles: no feed for {', '.join(missing)} "
-                             f"(every asset but the cash asset {quote!r} needs one)")
-        self.feeds = {a: (w3.eth.contract(address=checked_address(addr, f"[live.web3] oracles.{a}.address"),
-                                          abi=AGGREGATOR_ABI), dec) for a, (addr, dec) in oracles.items()}
+            raise InputError(
+                f"[live.web3] oracles: no feed for {', '.join(missing)} "
+                f"(every asset but the cash asset {quote!r} needs one)"
+            )
+        self.feeds = {
+            a: (
+                w3.eth.contract(address=checked_address(addr, f"[live.web3] oracles.{a}.address"), abi=AGGREGATOR_ABI),
+                dec,
+            )
+            for a, (addr, dec) in oracles.items()
+        }
         self.name = f"web3 {chain.name}"
 
     def check(self) -> None:
@@ -70,11 +108,15 @@ class Web3Source(Source):
             try:
                 actual = int(feed.functions.decimals().call())
             except Exception as exc:
-                raise InputError(f"[live.web3] oracles.{a}: {feed.address} does not answer decimals(): "
-                                 f"{type(exc).__name__}: {str(exc)[:200]}") from None
+                raise InputError(
+                    f"[live.web3] oracles.{a}: {feed.address} does not answer decimals(): "
+                    f"{type(exc).__name__}: {str(exc)[:200]}"
+                ) from None
             if actual != declared:
-                raise InputError(f"[live.web3] oracles.{a}: the feed {feed.address} has {actual} decimals, "
-                                 f"the file declares {declared}")
+                raise InputError(
+                    f"[live.web3] oracles.{a}: the feed {feed.address} has {actual} decimals, "
+                    f"the file declares {declared}"
+                )
 
     def next(self, after: datetime | None) -> Observation | None:
         return quoted_observation(self.assets, self.quote, self._read)
@@ -94,12 +136,13 @@ class Web3Source(Source):
         for a in assets:
             t = self.chain.token(a)
             erc20 = self.w3.eth.contract(address=t.address, abi=ERC20_ABI)
-            out[a] = int(erc20.functions.balanceOf(self.safe).call()) / 10 ** t.decimals
+            out[a] = int(erc20.functions.balanceOf(self.safe).call()) / 10**t.decimals
         return out
 
 
-def make_web3_source(section: Any, onchain: dict[str, Any] | None, assets: list[str], quote: str | None,
-                     path: Any, w3: Any = None) -> Web3Source:
+def make_web3_source(
+    section: Any, onchain: dict[str, Any] | None, assets: list[str], quote: str | None, path: Any, w3: Any = None
+) -> Web3Source:
     """The web3 source from ``[live.web3]`` (+ the file's ``[onchain]`` registry additions), checked."""
     from ballast.onchain.registry import chain
 
@@ -107,7 +150,8 @@ def make_web3_source(section: Any, onchain: dict[str, Any] | None, assets: list[
         raise InputError(f"{path}: [live.web3]: the web3 source needs chain, safe and oracles")
     ch = chain(section.chain, onchain, f"{path}: [onchain]")
     client = w3 if w3 is not None else web3_from_env(section.rpc_url_env)
-    src = Web3Source(client, ch, section.safe, {a: (o.address, o.decimals) for a, o in section.oracles.items()},
-                     assets, quote)
+    src = Web3Source(
+        client, ch, section.safe, {a: (o.address, o.decimals) for a, o in section.oracles.items()}, assets, quote
+    )
     src.check()
     return src

@@ -8,6 +8,7 @@ so the quote asset they raise pays for the buys. The file is the Transaction Bui
 format with its checksum; optionally the calls are also wrapped into one MultiSendCallOnly
 DELEGATECALL with its Safe transaction hash (what the owners sign).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,10 @@ def trade_calls(chain: Chain, safe: str, trades: list[Trade], swaps: SwapSetting
     calls = []
     for t in ordered:
         if t.quote_asset.startswith("_"):
-            raise InputError(f"trade {t.ref or t.asset}: settles in {t.quote_asset}, not a token; on-chain "
-                             "export needs [portfolio] cash = a token (e.g. USDC) and exact accounting")
+            raise InputError(
+                f"trade {t.ref or t.asset}: settles in {t.quote_asset}, not a token; on-chain "
+                "export needs [portfolio] cash = a token (e.g. USDC) and exact accounting"
+            )
         base, quote = chain.token(t.asset), chain.token(t.quote_asset)
         src, dst = (base, quote) if t.side == "sell" else (quote, base)
         p_src, p_dst = (t.price, t.quote_price) if t.side == "sell" else (t.quote_price, t.price)
@@ -75,9 +78,18 @@ def trade_calls(chain: Chain, safe: str, trades: list[Trade], swaps: SwapSetting
         if amount_in <= 0:
             raise InputError(f"trade {t.ref or t.asset}: {qty_src!r} {src.symbol} is below one unit of the token")
         least = min_out(amount_in, src.decimals, p_src, dst.decimals, p_dst, swaps.max_slippage)
-        note = {"trade": t.ref, "asset": t.asset, "side": t.side, "token_in": src.symbol, "token_out": dst.symbol,
-                "amount_in": amount_in, "amount_out_minimum": least, "oracle_price_in": p_src,
-                "oracle_price_out": p_dst, "max_slippage": swaps.max_slippage}
+        note = {
+            "trade": t.ref,
+            "asset": t.asset,
+            "side": t.side,
+            "token_in": src.symbol,
+            "token_out": dst.symbol,
+            "amount_in": amount_in,
+            "amount_out_minimum": least,
+            "oracle_price_in": p_src,
+            "oracle_price_out": p_dst,
+            "max_slippage": swaps.max_slippage,
+        }
         calls.append(approve(src.address, router, amount_in, {**note, "kind": "approve"}))
         key = f"{src.symbol}>{dst.symbol}"
         if key in swaps.paths:
@@ -87,8 +99,11 @@ def trade_calls(chain: Chain, safe: str, trades: list[Trade], swaps: SwapSetting
             calls.append(exact_input(router, path, safe, amount_in, least, {**note, "kind": "swap", "path": hops}))
         else:
             fee = swaps.fees.get(key, swaps.fee)
-            calls.append(exact_input_single(router, src.address, dst.address, fee, safe, amount_in, least,
-                                            {**note, "kind": "swap", "fee": fee}))
+            calls.append(
+                exact_input_single(
+                    router, src.address, dst.address, fee, safe, amount_in, least, {**note, "kind": "swap", "fee": fee}
+                )
+            )
     return calls
 
 
@@ -128,13 +143,24 @@ def _transaction(c: Call) -> dict[str, Any]:
     return tx
 
 
-def tx_builder_file(chain: Chain, safe: str, calls: list[Call], name: str, description: str,
-                    created_at_ms: int) -> dict[str, Any]:
+def tx_builder_file(
+    chain: Chain, safe: str, calls: list[Call], name: str, description: str, created_at_ms: int
+) -> dict[str, Any]:
     """The JSON the Safe Transaction Builder imports, checksum included."""
-    meta: dict[str, Any] = {"name": name, "description": description, "txBuilderVersion": TX_BUILDER_VERSION,
-                            "createdFromSafeAddress": safe, "createdFromOwnerAddress": ""}
-    batch = {"version": "1.0", "chainId": str(chain.chain_id), "createdAt": created_at_ms, "meta": meta,
-             "transactions": [_transaction(c) for c in calls]}
+    meta: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "txBuilderVersion": TX_BUILDER_VERSION,
+        "createdFromSafeAddress": safe,
+        "createdFromOwnerAddress": "",
+    }
+    batch = {
+        "version": "1.0",
+        "chainId": str(chain.chain_id),
+        "createdAt": created_at_ms,
+        "meta": meta,
+        "transactions": [_transaction(c) for c in calls],
+    }
     meta["checksum"] = checksum(batch)
     return batch
 
@@ -151,11 +177,37 @@ def safe_transaction(chain: Chain, safe: str, calls: list[Call], nonce: int) -> 
         raise InputError(f"--nonce: the Safe's next nonce, a non-negative integer; got {nonce!r}")
     wrapped = multisend(chain.contract("multisend_call_only"), calls)
     no_client: Any = None  # the hash needs no node: nonce, version and chain id are given
-    tx = SafeTx(no_client, cs(safe), cs(wrapped.to), 0, wrapped.data, 1, 0, 0, 0, cs(ZERO), cs(ZERO), safe_nonce=nonce,
-                safe_version=SAFE_VERSION, chain_id=chain.chain_id)
-    return {"safe": safe, "chainId": chain.chain_id, "to": wrapped.to, "value": "0", "data": "0x" + wrapped.data.hex(),
-            "operation": 1, "safeTxGas": 0, "baseGas": 0, "gasPrice": 0, "gasToken": ZERO, "refundReceiver": ZERO,
-            "nonce": nonce, "safeTxHash": "0x" + bytes(tx.safe_tx_hash).hex()}
+    tx = SafeTx(
+        no_client,
+        cs(safe),
+        cs(wrapped.to),
+        0,
+        wrapped.data,
+        1,
+        0,
+        0,
+        0,
+        cs(ZERO),
+        cs(ZERO),
+        safe_nonce=nonce,
+        safe_version=SAFE_VERSION,
+        chain_id=chain.chain_id,
+    )
+    return {
+        "safe": safe,
+        "chainId": chain.chain_id,
+        "to": wrapped.to,
+        "value": "0",
+        "data": "0x" + wrapped.data.hex(),
+        "operation": 1,
+        "safeTxGas": 0,
+        "baseGas": 0,
+        "gasPrice": 0,
+        "gasToken": ZERO,
+        "refundReceiver": ZERO,
+        "nonce": nonce,
+        "safeTxHash": "0x" + bytes(tx.safe_tx_hash).hex(),
+    }
 
 
 def checked_safe(address: str) -> str:

@@ -2,6 +2,7 @@
 SwapRouter02 ``exactInputSingle`` / ``exactInput`` (SwapRouter02 has no deadline field, unlike
 the first SwapRouter), and the Safe ``MultiSendCallOnly.multiSend`` wrapping (safe-eth-py's
 packed encoding). Each call carries the Transaction Builder's description of its method."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,8 +15,15 @@ EXACT_INPUT_SINGLE = "exactInputSingle((address,address,uint24,address,uint256,u
 EXACT_INPUT = "exactInput((bytes,address,uint256,uint256))"
 MULTI_SEND = "multiSend(bytes)"
 
-_SINGLE_FIELDS = [("tokenIn", "address"), ("tokenOut", "address"), ("fee", "uint24"), ("recipient", "address"),
-                  ("amountIn", "uint256"), ("amountOutMinimum", "uint256"), ("sqrtPriceLimitX96", "uint160")]
+_SINGLE_FIELDS = [
+    ("tokenIn", "address"),
+    ("tokenOut", "address"),
+    ("fee", "uint24"),
+    ("recipient", "address"),
+    ("amountIn", "uint256"),
+    ("amountOutMinimum", "uint256"),
+    ("sqrtPriceLimitX96", "uint160"),
+]
 _PATH_FIELDS = [("path", "bytes"), ("recipient", "address"), ("amountIn", "uint256"), ("amountOutMinimum", "uint256")]
 
 
@@ -34,7 +42,7 @@ def selector(signature: str) -> bytes:
 
 
 def _args(signature: str) -> list[str]:
-    inner = signature[signature.index("(") + 1:-1]
+    inner = signature[signature.index("(") + 1 : -1]
     return [inner] if inner.startswith("(") else inner.split(",")
 
 
@@ -58,17 +66,21 @@ class Call:
 def _inp(name: str, typ: str, components: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"internalType": typ, "name": name, "type": typ}
     if components:
-        out["internalType"] = "struct IV3SwapRouter." + ("ExactInputSingleParams" if len(components) == 7
-                                                          else "ExactInputParams")
+        out["internalType"] = "struct IV3SwapRouter." + (
+            "ExactInputSingleParams" if len(components) == 7 else "ExactInputParams"
+        )
         out["components"] = [_inp(n, t) for n, t in components]
     return out
 
 
 def approve(token: str, spender: str, amount: int, note: dict[str, Any] | None = None) -> Call:
-    return Call(token, calldata(APPROVE, [spender, amount]),
-                {"inputs": [_inp("spender", "address"), _inp("amount", "uint256")], "name": "approve",
-                 "payable": False},
-                {"spender": spender, "amount": str(amount)}, note=note or {})
+    return Call(
+        token,
+        calldata(APPROVE, [spender, amount]),
+        {"inputs": [_inp("spender", "address"), _inp("amount", "uint256")], "name": "approve", "payable": False},
+        {"spender": spender, "amount": str(amount)},
+        note=note or {},
+    )
 
 
 def _tuple_text(values: list[Any]) -> str:
@@ -78,12 +90,24 @@ def _tuple_text(values: list[Any]) -> str:
     return json.dumps([v if isinstance(v, str) else str(v) for v in values], separators=(",", ":"))
 
 
-def exact_input_single(router: str, token_in: str, token_out: str, fee: int, recipient: str, amount_in: int,
-                       min_out: int, note: dict[str, Any] | None = None) -> Call:
+def exact_input_single(
+    router: str,
+    token_in: str,
+    token_out: str,
+    fee: int,
+    recipient: str,
+    amount_in: int,
+    min_out: int,
+    note: dict[str, Any] | None = None,
+) -> Call:
     values = [token_in, token_out, fee, recipient, amount_in, min_out, 0]
-    return Call(router, calldata(EXACT_INPUT_SINGLE, [tuple(values)]),
-                {"inputs": [_inp("params", "tuple", _SINGLE_FIELDS)], "name": "exactInputSingle", "payable": True},
-                {"params": _tuple_text(values)}, note=note or {})
+    return Call(
+        router,
+        calldata(EXACT_INPUT_SINGLE, [tuple(values)]),
+        {"inputs": [_inp("params", "tuple", _SINGLE_FIELDS)], "name": "exactInputSingle", "payable": True},
+        {"params": _tuple_text(values)},
+        note=note or {},
+    )
 
 
 def encode_path(tokens: list[str], fees: list[int]) -> bytes:
@@ -96,12 +120,17 @@ def encode_path(tokens: list[str], fees: list[int]) -> bytes:
     return out
 
 
-def exact_input(router: str, path: bytes, recipient: str, amount_in: int, min_out: int,
-                note: dict[str, Any] | None = None) -> Call:
+def exact_input(
+    router: str, path: bytes, recipient: str, amount_in: int, min_out: int, note: dict[str, Any] | None = None
+) -> Call:
     values = [path, recipient, amount_in, min_out]
-    return Call(router, calldata(EXACT_INPUT, [tuple(values)]),
-                {"inputs": [_inp("params", "tuple", _PATH_FIELDS)], "name": "exactInput", "payable": True},
-                {"params": _tuple_text(["0x" + path.hex(), recipient, amount_in, min_out])}, note=note or {})
+    return Call(
+        router,
+        calldata(EXACT_INPUT, [tuple(values)]),
+        {"inputs": [_inp("params", "tuple", _PATH_FIELDS)], "name": "exactInput", "payable": True},
+        {"params": _tuple_text(["0x" + path.hex(), recipient, amount_in, min_out])},
+        note=note or {},
+    )
 
 
 def multisend(multisend_address: str, calls: list[Call]) -> Call:
@@ -112,8 +141,13 @@ def multisend(multisend_address: str, calls: list[Call]) -> Call:
         from safe_eth.safe.multi_send import MultiSendOperation, MultiSendTx
     except ImportError:
         raise needs_onchain() from None
-    packed = b"".join(MultiSendTx(MultiSendOperation.CALL, to_checksum_address(c.to), c.value, c.data).encoded_data
-                      for c in calls)
-    return Call(multisend_address, calldata(MULTI_SEND, [packed]),
-                {"inputs": [_inp("transactions", "bytes")], "name": "multiSend", "payable": True},
-                {"transactions": "0x" + packed.hex()}, note={"kind": "multisend", "calls": len(calls)})
+    packed = b"".join(
+        MultiSendTx(MultiSendOperation.CALL, to_checksum_address(c.to), c.value, c.data).encoded_data for c in calls
+    )
+    return Call(
+        multisend_address,
+        calldata(MULTI_SEND, [packed]),
+        {"inputs": [_inp("transactions", "bytes")], "name": "multiSend", "payable": True},
+        {"transactions": "0x" + packed.hex()},
+        note={"kind": "multisend", "calls": len(calls)},
+    )

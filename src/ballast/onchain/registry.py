@@ -5,6 +5,7 @@ contracts (``[onchain.tokens.CHAIN] SYMBOL = {address, decimals}``,
 ``[onchain.contracts.CHAIN] swap_router02 = "0x…"``). A token that is not listed is an error:
 an address is never guessed from a symbol.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -33,8 +34,10 @@ def checked_address(value: Any, where: str) -> str:
     if not isinstance(value, str) or not is_hex_address(value):
         raise InputError(f"{where}: {value!r} is not an address (0x and 40 hex digits)")
     if not is_checksum_address(value):
-        raise InputError(f"{where}: {value} fails its EIP-55 checksum (expected {to_checksum_address(value)} "
-                         "if the hex digits are right — check them against the source)")
+        raise InputError(
+            f"{where}: {value} fails its EIP-55 checksum (expected {to_checksum_address(value)} "
+            "if the hex digits are right — check them against the source)"
+        )
     return value
 
 
@@ -55,22 +58,26 @@ class Chain:
     def token(self, symbol: str) -> Token:
         t = self.tokens.get(symbol)
         if t is None:
-            raise InputError(f"no token {symbol!r} on {self.name} in the registry (known: "
-                             f"{', '.join(sorted(self.tokens))}); add it under [onchain.tokens.{self.name}] "
-                             f"{symbol} = {{ address = \"0x…\", decimals = N }}")
+            raise InputError(
+                f"no token {symbol!r} on {self.name} in the registry (known: "
+                f"{', '.join(sorted(self.tokens))}); add it under [onchain.tokens.{self.name}] "
+                f'{symbol} = {{ address = "0x…", decimals = N }}'
+            )
         return t
 
     def contract(self, name: str) -> str:
         a = self.contracts.get(name)
         if a is None:
-            raise InputError(f"no {name} contract on {self.name} in the registry; "
-                             f"add it under [onchain.contracts.{self.name}] {name} = \"0x…\"")
+            raise InputError(
+                f"no {name} contract on {self.name} in the registry; "
+                f'add it under [onchain.contracts.{self.name}] {name} = "0x…"'
+            )
         return a
 
 
 def _token(symbol: str, raw: Any, where: str) -> Token:
     if not isinstance(raw, dict) or set(raw) != {"address", "decimals"}:
-        raise InputError(f"{where}: expected {{ address = \"0x…\", decimals = N }}, got {raw!r}")
+        raise InputError(f'{where}: expected {{ address = "0x…", decimals = N }}, got {raw!r}')
     d = raw["decimals"]
     if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 36:
         raise InputError(f"{where}: decimals must be an integer 0–36, got {d!r}")
@@ -93,9 +100,12 @@ def load_registry(extra: dict[str, Any] | None = None, source: str = "[onchain]"
     for name, raw in shipped.items():
         tokens = {**raw["tokens"], **extra.get("tokens", {}).get(name, {})}
         contracts = {**raw["contracts"], **extra.get("contracts", {}).get(name, {})}
-        out[name] = Chain(name, int(raw["chain_id"]),
-                          {s: _token(s, t, f"{source}.tokens.{name}.{s}") for s, t in tokens.items()},
-                          {k: checked_address(v, f"{source}.contracts.{name}.{k}") for k, v in contracts.items()})
+        out[name] = Chain(
+            name,
+            int(raw["chain_id"]),
+            {s: _token(s, t, f"{source}.tokens.{name}.{s}") for s, t in tokens.items()},
+            {k: checked_address(v, f"{source}.contracts.{name}.{k}") for k, v in contracts.items()},
+        )
     return out
 
 

@@ -212,7 +212,10 @@ def web3_strategy(folder: Path, ch, decimals: int = 8, env: str = "BALLAST_TEST_
 def one_cycle(svc) -> None:
     """One live cycle without the interval's wait that `run` adds after it."""
     svc.start()
-    svc.cycle(svc.source.next(None))
+    try:
+        svc.cycle(svc.source.next(None))
+    finally:
+        svc.lease.release()  # as `run` does on a clean exit: the ledger is free for the next runner
 
 
 def feeds(ch, age: float) -> None:
@@ -250,6 +253,7 @@ def test_web3_balance_difference_raises_an_alert(db_url: str, fast_tmp: Path, ch
     chain.send(chain.tokens["WETH"].functions.mint(chain.safe, 5 * 10**18))  # a deposit the ledger never saw
     svc = open_service(path, RunSettings(db=db_url), w3=chain.w3)
     svc.start()  # on restart the Safe's balances are compared with the ledger
+    svc.lease.release()
     (alert,) = [a for a in svc.ledger.alerts() if a["kind"] == "holdings_mismatch"]
     assert "WETH: ledger 0, exchange 5" in alert["message"]
     assert svc.ledger.holdings().get("WETH", 0.0) == 0.0  # never booked without the user
@@ -305,3 +309,13 @@ def test_a_real_safe_executes_the_signed_multisend_transaction(db_url: str, fast
     spent = sum(decode(["address", "uint256"], bytes.fromhex(t["data"][10:]))[1] for t in batch["transactions"][::2])
     assert ch.balance("USDC") == before - spent and ch.balance("WBTC") > 0 and ch.balance("WETH") > 0
     assert safe.functions.nonce().call() == tx["nonce"] + 1
+
+
+def test_without_holdings_in_the_file_the_safe_balances_are_the_start(db_url: str, fast_tmp: Path, chain) -> None:  # noqa: F811
+    feeds(chain, age=60)
+    chain.send(chain.tokens["WETH"].functions.mint(chain.safe, 4 * 10**18))
+    path = web3_strategy(fast_tmp, chain)
+    path.write_text(path.read_text().replace("[live.holdings]\nUSDC = 100000\n", ""))
+    svc = open_service(str(path), RunSettings(db=db_url), w3=chain.w3)
+    one_cycle(svc)
+    assert svc.ledger.starting_holdings() == {"WBTC": 0.0, "WETH": 4.0, "USDC": 100000.0}

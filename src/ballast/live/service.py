@@ -223,10 +223,9 @@ class LiveService:
     def check_account(self) -> None:
         """On restart against a real account: say so if the exchange holds other amounts than the
         ledger (a deposit, a withdrawal, a trade made by hand). The ledger is not changed."""
-        reader = self.executor if self.executor is not None else self.source  # web3: the Safe's balances
-        if not self.registered or not hasattr(reader, "balances"):
+        if not self.registered:
             return
-        venue = reader.balances(list(self.assets))
+        venue = self._account_balances()
         if venue is None:
             return
         held = self.ledger.holdings()
@@ -237,10 +236,15 @@ class LiveService:
             log.warning(msg, extra={"event": "holdings_mismatch"})
             self.ledger.add_alert("holdings_mismatch", msg, "warning")
 
+    def _account_balances(self) -> dict[str, float] | None:
+        """The account's units: the source's when it reads one (web3: the Safe), else the executor's."""
+        reader = self.source if hasattr(self.source, "balances") else self.executor
+        return None if reader is None else reader.balances(list(self.assets))
+
     def _register(self) -> None:
         holdings = self.start_holdings
-        if holdings is None and self.executor is not None:  # an exchange account has its own
-            holdings = self.executor.balances(list(self.assets))
+        if holdings is None:  # an exchange account (or a Safe) has its own
+            holdings = self._account_balances()
         if holdings is None:  # the backtest's start: the capital as unallocated cash
             holdings = {CASH: float(self.strategy.capital)}
         name = self.strategy.name

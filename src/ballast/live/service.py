@@ -800,7 +800,7 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
     source_kind = settings.source or live.source
     mode = settings.executor or live.executor
     if source_kind not in ("replay", "ccxt", "json", "web3"):
-        raise InputError(f"--source must be replay, ccxt, json or web3, got {source_kind!r}")
+        raise InputError(f"--source: expected replay, ccxt, json or web3, got {source_kind!r}")
     if mode not in ("paper", "ccxt", "propose"):
         raise InputError(f"--executor must be paper, ccxt or propose, got {mode!r}")
     try:

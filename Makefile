@@ -40,7 +40,7 @@ lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	PYTHONPATH=src $(VENV)/bin/lint-imports  # this tree's src, also from a git worktree
 
 # The benchmark's reference libraries (bt, vectorbt) live in their own venv, never in .venv.
 BENCH_VENV := .venv-bench

@@ -1,4 +1,5 @@
 """The strategy file and the command line: flags override the file; mistakes give clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,20 @@ def test_examples_load() -> None:
         load_strategy_file(path)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("[target\nkind='equal'", "not valid TOML"),
-    ("[trigger]\nband = 'wide'", "[trigger] band: Input should be a valid number"),
-    ("[trigger]\nbnad = 0.1", "[trigger] bnad: Extra inputs are not permitted"),
-    ("[target]\nkind = 'fixed'\nweights = { BTC = 0.7, ETH = 0.4 }", "[target] Fixed: weights sum to 1.1"),
-    ("[target]\nkind = 'magic'", "[target] unknown kind 'magic'"),
-    ("[target]\nkind = 'fixed'", "[target] kind 'fixed' needs weights"),
-    ("[trigger]\nband = -0.1", "[trigger] band: Input should be greater than or equal to 0"),
-    ("[trigger]\nrebalance = 'fortnightly'", "unknown frequency 'fortnightly'"),
-    ("[plan]\nkind = 'band-edge'", "needs a band"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[target\nkind='equal'", "not valid TOML"),
+        ("[trigger]\nband = 'wide'", "[trigger] band: Input should be a valid number"),
+        ("[trigger]\nbnad = 0.1", "[trigger] bnad: Extra inputs are not permitted"),
+        ("[target]\nkind = 'fixed'\nweights = { BTC = 0.7, ETH = 0.4 }", "[target] Fixed: weights sum to 1.1"),
+        ("[target]\nkind = 'magic'", "[target] unknown kind 'magic'"),
+        ("[target]\nkind = 'fixed'", "[target] kind 'fixed' needs weights"),
+        ("[trigger]\nband = -0.1", "[trigger] band: Input should be greater than or equal to 0"),
+        ("[trigger]\nrebalance = 'fortnightly'", "unknown frequency 'fortnightly'"),
+        ("[plan]\nkind = 'band-edge'", "needs a band"),
+    ],
+)
 def test_file_errors_name_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(InputError) as exc:
@@ -60,13 +64,16 @@ def test_cli_json_and_flags_override_file(tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir()} >= {"equity.csv", "weights.csv", "trades.csv", "rebalances.csv"}
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--target", "BTC=0.5,NOPE=0.5"], "unknown asset(s) 'NOPE'"),
-    (["--prices", "missing.csv"], "no such file"),
-    (["--target", "BTC=0.5,ETH"], "expected 'equal' or NAME=WEIGHT"),
-    (["--band-kind", "sideways", "--band", "0.1"], "kind must be one of"),
-    (["--plan", "magic"], "plan must be one of"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--target", "BTC=0.5,NOPE=0.5"], "unknown asset(s) 'NOPE'"),
+        (["--prices", "missing.csv"], "no such file"),
+        (["--target", "BTC=0.5,ETH"], "expected 'equal' or NAME=WEIGHT"),
+        (["--band-kind", "sideways", "--band", "0.1"], "kind must be one of"),
+        (["--plan", "magic"], "plan must be one of"),
+    ],
+)
 def test_cli_errors_are_one_clean_line(args: list[str], expected: str) -> None:
     res = runner.invoke(app, ["backtest", *args])
     assert res.exit_code == 2

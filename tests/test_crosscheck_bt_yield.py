@@ -4,6 +4,7 @@ Each coin pays its APY as a coupon into the portfolio's cash (ballast without a 
 coupons land in the portfolio's cash, as bt's do); monthly rebalancing with a fee reinvests them.
 bt gets the very coupons ballast pays: per unit held at close t, pₜ·(gₜ − 1), on the same dates.
 """
+
 from __future__ import annotations
 
 import bt
@@ -30,11 +31,18 @@ def run_bt_coupons(prices: pd.DataFrame, paid: pd.DataFrame, when: bt.Algo) -> b
     f = FEE_BPS / 1e4
     paid = paid.shift(-1).fillna(0.0)
     children = [bt.CouponPayingSecurity(name, fixed_income=False) for name in prices.columns]
-    strategy = bt.Strategy("bt", [when, bt.algos.SelectAll(), bt.algos.WeighEqually(), bt.algos.Rebalance()],
-                           children=children)
-    test = bt.Backtest(strategy, prices, initial_capital=CAPITAL, integer_positions=False,
-                       commissions=lambda q, p: abs(q) * p * f, progress_bar=False,
-                       additional_data={"coupons": paid})
+    strategy = bt.Strategy(
+        "bt", [when, bt.algos.SelectAll(), bt.algos.WeighEqually(), bt.algos.Rebalance()], children=children
+    )
+    test = bt.Backtest(
+        strategy,
+        prices,
+        initial_capital=CAPITAL,
+        integer_positions=False,
+        commissions=lambda q, p: abs(q) * p * f,
+        progress_bar=False,
+        additional_data={"coupons": paid},
+    )
     bt.run(test)
     return test
 

@@ -1,5 +1,6 @@
 """What a new user trips over (issue 19): flags that drop settings, formation, turnover, reasons,
 silent acceptance, tracebacks, dates, help and version, PNG up front, the compile notice."""
+
 from __future__ import annotations
 
 import errno
@@ -83,9 +84,18 @@ def test_summary_shows_the_merged_costs(tmp_path: Path) -> None:
 @pytest.mark.parametrize("plan", ["band-edge", "cost-aware"])
 @pytest.mark.parametrize("engine", ["auto", "python"])
 def test_formation_goes_to_the_target_for_every_planner(plan: str, engine: str) -> None:
-    r = ballast.backtest("crypto", target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", band=0.05, plan=plan,
-                         rebalance="daily" if plan == "cost-aware" else None, fee_bps=10, fixed_cost=5,
-                         end="2018-06-30", engine=engine)
+    r = ballast.backtest(
+        "crypto",
+        target="BTC=0.4,ETH=0.3,USDT=0.3",
+        cash="USDT",
+        band=0.05,
+        plan=plan,
+        rebalance="daily" if plan == "cost-aware" else None,
+        fee_bps=10,
+        fixed_cost=5,
+        end="2018-06-30",
+        engine=engine,
+    )
     target = np.array([0.4, 0.3, 0.3])
     np.testing.assert_allclose(r.weights.iloc[0].to_numpy(), target, atol=1e-12)
     np.testing.assert_allclose(r.baseline.weights.iloc[0].to_numpy(), target, atol=1e-12)
@@ -99,8 +109,13 @@ def test_value_floor_holds_at_a_band_edge_formation() -> None:
     from ballast import Band, BandEdge, Fixed, Runway, Strategy
 
     floor = 50_000 * 12
-    s = Strategy(Runway(Fixed({"BTC": 0.5, "ETH": 0.3, "USDT": 0.2}), "USDT", 50_000, 12), Band(0.05),
-                 BandEdge(), ballast.Proportional(10) + ballast.FixedPerTrade(5), cash="USDT")
+    s = Strategy(
+        Runway(Fixed({"BTC": 0.5, "ETH": 0.3, "USDT": 0.2}), "USDT", 50_000, 12),
+        Band(0.05),
+        BandEdge(),
+        ballast.Proportional(10) + ballast.FixedPerTrade(5),
+        cash="USDT",
+    )
     r = ballast.backtest("crypto", s, end="2018-06-30")
     usdt = r.weights.iloc[0]["USDT"] * r.raw.equity[0]
     assert usdt >= floor * (1 - 1e-12)
@@ -114,7 +129,7 @@ def test_formation_of_a_user_planner_goes_to_the_target() -> None:
     from ballast.triggers import Calendar
 
     class Tilted(Planner):  # ignores the target: always 90/10
-        def plan(self, state):  # noqa: ANN001, ANN202
+        def plan(self, state):
             return np.array([0.9, 0.1])
 
     s = Strategy(Fixed({"BTC": 0.6, "ETH": 0.4}), Calendar("monthly"), Tilted())
@@ -136,8 +151,9 @@ def test_backtest_report_honours_the_report_section(tmp_path: Path) -> None:
 
 # 4 ------------------------------------------------------------------ one turnover definition
 def test_turnover_counts_every_leg_including_cash() -> None:
-    r = ballast.backtest("crypto", target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", band=0.05,
-                         plan="band-edge", fee_bps=10, fixed_cost=5)
+    r = ballast.backtest(
+        "crypto", target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", band=0.05, plan="band-edge", fee_bps=10, fixed_cost=5
+    )
     # Independent of the engine's accumulator: ½·Σ|post − pre value| / pre value from the paths.
     reb = r.raw.rebalances
     done = (reb.t > 0) & (reb.n_trades > 0)
@@ -169,8 +185,7 @@ def test_turnover_limit_caps_the_same_quantity() -> None:
     from ballast import Fixed, Strategy, TurnoverLimit
     from ballast.triggers import Calendar
 
-    s = Strategy(TurnoverLimit(Fixed({"BTC": 0.4, "ETH": 0.3, "USDT": 0.3}), 0.02), Calendar("weekly"),
-                 cash="USDT")
+    s = Strategy(TurnoverLimit(Fixed({"BTC": 0.4, "ETH": 0.3, "USDT": 0.3}), 0.02), Calendar("weekly"), cash="USDT")
     r = ballast.backtest("crypto", s, end="2019-12-31")
     reb = r.rebalances.iloc[1:]
     pre_value = r.equity.loc[reb.time].to_numpy() + reb.cost.to_numpy()
@@ -180,14 +195,22 @@ def test_turnover_limit_caps_the_same_quantity() -> None:
 
 # 5 ------------------------------------------------------------------ say what actually happened
 def test_idle_rebalance_reason_says_what_happened() -> None:
-    r = ballast.backtest("crypto", target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", band=0.2, plan="band-edge",
-                         rebalance="monthly", end="2019-12-31")
+    r = ballast.backtest(
+        "crypto",
+        target="BTC=0.4,ETH=0.3,USDT=0.3",
+        cash="USDT",
+        band=0.2,
+        plan="band-edge",
+        rebalance="monthly",
+        end="2019-12-31",
+    )
     idle = r.rebalances[~r.rebalances.executed]
     assert len(idle) > 0
     assert idle.reason.str.contains("nothing to trade: every asset already inside its band").all()
     assert not r.rebalances.reason.str.contains("minimum size").any()
-    m = ballast.backtest("crypto", target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", rebalance="daily",
-                         min_trade=50_000, end="2018-03-31")
+    m = ballast.backtest(
+        "crypto", target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", rebalance="daily", min_trade=50_000, end="2018-03-31"
+    )
     skipped = m.rebalances.iloc[1:][~m.rebalances.executed.iloc[1:]]
     assert len(skipped) > 0 and skipped.reason.str.contains("every trade below the minimum size").all()
 
@@ -199,12 +222,21 @@ def test_status_prints_units_in_full_and_the_whole_heartbeat() -> None:
     from ballast.live.display import status_view
 
     beat = "2026-12-03 05:55:48"
-    st = {"service": {"strategy": "a rather long strategy name for the panel", "executor": "paper",
-                      "paused": False, "pause_reason": None, "heartbeat_at": beat + ".123456"},
-          "counts": {"cycles": 1, "decisions": 0, "orders": 0, "fills": 0, "proposals": 0, "open_alerts": 0},
-          "last_cycle": {"observed_at": "2024-03-01T00:00:00", "status": "hold"}, "value": 2.6e6,
-          "lines": [{"asset": "USDT", "units": 2622340.12, "price": 1.0, "value": 2622340.12, "weight": 1.0,
-                     "target": 1.0}]}
+    st = {
+        "service": {
+            "strategy": "a rather long strategy name for the panel",
+            "executor": "paper",
+            "paused": False,
+            "pause_reason": None,
+            "heartbeat_at": beat + ".123456",
+        },
+        "counts": {"cycles": 1, "decisions": 0, "orders": 0, "fills": 0, "proposals": 0, "open_alerts": 0},
+        "last_cycle": {"observed_at": "2024-03-01T00:00:00", "status": "hold"},
+        "value": 2.6e6,
+        "lines": [
+            {"asset": "USDT", "units": 2622340.12, "price": 1.0, "value": 2622340.12, "weight": 1.0, "target": 1.0}
+        ],
+    }
     console = Console(width=80, record=True)
     console.print(status_view(st, [], [], [], []))
     text = console.export_text()
@@ -214,19 +246,28 @@ def test_status_prints_units_in_full_and_the_whole_heartbeat() -> None:
 
 # 10 ----------------------------------------------------------------- no tracebacks
 def test_relatives_on_prices_is_refused() -> None:
-    fails(["backtest", "--prices", "crypto", "--relatives", "--target", "BTC=0.5,ETH=0.5"],
-          "look like prices, not price relatives", "drop --relatives")
+    fails(
+        ["backtest", "--prices", "crypto", "--relatives", "--target", "BTC=0.5,ETH=0.5"],
+        "look like prices, not price relatives",
+        "drop --relatives",
+    )
 
 
 def test_start_that_is_not_a_date(tmp_path: Path) -> None:
-    fails(["backtest", str(toml(tmp_path, '[data]\nstart = "yesterday"\n[target]\nkind = "equal"\n'))],
-          "start = 'yesterday' is not a date", "the data runs from 2017-11-09")
+    fails(
+        ["backtest", str(toml(tmp_path, '[data]\nstart = "yesterday"\n[target]\nkind = "equal"\n'))],
+        "start = 'yesterday' is not a date",
+        "the data runs from 2017-11-09",
+    )
 
 
 def test_report_under_a_regular_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    fails(["report", str(toml(tmp_path, TREASURY)), "--out", str(tmp_path / "file" / "r.html")],
-          "cannot create folder", "file")
+    fails(
+        ["report", str(toml(tmp_path, TREASURY)), "--out", str(tmp_path / "file" / "r.html")],
+        "cannot create folder",
+        "file",
+    )
 
 
 def test_a_failed_write_leaves_no_half_written_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,14 +287,20 @@ def test_a_failed_write_leaves_no_half_written_report(tmp_path: Path, monkeypatc
 
 
 # 11 ----------------------------------------------------------------- silent acceptance
-@pytest.mark.parametrize(("text", "expected"), [
-    ('[target]\nkind = "fixed"\nweights = { BTC = 1.2, ETH = -0.2 }', "negative weight for ETH"),
-    ("[target]\nkind = 'equal'\n[trigger]\nband = 5", "band = 5 means 500% (bands are fractions); did you mean 0.05?"),
-    ("[target]\nkind = 'equal'\n[costs]\nfee_bps = 20000", "[costs] fee_bps: Input should be less than 10000"),
-    ('[target]\nkind = "equal"\n[costs]\nfee_bps = "10"', "[costs] fee_bps: Input should be a valid number"),
-    ("", "expected at least [target]"),
-    ("# only a comment\n", "nothing in"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[target]\nkind = "fixed"\nweights = { BTC = 1.2, ETH = -0.2 }', "negative weight for ETH"),
+        (
+            "[target]\nkind = 'equal'\n[trigger]\nband = 5",
+            "band = 5 means 500% (bands are fractions); did you mean 0.05?",
+        ),
+        ("[target]\nkind = 'equal'\n[costs]\nfee_bps = 20000", "[costs] fee_bps: Input should be less than 10000"),
+        ('[target]\nkind = "equal"\n[costs]\nfee_bps = "10"', "[costs] fee_bps: Input should be a valid number"),
+        ("", "expected at least [target]"),
+        ("# only a comment\n", "nothing in"),
+    ],
+)
 def test_silent_mistakes_are_refused(tmp_path: Path, text: str, expected: str) -> None:
     path = toml(tmp_path, text)
     with pytest.raises(InputError) as info:
@@ -270,15 +317,17 @@ def test_shorting_on_purpose(tmp_path: Path) -> None:
 
 
 def test_capital_too_small_to_pay_the_fixed_cost() -> None:
-    fails(["backtest", "--target", "BTC=0.5,ETH=0.5", "--capital", "10", "--fixed-cost", "5"],
-          "the portfolio was never formed", "capital 10.00")
+    fails(
+        ["backtest", "--target", "BTC=0.5,ETH=0.5", "--capital", "10", "--fixed-cost", "5"],
+        "the portfolio was never formed",
+        "capital 10.00",
+    )
 
 
 # 12 ----------------------------------------------------------------- dates
 def dmy_csv(tmp_path: Path) -> Path:
     dates = pd.date_range("2020-01-01", periods=40, freq="D")
-    prices = pd.DataFrame({"date": dates.strftime("%d/%m/%Y"), "A": np.linspace(1, 2, 40),
-                           "B": np.linspace(2, 1, 40)})
+    prices = pd.DataFrame({"date": dates.strftime("%d/%m/%Y"), "A": np.linspace(1, 2, 40), "B": np.linspace(2, 1, 40)})
     path = tmp_path / "dmy.csv"
     prices.to_csv(path, index=False)
     return path
@@ -339,8 +388,9 @@ def test_report_png_without_kaleido_says_so_first(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(png, "png_unavailable", lambda: "PNG export needs kaleido: pip install 'ballast[png]'")
     page = tmp_path / "r.html"
-    out = runner.invoke(app, ["report", str(toml(tmp_path, TREASURY)), "--out", str(page), "--png",
-                              str(tmp_path / "figs")])
+    out = runner.invoke(
+        app, ["report", str(toml(tmp_path, TREASURY)), "--out", str(page), "--png", str(tmp_path / "figs")]
+    )
     assert out.exit_code == 2
     text = " ".join(out.output.split())
     warned = text.index("--png: PNG export needs kaleido")
@@ -354,8 +404,14 @@ def test_write_frontier_without_kaleido(tmp_path: Path, monkeypatch: pytest.Monk
     from ballast.report.frontier import write_frontier
 
     monkeypatch.setattr(png, "png_unavailable", lambda: "PNG export needs kaleido")
-    frame = pd.DataFrame({"band": [0.01, 0.05, 0.1], "turnover": [1.0, 0.5, 0.2],
-                          "tracking_error": [0.01, 0.02, 0.04], "sharpe": [1.0, 1.1, 0.9]})
+    frame = pd.DataFrame(
+        {
+            "band": [0.01, 0.05, 0.1],
+            "turnover": [1.0, 0.5, 0.2],
+            "tracking_error": [0.01, 0.02, 0.04],
+            "sharpe": [1.0, 1.1, 0.9],
+        }
+    )
     assert write_frontier(frame, tmp_path / "f.html") == [tmp_path / "f.html"]
     with pytest.raises(InputError, match="kaleido"):
         write_frontier(frame, tmp_path / "g.html", png=True)
@@ -364,7 +420,7 @@ def test_write_frontier_without_kaleido(tmp_path: Path, monkeypatch: pytest.Monk
 
 # 16 ----------------------------------------------------------------- messages and tables
 def test_missing_sweep_section_message(tmp_path: Path) -> None:
-    from ballast.sweep.config import load_sweep
+    from ballast.config.sweep import load_sweep
 
     with pytest.raises(InputError) as info:
         load_sweep(toml(tmp_path, TREASURY))
@@ -378,10 +434,23 @@ def test_walk_forward_table_fits_100_columns() -> None:
     from ballast.report.terminal import walk_forward_table
 
     days = pd.date_range("2020-01-01", periods=4, freq="90D")
-    frame = pd.DataFrame([{"window": w, "train_start": days[0], "train_end": days[w], "test_start": days[w],
-                           "test_end": days[w] + pd.Timedelta(days=89), "config": 3, "band": 0.05,
-                           "band_kind": "relative", "train_sharpe": 1.23456, **dict.fromkeys(METRIC_NAMES, 0.5)}
-                          for w in range(3)])
+    frame = pd.DataFrame(
+        [
+            {
+                "window": w,
+                "train_start": days[0],
+                "train_end": days[w],
+                "test_start": days[w],
+                "test_end": days[w] + pd.Timedelta(days=89),
+                "config": 3,
+                "band": 0.05,
+                "band_kind": "relative",
+                "train_sharpe": 1.23456,
+                **dict.fromkeys(METRIC_NAMES, 0.5),
+            }
+            for w in range(3)
+        ]
+    )
     console = Console(width=100, record=True)
     console.print(walk_forward_table(frame, ["band", "band_kind"], "sharpe"))
     lines = console.export_text().splitlines()
@@ -399,9 +468,10 @@ def test_demo_hint_is_an_absolute_path(tmp_path: Path) -> None:
 
 
 # 17 ----------------------------------------------------------------- the compile notice
-def test_compile_notice_once_when_not_a_terminal(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    import ballast.cli as cli
+def test_compile_notice_once_when_not_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ballast.cli.output as cli
     from ballast.engine.kernel import simulate
 
     monkeypatch.setattr(cli.console, "_force_terminal", False)

@@ -1,6 +1,7 @@
 """Pictures a person reads (issue 19): log-axis tick labels read in a real browser, the comparison
 page (header, grouped holdings, table width, baseline styles, notes, buttons, currency), and the
 dashboard (drift axis, pause/resume, open proposals)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -8,12 +9,12 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from api_support import LiveServer, seed_ledger
 from playwright.sync_api import expect
 
+from api_support import LiveServer, seed_ledger
 from ballast.engine.backtest import backtest
 from ballast.live.ledger import Ledger
-from ballast.report import figures
+from ballast.report import figures, holdings_figures, plotting
 from ballast.report.html import render, write_tearsheet
 from ballast.report.png import without_buttons
 from ballast.strategy import build_strategy
@@ -39,11 +40,15 @@ def comparison():
     names = [f"C{k:02d}" for k in range(12)]
     prices = pd.DataFrame(np.exp(np.cumsum(rng.normal(0, 0.03, (300, 12)), axis=0)), index=days, columns=names)
     prices["USDT"] = 1.0
-    small = backtest(prices[["C00", "C01", "USDT"]],
-                     build_strategy(target="C00=0.4,C01=0.3,USDT=0.3", cash="USDT", band=0.05, plan="band-edge",
-                                    fee_bps=10, name="three"))
-    many = backtest(prices, build_strategy(target="equal", rebalance="monthly", cash="USDT", fee_bps=10,
-                                           name="thirteen"))
+    small = backtest(
+        prices[["C00", "C01", "USDT"]],
+        build_strategy(
+            target="C00=0.4,C01=0.3,USDT=0.3", cash="USDT", band=0.05, plan="band-edge", fee_bps=10, name="three"
+        ),
+    )
+    many = backtest(
+        prices, build_strategy(target="equal", rebalance="monthly", cash="USDT", fee_bps=10, name="thirteen")
+    )
     return small, many
 
 
@@ -63,7 +68,7 @@ def y_ticks(page, figure_id: str) -> list[tuple[float, str]]:
 
 
 @pytest.mark.browser
-def test_log_axis_ticks_read_as_their_values(wide_range, comparison, tmp_path, browser):  # noqa: F811
+def test_log_axis_ticks_read_as_their_values(wide_range, comparison, tmp_path, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     for results in ([wide_range], list(comparison)):
         page.goto(write_tearsheet(results, tmp_path / f"r{len(results)}.html").as_uri())
@@ -98,11 +103,11 @@ def test_comparison_page_counts_every_asset(comparison):
 
 def test_many_holdings_are_grouped(comparison):
     _, many = comparison
-    names, w, tw = figures.grouped_holdings(many)
-    assert len(names) == figures.MAX_ASSET_PANELS and names[-1] == "other (6)"
+    names, w, tw = holdings_figures.grouped_holdings(many)
+    assert len(names) == plotting.MAX_ASSET_PANELS and names[-1] == "other (6)"
     np.testing.assert_allclose(w.sum(axis=1), many.weights.to_numpy().sum(axis=1), atol=1e-12)
     np.testing.assert_allclose(tw.sum(axis=1), many.targets.sum(axis=1), atol=1e-12)
-    fig = figures.weights_figure(many, "weights", "thirteen").figure
+    fig = holdings_figures.weights_figure(many, "weights", "thirteen").figure
     assert [t.name for t in fig.data if t.stackgroup == "held"] == names
 
 
@@ -111,7 +116,7 @@ def test_baselines_notes_buttons_and_currency(comparison):
     eq = figures.equity_figure(results).figure
     dashes = [t.line.dash for t in eq.data if t.name.startswith("buy & hold")]
     assert len(dashes) == 2 and len(set(dashes)) == 2
-    drift = figures.drift_figure(comparison[1], "drift", "thirteen")
+    drift = holdings_figures.drift_figure(comparison[1], "drift", "thirteen")
     assert "in the CSV" not in drift.caption and "--out DIR" in drift.caption
     assert "updatemenus" not in without_buttons(eq.to_dict())["layout"]
     costs = figures.costs_figure(results).figure
@@ -135,8 +140,10 @@ def test_drift_history_leaves_out_the_unformed_start(tmp_path):
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         led.start_service({"BTC": 0.0, "USDT": 0.0}, "s", "paper", "replay", dry_run=False)
         t0 = datetime(2024, 1, 1)
-        cash = [{"asset": "BTC", "units": 0.0, "price": 50_000.0, "value": 0.0, "weight": 0.0, "target": 0.4},
-                {"asset": "USDT", "units": 0.0, "price": 1.0, "value": 0.0, "weight": 0.0, "target": 0.6}]
+        cash = [
+            {"asset": "BTC", "units": 0.0, "price": 50_000.0, "value": 0.0, "weight": 0.0, "target": 0.4},
+            {"asset": "USDT", "units": 0.0, "price": 1.0, "value": 0.0, "weight": 0.0, "target": 0.6},
+        ]
         formed = [{**cash[0], "weight": 0.41}, {**cash[1], "weight": 0.59}]
         led.record_cycle(t0, 0, "hold", None, {"BTC": 50_000.0, "USDT": 1.0}, 1e6, cash)
         led.record_cycle(t0 + timedelta(days=1), 1, "hold", None, {"BTC": 50_000.0, "USDT": 1.0}, 1e6, formed)
@@ -145,7 +152,7 @@ def test_drift_history_leaves_out_the_unformed_start(tmp_path):
 
 
 @pytest.mark.browser
-def test_dashboard_shows_only_the_actions_that_apply(browser, server):  # noqa: F811
+def test_dashboard_shows_only_the_actions_that_apply(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-loaded=true]", timeout=20000)
@@ -161,7 +168,7 @@ def test_dashboard_shows_only_the_actions_that_apply(browser, server):  # noqa: 
 
 
 @pytest.mark.browser
-def test_open_proposals_lists_only_open_ones(browser, server):  # noqa: F811
+def test_open_proposals_lists_only_open_ones(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-loaded=true]", timeout=20000)

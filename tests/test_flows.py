@@ -1,5 +1,6 @@
 """Flows: schedules, routing at a close (cash, pro rata, cash-flow rebalancing, shortfalls),
 and the metrics with flows (TWR, IRR against scipy's root finder, runway against the annuity)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,14 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 
-from ballast.costs.base import compile_costs
 from ballast.costs import Costs, FixedPerTrade, Proportional
+from ballast.costs.base import compile_costs
+from ballast.enums import FLOW_PAID, FLOW_SHORTFALL, ROUTE_CASH, ROUTE_PRO_RATA, ROUTE_REBALANCE
 from ballast.errors import InputError
 from ballast.flows import (
-    Dated, Flows, Recurring, SpendingRule, irr, money_weighted_return, parse_spend, runway_months,
+    Dated,
+    Flows,
+    Recurring,
+    SpendingRule,
+    irr,
+    money_weighted_return,
+    parse_spend,
+    runway_months,
     time_weighted_return,
 )
-from ballast.enums import FLOW_PAID, FLOW_SHORTFALL, ROUTE_CASH, ROUTE_PRO_RATA, ROUTE_REBALANCE
 from ballast.flows.kernel import _apply_one, apply_flows
 from ballast.market import Market
 
@@ -60,18 +68,25 @@ def test_spending_rule_is_a_share_of_nav() -> None:
 
 
 def test_dated_table_lands_on_the_first_close_on_or_after_its_date() -> None:
-    m = Market(market().prices[:5], ASSETS, pd.DatetimeIndex(
-        ["2021-01-01", "2021-01-04", "2021-01-05", "2021-01-06", "2021-01-08"]))
-    table = pd.DataFrame({"date": ["2021-01-02", "2021-01-06", "2021-01-06"], "asset": ["USDC", "ETH", None],
-                          "amount": [-10, 2, 5]})
+    m = Market(
+        market().prices[:5],
+        ASSETS,
+        pd.DatetimeIndex(["2021-01-01", "2021-01-04", "2021-01-05", "2021-01-06", "2021-01-08"]),
+    )
+    table = pd.DataFrame(
+        {"date": ["2021-01-02", "2021-01-06", "2021-01-06"], "asset": ["USDC", "ETH", None], "amount": [-10, 2, 5]}
+    )
     s = Flows(Dated(table)).encode(m, "USDC")
     assert s.units[1, 2] == -10 and s.units[3, 0] == 2 and s.units[3, 2] == 5
 
 
 def test_flow_dated_outside_the_prices_is_an_error_naming_row_and_field() -> None:
     table = pd.DataFrame({"date": ["2021-02-01", "2025-01-01"], "asset": ["USDC", "USDC"], "amount": [1, 2]})
-    with pytest.raises(InputError, match=r"flows.csv: row 2, field date: 2025-01-01 is outside the prices "
-                                         r"\(2021-01-15 to 2021-04-14\)"):
+    with pytest.raises(
+        InputError,
+        match=r"flows.csv: row 2, field date: 2025-01-01 is outside the prices "
+        r"\(2021-01-15 to 2021-04-14\)",
+    ):
         Flows(Dated(table, "flows.csv")).encode(market(), "USDC")
 
 
@@ -90,8 +105,9 @@ ZERO = compile_costs(Costs(), market())
 P = np.array([2000.0, 25000.0, 1.0])
 
 
-def step(units: list[float], flow: float, routing: int, target: list[float], costs=ZERO, a: int = 2,
-         cash: float = 0.0) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def step(
+    units: list[float], flow: float, routing: int, target: list[float], costs=ZERO, a: int = 2, cash: float = 0.0
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     u = np.array(units, float)
     out = _apply_one(u, cash, P, 1, a, flow, routing, np.array(target), costs, 2, np.empty(3))
     return u, out
@@ -156,10 +172,15 @@ def test_flows_that_exceed_everything_liquidate_and_report_the_rest() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(units=st.lists(st.floats(0, 100), min_size=3, max_size=3), flow=st.floats(-150_000, 150_000),
-       routing=st.sampled_from([ROUTE_CASH, ROUTE_PRO_RATA, ROUTE_REBALANCE]),
-       w=st.lists(st.floats(0.01, 1), min_size=3, max_size=3), fee=st.floats(0, 300), fixed=st.floats(0, 50),
-       a=st.integers(0, 2))
+@given(
+    units=st.lists(st.floats(0, 100), min_size=3, max_size=3),
+    flow=st.floats(-150_000, 150_000),
+    routing=st.sampled_from([ROUTE_CASH, ROUTE_PRO_RATA, ROUTE_REBALANCE]),
+    w=st.lists(st.floats(0.01, 1), min_size=3, max_size=3),
+    fee=st.floats(0, 300),
+    fixed=st.floats(0, 50),
+    a=st.integers(0, 2),
+)
 def test_a_flow_conserves_value_and_never_makes_a_holding_negative(units, flow, routing, w, fee, fixed, a) -> None:
     costs = compile_costs(Proportional(fee) + FixedPerTrade(fixed), market())
     u0 = np.array(units) * np.array([1.0, 0.1, 1000.0])
@@ -186,6 +207,7 @@ def test_apply_flows_sums_the_assets_of_a_close_and_is_off_without_flows() -> No
     assert paid[0, 0] == m.prices[t, 0] and paid[0, 2] == -1000
     assert apply_flows(u, 3.0, m.prices, t + 1, s, targets, ZERO, 2, paid, 0, np.empty(3), closes) == 3.0
     from ballast.flows import no_flows
+
     assert apply_flows(u, 3.0, m.prices, t, no_flows(), targets, ZERO, 2, paid, 0, np.empty(3), closes) == 3.0
 
 

@@ -11,7 +11,7 @@ from live_binance import FakeBinance
 from live_support import Crash, crash_at, write_strategy
 
 from ballast.config import load_strategy_file
-from ballast.live.config import load_live_section
+from ballast.config.live import load_live_section
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
 from ballast.live.sources import ccxt_exchange

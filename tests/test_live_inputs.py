@@ -171,8 +171,10 @@ def test_stale_json_prices_block_trading(fast_tmp: Path) -> None:
     svc.run(max_cycles=2)
     assert [a["kind"] for a in svc.ledger.alerts()] == ["stale_price"] * 6
     assert svc.ledger.counts()["decisions"] == 0
-    (fast_tmp / "prices.json").write_text(json.dumps({"time": datetime.utcnow().isoformat(),
-                                                      "prices": {"BTC": 30000, "ETH": 2000, "USDT": 1}}))
+    # 20 s ahead (within the 60 s clock-skew allowance): with cycles 0.01 s apart the stale limit is
+    # 0.03 s, which a loaded machine would exceed between writing a price "now" and reading it.
+    fresh = (datetime.utcnow() + timedelta(seconds=20)).isoformat()
+    (fast_tmp / "prices.json").write_text(json.dumps({"time": fresh, "prices": {"BTC": 30000, "ETH": 2000, "USDT": 1}}))
     svc.run(max_cycles=1)
     assert svc.ledger.counts()["decisions"] == 1
 

@@ -146,3 +146,28 @@ def test_plain_cost_is_trade_cost_without_a_pool() -> None:
     for value in [0.0, -0.0, *rng.normal(0, 1e5, 200)]:
         i, t = int(rng.integers(4)), int(rng.integers(30))
         assert plain_cost(costs.prop, costs.fixed, costs.fixed_asset, i, t, value) == trade_cost(costs, i, t, value)
+
+
+def test_a_strategy_without_pegs_loads_and_compiles_none_of_the_peg_code() -> None:
+    """The depeg machinery is plain numpy run before the walk and compiles to a mask: a strategy
+    without pegs imports none of it, and one with pegs gets the calendar leaf's specialisation."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ballast; from market_support import gbm; "
+            "ballast.backtest(gbm(n_assets=3, n_periods=50), target='equal', band=0.05); "
+            "print(sorted(m for m in sys.modules if m.startswith(('ballast.pegs', 'ballast.scenarios', "
+            "'ballast.stable_reserve', 'ballast.triggers.depeg', 'ballast.targets.pegged', "
+            "'ballast.planning.pegged', 'ballast.costs.psm'))))")
+    here = __import__("pathlib").Path(__file__).parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=here, env={**__import__("os").environ, "PYTHONPATH": f"{here.parent / 'src'}:{here}"})
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+    from ballast.enums import LEAF_MASK
+    from ballast.triggers.base import compile_trigger
+    from ballast.triggers.depeg import Depeg
+
+    m = Market.from_frame(gbm(n_assets=3, n_periods=50).rename(columns=lambda c: f"S{c}"))
+    program = compile_trigger(Depeg({m.assets[0]: 1.0}), m)
+    assert program is not None and program.kind[0] == LEAF_MASK and program.series.ndim == 1

@@ -1,12 +1,13 @@
 """`ballast report a.toml b.toml`: one page comparing the files; report mistakes name file and key."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from market_support import gbm
 from typer.testing import CliRunner
 
 from ballast.cli import app
+from market_support import gbm
 
 STRATEGY = """
 name = "{name}"
@@ -60,12 +61,30 @@ def test_backtest_writes_report_and_pngs(tmp_path):
 
     require_chromium()
     gbm(n_assets=2, n_periods=120, seed=2).to_csv(tmp_path / "prices.csv")
-    res = CliRunner().invoke(app, ["backtest", "--prices", str(tmp_path / "prices.csv"), "--band", "0.05",
-                                   "--report", str(tmp_path / "r.html"), "--png", str(tmp_path / "png")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--prices",
+            str(tmp_path / "prices.csv"),
+            "--band",
+            "0.05",
+            "--report",
+            str(tmp_path / "r.html"),
+            "--png",
+            str(tmp_path / "png"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r.html").stat().st_size > 3_000_000
     assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [
-        "costs.png", "drawdowns.png", "drift.png", "equity.png", "volatility.png", "weights.png"]
+        "costs.png",
+        "drawdowns.png",
+        "drift.png",
+        "equity.png",
+        "volatility.png",
+        "weights.png",
+    ]
 
 
 def test_png_without_kaleido_says_what_to_install(tmp_path, monkeypatch):
@@ -73,7 +92,8 @@ def test_png_without_kaleido_says_what_to_install(tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "kaleido", None)  # import kaleido now raises ImportError
     gbm(n_assets=2, n_periods=60, seed=2).to_csv(tmp_path / "prices.csv")
-    res = CliRunner().invoke(app, ["backtest", "--prices", str(tmp_path / "prices.csv"),
-                                   "--png", str(tmp_path / "png")])
+    res = CliRunner().invoke(
+        app, ["backtest", "--prices", str(tmp_path / "prices.csv"), "--png", str(tmp_path / "png")]
+    )
     assert res.exit_code == 2
     assert "pip install 'ballast[png]'" in " ".join(res.output.split())

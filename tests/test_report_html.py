@@ -1,5 +1,6 @@
 """The HTML tearsheet: its numbers agree with the engine, it is self-contained, it renders in a
 real browser without console errors, and the PNG export writes real images."""
+
 from __future__ import annotations
 
 import re
@@ -8,23 +9,28 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
-from browser_support import require_chromium
-from market_support import gbm
 
 from ballast.engine.backtest import backtest
-from ballast.report import figures
+from ballast.report import figures, holdings_figures, plotting
 from ballast.report.html import render, write_pngs, write_tearsheet
 from ballast.strategy import build_strategy
 from ballast.targets.base import Target
+from browser_support import require_chromium
+from market_support import gbm
 
 
 @pytest.fixture(scope="module")
 def results():
     prices = gbm(n_assets=3, n_periods=400, seed=3)
-    band = backtest(prices, build_strategy(target="A0=0.5,A1=0.3,A2=0.2", band=0.04, plan="band-edge",
-                                           fee_bps=20, fixed_cost=1.0, name="bands"))
-    monthly = backtest(prices, build_strategy(target="A0=0.5,A1=0.3,A2=0.2", rebalance="monthly",
-                                              fee_bps=20, name="monthly"))
+    band = backtest(
+        prices,
+        build_strategy(
+            target="A0=0.5,A1=0.3,A2=0.2", band=0.04, plan="band-edge", fee_bps=20, fixed_cost=1.0, name="bands"
+        ),
+    )
+    monthly = backtest(
+        prices, build_strategy(target="A0=0.5,A1=0.3,A2=0.2", rebalance="monthly", fee_bps=20, name="monthly")
+    )
     return band, monthly
 
 
@@ -45,16 +51,16 @@ def test_drawdown_and_rolling_volatility_match_independent_formulas(results):
     vol = figures.rolling_volatility(eq, window, 252)
     rets = eq[1:] / eq[:-1] - 1
     t = 100
-    expected = np.std(rets[t - window:t], ddof=1) * np.sqrt(252)
+    expected = np.std(rets[t - window : t], ddof=1) * np.sqrt(252)
     assert vol[t] == pytest.approx(expected, rel=1e-10)
     assert np.isnan(vol[window - 1]) and np.isfinite(vol[window])
 
 
 def test_band_half_widths_follow_the_trigger(results):
     band, monthly = results
-    hw = figures.half_widths(band)
+    hw = holdings_figures.half_widths(band)
     assert hw.shape == band.targets.shape and np.allclose(hw, 0.04)
-    assert figures.half_widths(monthly) is None
+    assert holdings_figures.half_widths(monthly) is None
 
 
 class VolAim(Target):
@@ -63,7 +69,7 @@ class VolAim(Target):
     def __init__(self, inner: Target) -> None:
         self.inner, self.target_vol, self.lookback = inner, 0.25, 40
 
-    def path(self, market):  # noqa: ANN001, ANN201
+    def path(self, market):
         return self.inner.path(market)
 
 
@@ -72,8 +78,10 @@ def test_volatility_target_is_found_through_wrappers(results):
 
     r = results[0]
     assert figures.volatility_target(r) is None
-    aimed = backtest(pd.DataFrame(r.market.prices, index=r.market.index, columns=list(r.market.assets)),
-                     replace(r.strategy, target=VolAim(r.strategy.target)))
+    aimed = backtest(
+        pd.DataFrame(r.market.prices, index=r.market.index, columns=list(r.market.assets)),
+        replace(r.strategy, target=VolAim(r.strategy.target)),
+    )
     assert figures.volatility_target(aimed) == (0.25, 40)
     fig = figures.volatility_figure([aimed])
     assert any(tr.name.startswith("target") and tr.y[0] == 0.25 for tr in fig.figure.data)
@@ -81,8 +89,8 @@ def test_volatility_target_is_found_through_wrappers(results):
 
 
 def test_one_baseline_for_strategies_on_the_same_target(results):
-    assert len(figures.baselines(results)) == 1
-    assert figures.names([results[0], results[0]]) == ["bands", "bands (2)"]
+    assert len(plotting.baselines(results)) == 1
+    assert plotting.names([results[0], results[0]]) == ["bands", "bands (2)"]
 
 
 def test_tearsheet_is_self_contained_and_complete(results, tmp_path):
@@ -106,7 +114,7 @@ def test_empty_results_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.browser
-def test_report_renders_in_chromium_without_console_errors(results, tmp_path, browser):  # noqa: F811
+def test_report_renders_in_chromium_without_console_errors(results, tmp_path, browser):
     path = write_tearsheet(list(results), tmp_path / "r.html")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
@@ -133,8 +141,14 @@ def test_report_renders_in_chromium_without_console_errors(results, tmp_path, br
 def test_png_export_writes_every_figure(results, tmp_path):
     require_chromium()
     paths = write_pngs([results[0]], tmp_path / "png", scale=1)
-    assert [p.name for p in paths] == ["equity.png", "drawdowns.png", "weights.png", "drift.png", "costs.png",
-                                       "volatility.png"]
+    assert [p.name for p in paths] == [
+        "equity.png",
+        "drawdowns.png",
+        "weights.png",
+        "drift.png",
+        "costs.png",
+        "volatility.png",
+    ]
     for p in paths:
         head = p.read_bytes()[:24]
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
@@ -146,22 +160,24 @@ def test_edge_cases_render(tmp_path):
     """One asset, integer periods instead of dates, a long history that gets thinned, and a rule
     that never rebalances: the page is still complete and the thinned curves keep the ends."""
     long = gbm(n_assets=2, n_periods=9000, seed=4).reset_index(drop=True)
-    never = backtest(long, build_strategy(target="A0=0.7,A1=0.3", rebalance="never", name="hold only"),
-                     periods_per_year=252)
+    never = backtest(
+        long, build_strategy(target="A0=0.7,A1=0.3", rebalance="never", name="hold only"), periods_per_year=252
+    )
     single = backtest(gbm(n_assets=1, n_periods=50, seed=1), build_strategy(target="A0=1", rebalance="monthly"))
     for results in ([never], [single], [never, single]):
         text = render(results)
         assert text.count('class="figure"') == 4 + 2 * len(results)
     eq = figures.equity_figure([never]).figure.data[0]
-    assert len(eq.y) <= figures.MAX_POINTS + 1
+    assert len(eq.y) <= plotting.MAX_POINTS + 1
     assert eq.y[0] == never.raw.equity[0] / never.strategy.capital
     assert eq.y[-1] == never.raw.equity[-1] / never.strategy.capital
 
 
 def test_names_cannot_break_out_of_the_page():
     hostile = "</script><script>alert(1)</script>"
-    r = backtest(gbm(n_assets=2, n_periods=40), build_strategy(target="A0=0.5,A1=0.5", rebalance="monthly",
-                                                              name=hostile))
+    r = backtest(
+        gbm(n_assets=2, n_periods=40), build_strategy(target="A0=0.5,A1=0.5", rebalance="monthly", name=hostile)
+    )
     text = render([r])
     assert hostile not in text
     assert "&lt;/script&gt;" in text  # escaped in HTML, \u003c-escaped inside the figure JSON
@@ -169,8 +185,10 @@ def test_names_cannot_break_out_of_the_page():
 
 def test_distinct_baselines_are_named_after_their_own_strategy(results):
     band, monthly = results
-    other = backtest(gbm(n_assets=3, n_periods=400, seed=3),
-                     build_strategy(target="A0=0.2,A1=0.3,A2=0.5", rebalance="monthly", name="other target"))
-    named = figures.baselines([band, monthly, other])  # band and monthly share one baseline
+    other = backtest(
+        gbm(n_assets=3, n_periods=400, seed=3),
+        build_strategy(target="A0=0.2,A1=0.3,A2=0.5", rebalance="monthly", name="other target"),
+    )
+    named = plotting.baselines([band, monthly, other])  # band and monthly share one baseline
     assert [n for n, _ in named] == ["buy & hold (bands)", "buy & hold (other target)"]
     assert named[1][1] is other.baseline

@@ -1,14 +1,15 @@
 """The terminal summary: sparklines on a shared scale with final multiples, ASCII fallback."""
+
 from __future__ import annotations
 
 import io
 
 import numpy as np
-from market_support import gbm
 from rich.console import Console
 
 from ballast.engine.backtest import backtest
 from ballast.report.terminal import SPARKS, print_summary, sparkline
+from market_support import gbm
 
 
 class AsciiIO(io.StringIO):

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import ballast
 from ballast.cli import app
+from ballast.config.sweep import load_sweep
 from ballast.errors import InputError
-from ballast.sweep.config import load_sweep
 from market_support import gbm
 
 BASE = """

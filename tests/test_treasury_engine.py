@@ -1,5 +1,6 @@
 """Yields and flows in the engine: plain strategies unchanged to the bit, both engines agree,
 value is conserved, TWR ignores pro-rata flows, a treasury runs out when a hand calculation says."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ballast
-from ballast.flows import Dated, Flows, Recurring, SpendingRule
+from ballast.flows import Dated, Recurring, SpendingRule
 from ballast.yields import ConstantAPY, Yields
 
 BASE = dict(target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT")
@@ -24,8 +25,9 @@ def prices() -> pd.DataFrame:
 
 def test_zero_yields_and_empty_flows_change_no_bit(prices: pd.DataFrame) -> None:
     plain = ballast.backtest(prices, band=0.05, fee_bps=10, **BASE)
-    zero = ballast.backtest(prices, band=0.05, fee_bps=10, yields={"ETH": 0.0, "USDT": 0.0},
-                            flows=[Recurring(0.0, "monthly")], **BASE)
+    zero = ballast.backtest(
+        prices, band=0.05, fee_bps=10, yields={"ETH": 0.0, "USDT": 0.0}, flows=[Recurring(0.0, "monthly")], **BASE
+    )
     assert zero.raw.treasury is not None and plain.raw.treasury is None
     np.testing.assert_array_equal(plain.raw.equity, zero.raw.equity)
     np.testing.assert_array_equal(plain.raw.metrics, zero.raw.metrics)
@@ -34,10 +36,16 @@ def test_zero_yields_and_empty_flows_change_no_bit(prices: pd.DataFrame) -> None
 
 @pytest.mark.parametrize("routing", ["cash", "pro-rata", "rebalance"])
 def test_both_engines_agree_to_the_bit_with_yields_and_flows(prices: pd.DataFrame, routing: str) -> None:
-    kw = dict(band=0.05, plan="band-edge", fee_bps=25, fixed_cost=3,
-              yields={"ETH": ConstantAPY(0.04, mode="payout"), "USDT": 0.08},
-              flows=[Recurring(-30_000, "monthly"), SpendingRule(0.02, "quarterly"), Recurring(0.5, "weekly", "BTC")],
-              routing=routing, **BASE)
+    kw = dict(
+        band=0.05,
+        plan="band-edge",
+        fee_bps=25,
+        fixed_cost=3,
+        yields={"ETH": ConstantAPY(0.04, mode="payout"), "USDT": 0.08},
+        flows=[Recurring(-30_000, "monthly"), SpendingRule(0.02, "quarterly"), Recurring(0.5, "weekly", "BTC")],
+        routing=routing,
+        **BASE,
+    )
     fast = ballast.backtest(prices, engine="numba", **kw)
     slow = ballast.backtest(prices, engine="python", **kw)
     np.testing.assert_array_equal(fast.raw.equity, slow.raw.equity)
@@ -51,8 +59,12 @@ def test_both_engines_agree_to_the_bit_with_yields_and_flows(prices: pd.DataFram
 def test_pro_rata_flows_without_costs_leave_the_twr_unchanged(prices: pd.DataFrame) -> None:
     kw = dict(band=0.1, band_kind="relative", yields={"USDT": 0.05}, **BASE)
     plain = ballast.backtest(prices, **kw)
-    table = pd.DataFrame({"date": ["2018-03-05", "2019-07-01", "2020-03-13", "2021-05-20"],
-                          "amount": [250_000, -200_000, 500_000, -300_000]})
+    table = pd.DataFrame(
+        {
+            "date": ["2018-03-05", "2019-07-01", "2020-03-13", "2021-05-20"],
+            "amount": [250_000, -200_000, 500_000, -300_000],
+        }
+    )
     flowing = ballast.backtest(prices, flows=[Dated(table), Recurring(-5_000, "monthly")], routing="pro-rata", **kw)
     assert flowing.metrics["paid_out"] > 5e5 and flowing.metrics["shortfall"] == 0
     assert flowing.metrics["twr"] == pytest.approx(plain.metrics["total_return"], rel=1e-10)
@@ -62,16 +74,28 @@ def test_pro_rata_flows_without_costs_leave_the_twr_unchanged(prices: pd.DataFra
 
 
 @settings(max_examples=25, deadline=None)
-@given(r_cash=st.floats(-0.05, 0.3), r_eth=st.floats(0, 0.2), fee=st.floats(0, 50),
-       flows=st.lists(st.tuples(st.integers(1, 700), st.floats(-50_000, 200_000)), min_size=1, max_size=8))
+@given(
+    r_cash=st.floats(-0.05, 0.3),
+    r_eth=st.floats(0, 0.2),
+    fee=st.floats(0, 50),
+    flows=st.lists(st.tuples(st.integers(1, 700), st.floats(-50_000, 200_000)), min_size=1, max_size=8),
+)
 def test_value_is_conserved_with_flows_and_yields(prices, r_cash, r_eth, fee, flows) -> None:
     """Buy and hold ETH/USDT, flows paid from USDT: V_end = growth of V_start + growth of each
     flow − costs, with every growth factor computed by hand from the APYs and the dates."""
     px = prices[["ETH"]].iloc[:730].assign(USD=1.0)
     dates = px.index
     table = pd.DataFrame({"date": [dates[t] for t, _ in flows], "amount": [a for _, a in flows]})
-    r = ballast.backtest(px, target="ETH=0.5,USD=0.5", cash="USD", rebalance="never", fee_bps=fee,
-                         yields={"ETH": r_eth, "USD": r_cash}, flows=[Dated(table)], routing="cash")
+    r = ballast.backtest(
+        px,
+        target="ETH=0.5,USD=0.5",
+        cash="USD",
+        rebalance="never",
+        fee_bps=fee,
+        yields={"ETH": r_eth, "USD": r_cash},
+        flows=[Dated(table)],
+        routing="cash",
+    )
     if r.metrics["shortfall"] > 0:
         return  # a withdrawal larger than the reserve: not this identity (see the run-out test)
     years = (dates[-1] - dates).days.to_numpy() / 365.0
@@ -79,16 +103,18 @@ def test_value_is_conserved_with_flows_and_yields(prices, r_cash, r_eth, fee, fl
     eth_units = trades.loc[trades.asset == "ETH", "quantity"].sum()
     cost0 = trades.cost.sum()
     usdt0 = r.strategy.capital - eth_units * px["ETH"].iloc[0] - cost0
-    expected = (eth_units * (1 + r_eth) ** years[0] * px["ETH"].iloc[-1] + usdt0 * (1 + r_cash) ** years[0]
-                + sum(a * (1 + r_cash) ** years[t] for t, a in flows))
+    expected = (
+        eth_units * (1 + r_eth) ** years[0] * px["ETH"].iloc[-1]
+        + usdt0 * (1 + r_cash) ** years[0]
+        + sum(a * (1 + r_cash) ** years[t] for t, a in flows)
+    )
     assert r.raw.equity[-1] == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_treasury_spending_more_than_it_earns_runs_out_on_the_hand_calculated_date(prices: pd.DataFrame) -> None:
     px = pd.DataFrame({"USD": 1.0}, index=prices.loc["2019-01-01":].index)
     capital, apy, spend = 1_000_000.0, 0.05, 90_000.0
-    r = ballast.backtest(px, target="USD=1", cash="USD", capital=capital, yields={"USD": apy},
-                         spend=f"{spend}/month")
+    r = ballast.backtest(px, target="USD=1", cash="USD", capital=capital, yields={"USD": apy}, spend=f"{spend}/month")
     # By hand: the balance grows at the APY over actual days and pays on each month's first close.
     balance, last, run_out, unpaid = capital, px.index[0], None, 0.0
     for day in px.index[1:]:
@@ -107,7 +133,8 @@ def test_a_treasury_spending_more_than_it_earns_runs_out_on_the_hand_calculated_
     assert r.raw.equity.min() >= 0.0
     # The runway the day before the last payment was under a month, and at the start the annuity.
     assert r.treasury.runway.iloc[0] == pytest.approx(
-        -np.log(1 - (1.05 ** (1 / 12) - 1) * capital / spend) / np.log(1.05 ** (1 / 12)), rel=1e-3)
+        -np.log(1 - (1.05 ** (1 / 12) - 1) * capital / spend) / np.log(1.05 ** (1 / 12)), rel=1e-3
+    )
 
 
 def test_buy_and_hold_earns_the_same_yields_and_pays_the_same_flows(prices: pd.DataFrame) -> None:

@@ -1,5 +1,6 @@
 """The treasury's faces: TOML sections (errors name file and field), CLI flags, the Python API and
 sweep axes over rates and spend."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,9 @@ def test_rate_files_curves_tables_and_nav_rules(tmp_path: Path) -> None:
     pd.DataFrame({"date": dates, "rate": 0.05, "borrow": 0.07}).to_csv(tmp_path / "dsr.csv", index=False)
     pd.DataFrame({"date": dates, "utilization": 0.8}).to_csv(tmp_path / "util.csv", index=False)
     pd.DataFrame({"date": ["2020-01-10"], "asset": ["USDT"], "amount": [-5]}).to_csv(tmp_path / "f.csv", index=False)
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
 [yield]
 day_count = 360
 USDT = { rates = "dsr.csv", borrow_column = "borrow", mode = "payout" }
@@ -58,7 +61,8 @@ file = "f.csv"
 [[flows]]
 nav_rate = 0.04
 every = "quarterly"
-""")
+""",
+    )
     s = load_strategy_file(p).to_strategy()
     assert s.yields.day_count == 360
     assert isinstance(s.yields.sources["USDT"], RateSeries) and s.yields.sources["USDT"].mode == "payout"
@@ -66,17 +70,29 @@ every = "quarterly"
     assert [type(f) for f in s.flows.flows] == [Dated, SpendingRule]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("[yield]\nUSDT = -1.5", "[yield] USDT apy: Input should be greater than -1"),
-    ("[yield]\nUSDT = { apy = 0.05, rates = 'x.csv' }", "[yield] USDT (table): Value error, give exactly one of apy"),
-    ("[yield]\nUSDT = { apy = 0.05, mode = 'coupon' }", "[yield] USDT mode: Input should be 'compounding' or 'payout'"),
-    ("[yield]\nUSDT = 'high'", "[yield] USDT: expected an APY or a table"),
-    ("[yield]\nUSDT = { rates = 'missing.csv' }", "[yield] USDT.rates: no such file"),
-    ("[[flows]]\namount = -5\nevery = 'fortnightly'", "[[flows]] 1 every: Input should be 'daily'"),
-    ("[[flows]]\nevery = 'monthly'", "[[flows]] 1 (table): Value error, give exactly one of amount, spend, file, nav_rate"),
-    ("[[flows]]\nspend = 'lots'", "[[flows]] 1.spend: spend 'lots': expected AMOUNT/PERIOD"),
-    ("[[flows]]\namount = -5\n[treasury]\nrouting = 'fifo'", "[treasury] routing: Input should be 'cash'"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[yield]\nUSDT = -1.5", "[yield] USDT apy: Input should be greater than -1"),
+        (
+            "[yield]\nUSDT = { apy = 0.05, rates = 'x.csv' }",
+            "[yield] USDT (table): Value error, give exactly one of apy",
+        ),
+        (
+            "[yield]\nUSDT = { apy = 0.05, mode = 'coupon' }",
+            "[yield] USDT mode: Input should be 'compounding' or 'payout'",
+        ),
+        ("[yield]\nUSDT = 'high'", "[yield] USDT: expected an APY or a table"),
+        ("[yield]\nUSDT = { rates = 'missing.csv' }", "[yield] USDT.rates: no such file"),
+        ("[[flows]]\namount = -5\nevery = 'fortnightly'", "[[flows]] 1 every: Input should be 'daily'"),
+        (
+            "[[flows]]\nevery = 'monthly'",
+            "[[flows]] 1 (table): Value error, give exactly one of amount, spend, file, nav_rate",
+        ),
+        ("[[flows]]\nspend = 'lots'", "[[flows]] 1.spend: spend 'lots': expected AMOUNT/PERIOD"),
+        ("[[flows]]\namount = -5\n[treasury]\nrouting = 'fifo'", "[treasury] routing: Input should be 'cash'"),
+    ],
+)
 def test_treasury_errors_name_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
     p = write(tmp_path, text)
     with pytest.raises(InputError) as err:
@@ -96,8 +112,21 @@ def test_errors_at_run_time_name_the_field(tmp_path: Path) -> None:
 
 
 def test_cli_yield_and_spend_flags() -> None:
-    out = runner.invoke(app, ["backtest", "--target", "BTC=0.5,USDT=0.5", "--cash", "USDT", "--yield", "USDT=0.05",
-                              "--spend", "20000/month", "--json"])
+    out = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--target",
+            "BTC=0.5,USDT=0.5",
+            "--cash",
+            "USDT",
+            "--yield",
+            "USDT=0.05",
+            "--spend",
+            "20000/month",
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["paid_out"] > 0 and data["yield_earned"] > 0 and "irr" in data["baseline"]
@@ -124,6 +153,7 @@ def test_python_api_and_sweep_axes_equal_single_backtests() -> None:
         assert row["final_wealth"] == single.metrics["final_wealth"]
         assert row["total_costs"] == single.metrics["total_costs"]
     assert table["final_wealth"].nunique() == 4
-    r = ballast.backtest("crypto", yields={"USDT": ConstantAPY(0.05)}, flows=[SpendingRule(0.04)],
-                         routing="pro-rata", **kw)
+    r = ballast.backtest(
+        "crypto", yields={"USDT": ConstantAPY(0.05)}, flows=[SpendingRule(0.04)], routing="pro-rata", **kw
+    )
     assert r.metrics["paid_out"] > 0 and np.isfinite(r.metrics["irr"])

@@ -1,5 +1,6 @@
 """Yields: closed forms for each source, Aave v3's curve against its own integer ray math, the
 accrual step (compounding, payout, borrowing) and the errors bad input gets."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -101,7 +102,7 @@ def test_negative_holding_pays_the_borrow_rate() -> None:
 
 
 # --- Aave v3 DefaultReserveInterestRateStrategy, transcribed in its own integer ray arithmetic ---
-RAY = 10 ** 27
+RAY = 10**27
 HALF = RAY // 2
 
 
@@ -129,7 +130,7 @@ def aave_rates(u: int, base: int, s1: int, s2: int, opt: int, rf_bps: int) -> tu
 def test_utilization_curve_matches_aave_v3_ray_math(u: float) -> None:
     base, s1, s2, opt, rf = 0.0, 0.027, 0.8, 0.92, 0.15
     curve = UtilizationCurve(base, s1, s2, opt, rf, utilization=pd.Series([u], index=pd.DatetimeIndex(["2020-01-01"])))
-    to_ray = lambda x: int(round(x * 10 ** 9)) * 10 ** 18  # noqa: E731  (exact decimals)
+    to_ray = lambda x: int(round(x * 10**9)) * 10**18  # noqa: E731  (exact decimals)
     liq, bor = aave_rates(to_ray(u), to_ray(base), to_ray(s1), to_ray(s2), to_ray(opt), int(rf * 1e4))
     assert float(curve.borrow_rate(u)) == pytest.approx(bor / RAY, rel=1e-12, abs=1e-18)
     assert float(curve.supply_rate(u)) == pytest.approx(liq / RAY, rel=1e-12, abs=1e-18)
@@ -177,8 +178,11 @@ def test_apy_below_minus_100_percent_is_an_error_naming_the_field() -> None:
 def test_rate_series_with_a_gap_is_an_error_naming_the_dates() -> None:
     m = daily_market(40)
     rates = pd.Series(0.05, index=m.index).drop(m.index[10:25])
-    with pytest.raises(InputError, match=r"RateSeries 'sDAI' \(rates\): the rate series has a gap: no rate "
-                                         r"between 2020-01-10 and 2020-01-18"):
+    with pytest.raises(
+        InputError,
+        match=r"RateSeries 'sDAI' \(rates\): the rate series has a gap: no rate "
+        r"between 2020-01-10 and 2020-01-18",
+    ):
         Yields({"ETH": RateSeries(rates, name="sDAI")}).encode(m, "USDC")
     Yields({"ETH": RateSeries(rates, max_gap_days=20)}).encode(m, "USDC")  # accepted when allowed
 

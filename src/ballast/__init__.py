@@ -3,6 +3,7 @@ swept at scale, run live.
 
 ``import ballast`` stays light: numba, cvxpy, SQLAlchemy and the rest load on first use.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -56,13 +57,38 @@ _LAZY = {
     "StableSwapPool": "ballast.costs",
     "Gas": "ballast.costs",
     "Spread": "ballast.costs",
+    # pegs (their own modules: a strategy without pegs imports none of them)
+    "Pegs": "ballast.pegs",
+    "DepegRule": "ballast.pegs",
+    "Depeg": "ballast.triggers.depeg",
+    "Exit": "ballast.targets.pegged",
+    "StableBasket": "ballast.targets.pegged",
+    "Freeze": "ballast.planning.pegged",
+    "Hold": "ballast.planning.pegged",
+    "PSM": "ballast.costs.psm",
+    "stress": "ballast.report.stress",
+    "Scenario": "ballast.scenarios.shocks",
 }
 
 __all__ = sorted(_LAZY)
 
 
-_SUBPACKAGES = {"targets", "triggers", "planning", "costs", "engine", "sweep", "live", "report", "api",
-                "data", "config", "strategy", "market", "cli"}
+_SUBPACKAGES = {
+    "targets",
+    "triggers",
+    "planning",
+    "costs",
+    "engine",
+    "sweep",
+    "live",
+    "report",
+    "api",
+    "data",
+    "config",
+    "strategy",
+    "market",
+    "cli",
+}
 
 
 __version__: str  # resolved on first use by __getattr__ (below)

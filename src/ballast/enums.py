@@ -72,6 +72,20 @@ METRIC_NAMES = (
     "max_abs_drift",
     "tracking_error",
 )
+# Metrics where smaller is better (choosing parameters, a frontier's best point); the rest are maximised.
+MINIMISED_METRICS = frozenset(
+    {
+        "volatility",
+        "max_drawdown",
+        "turnover",
+        "total_costs",
+        "n_rebalances",
+        "n_trades",
+        "mean_abs_drift",
+        "max_abs_drift",
+        "tracking_error",
+    }
+)
 (
     M_FINAL_WEALTH,
     M_TOTAL_RETURN,

@@ -4,10 +4,12 @@ Backtest, sweep and the live service all take a `Strategy`, so a rule tested on 
 rule that trades. `build_strategy` turns the flat keywords of the CLI and of ``ballast.backtest``
 into one, so the TOML file, the command line and Python agree on every default.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
 from ballast.errors import InputError
@@ -16,7 +18,10 @@ from ballast.planning import BandEdge, CostAware, Full, Planner
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
-from ballast.yields import YieldSource, Yields
+from ballast.yields import Yields, YieldSource
+
+if TYPE_CHECKING:
+    from ballast.pegs import Pegs
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -36,6 +41,7 @@ class Strategy:
     name: str = "strategy"
     yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
+    pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -62,6 +68,7 @@ class Strategy:
             "convention": self.convention,
             **({"yields": self.yields.describe()} if self.yields else {}),
             **({"flows": self.flows.describe()} if self.flows else {}),
+            **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
         }
 
 
@@ -78,8 +85,7 @@ def parse_target(target: Target | Mapping[str, float] | str) -> Target:
     text = str(target).strip()
     if text == "equal":
         return Fixed("equal")
-    return Fixed(parse_pairs(text, f"target {text!r}", "'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'",
-                             "weight"))
+    return Fixed(parse_pairs(text, f"target {text!r}", "'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'", "weight"))
 
 
 def parse_yields(text: str) -> Yields:
@@ -110,17 +116,24 @@ def short_assets(target: Target) -> list[str]:
     return []
 
 
-def check_fractions(band: float | None, band_floor: float | None, band_per_asset: Mapping[str, float] | None,
-                    fee_bps: float) -> None:
+def check_fractions(
+    band: float | None, band_floor: float | None, band_per_asset: Mapping[str, float] | None, fee_bps: float
+) -> None:
     """Catch the unit slips that would otherwise run silently: a band in percent, a fee above 100 %."""
-    for name, value in [("band", band), ("band_floor", band_floor),
-                        *((f"per_asset {k}", v) for k, v in (band_per_asset or {}).items())]:
+    for name, value in [
+        ("band", band),
+        ("band_floor", band_floor),
+        *((f"per_asset {k}", v) for k, v in (band_per_asset or {}).items()),
+    ]:
         if value is not None and value > 1:
-            raise ValueError(f"{name} = {value:g} means {value:.0%} (bands are fractions); "
-                             f"did you mean {value / 100:g}?")
+            raise ValueError(
+                f"{name} = {value:g} means {value:.0%} (bands are fractions); did you mean {value / 100:g}?"
+            )
     if fee_bps >= 10_000:
-        raise ValueError(f"fee_bps = {fee_bps:g} is {fee_bps / 100:g} % of every trade (basis points: "
-                         f"10 = 0.1 %); expected less than 10000")
+        raise ValueError(
+            f"fee_bps = {fee_bps:g} is {fee_bps / 100:g} % of every trade (basis points: "
+            f"10 = 0.1 %); expected less than 10000"
+        )
 
 
 def build_strategy(
@@ -153,6 +166,9 @@ def build_strategy(
     flows: Flows | Sequence[Flow] | None = None,
     spend: str | float | None = None,
     routing: str | None = None,
+    pegs: Mapping[str, Any] | None = None,
+    depeg: Mapping[str, Any] | None = None,
+    reserve: Mapping[str, Any] | None = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -163,13 +179,17 @@ def build_strategy(
     ``allow_short``; a band above 1 or a fee of 10000 bps or more is refused as a unit slip.
     ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
     ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
+    ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
+    per issuer (ballast/stable_reserve.py).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
     shorts = short_assets(parsed)
     if shorts and not allow_short:
-        raise ValueError(f"target: negative weight for {', '.join(shorts)} (a short position); "
-                         "set allow_short = true in [portfolio] (or --allow-short) to short on purpose")
+        raise ValueError(
+            f"target: negative weight for {', '.join(shorts)} (a short position); "
+            "set allow_short = true in [portfolio] (or --allow-short) to short on purpose"
+        )
     if trigger is None:
         parts: list[Trigger] = []
         vol = vol_change is not None or bool(vol_thresholds)
@@ -180,8 +200,9 @@ def build_strategy(
         if band is not None:
             parts.append(Band(band, kind=band_kind, floor=band_floor, per_asset=band_per_asset))
         if vol:
-            parts.append(VolatilityRegime(vol_lookback, change=vol_change, thresholds=vol_thresholds or (),
-                                          asset=vol_asset))
+            parts.append(
+                VolatilityRegime(vol_lookback, change=vol_change, thresholds=vol_thresholds or (), asset=vol_asset)
+            )
         if tracking_error is not None:
             parts.append(TrackingError(tracking_error, te_lookback))
         trigger = any_of(*parts) if parts else Never()
@@ -206,8 +227,15 @@ def build_strategy(
         if min_trade:
             models.append(MinTradeSize(min_trade))
         costs = Costs(*models)
+    if pegs is None and (depeg is not None or reserve is not None):
+        raise ValueError("depeg and reserve need the stables and their pegs: give pegs = { USDT = 1.0, ... }")
+    declared = None
+    if pegs is not None:
+        from ballast.stable_reserve import with_pegs
+
+        declared, parsed, trigger, planner = with_pegs(parsed, trigger, planner, pegs, depeg, reserve)
     return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name,
-                    as_yields(yields), as_flows(flows, spend, routing))
+                    as_yields(yields), as_flows(flows, spend, routing), declared)
 
 
 def as_yields(yields: Yields | Mapping[str, YieldSource | float] | str | None) -> Yields | None:

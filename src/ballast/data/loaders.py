@@ -3,6 +3,7 @@
 Every check names the file, the asset and the date, and nothing is filled silently: gaps are
 only forward-filled when the caller asks for it (``fill="forward"``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,8 +50,10 @@ def _to_dates(values: pd.Series, where: str, dayfirst: bool) -> pd.Series:
     day_first = pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=True)
     if first_over_12.any() or (not parsed.is_monotonic_increasing and day_first.is_monotonic_increasing):
         sample = values[first_over_12].iloc[0] if first_over_12.any() else values.iloc[0]
-        raise InputError(f"{where}: dates like {sample!r} look day-first (DD/MM/YYYY); pass --dayfirst "
-                         "(or [data] dayfirst = true), or write them as YYYY-MM-DD")
+        raise InputError(
+            f"{where}: dates like {sample!r} look day-first (DD/MM/YYYY); pass --dayfirst "
+            "(or [data] dayfirst = true), or write them as YYYY-MM-DD"
+        )
     return parsed
 
 
@@ -61,14 +64,16 @@ def _set_index(df: pd.DataFrame, where: str, dayfirst: bool = False) -> pd.DataF
         if isinstance(df.index, pd.DatetimeIndex):
             return df
         if isinstance(df.index, pd.RangeIndex) and all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):
-            raise InputError(f"{where}: no dates: expected a date index (Parquet) or a column named "
-                             f"{', '.join(INDEX_COLUMNS)}")
+            raise InputError(
+                f"{where}: no dates: expected a date index (Parquet) or a column named {', '.join(INDEX_COLUMNS)}"
+            )
         first = df.columns[0]
         parsed = _to_dates(df[first], where, dayfirst)
         if parsed.notna().all():
             return df.set_index(pd.DatetimeIndex(parsed, name="date")).drop(columns=[first])
-        raise InputError(f"{where}: no date column; expected one named {', '.join(INDEX_COLUMNS)} "
-                         f"(or dates in the first column)")
+        raise InputError(
+            f"{where}: no date column; expected one named {', '.join(INDEX_COLUMNS)} (or dates in the first column)"
+        )
     col = found[0]
     df = df.drop(columns=found[1:])  # e.g. OLPS files carry both 'date' and 'period'
     values = df[col]
@@ -130,20 +135,26 @@ def validate_prices(df: pd.DataFrame, where: str, fill: str | None = None) -> pd
             if still.any().any():
                 col = still.any().idxmax()
                 at = out.index[still[col].to_numpy()][0]
-                raise InputError(f"{where}: asset {col!r} has no price at {at} and nothing before it "
-                                 "to forward-fill; start the data later or drop the asset")
+                raise InputError(
+                    f"{where}: asset {col!r} has no price at {at} and nothing before it "
+                    "to forward-fill; start the data later or drop the asset"
+                )
         else:
             col = missing.any().idxmax()
             at = out.index[missing[col].to_numpy()][0]
             n = int(missing.to_numpy().sum())
-            raise InputError(f"{where}: asset {col!r} has no price at {at} ({n} missing in all); "
-                             "fix the data or pass --fill forward to carry the last price forward")
+            raise InputError(
+                f"{where}: asset {col!r} has no price at {at} ({n} missing in all); "
+                "fix the data or pass --fill forward to carry the last price forward"
+            )
     values = out.to_numpy()
     nonpos = ~(values > 0) | ~np.isfinite(values)
     if nonpos.any():
         r, c = np.argwhere(nonpos)[0]
-        raise InputError(f"{where}: asset {out.columns[c]!r} at {out.index[r]}: price {values[r, c]!r} "
-                         "is not a positive finite number")
+        raise InputError(
+            f"{where}: asset {out.columns[c]!r} at {out.index[r]}: price {values[r, c]!r} "
+            "is not a positive finite number"
+        )
     return out
 
 
@@ -162,9 +173,16 @@ def relatives_to_prices(rel: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(prices, index=idx.insert(0, first), columns=rel.columns)
 
 
-def load_prices(source: str | Path | pd.DataFrame, relatives: bool = False, fill: str | None = None,
-                assets: list[str] | None = None, start: str | None = None,
-                end: str | None = None, optional_assets: tuple[str, ...] = (), dayfirst: bool = False) -> pd.DataFrame:
+def load_prices(
+    source: str | Path | pd.DataFrame,
+    relatives: bool = False,
+    fill: str | None = None,
+    assets: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    optional_assets: tuple[str, ...] = (),
+    dayfirst: bool = False,
+) -> pd.DataFrame:
     """Prices from a bundled dataset name, a CSV/Parquet path, or a DataFrame; validated.
 
     ``assets`` selects columns before validation (gaps in other columns do not matter);
@@ -186,8 +204,10 @@ def load_prices(source: str | Path | pd.DataFrame, relatives: bool = False, fill
         assets = [a for a in assets if a in df.columns or a not in optional_assets]
         missing = [a for a in assets if a not in df.columns]
         if missing:
-            raise InputError(f"{where}: unknown asset(s) {', '.join(map(repr, missing))}; "
-                             f"the file has: {', '.join(map(str, df.columns))}")
+            raise InputError(
+                f"{where}: unknown asset(s) {', '.join(map(repr, missing))}; "
+                f"the file has: {', '.join(map(str, df.columns))}"
+            )
         df = df[list(assets)]
     if start is not None or end is not None:
         df = select_dates(df, where, start, end)
@@ -233,6 +253,8 @@ def check_relatives(df: pd.DataFrame, where: str) -> None:
     off = np.flatnonzero((medians < 0.5) | (medians > 2.0))
     if len(off):
         k = int(off[0])
-        raise InputError(f"{where}: these look like prices, not price relatives p[t]/p[t-1] (asset "
-                         f"{df.columns[k]!r} has median {medians[k]:,.4g}; relatives are near 1): "
-                         "drop --relatives (or [data] relatives)")
+        raise InputError(
+            f"{where}: these look like prices, not price relatives p[t]/p[t-1] (asset "
+            f"{df.columns[k]!r} has median {medians[k]:,.4g}; relatives are near 1): "
+            "drop --relatives (or [data] relatives)"
+        )

@@ -1,12 +1,14 @@
 """Synthetic prices for examples, tests and benchmarks (real data lives in data/files)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 
-def gbm_prices(n_assets: int = 5, n_periods: int = 500, vol: float = 0.6, seed: int = 0,
-               drift: float = 0.05, width: int = 0) -> pd.DataFrame:
+def gbm_prices(
+    n_assets: int = 5, n_periods: int = 500, vol: float = 0.6, seed: int = 0, drift: float = 0.05, width: int = 0
+) -> pd.DataFrame:
     """Geometric Brownian motion closes on business days from 2010-01-04, starting at 100.
 
     ``vol`` and ``drift`` are annual; asset names are ``A0, A1, …`` (zero-padded to ``width``).

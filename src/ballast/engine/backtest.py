@@ -1,7 +1,7 @@
 """Running a strategy over price history: prepare arrays, pick the engine, wrap the result."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     assert p.program is not None and p.plan is not None
     args = (p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan,
             p.costs, p.quote, CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
-    book = new_book(*p.market.prices.shape, record) if p.treasury else None
+    book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
     if book is None:  # the plain walk: none of the treasury machinery is compiled
         walk = simulate(*args)
     else:
@@ -78,9 +78,12 @@ def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] |
 def to_market(prices: pd.DataFrame | str | Path, cash: str | None = None, relatives: bool = False,
               fill: str | None = None, periods_per_year: float | None = None,
               start: str | None = None, end: str | None = None,
-              assets: list[str] | None = None) -> Market:
+              assets: list[str] | None = None, ideal: Mapping[str, float] | None = None) -> Market:
+    """``ideal``: stables the prices may lack, added at their constant peg (ballast.pegs)."""
+    ideal = dict(ideal or {})
     df = load_prices(prices, relatives=relatives, fill=fill, start=start, end=end, assets=assets,
-                     optional_assets=(cash,) if cash else ())
+                     optional_assets=((cash,) if cash else ()) + tuple(ideal))
+    df = df.assign(**{a: peg for a, peg in ideal.items() if a not in df.columns})
     return Market.from_frame(with_cash(df, cash), periods_per_year or 0.0)
 
 
@@ -99,7 +102,7 @@ def backtest(prices: pd.DataFrame | str | Path, strategy: Strategy | None = None
     elif keywords:
         raise TypeError(f"give either a Strategy or keywords, not both (got {', '.join(keywords)})")
     market = to_market(prices, strategy.cash, relatives, fill, periods_per_year, start, end,
-                       universe(strategy, assets))
+                       universe(strategy, assets), strategy.pegs.ideal_columns() if strategy.pegs else None)
     return run_prepared(prepare(strategy, market), engine)
 
 

@@ -7,9 +7,10 @@ walk then values the portfolio and decides. What happened is written into a `Tre
 A strategy without yields and flows passes None (or 1-D empty encodings): `treasury_close` is then
 the identity, resolved by type, so the walk compiles none of this and runs as before.
 """
+
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, types
@@ -48,34 +49,52 @@ class TreasuryBook(NamedTuple):
 
 def new_book(n_periods: int, n_assets: int, record: bool) -> TreasuryBook:
     rows = n_periods if record else 1
-    return TreasuryBook(np.zeros((n_periods, N_FLOW_COLUMNS)), np.zeros((rows, n_assets)),
-                        np.zeros((rows, n_assets)), np.zeros(n_assets))
+    return TreasuryBook(
+        np.zeros((n_periods, N_FLOW_COLUMNS)),
+        np.zeros((rows, n_assets)),
+        np.zeros((rows, n_assets)),
+        np.zeros(n_assets),
+    )
 
 
 # Inlined into the walk: an out-of-line call per close, passing ~20 arrays, cost more than the
 # accrual itself. Every store goes through an array that is a parameter of the function doing it
 # (``earned``, ``closes``): stores through a field of the book in inlined code were lost (numba 0.68).
 @njit(cache=True, inline="always")
-def _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held):  # noqa: ANN001
+def _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held):
     row = t if tbook.earned.shape[0] > 1 else 0
     if t > 0:
         cash += accrue(units, prices, t, yields, quote, tbook.earned, row)
-    cash = apply_flows(units, cash, prices, t, flows, targets, costs, quote, tbook.paid, row, tbook.delta,
-                       tbook.closes)
+    cash = apply_flows(units, cash, prices, t, flows, targets, costs, quote, tbook.paid, row, tbook.delta, tbook.closes)
     return cash, held_assets(units, held)
 
 
 def is_off(yields: object, flows: object) -> bool:
     """No yields and no flows: None, or the 1-D empty encodings."""
-    return ((yields is None or np.ndim(yields.growth) == 1)  # type: ignore[attr-defined]
-            and (flows is None or np.ndim(flows.units) == 1))  # type: ignore[attr-defined]
+    no_yields = yields is None or np.ndim(yields.growth) == 1  # type: ignore[attr-defined]
+    no_flows = flows is None or np.ndim(flows.units) == 1  # type: ignore[attr-defined]
+    return no_yields and no_flows
 
 
-def treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, book, held, n_held):  # noqa: ANN001, ANN201
+def treasury_close(
+    units: np.ndarray,
+    cash: float,
+    prices: np.ndarray,
+    t: int,
+    targets: np.ndarray,
+    costs: Any,
+    quote: int,
+    yields: Any,
+    flows: Any,
+    book: Any,
+    held: np.ndarray,
+    n_held: int,
+) -> tuple[float, int]:
     """Accrue, then apply the flows of close ``t``; returns (cash, number of held assets)."""
     if is_off(yields, flows):
         return cash, n_held
-    return _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, book, held)
+    after: tuple[float, int] = _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, book, held)
+    return after
 
 
 def _off_type(ty: types.Type, field: int) -> bool:
@@ -85,10 +104,10 @@ def _off_type(ty: types.Type, field: int) -> bool:
 
 
 @overload(treasury_close, inline="always", jit_options={"cache": True})
-def _treasury_close_typed(units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held, n_held):  # noqa: ANN001, ANN202
+def _treasury_close_typed(units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held, n_held):
     if _off_type(yields, 0) and _off_type(flows, 0):
         return lambda units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held, n_held: (cash, n_held)
     # The read-only encodings are borrowed (engine/intrinsics.py): no reference counts for their arrays.
     return lambda units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held, n_held: _treasury_close(
-        units, cash, prices, t, targets, costs, quote, borrow_fields(yields), borrow_fields(flows), tbook,
-        held)
+        units, cash, prices, t, targets, costs, quote, borrow_fields(yields), borrow_fields(flows), tbook, held
+    )

@@ -1,4 +1,5 @@
 """What the treasury metrics mean (Result.metrics with yields or flows; docs/treasury.md)."""
+
 from __future__ import annotations
 
 TREASURY_DOCS = {

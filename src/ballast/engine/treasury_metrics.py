@@ -4,10 +4,11 @@ With flows, equity jumps when money moves, so the return metrics (final_wealth, 
 drawdown, …) are computed on the time-weighted path — the value of one unit invested at the
 start, which flows do not move (docs/treasury.md). ``end_value`` is what is actually left.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from ballast.engine.prepared import Prepared
 
 
-
 def twr_path(equity: np.ndarray, flow: np.ndarray, capital: float) -> np.ndarray:
     """capital × the chained period returns (Vₜ − Fₜ)/Vₜ₋₁: the value a unit would have had."""
     prev = np.concatenate(([capital], equity[:-1]))
@@ -39,10 +39,11 @@ def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: Treasu
     """The metrics vector of a run (both engines): flow costs join the costs, and with flows the
     return metrics are those of the time-weighted path."""
     capital, ppy = float(p.strategy.capital), float(p.market.periods_per_year)
-    if book is None:
-        return compute_metrics(equity, acc, capital, ppy)
-    acc[ACC_COSTS] += book.cost.sum()
-    return compute_metrics(return_path(equity, book, capital), acc, capital, ppy)
+    if book is not None:
+        acc[ACC_COSTS] += book.cost.sum()
+        equity = return_path(equity, book, capital)
+    metrics: np.ndarray = compute_metrics(equity, acc, capital, ppy)
+    return metrics
 
 
 def return_path(equity: np.ndarray, book: TreasuryBook, capital: float) -> np.ndarray:
@@ -103,7 +104,7 @@ def runway_floor(p: "Prepared") -> float:
     flows = p.strategy.flows
     if flows is not None and flows.runway_floor is not None:
         return float(flows.runway_floor)
-    target = p.strategy.target
+    target: Any = p.strategy.target
     while target is not None:
         months = getattr(target, "months", None)
         if months is not None:
@@ -153,9 +154,11 @@ class TreasuryView:
         cols = list(m.assets)
         idx = m.index if book.earned.shape[0] == m.n_periods else m.index[-1:]
         short = np.flatnonzero(book.shortfall > 0.0)
-        return cls(pd.DataFrame(np.cumsum(book.earned, axis=0), index=idx, columns=cols),
-                   pd.DataFrame(book.paid, index=idx, columns=cols),
-                   pd.Series(runway_path(p, equity, weights), index=m.index, name="runway_months"),
-                   runway_floor(p),
-                   pd.DataFrame({"time": m.index[short], "shortfall": book.shortfall[short]}),
-                   m.index[short[0]] if short.size else None)
+        return cls(
+            pd.DataFrame(np.cumsum(book.earned, axis=0), index=idx, columns=cols),
+            pd.DataFrame(book.paid, index=idx, columns=cols),
+            pd.Series(runway_path(p, equity, weights), index=m.index, name="runway_months"),
+            runway_floor(p),
+            pd.DataFrame({"time": m.index[short], "shortfall": book.shortfall[short]}),
+            m.index[short[0]] if short.size else None,
+        )

@@ -144,7 +144,7 @@ def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote,
 
 
 @njit(cache=True)
-def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record,  # noqa: ANN001
+def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record,
              yields=None, flows=None, treasury=None):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 

@@ -8,6 +8,7 @@ Routing (which holdings a flow comes from or goes to):
   first, a deposit buys the most underweight first (often no separate rebalance is needed).
 Trades a flow causes pay the strategy's costs; the flow's own asset is their free leg.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -42,8 +43,9 @@ class Flows:
     def __init__(self, *flows: Flow, routing: str = "cash", runway_floor: float | None = None) -> None:
         for k, f in enumerate(flows):
             if not isinstance(f, Flow):
-                raise InputError(f"flow {k + 1}: expected a Flow (Recurring, Dated, SpendingRule), "
-                                 f"got {type(f).__name__}")
+                raise InputError(
+                    f"flow {k + 1}: expected a Flow (Recurring, Dated, SpendingRule), got {type(f).__name__}"
+                )
         if routing not in ROUTINGS:
             raise InputError(f"flows: routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
         if runway_floor is not None and not (np.isfinite(runway_floor) and runway_floor >= 0):
@@ -70,11 +72,14 @@ class Flows:
             for named in f.assets():
                 asset = named if named is not None else cash
                 if asset is None:
-                    raise InputError(f"flow {k + 1} ({f.describe()}): name its asset; the strategy has "
-                                     "no cash asset to pay it from")
+                    raise InputError(
+                        f"flow {k + 1} ({f.describe()}): name its asset; the strategy has no cash asset to pay it from"
+                    )
                 if asset not in market.assets:
-                    raise InputError(f"flow {k + 1} ({f.describe()}): asset {asset!r} is not one the strategy "
-                                     f"holds ({', '.join(market.assets)})")
+                    raise InputError(
+                        f"flow {k + 1} ({f.describe()}): asset {asset!r} is not one the strategy "
+                        f"holds ({', '.join(market.assets)})"
+                    )
                 u, share = f.schedule(market, named)
                 i = market.asset_index(asset)
                 units[:, i] += u

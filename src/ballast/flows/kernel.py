@@ -4,6 +4,7 @@ Each asset's flow of the close is applied in asset order, at the close's prices,
 accrual and before the decision. A withdrawal that the routed holdings cannot pay is paid as far
 as they go; the rest is returned as a shortfall — holdings never go negative because of a flow.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ ROUNDING = 1e-12  # a residue this small a fraction of the portfolio is rounding
 
 
 @njit(cache=True)
-def _leg_cost(costs, t, a, quote, i, dv):  # noqa: ANN001
+def _leg_cost(costs, t, a, quote, i, dv):
     """A flow's trade of value ``dv`` in asset ``i``: the flow's asset ``a`` and the quote asset are
     the free legs."""
     if i == a or i == quote or dv == 0.0:
@@ -27,7 +28,7 @@ def _leg_cost(costs, t, a, quote, i, dv):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _liquidate(units, cash, p, t, a, quote, costs):  # noqa: ANN001
+def _liquidate(units, cash, p, t, a, quote, costs):
     """Sell everything to pay a flow that exceeds the portfolio; returns (value raised, costs)."""
     raised = cash
     c = 0.0
@@ -42,7 +43,7 @@ def _liquidate(units, cash, p, t, a, quote, costs):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _fill_level(d, g):  # noqa: ANN001
+def _fill_level(d, g):
     """λ ≥ 0 with Σ max(dᵢ − λ, 0) = g (water-filling from the largest dᵢ down); g ≥ 0."""
     s = np.sort(d)[::-1]
     acc = 0.0
@@ -55,7 +56,7 @@ def _fill_level(d, g):  # noqa: ANN001
 
 
 @njit(cache=True)
-def _rebalancing_legs(units, p, target, v_assets, net, sign, delta):  # noqa: ANN001
+def _rebalancing_legs(units, p, target, v_assets, net, sign, delta):
     """Cash-flow rebalancing legs: with post-flow asset value X' = X + net, a deposit (sign +1)
     buys max(τᵢX' − xᵢ − λ, 0), a withdrawal (sign −1) sells max(xᵢ − τᵢX' − λ, 0): the most
     underweight (overweight) first, never past the target."""
@@ -70,7 +71,7 @@ def _rebalancing_legs(units, p, target, v_assets, net, sign, delta):  # noqa: AN
 
 
 @njit(cache=True)
-def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta):  # noqa: ANN001
+def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta):
     """One flow of value ``flow`` (signed) through asset ``a``. Returns (cash, value actually
     paid in (+) or out (−), costs, shortfall ≥ 0)."""
     n = units.shape[0]
@@ -138,7 +139,7 @@ def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta)
 
 
 @njit(cache=True)
-def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):  # noqa: ANN001
+def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):
     """Apply close ``t``'s flows (in asset order) at ``prices[t]``, routed towards ``targets[t]``;
     ``paid[row, i]`` accumulates the value paid in asset i, ``closes[t]`` gets the close's totals
     (FLOW_* columns). Returns the cash."""
@@ -163,7 +164,7 @@ def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row
     return cash
 
 
-def apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):  # noqa: ANN001, ANN201
+def apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):
     """`_apply_flows` at the closes with a flow; nothing for a strategy without flows (1-D empty
     ``units``). Returns the cash."""
     if flows.units.ndim == 1 or flows.active[t] == 0:
@@ -172,10 +173,12 @@ def apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row,
 
 
 @overload(apply_flows, inline="always", jit_options={"cache": True})
-def _apply_flows_typed(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):  # noqa: ANN001, ANN202
+def _apply_flows_typed(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes):
     if flows.types[0].ndim == 1:  # FlowSchedule.units
         return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes: cash
     # Most closes have no flow: test that inline, and call out of line only when there is one.
     return lambda units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes: (
-        cash if flows.active[t] == 0
-        else _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes))
+        cash
+        if flows.active[t] == 0
+        else _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes)
+    )

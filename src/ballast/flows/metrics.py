@@ -9,6 +9,7 @@
 - Runway: months the reserve R lasts at the spend rate S a month while earning its yield y a
   month: n = −ln(1 − y·R/S)/ln(1 + y) (R/S without yield; infinite when the yield covers S).
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ Amounts are in units of the flow's asset (the strategy's cash asset unless named
 negative is money leaving the treasury (spending), positive money arriving (revenue). A flow
 dated between two closes is applied at the first close on or after its date.
 """
+
 from __future__ import annotations
 
 import re
@@ -78,8 +79,14 @@ class Recurring(Flow):
     """``amount`` units of ``asset`` at the first close of every new period (``every``), from
     ``start`` to ``end``: ``Recurring(-50_000, "monthly", "USDC")`` is a monthly budget."""
 
-    def __init__(self, amount: float, every: str = "monthly", asset: str | None = None,
-                 start: str | None = None, end: str | None = None) -> None:
+    def __init__(
+        self,
+        amount: float,
+        every: str = "monthly",
+        asset: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> None:
         self.amount = _number("flow", "amount", amount)
         self.every = check_every("flow", every)
         self.asset, self.start, self.end = asset, start, end
@@ -139,12 +146,14 @@ class Dated(Flow):
         amounts = pd.to_numeric(self.table["amount"], errors="coerce").to_numpy(np.float64)
         bad = np.flatnonzero(~np.isfinite(amounts))
         if bad.size:
-            raise InputError(f"{source}: row {bad[0] + 1}, field amount: not a number: "
-                             f"{self.table['amount'].iloc[bad[0]]!r}")
+            raise InputError(
+                f"{source}: row {bad[0] + 1}, field amount: not a number: {self.table['amount'].iloc[bad[0]]!r}"
+            )
         self.amounts = amounts
         col = self.table["asset"] if "asset" in self.table.columns else pd.Series([None] * len(self.table))
-        self.row_assets = [None if (a is None or (isinstance(a, float) and np.isnan(a)) or a == "") else str(a)
-                           for a in col]
+        self.row_assets = [
+            None if (a is None or (isinstance(a, float) and np.isnan(a)) or a == "") else str(a) for a in col
+        ]
 
     def assets(self) -> tuple[str | None, ...]:
         return tuple(dict.fromkeys(self.row_assets))
@@ -161,8 +170,10 @@ class Dated(Flow):
         for k in np.flatnonzero(rows):
             when = dates[k]
             if when < idx[0] or when > idx[-1]:
-                raise InputError(f"{self.source}: row {k + 1}, field date: {when.date()} is outside the "
-                                 f"prices ({idx[0].date()} to {idx[-1].date()})")
+                raise InputError(
+                    f"{self.source}: row {k + 1}, field date: {when.date()} is outside the "
+                    f"prices ({idx[0].date()} to {idx[-1].date()})"
+                )
             units[int(idx.searchsorted(when, side="left"))] += self.amounts[k]
         return units, np.zeros(market.n_periods)
 
@@ -178,8 +189,10 @@ def parse_spend(text: str) -> Recurring:
     a negative one, ``"-50000/month"``, reads the same way as the issue's ``-50_000 per month``)."""
     m = SPEND.match(str(text))
     if not m:
-        raise InputError(f"spend {text!r}: expected AMOUNT/PERIOD like '50000/month' or "
-                         "'50_000 per month in USDC' (period: day, week, month, quarter, year)")
+        raise InputError(
+            f"spend {text!r}: expected AMOUNT/PERIOD like '50000/month' or "
+            "'50_000 per month in USDC' (period: day, week, month, quarter, year)"
+        )
     try:
         amount = float(m.group(1).replace("_", "").replace(",", ""))
     except ValueError:

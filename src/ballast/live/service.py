@@ -31,7 +31,7 @@ import pandas as pd
 
 from ballast.costs.base import compile_costs
 from ballast.errors import InputError
-from ballast.live.config import LiveSection
+from ballast.config.live import LiveSection
 from ballast.live.executors import Executor, TransientError, VenueOrder, wait_backoff
 from ballast.live.lease import Lease
 from ballast.live.ledger import (
@@ -172,6 +172,10 @@ class LiveService:
         self.poll = poll
         self.retries = retries
         self.pending_jump: dict[str, float] = {}
+        from ballast.live.depeg_alerts import depeg_rule, pegged_assets
+
+        self.pegged = pegged_assets(strategy)  # a stable's move off its peg is information, not a bad tick
+        self.depeg = depeg_rule(strategy)
         self.last_rebalance = 0
         check_holdings(holdings, assets)
         self.view = CycleView()
@@ -431,7 +435,7 @@ class LiveService:
             elif -age > g.clock_skew:
                 out.append(("warning", "future_price", f"{a}: price time {stamp:%Y-%m-%d %H:%M:%S} is {-age:.0f}s "
                             f"ahead of the clock (limit clock_skew {g.clock_skew:g}s)", a))
-            if g.max_jump > 0 and last is not None:
+            if g.max_jump > 0 and last is not None and a not in self.pegged:
                 move = p / last[i] - 1.0
                 if abs(move) > g.max_jump:
                     pend = self.pending_jump.get(a)
@@ -488,6 +492,11 @@ class LiveService:
         t = len(self.history)
         self.history.append(obs.time, p)
         try:
+            if self.depeg is not None:
+                from ballast.live.depeg_alerts import depeg_alerts
+
+                for level, kind, msg, asset in depeg_alerts(self.depeg, self.history.market()):
+                    self.ledger.add_alert_once(kind, msg, level, asset)
             return self._decide(obs, t, p, prices, paused, held)
         except BaseException:
             # Nothing of this period reached the ledger: forget it so a retry sees the same t.
@@ -787,7 +796,7 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
     from pathlib import Path
 
     from ballast.config import load_strategy_file
-    from ballast.live.config import load_live_section, parse_speed
+    from ballast.config.live import load_live_section, parse_speed
     from ballast.live.executors import CcxtExecutor, PaperExecutor
     from ballast.live.sources import CcxtSource, JsonSource, ReplaySource, ccxt_exchange, read_replay_table
 

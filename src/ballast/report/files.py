@@ -1,4 +1,5 @@
 """Writing report files: whole or not at all, and a full disk or a bad path is a user error."""
+
 from __future__ import annotations
 
 import os

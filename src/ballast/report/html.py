@@ -4,12 +4,13 @@ A person should see at a glance whether the rule beat holding and what it cost, 
 how it behaved: headline cards first, figures next, the full metrics table and the configuration
 last, so the page also works as a record of exactly what was run.
 """
+
 from __future__ import annotations
 
 import html
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,22 +18,31 @@ import numpy as np
 
 from ballast.engine.metrics import METRIC_DOCS
 from ballast.engine.treasury_docs import TREASURY_DOCS
+from ballast.report.figures import all_figures
 from ballast.report.files import write_text_atomic
-from ballast.report.figures import STRATEGY_COLORS, Figure, all_figures, baselines, names
+from ballast.report.plotting import STRATEGY_COLORS, Figure, baselines, names
 from ballast.report.terminal import HIGHER_IS_BETTER, fmt, label
 
 if TYPE_CHECKING:
     from ballast.engine.result import Result
 
-LOWER_IS_BETTER = {"volatility", "max_drawdown", "total_costs", "mean_abs_drift", "max_abs_drift",
-                   "tracking_error"}
+LOWER_IS_BETTER = {"volatility", "max_drawdown", "total_costs", "mean_abs_drift", "max_abs_drift", "tracking_error"}
 # Headline cards: (metric, caption); the rest is in the table.
-CARDS = (("total_return", "total return"), ("cagr", "CAGR"), ("volatility", "volatility"),
-         ("max_drawdown", "max drawdown"), ("sharpe", "Sharpe"), ("total_costs", "costs paid"),
-         ("n_rebalances", "rebalances"))
-PLOT_CONFIG = {"displaylogo": False, "responsive": True,
-               "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
-               "toImageButtonOptions": {"format": "png", "scale": 2}}
+CARDS = (
+    ("total_return", "total return"),
+    ("cagr", "CAGR"),
+    ("volatility", "volatility"),
+    ("max_drawdown", "max drawdown"),
+    ("sharpe", "Sharpe"),
+    ("total_costs", "costs paid"),
+    ("n_rebalances", "rebalances"),
+)
+PLOT_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
 
 CSS = """
 :root { --ink:#111827; --muted:#6b7280; --line:#e5e7eb; --bg:#f6f7f9; --card:#fff; --good:#047857; --bad:#b91c1c; }
@@ -70,8 +80,9 @@ footer { color:var(--muted); font-size:12px; text-align:center; padding:0 0 32px
 """
 
 
-def write_tearsheet(results: Sequence["Result"], path: str | Path, *, title: str | None = None,
-                    vol_window: int | None = None) -> Path:
+def write_tearsheet(
+    results: Sequence["Result"], path: str | Path, *, title: str | None = None, vol_window: int | None = None
+) -> Path:
     """Write the tearsheet for one or several backtests to ``path``; returns the absolute path."""
     if not results:
         raise ValueError("write_tearsheet needs at least one backtest result")
@@ -82,7 +93,8 @@ def plotly_js() -> str:
     """The plotly.js bundle shipped inside the plotly package (no CDN, works offline)."""
     from plotly.offline import get_plotlyjs
 
-    return get_plotlyjs()
+    bundle: str = get_plotlyjs()
+    return bundle
 
 
 def render(results: Sequence["Result"], *, title: str | None = None, vol_window: int | None = None) -> str:
@@ -93,14 +105,18 @@ def render(results: Sequence["Result"], *, title: str | None = None, vol_window:
     span = f"{label(first.market.index[0])} → {label(first.market.index[-1])}"
     sub = f"{span} · {first.market.n_periods:,} periods · {asset_summary(results)}"
     body = [
-        _section("Headline", "Each strategy against buy and hold of the same starting weights, after costs.",
-                 _cards(results, labels)),
+        _section(
+            "Headline",
+            "Each strategy against buy and hold of the same starting weights, after costs.",
+            _cards(results, labels),
+        ),
         *(_figure_section(f) for f in figs),
-        _section("All metrics", "Hover a metric for its definition. Green: best in the row.",
-                 _metrics_table(results, labels)),
+        _section(
+            "All metrics", "Hover a metric for its definition. Green: best in the row.", _metrics_table(results, labels)
+        ),
         _section("Configuration", "Exactly what was run, so this page is a record.", _config(results, labels)),
     ]
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     from ballast import __version__
 
     return f"""<!DOCTYPE html>
@@ -115,7 +131,7 @@ def render(results: Sequence["Result"], *, title: str | None = None, vol_window:
 <body>
 <header><h1>{html.escape(heading)}</h1><div class="sub">{html.escape(sub)}</div></header>
 <main>
-{''.join(body)}
+{"".join(body)}
 </main>
 <footer>ballast {__version__} · generated {stamp} · self-contained: opens offline</footer>
 </body>
@@ -124,7 +140,7 @@ def render(results: Sequence["Result"], *, title: str | None = None, vol_window:
 
 
 def asset_summary(results: Sequence["Result"]) -> str:
-    """"3 assets (BTC, ETH, USDT)" over every strategy on the page; a long list is counted, not spelled out."""
+    """ "3 assets (BTC, ETH, USDT)" over every strategy on the page; a long list is counted, not spelled out."""
     assets = list(dict.fromkeys(a for r in results for a in r.market.assets))
     shown = f" ({', '.join(assets)})" if len(assets) <= 8 else ""
     return f"{len(assets)} assets{shown}"
@@ -132,16 +148,19 @@ def asset_summary(results: Sequence["Result"]) -> str:
 
 def _section(title: str, caption: str, inner: str, key: str | None = None) -> str:
     ident = f' id="{html.escape(key)}"' if key else ""
-    return (f'<section{ident}><h2>{html.escape(title)}</h2><p class="caption">{html.escape(caption)}</p>'
-            f"{inner}</section>\n")
+    return (
+        f'<section{ident}><h2>{html.escape(title)}</h2><p class="caption">{html.escape(caption)}</p>{inner}</section>\n'
+    )
 
 
 def _figure_section(f: Figure) -> str:
     div = f"fig-{f.key}"
     spec = f.figure.to_json()
-    script = (f'<div id="{div}" class="figure" data-key="{html.escape(f.key)}"></div>'
-              f"<script>(function(){{var s={spec};"
-              f"Plotly.newPlot('{div}', s.data, s.layout, {json.dumps(PLOT_CONFIG)});}})();</script>")
+    script = (
+        f'<div id="{div}" class="figure" data-key="{html.escape(f.key)}"></div>'
+        f"<script>(function(){{var s={spec};"
+        f"Plotly.newPlot('{div}', s.data, s.layout, {json.dumps(PLOT_CONFIG)});}})();</script>"
+    )
     return _section(f.title, f.caption, script, key=f.key)
 
 
@@ -168,11 +187,15 @@ def _cards(results: Sequence["Result"], labels: list[str]) -> str:
         for metric, caption in CARDS:
             v = r.metrics[metric]
             delta, cls = _delta(metric, v, base[metric]) if base is not None else ("", "")
-            cards.append(f'<div class="card"><div class="k">{caption}</div><div class="v">{fmt(metric, v)}</div>'
-                         f'<div class="d {cls}">{html.escape(delta) or "&nbsp;"}</div></div>')
+            cards.append(
+                f'<div class="card"><div class="k">{caption}</div><div class="v">{fmt(metric, v)}</div>'
+                f'<div class="d {cls}">{html.escape(delta) or "&nbsp;"}</div></div>'
+            )
         color = STRATEGY_COLORS[k % len(STRATEGY_COLORS)]
-        out.append(f'<div class="strategy"><h3><span class="swatch" style="background:{color}"></span>'
-                   f'{html.escape(name)}</h3><div class="cards">{"".join(cards)}</div></div>')
+        out.append(
+            f'<div class="strategy"><h3><span class="swatch" style="background:{color}"></span>'
+            f'{html.escape(name)}</h3><div class="cards">{"".join(cards)}</div></div>'
+        )
     return "".join(out)
 
 
@@ -189,26 +212,34 @@ def _metrics_table(results: Sequence["Result"], labels: list[str]) -> str:
             best = max(finite)
         elif len(finite) > 1 and metric in LOWER_IS_BETTER:
             best = min(finite)
-        cells = "".join(f'<td class="{"best" if best is not None and v == best else ""}">{fmt(metric, v)}</td>'
-                        for v in values)
+        cells = "".join(
+            f'<td class="{"best" if best is not None and v == best else ""}">{fmt(metric, v)}</td>' for v in values
+        )
         doc = html.escape(METRIC_DOCS.get(metric, TREASURY_DOCS.get(metric, "")))
         rows.append(f'<tr><td><abbr title="{doc}">{html.escape(metric)}</abbr></td>{cells}</tr>')
-    return (f'<div class="wide"><table><thead><tr><th>metric</th>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return (
+        f'<div class="wide"><table><thead><tr><th>metric</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _config(results: Sequence["Result"], labels: list[str]) -> str:
     out = []
     for k, (name, r) in enumerate(zip(labels, results, strict=True)):
-        items: dict[str, Any] = {"name": r.strategy.name, **r.strategy.describe(),
-                                 "period": f"{label(r.market.index[0])} → {label(r.market.index[-1])}",
-                                 "periods": f"{r.market.n_periods:,} ({r.market.periods_per_year:g} per year)",
-                                 "assets": ", ".join(r.market.assets), "conventions": r.conventions}
-        rows = "".join(f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(_text(v))}</dd>"
-                       for key, v in items.items())
+        items: dict[str, Any] = {
+            "name": r.strategy.name,
+            **r.strategy.describe(),
+            "period": f"{label(r.market.index[0])} → {label(r.market.index[-1])}",
+            "periods": f"{r.market.n_periods:,} ({r.market.periods_per_year:g} per year)",
+            "assets": ", ".join(r.market.assets),
+            "conventions": r.conventions,
+        }
+        rows = "".join(f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(_text(v))}</dd>" for key, v in items.items())
         color = STRATEGY_COLORS[k % len(STRATEGY_COLORS)]
-        out.append(f'<div class="strategy"><h3><span class="swatch" style="background:{color}"></span>'
-                   f'{html.escape(name)}</h3><dl class="config">{rows}</dl></div>')
+        out.append(
+            f'<div class="strategy"><h3><span class="swatch" style="background:{color}"></span>'
+            f'{html.escape(name)}</h3><dl class="config">{rows}</dl></div>'
+        )
     return "".join(out)
 
 
@@ -220,8 +251,9 @@ def _text(value: object) -> str:
     return "–" if value is None else str(value)
 
 
-def write_pngs(results: Sequence["Result"], directory: str | Path, *, vol_window: int | None = None,
-               scale: float = 2.0) -> list[Path]:
+def write_pngs(
+    results: Sequence["Result"], directory: str | Path, *, vol_window: int | None = None, scale: float = 2.0
+) -> list[Path]:
     """Each figure of the tearsheet as ``DIRECTORY/<key>.png`` (for docs and terminals)."""
     from ballast.report.png import export
 

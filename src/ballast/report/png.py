@@ -4,19 +4,20 @@ kaleido (v1) renders with a real Chrome/Chromium. We point it at the system brow
 ``/usr/bin/chromium``, or ``BALLAST_CHROMIUM`` / ``BROWSER_PATH``) and keep it offline: plotly.js
 comes from the plotly package and MathJax (a CDN script by default) is switched off.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ballast.errors import InputError
 from ballast.report.files import make_folder
 
 if TYPE_CHECKING:
-    from ballast.report.figures import Figure
+    from ballast.report.plotting import Figure
 
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 WIDTH = 1100
@@ -40,11 +41,12 @@ def png_unavailable() -> str | None:
     import importlib.util
 
     if importlib.util.find_spec("kaleido") is None:
-        return ("PNG export needs kaleido: pip install 'ballast[png]' "
-                "(and a Chromium, e.g. apt-get install chromium)")
+        return "PNG export needs kaleido: pip install 'ballast[png]' (and a Chromium, e.g. apt-get install chromium)"
     if chromium_path() is None:
-        return ("PNG export needs Chromium or Chrome; install it (apt-get install chromium) "
-                "or set BALLAST_CHROMIUM to its path")
+        return (
+            "PNG export needs Chromium or Chrome; install it (apt-get install chromium) "
+            "or set BALLAST_CHROMIUM to its path"
+        )
     return None
 
 
@@ -56,11 +58,17 @@ def export(figures: Sequence["Figure"], directory: Path, scale: float = 2.0) -> 
     import kaleido
 
     browser = chromium_path()
+    assert browser is not None  # png_unavailable() found one
     make_folder(directory)
     paths = [directory / f"{f.key}.png" for f in figures]
-    specs = [{"fig": without_buttons(f.figure.to_dict()), "path": p,
-              "opts": {"format": "png", "width": WIDTH, "height": int(f.figure.layout.height or 400),
-                       "scale": scale}} for f, p in zip(figures, paths, strict=True)]
+    specs = [
+        {
+            "fig": without_buttons(f.figure.to_dict()),
+            "path": p,
+            "opts": {"format": "png", "width": WIDTH, "height": int(f.figure.layout.height or 400), "scale": scale},
+        }
+        for f, p in zip(figures, paths, strict=True)
+    ]
     previous = os.environ.get("BROWSER_PATH")
     os.environ["BROWSER_PATH"] = browser  # choreographer (kaleido's browser driver) reads this
     try:
@@ -76,7 +84,7 @@ def export(figures: Sequence["Figure"], directory: Path, scale: float = 2.0) -> 
     return paths
 
 
-def without_buttons(spec: dict) -> dict:
+def without_buttons(spec: dict[str, Any]) -> dict[str, Any]:
     """A figure without its interactive buttons (the log/linear toggle): a PNG cannot press them."""
     spec.get("layout", {}).pop("updatemenus", None)
     return spec

@@ -5,6 +5,7 @@ regimes (CEX, mainnet DEX, L2) × treasury sizes, each a full backtest of the sa
 CSV and a markdown table, a plotly HTML chart, and a PNG when matplotlib is installed.
 `ballast study costs` runs it; docs/cost-study.md shows its output.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,17 +36,23 @@ class Regime:
 
 
 REGIMES = (
-    Regime("CEX 10 bps", "centralised exchange: 10 bps per trade, no impact",
-           lambda: Proportional(10)),
-    Regime("mainnet DEX", "Uniswap-v2 pools: 30 bps fee, 20 M USD per side, gas 150k units at 30 gwei in ETH",
-           lambda: ConstantProductPool(fee=0.003, depth=20e6) + Gas(150_000, 30.0, "ETH")),
-    Regime("L2 DEX", "same pools on a rollup: 30 bps fee, 20 M USD per side, gas 150k units at 0.05 gwei",
-           lambda: ConstantProductPool(fee=0.003, depth=20e6) + Gas(150_000, 0.05, "ETH")),
+    Regime("CEX 10 bps", "centralised exchange: 10 bps per trade, no impact", lambda: Proportional(10)),
+    Regime(
+        "mainnet DEX",
+        "Uniswap-v2 pools: 30 bps fee, 20 M USD per side, gas 150k units at 30 gwei in ETH",
+        lambda: ConstantProductPool(fee=0.003, depth=20e6) + Gas(150_000, 30.0, "ETH"),
+    ),
+    Regime(
+        "L2 DEX",
+        "same pools on a rollup: 30 bps fee, 20 M USD per side, gas 150k units at 0.05 gwei",
+        lambda: ConstantProductPool(fee=0.003, depth=20e6) + Gas(150_000, 0.05, "ETH"),
+    ),
 )
 
 
 def rules() -> list[tuple[str, Callable[[], Trigger], Callable[[], Planner]]]:
     """(name, trigger, planner) of every rule compared."""
+
     def abs_band() -> Band:
         return Band(ABS_BAND, "absolute")
 
@@ -78,13 +85,20 @@ def run_study(progress: Callable[[str], None] | None = None, end: str | None = N
             for name, trigger, planner in rules():
                 s = Strategy(Fixed(TARGET), trigger(), planner(), regime.costs(), CASH, capital, name=name)
                 m = metrics_dict(run_compiled(prepare(s, market), record=False).metrics)
-                rows.append({
-                    "regime": regime.name, "capital": capital, "rule": name,
-                    "final_wealth": m["final_wealth"], "costs_paid": m["total_costs"],
-                    "costs_bps": 1e4 * m["total_costs"] / capital, "n_trades": int(m["n_trades"]),
-                    "n_rebalances": int(m["n_rebalances"]), "mean_drift": m["mean_abs_drift"],
-                    "tracking_error": m["tracking_error"],
-                })
+                rows.append(
+                    {
+                        "regime": regime.name,
+                        "capital": capital,
+                        "rule": name,
+                        "final_wealth": m["final_wealth"],
+                        "costs_paid": m["total_costs"],
+                        "costs_bps": 1e4 * m["total_costs"] / capital,
+                        "n_trades": int(m["n_trades"]),
+                        "n_rebalances": int(m["n_rebalances"]),
+                        "mean_drift": m["mean_abs_drift"],
+                        "tracking_error": m["tracking_error"],
+                    }
+                )
                 if progress is not None:
                     progress(f"{regime.name}, {capital / 1e6:g} M: {name}")
     return pd.DataFrame(rows)
@@ -100,22 +114,50 @@ def winners(df: pd.DataFrame) -> pd.DataFrame:
     for (regime, capital), g in df.groupby(["regime", "capital"], sort=False):
         best = g.loc[g.final_wealth.idxmax()]
         cheap = g.loc[g.costs_paid.idxmin()]
-        out.append({"regime": regime, "capital": capital, "best": best.rule, "wealth": best.final_wealth,
-                    "cheapest": cheap.rule, "cheapest_costs": cheap.costs_paid})
+        out.append(
+            {
+                "regime": regime,
+                "capital": capital,
+                "best": best.rule,
+                "wealth": best.final_wealth,
+                "cheapest": cheap.rule,
+                "cheapest_costs": cheap.costs_paid,
+            }
+        )
     return pd.DataFrame(out)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
     """The table as GitHub markdown (no extra dependency)."""
-    cols = ["regime", "capital", "rule", "final_wealth", "costs_paid", "costs_bps", "n_trades",
-            "mean_drift", "tracking_error"]
-    head = ["regime", "capital", "rule", "final wealth ×", "costs paid", "costs (bps of capital)",
-            "trades", "mean drift", "tracking error"]
+    cols = [
+        "regime",
+        "capital",
+        "rule",
+        "final_wealth",
+        "costs_paid",
+        "costs_bps",
+        "n_trades",
+        "mean_drift",
+        "tracking_error",
+    ]
+    head = [
+        "regime",
+        "capital",
+        "rule",
+        "final wealth ×",
+        "costs paid",
+        "costs (bps of capital)",
+        "trades",
+        "mean drift",
+        "tracking error",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in df[cols].itertuples(index=False):
-        lines.append(f"| {r.regime} | {r.capital / 1e6:g} M | {r.rule} | {r.final_wealth:.3f} | "
-                     f"{r.costs_paid:,.0f} | {r.costs_bps:,.1f} | {r.n_trades} | {r.mean_drift:.2%} | "
-                     f"{r.tracking_error:.2%} |")
+        lines.append(
+            f"| {r.regime} | {r.capital / 1e6:g} M | {r.rule} | {r.final_wealth:.3f} | "
+            f"{r.costs_paid:,.0f} | {r.costs_bps:,.1f} | {r.n_trades} | {r.mean_drift:.2%} | "
+            f"{r.tracking_error:.2%} |"
+        )
     return "\n".join(lines)
 
 
@@ -124,10 +166,18 @@ def plot_html(df: pd.DataFrame, path: Path) -> Path:
     import plotly.express as px
 
     d = df.assign(size=df.capital.map(lambda c: f"{c / 1e6:g} M USD"))
-    fig = px.scatter(d, x="mean_drift", y="costs_bps", color="rule", facet_col="regime", facet_row="size",
-                     hover_data=["final_wealth", "n_trades"], log_y=True,
-                     labels={"mean_drift": "mean drift (max |w − target|)", "costs_bps": "costs (bps of capital)"},
-                     title="Cost of staying on target: every rule under three cost regimes")
+    fig = px.scatter(
+        d,
+        x="mean_drift",
+        y="costs_bps",
+        color="rule",
+        facet_col="regime",
+        facet_row="size",
+        hover_data=["final_wealth", "n_trades"],
+        log_y=True,
+        labels={"mean_drift": "mean drift (max |w − target|)", "costs_bps": "costs (bps of capital)"},
+        title="Cost of staying on target: every rule under three cost regimes",
+    )
     fig.write_html(path, include_plotlyjs=True)  # self-contained: opens offline
     return path
 
@@ -142,8 +192,9 @@ def plot_png(df: pd.DataFrame, path: Path) -> Path | None:
     except ImportError:
         return None
     regimes = list(dict.fromkeys(df.regime))
-    fig, axes = plt.subplots(len(CAPITALS), len(regimes), figsize=(5 * len(regimes), 4 * len(CAPITALS)),
-                             sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(CAPITALS), len(regimes), figsize=(5 * len(regimes), 4 * len(CAPITALS)), sharex=True, squeeze=False
+    )
     names = list(dict.fromkeys(df.rule))
     colors = plt.get_cmap("tab10")
     for r, capital in enumerate(CAPITALS):
@@ -174,12 +225,14 @@ def write_study(df: pd.DataFrame, out: Path) -> list[Path]:
     df.to_csv(csv, index=False)
     md = out / "cost-study.md"
     w = winners(df)
-    wl = [f"- {r.regime}, {r.capital / 1e6:g} M: best final wealth **{r.best}** ({r.wealth:.3f}×); "
-          f"cheapest **{r.cheapest}** ({r.cheapest_costs:,.0f} paid)" for r in w.itertuples(index=False)]
+    wl = [
+        f"- {r.regime}, {r.capital / 1e6:g} M: best final wealth **{r.best}** ({r.wealth:.3f}×); "
+        f"cheapest **{r.cheapest}** ({r.cheapest_costs:,.0f} paid)"
+        for r in w.itertuples(index=False)
+    ]
     md.write_text("\n".join(["## Results", "", to_markdown(df), "", "## Winners", "", *wl, ""]), encoding="utf-8")
     files = [csv, md, plot_html(df, out / "cost-study.html")]
     png = plot_png(df, out / "cost-study.png")
     if png is not None:
         files.append(png)
     return files
-

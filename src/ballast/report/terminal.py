@@ -1,4 +1,5 @@
 """The terminal summary: strategy against buy-and-hold, with a sparkline of equity."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -13,11 +14,40 @@ if TYPE_CHECKING:
     from ballast.engine.result import Result
 
 SPARKS = "▁▂▃▄▅▆▇█"
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "turnover", "mean_abs_drift",
-           "max_abs_drift", "tracking_error", "twr", "irr"}
-CURRENCY = {"total_costs", "end_value", "yield_earned", "paid_out", "received", "shortfall"}  # treasury: docs/treasury.md
-HIGHER_IS_BETTER = {"final_wealth", "total_return", "cagr", "sharpe", "sortino", "calmar", "twr", "irr",
-                    "end_value", "yield_earned", "runway_months", "min_runway_months"}
+PERCENT = {
+    "total_return",
+    "cagr",
+    "volatility",
+    "max_drawdown",
+    "turnover",
+    "mean_abs_drift",
+    "max_abs_drift",
+    "tracking_error",
+    "twr",
+    "irr",
+}
+CURRENCY = {
+    "total_costs",
+    "end_value",
+    "yield_earned",
+    "paid_out",
+    "received",
+    "shortfall",
+}  # treasury: docs/treasury.md
+HIGHER_IS_BETTER = {
+    "final_wealth",
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "twr",
+    "irr",
+    "end_value",
+    "yield_earned",
+    "runway_months",
+    "min_runway_months",
+}
 
 
 def sparkline(values: np.ndarray, width: int = 60, scale: tuple[float, float] | None = None) -> str:
@@ -66,8 +96,7 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     s = result.strategy
     if title is None:
         title = f"{s.name}: {label(result.market.index[0])} → {label(result.market.index[-1])}"
-    table = Table(title=title or None,
-                  title_justify="left")
+    table = Table(title=title or None, title_justify="left")
     table.add_column("metric")
     table.add_column("strategy", justify="right")
     if base is not None:
@@ -113,13 +142,13 @@ def strategy_grid(result: "Result") -> Table:
     grid.add_row("trigger", str(d["trigger"]))
     grid.add_row("plan", str(d["plan"]))
     grid.add_row("costs", str(d["costs"]))
-    grid.add_row("data", f"{m.n_assets} assets × {m.n_periods:,} periods, "
-                         f"{label(m.index[0])} → {label(m.index[-1])}")
+    grid.add_row("data", f"{m.n_assets} assets × {m.n_periods:,} periods, {label(m.index[0])} → {label(m.index[-1])}")
     return grid
 
 
 def run_out_line(result: "Result") -> str:
     """When the money runs out (the first withdrawal not paid in full), for the strategy and buy & hold."""
+
     def when(r: "Result | None") -> str:
         out = None if r is None or r.treasury is None else r.treasury.run_out
         return "never" if out is None else label(out)
@@ -151,11 +180,15 @@ def walk_forward_table(frame: "pd.DataFrame", params: list[str], metric: str) ->
     """The walk-forward windows as a narrow table: test period, the configuration chosen on the
     training window, and its training and test scores (every metric is in the Parquet file)."""
     cols = ["window", "test_start", "test_end", *params, f"train_{metric}", metric, "final_wealth"]
-    table = Table(*[c if c != metric else f"test_{metric}" for c in dict.fromkeys(cols)],
-                  title="walk-forward (all metrics in the output file)", title_justify="left")
+    table = Table(
+        *[c if c != metric else f"test_{metric}" for c in dict.fromkeys(cols)],
+        title="walk-forward (all metrics in the output file)",
+        title_justify="left",
+    )
     for r in frame.to_dict("records"):
-        table.add_row(*[_cell(r.get(c)) if c not in ("test_start", "test_end") else label(r.get(c))
-                        for c in dict.fromkeys(cols)])
+        table.add_row(
+            *[_cell(r.get(c)) if c not in ("test_start", "test_end") else label(r.get(c)) for c in dict.fromkeys(cols)]
+        )
     return table
 
 

@@ -15,24 +15,11 @@ from typing import Any
 import numpy as np
 
 from ballast.engine.metrics import METRIC_NAMES
+from ballast.enums import MINIMISED_METRICS
 from ballast.market import Market
 from ballast.sweep.batch import Preparer, run_configs
 
 QUANTILES = (("p5", 5.0), ("median", 50.0), ("p95", 95.0))
-# Metrics where smaller is better; every other metric is maximised when choosing parameters.
-MINIMISE = frozenset(
-    {
-        "volatility",
-        "max_drawdown",
-        "turnover",
-        "total_costs",
-        "n_rebalances",
-        "n_trades",
-        "mean_abs_drift",
-        "max_abs_drift",
-        "tracking_error",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -103,7 +90,7 @@ class WalkForward:
 
     @property
     def lower_is_better(self) -> bool:
-        return self.metric in MINIMISE if self.minimize is None else self.minimize
+        return self.metric in MINIMISED_METRICS if self.minimize is None else self.minimize
 
     def windows(self, n_periods: int) -> Iterator[tuple[int, int, int]]:
         """(train start, test start, test end) row numbers; the test window follows the training one."""

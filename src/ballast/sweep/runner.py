@@ -221,6 +221,7 @@ def prepare_sweep(
     load); the check of the others is appended for the caller to run while the first chunk
     computes (`LocalExecutor`): on a 1,000-value axis it is a few percent of the sweep."""
     from ballast.engine.backtest import to_market
+    from ballast.stable_reserve import ideal_columns
 
     grid, fixed = Grid.from_keywords(keywords, zip_axes)
     if deferred is None:
@@ -237,6 +238,7 @@ def prepare_sweep(
         data.get("start"),
         data.get("end"),
         universe_for(grid, fixed, data.get("assets")),
+        ideal_columns(fixed.get("pegs")),
     )
     return market, Job(dict(fixed), grid, bootstrap)
 

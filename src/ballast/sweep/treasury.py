@@ -4,6 +4,7 @@ The pooled sweep kernel carries no yields or flows, so a chunk in which any conf
 (an axis over ``yields``, ``spend`` or ``routing``) runs its configurations one by one through
 `run_compiled` — slower, and every row still equals its single backtest bit for bit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -18,8 +19,9 @@ def has_treasury(strategies: Sequence[Strategy]) -> bool:
     return any(s.yields or s.flows for s in strategies)
 
 
-def treasury_configs(market: Market, strategies: Sequence[Strategy],
-                     equity: np.ndarray | None = None) -> Callable[[], np.ndarray]:
+def treasury_configs(
+    market: Market, strategies: Sequence[Strategy], equity: np.ndarray | None = None
+) -> Callable[[], np.ndarray]:
     """The chunk's metrics (and equity paths into ``equity``), one backtest per configuration."""
     from ballast.engine.backtest import run_compiled
     from ballast.engine.prepared import prepare

@@ -166,13 +166,18 @@ class Reserve(Constraint):
 
 class Runway(Constraint):
     """``asset`` (a stable reserve) never holds less than ``months`` × ``monthly_spend`` in value
-    after a rebalance; if the whole portfolio is worth less, all of it goes there."""
+    after a rebalance; if the whole portfolio is worth less, all of it goes there. With ``peg``
+    (a pegged stable: set from ``[pegs]``) the stable counts at min(price, peg): above its peg it
+    must hold floor × price/peg at market value, never trusting a premium to pay the bills."""
 
-    def __init__(self, inner: Target, asset: str, monthly_spend: float, months: float) -> None:
+    def __init__(
+        self, inner: Target, asset: str, monthly_spend: float, months: float, peg: float | None = None
+    ) -> None:
         super().__init__(inner)
         self.asset = str(asset)
         self.monthly_spend = _number("Runway", "monthly_spend", monthly_spend, 0.0, np.inf, open_lo=True)
         self.months = _number("Runway", "months", months, 0.0, np.inf, open_lo=True)
+        self.peg = None if peg is None else _number("Runway", "peg", peg, 0.0, np.inf, open_lo=True)
 
     @property
     def floor(self) -> float:
@@ -182,7 +187,10 @@ class Runway(Constraint):
         return _with_asset(self.inner.assets(), self.asset)
 
     def kernel_fields(self, market: Market) -> dict[str, Any]:
-        return {"floor_value": np.full(market.n_periods, self.floor), "floor_asset": market.asset_index(self.asset)}
+        a = market.asset_index(self.asset)
+        if self.peg is None:
+            return {"floor_value": np.full(market.n_periods, self.floor), "floor_asset": a}
+        return {"floor_value": self.floor * np.maximum(1.0, market.prices[:, a] / self.peg), "floor_asset": a}
 
     def settings(self) -> dict[str, object]:
         return {"runway": {"asset": self.asset, "monthly_spend": self.monthly_spend, "months": self.months}}

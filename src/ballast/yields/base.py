@@ -6,6 +6,7 @@ yield out into the cash asset (``payout``). A strategy without yields gets `no_y
 fields are 1-D and empty: the compiled walk then compiles none of the accrual (switched off by
 type, like a trigger program's empty ``series``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -55,7 +56,7 @@ class Yields:
                 self.sources[str(asset)] = src
             else:
                 try:
-                    self.sources[str(asset)] = ConstantAPY(src)  # type: ignore[arg-type]
+                    self.sources[str(asset)] = ConstantAPY(src)
                 except InputError as e:
                     raise InputError(f"yield of {asset}: {e}") from None
 
@@ -74,8 +75,9 @@ class Yields:
         years = period_years(market, self.day_count)
         for asset, src in self.sources.items():
             if asset not in market.assets:
-                raise InputError(f"yield for {asset!r}: the prices have no such asset "
-                                 f"(they have {', '.join(market.assets)})")
+                raise InputError(
+                    f"yield for {asset!r}: the prices have no such asset (they have {', '.join(market.assets)})"
+                )
             i = market.asset_index(asset)
             try:
                 g, b = src.growth(market, years)
@@ -89,4 +91,3 @@ class Yields:
 
     def describe(self) -> dict[str, str]:
         return {asset: src.describe() for asset, src in self.sources.items()}
-

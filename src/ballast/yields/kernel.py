@@ -6,6 +6,7 @@ payout mode keeps its units and pays units·(g − 1) at the close's price into 
 a coupon (into the portfolio's cash when it has no cash asset); bought back at that price, the
 payout gives exactly the compounding units.
 """
+
 from __future__ import annotations
 
 from numba import njit
@@ -13,7 +14,7 @@ from numba.extending import overload
 
 
 @njit(cache=True, inline="always")  # a short loop at every close: a call would cost more than it
-def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
+def _accrue(units, prices, t, yields, quote, earned, row):
     """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at the
     close's prices to ``earned[row]`` (yield earned, borrowing paid negative). Payouts go into the
     quote asset, or without one (``quote`` < 0) into the portfolio's cash, as bt's coupons do.
@@ -41,7 +42,7 @@ def _accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001
     return paid
 
 
-def accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN201
+def accrue(units, prices, t, yields, quote, earned, row):
     """`_accrue`, or nothing at all for a strategy without yields (1-D empty ``growth``)."""
     if yields.growth.ndim == 1:
         return 0.0
@@ -49,7 +50,7 @@ def accrue(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN20
 
 
 @overload(accrue, inline="always", jit_options={"cache": True})
-def _accrue_typed(units, prices, t, yields, quote, earned, row):  # noqa: ANN001, ANN202
+def _accrue_typed(units, prices, t, yields, quote, earned, row):
     if yields.types[0].ndim == 1:  # YieldArrays.growth
         return lambda units, prices, t, yields, quote, earned, row: 0.0
     return lambda units, prices, t, yields, quote, earned, row: _accrue(units, prices, t, yields, quote, earned, row)

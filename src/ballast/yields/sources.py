@@ -5,6 +5,7 @@ unit owed (borrow), from the rate known at the close t−1 (no look-ahead) appli
 actual time between the two closes (``years[t]``, from the day count). Row 0 is 1: nothing
 accrues before the first close.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -74,9 +75,10 @@ def rates_at_closes(series: pd.Series, market: Market, owner: str, max_gap_days:
         raise InputError(f"{owner}: expected a pandas Series of annualised rates indexed by date")
     if not market.has_dates:
         if len(series) != market.n_periods:
-            raise InputError(f"{owner}: prices without dates need one rate per period "
-                             f"({market.n_periods}), got {len(series)}")
-        values = series.to_numpy(dtype=np.float64)
+            raise InputError(
+                f"{owner}: prices without dates need one rate per period ({market.n_periods}), got {len(series)}"
+            )
+        values: np.ndarray = series.to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             raise InputError(f"{owner}: rate {int(bad[0])} is missing or not a number")
@@ -102,14 +104,19 @@ def rates_at_closes(series: pd.Series, market: Market, owner: str, max_gap_days:
     # Only the rates in force over (0, T−1] are used: the last close starts no period.
     for t in range(len(closes) - 1):
         if pos[t] < 0:
-            raise InputError(f"{owner}: the rate series starts on {index[0].date()}, after the first "
-                             f"close {closes[t].date()}; it must cover every close")
+            raise InputError(
+                f"{owner}: the rate series starts on {index[0].date()}, after the first "
+                f"close {closes[t].date()}; it must cover every close"
+            )
         age = (closes[t] - index[pos[t]]).total_seconds() / 86400.0
         if age > max_gap_days:
-            raise InputError(f"{owner}: the rate series has a gap: no rate between {index[pos[t]].date()} "
-                             f"and {closes[t].date()} ({age:g} days; at most {max_gap_days:g} allowed, "
-                             "set max_gap_days to accept more)")
-    return values[np.maximum(pos, 0)]
+            raise InputError(
+                f"{owner}: the rate series has a gap: no rate between {index[pos[t]].date()} "
+                f"and {closes[t].date()} ({age:g} days; at most {max_gap_days:g} allowed, "
+                "set max_gap_days to accept more)"
+            )
+    at_closes: np.ndarray = values[np.maximum(pos, 0)]
+    return at_closes
 
 
 def linear_growth(rate_at_close: np.ndarray, years: np.ndarray) -> np.ndarray:
@@ -124,8 +131,14 @@ class RateSeries(YieldSource):
     supply index between updates. ``borrow``: a series for negative holdings (defaults to the
     same). ``max_gap_days``: how stale the last observation may be at a close."""
 
-    def __init__(self, rates: pd.Series, mode: str = "compounding", borrow: pd.Series | None = None,
-                 max_gap_days: float = 7.0, name: str = "rate series") -> None:
+    def __init__(
+        self,
+        rates: pd.Series,
+        mode: str = "compounding",
+        borrow: pd.Series | None = None,
+        max_gap_days: float = 7.0,
+        name: str = "rate series",
+    ) -> None:
         self.rates = rates
         self.borrow = borrow
         self.mode = check_mode(f"RateSeries {name!r}", mode)
@@ -163,11 +176,21 @@ class UtilizationCurve(YieldSource):
     closes (Aave's liquidity index), debt compounds per second (its variable debt index).
     """
 
-    def __init__(self, base: float, slope1: float, slope2: float, optimal: float,
-                 reserve_factor: float = 0.1, utilization: pd.Series | None = None,
-                 supplied: pd.Series | None = None, borrowed: pd.Series | None = None,
-                 own_deposit: float = 0.0, mode: str = "compounding", max_gap_days: float = 7.0,
-                 name: str = "utilization curve") -> None:
+    def __init__(
+        self,
+        base: float,
+        slope1: float,
+        slope2: float,
+        optimal: float,
+        reserve_factor: float = 0.1,
+        utilization: pd.Series | None = None,
+        supplied: pd.Series | None = None,
+        borrowed: pd.Series | None = None,
+        own_deposit: float = 0.0,
+        mode: str = "compounding",
+        max_gap_days: float = 7.0,
+        name: str = "utilization curve",
+    ) -> None:
         owner = f"UtilizationCurve {name!r}"
         self.base = check_rate(owner, "base", base)
         self.slope1 = check_rate(owner, "slope1", slope1)
@@ -198,7 +221,8 @@ class UtilizationCurve(YieldSource):
 
     def supply_rate(self, u: np.ndarray | float) -> np.ndarray:
         u = np.asarray(u, dtype=np.float64)
-        return self.borrow_rate(u) * u * (1.0 - self.reserve_factor)
+        rate: np.ndarray = self.borrow_rate(u) * u * (1.0 - self.reserve_factor)
+        return rate
 
     def utilization_at_closes(self, market: Market) -> np.ndarray:
         owner = f"UtilizationCurve {self.name!r}"
@@ -224,5 +248,7 @@ class UtilizationCurve(YieldSource):
         return supply, debt
 
     def describe(self) -> str:
-        return (f"{self.name}: base {self.base:g} + {self.slope1:g}/{self.slope2:g} kinked at "
-                f"U*={self.optimal:g}, reserve factor {self.reserve_factor:g} ({self.mode})")
+        return (
+            f"{self.name}: base {self.base:g} + {self.slope1:g}/{self.slope2:g} kinked at "
+            f"U*={self.optimal:g}, reserve factor {self.reserve_factor:g} ({self.mode})"
+        )

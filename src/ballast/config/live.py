@@ -21,6 +21,7 @@
 API keys and RPC URLs are never read from the file: only the *names* of the environment variables
 holding them.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ballast.config.fields import validation_message
 from ballast.errors import InputError
+from ballast.live.location import DEFAULT_LEDGER
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -138,7 +141,7 @@ class LiveSection(Section):
     interval: str | float = "15m"
     source: Literal["replay", "ccxt", "json", "web3"] = "replay"
     executor: Literal["paper", "ccxt", "propose"] = "paper"
-    db: str = "ballast.db"
+    db: str = DEFAULT_LEDGER
     dry_run: bool = False
     holdings: dict[str, float] = Field(default_factory=dict)
     guards: Guards = Field(default_factory=Guards)
@@ -181,15 +184,9 @@ class LiveSection(Section):
         return parse_interval(self.lease_expiry)
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    parts = ["json" if p == "json_" else str(p) for p in loc if not isinstance(p, int)]
-    return "[live]" + (" " + ".".join(parts) if parts else "")
-
-
 def load_live_section(raw: dict[str, Any] | None, path: Path | str) -> LiveSection:
     """Validate the file's ``[live]`` section (an absent section means all defaults)."""
     try:
         return LiveSection.model_validate(raw or {})
     except ValidationError as exc:
-        lines = [f"{path}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise InputError("\n".join(lines)) from None
+        raise InputError(validation_message(exc, "[live]", prefix=f"{path}: ")) from None

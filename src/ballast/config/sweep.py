@@ -12,6 +12,7 @@
 Parameter names are the keywords of ``ballast.backtest`` (see `grid.sweepable`); the rest of the
 file is the base strategy each configuration starts from.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from ballast.config import StrategyFile, load_strategy_file
+from ballast.config.fields import validation_message
+from ballast.config.strategy import StrategyFile, load_strategy_file
 from ballast.engine.metrics import METRIC_NAMES
 from ballast.errors import InputError
 from ballast.sweep.grid import sequence_keywords, sweepable
@@ -114,23 +116,26 @@ class SweepSpec:
         b = self.section.bootstrap
         if not n and b is None:
             return None
-        return Bootstrap(n or (b.n if b else 0), b.block if b else 20,
-                         seed if seed is not None else (b.seed if b else 0))
+        return Bootstrap(
+            n or (b.n if b else 0), b.block if b else 20, seed if seed is not None else (b.seed if b else 0)
+        )
 
-    def walk_forward(self, train: int | None = None, test: int | None = None,
-                     metric: str | None = None) -> WalkForward:
+    def walk_forward(self, train: int | None = None, test: int | None = None, metric: str | None = None) -> WalkForward:
         w = self.section.walk_forward
         train = train or (w.train if w else None)
         test = test or (w.test if w else None)
         if not train or not test:
-            raise InputError(f"{self.strategy.source}: walk-forward needs train and test window lengths: "
-                             "add [sweep.walk_forward] train = ..., test = ... or pass --train/--test")
-        return WalkForward(train, test, w.step if w else None,
-                           metric or (w.metric if w else self.section.metric), w.minimize if w else None)
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "section"
+            raise InputError(
+                f"{self.strategy.source}: walk-forward needs train and test window lengths: "
+                "add [sweep.walk_forward] train = ..., test = ... or pass --train/--test"
+            )
+        return WalkForward(
+            train,
+            test,
+            w.step if w else None,
+            metric or (w.metric if w else self.section.metric),
+            w.minimize if w else None,
+        )
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -139,40 +144,47 @@ def load_sweep(path: str | Path) -> SweepSpec:
     path = Path(path)
     raw = cfg.sweep
     if not raw:
-        raise InputError(f"{path}: no [sweep] section; add one with at least one parameter, "
-                         "e.g. [sweep] band = { start = 0.01, stop = 0.2, num = 20 }")
+        raise InputError(
+            f"{path}: no [sweep] section; add one with at least one parameter, "
+            "e.g. [sweep] band = { start = 0.01, stop = 0.2, num = 20 }"
+        )
     try:
         section = SweepSection.model_validate(raw)
     except ValidationError as exc:
-        raise InputError("\n".join(f"{path}: [sweep] {_loc(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+        raise InputError(validation_message(exc, "[sweep]", prefix=f"{path}: ", whole="section")) from None
     allowed = set(sweepable()) - OBJECT_KEYWORDS
     axes: dict[str, list[Any]] = {}
     for name, value in (section.model_extra or {}).items():
         if name not in allowed:
-            raise InputError(f"{path}: [sweep] {name}: not a sweepable parameter; expected one of "
-                             f"{', '.join(sorted(allowed))} (or mode, metric, chunk_size, bootstrap, walk_forward)")
+            raise InputError(
+                f"{path}: [sweep] {name}: not a sweepable parameter; expected one of "
+                f"{', '.join(sorted(allowed))} (or mode, metric, chunk_size, bootstrap, walk_forward)"
+            )
         try:
             parsed = AXIS.validate_python(value)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InputError(f"{path}: [sweep] {name}: expected a non-empty list of values or a range "
-                             f"{{ start, stop, num | step }}; {first['msg']}") from None
+            raise InputError(
+                f"{path}: [sweep] {name}: expected a non-empty list of values or a range "
+                f"{{ start, stop, num | step }}; {first['msg']}"
+            ) from None
         values = parsed.values() if isinstance(parsed, RangeSpec) else list(parsed)
         if not values:
             raise InputError(f"{path}: [sweep] {name}: the list of values is empty")
         nested = [isinstance(v, list) for v in values]
         if name in sequence_keywords() and not all(nested):
-            raise InputError(f"{path}: [sweep] {name}: each value is itself a list, "
-                             f"e.g. {name} = [[0.2, 0.4], [0.3]]")
+            raise InputError(f"{path}: [sweep] {name}: each value is itself a list, e.g. {name} = [[0.2, 0.4], [0.3]]")
         if name not in sequence_keywords() and any(nested):
             raise InputError(f"{path}: [sweep] {name}: values must be single values, not lists")
         axes[name] = values
     if not axes:
         raise InputError(f"{path}: [sweep] has no parameter to vary; add e.g. band = [0.02, 0.05, 0.1]")
     if cfg.costs.per_asset_bps and any(k in axes for k in COST_KEYWORDS):
-        raise InputError(f"{path}: [sweep] cannot vary {', '.join(k for k in COST_KEYWORDS if k in axes)} "
-                         "together with [costs] per_asset_bps; remove one of them")
+        raise InputError(
+            f"{path}: [sweep] cannot vary {', '.join(k for k in COST_KEYWORDS if k in axes)} "
+            "together with [costs] per_asset_bps; remove one of them"
+        )
     if section.mode == "zip" and len({len(v) for v in axes.values()}) > 1:
         sizes = ", ".join(f"{k} has {len(v)}" for k, v in axes.items())
-        raise InputError(f"{path}: [sweep] mode = \"zip\" needs axes of equal length: {sizes}")
+        raise InputError(f'{path}: [sweep] mode = "zip" needs axes of equal length: {sizes}')
     return SweepSpec(cfg, section, axes)

@@ -1,20 +1,70 @@
 """``ballast sweep``: run a strategy file's grid with a progress bar, locally or on Dask."""
+
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
+import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ballast.cli.errors import user_mistakes
+from ballast.cli.output import console as stdout
+from ballast.enums import MINIMISED_METRICS
 from ballast.errors import InputError
-from ballast.sweep.config import SweepSpec, load_sweep
-from ballast.sweep.robust import MINIMISE
-from ballast.sweep.runner import ParquetSink, execute, executor_for, prepare_sweep, walk_forward_market
+
+if TYPE_CHECKING:  # numpy, pandas, numba and the sweep load when a sweep runs, not with the CLI
+    import pandas as pd
+
+    from ballast.sweep.runner import ParquetSink
+
+
+@user_mistakes
+def sweep(
+    strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a [sweep] section.")],
+    out: Annotated[
+        Path, typer.Option(help="Parquet file for the results (streamed, one row per configuration).")
+    ] = Path("sweep.parquet"),
+    workers: Annotated[int | None, typer.Option(help="Start a local Dask cluster with N worker processes.")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Use an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(help="Block-bootstrap paths per configuration (p5/median/p95).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the bootstrap paths.")] = None,
+    walk_forward: Annotated[
+        bool, typer.Option("--walk-forward", help="Choose on rolling training windows, report the next.")
+    ] = False,
+    train: Annotated[int | None, typer.Option(help="Walk-forward training window, periods.")] = None,
+    test: Annotated[int | None, typer.Option(help="Walk-forward test window, periods.")] = None,
+    metric: Annotated[str | None, typer.Option(help="Metric that picks the best configuration.")] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="Configurations per chunk/task.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the cost/tracking-error frontier here (HTML, plus PNG).")
+    ] = None,
+) -> None:
+    """Backtest every configuration of the file's [sweep] grid; Ctrl-C keeps finished rows."""
+    code = run_sweep_command(
+        strategy_file,
+        out,
+        stdout,
+        workers,
+        scheduler,
+        bootstrap,
+        seed,
+        walk_forward,
+        train,
+        test,
+        metric,
+        chunk_size,
+        plot,
+    )
+    if code:
+        raise typer.Exit(code)
 
 
 class Best:
@@ -23,9 +73,11 @@ class Best:
     def __init__(self, sink: ParquetSink, metric: str) -> None:
         self.sink, self.metric = sink, metric
         self.row: pd.Series | None = None
-        self.sign = 1.0 if metric in MINIMISE else -1.0
+        self.sign = 1.0 if metric in MINIMISED_METRICS else -1.0
 
     def add(self, start: int, frame: pd.DataFrame) -> None:
+        import numpy as np
+
         self.sink.add(start, frame)
         v = self.sign * frame[self.metric].to_numpy(dtype=np.float64)
         if np.isnan(v).all():
@@ -40,21 +92,47 @@ class Best:
 
 def progress_bar(console: Console) -> Any:
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("configs"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("configs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
-def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers: int | None = None,
-                      scheduler: str | None = None, bootstrap: int | None = None, seed: int | None = None,
-                      walk_forward: bool = False, train: int | None = None, test: int | None = None,
-                      metric: str | None = None, chunk_size: int | None = None,
-                      plot: Path | None = None) -> int:
+def run_sweep_command(
+    strategy_file: Path,
+    out: Path,
+    console: Console,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    bootstrap: int | None = None,
+    seed: int | None = None,
+    walk_forward: bool = False,
+    train: int | None = None,
+    test: int | None = None,
+    metric: str | None = None,
+    chunk_size: int | None = None,
+    plot: Path | None = None,
+) -> int:
     """Run the sweep; returns the process exit code (130 after Ctrl-C, with finished rows written)."""
-    spec: SweepSpec = load_sweep(strategy_file)
+    from ballast.config.sweep import load_sweep
+    from ballast.sweep.runner import ParquetSink, execute, executor_for, prepare_sweep, walk_forward_market
+
+    spec = load_sweep(strategy_file)
     if walk_forward and (bootstrap or spec.section.bootstrap):
         raise InputError("--walk-forward and --bootstrap cannot be combined; run them separately")
     if seed is not None and not bootstrap and spec.section.bootstrap is None:
@@ -72,9 +150,12 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
     chunk = chunk_size or spec.section.chunk_size
     metric = metric or spec.section.metric
     wf = spec.walk_forward(train, test, metric) if walk_forward else None
-    console.print(f"[bold]{job.grid.size:,}[/] configurations × {market.n_periods:,} periods × "
-                  f"{market.n_assets} assets" + (f", {bs.n} bootstrap paths (seed {bs.seed})" if bs else "")
-                  + (f", walk-forward {wf.train}/{wf.test} by {wf.metric}" if wf else ""))
+    console.print(
+        f"[bold]{job.grid.size:,}[/] configurations × {market.n_periods:,} periods × "
+        f"{market.n_assets} assets"
+        + (f", {bs.n} bootstrap paths (seed {bs.seed})" if bs else "")
+        + (f", walk-forward {wf.train}/{wf.test} by {wf.metric}" if wf else "")
+    )
     t0 = time.perf_counter()
     with ExitStack() as stack:
         client = None
@@ -83,8 +164,9 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
 
             with console.status("starting Dask…") if scheduler is None else nullcontext():
                 client = stack.enter_context(dask_client(workers, scheduler))
-            console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at "
-                          f"{client.scheduler.address}")
+            console.print(
+                f"Dask: {len(client.scheduler_info().get('workers', {}))} workers at {client.scheduler.address}"
+            )
         bar = stack.enter_context(progress_bar(console))
         label = "walk-forward" if wf else "sweep"
         # Until the first chunk is back the kernel may be compiling (first use: up to a minute).
@@ -112,15 +194,19 @@ def run_sweep_command(strategy_file: Path, out: Path, console: Console, workers:
             execute(market, job, best, executor_for(client), chunk, progress)
         except KeyboardInterrupt:
             bar.stop()
-            console.print(f"[yellow]interrupted[/]: kept {best.sink.rows:,} finished rows of "
-                          f"{job.grid.size:,} in {out}")
+            console.print(
+                f"[yellow]interrupted[/]: kept {best.sink.rows:,} finished rows of {job.grid.size:,} in {out}"
+            )
             return 130
     console.print(f"wrote {best.sink.rows:,} rows to {out} in {time.perf_counter() - t0:.1f} s")
     if best.row is not None:
         params = escape(", ".join(f"{k}={best.row[k]}" for k in job.grid.names))
-        console.print(f"best by {metric}: {params}  ({metric} = {float(best.row[metric]):.6g}, config "
-                      f"{int(best.row['config'])})")
+        console.print(
+            f"best by {metric}: {params}  ({metric} = {float(best.row[metric]):.6g}, config {int(best.row['config'])})"
+        )
     if plot is not None:
+        import pandas as pd
+
         from ballast.report.frontier import write_frontier
 
         frame = pd.read_parquet(out)

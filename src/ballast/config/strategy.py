@@ -14,9 +14,13 @@
                 depth_follows_price
     [costs.gas] units_per_swap, gas_price_gwei, native_asset, extra_units_per_hop, hops
     [portfolio] cash = "USDT", capital, convention, allow_short (negative weights are refused without it)
+    [pegs]      USDT = 1.0, USDC = 1.0, ideal = ["USDC"]; [trigger] depeg = { act, warn, two_sided,
+                confirm, recover, react, into, loss_budget, floor }; [reserve] max_weight, min_issuers
+                (ballast/stable_reserve.py); [[scenarios]] user stress scenarios (ballast/scenarios/)
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -26,6 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ballast.config.fields import validation_message
 from ballast.errors import InputError
 from ballast.strategy import Strategy, build_strategy
 from ballast.targets import Fixed, Target
@@ -71,6 +76,7 @@ class TriggerSection(Section):
     vol_asset: str | None = None
     tracking_error: float | None = Field(default=None, gt=0)
     te_lookback: int = Field(default=60, ge=2)
+    depeg: dict[str, Any] | None = None  # checked by ballast/stable_reserve.py
 
 
 class PlanSection(Section):
@@ -82,7 +88,7 @@ class PlanSection(Section):
     def _cost_aware_only(self) -> "PlanSection":
         extra = [k for k in ("risk_aversion", "gate") if getattr(self, k) is not None]
         if extra and self.kind != "cost-aware":
-            raise ValueError(f"{', '.join(extra)} only apply to kind = \"cost-aware\", not {self.kind!r}")
+            raise ValueError(f'{", ".join(extra)} only apply to kind = "cost-aware", not {self.kind!r}')
         return self
 
     def planner(self) -> Any:
@@ -91,8 +97,9 @@ class PlanSection(Section):
             return self.kind
         from ballast.planning import CostAware
 
-        return CostAware(0.05 if self.risk_aversion is None else self.risk_aversion,
-                         gate=True if self.gate is None else self.gate)
+        return CostAware(
+            0.05 if self.risk_aversion is None else self.risk_aversion, gate=True if self.gate is None else self.gate
+        )
 
 
 class PoolSection(Section):
@@ -115,14 +122,19 @@ class PoolSection(Section):
     def model(self) -> Any:
         from ballast.costs import ConstantProductPool, StableSwapPool
 
-        common = dict(depth=self.depth, assets=self.assets, max_slippage=self.max_slippage,
-                      depth_follows_price=self.depth_follows_price)
+        common: dict[str, Any] = dict(
+            depth=self.depth,
+            assets=self.assets,
+            max_slippage=self.max_slippage,
+            depth_follows_price=self.depth_follows_price,
+        )
         if self.kind == "constant-product":
             if self.A is not None:
-                raise ValueError("A only applies to kind = \"stableswap\"")
+                raise ValueError('A only applies to kind = "stableswap"')
             return ConstantProductPool(fee=0.003 if self.fee is None else self.fee, **common)
-        return StableSwapPool(A=100.0 if self.A is None else self.A, fee=0.0004 if self.fee is None else self.fee,
-                              **common)
+        return StableSwapPool(
+            A=100.0 if self.A is None else self.A, fee=0.0004 if self.fee is None else self.fee, **common
+        )
 
 
 class GasSection(Section):
@@ -163,14 +175,17 @@ class StrategyFile(Section):
     plan: PlanSection = Field(default_factory=PlanSection)
     costs: CostsSection = Field(default_factory=CostsSection)
     portfolio: PortfolioSection = Field(default_factory=PortfolioSection)
-    # Treasury sections, validated by ballast.treasury_config (they read rate and flow files).
+    # Treasury sections, validated by ballast.config.treasury (they read rate and flow files).
     yield_: dict[str, Any] | None = Field(default=None, alias="yield")
     flows: list[Any] | None = None
     treasury: dict[str, Any] | None = None
-    # Sections owned by other runners (sweep grids, live service, reports) are validated there.
+    # The sweep, live and report sections are validated by config/sweep.py, config/live.py, config/report.py.
     sweep: dict[str, Any] | None = None
     live: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
+    scenarios: list[dict[str, Any]] | None = None
+    pegs: dict[str, Any] | None = None
+    reserve: dict[str, Any] | None = None
     onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
 
     @field_validator("name")
@@ -184,9 +199,9 @@ class StrategyFile(Section):
 
     def keywords(self) -> dict[str, Any]:
         """The flat keywords of `build_strategy` (CLI flags override these)."""
-        from ballast.costs import Costs, FixedPerTrade, Gas, MinTradeSize, Proportional, Spread
+        from ballast.costs import CostModel, Costs, FixedPerTrade, Gas, MinTradeSize, Proportional, Spread
 
-        models = []
+        models: list[CostModel] = []
         if self.costs.fee_bps or self.costs.per_asset_bps:
             models.append(Proportional(self.costs.fee_bps, self.costs.per_asset_bps))
         if self.costs.fixed:
@@ -198,7 +213,7 @@ class StrategyFile(Section):
         models.extend(pool.model() for pool in self.costs.pools)
         if self.costs.gas is not None:
             models.append(Gas(**self.costs.gas.model_dump()))
-        from ballast.treasury_config import build_flows, build_yields
+        from ballast.config.treasury import build_flows, build_yields
 
         base = self.source.parent if self.source is not None else Path(".")
         return {
@@ -224,6 +239,8 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
+            **({"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
+               if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None else {}),
         }
 
     def with_costs(self, **fields: float) -> "StrategyFile":
@@ -231,7 +248,7 @@ class StrategyFile(Section):
         try:
             costs = CostsSection.model_validate({**self.costs.model_dump(), **fields})
         except ValidationError as exc:
-            raise InputError("; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+            raise InputError(validation_message(exc, sep="; ")) from None
         return self.model_copy(update={"costs": costs})
 
     def prices_path(self) -> str:
@@ -284,8 +301,12 @@ def _inner(table: dict[str, Any]) -> Target:
 
 # Target kinds the file understands.
 TARGET_KINDS: dict[str, TargetBuilder] = {
-    "fixed": _fixed, "equal": _equal, "inverse_vol": _risk("inverse_vol"), "risk_parity": _risk("risk_parity"),
-    "min_variance": _risk("min_variance"), "vol_target": _risk("vol_target"),
+    "fixed": _fixed,
+    "equal": _equal,
+    "inverse_vol": _risk("inverse_vol"),
+    "risk_parity": _risk("risk_parity"),
+    "min_variance": _risk("min_variance"),
+    "vol_target": _risk("vol_target"),
 }
 
 
@@ -303,15 +324,6 @@ def build_target(section: TargetSection) -> Target:
     return wrap_constraints(target, constraints) if constraints else target
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if not isinstance(p, int)]
-    if not parts:
-        return "top level"
-    if len(parts) == 1:
-        return parts[0]
-    return f"[{parts[0]}] {'.'.join(parts[1:])}"
-
-
 def load_strategy_file(path: str | Path) -> StrategyFile:
     """Parse and validate a strategy TOML; every problem raises InputError naming file and field."""
     path = Path(path)
@@ -326,13 +338,14 @@ def load_strategy_file(path: str | Path) -> StrategyFile:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     if not raw:
-        raise InputError(f"nothing in {path}: expected at least [target] (what to hold) and [portfolio] "
-                         "(cash, capital) — see examples/band_edge.toml")
+        raise InputError(
+            f"nothing in {path}: expected at least [target] (what to hold) and [portfolio] "
+            "(cash, capital) — see examples/band_edge.toml"
+        )
     try:
         cfg = StrategyFile.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{path}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise InputError("\n".join(lines)) from None
+        raise InputError(validation_message(exc, prefix=f"{path}: ")) from None
     cfg = cfg.model_copy(update={"source": path})
     try:
         build_target(cfg.target)

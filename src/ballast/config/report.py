@@ -1,9 +1,10 @@
 """The strategy file's optional ``[report]`` section: how the tearsheet is drawn.
 
-    [report]
-    title = "Treasury rules compared"   # page heading (default: the strategy names)
-    vol_window = 30                     # periods in the rolling-volatility window
+[report]
+title = "Treasury rules compared"   # page heading (default: the strategy names)
+vol_window = 30                     # periods in the rolling-volatility window
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ballast.config.fields import validation_message
 from ballast.errors import InputError
 
 
@@ -26,5 +28,4 @@ def report_options(section: dict[str, Any] | None, source: Path | None) -> Repor
         return ReportOptions.model_validate(section or {})
     except ValidationError as exc:
         where = f"{source}: " if source is not None else ""
-        lines = [f"{where}[report] {'.'.join(map(str, e['loc'])) or 'section'}: {e['msg']}" for e in exc.errors()]
-        raise InputError("\n".join(lines)) from None
+        raise InputError(validation_message(exc, "[report]", prefix=where, whole="section")) from None

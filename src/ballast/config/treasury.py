@@ -26,6 +26,7 @@
 Files are CSV or Parquet, relative to the strategy file. Every problem is an InputError naming the
 section and field (the caller prefixes the file).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ballast.config.fields import validation_message
 from ballast.errors import InputError
 from ballast.flows import Dated, Flow, Flows, Recurring, SpendingRule, parse_spend
 from ballast.yields import ConstantAPY, RateSeries, UtilizationCurve, Yields, YieldSource
@@ -104,17 +106,12 @@ class TreasuryEntry(Entry):
     runway_floor: float | None = Field(default=None, ge=0)
 
 
-def _where(section: str, exc: ValidationError) -> str:
-    return "; ".join(f"{section} {'.'.join(str(p) for p in e['loc']) or '(table)'}: {e['msg']}"
-                     for e in exc.errors())
-
-
 def validated(model: type[Entry], table: Any, where: str) -> Any:
     """``table`` validated as ``model``; errors name ``where`` and the field."""
     try:
         return model.model_validate(table)
     except ValidationError as exc:
-        raise InputError(_where(where, exc)) from None
+        raise InputError(validation_message(exc, where, sep="; ", whole="(table)")) from None
 
 
 def read_table(path: Path, field: str) -> pd.DataFrame:
@@ -147,15 +144,24 @@ def _source(asset: str, e: YieldEntry, base: Path) -> YieldSource:
     if e.rates is not None:
         path = base / e.rates
         borrow = read_series(path, e.borrow_column, f"{field}.borrow_column") if e.borrow_column else None
-        return RateSeries(read_series(path, e.column, f"{field}.rates"), e.mode, borrow, e.max_gap_days,
-                          name=f"{asset} rates")
+        return RateSeries(
+            read_series(path, e.column, f"{field}.rates"), e.mode, borrow, e.max_gap_days, name=f"{asset} rates"
+        )
     assert e.curve is not None
     # Each file holds a column named like its key: utilization, supplied or borrowed.
-    series = {k: read_series(base / v, k, f"{field}.{k}")
-              for k, v in (("utilization", e.utilization), ("supplied", e.supplied), ("borrowed", e.borrowed))
-              if v is not None}
-    return UtilizationCurve(**e.curve.model_dump(), **series, own_deposit=e.own_deposit, mode=e.mode,
-                            max_gap_days=e.max_gap_days, name=f"{asset} curve")
+    series = {
+        k: read_series(base / v, k, f"{field}.{k}")
+        for k, v in (("utilization", e.utilization), ("supplied", e.supplied), ("borrowed", e.borrowed))
+        if v is not None
+    }
+    return UtilizationCurve(
+        **e.curve.model_dump(),
+        **series,
+        own_deposit=e.own_deposit,
+        mode=e.mode,
+        max_gap_days=e.max_gap_days,
+        name=f"{asset} curve",
+    )
 
 
 def build_yields(raw: dict[str, Any] | None, base: Path) -> Yields | None:

@@ -1,0 +1,5 @@
+"""``python -m ballast.cli``."""
+
+from ballast.cli import main
+
+main()

@@ -21,7 +21,7 @@ from ballast.live.location import DB_ENV, DEFAULT_LEDGER, ledger_location
 def run(
     strategy_file: Annotated[Path, typer.Argument(help="Strategy TOML with a [live] section.")],
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    source: Annotated[str | None, typer.Option(help="replay|ccxt|json (default: [live] source).")] = None,
+    source: Annotated[str | None, typer.Option(help="replay|ccxt|json|web3 (default: [live] source).")] = None,
     executor: Annotated[str | None, typer.Option(help="paper|ccxt|propose (default: [live] executor).")] = None,
     speed: Annotated[str | None, typer.Option(help="Replay speed: cycles per second, or 'max'.")] = None,
     until_end: Annotated[bool, typer.Option("--until-end", help="Exit when the replayed file ends.")] = False,

@@ -54,9 +54,27 @@ def proposals_export(
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="Write the batch here instead of stdout.")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Show the batch without marking it exported.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="json (trades) | safe (Safe Transaction Builder).")] = "json",
+    chain: Annotated[str | None, typer.Option(help="safe: mainnet | arbitrum | base | gnosis.")] = None,
+    safe: Annotated[str | None, typer.Option(help="safe: the Safe's checksummed address (swap recipient).")] = None,
+    config: Annotated[Path | None, typer.Option(help="safe: a TOML whose [onchain] extends the registry.")] = None,
+    nonce: Annotated[int | None, typer.Option(help="safe: also write the MultiSend Safe tx with this nonce.")] = None,
 ) -> None:
     """Approved proposals as one JSON batch (e.g. for a multisig transaction builder); they become
-    exported, so no later export repeats them — record their execution with `proposals settle`."""
+    exported, so no later export repeats them — record their execution with `proposals settle`.
+    ``--format safe`` writes the Safe Transaction Builder's file (docs/onchain.md)."""
+    if fmt not in ("json", "safe"):
+        raise InputError(f"--format: expected json or safe, got {fmt!r}")
+    if fmt == "safe":
+        if out is None or chain is None or safe is None:
+            raise InputError("--format safe needs --out FILE, --chain and --safe")
+        from ballast.live.safe_export import export_safe
+
+        with open_ledger(db) as led:
+            n, tx_path = export_safe(led, out, chain, safe, config, nonce, preview)
+        also = f" and the Safe transaction to {tx_path}" if tx_path else ""
+        console.print(f"wrote {n} approved proposal(s) to {out}{also}")
+        return
     with open_ledger(db) as led:
         batch = led.export_approved(mark=not preview)
     text = json.dumps(batch, indent=2, default=str)

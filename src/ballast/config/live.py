@@ -2,7 +2,7 @@
 
     [live]
     interval = "15m"          # one cycle per interval ("30s", "15m", "1h", "1d" or seconds)
-    source = "replay"         # replay | ccxt | json
+    source = "replay"         # replay | ccxt | json | web3
     executor = "paper"        # paper | ccxt | propose
     db = "ballast.db"         # SQLite file or postgresql://... (``--db`` overrides)
     dry_run = false
@@ -13,11 +13,13 @@
                               # clock_skew (seconds a price time may lie ahead of the clock)
     [live.replay]             # file (default: the strategy's [data] prices), speed (cycles/s or "max")
     [live.json]               # file: {"time": ISO-8601, "prices": {"BTC": 64000.0, ...}}
+    [live.web3]               # chain, safe, oracles = {ASSET = {address, decimals}}, rpc_url_env
     [live.ccxt]               # exchange id, quote, order_type, slippage, order_timeout, key env names
     [live.propose]            # then = "paper" | "ccxt" | "none": who executes approved proposals;
                               # max_price_move (fraction), valid_for (duration): when they expire
 
-API keys are never read from the file: only the *names* of the environment variables holding them.
+API keys and RPC URLs are never read from the file: only the *names* of the environment variables
+holding them.
 """
 
 from __future__ import annotations
@@ -90,6 +92,18 @@ class JsonSource(Section):
     file: str
 
 
+class Oracle(Section):
+    address: str
+    decimals: int = Field(ge=0, le=36)  # declared; checked against the feed's decimals() at start
+
+
+class Web3(Section):
+    chain: str
+    safe: str  # the treasury whose balances are read (EIP-55 checksummed)
+    oracles: dict[str, Oracle] = Field(default_factory=dict)  # asset → Chainlink-style feed in currency
+    rpc_url_env: str = "BALLAST_RPC_URL"  # the variable holding the RPC URL (never the URL itself)
+
+
 class Ccxt(Section):
     exchange: str = "binance"
     quote: str | None = None  # defaults to the strategy's [portfolio] cash
@@ -125,7 +139,7 @@ class Propose(Section):
 
 class LiveSection(Section):
     interval: str | float = "15m"
-    source: Literal["replay", "ccxt", "json"] = "replay"
+    source: Literal["replay", "ccxt", "json", "web3"] = "replay"
     executor: Literal["paper", "ccxt", "propose"] = "paper"
     db: str = DEFAULT_LEDGER
     dry_run: bool = False
@@ -134,6 +148,7 @@ class LiveSection(Section):
     replay: Replay = Field(default_factory=Replay)
     json_: JsonSource | None = Field(default=None, alias="json")
     ccxt: Ccxt = Field(default_factory=Ccxt)
+    web3: Web3 | None = None
     propose: Propose = Field(default_factory=Propose)
     lease_expiry: str | float = "60s"  # a second runner may take the ledger over after this silence
 

@@ -186,6 +186,7 @@ class StrategyFile(Section):
     scenarios: list[dict[str, Any]] | None = None
     pegs: dict[str, Any] | None = None
     reserve: dict[str, Any] | None = None
+    onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
 
     @field_validator("name")
     @classmethod

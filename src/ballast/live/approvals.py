@@ -168,14 +168,14 @@ class OperatorWrites(LedgerQueries):
                 won.append(pid)
         return won
 
-    def export_approved(self, mark: bool = True) -> dict[str, Any]:
+    def export_approved(self, mark: bool = True, ids: list[int] | None = None) -> dict[str, Any]:
         """Approved proposals as one batch (e.g. for a multisig transaction builder). ``mark``:
         they become ``exported`` in the same transaction, so no later export holds them again and
-        no runner executes them; ``ballast proposals settle`` records what was done on chain."""
+        no runner executes them; ``ballast proposals settle`` records what was done on chain.
+        ``ids``: only these (a batch checked before marking must be the batch marked)."""
         with self.session() as s:
-            rows = list(
-                s.scalars(select(Proposal).where(Proposal.state == ProposalState.APPROVED).order_by(Proposal.id))
-            )
+            q = select(Proposal).where(Proposal.state == ProposalState.APPROVED).order_by(Proposal.id)
+            rows = list(s.scalars(q if ids is None else q.where(Proposal.id.in_(ids))))
             items = [proposal_row(p) for p in rows]
             if mark and rows:
                 s.execute(

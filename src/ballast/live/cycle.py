@@ -156,8 +156,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
 
     def _register(self) -> None:
         holdings = self.start_holdings
-        if holdings is None and self.executor is not None:  # an exchange account has its own
-            holdings = self.executor.balances(list(self.assets))
+        if holdings is None:  # an exchange account (or a Safe) has its own
+            holdings = self.account_balances()
         if holdings is None:  # the backtest's start: the capital as unallocated cash
             holdings = {CASH: float(self.strategy.capital)}
         name = self.strategy.name

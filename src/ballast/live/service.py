@@ -62,11 +62,16 @@ def strategy_assets(cfg: Any, strategy: Strategy) -> tuple[str, ...]:
 
 
 def open_service(
-    path: str, settings: RunSettings = RunSettings(), ledger: Ledger | None = None, exchange: Any = None
+    path: str,
+    settings: RunSettings = RunSettings(),
+    ledger: Ledger | None = None,
+    exchange: Any = None,
+    w3: Any = None,
 ) -> LiveService:
     """Everything ``ballast run`` needs, validated up front; errors name the file and field.
 
-    ``exchange`` injects a ready ccxt exchange object (tests point one at a local server).
+    ``exchange`` injects a ready ccxt exchange object (tests point one at a local server);
+    ``w3`` a Web3 client for the web3 source (tests: an in-process chain).
     """
     from ballast.config import load_strategy_file
 
@@ -78,8 +83,8 @@ def open_service(
     assets = strategy_assets(cfg, strategy)
     source_kind = settings.source or live.source
     mode = settings.executor or live.executor
-    if source_kind not in ("replay", "ccxt", "json"):
-        raise InputError(f"--source must be replay, ccxt or json, got {source_kind!r}")
+    if source_kind not in ("replay", "ccxt", "json", "web3"):
+        raise InputError(f"--source: expected replay, ccxt, json or web3, got {source_kind!r}")
     if mode not in ("paper", "ccxt", "propose"):
         raise InputError(f"--executor must be paper, ccxt or propose, got {mode!r}")
     try:
@@ -116,6 +121,10 @@ def open_service(
             raise InputError(f"{path}: [live.json] file: the json source needs a file of prices")
         source = JsonSource(near(live.json_.file), list(assets))
         source.check()  # a missing or malformed file is a configuration error at start-up
+    elif source_kind == "web3":
+        from ballast.live.web3_source import make_web3_source
+
+        source = make_web3_source(live.web3, cfg.onchain, list(assets), strategy.cash, path, w3)
     else:
         assert quote  # checked above: the ccxt source needs one
         source = CcxtSource(exchange, list(assets), quote, live.ccxt.symbols)

@@ -10,6 +10,7 @@ import json
 import math
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -231,16 +232,27 @@ class CcxtSource(Source):
             tickers = self.exchange.fetch_tickers(list(self.symbols.values()))
         except ccxt.OperationFailed as exc:
             raise SourceUnavailable(f"{self.name}: {type(exc).__name__}: {str(exc)[:300]}") from None
-        now = utcnow()
-        prices: dict[str, float] = {}
-        stamps: dict[str, datetime] = {}
-        for a in self.assets:
-            if a == self.quote:
-                prices[a], stamps[a] = 1.0, now
-                continue
+
+        def read(a: str, now: datetime) -> tuple[float, datetime]:
             tk = tickers.get(self.symbols[a]) or {}
             last = tk.get("last") if tk.get("last") is not None else tk.get("close")
-            prices[a] = float(last) if last is not None else math.nan
             ts = tk.get("timestamp")
-            stamps[a] = datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None) if ts else now
-        return Observation(now, prices, stamps)
+            return (
+                float(last) if last is not None else math.nan,
+                datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None) if ts else now,
+            )
+
+        return quoted_observation(self.assets, self.quote, read)
+
+
+def quoted_observation(
+    assets: list[str], quote: str | None, read: Callable[[str, datetime], tuple[float, datetime]]
+) -> Observation:
+    """An observation now: the quote asset at 1, every other asset as ``read(asset, now)`` gives
+    its price and price time."""
+    now = utcnow()
+    prices: dict[str, float] = {}
+    stamps: dict[str, datetime] = {}
+    for a in assets:
+        prices[a], stamps[a] = (1.0, now) if a == quote else read(a, now)
+    return Observation(now, prices, stamps)

@@ -61,12 +61,17 @@ class VenueProtocol:
     last_rebalance: int
     replan: str | None
 
+    def account_balances(self) -> dict[str, float] | None:
+        """The account's units: the source's when it reads one (web3: the Safe), else the executor's."""
+        reader = self.source if hasattr(self.source, "balances") else self.executor
+        return None if reader is None else reader.balances(list(self.assets))
+
     def check_account(self) -> None:
         """On restart against a real account: say so if the exchange holds other amounts than the
         ledger (a deposit, a withdrawal, a trade made by hand). The ledger is not changed."""
-        if self.executor is None or not self.registered:
+        if not self.registered:
             return
-        venue = self.executor.balances(list(self.assets))
+        venue = self.account_balances()
         if venue is None:
             return
         held = self.ledger.holdings()

@@ -9,6 +9,7 @@ half, then it rests; `finish` fills the rest). ``fee_asset`` is the currency fee
 (BNB on Binance; valued at its price here, or 1:1 when it has none); ``min_notional`` is the
 smallest order value accepted (Binance's NOTIONAL filter).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,14 @@ STEP = {"BTC": "0.00001", "ETH": "0.0001"}
 
 
 class FakeBinance:
-    def __init__(self, prices: dict[str, float], balances: dict[str, float], quote: str = "USDT",
-                 fee_rate: float = 0.001, stall: float = 1.5) -> None:
+    def __init__(
+        self,
+        prices: dict[str, float],
+        balances: dict[str, float],
+        quote: str = "USDT",
+        fee_rate: float = 0.001,
+        stall: float = 1.5,
+    ) -> None:
         self.prices = dict(prices)
         self.balances = dict(balances)
         self.quote = quote
@@ -64,29 +71,75 @@ class FakeBinance:
 
     # ------------------------------------------------------------------ exchange logic
     def _market(self, base: str) -> dict[str, Any]:
-        return {"symbol": f"{base}{self.quote}", "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
-                "quoteAsset": self.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
-                "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "MARKET"],
-                "icebergAllowed": True, "ocoAllowed": False, "isSpotTradingAllowed": True,
-                "isMarginTradingAllowed": False, "permissions": ["SPOT"], "permissionSets": [["SPOT"]],
-                "filters": [{"filterType": "PRICE_FILTER", "minPrice": "0.01", "maxPrice": "10000000",
-                             "tickSize": "0.01"},
-                            {"filterType": "LOT_SIZE", "minQty": STEP.get(base, "0.0001"), "maxQty": "100000",
-                             "stepSize": STEP.get(base, "0.0001")},
-                            {"filterType": "NOTIONAL", "minNotional": str(self.min_notional), "applyMinToMarket": True,
-                             "maxNotional": "9000000", "applyMaxToMarket": False, "avgPriceMins": 5}]}
+        return {
+            "symbol": f"{base}{self.quote}",
+            "status": "TRADING",
+            "baseAsset": base,
+            "baseAssetPrecision": 8,
+            "quoteAsset": self.quote,
+            "quotePrecision": 8,
+            "quoteAssetPrecision": 8,
+            "baseCommissionPrecision": 8,
+            "quoteCommissionPrecision": 8,
+            "orderTypes": ["LIMIT", "MARKET"],
+            "icebergAllowed": True,
+            "ocoAllowed": False,
+            "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
+            "permissions": ["SPOT"],
+            "permissionSets": [["SPOT"]],
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": "0.01", "maxPrice": "10000000", "tickSize": "0.01"},
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": STEP.get(base, "0.0001"),
+                    "maxQty": "100000",
+                    "stepSize": STEP.get(base, "0.0001"),
+                },
+                {
+                    "filterType": "NOTIONAL",
+                    "minNotional": str(self.min_notional),
+                    "applyMinToMarket": True,
+                    "maxNotional": "9000000",
+                    "applyMaxToMarket": False,
+                    "avgPriceMins": 5,
+                },
+            ],
+        }
 
     def _order_json(self, o: dict[str, Any], full: bool = False) -> dict[str, Any]:
-        out = {"symbol": o["symbol"], "orderId": o["orderId"], "orderListId": -1, "clientOrderId": o["clientOrderId"],
-               "price": f"{o['price']:.8f}", "origQty": f"{o['qty']:.8f}", "executedQty": f"{o['executed']:.8f}",
-               "cummulativeQuoteQty": f"{o['quote']:.8f}", "status": o["status"], "timeInForce": "GTC",
-               "type": o["type"], "side": o["side"], "time": o["time"], "updateTime": o["time"],
-               "transactTime": o["time"], "isWorking": True, "workingTime": o["time"],
-               "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "NONE"}
+        out = {
+            "symbol": o["symbol"],
+            "orderId": o["orderId"],
+            "orderListId": -1,
+            "clientOrderId": o["clientOrderId"],
+            "price": f"{o['price']:.8f}",
+            "origQty": f"{o['qty']:.8f}",
+            "executedQty": f"{o['executed']:.8f}",
+            "cummulativeQuoteQty": f"{o['quote']:.8f}",
+            "status": o["status"],
+            "timeInForce": "GTC",
+            "type": o["type"],
+            "side": o["side"],
+            "time": o["time"],
+            "updateTime": o["time"],
+            "transactTime": o["time"],
+            "isWorking": True,
+            "workingTime": o["time"],
+            "origQuoteOrderQty": "0.00000000",
+            "selfTradePreventionMode": "NONE",
+        }
         if full:
-            out["fills"] = [{"price": f"{f['price']:.8f}", "qty": f"{f['qty']:.8f}",
-                             "commission": f"{f['commission']:.8f}", "commissionAsset": self.fee_asset,
-                             "tradeId": f["tradeId"]} for f in o["fills"]]
+            out["fills"] = [
+                {
+                    "price": f"{f['price']:.8f}",
+                    "qty": f"{f['qty']:.8f}",
+                    "commission": f"{f['commission']:.8f}",
+                    "commissionAsset": self.fee_asset,
+                    "tradeId": f["tradeId"],
+                }
+                for f in o["fills"]
+            ]
         return out
 
     def _execute(self, o: dict[str, Any], qty: float) -> None:
@@ -121,11 +174,23 @@ class FakeBinance:
         if side == "SELL" and qty > self.balances.get(base, 0.0) + 1e-12:
             return 400, {"code": -2010, "msg": "Account has insufficient balance for requested action."}
         self._next_id += 1
-        o = {"symbol": q["symbol"], "orderId": self._next_id, "clientOrderId": cid, "qty": qty, "executed": 0.0,
-             "quote": 0.0, "side": side, "type": q["type"], "price": float(q.get("price", 0) or 0),
-             "status": "NEW", "time": int(time.time() * 1000), "fills": []}
-        crosses = q["type"] == "MARKET" or (side == "BUY" and o["price"] >= price) or \
-            (side == "SELL" and o["price"] <= price)
+        o = {
+            "symbol": q["symbol"],
+            "orderId": self._next_id,
+            "clientOrderId": cid,
+            "qty": qty,
+            "executed": 0.0,
+            "quote": 0.0,
+            "side": side,
+            "type": q["type"],
+            "price": float(q.get("price", 0) or 0),
+            "status": "NEW",
+            "time": int(time.time() * 1000),
+            "fills": [],
+        }
+        crosses = (
+            q["type"] == "MARKET" or (side == "BUY" and o["price"] >= price) or (side == "SELL" and o["price"] <= price)
+        )
         if crosses:
             self._execute(o, qty * self.fill)
         self.orders[cid] = o
@@ -162,32 +227,68 @@ class FakeBinance:
         if headers.get("X-MBX-APIKEY"):
             self.api_keys.add(headers["X-MBX-APIKEY"])
         if path == "/api/v3/exchangeInfo":
-            return 200, {"timezone": "UTC", "serverTime": int(time.time() * 1000), "rateLimits": [],
-                         "exchangeFilters": [], "symbols": [self._market(b) for b in self.prices]}
+            return 200, {
+                "timezone": "UTC",
+                "serverTime": int(time.time() * 1000),
+                "rateLimits": [],
+                "exchangeFilters": [],
+                "symbols": [self._market(b) for b in self.prices],
+            }
         if path == "/api/v3/time":
             return 200, {"serverTime": int(time.time() * 1000)}
         if path == "/api/v3/ticker/24hr":
             now = int(time.time() * 1000)
-            tickers = [{"symbol": f"{b}{self.quote}", "lastPrice": f"{p:.8f}", "openPrice": f"{p:.8f}",
-                        "highPrice": f"{p:.8f}", "lowPrice": f"{p:.8f}", "volume": "1", "quoteVolume": "1",
-                        "openTime": now - 86_400_000, "closeTime": now, "count": 1}
-                       for b, p in self.prices.items()]
+            tickers = [
+                {
+                    "symbol": f"{b}{self.quote}",
+                    "lastPrice": f"{p:.8f}",
+                    "openPrice": f"{p:.8f}",
+                    "highPrice": f"{p:.8f}",
+                    "lowPrice": f"{p:.8f}",
+                    "volume": "1",
+                    "quoteVolume": "1",
+                    "openTime": now - 86_400_000,
+                    "closeTime": now,
+                    "count": 1,
+                }
+                for b, p in self.prices.items()
+            ]
             if "symbol" in q:  # one market: one object, as binance answers
                 return 200, next(t for t in tickers if t["symbol"] == q["symbol"])
             return 200, tickers
         if path == "/api/v3/account":
-            return 200, {"makerCommission": 10, "takerCommission": 10, "canTrade": True, "accountType": "SPOT",
-                         "updateTime": int(time.time() * 1000), "permissions": ["SPOT"],
-                         "balances": [{"asset": a, "free": f"{v:.8f}", "locked": "0.00000000"}
-                                      for a, v in self.balances.items()]}
+            return 200, {
+                "makerCommission": 10,
+                "takerCommission": 10,
+                "canTrade": True,
+                "accountType": "SPOT",
+                "updateTime": int(time.time() * 1000),
+                "permissions": ["SPOT"],
+                "balances": [
+                    {"asset": a, "free": f"{v:.8f}", "locked": "0.00000000"} for a, v in self.balances.items()
+                ],
+            }
         if path == "/api/v3/myTrades":
             o = next((o for o in self.orders.values() if str(o["orderId"]) == q.get("orderId")), None)
             fills = [] if o is None else o["fills"]
-            return 200, [{"symbol": o["symbol"], "id": f["tradeId"], "orderId": o["orderId"], "orderListId": -1,
-                          "price": f"{f['price']:.8f}", "qty": f"{f['qty']:.8f}",
-                          "quoteQty": f"{f['qty'] * f['price']:.8f}", "commission": f"{f['commission']:.8f}",
-                          "commissionAsset": self.fee_asset, "time": o["time"], "isBuyer": o["side"] == "BUY",
-                          "isMaker": False, "isBestMatch": True} for f in fills]
+            return 200, [
+                {
+                    "symbol": o["symbol"],
+                    "id": f["tradeId"],
+                    "orderId": o["orderId"],
+                    "orderListId": -1,
+                    "price": f"{f['price']:.8f}",
+                    "qty": f"{f['qty']:.8f}",
+                    "quoteQty": f"{f['qty'] * f['price']:.8f}",
+                    "commission": f"{f['commission']:.8f}",
+                    "commissionAsset": self.fee_asset,
+                    "time": o["time"],
+                    "isBuyer": o["side"] == "BUY",
+                    "isMaker": False,
+                    "isBestMatch": True,
+                }
+                for f in fills
+            ]
         if path == "/api/v3/order":
             kind = {"POST": "create", "GET": "fetch", "DELETE": "cancel"}[method]
             fault = self.faults[kind].pop(0) if self.faults[kind] else None

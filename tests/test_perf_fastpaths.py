@@ -154,14 +154,22 @@ def test_a_strategy_without_pegs_loads_and_compiles_none_of_the_peg_code() -> No
     import subprocess
     import sys
 
-    code = ("import sys, ballast; from market_support import gbm; "
-            "ballast.backtest(gbm(n_assets=3, n_periods=50), target='equal', band=0.05); "
-            "print(sorted(m for m in sys.modules if m.startswith(('ballast.pegs', 'ballast.scenarios', "
-            "'ballast.stable_reserve', 'ballast.triggers.depeg', 'ballast.targets.pegged', "
-            "'ballast.planning.pegged', 'ballast.costs.psm'))))")
+    code = (
+        "import sys, ballast; from market_support import gbm; "
+        "ballast.backtest(gbm(n_assets=3, n_periods=50), target='equal', band=0.05); "
+        "print(sorted(m for m in sys.modules if m.startswith(('ballast.pegs', 'ballast.scenarios', "
+        "'ballast.stable_reserve', 'ballast.triggers.depeg', 'ballast.targets.pegged', "
+        "'ballast.planning.pegged', 'ballast.costs.psm'))))"
+    )
     here = __import__("pathlib").Path(__file__).parent
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=here, env={**__import__("os").environ, "PYTHONPATH": f"{here.parent / 'src'}:{here}"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=here,
+        env={**__import__("os").environ, "PYTHONPATH": f"{here.parent / 'src'}:{here}"},
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
     from ballast.enums import LEAF_MASK

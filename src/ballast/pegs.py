@@ -57,7 +57,7 @@ class Pegs:
 
     def ideal_columns(self) -> dict[str, float]:
         """The constant price of each ideal stable (a column added to prices that lack it)."""
-        return {a: float(self.pegs[a]) for a in self.ideal}  # type: ignore[arg-type]
+        return {a: float(self.pegs[a]) for a in self.ideal}
 
     @property
     def assets(self) -> tuple[str, ...]:

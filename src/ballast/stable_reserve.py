@@ -90,7 +90,7 @@ def with_pegs(
         cap = float(reserve.get("max_weight", 1.0)) if reserve else 1.0
         inner = target.inner if isinstance(target, StableBasket) else target
         exited = Exit(inner, rule, into=depeg.get("into"), loss_budget=depeg.get("loss_budget"), max_weight=cap)
-        target = StableBasket(exited, parsed.assets, **reserve) if isinstance(target, StableBasket) else exited
+        target = StableBasket(exited, parsed.assets, **(reserve or {})) if isinstance(target, StableBasket) else exited
     elif react in ("freeze", "hold"):
         from ballast.planning.pegged import Freeze, Hold
 

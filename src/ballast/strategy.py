@@ -234,8 +234,19 @@ def build_strategy(
         from ballast.stable_reserve import with_pegs
 
         declared, parsed, trigger, planner = with_pegs(parsed, trigger, planner, pegs, depeg, reserve)
-    return Strategy(parsed, trigger, planner, costs, cash, capital, convention, name,
-                    as_yields(yields), as_flows(flows, spend, routing), declared)
+    return Strategy(
+        parsed,
+        trigger,
+        planner,
+        costs,
+        cash,
+        capital,
+        convention,
+        name,
+        as_yields(yields),
+        as_flows(flows, spend, routing),
+        declared,
+    )
 
 
 def as_yields(yields: Yields | Mapping[str, YieldSource | float] | str | None) -> Yields | None:

@@ -239,8 +239,11 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
-            **({"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
-               if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None else {}),
+            **(
+                {"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
+                if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None
+                else {}
+            ),
         }
 
     def with_costs(self, **fields: float) -> "StrategyFile":

@@ -11,6 +11,7 @@ Conventions (also in docs/conventions.md and on every Result):
 - ``CONV_BT``: bt's accounting — each trade moves (w′ᵢ − wᵢ)·V of cash and carries its own fee
   (a buy gets that amount less its fee, a sale delivers that amount plus its fee).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -126,8 +127,9 @@ def solve_exact(units, cash, p, w_pre, w, keep, costs, t, quote, traded, hold):
         return -1.0
     for i in range(n):  # each traded asset's share of the traded value, divided once (in ``hold``)
         hold[i] = w[i] / w_s
-    v_new = _value_after_costs(units, p, hold, traded, x_skip, V, costs, t, quote,
-                               no_pool(costs.pool_kind, traded, quote))
+    v_new = _value_after_costs(
+        units, p, hold, traded, x_skip, V, costs, t, quote, no_pool(costs.pool_kind, traded, quote)
+    )
     for i in range(n):
         hold[i] = hold[i] * (v_new - x_skip) if traded[i] else units[i] * p[i]
     return v_new
@@ -168,13 +170,13 @@ def execute(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv,
     the paper broker.
     """
     n = p.shape[0]
-    return execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost,
-                                np.empty(n, np.bool_), np.empty(n))
+    return execute_with_scratch(
+        units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost, np.empty(n, np.bool_), np.empty(n)
+    )
 
 
 @njit(cache=True, inline="always")
-def execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost,
-                         traded, hold):
+def execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost, traded, hold):
     """`execute` with the solve's scratch arrays from the caller: the walk allocates them once."""
     n = p.shape[0]
     prop = costs.prop  # read once, before any branch (docs/kernel-performance.md, "plain_cost")

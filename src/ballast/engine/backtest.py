@@ -1,4 +1,5 @@
 """Running a strategy over price history: prepare arrays, pick the engine, wrap the result."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -36,8 +37,18 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     from ballast.yields import no_yields
 
     assert p.program is not None and p.plan is not None
-    args = (p.market.prices, p.targets, target_returns(p.targets, p.market.prices), p.program, p.plan,
-            p.costs, p.quote, CONVENTION_CODES[p.strategy.convention], float(p.strategy.capital), record)
+    args = (
+        p.market.prices,
+        p.targets,
+        target_returns(p.targets, p.market.prices),
+        p.program,
+        p.plan,
+        p.costs,
+        p.quote,
+        CONVENTION_CODES[p.strategy.convention],
+        float(p.strategy.capital),
+        record,
+    )
     book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
     if book is None:  # the plain walk: none of the treasury machinery is compiled
         walk = simulate(*args)
@@ -53,8 +64,9 @@ def run_prepared(p: Prepared, engine: str = "auto") -> Result:
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "numba" and not p.compiled:
-        raise ValueError("this strategy has user-defined parts that only the Python engine can run; "
-                         "use engine='python' or 'auto'")
+        raise ValueError(
+            "this strategy has user-defined parts that only the Python engine can run; use engine='python' or 'auto'"
+        )
     raw = run_compiled(p) if p.compiled and engine != "python" else simulate_python(p)
 
     def baseline() -> Result:
@@ -62,8 +74,9 @@ def run_prepared(p: Prepared, engine: str = "auto") -> Result:
         q = prepare(hold, p.market)
         return Result(hold, p.market, q.targets, run_compiled(q), prepared=q)
 
-    targets = decision_targets(p.strategy.target, p.market, p.targets, raw.equity, raw.weights,
-                               float(p.strategy.capital))
+    targets = decision_targets(
+        p.strategy.target, p.market, p.targets, raw.equity, raw.weights, float(p.strategy.capital)
+    )
     return Result(p.strategy, p.market, targets, raw, baseline, prepared=p)
 
 
@@ -75,22 +88,45 @@ def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] |
     return None if named is None else list(named)
 
 
-def to_market(prices: pd.DataFrame | str | Path, cash: str | None = None, relatives: bool = False,
-              fill: str | None = None, periods_per_year: float | None = None,
-              start: str | None = None, end: str | None = None,
-              assets: list[str] | None = None, ideal: Mapping[str, float] | None = None) -> Market:
+def to_market(
+    prices: pd.DataFrame | str | Path,
+    cash: str | None = None,
+    relatives: bool = False,
+    fill: str | None = None,
+    periods_per_year: float | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    assets: list[str] | None = None,
+    ideal: Mapping[str, float] | None = None,
+) -> Market:
     """``ideal``: stables the prices may lack, added at their constant peg (ballast.pegs)."""
     ideal = dict(ideal or {})
-    df = load_prices(prices, relatives=relatives, fill=fill, start=start, end=end, assets=assets,
-                     optional_assets=((cash,) if cash else ()) + tuple(ideal))
+    df = load_prices(
+        prices,
+        relatives=relatives,
+        fill=fill,
+        start=start,
+        end=end,
+        assets=assets,
+        optional_assets=((cash,) if cash else ()) + tuple(ideal),
+    )
     df = df.assign(**{a: peg for a, peg in ideal.items() if a not in df.columns})
     return Market.from_frame(with_cash(df, cash), periods_per_year or 0.0)
 
 
-def backtest(prices: pd.DataFrame | str | Path, strategy: Strategy | None = None, *,
-             relatives: bool = False, fill: str | None = None, engine: str = "auto",
-             periods_per_year: float | None = None, start: str | None = None, end: str | None = None,
-             assets: list[str] | None = None, **keywords: Any) -> Result:
+def backtest(
+    prices: pd.DataFrame | str | Path,
+    strategy: Strategy | None = None,
+    *,
+    relatives: bool = False,
+    fill: str | None = None,
+    engine: str = "auto",
+    periods_per_year: float | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    assets: list[str] | None = None,
+    **keywords: Any,
+) -> Result:
     """Backtest ``strategy`` (or one built from ``keywords``) on ``prices``.
 
     ``prices``: a wide DataFrame (dates × assets), a CSV/Parquet path, or a bundled dataset name.
@@ -101,8 +137,17 @@ def backtest(prices: pd.DataFrame | str | Path, strategy: Strategy | None = None
         strategy = build_strategy(**keywords)
     elif keywords:
         raise TypeError(f"give either a Strategy or keywords, not both (got {', '.join(keywords)})")
-    market = to_market(prices, strategy.cash, relatives, fill, periods_per_year, start, end,
-                       universe(strategy, assets), strategy.pegs.ideal_columns() if strategy.pegs else None)
+    market = to_market(
+        prices,
+        strategy.cash,
+        relatives,
+        fill,
+        periods_per_year,
+        start,
+        end,
+        universe(strategy, assets),
+        strategy.pegs.ideal_columns() if strategy.pegs else None,
+    )
     return run_prepared(prepare(strategy, market), engine)
 
 

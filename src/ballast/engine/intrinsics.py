@@ -12,6 +12,7 @@ A borrowed view has no owner (a null meminfo), so counting its references is a n
 safe exactly where it is used: on the arguments of a compiled call, which its caller keeps alive
 until the call returns. A borrowed view must never be returned or stored beyond that call.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,9 @@ def borrow(typingctx: Any, arr: types.Type) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         src = context.make_array(arr)(context, builder, value=args[0])
         dst = context.make_array(arr)(context, builder)
-        context.populate_array(dst, data=src.data, shape=src.shape, strides=src.strides,
-                               itemsize=src.itemsize, meminfo=None, parent=None)
+        context.populate_array(
+            dst, data=src.data, shape=src.shape, strides=src.strides, itemsize=src.itemsize, meminfo=None, parent=None
+        )
         return dst._getvalue()
 
     return arr(arr), codegen
@@ -46,8 +48,9 @@ def borrow_fields(tup):  # noqa: ANN001, ANN201  (numba matches the overload's s
 def _borrow_fields(tup):  # noqa: ANN001, ANN202
     if not isinstance(tup, (types.BaseNamedTuple, types.BaseTuple)):
         return None
-    parts = ", ".join(f"borrow(tup[{i}])" if isinstance(ty, types.Array) else f"tup[{i}]"
-                      for i, ty in enumerate(tup.types))
+    parts = ", ".join(
+        f"borrow(tup[{i}])" if isinstance(ty, types.Array) else f"tup[{i}]" for i, ty in enumerate(tup.types)
+    )
     named = isinstance(tup, types.BaseNamedTuple)
     scope: dict[str, Any] = {"borrow": borrow, "cls": tup.instance_class if named else None}
     body = f"cls({parts})" if named else f"({parts},)"

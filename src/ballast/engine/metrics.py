@@ -3,6 +3,7 @@
 One implementation serves a single backtest and the batched sweep, so a sweep row and a
 backtest's metrics are the same numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,7 @@ METRIC_DOCS = {
     "max_drawdown": "largest peak-to-trough loss, as a positive fraction",
     "calmar": "cagr / max_drawdown",
     "turnover": "annualised one-way turnover after formation: Σ ½·Σ|trade| / value over all legs "
-                "(the cash asset's too), per year",
+    "(the cash asset's too), per year",
     "total_costs": "all costs paid, including forming the portfolio, in currency",
     "n_rebalances": "rebalances that traded, after formation",
     "n_trades": "trades after formation (one per asset per rebalance)",

@@ -1,4 +1,5 @@
 """A strategy prepared for one market: the arrays the kernel reads, built once."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,5 +48,14 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
     plan = with_constraints(strategy.planner.encode(market.assets), strategy.target, market)
     yields = strategy.yields.encode(market, strategy.cash) if strategy.yields else None
     flows = strategy.flows.encode(market, strategy.cash) if strategy.flows else None
-    return Prepared(strategy, market, targets, compile_trigger(strategy.trigger, market),
-                    plan, compile_costs(strategy.costs, market), quote, yields, flows)
+    return Prepared(
+        strategy,
+        market,
+        targets,
+        compile_trigger(strategy.trigger, market),
+        plan,
+        compile_costs(strategy.costs, market),
+        quote,
+        yields,
+        flows,
+    )

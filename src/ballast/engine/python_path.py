@@ -4,6 +4,7 @@ It calls the objects' one-step interfaces (``Target.at``, ``Trigger.fires``, ``P
 and the same compiled ``execute`` for the accounting, so on built-in pieces it must agree with
 the kernel to the last bit of the accounting (tested).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -50,9 +51,21 @@ class PlannedStep(NamedTuple):
     outcome: PlanOutcome
 
 
-def plan_and_execute(planner: object, spec: PlanSpec, builtin: bool, state: TriggerState,
-                     units: np.ndarray, cash: float, price: np.ndarray, costs: CostArrays, t: int,
-                     quote: int, convention: int, dv: np.ndarray, cost: np.ndarray) -> PlannedStep:
+def plan_and_execute(
+    planner: object,
+    spec: PlanSpec,
+    builtin: bool,
+    state: TriggerState,
+    units: np.ndarray,
+    cash: float,
+    price: np.ndarray,
+    costs: CostArrays,
+    t: int,
+    quote: int,
+    convention: int,
+    dv: np.ndarray,
+    cost: np.ndarray,
+) -> PlannedStep:
     """One rebalance: a built-in planner (``builtin``: ``spec`` is its encoding) goes through the
     kernel's own ``rebalance``; a user-defined one plans in Python (``plan_costed``), gets the
     target's constraints carried by ``spec`` and the same accounting. Mutates ``units``.
@@ -63,8 +76,9 @@ def plan_and_execute(planner: object, spec: PlanSpec, builtin: bool, state: Trig
     keep = np.zeros(n, np.bool_)
     if builtin:
         w_new = np.empty(n)
-        step = rebalance(spec, state.weights, state.target, units, cash, price, costs, t, quote, convention,
-                         w_new, keep, dv, cost)
+        step = rebalance(
+            spec, state.weights, state.target, units, cash, price, costs, t, quote, convention, w_new, keep, dv, cost
+        )
         v = step.verdict
         return PlannedStep(step.execution, PlanOutcome(w_new, int(v.status), float(v.est_cost), float(v.benefit)))
     V = float(units @ price) + cash
@@ -128,8 +142,21 @@ def simulate_python(p: Prepared) -> RawRun:
         if reason is not None and V > 0:
             if t > 0:
                 acc[ACC_FIRED] += 1
-            done, outcome = plan_and_execute(s.planner, spec, p.plan is not None, state, units, cash, price, p.costs,
-                                             t, p.quote, CONVENTION_CODES[s.convention], dv, cost)
+            done, outcome = plan_and_execute(
+                s.planner,
+                spec,
+                p.plan is not None,
+                state,
+                units,
+                cash,
+                price,
+                p.costs,
+                t,
+                p.quote,
+                CONVENTION_CODES[s.convention],
+                dv,
+                cost,
+            )
             v_after, cash = done.value, done.cash
             acc[ACC_COSTS] += done.cost
             if t > 0 and done.n_trades > 0:
@@ -138,8 +165,9 @@ def simulate_python(p: Prepared) -> RawRun:
                 acc[ACC_TURNOVER] += 0.5 * done.traded_value / V
                 last_t = t
             trades.extend((t, i, dv[i] / price[i], dv[i], cost[i]) for i in range(n) if dv[i] != 0.0)
-            reb.append((t, 0, done.n_trades, done.cost, done.traded_value, outcome.status, outcome.cost,
-                        outcome.benefit))
+            reb.append(
+                (t, 0, done.n_trades, done.cost, done.traded_value, outcome.status, outcome.cost, outcome.benefit)
+            )
             reasons.append(reason)
         equity[t] = v_after
         value_and_weights(units, cash, prices, t, weights[t])
@@ -154,8 +182,15 @@ def simulate_python(p: Prepared) -> RawRun:
     def cols(rows: Sequence[tuple[float, ...]], dtypes: tuple[type, ...]) -> tuple[np.ndarray, ...]:
         return tuple(np.array([r[k] for r in rows], dtype=dt) for k, dt in enumerate(dtypes))
 
-    return RawRun(equity, weights, acc, metrics,
-                  RebalanceLog(*cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64, np.int64,
-                                           np.float64, np.float64))),
-                  TradeLog(*cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64))),
-                  reasons, book)
+    return RawRun(
+        equity,
+        weights,
+        acc,
+        metrics,
+        RebalanceLog(
+            *cols(reb, (np.int64, np.int64, np.int64, np.float64, np.float64, np.int64, np.float64, np.float64))
+        ),
+        TradeLog(*cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64))),
+        reasons,
+        book,
+    )

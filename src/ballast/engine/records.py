@@ -3,6 +3,7 @@
 numba builds and returns these like plain tuples (a NamedTuple of scalars is a struct in
 registers), so naming them costs nothing at run time.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -3,6 +3,7 @@
 Arrays come straight from the kernel; the DataFrames are built on first access, so a sweep or a
 benchmark that only wants metrics pays nothing for them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,11 +28,15 @@ if TYPE_CHECKING:
     from ballast.strategy import Strategy
 
 CONVENTIONS_TEXT = {
-    "exact": ("decisions and trades at the close of period t on information up to t, from pre-trade "
-              "weights; portfolio starts as cash and is formed at the first close, paying costs; "
-              "exact self-financing accounting: V' = V - sum_i c_i(|w'_i V' - x_i|)"),
-    "bt": ("decisions and trades at the close of period t on information up to t; each trade moves "
-           "(w'_i - w_i)·V of cash and carries its own fee (bt's accounting)"),
+    "exact": (
+        "decisions and trades at the close of period t on information up to t, from pre-trade "
+        "weights; portfolio starts as cash and is formed at the first close, paying costs; "
+        "exact self-financing accounting: V' = V - sum_i c_i(|w'_i V' - x_i|)"
+    ),
+    "bt": (
+        "decisions and trades at the close of period t on information up to t; each trade moves "
+        "(w'_i - w_i)·V of cash and carries its own fee (bt's accounting)"
+    ),
 }
 
 
@@ -136,14 +141,23 @@ class Result:
         log = self.raw.rebalances
         t, n = log.t, log.n_trades
         idle = idle_note(self.strategy, self.market)
-        why = [skip_note(c, b) if s == PLAN_SKIPPED else idle
-               for s, c, b in zip(log.status, log.est_cost, log.benefit, strict=True)]
-        reasons = [r if k > 0 or i == 0 else f"{r} ({w})"
-                   for i, (r, k, w) in enumerate(zip(self.reasons, n, why, strict=True))]
-        return pd.DataFrame({
-            "time": self.market.index[t], "reason": reasons, "n_trades": n, "cost": log.cost,
-            "traded_value": log.value, "executed": n > 0,
-        })
+        why = [
+            skip_note(c, b) if s == PLAN_SKIPPED else idle
+            for s, c, b in zip(log.status, log.est_cost, log.benefit, strict=True)
+        ]
+        reasons = [
+            r if k > 0 or i == 0 else f"{r} ({w})" for i, (r, k, w) in enumerate(zip(self.reasons, n, why, strict=True))
+        ]
+        return pd.DataFrame(
+            {
+                "time": self.market.index[t],
+                "reason": reasons,
+                "n_trades": n,
+                "cost": log.cost,
+                "traded_value": log.value,
+                "executed": n > 0,
+            }
+        )
 
     @cached_property
     def trades(self) -> pd.DataFrame:
@@ -151,12 +165,16 @@ class Result:
         log = self.raw.trades
         t, asset = log.t, log.asset
         reason_at = dict(zip(self.raw.rebalances.t.tolist(), self.reasons, strict=True))
-        return pd.DataFrame({
-            "time": self.market.index[t],
-            "asset": np.array(self.market.assets, dtype=object)[asset] if len(asset) else np.array([], object),
-            "quantity": log.quantity, "value": log.value, "cost": log.cost,
-            "reason": [reason_at[int(x)] for x in t],
-        })
+        return pd.DataFrame(
+            {
+                "time": self.market.index[t],
+                "asset": np.array(self.market.assets, dtype=object)[asset] if len(asset) else np.array([], object),
+                "quantity": log.quantity,
+                "value": log.value,
+                "cost": log.cost,
+                "reason": [reason_at[int(x)] for x in t],
+            }
+        )
 
     @cached_property
     def baseline(self) -> "Result | None":
@@ -191,8 +209,12 @@ class Result:
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        files = {"equity.csv": self.equity.to_frame("equity"), "weights.csv": self.weights,
-                 "trades.csv": self.trades, "rebalances.csv": self.rebalances}
+        files = {
+            "equity.csv": self.equity.to_frame("equity"),
+            "weights.csv": self.weights,
+            "trades.csv": self.trades,
+            "rebalances.csv": self.rebalances,
+        }
         written = []
         for name, frame in files.items():
             frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv"))

@@ -3,6 +3,7 @@
 These run at every close of the walk, so each says which idiom of docs/kernel-performance.md
 makes it fast.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ The accounting (engine/accounting.py) and the valuation (engine/valuation.py) ar
 two halves; this module strings them together with the trigger program and the planner, and
 records what happened. Speed idioms are named in docs/kernel-performance.md.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -86,8 +87,7 @@ def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep
         verdict = PlanVerdict(PLAN_EXECUTED, 0.0, 0.0)
     else:
         verdict = plan_weights(plan, w_pre, target, scale, w_new, keep, costs, t, V, quote)
-    if verdict.status == PLAN_EXECUTED and constrained and apply_constraints(plan, costs, t, V, w_pre, w_new,
-                                                                             quote):
+    if verdict.status == PLAN_EXECUTED and constrained and apply_constraints(plan, costs, t, V, w_pre, w_new, quote):
         for i in range(keep.shape[0]):  # constrained weights move every asset: none is untouched
             keep[i] = False
     return verdict
@@ -98,13 +98,30 @@ def rebalance(plan, w_pre, target, units, cash, p, costs, t, quote, convention, 
     """Plan, constrain, then execute; returns a StepResult. The step the Python engine and the
     live service share with the walk (see `rebalance_with_scratch`)."""
     n = p.shape[0]
-    return rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep,
-                                  dv, cost, np.empty(n, np.bool_), np.empty(n))
+    return rebalance_with_scratch(
+        plan,
+        w_pre,
+        target,
+        units,
+        cash,
+        p,
+        costs,
+        t,
+        quote,
+        convention,
+        w_new,
+        keep,
+        dv,
+        cost,
+        np.empty(n, np.bool_),
+        np.empty(n),
+    )
 
 
 @njit(cache=True)
-def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep,
-                           dv, cost, traded, hold):
+def rebalance_with_scratch(
+    plan, w_pre, target, units, cash, p, costs, t, quote, convention, w_new, keep, dv, cost, traded, hold
+):
     """`rebalance` with the solve's scratch arrays (``traded``, ``hold``) from the caller.
 
     Under exact accounting the band-edge planner plans in post-cost weights: the value kept by
@@ -138,14 +155,26 @@ def rebalance_with_scratch(plan, w_pre, target, units, cash, p, costs, t, quote,
         if nxt == scale:
             break
         scale = nxt
-    done = execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost,
-                                traded, hold)
+    done = execute_with_scratch(units, cash, p, w_pre, w_new, keep, costs, t, quote, convention, dv, cost, traded, hold)
     return StepResult(verdict, done)
 
 
 @njit(cache=True)
-def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, capital, record,
-             yields=None, flows=None, treasury=None):
+def simulate(
+    prices,
+    targets,
+    target_r,
+    trig,
+    plan,
+    costs,
+    quote,
+    convention,
+    capital,
+    record,
+    yields=None,
+    flows=None,
+    treasury=None,
+):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
     ``target_r`` is `target_returns(targets, prices)`, given so that a sweep computes it once per
@@ -204,8 +233,9 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     floored = np.empty((1, n))
     decide = floored if has_floor else targets
     for t in range(T):
-        cash, n_held = treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held,
-                                      n_held)
+        cash, n_held = treasury_close(
+            units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held, n_held
+        )
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:
@@ -223,8 +253,24 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
             if t > 0:
                 acc[ACC_FIRED] += 1
             p = prices[t]
-            step = rebalance_with_scratch(plan, w_pre, decide[row], units, cash, p, costs, t, quote, convention,
-                                          w_new, keep, dv, cost, traded, hold)
+            step = rebalance_with_scratch(
+                plan,
+                w_pre,
+                decide[row],
+                units,
+                cash,
+                p,
+                costs,
+                t,
+                quote,
+                convention,
+                w_new,
+                keep,
+                dv,
+                cost,
+                traded,
+                hold,
+            )
             done = step.execution
             v_after = done.value
             cash = done.cash
@@ -266,8 +312,24 @@ def simulate(prices, targets, target_r, trig, plan, costs, quote, convention, ca
     acc[ACC_ACTIVE_SUMSQ] = active_sumsq
     buf = book[0]
     return WalkResult(
-        equity, weights, acc,
-        RebalanceLog(reb_t[:n_reb], reb_bits[:n_reb], reb_trades[:n_reb], reb_cost[:n_reb], reb_value[:n_reb],
-                     reb_status[:n_reb], reb_est[:n_reb], reb_benefit[:n_reb]),
-        TradeLog(buf[0, :n_tr].astype(np.int64), buf[1, :n_tr].astype(np.int64), buf[2, :n_tr].copy(),
-                 buf[3, :n_tr].copy(), buf[4, :n_tr].copy()))
+        equity,
+        weights,
+        acc,
+        RebalanceLog(
+            reb_t[:n_reb],
+            reb_bits[:n_reb],
+            reb_trades[:n_reb],
+            reb_cost[:n_reb],
+            reb_value[:n_reb],
+            reb_status[:n_reb],
+            reb_est[:n_reb],
+            reb_benefit[:n_reb],
+        ),
+        TradeLog(
+            buf[0, :n_tr].astype(np.int64),
+            buf[1, :n_tr].astype(np.int64),
+            buf[2, :n_tr].copy(),
+            buf[3, :n_tr].copy(),
+            buf[4, :n_tr].copy(),
+        ),
+    )

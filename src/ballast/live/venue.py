@@ -23,7 +23,7 @@ from ballast.live.models import utcnow
 from ballast.live.proposals import Fit, fit_plan, staleness
 from ballast.live.records import ORDER_FINAL, FitCheck, OrderRow, OrderStatus, ProposalRow, ProposalState
 from ballast.live.repository import Ledger
-from ballast.live.sources import Observation
+from ballast.live.sources import Observation, Source
 from ballast.market import Market
 from ballast.strategy import Strategy
 
@@ -49,6 +49,7 @@ class VenueProtocol:
     cfg: LiveSection
     ledger: Ledger
     executor: Executor | None
+    source: Source
     lease: Lease
     history: History
     assets: tuple[str, ...]

@@ -105,8 +105,8 @@ def exit_episodes(rule: DepegRule, market: Market, loss_budget: float | None) ->
     """T×S bool: the stable is out of the reserve at close t (depegged within the loss budget at
     the break, until it is normal again)."""
     path = rule.path(market)
-    out = np.zeros(path.state.shape, np.bool_)
-    T, S = out.shape
+    T, S = path.state.shape[0], path.state.shape[-1]
+    out: np.ndarray = np.zeros((T, S), np.bool_)
     for j in range(S):
         away = False
         for t in range(T):

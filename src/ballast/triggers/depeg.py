@@ -53,7 +53,7 @@ class Depeg(Leaf):
         return "depeg: " + ", ".join(parts) if parts else self.describe()
 
     def encode(self, market: Market) -> LeafSpec:
-        return LeafSpec(LEAF_MASK, mask=self.rule.path(market).fired.any(axis=1))
+        return LeafSpec(LEAF_MASK, mask=np.asarray(self.rule.path(market).fired.any(axis=1)))
 
     def describe(self) -> str:
         return self.rule.describe()

@@ -8,6 +8,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from ballast.targets.base import describe_params
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -112,33 +114,13 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     return table
 
 
-def describe_target(d: object) -> str:
-    """One line for a target's describe() dict: 'fixed: BTC 40%, ETH 30%', else kind(key=value)."""
-    if not isinstance(d, dict):
-        return str(d)
-
-    def value(v: object) -> str:
-        if isinstance(v, dict):
-            return describe_target(v) if "kind" in v else "{" + ", ".join(f"{k}={value(x)}" for k, x in v.items()) + "}"
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return f"{v:g}" if isinstance(v, float) else str(v)
-
-    kind = d.get("kind", "?")
-    weights = d.get("weights")
-    if isinstance(weights, dict) and len(d) == 2:
-        return f"{kind}: " + ", ".join(f"{k} {100 * v:.4g}%" for k, v in weights.items())
-    rest = ", ".join(f"{k}={value(v)}" for k, v in d.items() if k != "kind")
-    return f"{kind}({rest})" if rest else str(kind)
-
-
 def strategy_grid(result: "Result") -> Table:
     d = result.strategy.describe()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
     m = result.market
-    grid.add_row("target", describe_target(d["target"]))
+    grid.add_row("target", describe_params(d["target"]))
     grid.add_row("trigger", str(d["trigger"]))
     grid.add_row("plan", str(d["plan"]))
     grid.add_row("costs", str(d["costs"]))

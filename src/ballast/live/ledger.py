@@ -3,7 +3,8 @@
 SQLite (a file, the default ``ballast.db``) or PostgreSQL (``postgresql+psycopg://...``); the
 schema is created and upgraded by the Alembic migrations shipped in ``live/migrations`` when the
 ledger is opened. Holdings are never stored as a mutable balance: they are always the starting
-holdings plus the sum of all recorded fills, so a crash can never leave them out of step.
+holdings plus the sum of all recorded fills and entries (external flows, yield accruals: see
+``live/treasury.py``), so a crash can never leave them out of step.
 
 Timestamps are naive UTC (SQLite keeps no time zone). Every mutation runs in one transaction;
 state changes that several processes may race on (approving a proposal, claiming it for
@@ -224,11 +225,43 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class LedgerEntry(Base):
+    """Units of ``asset`` that arrived (+) or left (−) other than by a trade: a deposit or a
+    withdrawal (``source`` schedule | manual) or a yield accrual (``source`` yield). ``key`` makes
+    booking idempotent (see ``live/treasury.py``)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("key", name="uq_entry_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128))
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    period: Mapped[int | None] = mapped_column(Integer)
+    entry_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    asset: Mapped[str] = mapped_column(String(64))
+    units: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)  # in the portfolio's currency at the entry's price
+    kind: Mapped[str] = mapped_column(String(20))  # deposit | withdrawal | accrual
+    source: Mapped[str] = mapped_column(String(20))  # schedule | manual | yield
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TreasuryMark(Base):
+    """A cycle's runway inputs: the strategy's spend a month and its reserve's yield a month."""
+
+    __tablename__ = "treasury_marks"
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), primary_key=True)
+    reserve_asset: Mapped[str | None] = mapped_column(String(64))
+    spend_month: Mapped[float] = mapped_column(Float)
+    reserve_yield_month: Mapped[float] = mapped_column(Float)
+
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Statements run every cycle, built once (SQLAlchemy then skips rebuilding their cache keys).
 _LEGS = union_all(select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
-                  select(Fill.asset, Fill.quantity), select(Fill.quote_asset, Fill.quote_quantity)).subquery()
+                  select(Fill.asset, Fill.quantity), select(Fill.quote_asset, Fill.quote_quantity),
+                  select(LedgerEntry.asset, LedgerEntry.units)).subquery()
 _HOLDINGS = select(_LEGS.c.asset, func.sum(_LEGS.c.units)).group_by(_LEGS.c.asset)
 _UNFINISHED = (select(Decision.id)
                .where(Decision.state.in_(("planned", "submitted")),
@@ -380,7 +413,8 @@ class Ledger:
             return {a: u for a, u in s.execute(select(StartingHolding.asset, StartingHolding.units))}
 
     def holdings(self, session: Session | None = None) -> dict[str, float]:
-        """Starting holdings plus every recorded fill (the only definition of holdings)."""
+        """Starting holdings + every recorded fill + every entry (flows, accruals): the only
+        definition of holdings."""
         if session is None:
             with self.session() as s:
                 return self.holdings(s)
@@ -618,12 +652,18 @@ class Ledger:
     def record_cycle(self, observed_at: datetime, period: int | None, status: str, note: str | None,
                      prices: dict[str, float | None], value: float | None,
                      lines: list[dict[str, Any]] | None, plan: PlannedDecision | None = None,
-                     propose: bool = False, alerts: list[tuple[str, str, str, str | None]] = ()) -> CycleRecord:
-        """Write one cycle atomically: prices, snapshot, alerts, and the decision with its orders
+                     propose: bool = False, alerts: list[tuple[str, str, str, str | None]] = (),
+                     treasury: Any = None) -> CycleRecord:
+        """Write one cycle atomically: prices, snapshot, alerts, the close's flows and accruals
+        (``treasury``, a `live.treasury.TreasuryCycle`), and the decision with its orders
         (client order ids included) — all before anything is sent to a venue."""
         with self.session() as s:
             cid = s.scalar(insert(Cycle).values(period=period, observed_at=observed_at, started_at=utcnow(),
                                                 status=status, note=note, value=_num(value)).returning(Cycle.id))
+            if treasury is not None:
+                from ballast.live.treasury import book_cycle
+
+                book_cycle(s, cid, period, observed_at, treasury)
             s.execute(insert(PriceSeen), [{"cycle_id": cid, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
                 s.execute(insert(HoldingSnapshot).values(cycle_id=cid, observed_at=observed_at, total_value=value,
@@ -828,7 +868,14 @@ class Ledger:
                 "holdings": {r["asset"]: r["units"] for r in rows},
                 "targets": {r["asset"]: r["target"] for r in rows if r["target"] is not None},
                 "drift": {r["asset"]: r["drift"] for r in rows if r["drift"] is not None},
-                "lines": rows, "counts": self.counts()}
+                "lines": rows, "counts": self.counts(), "runway": self.runway(rows)}
+
+    def runway(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        """Months of runway from the ledger (see `live.treasury.runway_status`); None without flows."""
+        from ballast.live.treasury import runway_status
+
+        with self.session() as s:
+            return runway_status(s, rows if rows is not None else self.holdings_vs_target())
 
 
 def _expire(s: Session, proposal_id: int, reason: str) -> None:

@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ from ballast.live.ledger import (
 )
 from ballast.live.proposals import Fit, fit_plan, staleness
 from ballast.live.sources import Observation, Source, SourceUnavailable
+from ballast.live.treasury import LiveTreasury, check_live_routing
 from ballast.market import Market
 from ballast.strategy import Strategy
 from ballast.planning.base import PlanSpec
@@ -182,6 +184,7 @@ class LiveService:
         self.limits = executor is None or executor.name != "paper"
         self.account_pending = False  # the restart's account comparison waits for a full reconcile
         self.replan: str | None = None  # an approved proposal expired: propose afresh this cycle
+        self.treasury = LiveTreasury(strategy, assets)  # yields and scheduled flows, booked each close
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -496,6 +499,11 @@ class LiveService:
         market = self.history.market()
         units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
         cash = held.get(CASH, 0.0)
+        booked = None
+        if self.treasury:  # accrue and pay the close's flows before valuing and deciding, as the backtest
+            recent, k = self.history.recent()
+            units, cash, booked = self.treasury.close(recent, k, units, cash, compile_costs(self.strategy.costs, recent))
+        record = partial(self.ledger.record_cycle, treasury=booked)  # booked with the cycle, or not at all
         w_pre = np.empty(self.n)
         V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         target = np.asarray(self.strategy.target.at(market, t), dtype=np.float64)
@@ -504,7 +512,7 @@ class LiveService:
         lines = [{"asset": a, "units": float(units[i]), "price": float(p[i]), "value": float(units[i] * p[i]),
                   "weight": float(w_pre[i]), "target": float(target[i])} for i, a in enumerate(self.assets)]
         if paused:
-            self.ledger.record_cycle(obs.time, t, "paused", "paused: no decisions", prices, V, lines)
+            record(obs.time, t, "paused", "paused: no decisions", prices, V, lines)
             self._show(obs, t, "paused", "paused", V, lines)
             return "paused"
         recent, k = self.history.recent()
@@ -513,7 +521,7 @@ class LiveService:
                              self.last_rebalance)
         reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state) or self.replan
         if reason is None or not V > 0:
-            self.ledger.record_cycle(obs.time, t, "hold", None, prices, V, lines)
+            record(obs.time, t, "hold", None, prices, V, lines)
             self._show(obs, t, "hold", None, V, lines)
             return "hold"
         if self.mode == "propose":
@@ -522,25 +530,25 @@ class LiveService:
                 w = waiting[0]
                 note = f"trigger fired ({reason}); proposal {w['id']} is still {w['state']}" + (
                     " (record its execution with `ballast proposals settle`)" if w["state"] == "exported" else "")
-                self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
+                record(obs.time, t, "hold", note, prices, V, lines)
                 self._show(obs, t, "hold", note, V, lines)
                 return "hold"
 
         plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason)
         if plan is None or isinstance(plan, str):
             note = plan or f"trigger fired ({reason}) but every trade is below the minimum"
-            self.ledger.record_cycle(obs.time, t, "hold", note, prices, V, lines)
+            record(obs.time, t, "hold", note, prices, V, lines)
             self._show(obs, t, "hold", note, V, lines)
             return "hold"
         capped = self.notional_cap(plan.notional, obs.time)
         if capped:
             log.warning("no trading this cycle (notional cap): %s", capped, extra={"event": "guard", "kind": "notional_cap"})
-            self.ledger.record_cycle(obs.time, t, "guarded", capped, prices, V, lines,
+            record(obs.time, t, "guarded", capped, prices, V, lines,
                                      alerts=[("warning", "notional_cap", capped, None)])
             self._show(obs, t, "guarded", capped, V, lines)
             return "guarded"
         propose = self.mode == "propose" and not self.dry_run
-        rec = self.ledger.record_cycle(obs.time, t, "decided", None, prices, V, lines, plan, propose=propose)
+        rec = record(obs.time, t, "decided", None, prices, V, lines, plan, propose=propose)
         assert rec.decision_id is not None
         self.replan = None
         log.info("decision %d at %s: %s; %d order(s), notional %.2f, expected cost %.2f%s", rec.decision_id,
@@ -788,6 +796,7 @@ def open_service(path: str, settings: RunSettings = RunSettings(), ledger: Ledge
     cfg = load_strategy_file(path)
     live = load_live_section(cfg.live, path)
     strategy = cfg.to_strategy()
+    check_live_routing(strategy, path)
     if cfg.data.relatives:
         raise InputError(f"{path}: [data] relatives: the live service needs prices, not price relatives")
     assets = strategy_assets(cfg, strategy)

@@ -570,6 +570,31 @@ def resume(db: Annotated[str | None, typer.Option(help=DB_HELP)] = None) -> None
     console.print("resumed" if out.changed else "already running")
 
 
+flow_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Record deposits and withdrawals made by hand.")
+app.add_typer(flow_app, name="flow")
+
+
+@flow_app.command("add", context_settings={"ignore_unknown_options": True})  # AMOUNT may be negative
+def flow_add(
+    asset: Annotated[str, typer.Argument(help="The asset that arrived or left, e.g. USDC.")],
+    amount: Annotated[str, typer.Argument(help="Units: positive a deposit, negative a withdrawal.")],
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    note: Annotated[str | None, typer.Option(help="Why (recorded with the entry).")] = None,
+    at: Annotated[str | None, typer.Option(help="When it happened, UTC (default: now), e.g. 2024-03-01T12:00.")] = None,
+) -> None:
+    """Record an external flow in the ledger: holdings = start + fills + flows + accruals."""
+    from ballast.live.treasury import add_flow, parse_flow_input
+
+    try:
+        units, when = parse_flow_input(amount, at)
+        with _ledger(db) as led:
+            e = add_flow(led, asset, units, note, when)
+    except live_errors() as exc:
+        fail(_message(exc))
+    console.print(f"{e['kind']} of {abs(e['units']):,.8g} {asset} recorded (entry {e['id']}); "
+                  f"{asset} now {e['holding']:,.8g}")
+
+
 proposals_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                           help="List and export proposals (the propose executor).")
 app.add_typer(proposals_app, name="proposals")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import insert, select
@@ -119,7 +119,8 @@ class LiveTreasury:
                                "the cash asset is exhausted", self.cash))
         V = float(u @ p[k] + c)
         years = float(period_years(recent, self.yields.day_count)[k]) if self.yields is not None else 0.0
-        return u, c, TreasuryCycle(entries, self.cash, self.spend_month(p[k], V),
+        reserve = self.cash if self.flows is not None else None  # runway: a reserve spent by the flows
+        return u, c, TreasuryCycle(entries, reserve, self.spend_month(p[k], V),
                                    float(monthly_yield(growth, years)), alerts)
 
     def close_flows(self, recent: Market, k: int) -> Flows:
@@ -179,6 +180,23 @@ def book_cycle(s: Session, cycle_id: int, period: int | None, at: datetime, cycl
         s.execute(insert(TreasuryMark).values(cycle_id=cycle_id, reserve_asset=cycle.reserve_asset,
                                               spend_month=cycle.spend_month,
                                               reserve_yield_month=cycle.reserve_yield_month))
+
+
+def parse_flow_input(amount: str, at: str | None) -> tuple[float, datetime | None]:
+    """``ballast flow add``'s AMOUNT and ``--at``, checked: a signed number of units and a UTC time."""
+    try:
+        units = float(str(amount).replace("_", "").replace(",", ""))
+    except ValueError:
+        raise InputError(f"flow add: AMOUNT must be a number of units (negative: a withdrawal), got {amount!r}") from None
+    if at is None:
+        return units, None
+    try:
+        when = datetime.fromisoformat(at.strip().rstrip("Z"))
+    except ValueError:
+        raise InputError(f"flow add: --at must be a date or time like 2024-03-01T12:00 (UTC), got {at!r}") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return units, when
 
 
 def add_flow(ledger: object, asset: str, amount: float, note: str | None = None, at: datetime | None = None) -> dict:

@@ -77,7 +77,7 @@ def test_replay_books_the_backtests_accruals_and_flows_and_trades(tmp_path: Path
     flows_bt = {(int(k), name): v for k, row in enumerate(r.treasury.flows_by_asset.to_numpy())
                 for name, v in zip(assets, row) if v != 0.0}
     flows_live = by_period(rows, ("deposit", "withdrawal"))
-    assert flows_live.keys() == flows_bt.keys() and len(flows_bt) >= 10
+    assert flows_live.keys() == flows_bt.keys() and len(flows_bt) == 7
     for key, v in flows_bt.items():
         assert flows_live[key] == pytest.approx(v, rel=1e-9), key
     earned_live = {name: sum(e["value"] for e in rows if e["kind"] == "accrual" and e["asset"] == name)
@@ -118,7 +118,7 @@ def test_a_crash_at_the_booking_or_after_it_books_each_close_once(db_url: str, t
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import ballast.live.treasury as treasury
 
-    path = treasury_file(tmp_path, "2021-01-01", "2021-03-15")
+    path = treasury_file(tmp_path, "2021-01-01", "2021-04-15")
     reference = replay(path, f"sqlite:///{tmp_path / 'ref.db'}")
     expect = {e["key"]: e["units"] for e in entries(reference, 100_000)}
     ref_held = reference.holdings()
@@ -182,11 +182,11 @@ def booked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "ledger.db"
 
 
-def copy_of(booked: Path, tmp_path: Path) -> str:
+def copy_of(booked: Path, folder: Path) -> str:
     import shutil
 
-    shutil.copy(booked, tmp_path / "l.db")
-    return str(tmp_path / "l.db")
+    shutil.copy(booked, folder / "l.db")
+    return str(folder / "l.db")
 
 
 def test_flow_add_records_deposits_and_withdrawals_and_refuses_bad_input(booked: Path, tmp_path: Path) -> None:
@@ -224,17 +224,20 @@ def test_flow_add_records_deposits_and_withdrawals_and_refuses_bad_input(booked:
         assert led.holdings() == after  # nothing written by any refused flow
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["BTC", "ETH", "USDC"]),
                           st.floats(-2.0, 2.0, allow_nan=False).filter(lambda x: abs(x) > 1e-6)),
                 min_size=1, max_size=8))
-def test_holdings_are_start_plus_fills_plus_entries_whatever_is_added(booked: Path, tmp_path: Path,
+def test_holdings_are_start_plus_fills_plus_entries_whatever_is_added(booked: Path, fast_tmp: Path,  # noqa: F811
                                                                       moves: list[tuple[str, float]]) -> None:
-    db = copy_of(booked, tmp_path)
+    db = copy_of(booked, fast_tmp)
     with Ledger(db) as led:
         held = led.holdings()
+        scale = {a: abs(held[a]) for a in ("BTC", "ETH", "USDC")}
         for asset, share in moves:  # a share of the holding: > 1 withdrawn is more than held
             amount = share * held[asset]
+            if amount == 0.0:
+                continue
             if amount < 0 and -amount > held[asset]:
                 with pytest.raises(InputError, match="cannot withdraw"):
                     add_flow(led, asset, amount)
@@ -242,8 +245,8 @@ def test_holdings_are_start_plus_fills_plus_entries_whatever_is_added(booked: Pa
                 add_flow(led, asset, amount)
                 held[asset] += amount
             now = led.holdings()
-            assert now[asset] == pytest.approx(held[asset], rel=1e-12, abs=1e-9)
-            assert min(now[a] for a in ("BTC", "ETH", "USDC")) >= -1e-9  # never below zero by a flow
+            assert now[asset] == pytest.approx(held[asset], rel=1e-12, abs=1e-12 * scale[asset])
+            assert all(now[a] >= -1e-12 * scale[a] for a in scale)  # never below zero by a flow
         check_identity(led)
 
 
@@ -288,8 +291,8 @@ def test_a_strategy_without_flows_has_no_runway_and_books_nothing(tmp_path: Path
 
 
 def test_a_shortfall_is_booked_as_far_as_the_cash_goes_and_alerted(tmp_path: Path, fast_tmp: Path) -> None:  # noqa: F811
-    path = treasury_file(tmp_path, "2021-01-01", "2021-03-15")
-    text = path.read_text().replace('spend = "150000/month"', 'spend = "3000000/month"')
+    path = treasury_file(tmp_path, "2021-01-01", "2021-04-15")
+    text = path.read_text().replace('spend = "150000/month"', 'spend = "8000000/month"')
     path.write_text(text)
     led = replay(path, str(fast_tmp / "short.db"))
     cfg = load_strategy_file(path)

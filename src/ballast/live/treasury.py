@@ -221,6 +221,8 @@ def add_flow(ledger: object, asset: str, amount: float, note: str | None = None,
         if amount < 0 and -amount > have * (1 + 1e-12):
             raise InputError(f"flow add: cannot withdraw {-amount:,.8g} {asset}: the ledger holds only "
                              f"{have:,.8g} {asset}. Nothing was written.")
+        if amount < 0 and -amount > have:  # the whole holding, up to rounding: exactly all of it
+            amount = -have
         price = prices.get(asset)
         entry = LedgerEntry(key=f"manual:{secrets.token_hex(8)}", entry_at=at or utcnow(), asset=asset,
                             units=float(amount), value=None if price is None else float(amount) * price,

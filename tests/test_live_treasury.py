@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live_support import Crash, db_url, fast_tmp  # noqa: F401
 from typer.testing import CliRunner
 
 from ballast.config import load_strategy_file
@@ -20,6 +19,7 @@ from ballast.errors import InputError
 from ballast.live.ledger import CASH, Ledger
 from ballast.live.service import RunSettings, open_service
 from ballast.live.treasury import add_flow, entries
+from live_support import Crash, db_url, fast_tmp  # noqa: F401
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "dao-treasury.toml"
 runner = CliRunner()
@@ -75,7 +75,7 @@ def test_replay_books_the_backtests_accruals_and_flows_and_trades(tmp_path: Path
     # the same flows, close by close, and the same yield earned by asset
     rows = entries(led, 100_000)
     flows_bt = {(int(k), name): v for k, row in enumerate(r.treasury.flows_by_asset.to_numpy())
-                for name, v in zip(assets, row) if v != 0.0}
+                for name, v in zip(assets, row, strict=True) if v != 0.0}
     flows_live = by_period(rows, ("deposit", "withdrawal"))
     assert flows_live.keys() == flows_bt.keys() and len(flows_bt) == 7
     for key, v in flows_bt.items():

@@ -94,7 +94,7 @@ def monthly_yield(growth: np.ndarray | float, years: np.ndarray | float) -> np.n
     live ledger's runway reads its reserve's yield the same way."""
     g, y = np.asarray(growth, np.float64), np.asarray(years, np.float64)
     annual = np.where(y > 0, g ** (1.0 / np.where(y > 0, y, 1.0)) - 1.0, 0.0)
-    return (1.0 + annual) ** (1.0 / 12.0) - 1.0
+    return np.asarray((1.0 + annual) ** (1.0 / 12.0) - 1.0)
 
 
 def runway_path(p: "Prepared", equity: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -502,7 +502,8 @@ class LiveService:
         booked = None
         if self.treasury:  # accrue and pay the close's flows before valuing and deciding, as the backtest
             recent, k = self.history.recent()
-            units, cash, booked = self.treasury.close(recent, k, units, cash, compile_costs(self.strategy.costs, recent))
+            costs = compile_costs(self.strategy.costs, recent)
+            units, cash, booked = self.treasury.close(recent, k, units, cash, costs)
         record = partial(self.ledger.record_cycle, treasury=booked)  # booked with the cycle, or not at all
         w_pre = np.empty(self.n)
         V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)

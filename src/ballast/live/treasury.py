@@ -18,6 +18,7 @@ import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
@@ -29,8 +30,8 @@ from ballast.errors import InputError
 from ballast.flows import Dated, Flows, Recurring, SpendingRule
 from ballast.flows.kernel import apply_flows
 from ballast.flows.metrics import runway_months
+from ballast.live.ledger import CASH, Cycle, HoldingSnapshot, Ledger, LedgerEntry, TreasuryMark, utcnow
 from ballast.live.ledger import Alert as AlertRow
-from ballast.live.ledger import CASH, Cycle, HoldingSnapshot, LedgerEntry, TreasuryMark, utcnow
 from ballast.market import Market
 from ballast.strategy import Strategy
 from ballast.yields import period_years
@@ -99,7 +100,7 @@ class LiveTreasury:
         if self.yields is not None:
             arrays = self.yields.encode(recent, self.cash)
             if k > 0:
-                c += accrue(u, p, k, arrays, self.quote, np.zeros((1, n)), 0)
+                c += accrue(u, p, k, arrays, self.quote, np.zeros((1, n)), 0)  # type: ignore[no-untyped-call]
                 if self.quote >= 0:
                     growth = float(arrays.growth[k, self.quote])
         accrued = np.append(u, c)
@@ -108,8 +109,8 @@ class LiveTreasury:
         if self.flows is not None:
             sched = self.close_flows(recent, k).encode(recent, self.cash)
             closes = np.zeros((recent.n_periods, N_FLOW_COLUMNS))
-            c = apply_flows(u, c, p, k, sched, np.zeros((recent.n_periods, n)), costs, self.quote,
-                            np.zeros((1, n)), 0, np.zeros(n), closes)
+            c = apply_flows(u, c, p, k, sched, np.zeros((recent.n_periods, n)), costs,  # type: ignore[no-untyped-call]
+                            self.quote, np.zeros((1, n)), 0, np.zeros(n), closes)
             entries += [Entry(e.asset, e.units, "deposit" if e.units > 0 else "withdrawal", "schedule", e.value,
                               "scheduled flow")
                         for e in _entries(names, np.append(u, c) - accrued, p[k], "", "", None)]
@@ -187,7 +188,8 @@ def parse_flow_input(amount: str, at: str | None) -> tuple[float, datetime | Non
     try:
         units = float(str(amount).replace("_", "").replace(",", ""))
     except ValueError:
-        raise InputError(f"flow add: AMOUNT must be a number of units (negative: a withdrawal), got {amount!r}") from None
+        raise InputError(f"flow add: AMOUNT must be a number of units (negative: a withdrawal), "
+                         f"got {amount!r}") from None
     if at is None:
         return units, None
     try:
@@ -199,16 +201,15 @@ def parse_flow_input(amount: str, at: str | None) -> tuple[float, datetime | Non
     return units, when
 
 
-def add_flow(ledger: object, asset: str, amount: float, note: str | None = None, at: datetime | None = None) -> dict:
+def add_flow(ledger: Ledger, asset: str, amount: float, note: str | None = None,
+             at: datetime | None = None) -> dict[str, Any]:
     """Record a deposit (+) or withdrawal (−) of ``amount`` units of ``asset`` made by hand.
 
     The asset must be one the ledger knows; a withdrawal larger than the holding is refused and
     nothing is written (checked and written in one transaction)."""
-    from ballast.live.ledger import Ledger
-
-    assert isinstance(ledger, Ledger)
     if not (isinstance(amount, (int, float)) and math.isfinite(amount) and amount != 0.0):
-        raise InputError(f"flow add: AMOUNT must be a non-zero number of units (negative: a withdrawal), got {amount!r}")
+        raise InputError(f"flow add: AMOUNT must be a non-zero number of units (negative: a withdrawal), "
+                         f"got {amount!r}")
     with ledger.session() as s:
         held = ledger.holdings(s)
         snap = s.scalars(select(HoldingSnapshot).order_by(HoldingSnapshot.id.desc()).limit(1)).first()
@@ -233,16 +234,13 @@ def add_flow(ledger: object, asset: str, amount: float, note: str | None = None,
         return _entry(entry) | {"holding": have + amount}
 
 
-def entries(ledger: object, limit: int = 100) -> list[dict]:
+def entries(ledger: Ledger, limit: int = 100) -> list[dict[str, Any]]:
     """The newest entries, newest first."""
-    from ballast.live.ledger import Ledger
-
-    assert isinstance(ledger, Ledger)
     with ledger.session() as s:
         return [_entry(e) for e in s.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(limit))]
 
 
-def runway_status(s: Session, rows: list[dict]) -> dict | None:
+def runway_status(s: Session, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Runway from the ledger: the reserve's value now (its holding at the last price) and its
     yield, over the strategy's spend a month, as the backtest defines it
     (`flows.metrics.runway_months`). None before the service recorded a cycle with a reserve."""
@@ -261,7 +259,7 @@ def runway_status(s: Session, rows: list[dict]) -> dict | None:
             "as_of": None if at is None else at.isoformat() + "Z"}
 
 
-def _entry(e: LedgerEntry) -> dict:
+def _entry(e: LedgerEntry) -> dict[str, Any]:
     return {"id": e.id, "key": e.key, "period": e.period, "entry_at": e.entry_at.isoformat() + "Z",
             "asset": e.asset, "units": e.units, "value": e.value, "kind": e.kind, "source": e.source,
             "note": e.note}

@@ -24,18 +24,15 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ballast.engine.treasury_metrics import monthly_yield
 from ballast.enums import FLOW_SHORTFALL, N_FLOW_COLUMNS
 from ballast.errors import InputError
 from ballast.flows import Dated, Flows, Recurring, SpendingRule
-from ballast.flows.kernel import apply_flows
 from ballast.flows.metrics import runway_months
 from ballast.live.ledger import CASH, Cycle, HoldingSnapshot, Ledger, LedgerEntry, TreasuryMark, utcnow
 from ballast.live.ledger import Alert as AlertRow
 from ballast.market import Market
 from ballast.strategy import Strategy
 from ballast.yields import period_years
-from ballast.yields.kernel import accrue
 
 Alert = tuple[str, str, str, str | None]
 
@@ -90,6 +87,10 @@ class LiveTreasury:
         """Accrue over (k−1, k] then pay close ``k``'s flows, on copies of ``units`` and ``cash``
         (``recent``, ``k``: see `History.recent`). Returns the new units and cash and what to book
         (with a shortfall alert if a withdrawal could not be paid in full)."""
+        from ballast.engine.treasury_metrics import monthly_yield  # compiled kernels: loaded when used
+        from ballast.flows.kernel import apply_flows
+        from ballast.yields.kernel import accrue
+
         p = recent.prices
         n = len(self.assets)
         names = self.assets + (CASH,)

@@ -77,9 +77,9 @@ def create_app(
     # ------------------------------------------------------------------ reads
     @app.get("/status", response_model=models.Status, tags=["read"])
     def status() -> dict[str, Any]:
-        """Service state, last cycle, portfolio value, largest drift and record counts."""
+        """Service state, last cycle, portfolio value, largest drift, record counts and runway."""
         s = ledger.status()
-        return {k: s[k] for k in ("service", "last_cycle", "value", "max_drift", "counts")}
+        return {k: s[k] for k in ("service", "last_cycle", "value", "max_drift", "counts", "runway")}
 
     @app.get("/holdings", response_model=list[models.Holding], tags=["read"])
     def holdings() -> list[dict[str, Any]]:

@@ -84,12 +84,29 @@ class TargetLine(BaseModel):
     upper: float | None
 
 
+class Runway(BaseModel):
+    months: float | None = Field(
+        description="months the reserve lasts at the spend rate while earning its "
+        "yield (None when the yield covers the spend or nothing is spent)"
+    )
+    infinite: bool
+    reserve_asset: str
+    reserve_value: float
+    spend_per_month: float = Field(description="the strategy's net scheduled outflow a month, in currency")
+    reserve_yield_month: float
+    as_of: str | None
+
+
 class Status(BaseModel):
     service: Service
     last_cycle: CycleInfo | None
     value: float
     max_drift: float | None
     counts: dict[str, Any]
+    runway: Runway | None = Field(
+        None,
+        description="treasury runway from the ledger (None: the strategy has no cash asset or no cycle was recorded)",
+    )
 
 
 class DecisionOut(BaseModel):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ballast.cli import backtest, demo, ledger, live, proposals, stress, study, sweep
+from ballast.cli import backtest, demo, flow, ledger, live, proposals, stress, study, sweep
 from ballast.cli.output import err
 from ballast.cli.strategy_input import resolve_strategy
 
@@ -48,6 +48,7 @@ app.command()(demo.datasets)
 app.command()(demo.demo)
 for command in (live.run, live.status, live.approve, live.reject, live.pause, live.resume):
     app.command()(command)
+app.add_typer(flow.app, name="flow")
 app.add_typer(proposals.app, name="proposals")
 app.add_typer(ledger.app, name="ledger")
 app.command()(sweep.sweep)

@@ -28,18 +28,19 @@ def demo(
     out: Annotated[Path, typer.Option(help="Where the report, CSVs and the demo ledger go.")] = Path("demo-out"),
     live_days: Annotated[int, typer.Option(help="Days of history to replay through the live service (0: skip).")] = 365,
 ) -> None:
-    """The main job on bundled real data: backtest the treasury strategy, write its report, and
-    replay the last year through the live service (paper broker) into a ledger for the dashboard."""
+    """The main job on bundled real data: backtest the DAO treasury (yields, spend, revenue), write
+    its report with the yield, flow and runway panels, and replay the last year of the treasury
+    strategy through the live service (paper broker) into a ledger for the dashboard."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from ballast.config import load_strategy_file
-    from ballast.data.bundled import demo_strategy_path
+    from ballast.data.bundled import demo_strategy_path, treasury_example_path
     from ballast.engine.backtest import backtest as run
     from ballast.report.files import make_folder
     from ballast.report.terminal import print_summary
 
     path = demo_strategy_path()
-    cfg = load_strategy_file(path)
+    cfg = load_strategy_file(treasury_example_path())
     make_folder(out)
     announce_compile()
     columns = (
@@ -50,8 +51,10 @@ def demo(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("compiling the engine and backtesting on bundled crypto data", total=None)
-        result = run(cfg.prices_path(), cfg.to_strategy())
+        task = progress.add_task(
+            "compiling the engine and backtesting the DAO treasury on bundled crypto data", total=None
+        )
+        result = run(cfg.prices_path(), cfg.to_strategy(), start=cfg.data.start, end=cfg.data.end)
         result.metrics  # noqa: B018
         result.baseline  # noqa: B018
         progress.update(task, description="writing the report")

@@ -47,3 +47,9 @@ def bundled_path(name: str) -> Path | None:
 def demo_strategy_path() -> Path:
     """The demo's strategy file, shipped in the package (examples/treasury.toml links to it)."""
     return _shipped("treasury.toml")
+
+
+def treasury_example_path() -> Path:
+    """The DAO treasury example (yields, spend, revenue), shipped for the demo's backtest and report
+    (examples/dao-treasury.toml links to it)."""
+    return _shipped("dao-treasury.toml")

@@ -84,11 +84,18 @@ def reserve_monthly_yield(p: "Prepared", reserve: int) -> np.ndarray:
     if p.yields is None or T < 2:
         return np.zeros(T)
     years = period_years(p.market, p.strategy.yields.day_count)  # type: ignore[union-attr]
-    g = p.yields.growth[:, reserve]
-    annual = np.zeros(T)
-    annual[1:] = np.where(years[1:] > 0, g[1:] ** (1.0 / np.where(years[1:] > 0, years[1:], 1.0)) - 1.0, 0.0)
-    annual[0] = annual[1]
-    return (1.0 + annual) ** (1.0 / 12.0) - 1.0
+    out = np.empty(T)
+    out[1:] = monthly_yield(p.yields.growth[1:, reserve], years[1:])
+    out[0] = out[1]
+    return out
+
+
+def monthly_yield(growth: np.ndarray | float, years: np.ndarray | float) -> np.ndarray:
+    """A period's growth factor over ``years`` as a monthly rate (0 over an empty period); the
+    live ledger's runway reads its reserve's yield the same way."""
+    g, y = np.asarray(growth, np.float64), np.asarray(years, np.float64)
+    annual = np.where(y > 0, g ** (1.0 / np.where(y > 0, y, 1.0)) - 1.0, 0.0)
+    return np.asarray((1.0 + annual) ** (1.0 / 12.0) - 1.0)
 
 
 def runway_path(p: "Prepared", equity: np.ndarray, weights: np.ndarray) -> np.ndarray:

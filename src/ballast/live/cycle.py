@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ballast.costs.base import compile_costs
 from ballast.enums import CONVENTION_CODES
 from ballast.errors import InputError
 from ballast.live.executors import Executor, TransientError
@@ -39,6 +41,7 @@ from ballast.live.plans import OrderPlanning
 from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, ProposalState
 from ballast.live.repository import Ledger
 from ballast.live.sources import Observation, Source
+from ballast.live.treasury import LiveTreasury
 from ballast.live.venue import VenueProtocol
 from ballast.planning.constraints_kernel import floor_target
 from ballast.strategy import Strategy
@@ -108,6 +111,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         self.limits = executor is None or executor.name != "paper"
         self.account_pending = False  # the restart's account comparison waits for a full reconcile
         self.replan: str | None = None  # an approved proposal expired: propose afresh this cycle
+        self.treasury = LiveTreasury(strategy, assets)  # yields and scheduled flows, booked each close
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -248,6 +252,12 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         market = self.history.market()
         units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
         cash = held.get(CASH, 0.0)
+        booked = None
+        if self.treasury:  # accrue and pay the close's flows before valuing and deciding, as the backtest
+            recent, k = self.history.recent()
+            costs = compile_costs(self.strategy.costs, recent)
+            units, cash, booked = self.treasury.close(recent, k, units, cash, costs)
+        record = partial(self.ledger.record_cycle, treasury=booked)  # booked with the cycle, or not at all
         w_pre = np.empty(self.n)
         V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         target = np.asarray(self.strategy.target.at(market, t), dtype=np.float64)
@@ -265,7 +275,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             for i, a in enumerate(self.assets)
         ]
         if paused:
-            self.ledger.record_cycle(obs.time, t, CycleStatus.PAUSED, "paused: no decisions", prices, V, lines)
+            record(obs.time, t, CycleStatus.PAUSED, "paused: no decisions", prices, V, lines)
             self._show(obs, t, CycleStatus.PAUSED, "paused", V, lines)
             return CycleStatus.PAUSED
         recent, k = self.history.recent()
@@ -273,7 +283,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)), self.last_rebalance)
         reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state) or self.replan
         if reason is None or not V > 0:
-            self.ledger.record_cycle(obs.time, t, CycleStatus.HOLD, None, prices, V, lines)
+            record(obs.time, t, CycleStatus.HOLD, None, prices, V, lines)
             self._show(obs, t, CycleStatus.HOLD, None, V, lines)
             return CycleStatus.HOLD
         if self.mode == "propose":
@@ -285,14 +295,14 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
                     if w["state"] == ProposalState.EXPORTED
                     else ""
                 )
-                self.ledger.record_cycle(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
+                record(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
                 self._show(obs, t, CycleStatus.HOLD, note, V, lines)
                 return CycleStatus.HOLD
 
         plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason)
         if plan is None or isinstance(plan, str):
             note = plan or f"trigger fired ({reason}) but every trade is below the minimum"
-            self.ledger.record_cycle(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
+            record(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
             self._show(obs, t, CycleStatus.HOLD, note, V, lines)
             return CycleStatus.HOLD
         capped = notional_cap(self.cfg.guards, self.ledger, plan.notional, obs.time)
@@ -300,7 +310,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             log.warning(
                 "no trading this cycle (notional cap): %s", capped, extra={"event": "guard", "kind": "notional_cap"}
             )
-            self.ledger.record_cycle(
+            record(
                 obs.time,
                 t,
                 CycleStatus.GUARDED,
@@ -313,7 +323,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             self._show(obs, t, CycleStatus.GUARDED, capped, V, lines)
             return CycleStatus.GUARDED
         propose = self.mode == "propose" and not self.dry_run
-        rec = self.ledger.record_cycle(obs.time, t, CycleStatus.DECIDED, None, prices, V, lines, plan, propose=propose)
+        rec = record(obs.time, t, CycleStatus.DECIDED, None, prices, V, lines, plan, propose=propose)
         assert rec.decision_id is not None
         self.replan = None
         log.info(

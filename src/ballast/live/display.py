@@ -102,6 +102,14 @@ def status_view(
     head.add_row("cycles", str(c["cycles"]), "decisions", str(c["decisions"]))
     head.add_row("orders", str(c["orders"]), "fills", str(c["fills"]))
     head.add_row("proposals", str(c["proposals"]), "open alerts", str(c["open_alerts"]))
+    if st.get("runway"):
+        r = st["runway"]
+        head.add_row(
+            "runway",
+            "covered by its yield" if r["infinite"] else f"{r['months']:,.1f} months",
+            f"{r['reserve_asset']} reserve",
+            f"{_f(r['reserve_value'])} (spend {_f(r['spend_per_month'])}/month)",
+        )
     parts: list[RenderableType] = [head, holdings_table(st["lines"])]
     if decisions:
         t = Table("id", "observed", "state", "notional", "reason", title="last decisions", title_justify="left")

@@ -194,3 +194,34 @@ class Alert(Base):
     asset: Mapped[str | None] = mapped_column(String(64))
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LedgerEntry(Base):
+    """Units of ``asset`` that arrived (+) or left (−) other than by a trade: a deposit or a
+    withdrawal (``source`` schedule | manual) or a yield accrual (``source`` yield). ``key`` makes
+    booking idempotent (see ``live/treasury.py``)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("key", name="uq_entry_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128))
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    period: Mapped[int | None] = mapped_column(Integer)
+    entry_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    asset: Mapped[str] = mapped_column(String(64))
+    units: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)  # in the portfolio's currency at the entry's price
+    kind: Mapped[str] = mapped_column(String(20))  # deposit | withdrawal | accrual
+    source: Mapped[str] = mapped_column(String(20))  # schedule | manual | yield
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TreasuryMark(Base):
+    """A cycle's runway inputs: the strategy's spend a month and its reserve's yield a month."""
+
+    __tablename__ = "treasury_marks"
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), primary_key=True)
+    reserve_asset: Mapped[str | None] = mapped_column(String(64))
+    spend_month: Mapped[float] = mapped_column(Float)
+    reserve_yield_month: Mapped[float] = mapped_column(Float)

@@ -22,6 +22,7 @@ from ballast.live.models import (
     Decision,
     Fill,
     HoldingSnapshot,
+    LedgerEntry,
     Order,
     PriceSeen,
     Proposal,
@@ -52,6 +53,7 @@ _LEGS = union_all(
     select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
     select(Fill.asset, Fill.quantity),
     select(Fill.quote_asset, Fill.quote_quantity),
+    select(LedgerEntry.asset, LedgerEntry.units),  # external flows and yield accruals (live/treasury.py)
 ).subquery()
 _HOLDINGS = select(_LEGS.c.asset, func.sum(_LEGS.c.units)).group_by(_LEGS.c.asset)
 _UNFINISHED = (
@@ -115,7 +117,8 @@ class LedgerQueries(LedgerConnection):
             return {a: u for a, u in s.execute(select(StartingHolding.asset, StartingHolding.units))}
 
     def holdings(self, session: Session | None = None) -> dict[str, float]:
-        """Starting holdings plus every recorded fill (the only definition of holdings)."""
+        """Starting holdings + every recorded fill + every entry (flows, accruals): the only
+        definition of holdings."""
         if session is None:
             with self.session() as s:
                 return self.holdings(s)
@@ -333,6 +336,13 @@ class LedgerQueries(LedgerConnection):
             "open_alerts": open_alerts,
         }
 
+    def runway(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        """Months of runway from the ledger (see `live.treasury.runway_status`); None without flows."""
+        from ballast.live.treasury import runway_status
+
+        with self.session() as s:
+            return runway_status(s, rows if rows is not None else self.holdings_vs_target())
+
     def status(self) -> dict[str, Any]:
         """Everything ``ballast status --json`` and the API's status page show."""
         rows = self.holdings_vs_target()
@@ -362,6 +372,7 @@ class LedgerQueries(LedgerConnection):
             "drift": {r["asset"]: r["drift"] for r in rows if r["drift"] is not None},
             "lines": rows,
             "counts": self.counts(),
+            "runway": self.runway(rows),
         }
 
 

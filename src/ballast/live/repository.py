@@ -44,6 +44,7 @@ from ballast.live.records import (
     ProposalState,
     iso_time,
 )
+from ballast.live.treasury import TreasuryCycle
 
 
 def _num(x: float | None) -> float | None:
@@ -114,8 +115,10 @@ class Ledger(OperatorWrites):
         plan: PlannedDecision | None = None,
         propose: bool = False,
         alerts: Sequence[GuardAlert] = (),
+        treasury: TreasuryCycle | None = None,
     ) -> CycleRecord:
-        """Write one cycle atomically: prices, snapshot, alerts, and the decision with its orders
+        """Write one cycle atomically: prices, snapshot, alerts, the close's flows and accruals
+        (``treasury``, a `live.treasury.TreasuryCycle`), and the decision with its orders
         (client order ids included) — all before anything is sent to a venue."""
         with self.session() as s:
             cid = s.scalar(
@@ -131,6 +134,10 @@ class Ledger(OperatorWrites):
                 .returning(Cycle.id)
             )
             assert cid is not None
+            if treasury is not None:
+                from ballast.live import treasury as entries  # looked up per call: tests inject a crash
+
+                entries.book_cycle(s, cid, period, observed_at, treasury)
             s.execute(insert(PriceSeen), [{"cycle_id": cid, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
                 s.execute(

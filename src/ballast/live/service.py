@@ -22,6 +22,7 @@ from ballast.live.logs import JsonFormatter, setup_logging
 from ballast.live.loop import CycleView
 from ballast.live.repository import Ledger
 from ballast.live.sources import CcxtSource, JsonSource, ReplaySource, Source, ccxt_exchange, read_replay_table
+from ballast.live.treasury import check_live_routing
 from ballast.strategy import Strategy
 
 __all__ = [
@@ -78,6 +79,7 @@ def open_service(
     cfg = load_strategy_file(path)
     live = load_live_section(cfg.live, path)
     strategy = cfg.to_strategy()
+    check_live_routing(strategy, path)
     if cfg.data.relatives:
         raise InputError(f"{path}: [data] relatives: the live service needs prices, not price relatives")
     assets = strategy_assets(cfg, strategy)

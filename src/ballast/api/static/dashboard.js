@@ -89,6 +89,13 @@ function renderStatus(s) {
   $("kpi-cycle").textContent = s.last_cycle ? `${when(s.last_cycle.observed_at)} · ${s.last_cycle.status}` : "–";
   $("kpi-proposals").textContent = (s.counts.proposals_by_state || {}).pending || 0;
   $("kpi-alerts").textContent = s.counts.open_alerts ?? 0;
+  // runway: the reserve (plus its yield) over the strategy's spend a month, from the ledger
+  const rw = s.runway;
+  $("kpi-runway-box").hidden = !rw;
+  if (rw) {
+    $("kpi-runway").textContent = rw.infinite ? "∞ (yield covers spend)" : `${num(rw.months, 1)} months`;
+    $("kpi-runway").title = `${rw.reserve_asset} reserve ${num(rw.reserve_value)}, spend ${num(rw.spend_per_month)} a month`;
+  }
 }
 
 function renderHoldings(rows) {

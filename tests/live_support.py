@@ -8,6 +8,7 @@ where a missing server fails the run.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,8 +43,19 @@ def make_pg_database() -> tuple[str, object]:
     url = base.set(database=name).render_as_string(hide_password=False)
 
     def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        # FORCE ends our own leftover sessions; it cannot end a server process of another role (an
+        # autovacuum worker that just started on the new database), so that case waits and retries.
+        from sqlalchemy.exc import ProgrammingError
+
+        for attempt in range(20):
+            try:
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except ProgrammingError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
         admin.dispose()
 
     return url, drop

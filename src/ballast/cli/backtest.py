@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,10 @@ from ballast.cli.errors import user_mistakes
 from ballast.cli.output import announce_compile, console, fail, png_warning, write_report
 from ballast.cli.strategy_input import check_formed, file_report_options, resolve_strategy
 from ballast.errors import InputError
+
+if TYPE_CHECKING:
+    from ballast.engine.result import Result
+    from ballast.strategy import Strategy
 
 
 @user_mistakes
@@ -57,7 +61,6 @@ def backtest(
     png: Annotated[Path | None, typer.Option(help="Write each report figure as PNG into this folder.")] = None,
 ) -> None:
     """Backtest a strategy and compare it with buy-and-hold."""
-    from ballast.engine.backtest import backtest as run
 
     no_png = png_warning(png)
     options = file_report_options(strategy_file)
@@ -87,16 +90,7 @@ def backtest(
     )
     announce_compile()
     with console.status("compiling and running the backtest…", spinner="dots") if not as_json else nullcontext():
-        result = run(
-            data["prices"],
-            strategy,
-            relatives=data["relatives"],
-            fill=data["fill"],
-            periods_per_year=data.get("periods_per_year"),
-            start=data.get("start"),
-            end=data.get("end"),
-            assets=data.get("assets"),
-        )
+        result = run_file_strategy(strategy, data)
         result.metrics  # noqa: B018  (evaluate inside the spinner)
         result.baseline  # noqa: B018
     check_formed(result)
@@ -139,7 +133,6 @@ def report(
     title: Annotated[str | None, typer.Option(help="Page heading (default: the strategy names).")] = None,
 ) -> None:
     """Backtest one or several strategy files and write one HTML tearsheet comparing them."""
-    from ballast.engine.backtest import backtest as run
     from ballast.report.html import write_pngs, write_tearsheet
     from ballast.report.terminal import print_summary
 
@@ -151,15 +144,7 @@ def report(
         strategy, data = resolve_strategy(path, {})
         announce_compile()
         with console.status(f"backtesting {path}…", spinner="dots"):
-            result = run(
-                data["prices"],
-                strategy,
-                relatives=data["relatives"],
-                fill=data["fill"],
-                periods_per_year=data.get("periods_per_year"),
-                start=data.get("start"),
-                end=data.get("end"),
-            )
+            result = run_file_strategy(strategy, data)
             result.baseline  # noqa: B018
         check_formed(result, path)
         results.append(result)
@@ -176,3 +161,20 @@ def report(
         fail(f"no PNG written: {no_png}; the HTML report was written to {written}")
     if pngs:
         console.print(f"PNG: {', '.join(str(p) for p in pngs)}")
+
+
+def run_file_strategy(strategy: Strategy, data: dict[str, Any]) -> Result:
+    """The backtest of a resolved strategy on its data options (`resolve_strategy`): the one call
+    `backtest` and `report` share, so both honour every `[data]` field (assets included)."""
+    from ballast.engine.backtest import backtest as run
+
+    return run(
+        data["prices"],
+        strategy,
+        relatives=data["relatives"],
+        fill=data["fill"],
+        periods_per_year=data.get("periods_per_year"),
+        start=data.get("start"),
+        end=data.get("end"),
+        assets=data.get("assets"),
+    )

@@ -5,6 +5,7 @@ runway in `status` and the API."""
 from __future__ import annotations
 
 import math
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,44 @@ def by_period(rows: list[dict], kinds: tuple[str, ...]) -> dict[tuple[int, str],
 def test_replay_books_the_backtests_accruals_and_flows_and_trades(tmp_path: Path, fast_tmp: Path) -> None:
     path = treasury_file(tmp_path)
     led = replay(path, str(fast_tmp / "l.db"))
+    r = assert_agrees_with_backtest(led, path)
+    assert not any(e["kind"] == "routing" for e in entries(led, 100_000))  # paid from the cash asset only
+    earned_live = {
+        name: sum(e["value"] for e in entries(led, 100_000) if e["kind"] == "accrual" and e["asset"] == name)
+        for name in r.market.assets
+    }
+    earned_bt = r.treasury.yield_by_asset.iloc[-1]
+    # a payout is earned in BTC (backtest) and booked as USDC units (live): compare the totals
+    assert sum(earned_live.values()) == pytest.approx(float(earned_bt.sum()), rel=1e-9)
+    assert earned_live["ETH"] == pytest.approx(float(earned_bt["ETH"]), rel=1e-9)
+    assert not any(e["asset"] == "BTC" and e["kind"] == "accrual" for e in entries(led, 100_000))
+    led.close()
+
+
+@pytest.mark.parametrize("routing", ["rebalance", "pro-rata"])
+def test_replay_routes_flows_by_selling_as_the_backtest(routing: str, tmp_path: Path, db_url: str) -> None:
+    """Routing by selling (the shipped dao-treasury.toml uses ``rebalance``): the replay's trades,
+    flows and final holdings are the backtest's, and each close's routing entries cost exactly
+    what the backtest's flow costs were."""
+    path = treasury_file(tmp_path, routing=routing)
+    led = replay(path, db_url)
+    r = assert_agrees_with_backtest(led, path)
+    rows = entries(led, 100_000)
+    routed = by_period(rows, ("routing",))
+    assert len({k for k, _ in routed}) >= 3  # spends that sold other holdings (rebalance: only when USDC is not the most overweight)
+    moved = {k: 0.0 for k, _ in routed}
+    for (k, _), v in routed.items():
+        moved[k] += v
+    cost = r.raw.treasury.cost
+    for k, v in moved.items():  # the legs are value-neutral but for their costs
+        assert v == pytest.approx(-cost[k], rel=1e-6, abs=1e-6), k
+    assert cost.sum() > 0 and set(np.flatnonzero(cost).tolist()) <= set(moved)
+    check_identity(led)
+    led.close()
+
+
+def assert_agrees_with_backtest(led: Ledger, path: Path) -> Any:
+    """The replay made the backtest's trades, paid its flows close by close and ends with its holdings."""
     cfg = load_strategy_file(path)
     r = backtest(cfg.prices_path(), cfg.to_strategy(), start=cfg.data.start, end=cfg.data.end)
     assets = r.market.assets
@@ -77,7 +116,7 @@ def test_replay_books_the_backtests_accruals_and_flows_and_trades(tmp_path: Path
     for key, (qty, fee) in bt.items():
         assert live[key][0] == pytest.approx(qty, rel=1e-9, abs=1e-12), key
         assert live[key][1] == pytest.approx(fee, rel=1e-9, abs=1e-9), key
-    # the same flows, close by close, and the same yield earned by asset
+    # the same flows, close by close
     rows = entries(led, 100_000)
     flows_bt = {
         (int(k), name): v
@@ -89,21 +128,13 @@ def test_replay_books_the_backtests_accruals_and_flows_and_trades(tmp_path: Path
     assert flows_live.keys() == flows_bt.keys() and len(flows_bt) == 7
     for key, v in flows_bt.items():
         assert flows_live[key] == pytest.approx(v, rel=1e-9), key
-    earned_live = {
-        name: sum(e["value"] for e in rows if e["kind"] == "accrual" and e["asset"] == name) for name in assets
-    }
-    earned_bt = r.treasury.yield_by_asset.iloc[-1]
-    # a payout is earned in BTC (backtest) and booked as USDC units (live): compare the totals
-    assert sum(earned_live.values()) == pytest.approx(float(earned_bt.sum()), rel=1e-9)
-    assert earned_live["ETH"] == pytest.approx(float(earned_bt["ETH"]), rel=1e-9)
-    assert not any(e["asset"] == "BTC" and e["kind"] == "accrual" for e in rows)  # payout: BTC units stay
     # final holdings = the backtest's
     held = led.holdings()
     final_units = r.raw.weights[-1] * r.raw.equity[-1] / r.market.prices[-1]
     for i, name in enumerate(assets):
         assert held[name] == pytest.approx(final_units[i], rel=1e-9), name
     assert abs(held.get(CASH, 0.0)) < 1e-6
-    led.close()
+    return r
 
 
 def identity(led: Ledger) -> dict[str, float]:
@@ -188,11 +219,11 @@ def test_a_crash_at_the_booking_or_after_it_books_each_close_once(
     led.close()
 
 
-def test_routing_by_selling_is_refused_at_start_naming_the_field(tmp_path: Path) -> None:
+def test_routing_by_selling_is_refused_with_a_real_venue_naming_the_field(tmp_path: Path) -> None:
     path = treasury_file(tmp_path, routing="rebalance")
     db = tmp_path / "never.db"
-    with pytest.raises(InputError, match=r"dao\.toml: \[treasury\] routing = 'rebalance'.*routing = \"cash\""):
-        open_service(str(path), RunSettings(db=str(db), speed="max"))
+    with pytest.raises(InputError, match=r"dao\.toml: \[treasury\] routing = 'rebalance'.*ccxt.*routing = \"cash\""):
+        open_service(str(path), RunSettings(db=str(db), speed="max", executor="ccxt"))
     assert not db.exists()  # refused before a ledger is created
 
 

@@ -142,6 +142,9 @@ def test_cli_prints_treasury_rows_next_to_buy_and_hold() -> None:
     assert out.exit_code == 0, out.output
     for row in ("twr", "irr", "yield_earned", "runway_months", "runs out: never"):
         assert row in out.output
+    line = next(ln for ln in out.output.splitlines() if "days_below_floor" in ln)
+    cells = [c.strip() for c in line.replace("│", "|").split("|") if c.strip()][1:]  # not "210.000"
+    assert len(cells) == 2 and all(c.replace(",", "").isdigit() for c in cells), line
 
 
 def test_python_api_and_sweep_axes_equal_single_backtests() -> None:

@@ -252,17 +252,17 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         market = self.history.market()
         units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
         cash = held.get(CASH, 0.0)
-        booked = None
-        if self.treasury:  # accrue and pay the close's flows before valuing and deciding, as the backtest
-            recent, k = self.history.recent()
-            costs = compile_costs(self.strategy.costs, recent)
-            units, cash, booked = self.treasury.close(recent, k, units, cash, costs)
-        record = partial(self.ledger.record_cycle, treasury=booked)  # booked with the cycle, or not at all
-        w_pre = np.empty(self.n)
-        V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         target = np.asarray(self.strategy.target.at(market, t), dtype=np.float64)
         if target.shape != (self.n,) or not np.all(np.isfinite(target)) or abs(target.sum() - 1) > 1e-6:
             raise InputError(f"target {self.strategy.target.describe()} gave invalid weights {target} at {obs.time}")
+        booked = None
+        if self.treasury:  # accrue and pay the close's flows (routed to the target) before deciding, as the backtest
+            recent, k = self.history.recent()
+            costs = compile_costs(self.strategy.costs, recent)
+            units, cash, booked = self.treasury.close(recent, k, units, cash, costs, target)
+        record = partial(self.ledger.record_cycle, treasury=booked)  # booked with the cycle, or not at all
+        w_pre = np.empty(self.n)
+        V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         lines = [
             {
                 "asset": a,

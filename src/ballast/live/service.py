@@ -79,7 +79,6 @@ def open_service(
     cfg = load_strategy_file(path)
     live = load_live_section(cfg.live, path)
     strategy = cfg.to_strategy()
-    check_live_routing(strategy, path)
     if cfg.data.relatives:
         raise InputError(f"{path}: [data] relatives: the live service needs prices, not price relatives")
     assets = strategy_assets(cfg, strategy)
@@ -89,6 +88,7 @@ def open_service(
         raise InputError(f"--source: expected replay, ccxt, json or web3, got {source_kind!r}")
     if mode not in ("paper", "ccxt", "propose"):
         raise InputError(f"--executor must be paper, ccxt or propose, got {mode!r}")
+    check_live_routing(strategy, path, mode)
     try:
         speed = parse_speed(settings.speed if settings.speed is not None else live.replay.speed)
     except ValueError as exc:

@@ -9,8 +9,11 @@ holdings = starting holdings + fills + entries, and a crash either books the who
 nothing of it (the cycle is then observed again). Keys ``p<period>:<kind>:<asset>`` are unique:
 a close cannot be booked twice.
 
-Live routing is ``cash`` only: a flow routed by selling (``pro-rata``, ``rebalance``) would need
-its legs sent as orders, which the service does not do yet; such a strategy is refused at start.
+Routing is the backtest's too (``apply_flows`` moves the holdings towards the close's target):
+with ``pro-rata`` or ``rebalance`` the flow's own asset is booked as the deposit or withdrawal and
+every other holding the routing moved (and the flow asset's settlement of the legs' costs) as a
+``routing`` entry. Those legs are booked, not sent as orders, so they run with the paper
+executor only; with ccxt or proposals a flow must be paid from the cash asset (refused at start).
 """
 
 from __future__ import annotations
@@ -65,14 +68,15 @@ class TreasuryCycle:
     alerts: list[Alert] = field(default_factory=list)  # a withdrawal that could not be paid in full
 
 
-def check_live_routing(strategy: Strategy, source: str) -> None:
-    """Only ``cash`` routing runs live (a flow paid by selling would have to be sent as orders)."""
+def check_live_routing(strategy: Strategy, source: str, executor: str) -> None:
+    """A flow routed by selling (``pro-rata``, ``rebalance``) books its legs as entries, which only
+    the paper executor's account follows: a real venue would need them sent as orders."""
     flows = strategy.flows
-    if flows is not None and flows and flows.routing != "cash":
+    if flows is not None and flows and flows.routing != "cash" and executor != "paper":
         raise InputError(
-            f"{source}: [treasury] routing = {flows.routing!r}: the live service pays flows from the "
-            'cash asset only (routing = "cash"); flows routed by selling holdings are not '
-            "supported live yet"
+            f"{source}: [treasury] routing = {flows.routing!r}: with the {executor} executor the live "
+            'service pays flows from the cash asset only (routing = "cash"); flows routed by selling '
+            "holdings are booked as ledger entries, which only the paper executor follows"
         )
 
 
@@ -90,11 +94,12 @@ class LiveTreasury:
         return self.yields is not None or self.flows is not None
 
     def close(
-        self, recent: Market, k: int, units: np.ndarray, cash: float, costs: object
+        self, recent: Market, k: int, units: np.ndarray, cash: float, costs: object, target: np.ndarray
     ) -> tuple[np.ndarray, float, TreasuryCycle]:
-        """Accrue over (k−1, k] then pay close ``k``'s flows, on copies of ``units`` and ``cash``
-        (``recent``, ``k``: see `History.recent`). Returns the new units and cash and what to book
-        (with a shortfall alert if a withdrawal could not be paid in full)."""
+        """Accrue over (k−1, k] then pay close ``k``'s flows, routed towards ``target`` (the
+        close's target weights), on copies of ``units`` and ``cash`` (``recent``, ``k``: see
+        `History.recent`). Returns the new units and cash and what to book (with a shortfall alert
+        if a withdrawal could not be paid in full)."""
         from ballast.engine.treasury_metrics import monthly_yield  # compiled kernels: loaded when used
         from ballast.flows.kernel import apply_flows
         from ballast.yields.kernel import accrue
@@ -118,33 +123,32 @@ class LiveTreasury:
         if self.flows is not None:
             sched = self.close_flows(recent, k).encode(recent, self.cash)
             closes = np.zeros((recent.n_periods, N_FLOW_COLUMNS))
+            targets = np.zeros((recent.n_periods, n))
+            targets[k] = target
+            paid = np.zeros((1, n))
             c = apply_flows(
                 u,
                 c,
                 p,
                 k,
                 sched,
-                np.zeros((recent.n_periods, n)),
+                targets,
                 costs,  # type: ignore[no-untyped-call]
                 self.quote,
-                np.zeros((1, n)),
+                paid,
                 0,
                 np.zeros(n),
                 closes,
             )
-            entries += [
-                Entry(
-                    e.asset, e.units, "deposit" if e.units > 0 else "withdrawal", "schedule", e.value, "scheduled flow"
-                )
-                for e in _entries(names, np.append(u, c) - accrued, p[k], "", "", None)
-            ]
+            entries += _flow_entries(names, np.append(u, c) - accrued, paid[0], p[k], self.flows.routing)
             short = float(closes[k, FLOW_SHORTFALL])
             if short > 0.0:
+                medium = "the cash asset is" if self.flows.routing == "cash" else "the holdings are"
                 alerts.append(
                     (
                         "error",
                         "shortfall",
-                        f"scheduled withdrawals of {short:,.2f} could not be paid: the cash asset is exhausted",
+                        f"scheduled withdrawals of {short:,.2f} could not be paid: {medium} exhausted",
                         self.cash,
                     )
                 )
@@ -198,6 +202,25 @@ def _entries(
             price = float(prices[i]) if i < prices.shape[0] else 1.0
             out.append(Entry(names[i], float(d), kind, source, float(d) * price, note))
     return out
+
+
+def _flow_entries(
+    names: tuple[str, ...], delta: np.ndarray, paid: np.ndarray, prices: np.ndarray, routing: str
+) -> list[Entry]:
+    """A close's flow entries: each flow asset's deposit or withdrawal (``paid``: value per asset,
+    as the backtest's ``flows_by_asset``), and what the routing moved besides (``delta``: units
+    per asset and ``_cash``, flows included) as ``routing`` entries. Paid from the cash asset, a
+    flow moves only its own asset: ``delta`` is the flow, to the bit."""
+    if routing == "cash":
+        flow_units = delta
+    else:
+        flow_units = np.append(np.divide(paid, prices, out=np.zeros_like(paid), where=paid != 0.0), 0.0)
+    out = [
+        Entry(e.asset, e.units, "deposit" if e.units > 0 else "withdrawal", "schedule", e.value, "scheduled flow")
+        for e in _entries(names, flow_units, prices, "", "", None)
+    ]
+    note = f"traded to pay the close's flows (routing = {routing})"
+    return out + _entries(names, delta - flow_units, prices, "routing", "schedule", note)
 
 
 def book_cycle(s: Session, cycle_id: int, period: int | None, at: datetime, cycle: TreasuryCycle) -> None:

@@ -86,6 +86,8 @@ def fmt(name: str, value: float, capital: float | None = None) -> str:
         return "–"
     if name in ("n_rebalances", "n_trades"):
         return f"{int(value):,}"
+    if name == "days_below_floor":  # calendar days between closes: a count (rounded for intraday closes)
+        return f"{value:,.0f}"
     if name in PERCENT:
         return f"{value:.2%}"
     if name in CURRENCY:

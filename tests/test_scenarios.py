@@ -185,3 +185,29 @@ def test_stress_command_prints_the_comparison_writes_a_figure_and_json(tmp_path:
     assert res.exit_code == 2 and "outside the prices" in res.output
     res = runner.invoke(app, ["stress", str(EXAMPLE), "--scenario", "nope", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "unknown scenario 'nope'" in res.output
+
+
+def test_runway_months_lost_by_hand() -> None:
+    """Two dollar stables held half and half, 10,000 a month paid from A; B breaks to 0.80 for good.
+    The reserve (both stables, B at min(price, peg)) loses 0.2 × 500,000 = 100,000, which is
+    10 months of spend, for every variant (the exit sells B at 0.80 into A: no cost, same value)."""
+    from ballast.report.stress import stress
+    from ballast.strategy import build_strategy
+
+    idx = pd.date_range("2021-01-01", periods=800, freq="D")  # no leap year: 12 spends in any 365 days
+    prices = pd.DataFrame({"A": 1.0, "B": 1.0}, index=idx)
+    kw = dict(target="A=0.5,B=0.5", cash="A", rebalance="never", pegs={"A": 1.0, "B": 1.0})
+    strategy = build_strategy(**kw, depeg={"act": 0.05, "react": "exit"}, spend="10000/month")
+    shock = Scenario("B breaks", (DepegShape("2021-09-15", "B", to=0.8, days=1),))
+    report = stress(strategy, prices, shock)
+    for o in report.outcomes:
+        assert o.runway_lost == pytest.approx(10.0, rel=1e-12), o.name
+        assert o.worst_runway_lost == pytest.approx(10.0, rel=1e-12), o.name
+        assert o.value_lost == pytest.approx(100_000.0, rel=1e-12), o.name
+        assert o.runway is not None and o.runway.iloc[0] == pytest.approx((1e6 - 8 * 10_000) / 10_000)
+    assert report.outcome("strategy").trades.asset.tolist() == ["A", "B"]  # the exit sold B
+    data = report.outcome("strategy").as_dict()
+    assert data["runway_lost"] == pytest.approx(10.0) and data["runway_months_before"] == pytest.approx(92.0)
+    # Nothing spent: an infinite runway, none of it lost.
+    quiet = stress(build_strategy(**kw), prices, shock).outcome("buy & hold")
+    assert quiet.runway_lost is None and quiet.as_dict()["runway_lost"] is None

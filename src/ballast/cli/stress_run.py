@@ -66,10 +66,16 @@ def table_rows(report: StressReport) -> list[tuple[str, ...]]:
             f"{o.value_lost_pct:+.2%}",
             f"{o.worst_shortfall:+.2%}",
             f"{o.worst_drawdown:+.2%}",
+            _months(o.runway_lost),
+            _months(o.worst_runway_lost),
             str(len(o.trades)),
         )
         for o in report.outcomes
     ]
+
+
+def _months(x: float | None) -> str:
+    return "–" if x is None else f"{x:+.1f}" if abs(x) != float("inf") else "∞"
 
 
 def print_report(report: StressReport, console: Any) -> None:
@@ -83,6 +89,8 @@ def print_report(report: StressReport, console: Any) -> None:
         "lost %",
         "worst shortfall",
         "worst drawdown",
+        "runway lost (months)",
+        "worst runway lost",
         "trades",
         title="under the shock (vs the same variant without it)",
         title_justify="left",
@@ -94,4 +102,6 @@ def print_report(report: StressReport, console: Any) -> None:
         for why, group in o.trades.groupby("reason", sort=False):
             day = group.time.iloc[0].date()
             console.print(f"  {o.name} {day}: {len(group)} trades — {why}", highlight=False)
+    if all(o.runway_lost is None for o in report.outcomes):
+        console.print("runway: nothing is spent ([[flows]]), so no runway is lost", highlight=False)
     console.print(f"source: {sc.source}", highlight=False)

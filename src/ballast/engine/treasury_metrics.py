@@ -72,22 +72,42 @@ def spend_per_month(p: "Prepared", equity: np.ndarray) -> np.ndarray:
         if span <= 0.0:
             continue
         lo = int(np.searchsorted(days, start, side="right"))
-        hi = int(np.searchsorted(days, start + 365.0, side="right"))
+        # Days are sums of float periods: a flow exactly a year on may sit an ulp past start + 365.
+        hi = int(np.searchsorted(days, start + 365.0 + 1e-6, side="right"))
         value = (cum_units[hi] - cum_units[lo]) @ m.prices[t] + (cum_nav[hi] - cum_nav[lo]) * equity[t]
         out[t] = -value / (span / DAYS_PER_MONTH)
     return out
 
 
-def reserve_monthly_yield(p: "Prepared", reserve: int) -> np.ndarray:
-    """The reserve asset's yield a month at each close, from its growth over the last period."""
+def reserve_value(p: "Prepared", equity: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """T×N value of the runway's reserve by asset: the cash asset and, when the strategy declares
+    pegs, every pegged stable counted at min(price, peg) — a stable below its peg pays the bills
+    at its price, one above it only at its peg (as a `Runway` floor counts it). Zero elsewhere."""
+    values = weights * equity[:, None]
+    out = np.zeros_like(values)
+    if p.quote >= 0:
+        out[:, p.quote] = values[:, p.quote]
+    pegs = p.strategy.pegs
+    if pegs is not None:
+        cols = pegs.columns(p.market)
+        prices = p.market.prices[:, cols]
+        out[:, cols] = values[:, cols] * np.minimum(prices, pegs.levels(p.market)) / prices
+    return out
+
+
+def reserve_monthly_yield(p: "Prepared", reserve: np.ndarray) -> np.ndarray:
+    """The reserve's yield a month at each close: each asset's growth over the last period, as a
+    monthly rate, weighted by its share of the reserve (``reserve``: T×N values)."""
     T = p.market.n_periods
     if p.yields is None or T < 2:
         return np.zeros(T)
     years = period_years(p.market, p.strategy.yields.day_count)  # type: ignore[union-attr]
-    out = np.empty(T)
-    out[1:] = monthly_yield(p.yields.growth[1:, reserve], years[1:])
-    out[0] = out[1]
-    return out
+    rates = np.zeros((T, p.market.n_assets))
+    rates[1:] = monthly_yield(p.yields.growth[1:], years[1:, None])
+    rates[0] = rates[1]
+    total = reserve.sum(axis=1)
+    mixed = np.divide((rates * reserve).sum(axis=1), total, out=np.zeros(T), where=total > 0.0)
+    return np.where(total > 0.0, mixed, rates[:, max(p.quote, 0)])
 
 
 def monthly_yield(growth: np.ndarray | float, years: np.ndarray | float) -> np.ndarray:
@@ -99,11 +119,11 @@ def monthly_yield(growth: np.ndarray | float, years: np.ndarray | float) -> np.n
 
 
 def runway_path(p: "Prepared", equity: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Runway in months at each close (NaN without a cash asset)."""
-    if p.quote < 0 or weights.shape[0] != equity.shape[0]:
+    """Runway in months at each close (NaN without a cash asset or pegged stables)."""
+    if (p.quote < 0 and p.strategy.pegs is None) or weights.shape[0] != equity.shape[0]:
         return np.full(equity.shape[0], np.nan)
-    reserve = weights[:, p.quote] * equity
-    return runway_months(reserve, spend_per_month(p, equity), reserve_monthly_yield(p, p.quote))
+    reserve = reserve_value(p, equity, weights)
+    return runway_months(reserve.sum(axis=1), spend_per_month(p, equity), reserve_monthly_yield(p, reserve))
 
 
 def runway_floor(p: "Prepared") -> float:

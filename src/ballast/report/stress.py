@@ -5,7 +5,10 @@ Each variant also runs on the unshocked history, so the shock's effect is measur
 what the market did anyway. Over the window (the close before the first shock to ``after``
 closes past the last one) a variant reports its value lost to the shock (unshocked minus shocked
 value at the window's end), the worst shortfall (the lowest shocked/unshocked value ratio − 1 in
-the window), its own worst drawdown in the window, and the trades it made with their reasons.
+the window), its own worst drawdown in the window, the runway months lost (unshocked minus shocked
+runway, engine/treasury_metrics.py: the cash asset and the pegged stables at min(price, peg) over
+the scheduled spend) at the window's end and at worst, and the trades it made with their reasons.
+A strategy that spends nothing has an infinite runway: nothing to lose, reported as None.
 """
 
 from __future__ import annotations
@@ -34,6 +37,31 @@ class Outcome:
     equity: pd.Series  # shocked, over the window
     unshocked: pd.Series  # the same variant without the shocks, over the window
     trades: pd.DataFrame  # time, asset, value, cost, reason (inside the window)
+    runway: pd.Series | None = None  # months, shocked, over the window (None: no yields or flows)
+    runway_unshocked: pd.Series | None = None
+
+    def _runway_gap(self) -> np.ndarray | None:
+        """Unshocked minus shocked runway at each close of the window; None when nothing is spent
+        (both infinite at every close, or no runway at all)."""
+        if self.runway is None or self.runway_unshocked is None:
+            return None
+        base, hit = self.runway_unshocked.to_numpy(), self.runway.to_numpy()
+        if not (np.isfinite(base).any() or np.isfinite(hit).any()):
+            return None
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isinf(base) & np.isinf(hit), 0.0, base - hit)
+
+    @property
+    def runway_lost(self) -> float | None:
+        """Months of runway lost at the window's end (None: nothing is spent)."""
+        gap = self._runway_gap()
+        return None if gap is None else float(gap[-1])
+
+    @property
+    def worst_runway_lost(self) -> float | None:
+        """The most months of runway lost at any close of the window (None: nothing is spent)."""
+        gap = self._runway_gap()
+        return None if gap is None else float(np.nanmax(gap))
 
     @property
     def value_lost(self) -> float:
@@ -61,6 +89,10 @@ class Outcome:
             "value_lost_pct": self.value_lost_pct,
             "worst_shortfall": self.worst_shortfall,
             "worst_drawdown": self.worst_drawdown,
+            "runway_months_before": _months(self.runway, 0),
+            "runway_months_end": _months(self.runway, -1),
+            "runway_lost": _finite(self.runway_lost),
+            "worst_runway_lost": _finite(self.worst_runway_lost),
             "trades": [
                 {
                     "time": str(r.time.date()),
@@ -72,6 +104,15 @@ class Outcome:
                 for r in self.trades.itertuples()
             ],
         }
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON has no infinity: an infinite runway (nothing spent) is null."""
+    return x if x is not None and np.isfinite(x) else None
+
+
+def _months(runway: pd.Series | None, i: int) -> float | None:
+    return None if runway is None else _finite(float(runway.iloc[i]))
 
 
 @dataclass(frozen=True)
@@ -111,7 +152,15 @@ def _outcome(name: str, shocked: Result, base: Result, a: int, b: int) -> Outcom
     eq = shocked.equity.iloc[a : b + 1]
     tr = shocked.trades
     inside = tr[(tr.time >= eq.index[0]) & (tr.time <= eq.index[-1])][["time", "asset", "value", "cost", "reason"]]
-    return Outcome(name, eq, base.equity.iloc[a : b + 1], inside.reset_index(drop=True))
+    hit, calm = shocked.treasury, base.treasury
+    return Outcome(
+        name,
+        eq,
+        base.equity.iloc[a : b + 1],
+        inside.reset_index(drop=True),
+        None if hit is None else hit.runway.iloc[a : b + 1],
+        None if calm is None else calm.runway.iloc[a : b + 1],
+    )
 
 
 def stress(
@@ -153,17 +202,23 @@ def stress(
 
 
 def figure(report: StressReport) -> Any:
-    """The three value paths over the window, and the shocked prices below them."""
+    """The three value paths over the window, their runways when something is spent, and the
+    shocked prices below them."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("portfolio value", "shocked prices")
-    )
+    spends = [o for o in report.outcomes if o.runway_lost is not None]
+    titles = ("portfolio value", *(("runway (months)",) if spends else ()), "shocked prices")
+    fig = make_subplots(rows=len(titles), cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=titles)
     for o in report.outcomes:
-        fig.add_scatter(x=o.equity.index, y=o.equity.to_numpy(), name=o.name, row=1, col=1)
+        fig.add_scatter(x=o.equity.index, y=o.equity.to_numpy(), name=o.name, row=1, col=1, legendgroup=o.name)
+    for o in spends:
+        assert o.runway is not None
+        fig.add_scatter(
+            x=o.runway.index, y=o.runway.to_numpy(), name=f"{o.name} runway", row=2, col=1, legendgroup=o.name
+        )
     for c in report.prices.columns:
         fig.add_scatter(
-            x=report.prices.index, y=report.prices[c].to_numpy(), name=c, row=2, col=1, line={"dash": "dot"}
+            x=report.prices.index, y=report.prices[c].to_numpy(), name=c, row=len(titles), col=1, line={"dash": "dot"}
         )
-    fig.update_layout(title=f"stress: {report.scenario.name}", template="plotly_white", height=700)
+    fig.update_layout(title=f"stress: {report.scenario.name}", template="plotly_white", height=350 * len(titles))
     return fig

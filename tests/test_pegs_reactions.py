@@ -157,3 +157,19 @@ def test_runway_counts_a_stable_above_its_peg_at_the_peg() -> None:
         assert (held >= 500_000 * price * (1 - 1e-9)).all()  # units × min(price, peg) ≥ the floor
     assert isinstance(pegged.strategy.target, Runway) and pegged.strategy.target.peg == 1.0
     assert runway["target"].peg is None  # the caller's object is not changed
+
+
+def test_the_loss_budget_is_judged_on_the_discount_a_sale_locks_in() -> None:
+    """USDC and DAI break together: USDC at 0.94 is about 3.3 % off the others (what the break is
+    detected on) but a sale locks in 6 % below its peg. A 5 % budget holds it; 7 % sells."""
+    idx = pd.date_range("2023-01-01", periods=6, freq="D")
+    prices = pd.DataFrame(
+        {"ETH": 1500.0, "USDT": 1.0, "USDC": [1, 1, 0.94, 0.94, 1, 1], "DAI": [1, 1, 0.945, 0.945, 1, 1]}, index=idx
+    )
+    m = Market.from_frame(prices)
+    dev = rule().pegs.deviations(m)
+    assert dev.effective[2, 1] == pytest.approx(0.94 / 0.9725 - 1) and dev.absolute[2, 1] == pytest.approx(-0.06)
+    held = Exit(Fixed(WEIGHTS), rule(), loss_budget=0.05).path(m)
+    assert held[2, 2] == pytest.approx(0.2)  # 6 % > 5 %: USDC is held (DAI, 5.5 % off, too)
+    sold = Exit(Fixed(WEIGHTS), rule(), loss_budget=0.07).path(m)
+    assert sold[2, 2] == 0.0 and sold[2, 3] == 0.0 and sold[2, 1] == pytest.approx(0.6)

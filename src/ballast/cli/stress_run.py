@@ -68,7 +68,6 @@ def table_rows(report: StressReport) -> list[tuple[str, ...]]:
             f"{o.worst_drawdown:+.2%}",
             _months(o.runway_lost),
             _months(o.worst_runway_lost),
-            str(len(o.trades)),
         )
         for o in report.outcomes
     ]
@@ -79,22 +78,20 @@ def _months(x: float | None) -> str:
 
 
 def print_report(report: StressReport, console: Any) -> None:
+    from rich import box
     from rich.table import Table
 
     sc = report.scenario
     console.print(f"[bold]{sc.name}[/] {report.start.date()} → {report.end.date()}: {sc.description}")
     table = Table(
-        "variant",
-        "value lost",
-        "lost %",
-        "worst shortfall",
-        "worst drawdown",
-        "runway lost (months)",
-        "worst runway lost",
-        "trades",
-        title="under the shock (vs the same variant without it)",
+        box=box.SIMPLE_HEAD,
+        title="under the shock, vs the same variant without it: value and runway (months) lost at the "
+        "window's end; worst shortfall, drawdown and runway lost in the window",
         title_justify="left",
     )
+    table.add_column("variant", no_wrap=True)
+    for header in ("value lost", "lost %", "shortfall", "drawdown", "runway lost", "at worst"):
+        table.add_column(header, justify="right", min_width=len(header) if " " not in header else None)
     for row in table_rows(report):
         table.add_row(*row)
     console.print(table)

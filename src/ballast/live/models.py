@@ -198,7 +198,8 @@ class Alert(Base):
 
 class LedgerEntry(Base):
     """Units of ``asset`` that arrived (+) or left (−) other than by a trade: a deposit or a
-    withdrawal (``source`` schedule | manual) or a yield accrual (``source`` yield). ``key`` makes
+    withdrawal (``source`` schedule | manual), a holding a flow's routing moved (``routing``) or a
+    yield accrual (``source`` yield). ``key`` makes
     booking idempotent (see ``live/treasury.py``)."""
 
     __tablename__ = "ledger_entries"
@@ -211,7 +212,7 @@ class LedgerEntry(Base):
     asset: Mapped[str] = mapped_column(String(64))
     units: Mapped[float] = mapped_column(Float)
     value: Mapped[float | None] = mapped_column(Float)  # in the portfolio's currency at the entry's price
-    kind: Mapped[str] = mapped_column(String(20))  # deposit | withdrawal | accrual
+    kind: Mapped[str] = mapped_column(String(20))  # deposit | withdrawal | routing | accrual
     source: Mapped[str] = mapped_column(String(20))  # schedule | manual | yield
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

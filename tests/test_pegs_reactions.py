@@ -173,3 +173,27 @@ def test_the_loss_budget_is_judged_on_the_discount_a_sale_locks_in() -> None:
     assert held[2, 2] == pytest.approx(0.2)  # 6 % > 5 %: USDC is held (DAI, 5.5 % off, too)
     sold = Exit(Fixed(WEIGHTS), rule(), loss_budget=0.07).path(m)
     assert sold[2, 2] == 0.0 and sold[2, 3] == 0.0 and sold[2, 1] == pytest.approx(0.6)
+
+
+def test_sweeps_run_every_reaction_and_each_row_equals_its_backtest() -> None:
+    """Freeze and Hold run on the Python engine: a sweep runs such configurations one by one
+    (sweep/single.py) beside the compiled exit; every row is its single backtest, bit for bit."""
+    prices = depegged(0.85, n=60)
+    kw = dict(
+        target="ETH=0.4,USDT=0.2,USDC=0.2,DAI=0.2",
+        cash="USDT",
+        pegs={s: 1.0 for s in STABLES},
+        reserve={"max_weight": 0.5},
+        rebalance=5,
+    )
+    reactions = [
+        {"act": 0.02, "warn": 0.01, "recover": 3, "react": r} for r in ("exit", "freeze", "hold", "none")
+    ]
+    table = ballast.sweep(prices, depeg=reactions, band=[0.02, 0.2], **kw)
+    assert len(table) == 8
+    for row, (depeg, band) in zip(table.itertuples(), [(d, b) for d in reactions for b in (0.02, 0.2)], strict=True):
+        single = ballast.backtest(prices, depeg=depeg, band=band, **kw)
+        for metric in ("final_wealth", "total_costs", "n_rebalances", "turnover", "max_drawdown"):
+            assert getattr(row, metric) == single.metrics[metric], (depeg["react"], band, metric)
+    # the reactions do different things on this break
+    assert table[table.band == 0.02].final_wealth.nunique() == 4

@@ -22,7 +22,7 @@ from ballast.planning.base import PlanSpec
 from ballast.planning.full import Full
 from ballast.strategy import Strategy, build_strategy
 from ballast.sweep.pool import Pooled, pool
-from ballast.sweep.treasury import has_treasury, treasury_configs
+from ballast.sweep.single import runs_alone, single_configs
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
@@ -105,7 +105,8 @@ class Preparer:
 
     def components(self, s: Strategy, frozen: tuple[tuple[str, Hashable], ...]) -> tuple[Any, ...]:
         """(target path, TriggerProgram, PlanSpec, CostArrays, quote) for strategy ``s`` of the
-        configuration ``frozen`` (`freeze_config`)."""
+        configuration ``frozen`` (`freeze_config`); False for a trigger or plan only the Python
+        engine runs."""
         m = self.market
         targets = self._get(
             "target", frozen, lambda: check_weight_path(s.target.path(m), m, f"target {s.target.describe()}")
@@ -118,11 +119,6 @@ class Preparer:
             frozenset(_TRIGGER) if type(s.planner) is Full else frozenset(),
         )  # Full ignores the band
         costs = self._get("costs", frozen, lambda: compile_costs(s.costs, m))
-        if program is False or plan is False:
-            raise ValueError(
-                "this configuration has a user-defined trigger or planner that only the "
-                "Python engine can run; sweeps need compiled parts"
-            )
         quote = m.asset_index(s.cash) if s.cash else -1
         return targets, program, plan, costs, quote
 
@@ -183,8 +179,8 @@ def prepare_configs(
         quote[c] = parts[4]
     if not rows:
         return lambda: np.empty((0, 0))
-    if has_treasury(strategies):  # yields or flows: one compiled backtest per configuration
-        return treasury_configs(market, strategies, equity)
+    if runs_alone(strategies, [r[1] is not False and r[2] is not False for r in rows]):
+        return single_configs(market, strategies, equity)  # yields, flows or Python-only pieces
     one: dict[int, tuple[np.ndarray]] = {}  # one record per target path (pool() dedupes records)
     tgt = pool([one.setdefault(id(r[0]), (r[0],)) for r in rows], ("targets",))
     target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])

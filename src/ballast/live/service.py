@@ -116,7 +116,10 @@ def open_service(
             exchange = ccxt_exchange(live.ccxt)
     if source_kind == "replay":
         file = settings.replay_file or (near(live.replay.file) if live.replay.file else cfg.prices_path())
-        frame = read_replay_table(file, list(assets), cfg.data.start, cfg.data.end, strategy.cash, cfg.data.fill)
+        ideal = strategy.pegs.ideal_columns() if strategy.pegs is not None else None
+        frame = read_replay_table(
+            file, list(assets), cfg.data.start, cfg.data.end, strategy.cash, cfg.data.fill, ideal
+        )
         source: Source = ReplaySource(frame, f"replay {Path(file).name}")
     elif source_kind == "json":
         if live.json_ is None:

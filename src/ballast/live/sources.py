@@ -10,7 +10,7 @@ import json
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,11 +63,13 @@ def read_replay_table(
     end: str | None = None,
     cash: str | None = None,
     fill: str | None = None,
+    ideal: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """A price file for replay: dated rows, the named assets; NaN and zero cells are kept
     (the guards must see them), text cells and unsorted or duplicate dates are errors.
-    The cash asset, if absent, is priced 1 (as in the backtest); ``fill="forward"`` carries
-    prices over gaps (as in the backtest)."""
+    The cash asset, if absent, is priced 1, and an ``ideal`` stable the file lacks at its peg
+    (`[pegs] ideal`), as in the backtest; ``fill="forward"`` carries prices over gaps (as in the
+    backtest)."""
     from ballast.data.bundled import bundled_path
     from ballast.data.loaders import dated_index, numeric_columns, read_table
 
@@ -77,9 +79,10 @@ def read_replay_table(
     df = dated_index(read_table(p), str(path))
     if not isinstance(df.index, pd.DatetimeIndex):
         raise InputError(f"{path}: replay needs dated rows (a date column)")
-    add_cash = cash is not None and cash in assets and cash not in df.columns
-    if add_cash:
-        assets = [a for a in assets if a != cash]
+    constant = {a: peg for a, peg in (ideal or {}).items() if a in assets and a not in df.columns}
+    if cash is not None and cash in assets and cash not in df.columns:
+        constant.setdefault(cash, 1.0)
+    assets = [a for a in assets if a not in constant]
     missing = [a for a in assets if a not in df.columns]
     if missing:
         raise InputError(
@@ -97,8 +100,8 @@ def read_replay_table(
         raise InputError(f"{path}: no rows to replay")
     if fill == "forward":
         out = out.ffill()
-    if add_cash:
-        out[str(cash)] = 1.0
+    for a, peg in constant.items():
+        out[a] = peg
     return out
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +210,26 @@ def expire_lease(url: str, at: str = "2000-01-01 00:00:00.000000") -> None:
 
     with Ledger(url, migrate=False) as led, led.engine.begin() as c:
         c.execute(text("UPDATE runner_lease SET expires_at = :t"), {"t": at})
+
+
+def assert_same_trades_and_holdings(led: Any, r: Any, cash: str | None) -> dict[tuple[int, str], tuple[float, float]]:
+    """The replay's fills are the backtest ``r``'s trades — quantities and costs to 1e-9, per
+    (period, asset), the ``cash`` asset's legs after formation aside (under exact accounting they
+    are the fills' quote legs) — and the ledger ends with the backtest's units. Returns the fills
+    by (period, asset)."""
+    assets = r.market.assets
+    t, a, q, _, c = r.raw.trades
+    bt = {(int(t[k]), assets[a[k]]): (q[k], c[k]) for k in range(len(t)) if not (assets[a[k]] == cash and t[k] > 0)}
+    live = {}
+    for d in led.recent_decisions(10_000):
+        for f in led.decision(d["id"])["fills"]:
+            live[(d["period"], f["asset"])] = (f["quantity"], f["fee"])
+    assert live.keys() == bt.keys() and len(bt) > 5
+    for key, (qty, fee) in bt.items():
+        assert live[key][0] == pytest.approx(qty, rel=1e-9, abs=1e-12), key
+        assert live[key][1] == pytest.approx(fee, rel=1e-9, abs=1e-9), key
+    held = led.holdings()
+    final_units = r.raw.weights[-1] * r.raw.equity[-1] / r.market.prices[-1]
+    for i, name in enumerate(assets):
+        assert held.get(name, 0.0) == pytest.approx(final_units[i], rel=1e-9), name
+    return live

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ballast.live.service import RunSettings, open_service
-from live_support import write_strategy
+from live_support import assert_same_trades_and_holdings, write_strategy
 
 
 def test_a_depeg_is_information_and_raises_alerts(fast_tmp: Path, db_url: str) -> None:
@@ -72,7 +72,14 @@ def test_the_example_replays_a_usdc_break_with_alerts_and_the_backtests_exit(fas
     cfg = load_strategy_file(example_copy(fast_tmp, "2023-02-01", "2023-04-10"))
     s = cfg.to_strategy()
     assert s.pegs is not None
-    m = to_market(cfg.prices_path(), s.cash, start=cfg.data.start, end=cfg.data.end, assets=universe(s, cfg.data.assets), ideal=s.pegs.ideal_columns())
+    m = to_market(
+        cfg.prices_path(),
+        s.cash,
+        start=cfg.data.start,
+        end=cfg.data.end,
+        assets=universe(s, cfg.data.assets),
+        ideal=s.pegs.ideal_columns(),
+    )
     frame = pd.DataFrame(m.prices, index=m.index, columns=list(m.assets))
     builtin("usdc-2023").apply(frame).prices.rename_axis("date").to_csv(fast_tmp / "shocked.csv")
     path = example_copy(fast_tmp, "2023-02-01", "2023-04-10", str(fast_tmp / "shocked.csv"))
@@ -84,25 +91,11 @@ def test_the_example_replays_a_usdc_break_with_alerts_and_the_backtests_exit(fas
     decided = {d["observed_at"][:10]: d for d in led.recent_decisions(100)}
     assert "USDC depegged" in decided["2023-03-10"]["reason"] and "USDC recovered" in decided["2023-03-16"]["reason"]
     r = backtest(fast_tmp / "shocked.csv", load_strategy_file(path).to_strategy(), start="2023-02-01", end="2023-04-10")
-    assets = r.market.assets
-    t, a, q, _, c = r.raw.trades
-    bt = {(int(t[k]), assets[a[k]]): (q[k], c[k]) for k in range(len(t)) if not (assets[a[k]] == "USDT" and t[k] > 0)}
-    live = {}
-    for d in led.recent_decisions(10_000):
-        for f in led.decision(d["id"])["fills"]:
-            live[(d["period"], f["asset"])] = (f["quantity"], f["fee"])
-    assert live.keys() == bt.keys()
-    for key, (qty, fee) in bt.items():
-        assert live[key][0] == pytest.approx(qty, rel=1e-9, abs=1e-12), key
-        assert live[key][1] == pytest.approx(fee, rel=1e-9, abs=1e-9), key
+    live = assert_same_trades_and_holdings(led, r, "USDT")
     exit_day = r.market.index.get_loc(pd.Timestamp("2023-03-10"))
     assert live[(exit_day, "USDC")][0] < 0  # the exit sold USDC, live as in the backtest
     spent = [e for e in entries(led, 1000) if e["kind"] == "withdrawal"]
     assert len(spent) == 2 and all(e["units"] == -150_000 and e["asset"] == "USDT" for e in spent)
-    held = led.holdings()
-    final_units = r.raw.weights[-1] * r.raw.equity[-1] / r.market.prices[-1]
-    for i, name in enumerate(assets):
-        assert held[name] == pytest.approx(final_units[i], rel=1e-9), name
     led.close()
 
 

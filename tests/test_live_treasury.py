@@ -5,8 +5,8 @@ runway in `status` and the API."""
 from __future__ import annotations
 
 import math
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from ballast.errors import InputError
 from ballast.live.ledger import CASH, Ledger
 from ballast.live.service import RunSettings, open_service
 from ballast.live.treasury import add_flow, entries
-from live_support import Crash
+from live_support import Crash, assert_same_trades_and_holdings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "dao-treasury.toml"
 runner = CliRunner()
@@ -88,7 +88,8 @@ def test_replay_routes_flows_by_selling_as_the_backtest(routing: str, tmp_path: 
     r = assert_agrees_with_backtest(led, path)
     rows = entries(led, 100_000)
     routed = by_period(rows, ("routing",))
-    assert len({k for k, _ in routed}) >= 3  # spends that sold other holdings (rebalance: only when USDC is not the most overweight)
+    # spends that sold other holdings (under rebalance, those when USDC is not the most overweight)
+    assert len({k for k, _ in routed}) >= 3
     moved = {k: 0.0 for k, _ in routed}
     for (k, _), v in routed.items():
         moved[k] += v
@@ -105,17 +106,7 @@ def assert_agrees_with_backtest(led: Ledger, path: Path) -> Any:
     cfg = load_strategy_file(path)
     r = backtest(cfg.prices_path(), cfg.to_strategy(), start=cfg.data.start, end=cfg.data.end)
     assets = r.market.assets
-    # the same trades: quantities and costs to 1e-9 (formation's quote leg aside, as in test_live_replay)
-    t, a, q, _, c = r.raw.trades
-    bt = {(int(t[k]), assets[a[k]]): (q[k], c[k]) for k in range(len(t)) if not (assets[a[k]] == "USDC" and t[k] > 0)}
-    live = {}
-    for d in led.recent_decisions(10_000):
-        for f in led.decision(d["id"])["fills"]:
-            live[(d["period"], f["asset"])] = (f["quantity"], f["fee"])
-    assert live.keys() == bt.keys() and len(bt) > 5
-    for key, (qty, fee) in bt.items():
-        assert live[key][0] == pytest.approx(qty, rel=1e-9, abs=1e-12), key
-        assert live[key][1] == pytest.approx(fee, rel=1e-9, abs=1e-9), key
+    assert_same_trades_and_holdings(led, r, "USDC")
     # the same flows, close by close
     rows = entries(led, 100_000)
     flows_bt = {
@@ -128,12 +119,7 @@ def assert_agrees_with_backtest(led: Ledger, path: Path) -> Any:
     assert flows_live.keys() == flows_bt.keys() and len(flows_bt) == 7
     for key, v in flows_bt.items():
         assert flows_live[key] == pytest.approx(v, rel=1e-9), key
-    # final holdings = the backtest's
-    held = led.holdings()
-    final_units = r.raw.weights[-1] * r.raw.equity[-1] / r.market.prices[-1]
-    for i, name in enumerate(assets):
-        assert held[name] == pytest.approx(final_units[i], rel=1e-9), name
-    assert abs(held.get(CASH, 0.0)) < 1e-6
+    assert abs(led.holdings().get(CASH, 0.0)) < 1e-6
     return r
 
 

@@ -186,9 +186,7 @@ def test_sweeps_run_every_reaction_and_each_row_equals_its_backtest() -> None:
         reserve={"max_weight": 0.5},
         rebalance=5,
     )
-    reactions = [
-        {"act": 0.02, "warn": 0.01, "recover": 3, "react": r} for r in ("exit", "freeze", "hold", "none")
-    ]
+    reactions = [{"act": 0.02, "warn": 0.01, "recover": 3, "react": r} for r in ("exit", "freeze", "hold", "none")]
     table = ballast.sweep(prices, depeg=reactions, band=[0.02, 0.2], **kw)
     assert len(table) == 8
     for row, (depeg, band) in zip(table.itertuples(), [(d, b) for d in reactions for b in (0.02, 0.2)], strict=True):

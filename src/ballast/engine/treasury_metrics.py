@@ -84,7 +84,7 @@ def reserve_value(p: "Prepared", equity: np.ndarray, weights: np.ndarray) -> np.
     pegs, every pegged stable counted at min(price, peg) — a stable below its peg pays the bills
     at its price, one above it only at its peg (as a `Runway` floor counts it). Zero elsewhere."""
     values = weights * equity[:, None]
-    out = np.zeros_like(values)
+    out: np.ndarray = np.zeros_like(values)
     if p.quote >= 0:
         out[:, p.quote] = values[:, p.quote]
     pegs = p.strategy.pegs
@@ -107,7 +107,8 @@ def reserve_monthly_yield(p: "Prepared", reserve: np.ndarray) -> np.ndarray:
     rates[0] = rates[1]
     total = reserve.sum(axis=1)
     mixed = np.divide((rates * reserve).sum(axis=1), total, out=np.zeros(T), where=total > 0.0)
-    return np.where(total > 0.0, mixed, rates[:, max(p.quote, 0)])
+    out: np.ndarray = np.where(total > 0.0, mixed, rates[:, max(p.quote, 0)])
+    return out
 
 
 def monthly_yield(growth: np.ndarray | float, years: np.ndarray | float) -> np.ndarray:

@@ -117,9 +117,7 @@ def open_service(
     if source_kind == "replay":
         file = settings.replay_file or (near(live.replay.file) if live.replay.file else cfg.prices_path())
         ideal = strategy.pegs.ideal_columns() if strategy.pegs is not None else None
-        frame = read_replay_table(
-            file, list(assets), cfg.data.start, cfg.data.end, strategy.cash, cfg.data.fill, ideal
-        )
+        frame = read_replay_table(file, list(assets), cfg.data.start, cfg.data.end, strategy.cash, cfg.data.fill, ideal)
         source: Source = ReplaySource(frame, f"replay {Path(file).name}")
     elif source_kind == "json":
         if live.json_ is None:

@@ -158,7 +158,8 @@ def test_a_crash_at_the_booking_or_after_it_books_each_close_once(
 ) -> None:
     import ballast.live.treasury as treasury
 
-    path = treasury_file(tmp_path, "2021-01-01", "2021-04-15")
+    # routed by rebalancing: the flows' routing entries are booked (and fenced) with the cycle too
+    path = treasury_file(tmp_path, "2021-01-01", "2021-04-15", routing="rebalance")
     reference = replay(path, f"sqlite:///{tmp_path / 'ref.db'}")
     expect = {e["key"]: e["units"] for e in entries(reference, 100_000)}
     ref_held = reference.holdings()

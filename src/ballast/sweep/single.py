@@ -1,16 +1,17 @@
-"""Sweep configurations the pooled kernel does not carry, each run as its own backtest.
+"""Sweep configurations with a piece only the pure-Python engine runs, one backtest each.
 
-The pooled sweep kernel carries no yields or flows, and only compiled pieces. A chunk in which any
-configuration has yields or flows (an axis over ``yields``, ``spend`` or ``routing``), or a piece
-only the pure-Python engine runs (the `Freeze` and `Hold` depeg reactions, a user-defined trigger
-or planner), runs its configurations one by one: through `run_compiled` where they compile, else
-through the Python engine, as a backtest picks it. Slower, and every row still equals its single
+The pooled sweep kernel (and the compiled one-by-one path of sweep/treasury.py) needs compiled
+pieces. A chunk in which any configuration has a trigger or planner that does not compile — the
+`Freeze` and `Hold` depeg reactions (they read the holdings at each decision), a user-defined
+trigger or planner — runs its configurations one by one as `ballast.backtest` would: compiled
+where they compile, else through the Python engine. Slower, and every row still equals its single
 backtest bit for bit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +19,10 @@ from ballast.market import Market
 from ballast.strategy import Strategy
 
 
-def runs_alone(strategies: Sequence[Strategy], compiled: Sequence[bool]) -> bool:
-    """Whether a chunk runs configuration by configuration (``compiled``: each one's pieces
-    all compile)."""
-    return any(s.yields or s.flows for s in strategies) or not all(compiled)
+def needs_python(rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether a configuration's compiled parts (`Preparer.components`) lack a trigger program
+    or a plan (False: only the Python engine runs that piece)."""
+    return any(r[1] is False or r[2] is False for r in rows)
 
 
 def single_configs(

@@ -15,6 +15,7 @@ from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proport
 from ballast.errors import InputError
 from ballast.flows import Flow, Flows, Recurring, parse_spend
 from ballast.planning import BandEdge, CostAware, Full, Planner
+from ballast.positions.encode import Loans
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
@@ -42,6 +43,7 @@ class Strategy:
     yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
     pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
+    loans: Loans | None = None  # loans against the holdings (positions/, docs/loans.md)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -55,7 +57,7 @@ class Strategy:
 
     def buy_and_hold(self) -> "Strategy":
         """The same strategy that never rebalances after forming: the baseline."""
-        return replace(self, trigger=Never(), planner=Full(), name="buy & hold")
+        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", loans=None)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -69,6 +71,7 @@ class Strategy:
             **({"yields": self.yields.describe()} if self.yields else {}),
             **({"flows": self.flows.describe()} if self.flows else {}),
             **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
+            **({"loans": self.loans.describe()} if self.loans is not None else {}),
         }
 
 

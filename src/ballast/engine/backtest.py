@@ -29,6 +29,7 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
 
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     """The compiled walk and the metrics (``record``: also the weights and the logs)."""
+    from ballast.engine.loans import add_loan_costs, start_loans
     from ballast.engine.treasury import new_book
     from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.valuation import target_returns
@@ -50,12 +51,17 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
         record,
     )
     book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
-    if book is None:  # the plain walk: none of the treasury machinery is compiled
+    loans, lbook = start_loans(p, record)
+    treasury = (p.yields or no_yields(), p.flows or no_flows(), book) if book is not None else (None, None, None)
+    if book is None and loans is None:  # the plain walk: none of the treasury machinery is compiled
         walk = simulate(*args)
-    else:
-        walk = simulate(*args, p.yields or no_yields(), p.flows or no_flows(), book)
+    elif loans is None:
+        walk = simulate(*args, *treasury)
+    else:  # loans: their machinery only (a None treasury compiles to nothing)
+        walk = simulate(*args, *treasury, loans, lbook)
+    add_loan_costs(walk.acc, lbook)
     m = run_metrics(p, walk.equity, walk.acc, book)
-    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book)
+    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book, loans=lbook)
 
 
 def run_prepared(p: Prepared, engine: str = "auto") -> Result:

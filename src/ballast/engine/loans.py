@@ -24,15 +24,8 @@ from ballast.engine.valuation import held_assets
 from ballast.enums import (
     ACC_COSTS,
     BAND_REPAY_TO,
-    LT_BOOSTS,
-    LT_BORROW_PAID,
     LT_COSTS,
-    LT_EVENTS,
-    LT_LIQUIDATIONS,
     LT_MIN_HF,
-    LT_PENALTY,
-    LT_REPAYS,
-    LT_WRITTEN_OFF,
     N_EVENT_COLUMNS,
     N_LOAN_TOTALS,
 )

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ballast.engine.loan_view import LOAN_DOCS
 from ballast.engine.metrics import METRIC_DOCS, metrics_dict
 from ballast.engine.records import RebalanceLog, TradeLog
-from ballast.engine.loan_view import LOAN_DOCS
 from ballast.engine.treasury_docs import TREASURY_DOCS
 from ballast.enums import PLAN_SKIPPED
 from ballast.market import Market
@@ -24,8 +24,8 @@ from ballast.state import TriggerState
 from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
+    from ballast.engine.loan_view import LoanView
     from ballast.engine.loans import LoanBook
-    from ballast.engine.loan_view import LoanView  # noqa: F401
     from ballast.engine.treasury import TreasuryBook
     from ballast.engine.treasury_metrics import TreasuryView
     from ballast.strategy import Strategy
@@ -92,7 +92,7 @@ class Result:
         """Health factor per close and the events table (None without loans)."""
         if self.raw.loans is None:
             return None
-        from ballast.engine.loan_view import LoanView  # noqa: F401
+        from ballast.engine.loan_view import LoanView
 
         return LoanView.of(self.strategy, self.market, self.raw.loans)
 

@@ -147,7 +147,8 @@ class Loans:
         for k, p in enumerate(self.positions):
             if p.loan.debt in pledged:
                 raise InputError(
-                    f"loans: {p.loan.debt} is the debt of loan {k + 1} and collateral of loan {pledged[p.loan.debt] + 1}"
+                    f"loans: {p.loan.debt} is the debt of loan {k + 1} and "
+                    f"collateral of loan {pledged[p.loan.debt] + 1}"
                 )
         if not (math.isfinite(day_count) and day_count > 0):
             raise InputError(f"loans: day_count must be a positive number of days, got {day_count!r}")
@@ -185,7 +186,8 @@ class Loans:
             for role, a in [*(("collateral", a) for a in loan.collateral), ("debt", loan.debt)]:
                 if a not in market.assets:
                     raise InputError(
-                        f"loan {k + 1}: no price for the {role} asset {a!r} (the prices have {', '.join(market.assets)})"
+                        f"loan {k + 1}: no price for the {role} asset {a!r} "
+                        f"(the prices have {', '.join(market.assets)})"
                     )
             for j, a in enumerate(loan.collateral):
                 collateral[k, j] = market.asset_index(a)

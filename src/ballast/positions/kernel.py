@@ -46,7 +46,6 @@ from ballast.enums import (
     LT_WRITTEN_OFF,
     RULE_AAVE_V3,
     RULE_EULER_V2,
-    RULE_MAKER,
     RULE_MORPHO_BLUE,
 )
 

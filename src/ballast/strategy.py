@@ -172,6 +172,7 @@ def build_strategy(
     pegs: Mapping[str, Any] | None = None,
     depeg: Mapping[str, Any] | None = None,
     reserve: Mapping[str, Any] | None = None,
+    loans: Loans | None = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -183,7 +184,9 @@ def build_strategy(
     ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
     ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
     ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
-    per issuer (ballast/stable_reserve.py).
+    per issuer (ballast/stable_reserve.py). ``loans``: loans against the holdings (docs/loans.md); with
+    them ``rebalance`` defaults to ``"never"`` (the loans' band keeps the leverage; a calendar rebalance
+    to an unlevered target would unwind it).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -197,7 +200,9 @@ def build_strategy(
         parts: list[Trigger] = []
         vol = vol_change is not None or bool(vol_thresholds)
         if rebalance is None:
-            rebalance = "never" if (band is not None or vol or tracking_error is not None) else "monthly"
+            rebalance = (
+                "never" if (band is not None or vol or tracking_error is not None or loans is not None) else "monthly"
+            )
         if str(rebalance) != "never":
             parts.append(Calendar(rebalance))
         if band is not None:
@@ -249,6 +254,7 @@ def build_strategy(
         as_yields(yields),
         as_flows(flows, spend, routing),
         declared,
+        loans,
     )
 
 

@@ -91,7 +91,10 @@ def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] |
     if assets:
         return list(assets)
     named = strategy.target.assets()
-    return None if named is None else list(named)
+    if named is None:
+        return None
+    loans = strategy.loans.assets() if strategy.loans is not None else ()  # a loan's assets need prices too
+    return [*named, *(a for a in loans if a not in named and a != strategy.cash)]
 
 
 def to_market(

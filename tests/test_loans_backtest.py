@@ -37,7 +37,7 @@ def kernel_step(pos: LoanPosition, units: dict[str, float], owed: float, row: li
     arrays.owed[0] = owed
     u = np.array([units.get(a, 0.0) for a in ASSETS])
     u[ASSETS.index(pos.loan.debt)] -= owed  # the debt is a negative holding of the debt asset
-    book = new_loan_book(2, 1, True)
+    book = new_loan_book(2, 1, arrays.collateral.shape[1], True)
     n = len(ASSETS)
     loans_close(u, m.prices, t, np.full(n, fee), np.zeros(n), np.full(2, gas), np.zeros((2, n)), arrays, *book)
     after = dict(zip(ASSETS, u.tolist(), strict=True))
@@ -260,8 +260,11 @@ def test_bad_loan_input_is_a_clear_error(make, message: str) -> None:
 def test_a_debt_asset_without_a_price_is_a_clear_error(crypto: pd.DataFrame) -> None:
     loan = Loan(["ETH"], "DAI", ltv=0.8, liquidation_threshold=0.85)
     s = replace(build_strategy(target="ETH=1", cash="USDC"), loans=Loans(LoanPosition(loan)))
-    with pytest.raises(InputError, match="no price for the debt asset 'DAI'"):
+    with pytest.raises(InputError, match="unknown asset.*'DAI'"):  # the loan's assets are loaded with the target's
         backtest(crypto, s)
+    m = Market.from_frame(crypto)
+    with pytest.raises(InputError, match="loan 1: no price for the debt asset 'DAI'"):
+        Loans(LoanPosition(loan)).encode(m)
 
 
 def test_a_repay_target_the_fee_cannot_reach_is_refused(crypto: pd.DataFrame) -> None:

@@ -46,13 +46,19 @@ class LoanBook(NamedTuple):
     hf: np.ndarray  # float64[R, K]: health factor after each close's actions (R = T when recorded, else 1)
     events: np.ndarray  # float64[E, N_EVENT_COLUMNS]: liquidations, repays, boosts (ballast.enums EV_*)
     totals: np.ndarray  # float64[N_LOAN_TOTALS]: ballast.enums LT_*
+    scratch: np.ndarray  # float64[3, C]: the step's work space (no allocation per close)
 
 
-def new_loan_book(n_periods: int, n_loans: int, record: bool) -> LoanBook:
+def new_loan_book(n_periods: int, n_loans: int, n_collateral: int, record: bool) -> LoanBook:
     totals = np.zeros(N_LOAN_TOTALS)
     totals[LT_MIN_HF] = math.inf
     rows = n_periods * n_loans * EVENTS_PER_CLOSE if record else 0
-    return LoanBook(np.full((n_periods if record else 1, n_loans), np.nan), np.zeros((rows, N_EVENT_COLUMNS)), totals)
+    return LoanBook(
+        np.full((n_periods if record else 1, n_loans), np.nan),
+        np.zeros((rows, N_EVENT_COLUMNS)),
+        totals,
+        np.empty((3, n_collateral)),
+    )
 
 
 def start_loans(p: "Prepared", record: bool) -> tuple[LoanArrays | None, LoanBook | None]:
@@ -61,7 +67,8 @@ def start_loans(p: "Prepared", record: bool) -> tuple[LoanArrays | None, LoanBoo
     if p.loans is None:
         return None, None
     loans = p.loans._replace(owed=np.zeros(p.loans.debt.shape[0]))
-    return loans, new_loan_book(p.market.n_periods, loans.debt.shape[0], record)
+    K, C = loans.collateral.shape
+    return loans, new_loan_book(p.market.n_periods, K, C, record)
 
 
 def add_loan_costs(acc: np.ndarray, book: LoanBook | None) -> None:
@@ -98,6 +105,7 @@ def _loan_close(units, prices, t, costs, loans, lbook, held, n_held):
         lbook.hf,
         lbook.events,
         lbook.totals,
+        lbook.scratch,
     )
     return held_assets(units, held) if changed else n_held
 
@@ -134,5 +142,5 @@ def _loan_close_typed(units, prices, t, costs, loans, lbook, held, n_held):
     if _off_type(loans):
         return lambda units, prices, t, costs, loans, lbook, held, n_held: n_held
     return lambda units, prices, t, costs, loans, lbook, held, n_held: _loan_close(
-        units, prices, t, costs, borrow_fields(loans), lbook, held, n_held
+        units, prices, t, costs, borrow_fields(loans), borrow_fields(lbook), held, n_held
     )

@@ -52,7 +52,7 @@ from ballast.enums import (
 MAX_LIQUIDATIONS = 64  # calls of the rule in one close while HF stays below 1 (two or three in practice)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def n_collateral(coll):
     """How many collateral assets a loan's −1-padded row names."""
     c = 0
@@ -61,7 +61,7 @@ def n_collateral(coll):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def collateral_values(units, p, coll, c, values):
     """Value held of each collateral asset (units below 0, a short, count as none)."""
     for j in range(c):
@@ -69,11 +69,22 @@ def collateral_values(units, p, coll, c, values):
         values[j] = max(units[i], 0.0) * p[i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def health_factor(values, lt, c, debt_value):
     """Σ cᵢ·pᵢ·LTᵢ / debt value; infinite without debt (LoanState.health_factor)."""
     weighted = 0.0
     for j in range(c):
+        weighted += values[j] * lt[j]
+    return math.inf if debt_value == 0.0 else weighted / debt_value
+
+
+@njit(cache=True, inline="always")
+def _health_at(units, prices, t, coll, lt, c, debt_value, values):
+    """HF at row ``t`` of ``prices`` (by index: no row view at every close)."""
+    weighted = 0.0
+    for j in range(c):
+        i = coll[j]
+        values[j] = max(units[i], 0.0) * prices[t, i]
         weighted += values[j] * lt[j]
     return math.inf if debt_value == 0.0 else weighted / debt_value
 
@@ -195,7 +206,7 @@ def _event(events, totals, t, k, kind, asset, coll_units, debt_units, value, pen
 
 
 @njit(cache=True)
-def _band_move(units, p, t, k, coll, lt, c, d, owed, band, fee_of, gas_of, values, events, totals):
+def _band_move(units, p, t, k, coll, lt, c, d, owed, band, prop, pool_fee, fixed, fixed_asset, values, events, totals):
     """The band's repay or boost (or the opening boost at close 1) at the close; returns owed after."""
     collateral_values(units, p, coll, c, values)
     pd = p[d]
@@ -208,7 +219,7 @@ def _band_move(units, p, t, k, coll, lt, c, d, owed, band, fee_of, gas_of, value
     if opening or (hf > band[BAND_BOOST_ABOVE] and not math.isnan(band[BAND_BOOST_TO])):
         target = band[BAND_OPEN] if opening else band[BAND_BOOST_TO]
         i = coll[0]
-        fee, gas = fee_of[i], gas_of[i]
+        fee, gas = prop[i] + pool_fee[i], fixed[t] + fixed_asset[t, i]
         borrow, received = boost_amounts(L, D, lt[0], p[i], target, fee, gas)
         if borrow == 0.0 or (not opening and abs(borrow / pd) * pd < band[BAND_MIN_CHANGE]):
             return owed
@@ -239,7 +250,7 @@ def _band_move(units, p, t, k, coll, lt, c, d, owed, band, fee_of, gas_of, value
         return owed
     j = _largest(values, c)
     i = coll[j]
-    fee, gas = fee_of[i], gas_of[i]
+    fee, gas = prop[i] + pool_fee[i], fixed[t] + fixed_asset[t, i]
     sold, proceeds = repay_amounts(L, D, lt[j], p[i], max(units[i], 0.0), band[BAND_REPAY_TO], fee, gas)
     if sold == 0.0:
         return owed
@@ -273,10 +284,55 @@ def _band_move(units, p, t, k, coll, lt, c, d, owed, band, fee_of, gas_of, value
 
 
 @njit(cache=True)
-def loans_close(units, prices, t, prop, pool_fee, fixed, fixed_asset, loans, hf_rows, events, totals):
+def _liquidate(units, p, pd, t, k, kind, params, coll, lt, bonus, c, d, owed, hf, scratch, events, totals):
+    """The rule, called while HF < 1 (at most MAX_LIQUIDATIONS times); returns what is owed after.
+    Out of line: it runs at few closes."""
+    values = scratch[0]
+    seized = scratch[1]
+    seized_units = scratch[2]
+    rounds = 0
+    while hf < 1.0 and owed > 0.0 and rounds < MAX_LIQUIDATIONS:
+        rounds += 1
+        after, repaid, penalty, off = liquidate_once(
+            kind, params, units, p, pd, coll, lt, bonus, c, owed, values, seized, seized_units
+        )
+        if after == owed:  # nothing left to seize (the debt stays owed, as under Aave)
+            break
+        units[d] += owed - after
+        owed = after
+        j = _largest(seized, c)
+        collateral_values(units, p, coll, c, values)
+        hf_after = health_factor(values, lt, c, after * pd)
+        totals[LT_LIQUIDATIONS] += 1.0
+        totals[LT_PENALTY] += penalty
+        totals[LT_WRITTEN_OFF] += off * pd
+        value = penalty + repaid * pd  # all collateral seized, at the prices used
+        _event(
+            events,
+            totals,
+            t,
+            k,
+            EVENT_LIQUIDATION,
+            coll[j],
+            -seized_units[j],
+            -repaid,
+            value,
+            penalty,
+            0.0,
+            off,
+            hf,
+            hf_after,
+        )
+        hf = hf_after
+    return owed
+
+
+@njit(cache=True, inline="always")  # runs at every close: a call passing ~20 arrays cost more than the step
+def loans_close(units, prices, t, prop, pool_fee, fixed, fixed_asset, loans, hf_rows, events, totals, scratch):
     """Every loan at close ``t``: accrue the debt, liquidate while HF < 1 (at the period's low when lows
     are given), then the band at the close. Mutates ``units`` and ``loans.owed``; records into the
-    loan book's arrays. Returns whether any holding changed."""
+    loan book's arrays; ``scratch`` is float64[3, C]. Returns whether any holding changed. The rare
+    parts (liquidations, band moves) are calls out of line."""
     collateral = loans.collateral
     lts = loans.lt
     bonuses = loans.bonus
@@ -287,78 +343,77 @@ def loans_close(units, prices, t, prop, pool_fee, fixed, fixed_asset, loans, hf_
     bands = loans.band
     low = loans.low
     owed = loans.owed
-    K, C = collateral.shape
-    n = units.shape[0]
-    values = np.empty(C)
-    seized = np.empty(C)
-    seized_units = np.empty(C)
-    fee_of = np.empty(n)
-    gas_of = np.empty(n)
-    for i in range(n):
-        fee_of[i] = prop[i] + pool_fee[i]
-        gas_of[i] = fixed[t] + fixed_asset[t, i]
-    at = low if low.shape[0] > 0 else prices
+    K = collateral.shape[0]
+    values = scratch[0]
+    lows = low.shape[0] > 0
     row = t if hf_rows.shape[0] > 1 else 0
     changed = False
     for k in range(K):
-        coll = collateral[k]
-        lt = lts[k]
-        c = n_collateral(coll)
+        c = n_collateral(collateral[k])
         d = debts[k]
-        pd_close = prices[t, d]
-        if t > 0 and owed[k] > 0.0:
-            grown = owed[k] * growth[t, k]  # LoanState.accrue
-            accrued = grown - owed[k]
-            owed[k] = grown
-            units[d] -= accrued
-            totals[LT_BORROW_PAID] += accrued * pd_close
+        pd = prices[t, d]  # a low for the debt asset would raise HF: the debt is valued at the close
+        debt = owed[k]
+        if t > 0 and debt > 0.0:
+            grown = debt * growth[t, k]  # LoanState.accrue
+            units[d] -= grown - debt
+            totals[LT_BORROW_PAID] += (grown - debt) * pd
+            debt = grown
             changed = True
-        p = at[t]
-        pd = pd_close  # a low for the debt asset would raise HF: the debt is valued at the close
-        collateral_values(units, p, coll, c, values)
-        hf = health_factor(values, lt, c, owed[k] * pd)
+        checked = low if lows else prices
+        hf = _health_at(units, checked, t, collateral[k], lts[k], c, debt * pd, values)
         totals[LT_MIN_HF] = min(totals[LT_MIN_HF], hf)
-        rounds = 0
-        while hf < 1.0 and owed[k] > 0.0 and rounds < MAX_LIQUIDATIONS:
-            rounds += 1
-            before = owed[k]
-            after, repaid, penalty, off = liquidate_once(
-                rules[k], params[k], units, p, pd, coll, lt, bonuses[k], c, before, values, seized, seized_units
-            )
-            if after == before:  # nothing left to seize (the debt stays owed, as under Aave)
-                break
-            owed[k] = after
-            units[d] += before - after
-            changed = True
-            j = _largest(seized, c)
-            collateral_values(units, p, coll, c, values)
-            hf_after = health_factor(values, lt, c, after * pd)
-            totals[LT_LIQUIDATIONS] += 1.0
-            totals[LT_PENALTY] += penalty
-            totals[LT_WRITTEN_OFF] += off * pd
-            value = penalty + repaid * pd  # all collateral seized, at the prices used
-            _event(
-                events,
-                totals,
+        moved = False
+        if hf < 1.0 and debt > 0.0:
+            before = debt
+            debt = _liquidate(
+                units,
+                checked[t],
+                pd,
                 t,
                 k,
-                EVENT_LIQUIDATION,
-                coll[j],
-                -seized_units[j],
-                -repaid,
-                value,
-                penalty,
-                0.0,
-                off,
+                rules[k],
+                params[k],
+                collateral[k],
+                lts[k],
+                bonuses[k],
+                c,
+                d,
+                debt,
                 hf,
-                hf_after,
+                scratch,
+                events,
+                totals,
             )
-            hf = hf_after
-        before = owed[k]
-        owed[k] = _band_move(
-            units, prices[t], t, k, coll, lt, c, d, before, bands[k], fee_of, gas_of, values, events, totals
-        )
-        changed = changed or owed[k] != before
-        collateral_values(units, prices[t], coll, c, values)
-        hf_rows[row, k] = health_factor(values, lt, c, owed[k] * pd_close)
+            moved = debt != before
+        if lows or moved:
+            hf = _health_at(units, prices, t, collateral[k], lts[k], c, debt * pd, values)
+        below, above, boost_to = bands[k, BAND_REPAY_BELOW], bands[k, BAND_BOOST_ABOVE], bands[k, BAND_BOOST_TO]
+        opening = t == 1 and debt == 0.0 and not math.isnan(bands[k, BAND_OPEN])
+        if opening or hf < below or (hf > above and not math.isnan(boost_to)):
+            before = debt
+            debt = _band_move(
+                units,
+                prices[t],
+                t,
+                k,
+                collateral[k],
+                lts[k],
+                c,
+                d,
+                debt,
+                bands[k],
+                prop,
+                pool_fee,
+                fixed,
+                fixed_asset,
+                values,
+                events,
+                totals,
+            )
+            if debt != before:
+                moved = True
+                hf = _health_at(units, prices, t, collateral[k], lts[k], c, debt * pd, values)
+        owed[k] = debt
+        changed = changed or moved
+        hf_rows[row, k] = hf
     return changed

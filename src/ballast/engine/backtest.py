@@ -146,7 +146,22 @@ def backtest(
         strategy = build_strategy(**keywords)
     elif keywords:
         raise TypeError(f"give either a Strategy or keywords, not both (got {', '.join(keywords)})")
-    market = to_market(
+    market = strategy_market(prices, strategy, relatives, fill, periods_per_year, start, end, assets)
+    return run_prepared(prepare(strategy, market), engine)
+
+
+def strategy_market(
+    prices: pd.DataFrame | str | Path,
+    strategy: Strategy,
+    relatives: bool = False,
+    fill: str | None = None,
+    periods_per_year: float | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    assets: list[str] | None = None,
+) -> Market:
+    """The market ``strategy`` runs on: its assets (the loans' included), its cash and pegged stables."""
+    return to_market(
         prices,
         strategy.cash,
         relatives,
@@ -157,8 +172,16 @@ def backtest(
         universe(strategy, assets),
         strategy.pegs.ideal_columns() if strategy.pegs else None,
     )
-    return run_prepared(prepare(strategy, market), engine)
 
 
 Runner = Callable[[Prepared], RawRun]
-__all__ = ["InputError", "Prepared", "backtest", "prepare", "run_compiled", "run_prepared", "to_market"]
+__all__ = [
+    "InputError",
+    "Prepared",
+    "backtest",
+    "prepare",
+    "run_compiled",
+    "run_prepared",
+    "strategy_market",
+    "to_market",
+]

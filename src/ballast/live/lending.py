@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ballast.errors import InputError
 from ballast.live.models import (
     Alert,
+    Cycle,
     HoldingSnapshot,
     LedgerEntry,
     LoanEvent,
@@ -164,7 +165,7 @@ def book(
             asset=asset,
             collateral_units=float(collateral),
             debt_units=float(debt),
-            scaled_debt=float(debt) / idx,
+            scaled_debt=0.0 if kind == "accrue" else float(debt) / idx,  # an accrual grows the index only
             accrual_index=idx,
             detail=detail,
             recorded_at=utcnow(),
@@ -425,6 +426,108 @@ def last_prices(s: Session) -> dict[str, float | None]:
     """The prices of the newest holding snapshot (the last accepted close)."""
     snap = s.scalars(select(HoldingSnapshot).order_by(HoldingSnapshot.id.desc()).limit(1)).first()
     return {ln["asset"]: ln.get("price") for ln in (snap.lines if snap else [])}
+
+
+def loan_status(s: Session, prices: Mapping[str, float | None]) -> list[dict[str, Any]]:
+    """Every loan now: collateral and debt (derived), valued at ``prices`` (the last close's),
+    its health factor, net value, band, the liquidation price of a single collateral asset, and
+    how many repays, boosts and liquidations it had."""
+    counts: dict[tuple[int, str], int] = {}
+    for lid, kind, n in s.execute(
+        select(LoanEvent.loan_id, LoanEvent.kind, func.count(func.distinct(LoanEvent.order_id)))
+        .where(LoanEvent.kind.in_(("repay", "borrow")), LoanEvent.order_id.is_not(None))
+        .group_by(LoanEvent.loan_id, LoanEvent.kind)
+    ):
+        counts[(lid, "repays" if kind == "repay" else "boosts")] = int(n)
+    for lid, n in s.execute(
+        select(LoanEvent.loan_id, func.count())
+        .where(LoanEvent.kind == "liquidation", LoanEvent.detail.is_not(None))
+        .group_by(LoanEvent.loan_id)
+    ):
+        counts[(lid, "liquidations")] = int(n)
+    out = []
+    for pos in positions(s).values():
+        hf, cv, dv = health_factor(pos, prices)
+        lt = pos.terms["liquidation_threshold"]
+        (single,) = pos.collateral if len(pos.collateral) == 1 else (None,)
+        dp = prices.get(pos.debt_asset)
+        liq_price = (
+            pos.debt * dp / (pos.collateral[single] * lt[single])
+            if single is not None and dp is not None and pos.collateral[single] > 0 and pos.debt > 0
+            else None
+        )
+        out.append(
+            {
+                "name": pos.name,
+                "collateral": {
+                    a: {"units": u, "price": prices.get(a), "value": None if prices.get(a) is None else u * prices[a]}  # type: ignore[operator]
+                    for a, u in pos.collateral.items()
+                },
+                "collateral_value": _finite(cv),
+                "debt_asset": pos.debt_asset,
+                "debt": pos.debt,
+                "debt_value": _finite(dv),
+                "accrual_index": pos.index,
+                "health_factor": None if hf is None else _finite(hf),
+                "net_value": _finite(cv - dv),
+                "liquidation_price": liq_price,
+                "rule": pos.terms.get("rule"),
+                "band": pos.terms.get("band"),
+                "warn_at": pos.terms.get("warn_at"),
+                "repays": counts.get((pos.loan_id, "repays"), 0),
+                "boosts": counts.get((pos.loan_id, "boosts"), 0),
+                "liquidations": counts.get((pos.loan_id, "liquidations"), 0),
+            }
+        )
+    return out
+
+
+def health_history(s: Session, limit: int) -> list[dict[str, Any]]:
+    """Each cycle's mark of each loan (HF, collateral and debt value), oldest first."""
+    rows = s.execute(
+        select(Cycle.observed_at, LoanPosition.name, LoanMark)
+        .join(Cycle, Cycle.id == LoanMark.cycle_id)
+        .join(LoanPosition, LoanPosition.id == LoanMark.loan_id)
+        .order_by(LoanMark.cycle_id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "observed_at": at.isoformat() + "Z",
+            "loan": name,
+            "health_factor": m.health_factor,
+            "collateral_value": m.collateral_value,
+            "debt_value": m.debt_value,
+        }
+        for at, name, m in reversed(rows)
+    ]
+
+
+def loan_events(s: Session, limit: int) -> list[dict[str, Any]]:
+    """The newest loan events (liquidations with their amounts), newest first."""
+    rows = s.execute(
+        select(LoanEvent, LoanPosition.name)
+        .join(LoanPosition, LoanPosition.id == LoanEvent.loan_id)
+        .order_by(LoanEvent.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": e.id,
+            "loan": name,
+            "key": e.key,
+            "kind": e.kind,
+            "period": e.period,
+            "event_at": e.event_at.isoformat() + "Z",
+            "asset": e.asset,
+            "collateral_units": e.collateral_units,
+            "debt_units": e.debt_units,
+            "accrual_index": e.accrual_index,
+            "order_id": e.order_id,
+            "detail": e.detail,
+        }
+        for e, name in rows
+    ]
 
 
 def _finite(x: float) -> float | None:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from ballast.errors import InputError
+from ballast.live import lending
 from ballast.live.connection import LedgerConnection
 from ballast.live.models import (
     Alert,
@@ -343,6 +344,16 @@ class LedgerQueries(LedgerConnection):
         with self.session() as s:
             return runway_status(s, rows if rows is not None else self.holdings_vs_target())
 
+    def loan_health(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Each loan's mark per observed cycle, oldest first (see `lending.health_history`)."""
+        with self.session() as s:
+            return lending.health_history(s, limit)
+
+    def loan_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Loan events, newest first (see `lending.loan_events`)."""
+        with self.session() as s:
+            return lending.loan_events(s, limit)
+
     def status(self) -> dict[str, Any]:
         """Everything ``ballast status --json`` and the API's status page show."""
         rows = self.holdings_vs_target()
@@ -360,6 +371,7 @@ class LedgerQueries(LedgerConnection):
                     "note": last.note,
                 }
             )
+            loans = lending.loan_status(s, {r["asset"]: r["price"] for r in rows})
         total = float(sum(r["value"] for r in rows if r["value"] is not None))
         drifts = [abs(r["drift"]) for r in rows if r["drift"] is not None]
         return {
@@ -373,6 +385,8 @@ class LedgerQueries(LedgerConnection):
             "lines": rows,
             "counts": self.counts(),
             "runway": self.runway(rows),
+            "loans": loans,
+            "net_value": total + sum(ln["net_value"] or 0.0 for ln in loans),  # holdings + the loans' net
         }
 
 

@@ -85,7 +85,8 @@ def create_app(
     @app.get("/loans", response_model=list[models.LoanOut], tags=["read"])
     def loans() -> list[dict[str, Any]]:
         """Each loan: health factor, collateral, debt, net value, liquidation price and band."""
-        return ledger.status()["loans"]
+        loans: list[dict[str, Any]] = ledger.status()["loans"]
+        return loans
 
     @app.get("/loans/health", response_model=list[models.LoanHealthPoint], tags=["read"])
     def loan_health(limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -109,7 +109,7 @@ def positions(s: Session) -> dict[str, Position]:
         .where(LoanEvent.asset.is_not(None))
         .group_by(LoanEvent.loan_id, LoanEvent.asset)
     ):
-        coll.setdefault(lid, {})[asset] = float(units or 0.0)
+        coll.setdefault(lid, {})[str(asset)] = float(units or 0.0)
     scaled = {
         lid: v
         for lid, v in s.execute(select(LoanEvent.loan_id, func.sum(LoanEvent.scaled_debt)).group_by(LoanEvent.loan_id))
@@ -565,41 +565,28 @@ class PaperLendingMarket:
             pos = held[name]
             if asset is not None and asset not in pos.collateral:
                 raise InputError(f"loan {name}: {asset!r} is not collateral ({', '.join(pos.collateral)})")
+            leg = pos.debt_asset if asset is None else asset
+            supplied = pos.collateral.get(leg, 0.0)
+            if kind == "withdraw" and units > supplied * (1 + 1e-12):
+                raise InputError(f"loan {name}: cannot withdraw {units:g} {leg}: {supplied:g} is supplied")
+            if kind == "repay" and units > pos.debt * (1 + 1e-12):
+                raise InputError(f"loan {name}: cannot repay {units:g} {leg}: {pos.debt:g} is owed")
+            units = min(units, supplied) if kind == "withdraw" else min(units, pos.debt) if kind == "repay" else units
+            coll = {"supply": units, "withdraw": -units}.get(kind, 0.0)
+            debt = {"borrow": units, "repay": -units}.get(kind, 0.0)
+            out = units if kind in ("withdraw", "borrow") else -units  # into (+) or out of (−) the wallet
+            have = self.ledger.holdings(s).get(leg, 0.0)
+            if out < 0 and -out > have * (1 + 1e-12):
+                raise InputError(f"loan {name}: cannot {kind} {units:g} {leg}: the wallet holds {have:g}")
+            after_coll = {a: u + (coll if a == leg else 0.0) for a, u in pos.collateral.items()}
+            after = replace(pos, collateral=after_coll, scaled_debt=pos.scaled_debt + debt / pos.index)
             prices = last_prices(s)
-            wallet = self.ledger.holdings(s)
-            coll, debt, leg = 0.0, 0.0, pos.debt_asset if asset is None else asset
-            if kind == "supply":
-                coll, out = units, -units
-            elif kind == "withdraw":
-                if units > pos.collateral[asset] * (1 + 1e-12):  # type: ignore[index]
-                    raise InputError(
-                        f"loan {name}: cannot withdraw {units:g} {asset}: {pos.collateral[asset]:g} is supplied"
-                    )  # type: ignore[index]
-                coll, out = -units, units
-            elif kind == "borrow":
-                debt, out = units, units
-            else:
-                if units > pos.debt * (1 + 1e-12):
-                    raise InputError(f"loan {name}: cannot repay {units:g} {pos.debt_asset}: {pos.debt:g} is owed")
-                debt, out = -min(units, pos.debt), -min(units, pos.debt)
-            if out < 0 and -out > wallet.get(leg, 0.0) * (1 + 1e-12):
-                raise InputError(f"loan {kind}: the wallet holds {wallet.get(leg, 0.0):g} {leg}, not {-out:g}")
-            after = Position(
-                pos.loan_id,
-                name,
-                {**pos.collateral, **({asset: pos.collateral[asset] + coll} if asset else {})},
-                pos.debt_asset,
-                pos.scaled_debt + debt / pos.index,
-                pos.index,
-                pos.terms,
-            )
-            if kind in ("withdraw", "borrow"):
-                hf, _, _ = health_factor(after, prices)
-                if hf is not None and not hf >= 1.0:
-                    raise InputError(
-                        f"loan {name}: this {kind} would leave a health factor of {hf:.4f} "
-                        "(below 1) at the last observed prices. Nothing was written."
-                    )
+            hf, cv, dv = health_factor(after, prices)
+            if kind in ("withdraw", "borrow") and hf is not None and not hf >= 1.0:
+                raise InputError(
+                    f"loan {name}: this {kind} would leave a health factor of {hf:.4f} (below 1) at the "
+                    "last observed prices. Nothing was written."
+                )
             book(
                 s,
                 pos,
@@ -611,7 +598,6 @@ class PaperLendingMarket:
                 debt=debt,
                 wallet=[Wallet(leg, out, prices.get(leg))],
             )
-            hf, cv, dv = health_factor(after, prices)
             return {
                 "loan": name,
                 "kind": kind,

@@ -31,7 +31,7 @@ from ballast.live import lending
 from ballast.live.lending import LoanClose, Position
 from ballast.live.records import PlannedDecision, PlannedOrder
 from ballast.market import Market
-from ballast.positions import AaveV3, HealthBand, LiquidationRule, Loan, LoanState, Move
+from ballast.positions import AaveV3, HealthBand, Liquidation, LiquidationRule, Loan, LoanState, Move
 from ballast.yields import period_years
 
 MAX_LIQUIDATIONS = 20  # calls of the rule per close (Aave/Euler seize one asset per call)
@@ -182,14 +182,14 @@ class LoanDesk:
         state = pos.state(loan.collateral)
         debt_before = state.debt
         state = state.accrue(growth)
-        events = []
+        events: list[tuple[Liquidation, tuple[str, ...]]] = []
         alerts: list[lending.AlertRow] = []
         while len(events) < MAX_LIQUIDATIONS:
             out = ln.rule.liquidate(loan, state, prices)
             if out is None:
                 break
             state, ev = out
-            events.append((ev, loan.collateral))
+            events.append((ev, tuple(loan.collateral)))
             seized = ", ".join(f"{u:.6g} {a}" for a, u in zip(loan.collateral, ev.seized, strict=True) if u > 0)
             alerts.append(
                 (

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from ballast.errors import InputError
 from ballast.live import lending
-from ballast.live.lending import PaperLendingMarket
 from ballast.live.ledger import Ledger
+from ballast.live.lending import PaperLendingMarket
 from ballast.live.loans import LiveLoan
 from ballast.live.service import RunSettings, open_service
 from ballast.live.treasury import add_flow, entries
@@ -50,7 +50,7 @@ def test_replay_boosts_repays_and_is_liquidated_as_the_domain_says(db_url: str, 
     # the band's moves: one decision each, one order of the collateral against the debt asset
     decisions = sorted(led.recent_decisions(100), key=lambda d: d["id"])[1:]  # [0]: the formation
     assert [d["period"] for d in decisions] == [t for t, _ in ref.moves] == [3, 7, 10]
-    for d, (t, move) in zip(decisions, ref.moves, strict=True):
+    for d, (_, move) in zip(decisions, ref.moves, strict=True):
         assert d["state"] == "filled" and move.kind in d["reason"]
         (order,) = led.decision(d["id"])["orders"]
         assert (order["asset"], order["quote_asset"]) == ("ETH", "USDT")

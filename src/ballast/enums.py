@@ -120,3 +120,49 @@ FLOW_PAID = 0  # value paid in (+) or out (−), as far as it could be paid
 FLOW_SHORTFALL = 1  # value of scheduled withdrawals that could not be paid
 FLOW_COST = 2  # trading costs of routing the flows
 N_FLOW_COLUMNS = 3
+
+# Liquidation rules of a loan (LoanArrays.rule; positions/kernel.py), and their parameters' columns.
+RULE_AAVE_V3 = 0  # params: close factor, HF at or below which all debt may go, small-position threshold
+RULE_EULER_V2 = 1  # params: max discount
+RULE_MORPHO_BLUE = 2  # params: incentive factor
+RULE_MAKER = 3  # params: penalty
+N_RULE_PARAMS = 3
+
+# Columns of a loan's band (LoanArrays.band; NaN boost fields: no boost).
+BAND_REPAY_BELOW = 0
+BAND_REPAY_TO = 1
+BAND_BOOST_ABOVE = 2
+BAND_BOOST_TO = 3
+BAND_MIN_CHANGE = 4  # the smallest debt change worth making, in currency
+BAND_OPEN = 5  # HF the loan is opened at (borrow and buy collateral) at close 1; NaN: not opened
+N_BAND_COLUMNS = 6
+
+# Loan events (LoanBook.events rows; engine/loans.py) and their columns.
+EVENT_LIQUIDATION = 0
+EVENT_REPAY = 1
+EVENT_BOOST = 2
+EV_T = 0
+EV_LOAN = 1
+EV_KIND = 2
+EV_ASSET = 3  # the collateral asset traded or seized (market index)
+EV_COLLATERAL = 4  # collateral units: − sold or seized, + bought
+EV_DEBT = 5  # debt units: − repaid, + borrowed
+EV_VALUE = 6  # value of the collateral moved, at the prices used
+EV_PENALTY = 7  # liquidation penalty, or the swap fee of a repay/boost (currency)
+EV_GAS = 8
+EV_WRITTEN_OFF = 9  # debt units written off as bad debt
+EV_HF_BEFORE = 10
+EV_HF_AFTER = 11
+N_EVENT_COLUMNS = 12
+
+# Loan totals (LoanBook.totals): the loan metrics read them.
+LT_LIQUIDATIONS = 0
+LT_PENALTY = 1
+LT_REPAYS = 2
+LT_BOOSTS = 3
+LT_MIN_HF = 4
+LT_BORROW_PAID = 5  # value of interest accrued on the debt
+LT_COSTS = 6  # swap fees and gas of repays and boosts
+LT_WRITTEN_OFF = 7  # value of debt written off
+LT_EVENTS = 8  # events that happened (the table keeps the first rows that fit)
+N_LOAN_TOTALS = 9

@@ -15,6 +15,7 @@ from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proport
 from ballast.errors import InputError
 from ballast.flows import Flow, Flows, Recurring, parse_spend
 from ballast.planning import BandEdge, CostAware, Full, Planner
+from ballast.positions.encode import Loans
 from ballast.targets import Fixed, Target
 from ballast.triggers import Band, Calendar, Never, TrackingError, Trigger, VolatilityRegime, any_of
 from ballast.triggers.base import Cooldown
@@ -42,6 +43,7 @@ class Strategy:
     yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
     pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
+    loans: Loans | None = None  # loans against the holdings (positions/, docs/loans.md)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -55,7 +57,7 @@ class Strategy:
 
     def buy_and_hold(self) -> "Strategy":
         """The same strategy that never rebalances after forming: the baseline."""
-        return replace(self, trigger=Never(), planner=Full(), name="buy & hold")
+        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", loans=None)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -69,6 +71,7 @@ class Strategy:
             **({"yields": self.yields.describe()} if self.yields else {}),
             **({"flows": self.flows.describe()} if self.flows else {}),
             **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
+            **({"loans": self.loans.describe()} if self.loans is not None else {}),
         }
 
 
@@ -169,6 +172,7 @@ def build_strategy(
     pegs: Mapping[str, Any] | None = None,
     depeg: Mapping[str, Any] | None = None,
     reserve: Mapping[str, Any] | None = None,
+    loans: Loans | None = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -180,7 +184,9 @@ def build_strategy(
     ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
     ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
     ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
-    per issuer (ballast/stable_reserve.py).
+    per issuer (ballast/stable_reserve.py). ``loans``: loans against the holdings (docs/loans.md); with
+    them ``rebalance`` defaults to ``"never"`` (the loans' band keeps the leverage; a calendar rebalance
+    to an unlevered target would unwind it).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -194,7 +200,9 @@ def build_strategy(
         parts: list[Trigger] = []
         vol = vol_change is not None or bool(vol_thresholds)
         if rebalance is None:
-            rebalance = "never" if (band is not None or vol or tracking_error is not None) else "monthly"
+            rebalance = (
+                "never" if (band is not None or vol or tracking_error is not None or loans is not None) else "monthly"
+            )
         if str(rebalance) != "never":
             parts.append(Calendar(rebalance))
         if band is not None:
@@ -246,6 +254,7 @@ def build_strategy(
         as_yields(yields),
         as_flows(flows, spend, routing),
         declared,
+        loans,
     )
 
 

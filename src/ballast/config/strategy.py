@@ -17,6 +17,8 @@
     [pegs]      USDT = 1.0, USDC = 1.0, ideal = ["USDC"]; [trigger] depeg = { act, warn, two_sided,
                 confirm, recover, react, into, loss_budget, floor }; [reserve] max_weight, min_issuers
                 (ballast/stable_reserve.py); [[scenarios]] user stress scenarios (ballast/scenarios/)
+    [[loans]]   collateral, debt, ltv, liquidation_threshold, rule, open_health, ...; [trigger] health =
+                { repay_below, repay_to, boost_above, boost_to, min_debt_change } (ballast/config/loans.py)
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
 """
@@ -77,6 +79,7 @@ class TriggerSection(Section):
     tracking_error: float | None = Field(default=None, gt=0)
     te_lookback: int = Field(default=60, ge=2)
     depeg: dict[str, Any] | None = None  # checked by ballast/stable_reserve.py
+    health: dict[str, Any] | None = None  # the loans' repay/boost band, checked by config/loans.py
 
 
 class PlanSection(Section):
@@ -187,6 +190,7 @@ class StrategyFile(Section):
     pegs: dict[str, Any] | None = None
     reserve: dict[str, Any] | None = None
     onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
+    loans: list[Any] | None = None  # validated by config/loans.py
 
     @field_validator("name")
     @classmethod
@@ -213,6 +217,7 @@ class StrategyFile(Section):
         models.extend(pool.model() for pool in self.costs.pools)
         if self.costs.gas is not None:
             models.append(Gas(**self.costs.gas.model_dump()))
+        from ballast.config.loans import build_loans
         from ballast.config.treasury import build_flows, build_yields
 
         base = self.source.parent if self.source is not None else Path(".")
@@ -239,6 +244,7 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
+            "loans": build_loans(self.loans, self.trigger.health, base),
             **(
                 {"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
                 if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None

@@ -29,6 +29,7 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
 
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     """The compiled walk and the metrics (``record``: also the weights and the logs)."""
+    from ballast.engine.loans import add_loan_costs, start_loans
     from ballast.engine.treasury import new_book
     from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.valuation import target_returns
@@ -50,12 +51,17 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
         record,
     )
     book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
-    if book is None:  # the plain walk: none of the treasury machinery is compiled
+    loans, lbook = start_loans(p, record)
+    treasury = (p.yields or no_yields(), p.flows or no_flows(), book) if book is not None else (None, None, None)
+    if book is None and loans is None:  # the plain walk: none of the treasury machinery is compiled
         walk = simulate(*args)
-    else:
-        walk = simulate(*args, p.yields or no_yields(), p.flows or no_flows(), book)
+    elif loans is None:
+        walk = simulate(*args, *treasury)
+    else:  # loans: their machinery only (a None treasury compiles to nothing)
+        walk = simulate(*args, *treasury, loans, lbook)
+    add_loan_costs(walk.acc, lbook)
     m = run_metrics(p, walk.equity, walk.acc, book)
-    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book)
+    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book, loans=lbook)
 
 
 def run_prepared(p: Prepared, engine: str = "auto") -> Result:
@@ -85,7 +91,10 @@ def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] |
     if assets:
         return list(assets)
     named = strategy.target.assets()
-    return None if named is None else list(named)
+    if named is None:
+        return None
+    loans = strategy.loans.assets() if strategy.loans is not None else ()  # a loan's assets need prices too
+    return [*named, *(a for a in loans if a not in named and a != strategy.cash)]
 
 
 def to_market(
@@ -137,7 +146,22 @@ def backtest(
         strategy = build_strategy(**keywords)
     elif keywords:
         raise TypeError(f"give either a Strategy or keywords, not both (got {', '.join(keywords)})")
-    market = to_market(
+    market = strategy_market(prices, strategy, relatives, fill, periods_per_year, start, end, assets)
+    return run_prepared(prepare(strategy, market), engine)
+
+
+def strategy_market(
+    prices: pd.DataFrame | str | Path,
+    strategy: Strategy,
+    relatives: bool = False,
+    fill: str | None = None,
+    periods_per_year: float | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    assets: list[str] | None = None,
+) -> Market:
+    """The market ``strategy`` runs on: its assets (the loans' included), its cash and pegged stables."""
+    return to_market(
         prices,
         strategy.cash,
         relatives,
@@ -148,8 +172,16 @@ def backtest(
         universe(strategy, assets),
         strategy.pegs.ideal_columns() if strategy.pegs else None,
     )
-    return run_prepared(prepare(strategy, market), engine)
 
 
 Runner = Callable[[Prepared], RawRun]
-__all__ = ["InputError", "Prepared", "backtest", "prepare", "run_compiled", "run_prepared", "to_market"]
+__all__ = [
+    "InputError",
+    "Prepared",
+    "backtest",
+    "prepare",
+    "run_compiled",
+    "run_prepared",
+    "strategy_market",
+    "to_market",
+]

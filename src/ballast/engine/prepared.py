@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ballast.costs.base import CostArrays, compile_costs
+from ballast.errors import InputError
 from ballast.flows import FlowSchedule
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
+from ballast.positions.encode import LoanArrays
 from ballast.strategy import Strategy
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
@@ -30,6 +32,7 @@ class Prepared:
     quote: int
     yields: YieldArrays | None = None  # None: no yields, no borrowing costs (nothing compiled)
     flows: FlowSchedule | None = None  # None: no scheduled flows
+    loans: LoanArrays | None = None  # None: no loans (nothing compiled)
 
     @property
     def compiled(self) -> bool:
@@ -48,14 +51,34 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
     plan = with_constraints(strategy.planner.encode(market.assets), strategy.target, market)
     yields = strategy.yields.encode(market, strategy.cash) if strategy.yields else None
     flows = strategy.flows.encode(market, strategy.cash) if strategy.flows else None
+    costs = compile_costs(strategy.costs, market)
+    loans = prepare_loans(strategy, market, costs)
     return Prepared(
         strategy,
         market,
         targets,
         compile_trigger(strategy.trigger, market),
         plan,
-        compile_costs(strategy.costs, market),
+        costs,
         quote,
         yields,
         flows,
+        loans,
     )
+
+
+def prepare_loans(strategy: Strategy, market: Market, costs: CostArrays) -> LoanArrays | None:
+    """The loans' arrays, checked against the costs and the yields (the loan's own rate accrues its debt)."""
+    if strategy.loans is None:
+        return None
+    from ballast.engine.loans import check_loans
+
+    both = [a for a in strategy.loans.debt_assets() if strategy.yields and a in strategy.yields.sources]
+    if both:
+        raise InputError(
+            f"loans: {both[0]} is a loan's debt and has a [yield] source too; the loan's borrow_rate accrues "
+            "its debt, so drop it from the yields (it would be charged twice)"
+        )
+    arrays = strategy.loans.encode(market)
+    check_loans(strategy.loans, arrays, costs, market)
+    return arrays

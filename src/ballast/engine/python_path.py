@@ -14,6 +14,7 @@ import numpy as np
 
 from ballast.costs.base import CostArrays
 from ballast.engine.accounting import execute
+from ballast.engine.loans import add_loan_costs, loan_close, start_loans
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
@@ -123,12 +124,14 @@ def simulate_python(p: Prepared) -> RawRun:
     v_prev = cash
     book = new_book(T, n, True) if p.treasury else None
     yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
+    loans, lbook = start_loans(p, True)
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
         cash, _ = treasury_close(units, cash, prices, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
+        loan_close(units, prices, t, p.costs, loans, lbook, held, 0)
         V = value_and_weights(units, cash, prices, t, w_pre)
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
@@ -177,6 +180,7 @@ def simulate_python(p: Prepared) -> RawRun:
             acc[ACC_ACTIVE_SUM] += a
             acc[ACC_ACTIVE_SUMSQ] += a * a
         v_prev = v_after
+    add_loan_costs(acc, lbook)
     metrics = run_metrics(p, equity, acc, book)
 
     def cols(rows: Sequence[tuple[float, ...]], dtypes: tuple[type, ...]) -> tuple[np.ndarray, ...]:
@@ -193,4 +197,5 @@ def simulate_python(p: Prepared) -> RawRun:
         TradeLog(*cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64))),
         reasons,
         book,
+        lbook,
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ballast.engine.loan_view import LOAN_DOCS
 from ballast.engine.metrics import METRIC_DOCS, metrics_dict
 from ballast.engine.records import RebalanceLog, TradeLog
 from ballast.engine.treasury_docs import TREASURY_DOCS
@@ -23,6 +24,8 @@ from ballast.state import TriggerState
 from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
+    from ballast.engine.loan_view import LoanView
+    from ballast.engine.loans import LoanBook
     from ballast.engine.treasury import TreasuryBook
     from ballast.engine.treasury_metrics import TreasuryView
     from ballast.strategy import Strategy
@@ -52,6 +55,7 @@ class RawRun:
     trades: TradeLog
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
     treasury: "TreasuryBook | None" = None  # yields and flows, when the strategy has them
+    loans: "LoanBook | None" = None  # health factors, liquidations, repays and boosts, when it has loans
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +81,20 @@ class Result:
             from ballast.engine.treasury_metrics import treasury_metrics
 
             values.update(treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury))
+        if self.raw.loans is not None:
+            from ballast.engine.loan_view import loan_metrics
+
+            values.update(loan_metrics(self.raw.loans))
         return values
+
+    @cached_property
+    def loans(self) -> "LoanView | None":
+        """Health factor per close and the events table (None without loans)."""
+        if self.raw.loans is None:
+            return None
+        from ballast.engine.loan_view import LoanView
+
+        return LoanView.of(self.strategy, self.market, self.raw.loans)
 
     @cached_property
     def treasury(self) -> "TreasuryView | None":
@@ -200,7 +217,11 @@ class Result:
             "periods": self.market.n_periods,
             "periods_per_year": self.market.periods_per_year,
             "assets": list(self.market.assets),
-            "metric_definitions": {**METRIC_DOCS, **(TREASURY_DOCS if self.raw.treasury is not None else {})},
+            "metric_definitions": {
+                **METRIC_DOCS,
+                **(TREASURY_DOCS if self.raw.treasury is not None else {}),
+                **(LOAN_DOCS if self.raw.loans is not None else {}),
+            },
         }
 
     def write_csv(self, directory: str) -> list[str]:

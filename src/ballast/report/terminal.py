@@ -35,7 +35,12 @@ CURRENCY = {
     "paid_out",
     "received",
     "shortfall",
-}  # treasury: docs/treasury.md
+    "liquidation_penalty",
+    "borrow_paid",
+    "loan_costs",
+    "written_off",
+}  # treasury: docs/treasury.md; loans: docs/loans.md
+COUNTS = {"n_rebalances", "n_trades", "n_liquidations", "n_repays", "n_boosts"}
 HIGHER_IS_BETTER = {
     "final_wealth",
     "total_return",
@@ -84,7 +89,7 @@ def fmt(name: str, value: float, capital: float | None = None) -> str:
         return "∞"
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    if name in ("n_rebalances", "n_trades"):
+    if name in COUNTS:
         return f"{int(value):,}"
     if name in PERCENT:
         return f"{value:.2%}"
@@ -106,9 +111,9 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     for name, value in result.metrics.items():
         row = [name, fmt(name, value)]
         if base is not None:
-            b = base.metrics[name]
-            row.append(fmt(name, b))
-            if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:  # floats here
+            b = base.metrics.get(name)  # buy & hold has no loans: their metrics are blank
+            row.append(fmt(name, b) if b is not None else "–")
+            if name in HIGHER_IS_BETTER and b is not None and np.isfinite(value) and np.isfinite(b) and value > b:
                 row[1] = f"[bold green]{row[1]}[/]"
         table.add_row(*row)
     return table
@@ -146,6 +151,11 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
     console.print(summary_table(result, title=""))
     if result.strategy.flows and result.treasury is not None:
         console.print(run_out_line(result), highlight=False)
+    if result.loans is not None:
+        from ballast.report.loan_summary import loan_lines
+
+        for line in loan_lines(result):
+            console.print(line, highlight=False)
     if can_draw_blocks(console):
         curves = [("equity", result.raw.equity / result.strategy.capital)]
         if result.baseline is not None:

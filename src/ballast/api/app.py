@@ -79,7 +79,7 @@ def create_app(
     def status() -> dict[str, Any]:
         """Service state, last cycle, portfolio value, largest drift, record counts, runway and loans."""
         s = ledger.status()
-        keys = ("service", "last_cycle", "value", "max_drift", "counts", "runway", "loans", "net_value")
+        keys = ("service", "last_cycle", "value", "max_drift", "counts", "runway", "loans")
         return {k: s[k] for k in keys}
 
     @app.get("/loans", response_model=list[models.LoanOut], tags=["read"])

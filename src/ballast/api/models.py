@@ -105,14 +105,14 @@ class LoanCollateral(BaseModel):
 
 class LoanOut(BaseModel):
     name: str
-    collateral: dict[str, LoanCollateral] = Field(description="units supplied per asset, at the last prices")
+    collateral: dict[str, LoanCollateral] = Field(description="units pledged (every unit held), at the last prices")
     collateral_value: float | None
     debt_asset: str
     debt: float = Field(description="units owed now (scaled debt × accrual index)")
     debt_value: float | None
     accrual_index: float
     health_factor: float | None = Field(description="Σ collateral·price·LT / debt value; None: no debt")
-    net_value: float | None
+    net_value: float | None = Field(description="collateral value − debt value")
     liquidation_price: float | None = Field(description="the collateral price at which HF = 1 (one collateral asset)")
     rule: str | None
     band: dict[str, Any] | None
@@ -155,8 +155,9 @@ class Status(BaseModel):
         None,
         description="treasury runway from the ledger (None: the strategy has no cash asset or no cycle was recorded)",
     )
-    loans: list[LoanOut] = Field(default_factory=list, description="loans at the paper lending market")
-    net_value: float | None = Field(None, description="value of the holdings plus the loans' net value")
+    loans: list[LoanOut] = Field(
+        default_factory=list, description="loans at the paper lending market (their debt is counted in value)"
+    )
 
 
 class DecisionOut(BaseModel):

@@ -258,6 +258,11 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         from ballast.engine.kernel import value_and_weights
 
         market = self.history.market()
+        loans = None
+        if self.loans:  # accrue, liquidate and mark the loans at this close; plan the openings and bands' moves
+            recent, k = self.history.recent()
+            loans = self.loans.close(self.ledger, held, recent, k, t, prices, self.cost_fn(), moves=not paused)
+            held = loans.net_holdings(held)  # as the backtest: the debt is a negative holding
         units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
         cash = held.get(CASH, 0.0)
         booked = None
@@ -265,10 +270,6 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             recent, k = self.history.recent()
             costs = compile_costs(self.strategy.costs, recent)
             units, cash, booked = self.treasury.close(recent, k, units, cash, costs)
-        loans = None
-        if self.loans:  # accrue, liquidate and mark the loans at this close; plan their bands' moves
-            recent, k = self.history.recent()
-            loans = self.loans.close(self.ledger, recent, k, prices, self.cost_fn(), moves=not paused)
         record = partial(self.ledger.record_cycle, treasury=booked, loans=loans)  # with the cycle, or not at all
         w_pre = np.empty(self.n)
         V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)

@@ -158,7 +158,6 @@ def status_view(
     parts: list[RenderableType] = [head, holdings_table(st["lines"])]
     if st.get("loans"):
         parts.append(loans_table(st["loans"]))
-        head.add_row("loans' net", _f(st["net_value"] - st["value"]), "net value", _f(st["net_value"]))
     if decisions:
         t = Table("id", "observed", "state", "notional", "reason", title="last decisions", title_justify="left")
         for d in decisions:

@@ -1,22 +1,24 @@
-"""The paper lending market in the ledger: loans as derived state, booked with the ledger's
-crash-safety rules.
+"""The paper lending market in the ledger: what each loan owes, derived from keyed events, with
+the ledger's crash-safety rules.
 
-A loan's collateral and debt are never stored as balances. They are sums of `LoanEvent` rows:
-collateral units per asset, and debt in *scaled* units (owed units / accrual index when booked,
-Aave's scaled balance), so one accrual row per close (the new index) grows every debt at once:
-owed = Σ scaled × the index in force (the newest event's). Every event has a unique ``key``:
+As in the backtest (positions/encode.py), every unit held of a loan's collateral assets is pledged
+— the collateral *is* the wallet's holding — and the debt is owed in units of the debt asset. What
+is owed is never stored as a balance: it is the sum of `LoanEvent` rows in *scaled* units (units /
+accrual index when booked, Aave's scaled balance), so one accrual row per close (the new index)
+grows the debt: owed = Σ scaled × the index in force (the newest event's). Every event has a
+unique ``key``:
 
 - ``p<period>:<loan>:accrue`` / ``:liq<n>:<asset>``: a close's accrual and liquidations, written in
   the cycle's transaction (`book_cycle`), so a crash books the whole close or nothing of it;
-- ``fill:<order>:<trade key>:<leg>``: the loan legs of a repay or boost order (`LoanOrder`),
-  written in the transaction that records the fill (`book_fill`), so they exist exactly when the
-  fill does: a repay withdraws the units sold and repays with the proceeds, a boost borrows what
-  the purchase cost and supplies what it bought; both leave the wallet's units unchanged;
-- ``open:<loan>``: the position at the lending market when the ledger first sees the loan;
-- ``manual:<token>``: a supply, withdrawal, borrow or repayment by hand (`PaperLendingMarket`).
+- ``fill:<order>:<trade key>:<leg>``: the loan leg of a repay or boost order (`LoanOrder`), written
+  in the transaction that records the fill (`book_fill`), so it exists exactly when the fill does:
+  a repay repays with the sale's proceeds, a boost borrows what the purchase cost;
+- ``open:<loan>`` (a debt the loan already had when the ledger first saw it) and
+  ``manual:<token>`` (a borrow or repayment by hand, `PaperLendingMarket`).
 
-What a loan move takes from or gives to the wallet is a `LedgerEntry` (source ``loan``) in the
-same transaction, so holdings stay starting holdings + fills + entries.
+Money that moves between the loan and the wallet (borrowed, repaid, collateral seized) is a
+`LedgerEntry` (source ``loan``) in the same transaction, so holdings stay starting holdings + fills
++ entries. Status, API and dashboard reads are in ``live/loan_reads.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +36,6 @@ from sqlalchemy.orm import Session
 from ballast.errors import InputError
 from ballast.live.models import (
     Alert,
-    Cycle,
     HoldingSnapshot,
     LedgerEntry,
     LoanEvent,
@@ -55,7 +56,8 @@ AlertRow = tuple[str, str, str, str | None]
 
 @dataclass(frozen=True)
 class Position:
-    """A loan as the ledger derives it: collateral units per asset, scaled debt and the index."""
+    """A loan as the ledger derives it: the wallet's units of its collateral assets (all pledged),
+    its scaled debt and the accrual index."""
 
     loan_id: int
     name: str
@@ -69,13 +71,13 @@ class Position:
     def debt(self) -> float:
         return max(self.scaled_debt * self.index, 0.0)
 
-    def state(self, assets: Sequence[str]) -> LoanState:
-        return LoanState(tuple(max(self.collateral.get(a, 0.0), 0.0) for a in assets), self.debt)
+    def state(self) -> LoanState:
+        return LoanState(tuple(max(u, 0.0) for u in self.collateral.values()), self.debt)
 
 
 @dataclass(frozen=True)
 class Wallet:
-    """A wallet leg of a loan move: units of ``asset`` into (+) or out of (−) the holdings."""
+    """A wallet leg of a loan event: units of ``asset`` into (+) or out of (−) the holdings."""
 
     asset: str
     units: float
@@ -90,7 +92,7 @@ class LoanClose:
     growth: float
     index: float
     debt_before: float
-    liquidations: list[tuple[Liquidation, tuple[str, ...]]]
+    liquidations: list[tuple[Liquidation, tuple[str, ...], dict[str, float]]]  # event, assets, prices
     health_factor: float
     collateral_value: float
     debt_value: float
@@ -98,18 +100,11 @@ class LoanClose:
     alerts: list[AlertRow] = field(default_factory=list)
 
 
-def positions(s: Session) -> dict[str, Position]:
-    """Every loan's derived position, by name."""
+def positions(s: Session, wallet: Mapping[str, float] | None = None) -> dict[str, Position]:
+    """Every loan's derived position, by name (collateral: ``wallet``'s units, 0 without it)."""
     loans = list(s.scalars(select(LoanPosition).order_by(LoanPosition.id)))
     if not loans:
         return {}
-    coll: dict[int, dict[str, float]] = {}
-    for lid, asset, units in s.execute(
-        select(LoanEvent.loan_id, LoanEvent.asset, func.sum(LoanEvent.collateral_units))
-        .where(LoanEvent.asset.is_not(None))
-        .group_by(LoanEvent.loan_id, LoanEvent.asset)
-    ):
-        coll.setdefault(lid, {})[str(asset)] = float(units or 0.0)
     scaled = {
         lid: v
         for lid, v in s.execute(select(LoanEvent.loan_id, func.sum(LoanEvent.scaled_debt)).group_by(LoanEvent.loan_id))
@@ -119,11 +114,12 @@ def positions(s: Session) -> dict[str, Position]:
         lid: v
         for lid, v in s.execute(select(LoanEvent.loan_id, LoanEvent.accrual_index).where(LoanEvent.id.in_(newest)))
     }
+    held = wallet or {}
     return {
         ln.name: Position(
             ln.id,
             ln.name,
-            {a: coll.get(ln.id, {}).get(a, 0.0) for a in ln.collateral},
+            {a: float(held.get(a, 0.0)) for a in ln.collateral},
             ln.debt_asset,
             float(scaled.get(ln.id) or 0.0),
             float(index.get(ln.id) or 1.0),
@@ -133,6 +129,14 @@ def positions(s: Session) -> dict[str, Position]:
     }
 
 
+def owed(s: Session) -> dict[str, float]:
+    """Units owed by debt asset, over every loan."""
+    out: dict[str, float] = {}
+    for pos in positions(s).values():
+        out[pos.debt_asset] = out.get(pos.debt_asset, 0.0) + pos.debt
+    return out
+
+
 def book(
     s: Session,
     pos: Position,
@@ -140,10 +144,10 @@ def book(
     kind: str,
     at: datetime,
     *,
-    asset: str | None = None,
-    collateral: float = 0.0,
     debt: float = 0.0,
     index: float | None = None,
+    asset: str | None = None,
+    seized: float = 0.0,
     wallet: Sequence[Wallet] = (),
     cycle_id: int | None = None,
     order_id: int | None = None,
@@ -163,7 +167,7 @@ def book(
             event_at=at,
             kind=kind,
             asset=asset,
-            collateral_units=float(collateral),
+            collateral_units=float(seized),
             debt_units=float(debt),
             scaled_debt=0.0 if kind == "accrue" else float(debt) / idx,  # an accrual grows the index only
             accrual_index=idx,
@@ -189,11 +193,11 @@ def book(
         )
 
 
-def open_loans(s: Session, loans: Sequence[tuple[str, Loan, dict[str, Any], LoanState | None]], at: datetime) -> None:
-    """Create each loan the first time the ledger sees it, with its opening position (no wallet
-    leg: it already exists at the lending market); refresh its terms afterwards. A ledger whose
-    loan of that name has other assets is refused."""
-    for name, loan, terms, opening in loans:
+def open_loans(s: Session, loans: Sequence[tuple[str, Loan, dict[str, Any], float]], at: datetime) -> None:
+    """Create each loan the first time the ledger sees it, with the debt it already has (no wallet
+    leg: it was borrowed before); refresh its terms afterwards. A loan of that name with other
+    assets is refused."""
+    for name, loan, terms, opening_debt in loans:
         row = s.scalars(select(LoanPosition).where(LoanPosition.name == name)).first()
         if row is None:
             row = LoanPosition(
@@ -201,6 +205,8 @@ def open_loans(s: Session, loans: Sequence[tuple[str, Loan, dict[str, Any], Loan
             )
             s.add(row)
             s.flush()
+            pos = Position(row.id, name, {}, loan.debt, 0.0, 1.0, terms)
+            book(s, pos, f"open:{name}", "open", at, debt=opening_debt)
         elif list(row.collateral) != list(loan.collateral) or row.debt_asset != loan.debt:
             raise InputError(
                 f"loan {name!r}: the ledger holds it with collateral {', '.join(row.collateral)} and debt "
@@ -208,73 +214,39 @@ def open_loans(s: Session, loans: Sequence[tuple[str, Loan, dict[str, Any], Loan
             )
         elif row.terms != terms:
             row.terms = terms
-        if opening is None or s.scalar(select(LoanEvent.id).where(LoanEvent.key == f"open:{name}")) is not None:
-            continue
-        pos = Position(row.id, name, {}, loan.debt, 0.0, 1.0, terms)
-        for a, units in zip(loan.collateral, opening.collateral, strict=True):
-            book(
-                s,
-                pos,
-                f"open:{name}" if a == loan.collateral[0] else f"open:{name}:{a}",
-                "open",
-                at,
-                asset=a,
-                collateral=units,
-                debt=opening.debt if a == loan.collateral[0] else 0.0,
-            )
 
 
 def book_cycle(s: Session, cycle_id: int, period: int | None, at: datetime, closes: Sequence[LoanClose]) -> None:
-    """A close's accruals, liquidations, marks and health alerts, in the cycle's transaction."""
+    """A close's accruals, liquidations (the seized collateral leaves the wallet), marks and health
+    alerts, in the cycle's transaction."""
     held = positions(s)
     for c in closes:
         pos = held[c.name]
         stem = f"p{period}:{c.name}"
-        if c.growth != 1.0:
-            book(
-                s,
-                pos,
-                f"{stem}:accrue",
-                "accrue",
-                at,
-                debt=c.debt_before * (c.growth - 1.0),
-                index=c.index,
-                cycle_id=cycle_id,
-                period=period,
-                detail={"growth": c.growth},
-            )
+        if c.growth != 1.0 and c.debt_before > 0.0:
+            book(s, pos, f"{stem}:accrue", "accrue", at, debt=c.debt_before * (c.growth - 1.0), index=c.index,
+                 cycle_id=cycle_id, period=period, detail={"growth": c.growth})  # fmt: skip
         pos = Position(pos.loan_id, pos.name, pos.collateral, pos.debt_asset, pos.scaled_debt, c.index, pos.terms)
-        for n, (ev, assets) in enumerate(c.liquidations):
-            debt_out = ev.repaid + ev.written_off
+        for n, (ev, assets, prices) in enumerate(c.liquidations):
             detail = {
                 "repaid": ev.repaid,
                 "seized": dict(zip(assets, ev.seized, strict=True)),
                 "penalty": ev.penalty,
                 "written_off": ev.written_off,
-                "hf_before": _finite(ev.hf_before),
-                "hf_after": _finite(ev.hf_after),
+                "hf_before": finite(ev.hf_before),
+                "hf_after": finite(ev.hf_after),
                 "rule": pos.terms.get("rule"),
             }
             moved = [(a, u) for a, u in zip(assets, ev.seized, strict=True) if u > 0.0] or [(assets[0], 0.0)]
             for j, (a, units) in enumerate(moved):
-                book(
-                    s,
-                    pos,
-                    f"{stem}:liq{n}:{a}",
-                    "liquidation",
-                    at,
-                    asset=a,
-                    collateral=-units,
-                    debt=-debt_out if j == 0 else 0.0,
-                    cycle_id=cycle_id,
-                    period=period,
-                    detail=detail if j == 0 else None,
-                )
+                book(s, pos, f"{stem}:liq{n}:{a}", "liquidation", at, asset=a, seized=-units,
+                     debt=-(ev.repaid + ev.written_off) if j == 0 else 0.0, cycle_id=cycle_id, period=period,
+                     detail=detail if j == 0 else None, wallet=[Wallet(a, -units, prices.get(a))])  # fmt: skip
         s.add(
             LoanMark(
                 cycle_id=cycle_id,
                 loan_id=pos.loan_id,
-                health_factor=_finite(c.health_factor),
+                health_factor=finite(c.health_factor),
                 collateral_value=c.collateral_value,
                 debt_value=c.debt_value,
             )
@@ -290,17 +262,8 @@ def _health_alerts(s: Session, c: LoanClose, cycle_id: int) -> None:
     open_warn = (Alert.kind == "health_warn", Alert.asset == c.name, Alert.resolved_at.is_(None))
     if c.health_factor < c.warn_at:
         if s.scalar(select(Alert.id).where(*open_warn).limit(1)) is None:
-            s.add(
-                Alert(
-                    level="warning",
-                    kind="health_warn",
-                    message=f"loan {c.name}: health factor {c.health_factor:.4f} is below {c.warn_at:.4g} "
-                    f"(liquidation at 1)",
-                    asset=c.name,
-                    cycle_id=cycle_id,
-                    created_at=utcnow(),
-                )
-            )
+            message = f"loan {c.name}: health factor {c.health_factor:.4f} is below {c.warn_at:.4g} (liquidation at 1)"
+            s.add(Alert(level="warning", kind="health_warn", message=message, asset=c.name, cycle_id=cycle_id))
     else:
         s.execute(update(Alert).where(*open_warn).values(resolved_at=utcnow()))
 
@@ -312,63 +275,22 @@ def link_orders(s: Session, links: Sequence[tuple[int, str, str]]) -> None:
         s.add(LoanOrder(order_id=order_id, loan_id=ids[name], kind=kind))
 
 
-def book_fill(s: Session, o: Order, trade_key: str, quantity: float, price: float, quote_quantity: float) -> None:
-    """A repay or boost order's loan legs for one of its fills, in the fill's transaction: a repay
-    withdraws the units sold and repays (at most the debt) with the proceeds; a boost borrows what
-    the purchase cost and supplies the units bought. Other orders have no loan legs."""
+def book_fill(s: Session, o: Order, trade_key: str, quote_quantity: float) -> None:
+    """A repay or boost order's loan leg for one of its fills, in the fill's transaction: a repay
+    repays (at most what is owed) with the sale's proceeds, a boost borrows what the purchase cost.
+    Other orders have no loan leg."""
     link = s.get(LoanOrder, o.id)
     if link is None:
         return
     pos = next(p for p in positions(s).values() if p.loan_id == link.loan_id)
-    at, key = utcnow(), f"fill:{o.id}:{trade_key}"
-    q_price = o.quote_price or 1.0
-    units = abs(quantity)
+    key = f"fill:{o.id}:{trade_key}"
     if link.kind == "repay":
-        repaid = min(max(quote_quantity, 0.0), pos.debt)
-        book(
-            s,
-            pos,
-            f"{key}:withdraw",
-            "withdraw",
-            at,
-            asset=o.asset,
-            collateral=-units,
-            order_id=o.id,
-            wallet=[Wallet(o.asset, units, price)],
-        )
-        book(
-            s,
-            pos,
-            f"{key}:repay",
-            "repay",
-            at,
-            debt=-repaid,
-            order_id=o.id,
-            wallet=[Wallet(o.quote_asset, -repaid, q_price)],
-        )
+        units = -min(max(quote_quantity, 0.0), pos.debt)
     else:
-        spent = max(-quote_quantity, 0.0)
-        book(
-            s,
-            pos,
-            f"{key}:borrow",
-            "borrow",
-            at,
-            debt=spent,
-            order_id=o.id,
-            wallet=[Wallet(o.quote_asset, spent, q_price)],
-        )
-        book(
-            s,
-            pos,
-            f"{key}:supply",
-            "supply",
-            at,
-            asset=o.asset,
-            collateral=units,
-            order_id=o.id,
-            wallet=[Wallet(o.asset, -units, price)],
-        )
+        units = max(-quote_quantity, 0.0)
+    kind = "repay" if link.kind == "repay" else "borrow"
+    book(s, pos, f"{key}:{kind}", kind, utcnow(), debt=units, order_id=o.id,
+         wallet=[Wallet(o.quote_asset, units, o.quote_price)])  # fmt: skip
 
 
 def loan_orders(s: Session, order_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
@@ -383,30 +305,23 @@ def loan_orders(s: Session, order_ids: Sequence[int]) -> dict[int, tuple[str, st
     return {oid: (name, kind) for oid, name, kind in rows}
 
 
-def approved_moves_check(ledger: LedgerQueries) -> Callable[[list[OrderRow]], tuple[list[OrderRow], str | None]]:
-    """For re-pricing approved proposals: splits a proposal's orders into the wallet's (checked
-    against the holdings as usual) and loan moves, and refuses a repay that sells more collateral
-    than the loan holds now (read when the proposals are about to be claimed)."""
+def approved_moves(ledger: LedgerQueries) -> Callable[[list[OrderRow]], list[OrderRow]]:
+    """For re-pricing approved proposals: the orders to fit to the wallet (a boost buys with what it
+    borrows, so it is not fitted; a repay sells pledged collateral from the wallet and is)."""
     with ledger.session() as s:
-        links = {oid: lid for oid, lid in s.execute(select(LoanOrder.order_id, LoanOrder.loan_id))}
-        held = {p.loan_id: p for p in positions(s).values()} if links else {}
+        boosts = set(s.scalars(select(LoanOrder.order_id).where(LoanOrder.kind == "boost")))
+    return lambda orders: [o for o in orders if o["id"] not in boosts]
 
-    def split(orders: list[OrderRow]) -> tuple[list[OrderRow], str | None]:
-        for o in orders:
-            pos = held.get(links[o["id"]]) if o["id"] in links else None
-            if pos is not None and o["side"] == "sell" and o["quantity"] > pos.collateral[o["asset"]] * (1 + 1e-12):
-                return [], (
-                    f"the repay of loan {pos.name} sells {o['quantity']:.8g} {o['asset']}; the loan holds "
-                    f"{pos.collateral[o['asset']]:.8g} as collateral now"
-                )
-        return [o for o in orders if o["id"] not in links], None
 
-    return split
+def last_prices(s: Session) -> dict[str, float | None]:
+    """The prices of the newest holding snapshot (the last accepted close)."""
+    snap = s.scalars(select(HoldingSnapshot).order_by(HoldingSnapshot.id.desc()).limit(1)).first()
+    return {ln["asset"]: ln.get("price") for ln in (snap.lines if snap else [])}
 
 
 def health_factor(pos: Position, prices: Mapping[str, float | None]) -> tuple[float | None, float, float]:
     """(HF, collateral value, debt value) from the stored terms at ``prices``; HF None (infinite)
-    without debt; NaN values when a price is missing."""
+    without debt; NaN when a price is missing."""
     lt = pos.terms["liquidation_threshold"]
     cv = weighted = 0.0
     for a, units in pos.collateral.items():
@@ -422,132 +337,19 @@ def health_factor(pos: Position, prices: Mapping[str, float | None]) -> tuple[fl
     return (None if dv <= 0.0 else weighted / dv), cv, dv
 
 
-def last_prices(s: Session) -> dict[str, float | None]:
-    """The prices of the newest holding snapshot (the last accepted close)."""
-    snap = s.scalars(select(HoldingSnapshot).order_by(HoldingSnapshot.id.desc()).limit(1)).first()
-    return {ln["asset"]: ln.get("price") for ln in (snap.lines if snap else [])}
-
-
-def loan_status(s: Session, prices: Mapping[str, float | None]) -> list[dict[str, Any]]:
-    """Every loan now: collateral and debt (derived), valued at ``prices`` (the last close's),
-    its health factor, net value, band, the liquidation price of a single collateral asset, and
-    how many repays, boosts and liquidations it had."""
-    counts: dict[tuple[int, str], int] = {}
-    for lid, kind, n in s.execute(
-        select(LoanEvent.loan_id, LoanEvent.kind, func.count(func.distinct(LoanEvent.order_id)))
-        .where(LoanEvent.kind.in_(("repay", "borrow")), LoanEvent.order_id.is_not(None))
-        .group_by(LoanEvent.loan_id, LoanEvent.kind)
-    ):
-        counts[(lid, "repays" if kind == "repay" else "boosts")] = int(n)
-    for lid, n in s.execute(
-        select(LoanEvent.loan_id, func.count())
-        .where(LoanEvent.kind == "liquidation", LoanEvent.detail.is_not(None))
-        .group_by(LoanEvent.loan_id)
-    ):
-        counts[(lid, "liquidations")] = int(n)
-    out = []
-    for pos in positions(s).values():
-        hf, cv, dv = health_factor(pos, prices)
-        lt = pos.terms["liquidation_threshold"]
-        (single,) = pos.collateral if len(pos.collateral) == 1 else (None,)
-        dp = prices.get(pos.debt_asset)
-        liq_price = (
-            pos.debt * dp / (pos.collateral[single] * lt[single])
-            if single is not None and dp is not None and pos.collateral[single] > 0 and pos.debt > 0
-            else None
-        )
-        out.append(
-            {
-                "name": pos.name,
-                "collateral": {
-                    a: {"units": u, "price": prices.get(a), "value": None if prices.get(a) is None else u * prices[a]}  # type: ignore[operator]
-                    for a, u in pos.collateral.items()
-                },
-                "collateral_value": _finite(cv),
-                "debt_asset": pos.debt_asset,
-                "debt": pos.debt,
-                "debt_value": _finite(dv),
-                "accrual_index": pos.index,
-                "health_factor": None if hf is None else _finite(hf),
-                "net_value": _finite(cv - dv),
-                "liquidation_price": liq_price,
-                "rule": pos.terms.get("rule"),
-                "band": pos.terms.get("band"),
-                "warn_at": pos.terms.get("warn_at"),
-                "repays": counts.get((pos.loan_id, "repays"), 0),
-                "boosts": counts.get((pos.loan_id, "boosts"), 0),
-                "liquidations": counts.get((pos.loan_id, "liquidations"), 0),
-            }
-        )
-    return out
-
-
-def health_history(s: Session, limit: int) -> list[dict[str, Any]]:
-    """Each cycle's mark of each loan (HF, collateral and debt value), oldest first."""
-    rows = s.execute(
-        select(Cycle.observed_at, LoanPosition.name, LoanMark)
-        .join(Cycle, Cycle.id == LoanMark.cycle_id)
-        .join(LoanPosition, LoanPosition.id == LoanMark.loan_id)
-        .order_by(LoanMark.cycle_id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "observed_at": at.isoformat() + "Z",
-            "loan": name,
-            "health_factor": m.health_factor,
-            "collateral_value": m.collateral_value,
-            "debt_value": m.debt_value,
-        }
-        for at, name, m in reversed(rows)
-    ]
-
-
-def loan_events(s: Session, limit: int) -> list[dict[str, Any]]:
-    """The newest loan events (liquidations with their amounts), newest first."""
-    rows = s.execute(
-        select(LoanEvent, LoanPosition.name)
-        .join(LoanPosition, LoanPosition.id == LoanEvent.loan_id)
-        .order_by(LoanEvent.id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "id": e.id,
-            "loan": name,
-            "key": e.key,
-            "kind": e.kind,
-            "period": e.period,
-            "event_at": e.event_at.isoformat() + "Z",
-            "asset": e.asset,
-            "collateral_units": e.collateral_units,
-            "debt_units": e.debt_units,
-            "accrual_index": e.accrual_index,
-            "order_id": e.order_id,
-            "detail": e.detail,
-        }
-        for e, name in rows
-    ]
-
-
-def _finite(x: float) -> float | None:
+def finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
 class PaperLendingMarket:
-    """Supply, withdraw, borrow and repay by hand at the paper lending market (each one fenced
-    transaction, with its wallet leg). Like Aave, a withdrawal or a borrow that would leave the
-    health factor below 1 at the last observed prices is refused; so is a withdrawal or repayment
-    larger than the position, or a move the wallet cannot pay."""
+    """Borrow and repay by hand at the paper lending market (each one fenced transaction with its
+    wallet leg; the collateral is whatever the wallet holds of the collateral assets, so supplying
+    and withdrawing is buying and selling them). Like Aave, a borrow that would leave the health
+    factor below 1 at the last observed prices is refused; so is repaying more than is owed or than
+    the wallet holds."""
 
     def __init__(self, ledger: LedgerQueries) -> None:
         self.ledger = ledger
-
-    def supply(self, name: str, asset: str, units: float) -> dict[str, Any]:
-        return self._move(name, "supply", units, asset)
-
-    def withdraw(self, name: str, asset: str, units: float) -> dict[str, Any]:
-        return self._move(name, "withdraw", units, asset)
 
     def borrow(self, name: str, units: float) -> dict[str, Any]:
         return self._move(name, "borrow", units)
@@ -555,55 +357,36 @@ class PaperLendingMarket:
     def repay(self, name: str, units: float) -> dict[str, Any]:
         return self._move(name, "repay", units)
 
-    def _move(self, name: str, kind: str, units: float, asset: str | None = None) -> dict[str, Any]:
+    def _move(self, name: str, kind: str, units: float) -> dict[str, Any]:
         if not (isinstance(units, (int, float)) and math.isfinite(units) and units > 0.0):
             raise InputError(f"loan {kind}: the amount must be a positive number of units, got {units!r}")
         with self.ledger.session() as s:
-            held = positions(s)
+            wallet = self.ledger.holdings(s)
+            held = positions(s, wallet)
             if name not in held:
                 raise InputError(f"loan {name!r} is not in this ledger ({', '.join(held) or 'no loans'})")
             pos = held[name]
-            if asset is not None and asset not in pos.collateral:
-                raise InputError(f"loan {name}: {asset!r} is not collateral ({', '.join(pos.collateral)})")
-            leg = pos.debt_asset if asset is None else asset
-            supplied = pos.collateral.get(leg, 0.0)
-            if kind == "withdraw" and units > supplied * (1 + 1e-12):
-                raise InputError(f"loan {name}: cannot withdraw {units:g} {leg}: {supplied:g} is supplied")
-            if kind == "repay" and units > pos.debt * (1 + 1e-12):
-                raise InputError(f"loan {name}: cannot repay {units:g} {leg}: {pos.debt:g} is owed")
-            units = min(units, supplied) if kind == "withdraw" else min(units, pos.debt) if kind == "repay" else units
-            coll = {"supply": units, "withdraw": -units}.get(kind, 0.0)
-            debt = {"borrow": units, "repay": -units}.get(kind, 0.0)
-            out = units if kind in ("withdraw", "borrow") else -units  # into (+) or out of (−) the wallet
-            have = self.ledger.holdings(s).get(leg, 0.0)
-            if out < 0 and -out > have * (1 + 1e-12):
-                raise InputError(f"loan {name}: cannot {kind} {units:g} {leg}: the wallet holds {have:g}")
-            after_coll = {a: u + (coll if a == leg else 0.0) for a, u in pos.collateral.items()}
-            after = replace(pos, collateral=after_coll, scaled_debt=pos.scaled_debt + debt / pos.index)
+            leg = pos.debt_asset
+            if kind == "repay":
+                if units > pos.debt * (1 + 1e-12):
+                    raise InputError(f"loan {name}: cannot repay {units:g} {leg}: {pos.debt:g} is owed")
+                if units > wallet.get(leg, 0.0) * (1 + 1e-12):
+                    raise InputError(
+                        f"loan {name}: cannot repay {units:g} {leg}: the wallet holds {wallet.get(leg, 0.0):g}"
+                    )
+                units = min(units, pos.debt)
+            debt = units if kind == "borrow" else -units
             prices = last_prices(s)
+            after = Position(
+                pos.loan_id, name, pos.collateral, leg, pos.scaled_debt + debt / pos.index, pos.index, pos.terms
+            )
             hf, cv, dv = health_factor(after, prices)
-            if kind in ("withdraw", "borrow") and hf is not None and not hf >= 1.0:
+            if kind == "borrow" and hf is not None and not hf >= 1.0:
                 raise InputError(
-                    f"loan {name}: this {kind} would leave a health factor of {hf:.4f} (below 1) at the "
+                    f"loan {name}: this borrow would leave a health factor of {hf:.4f} (below 1) at the "
                     "last observed prices. Nothing was written."
                 )
-            book(
-                s,
-                pos,
-                f"manual:{secrets.token_hex(8)}",
-                kind,
-                utcnow(),
-                asset=asset,
-                collateral=coll,
-                debt=debt,
-                wallet=[Wallet(leg, out, prices.get(leg))],
-            )
-            return {
-                "loan": name,
-                "kind": kind,
-                "units": units,
-                "asset": leg,
-                "health_factor": hf,
-                "collateral_value": cv,
-                "debt_value": dv,
-            }
+            book(s, pos, f"manual:{secrets.token_hex(8)}", kind, utcnow(), debt=debt,
+                 wallet=[Wallet(leg, debt, prices.get(leg))])  # fmt: skip
+            return {"loan": name, "kind": kind, "units": units, "asset": leg, "health_factor": hf,
+                    "collateral_value": cv, "debt_value": dv}  # fmt: skip

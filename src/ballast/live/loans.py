@@ -1,12 +1,14 @@
-"""Loans in the live cycle: at each accepted close, before the decision, every loan at the paper
-lending market accrues its borrow rate, is liquidated under its rule while its health factor is
-below 1 at the close's prices, is marked and raises ``health_warn`` / ``health_liquidation``
-alerts; then its `HealthBand` may call for a repay or a boost, made as an order (or a proposal)
-whose fills carry the loan legs (``live/lending.py``).
+"""Loans in the live cycle, as in the backtest (positions/kernel.py): every unit held of a loan's
+collateral assets is pledged and the debt counts as a negative holding of the debt asset. At each
+accepted close, before the decision, every loan accrues its borrow rate, is liquidated under its
+rule while its health factor is below 1 at the close's prices (the seized collateral leaves the
+wallet), is marked and raises ``health_warn`` / ``health_liquidation`` alerts; then the loan is
+opened at ``open_health`` (the second close, as the backtest does) or its `HealthBand` calls for a
+repay or a boost — an order (or a proposal) whose fills carry the loan legs (``live/lending.py``).
 
-The moves use the pure domain as it is: `Loan.debt_growth`, `LiquidationRule.liquidate` and
-`HealthBand.plan` with the venue's cost as the band's fee and gas. The paper venue charges a
-proportional fee f on the traded value plus a fixed cost G, so
+The moves use the pure domain as it is: `Loan.debt_growth`, `LiquidationRule.liquidate`,
+`HealthBand.plan` and `band.boost_to`, with the venue's cost as the band's fee and gas. The paper
+venue charges a proportional fee f on the traded value plus a fixed cost G, so
 
 - a repay sells x units at p for γ·p·x − G with γ = 1 − f: exactly the band's swap;
 - a boost that spends Δ buys (Δ − G)/(1 + f) of value: the band's swap with fee f/(1 + f) and
@@ -32,6 +34,8 @@ from ballast.live.lending import LoanClose, Position
 from ballast.live.records import PlannedDecision, PlannedOrder
 from ballast.market import Market
 from ballast.positions import AaveV3, HealthBand, Liquidation, LiquidationRule, Loan, LoanState, Move
+from ballast.positions.band import boost_to
+from ballast.positions.encode import Loans
 from ballast.yields import period_years
 
 MAX_LIQUIDATIONS = 20  # calls of the rule per close (Aave/Euler seize one asset per call)
@@ -40,15 +44,17 @@ CostFn = Callable[[str, float], float]
 
 @dataclass(frozen=True)
 class LiveLoan:
-    """A loan the service keeps: its terms, liquidation rule, band (optional) and the position it
-    has at the lending market when the ledger first sees it. ``warn_margin``: ``health_warn`` is
-    raised while HF < repay_below + warn_margin (1 + warn_margin without a band)."""
+    """A loan the service keeps: its terms, liquidation rule and band (optional); ``open_health``:
+    borrow and buy the first collateral asset to this HF at the second close (as the backtest);
+    ``debt``: units it already owes when the ledger first sees it. ``warn_margin``: ``health_warn``
+    is raised while HF < repay_below + warn_margin (1 + warn_margin without a band)."""
 
     name: str
     loan: Loan
     rule: LiquidationRule = field(default_factory=AaveV3)
     band: HealthBand | None = None
-    opening: LoanState | None = None
+    open_health: float | None = None
+    debt: float = 0.0
     warn_margin: float = 0.1
     day_count: float = 365.0
 
@@ -62,8 +68,8 @@ class LiveLoan:
                 f"loan {self.name}: repay_from = {self.band.repay_from!r} is not supported live yet; "
                 'the service repays by selling collateral (repay_from = "collateral")'
             )
-        if self.opening is not None:
-            self.opening.check(self.loan)
+        if not (math.isfinite(self.debt) and self.debt >= 0.0):
+            raise InputError(f"loan {self.name}: debt must be a number of units ≥ 0, got {self.debt!r}")
 
     @property
     def warn_at(self) -> float:
@@ -88,6 +94,7 @@ class LiveLoan:
                 "min_debt_change": band.min_debt_change,
             },
             "warn_at": self.warn_at,
+            "open_health": self.open_health,
         }
 
 
@@ -107,6 +114,18 @@ class LoanCycle:
 
     closes: list[LoanClose]
     moves: list[LoanMove]
+    owed: dict[str, float] = field(default_factory=dict)  # units owed by debt asset after the close
+    seized: dict[str, float] = field(default_factory=dict)  # collateral units liquidated at the close
+
+    def net_holdings(self, wallet: Mapping[str, float]) -> dict[str, float]:
+        """The holdings the decision sees, as the backtest's: the wallet less the seized collateral,
+        the debt as a negative holding of its asset."""
+        out = dict(wallet)
+        for a, u in self.seized.items():
+            out[a] = out.get(a, 0.0) - u
+        for a, u in self.owed.items():
+            out[a] = out.get(a, 0.0) - u
+        return out
 
     def links(self, planned: Sequence[PlannedOrder], order_ids: Sequence[int]) -> list[tuple[int, str, str]]:
         """(order id, loan, kind) for the planned orders that are these moves."""
@@ -153,24 +172,39 @@ class LoanDesk:
     def register(self, ledger: Any, at: datetime) -> None:
         """Create the loans (and book their opening positions) the first time; refresh terms."""
         with ledger.session() as s:
-            lending.open_loans(s, [(ln.name, ln.loan, ln.terms(), ln.opening) for ln in self.loans], at)
+            lending.open_loans(s, [(ln.name, ln.loan, ln.terms(), ln.debt) for ln in self.loans], at)
 
     def close(
-        self, ledger: Any, recent: Market, k: int, prices: Mapping[str, float], cost: CostFn, moves: bool
+        self,
+        ledger: Any,
+        wallet: Mapping[str, float],
+        recent: Market,
+        k: int,
+        t: int,
+        prices: Mapping[str, float],
+        cost: CostFn,
+        moves: bool,
     ) -> LoanCycle:
-        """Accrue over (k−1, k], liquidate while HF < 1, mark; then, when ``moves``, plan the
-        bands' repays and boosts (``cost``: the venue's cost of a trade)."""
+        """Accrue over (k−1, k] (``recent``, ``k``: see `History.recent`), liquidate while HF < 1,
+        mark; then, when ``moves``, plan the openings (close ``t`` = 1) and the bands' repays and
+        boosts (``cost``: the venue's cost of a trade). ``wallet``: the ledger's holdings."""
         with ledger.session() as s:
-            held = lending.positions(s)
+            held = lending.positions(s, wallet)
         closes, planned = [], []
+        owed: dict[str, float] = {}
+        seized: dict[str, float] = {}
         for ln in self.loans:
             pos = held[ln.name]
             close, state = self._close(ln, pos, recent, k, prices)
             closes.append(close)
-            move = self._move(ln, state, prices, cost) if moves and ln.band is not None else None
+            move = self._move(ln, state, prices, cost, t) if moves else None
             if move is not None:
                 planned.append(move)
-        return LoanCycle(closes, planned)
+            owed[ln.loan.debt] = owed.get(ln.loan.debt, 0.0) + state.debt
+            for ev, assets, _ in close.liquidations:
+                for a, u in zip(assets, ev.seized, strict=True):
+                    seized[a] = seized.get(a, 0.0) + u
+        return LoanCycle(closes, planned, owed, seized)
 
     def _close(
         self, ln: LiveLoan, pos: Position, recent: Market, k: int, prices: Mapping[str, float]
@@ -179,17 +213,17 @@ class LoanDesk:
         growth = 1.0
         if k > 0:
             growth = float(loan.debt_growth(recent, period_years(recent, ln.day_count))[k])
-        state = pos.state(loan.collateral)
+        state = pos.state()
         debt_before = state.debt
         state = state.accrue(growth)
-        events: list[tuple[Liquidation, tuple[str, ...]]] = []
+        events: list[tuple[Liquidation, tuple[str, ...], dict[str, float]]] = []
         alerts: list[lending.AlertRow] = []
         while len(events) < MAX_LIQUIDATIONS:
             out = ln.rule.liquidate(loan, state, prices)
             if out is None:
                 break
             state, ev = out
-            events.append((ev, tuple(loan.collateral)))
+            events.append((ev, tuple(loan.collateral), dict(prices)))
             seized = ", ".join(f"{u:.6g} {a}" for a, u in zip(loan.collateral, ev.seized, strict=True) if u > 0)
             alerts.append(
                 (
@@ -218,21 +252,33 @@ class LoanDesk:
         )
         return close, state
 
-    def _move(self, ln: LiveLoan, state: LoanState, prices: Mapping[str, float], cost: CostFn) -> LoanMove | None:
-        assert ln.band is not None
+    def _move(
+        self, ln: LiveLoan, state: LoanState, prices: Mapping[str, float], cost: CostFn, t: int
+    ) -> LoanMove | None:
         loan, band = ln.loan, ln.band
         hf = state.health_factor(loan, prices)
         values = state.collateral_values(loan, prices)
-        if hf < band.repay_below:
+        opening = t == 1 and state.debt == 0.0 and ln.open_health is not None
+        if opening:
+            kind, asset = "boost", loan.collateral[0]
+        elif band is not None and hf < band.repay_below:
             kind, asset = "repay", loan.collateral[int(np.argmax(values))]
-        elif band.boost_above is not None and hf > band.boost_above:
+        elif band is not None and band.boost_above is not None and hf > band.boost_above:
             kind, asset = "boost", loan.collateral[0]
         else:
             return None
-        f, gas = linear_cost(cost, asset, max(state.debt_value(loan, prices), 1.0))
+        f, gas = linear_cost(cost, asset, max(state.debt_value(loan, prices), float(values.sum()), 1.0))
         if kind == "boost":  # the venue's fee is on the value bought, the band's on the swap's output
             f, gas = f / (1.0 + f), gas / (1.0 + f)
-        move = band.plan(loan, state, prices, fee=f, gas=gas, asset=asset)
+        if opening:
+            assert ln.open_health is not None
+            k = loan.collateral.index(asset)
+            move = boost_to(loan, state, prices, ln.open_health, f, gas, k)
+            target = ln.open_health
+        else:
+            assert band is not None
+            move = band.plan(loan, state, prices, fee=f, gas=gas, asset=asset)
+            target = band.repay_to if kind == "repay" else band.boost_to or math.nan
         if move is None:
             return None
         p, dp = float(prices[asset]), float(prices[loan.debt])
@@ -241,8 +287,8 @@ class LoanDesk:
         side = "sell" if kind == "repay" else "buy"
         limit = None if self.slippage is None else p * (1 - self.slippage if side == "sell" else 1 + self.slippage)
         order = PlannedOrder(asset, loan.debt, side, units, p, dp, limit, value, float(cost(asset, value)))
-        target = band.repay_to if kind == "repay" else band.boost_to
-        reason = f"health: loan {ln.name} HF {hf:.4f} → {kind} to {target:g}"
+        what = f"open at HF {target:g}" if opening else f"HF {hf:.4f} → {kind} to {target:g}"
+        reason = f"health: loan {ln.name} {what}"
         return LoanMove(ln.name, move, order, reason)
 
     @staticmethod
@@ -270,6 +316,25 @@ class LoanDesk:
                 orders=[*plan.orders, *orders],
             )
         return PlannedDecision(reason, executor, value, notional, cost, weights, orders, plan)
+
+
+def from_strategy(loans: Loans | None) -> list[LiveLoan]:
+    """The strategy file's ``[[loans]]`` (with ``[trigger] health``) as live loans, named by their
+    assets ("ETH/USDC"; "2: ETH/USDC" when two loans share that name)."""
+    if loans is None:
+        return []
+    names = [f"{'+'.join(p.loan.collateral)}/{p.loan.debt}" for p in loans.positions]
+    return [
+        LiveLoan(
+            name if names.count(name) == 1 else f"{k}: {name}",
+            p.loan,
+            p.rule,
+            p.band,
+            p.open_health,
+            day_count=loans.day_count,
+        )
+        for k, (name, p) in enumerate(zip(names, loans.positions, strict=True), start=1)
+    ]
 
 
 def unchanged_weights(assets: Sequence[str], before: np.ndarray, target: np.ndarray) -> dict[str, Any]:

@@ -258,7 +258,7 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
                 )
             )
             o.filled_quantity = (o.filled_quantity or 0.0) + f.quantity
-            lending.book_fill(s, o, f"settle:{k}", sign * f.quantity, f.price, quote)  # a repay/boost's loan legs
+            lending.book_fill(s, o, f"settle:{k}", quote)  # a repay/boost's loan leg
         states = []
         for o in orders.values():
             done = o.filled_quantity or 0.0

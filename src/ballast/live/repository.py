@@ -322,7 +322,7 @@ class Ledger(OperatorWrites):
                 o.filled_quantity = (o.filled_quantity or 0.0) + (abs(quantity) if gross is None else gross)
                 from ballast.live import lending  # a repay/boost order's loan legs come with its fill
 
-                lending.book_fill(s, o, trade_key, quantity, price, quote_quantity)
+                lending.book_fill(s, o, trade_key, quote_quantity)
             if status is not None:
                 o.status = status
             o.updated_at = utcnow()

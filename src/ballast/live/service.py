@@ -19,7 +19,7 @@ from ballast.live.cycle import LiveService
 from ballast.live.executors import CcxtExecutor, Executor, PaperExecutor
 from ballast.live.guards import check_holdings
 from ballast.live.history import History
-from ballast.live.loans import LiveLoan
+from ballast.live.loans import LiveLoan, from_strategy
 from ballast.live.logs import JsonFormatter, setup_logging
 from ballast.live.loop import CycleView
 from ballast.live.repository import Ledger
@@ -76,7 +76,7 @@ def open_service(
 
     ``exchange`` injects a ready ccxt exchange object (tests point one at a local server);
     ``w3`` a Web3 client for the web3 source (tests: an in-process chain); ``loans`` the loans
-    kept at the paper lending market (`live.loans.LiveLoan`).
+    kept at the paper lending market (`live.loans.LiveLoan`; default: the file's ``[[loans]]``).
     """
     from ballast.config import load_strategy_file
 
@@ -165,7 +165,7 @@ def open_service(
         order_timeout=live.ccxt.order_timeout if ccxt_exec else 0.0,
         poll=live.ccxt.poll,
         retries=live.ccxt.retries,
-        loans=loans,
+        loans=loans or from_strategy(strategy.loans),
     )
     if isinstance(executor, PaperExecutor):
         executor.cost = svc.cost_fn()

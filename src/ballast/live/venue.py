@@ -277,16 +277,12 @@ class VenueProtocol:
         price rose within the tolerance are scaled down to the paying balance)."""
         cfg = self.cfg.propose
         cost = self.cost_fn()
-        loan_check = lending.approved_moves_check(self.ledger)
+        to_fit = lending.approved_moves(self.ledger)  # a loan's boost buys with what it borrows
 
         def check(held: dict[str, float], orders: list[OrderRow], proposal: ProposalRow) -> Fit:
             planned_at = datetime.fromisoformat(proposal["payload"]["observed_at"].rstrip("Z"))
             old = staleness(orders, planned_at, prices, now, cfg.valid_seconds, cfg.max_price_move)
-            if old:
-                return Fit(old, {})
-            # a repay sells collateral and a boost buys with what it borrows: not the wallet's
-            wallet, too_big = loan_check(orders)
-            return Fit(too_big, {}) if too_big else fit_plan(held, wallet, prices, cost, cfg.max_price_move)
+            return Fit(old, {}) if old else fit_plan(held, to_fit(orders), prices, cost, cfg.max_price_move)
 
         return check
 

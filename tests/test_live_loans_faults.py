@@ -1,5 +1,5 @@
 """Fault injection for the loans' writes, on SQLite and PostgreSQL: a runner replaying the loan
-path (a boost, repays, an Aave liquidation) SIGKILLs itself just before one of its writes of a
+path (the opening, a boost, repays, an Aave liquidation) SIGKILLs itself just before one of its writes of a
 loan event, a mark, a loan order link, a wallet leg, a fill or a paper-venue order — or a few
 statements after one, between the steps that follow — and is restarted until the replay ends.
 At the end: every loan event booked exactly once (the same keys and amounts as an uninterrupted
@@ -18,7 +18,7 @@ from sqlalchemy import event, text
 
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
-from live_loans_support import ETH, live_loan, loan_strategy
+from live_loans_support import ETH, NAME, loan_strategy
 from live_support import db_url, expire_lease  # noqa: F401  (db_url: fixture)
 
 WRITES = ("loan_events", "loan_marks", "loan_orders", "ledger_entries", "fills", "paper_venue_orders")
@@ -31,7 +31,7 @@ def killed_run(strategy: Path, db: str, nth: int, later: int, log: Path) -> int:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         try:
-            svc = open_service(str(strategy), RunSettings(db=db, speed="max"), loans=[live_loan()])
+            svc = open_service(str(strategy), RunSettings(db=db, speed="max"))
             seen, countdown = [0], [-1]
 
             def hook(_c: object, _cur: object, statement: str, *_: object) -> None:
@@ -80,7 +80,7 @@ def snapshot(url: str) -> dict[str, object]:
         with led.session() as s:
             from ballast.live import lending
 
-            pos = lending.positions(s)["eth-loan"]
+            pos = lending.positions(s, led.holdings(s))[NAME]
         return {
             "events": events,
             "venue_once": len(per_id) == n_orders and all(n == 1 for _, n in per_id),
@@ -98,11 +98,11 @@ def snapshot(url: str) -> dict[str, object]:
 def test_sigkill_at_the_loans_writes_books_every_loan_event_once(db_url: str, tmp_path: Path) -> None:  # noqa: F811
     strategy = loan_strategy(tmp_path)
     ref_url = f"sqlite:///{tmp_path / 'reference.db'}"
-    svc = open_service(str(strategy), RunSettings(db=ref_url, speed="max"), loans=[live_loan()])
+    svc = open_service(str(strategy), RunSettings(db=ref_url, speed="max"))
     svc.run(until_end=True)
     svc.ledger.close()
     ref = snapshot(ref_url)
-    assert ref["liquidation_alerts"] == 1 and len(ref["decisions"]) == 4  # type: ignore[arg-type]
+    assert ref["liquidation_alerts"] == 1 and len(ref["decisions"]) == 5  # type: ignore[arg-type]
 
     rng = random.Random(15)
     log = tmp_path / "kills.log"
@@ -144,11 +144,11 @@ def test_a_runner_that_lost_its_lease_books_no_loan_event(db_url: str, tmp_path:
 
     strategy = loan_strategy(tmp_path)
     ref_url = f"sqlite:///{tmp_path / 'reference.db'}"
-    ref = open_service(str(strategy), RunSettings(db=ref_url, speed="max"), loans=[live_loan()])
+    ref = open_service(str(strategy), RunSettings(db=ref_url, speed="max"))
     ref.run(until_end=True)
     ref.ledger.close()
-    a = open_service(str(strategy), RunSettings(db=db_url, speed="max"), loans=[live_loan()])
-    b = open_service(str(strategy), RunSettings(db=db_url, speed="max"), loans=[live_loan()])
+    a = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
+    b = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
     a.run(until_end=False, max_cycles=10)  # days 0-9 (the run releases the lease at its end)
     a.lease.acquire()
     obs = a.source.next(a.ledger.last_observed())

@@ -319,21 +319,17 @@ class LoanDesk:
 
 
 def from_strategy(loans: Loans | None) -> list[LiveLoan]:
-    """The strategy file's ``[[loans]]`` (with ``[trigger] health``) as live loans, named by their
-    assets ("ETH/USDC"; "2: ETH/USDC" when two loans share that name)."""
+    """The strategy file's ``[[loans]]`` (with ``[trigger] health``) as live loans, named as the
+    backtest names them (``Result.loans``): by their assets, "ETH/USDC", numbered "ETH/USDC #2"
+    when two loans share assets."""
     if loans is None:
         return []
     names = [f"{'+'.join(p.loan.collateral)}/{p.loan.debt}" for p in loans.positions]
+    if len(set(names)) < len(names):
+        names = [f"{n} #{k + 1}" for k, n in enumerate(names)]
     return [
-        LiveLoan(
-            name if names.count(name) == 1 else f"{k}: {name}",
-            p.loan,
-            p.rule,
-            p.band,
-            p.open_health,
-            day_count=loans.day_count,
-        )
-        for k, (name, p) in enumerate(zip(names, loans.positions, strict=True), start=1)
+        LiveLoan(name, p.loan, p.rule, p.band, p.open_health, day_count=loans.day_count)
+        for name, p in zip(names, loans.positions, strict=True)
     ]
 
 

@@ -116,3 +116,10 @@ def test_backtest_of_the_example_shows_hf_repays_and_boosts() -> None:
     metrics = json.loads(js.output)
     assert metrics["n_repays"] > 0 and metrics["n_boosts"] > 0
     assert 1.0 < metrics["min_health_factor"] < 1.6  # 2020-03-12 took it close to liquidation, at a close
+
+
+def test_a_sweep_refuses_loans_rather_than_ignoring_them(tmp_path: Path) -> None:
+    p = write(tmp_path, LOAN + "[sweep]\nfee_bps = [10, 30]\n")
+    out = runner.invoke(app, ["sweep", str(p), "--out", str(tmp_path / "o.parquet")])
+    assert out.exit_code == 2, out.output
+    assert "ballast sweep does not run loans yet" in out.output and "Traceback" not in out.output

@@ -244,10 +244,14 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
-            "loans": build_loans(self.loans, self.trigger.health, base),
             **(
                 {"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
                 if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None
+                else {}
+            ),
+            **(
+                {"loans": build_loans(self.loans, self.trigger.health, base)}
+                if self.loans is not None or self.trigger.health is not None
                 else {}
             ),
         }

@@ -105,6 +105,8 @@ class SweepSpec:
     def keywords(self) -> dict[str, Any]:
         """The base strategy's keywords with each axis in place of its value."""
         kw = self.strategy.keywords()
+        if kw.get("loans") is not None:  # the sweep kernel runs no loans: refuse rather than ignore them
+            raise InputError("[[loans]]: ballast sweep does not run loans yet; use ballast leverage thresholds")
         if any(k in self.axes for k in COST_KEYWORDS):
             c = self.strategy.costs
             kw.pop("costs", None)

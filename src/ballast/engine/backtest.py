@@ -27,18 +27,12 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
     return prices.assign(**{cash: 1.0})
 
 
-def run_compiled(p: Prepared, record: bool = True) -> RawRun:
-    """The compiled walk and the metrics (``record``: also the weights and the logs)."""
-    from ballast.engine.loans import add_loan_costs, start_loans
-    from ballast.engine.treasury import new_book
-    from ballast.engine.treasury_metrics import run_metrics
+def walk_args(p: Prepared, record: bool) -> tuple[Any, ...]:
+    """The walk's positional arguments for ``p`` (the target path's returns computed here, once)."""
     from ballast.engine.valuation import target_returns
-    from ballast.engine.walk import simulate
-    from ballast.flows import no_flows
-    from ballast.yields import no_yields
 
     assert p.program is not None and p.plan is not None
-    args = (
+    return (
         p.market.prices,
         p.targets,
         target_returns(p.targets, p.market.prices),
@@ -50,6 +44,19 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
         float(p.strategy.capital),
         record,
     )
+
+
+def run_compiled(p: Prepared, record: bool = True, args: tuple[Any, ...] | None = None) -> RawRun:
+    """The compiled walk and the metrics (``record``: also the weights and the logs). ``args``: the
+    `walk_args` of ``p`` when a caller runs many variants of one preparation (loan bands)."""
+    from ballast.engine.loans import add_loan_costs, start_loans
+    from ballast.engine.treasury import new_book
+    from ballast.engine.treasury_metrics import run_metrics
+    from ballast.engine.walk import simulate
+    from ballast.flows import no_flows
+    from ballast.yields import no_yields
+
+    args = walk_args(p, record) if args is None else args
     book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
     loans, lbook = start_loans(p, record)
     treasury = (p.yields or no_yields(), p.flows or no_flows(), book) if book is not None else (None, None, None)

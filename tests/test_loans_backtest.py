@@ -328,3 +328,20 @@ def test_over_a_path_debt_never_goes_negative_and_seizures_never_exceed_holdings
         assert -liquidations[:, EV_COLLATERAL].sum() <= before[0] * (1 + 1e-12)
         if len(rows_t) == len(liquidations):  # no band move: the wallet's debt asset did not change
             assert wallet_after == pytest.approx(wallet_before, rel=1e-9, abs=1e-6)
+
+
+def test_two_loans_on_one_debt_asset_agree_on_both_engines(crypto: pd.DataFrame) -> None:
+    btc = Loan(["BTC"], "USDC", ltv=0.7, liquidation_threshold=0.75, liquidation_bonus=0.1, borrow_rate=0.03)
+    loans = Loans(
+        LoanPosition(ETH_LOAN, EulerV2(0.1), BAND, open_health=2.0),
+        LoanPosition(btc, MakerStyle(0.13), HealthBand(1.4, 1.6), open_health=1.7),
+    )
+    s = strategy(loans, rebalance="never")
+    window = crypto.loc["2019-06-01":"2021-06-01"]
+    a, b = backtest(window, s), backtest(window, s, engine="python")
+    assert np.array_equal(a.raw.equity, b.raw.equity) and a.metrics == b.metrics
+    assert list(a.loans.health_factor.columns) == ["ETH/USDC", "BTC/USDC"]
+    assert set(a.loans.events.loan) == {"ETH/USDC", "BTC/USDC"}
+    # the debt asset's holding is the wallet less both debts: value = Σ holdings at their prices
+    hf = a.loans.health_factor.iloc[1]
+    assert hf["ETH/USDC"] == pytest.approx(2.0, rel=1e-12) and hf["BTC/USDC"] == pytest.approx(1.7, rel=1e-12)

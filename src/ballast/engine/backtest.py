@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ballast.data.loaders import load_prices
@@ -27,15 +28,16 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
     return prices.assign(**{cash: 1.0})
 
 
-def walk_args(p: Prepared, record: bool) -> tuple[Any, ...]:
-    """The walk's positional arguments for ``p`` (the target path's returns computed here, once)."""
+def walk_args(p: Prepared, record: bool, target_r: np.ndarray | None = None) -> tuple[Any, ...]:
+    """The walk's positional arguments for ``p``; ``target_r``: `target_returns` of ``p.targets``, when
+    the caller has it (a sweep shares it), else computed here."""
     from ballast.engine.valuation import target_returns
 
     assert p.program is not None and p.plan is not None
     return (
         p.market.prices,
         p.targets,
-        target_returns(p.targets, p.market.prices),
+        target_returns(p.targets, p.market.prices) if target_r is None else target_r,
         p.program,
         p.plan,
         p.costs,
@@ -46,9 +48,12 @@ def walk_args(p: Prepared, record: bool) -> tuple[Any, ...]:
     )
 
 
-def run_compiled(p: Prepared, record: bool = True, args: tuple[Any, ...] | None = None) -> RawRun:
-    """The compiled walk and the metrics (``record``: also the weights and the logs). ``args``: the
-    `walk_args` of ``p`` when a caller runs many variants of one preparation (loan bands)."""
+def run_compiled(
+    p: Prepared, record: bool = True, target_r: np.ndarray | None = None, args: tuple[Any, ...] | None = None
+) -> RawRun:
+    """The compiled walk and the metrics (``record``: also the weights and the logs).
+    ``target_r``: `target_returns` of ``p.targets``, when the caller has it (a sweep shares it);
+    ``args``: the `walk_args` of ``p`` when a caller runs many variants of one preparation (loan bands)."""
     from ballast.engine.loans import add_loan_costs, start_loans
     from ballast.engine.treasury import new_book
     from ballast.engine.treasury_metrics import run_metrics
@@ -56,7 +61,7 @@ def run_compiled(p: Prepared, record: bool = True, args: tuple[Any, ...] | None 
     from ballast.flows import no_flows
     from ballast.yields import no_yields
 
-    args = walk_args(p, record) if args is None else args
+    args = walk_args(p, record, target_r) if args is None else args
     book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
     loans, lbook = start_loans(p, record)
     treasury = (p.yields or no_yields(), p.flows or no_flows(), book) if book is not None else (None, None, None)

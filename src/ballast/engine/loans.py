@@ -142,5 +142,18 @@ def _loan_close_typed(units, prices, t, costs, loans, lbook, held, n_held):
     if _off_type(loans):
         return lambda units, prices, t, costs, loans, lbook, held, n_held: n_held
     return lambda units, prices, t, costs, loans, lbook, held, n_held: _loan_close(
-        units, prices, t, costs, borrow_fields(loans), borrow_fields(lbook), held, n_held
+        units, prices, t, costs, loans, lbook, held, n_held
     )
+
+
+def loan_inputs(loans: Any, lbook: Any) -> tuple[Any, Any]:
+    """The walk's loan arguments, borrowed once before its loop (engine/intrinsics.py; as
+    `treasury_inputs`). Off (None, omitted or `no_loans()`): two Nones."""
+    return loans, lbook
+
+
+@overload(loan_inputs, inline="always", jit_options={"cache": True})
+def _loan_inputs_typed(loans, lbook):
+    if _off_type(loans):
+        return lambda loans, lbook: (None, None)
+    return lambda loans, lbook: (borrow_fields(loans), borrow_fields(lbook))

@@ -12,9 +12,9 @@ from numba import njit
 
 from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.intrinsics import borrow, borrow_fields
-from ballast.engine.loans import loan_close
+from ballast.engine.loans import loan_close, loan_inputs
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
-from ballast.engine.treasury import treasury_close
+from ballast.engine.treasury import treasury_close, treasury_inputs
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
 from ballast.enums import (
     ACC_ACTIVE_SUM,
@@ -195,6 +195,8 @@ def simulate(
     trig = borrow_fields(trig)
     plan = borrow_fields(plan)
     costs = borrow_fields(costs)
+    t_yields, t_flows, t_book = treasury_inputs(yields, flows, treasury)
+    l_loans, l_book = loan_inputs(loans, loan_book)
     T, n = prices.shape
     units = np.zeros(n)
     cash = capital
@@ -238,9 +240,9 @@ def simulate(
     decide = floored if has_floor else targets
     for t in range(T):
         cash, n_held = treasury_close(
-            units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held, n_held
+            units, cash, prices, t, targets, costs, quote, t_yields, t_flows, t_book, held, n_held
         )
-        n_held = loan_close(units, prices, t, costs, loans, loan_book, held, n_held)
+        n_held = loan_close(units, prices, t, costs, l_loans, l_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:

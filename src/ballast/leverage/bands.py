@@ -108,7 +108,7 @@ def _run(p: Prepared, bands: np.ndarray, min_change: float) -> tuple[np.ndarray,
     """(end value per band, loan totals per band, the value path without the loan) on ``p``'s market."""
     assert p.loans is not None
     args = walk_args(p, False)
-    plain_equity = run_compiled(replace(p, loans=None), False, args).equity
+    plain_equity = run_compiled(replace(p, loans=None), False, args=args).equity
     ends = np.empty(bands.shape[0])
     totals = []
     base = p.loans.band[0].copy()
@@ -116,7 +116,7 @@ def _run(p: Prepared, bands: np.ndarray, min_change: float) -> tuple[np.ndarray,
         row = base.copy()
         row[[BAND_REPAY_BELOW, BAND_REPAY_TO, BAND_BOOST_ABOVE, BAND_BOOST_TO]] = bands[b]
         row[BAND_MIN_CHANGE] = min_change
-        raw = run_compiled(replace(p, loans=p.loans._replace(band=row[None, :])), False, args)
+        raw = run_compiled(replace(p, loans=p.loans._replace(band=row[None, :])), False, args=args)
         assert raw.loans is not None
         ends[b] = raw.equity[-1]
         totals.append(raw.loans.totals)

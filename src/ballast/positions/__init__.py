@@ -3,6 +3,7 @@ Morpho Blue and Maker, and the repay/boost band that keeps a loan's health facto
 (see docs/loans.md). Pure domain: no I/O."""
 
 from ballast.positions.band import HealthBand, Move, apply_move
+from ballast.positions.encode import LoanArrays, LoanPosition, Loans, no_loans
 from ballast.positions.liquidation import AaveV3, EulerV2, Liquidation, LiquidationRule, MakerStyle, MorphoBlue
 from ballast.positions.loan import Loan, LoanState
 
@@ -13,9 +14,13 @@ __all__ = [
     "Liquidation",
     "LiquidationRule",
     "Loan",
+    "LoanArrays",
+    "LoanPosition",
     "LoanState",
+    "Loans",
     "MakerStyle",
     "MorphoBlue",
     "Move",
     "apply_move",
+    "no_loans",
 ]

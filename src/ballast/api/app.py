@@ -77,9 +77,26 @@ def create_app(
     # ------------------------------------------------------------------ reads
     @app.get("/status", response_model=models.Status, tags=["read"])
     def status() -> dict[str, Any]:
-        """Service state, last cycle, portfolio value, largest drift, record counts and runway."""
+        """Service state, last cycle, portfolio value, largest drift, record counts, runway and loans."""
         s = ledger.status()
-        return {k: s[k] for k in ("service", "last_cycle", "value", "max_drift", "counts", "runway")}
+        keys = ("service", "last_cycle", "value", "max_drift", "counts", "runway", "loans")
+        return {k: s[k] for k in keys}
+
+    @app.get("/loans", response_model=list[models.LoanOut], tags=["read"])
+    def loans() -> list[dict[str, Any]]:
+        """Each loan: health factor, collateral, debt, net value, liquidation price and band."""
+        loans: list[dict[str, Any]] = ledger.status()["loans"]
+        return loans
+
+    @app.get("/loans/health", response_model=list[models.LoanHealthPoint], tags=["read"])
+    def loan_health(limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[dict[str, Any]]:
+        """Each loan's health factor per observed cycle (after accrual and liquidations), oldest first."""
+        return ledger.loan_health(limit)
+
+    @app.get("/loans/events", response_model=list[models.LoanEventOut], tags=["read"])
+    def loan_events(limit: Limit = 100) -> list[dict[str, Any]]:
+        """Loan events (accruals, repays, boosts, liquidations with their amounts), newest first."""
+        return ledger.loan_events(limit)
 
     @app.get("/holdings", response_model=list[models.Holding], tags=["read"])
     def holdings() -> list[dict[str, Any]]:

@@ -97,6 +97,54 @@ class Runway(BaseModel):
     as_of: str | None
 
 
+class LoanCollateral(BaseModel):
+    units: float
+    price: float | None
+    value: float | None
+
+
+class LoanOut(BaseModel):
+    name: str
+    collateral: dict[str, LoanCollateral] = Field(description="units pledged (every unit held), at the last prices")
+    collateral_value: float | None
+    debt_asset: str
+    debt: float = Field(description="units owed now (scaled debt × accrual index)")
+    debt_value: float | None
+    accrual_index: float
+    health_factor: float | None = Field(description="Σ collateral·price·LT / debt value; None: no debt")
+    net_value: float | None = Field(description="collateral value − debt value")
+    liquidation_price: float | None = Field(description="the collateral price at which HF = 1 (one collateral asset)")
+    rule: str | None
+    band: dict[str, Any] | None
+    warn_at: float | None = Field(description="health_warn is raised while HF is below this")
+    repays: int
+    boosts: int
+    liquidations: int
+
+
+class LoanHealthPoint(BaseModel):
+    observed_at: str
+    loan: str
+    health_factor: float | None
+    collateral_value: float
+    debt_value: float
+
+
+class LoanEventOut(BaseModel):
+    id: int
+    loan: str
+    key: str
+    kind: str = Field(description="open | supply | withdraw | borrow | repay | accrue | liquidation")
+    period: int | None
+    event_at: str
+    asset: str | None
+    collateral_units: float
+    debt_units: float
+    accrual_index: float
+    order_id: int | None
+    detail: dict[str, Any] | None
+
+
 class Status(BaseModel):
     service: Service
     last_cycle: CycleInfo | None
@@ -106,6 +154,9 @@ class Status(BaseModel):
     runway: Runway | None = Field(
         None,
         description="treasury runway from the ledger (None: the strategy has no cash asset or no cycle was recorded)",
+    )
+    loans: list[LoanOut] = Field(
+        default_factory=list, description="loans at the paper lending market (their debt is counted in value)"
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,9 @@ from ballast.live.executors import Executor, TransientError
 from ballast.live.guards import PriceGuard, check_holdings, notional_cap
 from ballast.live.history import History
 from ballast.live.lease import Lease
+from ballast.live.loans import LiveLoan, LoanDesk, unchanged_weights
 from ballast.live.loop import CycleView, RunLoop
+from ballast.live.models import utcnow
 from ballast.live.plans import OrderPlanning
 from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, ProposalState
 from ballast.live.repository import Ledger
@@ -75,6 +78,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         order_timeout: float = 60.0,
         poll: float = 1.0,
         retries: int = 3,
+        loans: Sequence[LiveLoan] = (),
     ) -> None:
         self.strategy = strategy
         self.cfg = cfg
@@ -112,6 +116,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         self.account_pending = False  # the restart's account comparison waits for a full reconcile
         self.replan: str | None = None  # an approved proposal expired: propose afresh this cycle
         self.treasury = LiveTreasury(strategy, assets)  # yields and scheduled flows, booked each close
+        # loans at the paper lending market: accrued, liquidated and kept in their band each close
+        self.loans = LoanDesk(loans, assets, strategy.cash, mode, cfg.ccxt.slippage if self.limits else None)
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -168,6 +174,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         self.registered = True
         if self.ledger.start_service(holdings, name, self.mode, self.source_label, self.dry_run):
             log.info("starting holdings recorded: %s", holdings, extra={"event": "holdings", "holdings": holdings})
+        if self.loans:
+            self.loans.register(self.ledger, utcnow())
 
     def cycle(self, obs: Observation) -> str:
         """Process one observation; returns the cycle status."""
@@ -250,6 +258,11 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         from ballast.engine.kernel import value_and_weights
 
         market = self.history.market()
+        loans = None
+        if self.loans:  # accrue, liquidate and mark the loans at this close; plan the openings and bands' moves
+            recent, k = self.history.recent()
+            loans = self.loans.close(self.ledger, held, recent, k, t, prices, self.cost_fn(), moves=not paused)
+            held = loans.net_holdings(held)  # as the backtest: the debt is a negative holding
         units = np.array([held.get(a, 0.0) for a in self.assets], dtype=np.float64)
         cash = held.get(CASH, 0.0)
         target = np.asarray(self.strategy.target.at(market, t), dtype=np.float64)
@@ -260,7 +273,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             recent, k = self.history.recent()
             costs = compile_costs(self.strategy.costs, recent)
             units, cash, booked = self.treasury.close(recent, k, units, cash, costs, target)
-        record = partial(self.ledger.record_cycle, treasury=booked)  # booked with the cycle, or not at all
+        record = partial(self.ledger.record_cycle, treasury=booked, loans=loans)  # with the cycle, or not at all
         w_pre = np.empty(self.n)
         V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         lines = [
@@ -282,7 +295,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         spec = self.plan_spec(recent)
         state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)), self.last_rebalance)
         reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state) or self.replan
-        if reason is None or not V > 0:
+        moving = loans is not None and bool(loans.moves)
+        if (reason is None and not moving) or not V > 0:
             record(obs.time, t, CycleStatus.HOLD, None, prices, V, lines)
             self._show(obs, t, CycleStatus.HOLD, None, V, lines)
             return CycleStatus.HOLD
@@ -299,7 +313,10 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
                 self._show(obs, t, CycleStatus.HOLD, note, V, lines)
                 return CycleStatus.HOLD
 
-        plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason)
+        plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason) if reason is not None else None
+        if loans is not None:
+            executor = "dry-run" if self.dry_run else self.mode
+            plan = self.loans.with_moves(plan, loans, V, unchanged_weights(self.assets, w_pre, target), executor)
         if plan is None or isinstance(plan, str):
             note = plan or f"trigger fired ({reason}) but every trade is below the minimum"
             record(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
@@ -326,6 +343,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         rec = record(obs.time, t, CycleStatus.DECIDED, None, prices, V, lines, plan, propose=propose)
         assert rec.decision_id is not None
         self.replan = None
+        reason = plan.reason  # the trigger's, and any loan's repay or boost
         log.info(
             "decision %d at %s: %s; %d order(s), notional %.2f, expected cost %.2f%s",
             rec.decision_id,

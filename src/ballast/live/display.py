@@ -63,6 +63,51 @@ def holdings_table(lines: list[dict[str, Any]], title: str = "holdings vs target
     return t
 
 
+def _hf(x: float | None, warn_at: float | None) -> Text:
+    if x is None:
+        return Text("∞ (no debt)", style="green")
+    style = "red" if x < 1.0 or (warn_at is not None and x < warn_at) else "green"
+    return Text(f"{x:.4f}", style=style)
+
+
+def loans_table(loans: list[dict[str, Any]]) -> Table:
+    """Each loan: health factor, collateral, debt, net value, liquidation price, the band
+    (repay below → to | boost above → to) and its repays, boosts and liquidations."""
+    t = Table(
+        "loan",
+        "HF",
+        "collateral",
+        "debt",
+        "net value",
+        "liq. at",
+        "band",
+        "r/b/liq",
+        title="loans (paper lending market)",
+        title_justify="left",
+    )
+    for col in t.columns:
+        col.overflow = "fold"
+    for ln in loans:
+        b = ln.get("band")
+        band = (
+            "—"
+            if not b
+            else f"{b['repay_below']:g}→{b['repay_to']:g}"
+            + ("" if b.get("boost_above") is None else f" | {b['boost_above']:g}→{b['boost_to']:g}")
+        )
+        t.add_row(
+            ln["name"],
+            _hf(ln["health_factor"], ln.get("warn_at")),
+            ", ".join(f"{_qty(c['units'])} {a}" for a, c in ln["collateral"].items()),
+            f"{_qty(ln['debt'])} {ln['debt_asset']}",
+            _f(ln["net_value"], ",.0f"),
+            "—" if ln.get("liquidation_price") is None else _qty(ln["liquidation_price"]),
+            band,
+            f"{ln['repays']}/{ln['boosts']}/{ln['liquidations']}",
+        )
+    return t
+
+
 def running_view(svc: Any) -> RenderableType:
     """The panel ``ballast run`` keeps updating."""
     v = svc.view
@@ -111,6 +156,8 @@ def status_view(
             f"{_f(r['reserve_value'])} (spend {_f(r['spend_per_month'])}/month)",
         )
     parts: list[RenderableType] = [head, holdings_table(st["lines"])]
+    if st.get("loans"):
+        parts.append(loans_table(st["loans"]))
     if decisions:
         t = Table("id", "observed", "state", "notional", "reason", title="last decisions", title_justify="left")
         for d in decisions:

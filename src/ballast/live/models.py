@@ -226,3 +226,62 @@ class TreasuryMark(Base):
     reserve_asset: Mapped[str | None] = mapped_column(String(64))
     spend_month: Mapped[float] = mapped_column(Float)
     reserve_yield_month: Mapped[float] = mapped_column(Float)
+
+
+class LoanPosition(Base):
+    """A loan at the paper lending market: its assets and terms (what status needs to compute the
+    health factor from the ledger alone). Its amounts are never stored: they are the sum of its
+    `LoanEvent` rows (see ``live/lending.py``)."""
+
+    __tablename__ = "loans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    collateral: Mapped[list[Any]] = mapped_column(JSON)  # asset names, the loan's order
+    debt_asset: Mapped[str] = mapped_column(String(64))
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)  # ltv, liquidation_threshold, bonus, rule, band, warn
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoanEvent(Base):
+    """One change of a loan: collateral units of ``asset`` in (+) or out (−), debt in scaled units
+    (owed units / accrual index at the time: Aave's scaled balance), or a new ``accrual_index``.
+    ``key`` makes booking idempotent; ``order_id`` links a repay/boost leg to the fill it came with."""
+
+    __tablename__ = "loan_events"
+    __table_args__ = (UniqueConstraint("key", name="uq_loan_event_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160))
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    period: Mapped[int | None] = mapped_column(Integer)
+    event_at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(20))  # open | supply | withdraw | borrow | repay | accrue | liquidation
+    asset: Mapped[str | None] = mapped_column(String(64))  # the collateral asset moved (None: debt only)
+    collateral_units: Mapped[float] = mapped_column(Float, default=0.0)
+    debt_units: Mapped[float] = mapped_column(Float, default=0.0)  # owed units added (+) or removed (−)
+    scaled_debt: Mapped[float] = mapped_column(Float, default=0.0)  # debt_units / index: what sums
+    accrual_index: Mapped[float] = mapped_column(Float, default=1.0)  # the index in force after this event
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a liquidation's amounts, an accrual's growth
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoanOrder(Base):
+    """An order that is a loan's repay (sell collateral, repay with the proceeds) or boost (borrow,
+    buy collateral, supply it): its loan legs are booked with each of its fills."""
+
+    __tablename__ = "loan_orders"
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # repay | boost
+
+
+class LoanMark(Base):
+    """A loan as a cycle saw it, after accrual and any liquidation, before a repay/boost."""
+
+    __tablename__ = "loan_marks"
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    health_factor: Mapped[float | None] = mapped_column(Float)  # None: no debt (infinite)
+    collateral_value: Mapped[float] = mapped_column(Float)
+    debt_value: Mapped[float] = mapped_column(Float)

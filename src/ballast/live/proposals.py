@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, update
 
 from ballast.errors import InputError
+from ballast.live import lending
 from ballast.live.database import changed
 from ballast.live.models import Decision, Fill, Order, Proposal, utcnow
 from ballast.live.records import CASH, DecisionState, OrderRow, OrderStatus, Outcome, ProposalState
@@ -243,6 +244,7 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
         for k, f in enumerate(fills):
             o = orders[f.asset]
             sign = 1.0 if o.side == "buy" else -1.0
+            quote = -(sign * f.quantity * f.price + f.fee) / o.quote_price
             s.add(
                 Fill(
                     order_id=o.id,
@@ -251,11 +253,12 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
                     quantity=sign * f.quantity,
                     price=f.price,
                     quote_asset=o.quote_asset,
-                    quote_quantity=-(sign * f.quantity * f.price + f.fee) / o.quote_price,
+                    quote_quantity=quote,
                     fee=f.fee,
                 )
             )
             o.filled_quantity = (o.filled_quantity or 0.0) + f.quantity
+            lending.book_fill(s, o, f"settle:{k}", quote)  # a repay/boost's loan leg
         states = []
         for o in orders.values():
             done = o.filled_quantity or 0.0

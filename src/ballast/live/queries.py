@@ -15,6 +15,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from ballast.errors import InputError
+from ballast.live import lending, loan_reads
 from ballast.live.connection import LedgerConnection
 from ballast.live.models import (
     Alert,
@@ -134,7 +135,10 @@ class LedgerQueries(LedgerConnection):
     def holdings_vs_target(self) -> list[dict[str, Any]]:
         """Current ledger holdings valued at the last observed prices, against the last target."""
         snap = self.latest_snapshot()
-        units = self.holdings()
+        with self.session() as s:  # as the backtest: a loan's debt is a negative holding of its asset
+            units = self.holdings(s)
+            for a, u in lending.owed(s).items():
+                units[a] = units.get(a, 0.0) - u
         lines = {ln["asset"]: ln for ln in (snap["lines"] if snap else [])}
         assets = list(lines) + [a for a in units if a not in lines]
         values = {}
@@ -343,6 +347,16 @@ class LedgerQueries(LedgerConnection):
         with self.session() as s:
             return runway_status(s, rows if rows is not None else self.holdings_vs_target())
 
+    def loan_health(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Each loan's mark per observed cycle, oldest first (see `loan_reads.health_history`)."""
+        with self.session() as s:
+            return loan_reads.health_history(s, limit)
+
+    def loan_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Loan events, newest first (see `loan_reads.loan_events`)."""
+        with self.session() as s:
+            return loan_reads.loan_events(s, limit)
+
     def status(self) -> dict[str, Any]:
         """Everything ``ballast status --json`` and the API's status page show."""
         rows = self.holdings_vs_target()
@@ -360,6 +374,9 @@ class LedgerQueries(LedgerConnection):
                     "note": last.note,
                 }
             )
+            loans = loan_reads.loan_status(
+                s, {r["asset"]: r["price"] for r in rows}, {r["asset"]: r["units"] for r in rows}
+            )
         total = float(sum(r["value"] for r in rows if r["value"] is not None))
         drifts = [abs(r["drift"]) for r in rows if r["drift"] is not None]
         return {
@@ -373,6 +390,7 @@ class LedgerQueries(LedgerConnection):
             "lines": rows,
             "counts": self.counts(),
             "runway": self.runway(rows),
+            "loans": loans,
         }
 
 

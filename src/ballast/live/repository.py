@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
 
@@ -45,6 +45,9 @@ from ballast.live.records import (
     iso_time,
 )
 from ballast.live.treasury import TreasuryCycle
+
+if TYPE_CHECKING:
+    from ballast.live.loans import LoanCycle
 
 
 def _num(x: float | None) -> float | None:
@@ -116,10 +119,13 @@ class Ledger(OperatorWrites):
         propose: bool = False,
         alerts: Sequence[GuardAlert] = (),
         treasury: TreasuryCycle | None = None,
+        loans: LoanCycle | None = None,
     ) -> CycleRecord:
         """Write one cycle atomically: prices, snapshot, alerts, the close's flows and accruals
-        (``treasury``, a `live.treasury.TreasuryCycle`), and the decision with its orders
-        (client order ids included) — all before anything is sent to a venue."""
+        (``treasury``, a `live.treasury.TreasuryCycle`), the loans' accruals, liquidations and
+        marks (``loans``, a `live.loans.LoanCycle`), and the decision with its orders (client
+        order ids included, repay/boost orders linked to their loan) — all before anything is
+        sent to a venue."""
         with self.session() as s:
             cid = s.scalar(
                 insert(Cycle)
@@ -138,6 +144,10 @@ class Ledger(OperatorWrites):
                 from ballast.live import treasury as entries  # looked up per call: tests inject a crash
 
                 entries.book_cycle(s, cid, period, observed_at, treasury)
+            if loans is not None:
+                from ballast.live import lending  # looked up per call: tests inject a crash
+
+                lending.book_cycle(s, cid, period, observed_at, loans.closes)
             s.execute(insert(PriceSeen), [{"cycle_id": cid, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
                 s.execute(
@@ -197,6 +207,10 @@ class Ledger(OperatorWrites):
             ]
             s.add_all(orders)
             s.flush()
+            if loans is not None and loans.moves:
+                from ballast.live import lending
+
+                lending.link_orders(s, loans.links(plan.orders, [o.id for o in orders]))
             pid = None
             if propose:
                 p = Proposal(
@@ -306,6 +320,9 @@ class Ledger(OperatorWrites):
                         )
                     )
                 o.filled_quantity = (o.filled_quantity or 0.0) + (abs(quantity) if gross is None else gross)
+                from ballast.live import lending  # a repay/boost order's loan legs come with its fill
+
+                lending.book_fill(s, o, trade_key, quote_quantity)
             if status is not None:
                 o.status = status
             o.updated_at = utcnow()

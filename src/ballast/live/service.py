@@ -8,6 +8,7 @@ The service's pieces: `cycle` (the loop), `history`, `guards`, `plans` (trigger 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from ballast.live.cycle import LiveService
 from ballast.live.executors import CcxtExecutor, Executor, PaperExecutor
 from ballast.live.guards import check_holdings
 from ballast.live.history import History
+from ballast.live.loans import LiveLoan, from_strategy
 from ballast.live.logs import JsonFormatter, setup_logging
 from ballast.live.loop import CycleView
 from ballast.live.repository import Ledger
@@ -68,11 +70,13 @@ def open_service(
     ledger: Ledger | None = None,
     exchange: Any = None,
     w3: Any = None,
+    loans: Sequence[LiveLoan] = (),
 ) -> LiveService:
     """Everything ``ballast run`` needs, validated up front; errors name the file and field.
 
     ``exchange`` injects a ready ccxt exchange object (tests point one at a local server);
-    ``w3`` a Web3 client for the web3 source (tests: an in-process chain).
+    ``w3`` a Web3 client for the web3 source (tests: an in-process chain); ``loans`` the loans
+    kept at the paper lending market (`live.loans.LiveLoan`; default: the file's ``[[loans]]``).
     """
     from ballast.config import load_strategy_file
 
@@ -162,6 +166,7 @@ def open_service(
         order_timeout=live.ccxt.order_timeout if ccxt_exec else 0.0,
         poll=live.ccxt.poll,
         retries=live.ccxt.retries,
+        loans=loans or from_strategy(strategy.loans),
     )
     if isinstance(executor, PaperExecutor):
         executor.cost = svc.cost_fn()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.costs.base import compile_costs
+from ballast.live import lending
 from ballast.live.executors import Executor, TransientError, VenueOrder, wait_backoff
 from ballast.live.history import History
 from ballast.live.lease import Lease
@@ -276,11 +277,12 @@ class VenueProtocol:
         price rose within the tolerance are scaled down to the paying balance)."""
         cfg = self.cfg.propose
         cost = self.cost_fn()
+        to_fit = lending.approved_moves(self.ledger)  # a loan's boost buys with what it borrows
 
         def check(held: dict[str, float], orders: list[OrderRow], proposal: ProposalRow) -> Fit:
             planned_at = datetime.fromisoformat(proposal["payload"]["observed_at"].rstrip("Z"))
             old = staleness(orders, planned_at, prices, now, cfg.valid_seconds, cfg.max_price_move)
-            return Fit(old, {}) if old else fit_plan(held, orders, prices, cost, cfg.max_price_move)
+            return Fit(old, {}) if old else fit_plan(held, to_fit(orders), prices, cost, cfg.max_price_move)
 
         return check
 

@@ -190,6 +190,39 @@ function renderDecisions(items) {
   if (!items.length) body.replaceChildren(el("tr", {}, el("td", { class: "empty", colSpan: 6 }, "no decisions yet")));
 }
 
+function renderLoans(loans, points) {
+  // loans at the paper lending market: HF now and per cycle, with the band's lines
+  $("loans-box").hidden = !loans.length;
+  if (!loans.length) return;
+  const band = (b) => (b ? `repay < ${b.repay_below} → ${b.repay_to}` +
+    (b.boost_above === null ? "" : ` · boost > ${b.boost_above} → ${b.boost_to}`) : "–");
+  $("loans").querySelector("tbody").replaceChildren(...loans.map((l) => el("tr", { "data-loan": l.name },
+    el("td", {}, l.name),
+    el("td", { class: l.health_factor !== null && l.warn_at !== null && l.health_factor < l.warn_at ? "out" : "in",
+      "data-role": "hf" }, l.health_factor === null ? "∞ (no debt)" : num(l.health_factor, 4)),
+    el("td", {}, Object.entries(l.collateral).map(([a, c]) => `${num(c.units, 4)} ${a}`).join(", ")),
+    el("td", {}, `${num(l.debt)} ${l.debt_asset}`), el("td", {}, num(l.net_value)),
+    el("td", {}, l.liquidation_price === null ? "–" : num(l.liquidation_price)), el("td", {}, band(l.band)),
+    el("td", {}, `${l.repays} / ${l.boosts} / ${l.liquidations}`))));
+  const x = [...new Set(points.map((p) => p.observed_at))];
+  const traces = loans.map((l, i) => {
+    const mine = points.filter((p) => p.loan === l.name);
+    return { type: "scatter", mode: "lines", name: l.name, x: mine.map((p) => p.observed_at),
+      y: mine.map((p) => p.health_factor), line: { color: COLORS[i % COLORS.length], width: 2 },
+      hovertemplate: `${l.name} HF %{y:.3f}<extra></extra>` };
+  });
+  const line = (y, color, dash) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y,
+    line: { color, width: 1, dash } });
+  const b = loans[0].band;
+  const shapes = x.length ? [line(1, "#dc2626", "solid"), ...(b ? [line(b.repay_below, "#d97706", "dash"),
+    ...(b.boost_above === null ? [] : [line(b.boost_above, "#059669", "dash")])] : [])] : [];
+  Plotly.react("health-chart", traces, {
+    margin: { l: 70, r: 20, t: 10, b: 40 }, height: 260, plot_bgcolor: "white", paper_bgcolor: "white",
+    yaxis: { gridcolor: "#eef0f3", rangemode: "tozero" }, xaxis: { showgrid: false }, shapes,
+    legend: { orientation: "h", y: 1.08 },
+  }, PLOT_CONFIG);
+}
+
 function renderAlerts(items) {
   const list = $("alerts");
   list.replaceChildren(...items.map((a) => el("li", { class: a.level },
@@ -203,6 +236,7 @@ async function refresh() {
     const [status, holdings, equity, drift, proposals, decisions, alerts] = await Promise.all([
       getJSON("/status"), getJSON("/holdings"), getJSON("/equity?limit=20000"), getJSON("/drift?limit=20000"),
       getJSON("/proposals?limit=50"), getJSON("/decisions?limit=15"), getJSON("/alerts?limit=20")]);
+    renderLoans(status.loans || [], status.loans && status.loans.length ? await getJSON("/loans/health?limit=20000") : []);
     renderStatus(status);
     renderHoldings(holdings);
     renderEquity(equity);

@@ -120,3 +120,26 @@ FLOW_PAID = 0  # value paid in (+) or out (−), as far as it could be paid
 FLOW_SHORTFALL = 1  # value of scheduled withdrawals that could not be paid
 FLOW_COST = 2  # trading costs of routing the flows
 N_FLOW_COLUMNS = 3
+
+# Delta hedges (hedging/kernel.py): reason bits of a re-hedge, the perp's state, per-close columns.
+HEDGE_OPEN = 1  # the first close with a target opens the hedge at it
+HEDGE_BAND = 2  # the hedge left its band: traded to the band's edge
+HEDGE_CALENDAR = 4  # the time-based trigger fired: traded to the target
+HEDGE_LIQUIDATED = 8  # the margin fell below maintenance: the perp was closed
+(PERP_SIZE, PERP_ENTRY, PERP_MARGIN, PERP_OPEN) = range(4)  # HedgeBook.state
+N_PERP_STATE = 4
+(
+    HC_SIZE,  # units held after the close (negative = short)
+    HC_TARGET,  # target units
+    HC_HALF_WIDTH,  # band half-width, units
+    HC_DELTA,  # exposure delta, units of the exposure's asset
+    HC_MARGIN,  # isolated margin after the close
+    HC_PNL,  # mark-to-market over (t−1, t]
+    HC_FUNDING,  # funding paid (+) or received (−) over (t−1, t]
+    HC_FEES,  # fees of the close's re-hedge (proportional and fixed costs)
+    HC_SLIPPAGE,  # price impact of the close's re-hedge (pools)
+    HC_LIQUIDATION,  # liquidation penalty paid
+    HC_TRADE,  # units traded
+    HC_REASON,  # reason bits (HEDGE_*)
+) = range(12)
+N_HEDGE_COLUMNS = 12

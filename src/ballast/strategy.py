@@ -21,6 +21,7 @@ from ballast.triggers.base import Cooldown
 from ballast.yields import Yields, YieldSource
 
 if TYPE_CHECKING:
+    from ballast.hedging import DeltaHedge
     from ballast.pegs import Pegs
 
 CONVENTIONS = ("exact", "bt")
@@ -42,6 +43,7 @@ class Strategy:
     yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
     pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
+    hedge: "DeltaHedge | None" = None  # a perp held against an exposure (ballast.hedging)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -69,6 +71,7 @@ class Strategy:
             **({"yields": self.yields.describe()} if self.yields else {}),
             **({"flows": self.flows.describe()} if self.flows else {}),
             **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
+            **({"hedge": self.hedge.describe()} if self.hedge is not None else {}),
         }
 
 
@@ -169,6 +172,7 @@ def build_strategy(
     pegs: Mapping[str, Any] | None = None,
     depeg: Mapping[str, Any] | None = None,
     reserve: Mapping[str, Any] | None = None,
+    hedge: "DeltaHedge | None" = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -180,7 +184,7 @@ def build_strategy(
     ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
     ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
     ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
-    per issuer (ballast/stable_reserve.py).
+    per issuer (ballast/stable_reserve.py). ``hedge``: a `DeltaHedge` (ballast.hedging).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -246,6 +250,7 @@ def build_strategy(
         as_yields(yields),
         as_flows(flows, spend, routing),
         declared,
+        hedge,
     )
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ballast.costs.base import CostArrays, compile_costs
 from ballast.flows import FlowSchedule
+from ballast.hedging import HedgeArrays
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
 from ballast.strategy import Strategy
@@ -30,6 +31,7 @@ class Prepared:
     quote: int
     yields: YieldArrays | None = None  # None: no yields, no borrowing costs (nothing compiled)
     flows: FlowSchedule | None = None  # None: no scheduled flows
+    hedge: HedgeArrays | None = None  # None: no delta hedge (nothing compiled)
 
     @property
     def compiled(self) -> bool:
@@ -48,6 +50,11 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
     plan = with_constraints(strategy.planner.encode(market.assets), strategy.target, market)
     yields = strategy.yields.encode(market, strategy.cash) if strategy.yields else None
     flows = strategy.flows.encode(market, strategy.cash) if strategy.flows else None
+    hedge = (
+        strategy.hedge.encode(market, quote, (targets != 0.0).any(axis=0), strategy.costs)
+        if strategy.hedge is not None
+        else None
+    )
     return Prepared(
         strategy,
         market,
@@ -58,4 +65,5 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
         quote,
         yields,
         flows,
+        hedge,
     )

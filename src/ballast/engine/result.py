@@ -23,6 +23,7 @@ from ballast.state import TriggerState
 from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
+    from ballast.engine.hedge import HedgeBook
     from ballast.engine.treasury import TreasuryBook
     from ballast.engine.treasury_metrics import TreasuryView
     from ballast.strategy import Strategy
@@ -52,6 +53,7 @@ class RawRun:
     trades: TradeLog
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
     treasury: "TreasuryBook | None" = None  # yields and flows, when the strategy has them
+    hedge: "HedgeBook | None" = None  # the delta hedge's perp, when the strategy has one
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +79,26 @@ class Result:
             from ballast.engine.treasury_metrics import treasury_metrics
 
             values.update(treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury))
+        if self.raw.hedge is not None:
+            from ballast.engine.hedge_metrics import hedge_metrics
+
+            values.update(hedge_metrics(self.raw.equity, self.raw.hedge, float(self.strategy.capital)))
         return values
+
+    @cached_property
+    def hedge(self) -> pd.DataFrame | None:
+        """The delta hedge per close: delta, hedge, target, band, margin, PnL, costs, why (None without one)."""
+        from ballast.engine.hedge_metrics import hedge_frame
+
+        return hedge_frame(self) if self.raw.hedge is not None else None
+
+    def hedge_comparison(self) -> pd.DataFrame:
+        """Hedge error and cost of this hedge, a fixed-interval hedge and no hedge (runs both)."""
+        from ballast.engine.hedge_metrics import compare_hedges
+
+        if self.strategy.hedge is None:
+            raise ValueError("this strategy has no hedge to compare")
+        return compare_hedges(self)
 
     @cached_property
     def treasury(self) -> "TreasuryView | None":
@@ -200,7 +221,11 @@ class Result:
             "periods": self.market.n_periods,
             "periods_per_year": self.market.periods_per_year,
             "assets": list(self.market.assets),
-            "metric_definitions": {**METRIC_DOCS, **(TREASURY_DOCS if self.raw.treasury is not None else {})},
+            "metric_definitions": {
+                **METRIC_DOCS,
+                **(TREASURY_DOCS if self.raw.treasury is not None else {}),
+                **(_hedge_docs() if self.raw.hedge is not None else {}),
+            },
         }
 
     def write_csv(self, directory: str) -> list[str]:
@@ -220,6 +245,12 @@ class Result:
             frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv"))
             written.append(str(d / name))
         return written
+
+
+def _hedge_docs() -> dict[str, str]:
+    from ballast.engine.hedge_metrics import HEDGE_DOCS
+
+    return HEDGE_DOCS
 
 
 def idle_note(strategy: "Strategy", market: Market) -> str:

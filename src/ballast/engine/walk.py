@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from ballast.engine.accounting import execute_with_scratch, solve_exact
+from ballast.engine.hedge import hedge_adjust, hedge_settle
 from ballast.engine.intrinsics import borrow, borrow_fields
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
 from ballast.engine.treasury import treasury_close
@@ -174,6 +175,8 @@ def simulate(
     yields=None,
     flows=None,
     treasury=None,
+    hedge=None,
+    hedge_book=None,
 ):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
@@ -182,7 +185,9 @@ def simulate(
     NamedTuples of arrays, so new fields reach the kernel without changing this signature.
     ``yields`` (YieldArrays), ``flows`` (FlowSchedule) and ``treasury`` (TreasuryBook, written here):
     accrual and flows before each close's valuation (engine/treasury.py); omitted, none of it
-    is compiled.
+    is compiled. ``hedge`` (HedgeArrays) and ``hedge_book`` (HedgeBook, written here): a delta
+    hedge settled before each close's valuation and re-hedged after its rebalance (engine/hedge.py);
+    omitted, none of it is compiled.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
@@ -236,6 +241,7 @@ def simulate(
         cash, n_held = treasury_close(
             units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held, n_held
         )
+        n_held = hedge_settle(units, prices, t, quote, hedge, hedge_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:
@@ -292,6 +298,7 @@ def simulate(
                 reb_est[n_reb] = step.verdict.est_cost
                 reb_benefit[n_reb] = step.verdict.benefit
                 n_reb += 1
+        v_after, n_held = hedge_adjust(units, prices, t, quote, hedge, hedge_book, held, n_held, v_after)
         equity[t] = v_after
         # 1/v_after, for the recorded weights and the next return: a close without trades reuses
         # its weights' 1/V (n divisions per close were most of a recorded walk's time).

@@ -14,6 +14,7 @@ import numpy as np
 
 from ballast.costs.base import CostArrays
 from ballast.engine.accounting import execute
+from ballast.engine.hedge import hedge_adjust, hedge_settle, new_hedge_book
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
@@ -123,12 +124,14 @@ def simulate_python(p: Prepared) -> RawRun:
     v_prev = cash
     book = new_book(T, n, True) if p.treasury else None
     yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
+    hbook = new_hedge_book(T) if p.hedge is not None else None
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
         cash, _ = treasury_close(units, cash, prices, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
+        hedge_settle(units, prices, t, p.quote, p.hedge, hbook, held, 0)
         V = value_and_weights(units, cash, prices, t, w_pre)
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
@@ -169,6 +172,7 @@ def simulate_python(p: Prepared) -> RawRun:
                 (t, 0, done.n_trades, done.cost, done.traded_value, outcome.status, outcome.cost, outcome.benefit)
             )
             reasons.append(reason)
+        v_after, _ = hedge_adjust(units, prices, t, p.quote, p.hedge, hbook, held, 0, v_after)
         equity[t] = v_after
         value_and_weights(units, cash, prices, t, weights[t])
         if t > 0:
@@ -193,4 +197,5 @@ def simulate_python(p: Prepared) -> RawRun:
         TradeLog(*cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64))),
         reasons,
         book,
+        hbook,
     )

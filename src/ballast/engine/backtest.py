@@ -85,11 +85,14 @@ def run_prepared(p: Prepared, engine: str = "auto") -> Result:
 
 
 def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] | None:
-    """The assets to load: as given, else those the target names (cash added later if absent)."""
+    """The assets to load: as given, else those the target and the hedge name (cash added later if absent)."""
     if assets:
         return list(assets)
     named = strategy.target.assets()
-    return None if named is None else list(named)
+    if named is None:
+        return None
+    hedged = (strategy.hedge.exposure.asset, strategy.hedge.instrument_asset) if strategy.hedge else ()
+    return list(dict.fromkeys([*named, *hedged]))
 
 
 def to_market(

@@ -84,12 +84,21 @@ def test_calendar_hedges_fully_and_combines(prices: pd.DataFrame) -> None:
 
 
 def test_liquidation_closes_the_perp_and_it_reopens(prices: pd.DataFrame) -> None:
-    hedge = DeltaHedge(Holdings("ETH"), band=RelativeBand(1.0), leverage=10, maintenance=0.05, liquidation_fee=0.01)
+    hedge = DeltaHedge(
+        Holdings("ETH"), band=RelativeBand(1.0), leverage=10, maintenance=0.05, liquidation_fee=0.01, margin_topup=0.0
+    )
     r = backtest(prices, hedged(hedge))
     assert r.metrics["n_liquidations"] >= 1
     liquidated = r.hedge[r.hedge["reason"].str.contains("liquidated")]
     assert (liquidated["liquidation"] >= 0).all() and (liquidated["liquidation"] > 0).any()  # 0: margin gone
     assert (liquidated["size"] < 0).all()  # reopened at the same close
+    # A treasury with cash to spare: the margin restored from it never runs out; the same hedge
+    # left isolated is liquidated as ETH more than doubles.
+    calm = replace(hedge, leverage=2, maintenance=0.005)
+    topped = backtest(prices, hedged(replace(calm, margin_topup=0.5), target="ETH=0.1,USD=0.9"))
+    assert topped.metrics["n_liquidations"] == 0
+    isolated = backtest(prices, hedged(calm, target="ETH=0.1,USD=0.9"))
+    assert isolated.metrics["n_liquidations"] >= 1
 
 
 def test_fraction_zero_changes_nothing(prices: pd.DataFrame) -> None:

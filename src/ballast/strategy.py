@@ -56,8 +56,8 @@ class Strategy:
             object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger), self.cash, self.costs))
 
     def buy_and_hold(self) -> "Strategy":
-        """The same strategy that never rebalances after forming: the baseline."""
-        return replace(self, trigger=Never(), planner=Full(), name="buy & hold")
+        """The same strategy that never rebalances after forming (nor hedges): the baseline."""
+        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", hedge=None)
 
     def describe(self) -> dict[str, object]:
         return {

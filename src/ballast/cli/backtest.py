@@ -102,6 +102,8 @@ def backtest(
             "strategy": result.strategy.describe(),
             "conventions": result.conventions,
         }
+        if result.strategy.hedge is not None:
+            summary["hedge_comparison"] = result.hedge_comparison().to_dict()
         print(json.dumps(summary, default=str))
     else:
         from ballast.report.terminal import print_summary

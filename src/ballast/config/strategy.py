@@ -17,6 +17,7 @@
     [pegs]      USDT = 1.0, USDC = 1.0, ideal = ["USDC"]; [trigger] depeg = { act, warn, two_sided,
                 confirm, recover, react, into, loss_budget, floor }; [reserve] max_weight, min_issuers
                 (ballast/stable_reserve.py); [[scenarios]] user stress scenarios (ballast/scenarios/)
+    [hedge]     exposure, instrument, band, band_kind, every, funding, leverage, ... (config/hedge.py)
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
 """
@@ -187,6 +188,7 @@ class StrategyFile(Section):
     pegs: dict[str, Any] | None = None
     reserve: dict[str, Any] | None = None
     onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
+    hedge: dict[str, Any] | None = None  # a delta hedge with a perp, validated by config/hedge.py
 
     @field_validator("name")
     @classmethod
@@ -216,7 +218,10 @@ class StrategyFile(Section):
         from ballast.config.treasury import build_flows, build_yields
 
         base = self.source.parent if self.source is not None else Path(".")
+        from ballast.config.hedge import build_hedge
+
         return {
+            "hedge": build_hedge(self.hedge, base),
             "yields": build_yields(self.yield_, base),
             "flows": build_flows(self.flows, self.treasury, base),
             "target": build_target(self.target),

@@ -9,7 +9,9 @@ exposure's own asset, else a rolling regression; ratio/regression.py). The hedge
 - with ``combine = "all"`` only when both do (a timer with a minimum deviation, as Hummingbot's
   hedge strategy), then to the target.
 
-The first close with a target opens the hedge at the target. Every re-hedge records why
+The first close with a target opens the hedge at the target. The margin is topped up from the
+cash asset when it falls below ``margin_topup`` of the initial margin (0: never, an isolated
+position left to its liquidation). Every re-hedge records why
 (`REASONS`). Fees and slippage are the strategy's cost models (or the hedge's own ``costs``)
 on the instrument's column; funding and liquidation are the perp's (hedging/perp.py).
 """
@@ -24,7 +26,7 @@ import numpy as np
 from ballast.costs.base import CostArrays, CostModel, compile_costs
 from ballast.enums import HEDGE_BAND, HEDGE_CALENDAR, HEDGE_LIQUIDATED, HEDGE_OPEN
 from ballast.errors import InputError
-from ballast.hedging.bands import AbsoluteBand, HedgeBand, RelativeBand
+from ballast.hedging.bands import AbsoluteBand, HedgeBand, RelativeBand, WhalleyWilmott
 from ballast.hedging.exposures import Exposure, Holdings, PriceExposure
 from ballast.hedging.perp import Funding, check_number
 from ballast.hedging.ratio import rolling_hedge_ratio
@@ -59,6 +61,7 @@ class HedgeArrays(NamedTuple):
     leverage: float
     maintenance: float
     liquidation_fee: float
+    margin_topup: float  # restore the margin when below this fraction of the initial margin (0 = never)
     costs: CostArrays  # fees and slippage of the perp's trades
 
 
@@ -77,6 +80,7 @@ class DeltaHedge:
     leverage: float = 1.0
     maintenance: float = 0.005
     liquidation_fee: float = 0.01
+    margin_topup: float = 0.5
     costs: CostModel | None = None
     compare_every: str | int = "weekly"
 
@@ -85,6 +89,11 @@ class DeltaHedge:
             raise InputError(f"hedge: exposure must be an Exposure (e.g. Holdings('ETH')), got {self.exposure!r}")
         if not isinstance(self.band, HedgeBand):
             raise InputError(f"hedge: band must be a hedge band (AbsoluteBand, RelativeBand, WhalleyWilmott), got {self.band!r}")
+        if isinstance(self.band, WhalleyWilmott) and isinstance(self.exposure, Holdings):
+            raise InputError(
+                "hedge: a Whalley-Wilmott band needs an exposure with gamma (an LP position); "
+                f"{self.exposure.describe()} has none, so its band would be zero: use a relative or absolute band"
+            )
         if self.combine not in COMBINE:
             raise InputError(f"hedge: combine must be one of {', '.join(COMBINE)}, got {self.combine!r}")
         if self.combine == "all" and self.every is None:
@@ -95,6 +104,7 @@ class DeltaHedge:
         check_number("hedge", "leverage", self.leverage, 0.0, strict=True, high=125.0)
         check_number("hedge", "maintenance", self.maintenance, 0.0, strict=False, high=1.0)
         check_number("hedge", "liquidation_fee", self.liquidation_fee, 0.0, strict=False, high=1.0)
+        check_number("hedge", "margin_topup", self.margin_topup, 0.0, strict=False, high=1.0)
         if self.maintenance >= 1.0 / self.leverage:
             raise InputError(
                 f"hedge: maintenance {self.maintenance:g} must be below the initial margin 1/leverage = "
@@ -155,6 +165,7 @@ class DeltaHedge:
             float(self.leverage),
             float(self.maintenance),
             float(self.liquidation_fee),
+            float(self.margin_topup),
             cost_arrays,
         )
 

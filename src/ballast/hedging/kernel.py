@@ -1,8 +1,9 @@
 """A delta hedge's two steps at a close, compiled: settle the perp, then re-hedge if the band says.
 
 `settle` runs before the close is valued: the mark-to-market over (t−1, t] and the period's
-funding move between the perp's margin and the cash asset, then the maintenance-margin rule may
-liquidate. `adjust` runs after the strategy's own rebalance: it reads the exposure's delta,
+funding move between the perp's margin and the cash asset; a margin below ``margin_topup`` of
+the initial margin is restored from the cash asset when it holds enough; then the
+maintenance-margin rule may liquidate. `adjust` runs after the strategy's own rebalance: it reads the exposure's delta,
 checks the band and the calendar, trades (to the band's edge, or to the target on a calendar)
 and pays the trade's costs from the cash asset. Both write one row of the `HedgeBook`.
 
@@ -58,6 +59,9 @@ def settle(units, prices, t, quote, hedge, state, rows):
     margin = state[PERP_MARGIN] + flow
     rows[t, HC_PNL] = pnl
     rows[t, HC_FUNDING] = -received
+    initial = abs(size) * p / hedge.leverage
+    if hedge.margin_topup > 0.0 and margin < hedge.margin_topup * initial and units[quote] * pq >= initial:
+        margin = initial  # restored from the cash asset, which holds the margin anyway: no value moves
     if margin < hedge.maintenance * abs(size) * p:
         penalty = min(hedge.liquidation_fee * abs(size) * p, max(margin, 0.0))
         units[quote] -= penalty / pq

@@ -35,7 +35,12 @@ CURRENCY = {
     "paid_out",
     "received",
     "shortfall",
-}  # treasury: docs/treasury.md
+    "hedge_fees",
+    "hedge_slippage",
+    "hedge_funding",
+    "hedge_liquidation",
+    "hedge_cost",
+}  # treasury: docs/treasury.md; hedges: docs/hedging.md
 HIGHER_IS_BETTER = {
     "final_wealth",
     "total_return",
@@ -84,8 +89,10 @@ def fmt(name: str, value: float, capital: float | None = None) -> str:
         return "∞"
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    if name in ("n_rebalances", "n_trades"):
+    if name in ("n_rebalances", "n_trades", "n_rehedges", "n_liquidations"):
         return f"{int(value):,}"
+    if name == "hedge_error":
+        return f"{value:.3g}"
     if name in PERCENT:
         return f"{value:.2%}"
     if name in CURRENCY:
@@ -106,7 +113,7 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     for name, value in result.metrics.items():
         row = [name, fmt(name, value)]
         if base is not None:
-            b = base.metrics[name]
+            b = base.metrics.get(name, np.nan)  # the baseline holds no hedge
             row.append(fmt(name, b))
             if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:  # floats here
                 row[1] = f"[bold green]{row[1]}[/]"
@@ -146,6 +153,10 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
     console.print(summary_table(result, title=""))
     if result.strategy.flows and result.treasury is not None:
         console.print(run_out_line(result), highlight=False)
+    if result.strategy.hedge is not None:
+        from ballast.report.hedge_table import print_hedge
+
+        print_hedge(result, console)
     if can_draw_blocks(console):
         curves = [("equity", result.raw.equity / result.strategy.capital)]
         if result.baseline is not None:

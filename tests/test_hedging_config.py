@@ -113,3 +113,23 @@ def test_hedge_error_is_zero_risk_for_a_full_same_asset_hedge(tmp_path: Path) ->
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["hedge_error"] < 1e-20
     assert np.isfinite(json.loads(out.output)["final_wealth"])
+
+
+def test_frontier_over_band_widths_writes_csv_and_figure(tmp_path: Path) -> None:
+    p = write(tmp_path, '[hedge]\nexposure = "ETH"\nband = 0.1\n[trigger]\nband = 0.05\n[costs]\nfee_bps = 10\n')
+    out = runner.invoke(
+        app, ["hedge", "frontier", str(p), "--out", str(tmp_path / "hf"), "--widths", "0.02,0.1,0.4", "--intervals", "1,7"]
+    )
+    assert out.exit_code == 0, out.output
+    frame = pd.read_csv(tmp_path / "hf" / "hedge-frontier.csv")
+    assert list(frame["family"]) == ["band"] * 3 + ["fixed-interval"] * 2 + ["unhedged"]
+    band = frame[frame["family"] == "band"]
+    assert np.all(np.diff(band["hedge_error"]) > 0)  # wider bands leave more risk...
+    assert np.all(np.diff(band["trading_cost"]) < 0)  # ...for less trading
+    assert frame["hedge_error"].iloc[-1] > 5 * band["hedge_error"].max()  # unhedged
+    # Each row is a single backtest: the 0.1 band's row is the file's own hedge.
+    single = json.loads(runner.invoke(app, ["backtest", str(p), "--json"]).output)
+    assert band["hedge_error"].iloc[1] == pytest.approx(single["hedge_error"], rel=1e-12)
+    assert "plotly" in (tmp_path / "hf" / "hedge-frontier.html").read_text()
+    bad = runner.invoke(app, ["hedge", "frontier", str(p), "--widths", "0.1,x"])
+    assert bad.exit_code == 2 and "--widths" in bad.output

@@ -52,7 +52,9 @@ def daily_market(prices: np.ndarray, start: str = "2024-01-01") -> Market:
 )
 def test_ww_band_matches_its_formula(c: float, gamma: float, s: float, lam: float, expected: float) -> None:
     assert float(ww_half_width(c, gamma, s, lam)) == pytest.approx(expected, rel=1e-14)
-    assert float(WhalleyWilmott(c, lam).half_width(gamma, s)) == pytest.approx((3 * c * gamma**2 * s / (2 * lam)) ** (1 / 3))
+    assert float(WhalleyWilmott(c, lam).half_width(gamma, s)) == pytest.approx(
+        (3 * c * gamma**2 * s / (2 * lam)) ** (1 / 3)
+    )
 
 
 def test_ww_band_collapses_to_the_delta_without_cost() -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ballast.engine.backtest import backtest
+from ballast.engine.hedge_compare import compare_hedges
 from ballast.enums import HC_FEES, HC_FUNDING, HC_LIQUIDATION, HC_PNL, HC_SIZE
 from ballast.errors import InputError
 from ballast.hedging import AbsoluteBand, DeltaHedge, Funding, Holdings, RelativeBand
@@ -48,11 +49,14 @@ def test_hedge_pnl_funding_and_fees_reach_the_portfolio_value(prices: pd.DataFra
     np.testing.assert_allclose(r.raw.equity - u.raw.equity, perp, rtol=0, atol=1e-6 * u.raw.equity[0])
     # Constant funding, exactly: 3 fundings a day on the size held into each close at its mark.
     p = prices["ETH"].to_numpy()
-    expected = -(-rows[:-1, HC_SIZE]) * p[1:] * 3e-4  # a short receives: negative paid
+    expected = rows[:-1, HC_SIZE] * p[1:] * 3e-4  # paid = size · mark · rate: negative for a short
     np.testing.assert_allclose(rows[1:, HC_FUNDING], expected, rtol=1e-12)
     assert r.metrics["hedge_funding"] < 0 and r.metrics["hedge_fees"] > 0
     assert r.metrics["hedge_cost"] == pytest.approx(
-        r.metrics["hedge_fees"] + r.metrics["hedge_slippage"] + r.metrics["hedge_funding"] + r.metrics["hedge_liquidation"]
+        r.metrics["hedge_fees"]
+        + r.metrics["hedge_slippage"]
+        + r.metrics["hedge_funding"]
+        + r.metrics["hedge_liquidation"]
     )
 
 
@@ -114,7 +118,7 @@ def test_cross_asset_hedge_with_a_rolling_ratio(prices: pd.DataFrame) -> None:
     h = r.hedge
     assert (h["size"].iloc[:30] == 0).all()  # no ratio before the window fills
     assert (h["size"].iloc[31:] < 0).all()
-    table = r.hedge_comparison()
+    table = compare_hedges(r)
     assert table.loc["hedge_error"].iloc[0] < 0.5 * table.loc["hedge_error", "unhedged"]
 
 
@@ -129,7 +133,7 @@ def test_compiled_and_python_engines_agree(prices: pd.DataFrame) -> None:
 
 def test_comparison_against_unhedged_and_fixed_interval(prices: pd.DataFrame) -> None:
     r = backtest(prices, hedged(DeltaHedge(Holdings("ETH"), band=RelativeBand(0.1)), band=0.05, rebalance=None))
-    table = r.hedge_comparison()
+    table = compare_hedges(r)
     assert list(table.columns)[1:] == ["fixed-interval hedge (weekly)", "unhedged"]
     assert table.loc["hedge_error", "unhedged"] > 10 * table.loc["hedge_error"].iloc[0]
     assert table.loc["n_rehedges", "unhedged"] == 0

@@ -63,7 +63,9 @@ def test_backtest_reports_hedge_error_and_cost_against_fixed_and_unhedged() -> N
 def test_funding_file_and_absolute_band(tmp_path: Path) -> None:
     times = pd.date_range("2021-12-31", "2022-07-01", freq="8h")
     pd.DataFrame({"date": times, "rate": 1e-4}).to_csv(tmp_path / "funding.csv", index=False)
-    p = write(tmp_path, '[hedge]\nexposure = "ETH"\nband = 50000.0\nband_kind = "absolute"\nfunding_file = "funding.csv"\n')
+    p = write(
+        tmp_path, '[hedge]\nexposure = "ETH"\nband = 50000.0\nband_kind = "absolute"\nfunding_file = "funding.csv"\n'
+    )
     s = load_strategy_file(p).to_strategy()
     assert s.hedge is not None and s.hedge.band == AbsoluteBand(50000.0) and s.hedge.funding.series is not None
     constant = write(tmp_path, '[hedge]\nexposure = "ETH"\nband = 50000.0\nband_kind = "absolute"\nfunding = 0.0001\n')
@@ -77,7 +79,7 @@ def test_funding_file_and_absolute_band(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('band = 0.1\n', "[hedge] exposure: Field required"),
+        ("band = 0.1\n", "[hedge] exposure: Field required"),
         ('exposure = "ETH"\nband_kind = "wide"\n', "[hedge] band_kind"),
         ('exposure = "ETH"\nleverage = -2.0\n', "[hedge] leverage"),
         ('exposure = "ETH"\nband = 5.0\n', "relative bands are fractions"),
@@ -108,7 +110,9 @@ def test_bad_hedges_are_one_error_line(tmp_path: Path, body: str, message: str) 
 
 
 def test_hedge_error_is_zero_risk_for_a_full_same_asset_hedge(tmp_path: Path) -> None:
-    p = write(tmp_path, '[hedge]\nexposure = "ETH"\nband = 0.0\nband_kind = "absolute"\n[trigger]\nrebalance = "never"\n')
+    p = write(
+        tmp_path, '[hedge]\nexposure = "ETH"\nband = 0.0\nband_kind = "absolute"\n[trigger]\nrebalance = "never"\n'
+    )
     out = runner.invoke(app, ["backtest", str(p), "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["hedge_error"] < 1e-20
@@ -118,7 +122,8 @@ def test_hedge_error_is_zero_risk_for_a_full_same_asset_hedge(tmp_path: Path) ->
 def test_frontier_over_band_widths_writes_csv_and_figure(tmp_path: Path) -> None:
     p = write(tmp_path, '[hedge]\nexposure = "ETH"\nband = 0.1\n[trigger]\nband = 0.05\n[costs]\nfee_bps = 10\n')
     out = runner.invoke(
-        app, ["hedge", "frontier", str(p), "--out", str(tmp_path / "hf"), "--widths", "0.02,0.1,0.4", "--intervals", "1,7"]
+        app,
+        ["hedge", "frontier", str(p), "--out", str(tmp_path / "hf"), "--widths", "0.02,0.1,0.4", "--intervals", "1,7"],
     )
     assert out.exit_code == 0, out.output
     frame = pd.read_csv(tmp_path / "hf" / "hedge-frontier.csv")

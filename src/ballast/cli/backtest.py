@@ -103,7 +103,9 @@ def backtest(
             "conventions": result.conventions,
         }
         if result.strategy.hedge is not None:
-            summary["hedge_comparison"] = result.hedge_comparison().to_dict()
+            from ballast.engine.hedge_compare import compare_hedges
+
+            summary["hedge_comparison"] = compare_hedges(result).to_dict()
         print(json.dumps(summary, default=str))
     else:
         from ballast.report.terminal import print_summary

@@ -63,7 +63,9 @@ def frontier(
         html = write_hedge_frontier(frame, out / "hedge-frontier.html", f"{strategy.name}: hedge frontier")
     except OSError as exc:
         raise InputError(f"cannot write into {out}: {exc.strerror or exc}") from None
-    table = Table("family", "parameter", "hedge error", "fees + slippage", "funding", "re-hedges", title="hedge frontier")
+    table = Table(
+        "family", "parameter", "hedge error", "fees + slippage", "funding", "re-hedges", title="hedge frontier"
+    )
     for r in frame.to_dict("records"):
         table.add_row(
             str(r["family"]),

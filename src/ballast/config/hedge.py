@@ -27,14 +27,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from ballast.config.treasury import read_series, validated
+from ballast.config.treasury import Entry, read_series, validated
 from ballast.errors import InputError
 from ballast.hedging import AbsoluteBand, DeltaHedge, Funding, HedgeBand, Holdings, RelativeBand
 
 
-class HedgeSection(BaseModel):
+class HedgeSection(Entry):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     exposure: str

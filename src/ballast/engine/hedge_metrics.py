@@ -1,5 +1,5 @@
-"""What a delta hedge did: its metrics, its per-close record and the comparison with the same
-strategy unhedged and hedged on a fixed interval.
+"""What a delta hedge did: its metrics and its per-close record (the comparison with a
+fixed-interval hedge and no hedge is engine/hedge_compare.py).
 
 - ``hedge_error``: the variance of the portfolio's per-period value changes, in units of the
   starting capital (what a hedge exists to shrink; the unhedged run has the same metric);
@@ -10,7 +10,6 @@ strategy unhedged and hedged on a fixed interval.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +36,7 @@ from ballast.hedging import reason_text
 
 if TYPE_CHECKING:
     from ballast.engine.hedge import HedgeBook
-    from ballast.engine.result import RawRun, Result
+    from ballast.engine.result import Result
 
 HEDGE_DOCS = {
     "hedge_error": "variance of the per-period changes of the portfolio's value, in units of the starting capital",
@@ -103,24 +102,3 @@ def rehedges(result: "Result") -> pd.DataFrame:
     """Every close at which the hedge traded or was liquidated, with the reason."""
     frame = hedge_frame(result)
     return frame[frame["reason"] != ""]
-
-
-def compare_hedges(result: "Result") -> pd.DataFrame:
-    """The strategy's hedge against a fixed-interval hedge and no hedge, on the same prices."""
-    from ballast.engine.backtest import run_prepared
-    from ballast.engine.prepared import prepare
-
-    s = result.strategy
-    assert s.hedge is not None
-    fixed = s.hedge.fixed_interval()
-    table = {f"{s.name} ({s.hedge.band.describe()})": _row(result.raw, s.capital)}
-    for name, hedge in ((f"fixed-interval hedge ({fixed.every.describe() if fixed.every else ''})", fixed), ("unhedged", None)):
-        run = run_prepared(prepare(replace(s, hedge=hedge), result.market))
-        table[name] = _row(run.raw, s.capital)
-    return pd.DataFrame(table)
-
-
-def _row(raw: "RawRun", capital: float) -> dict[str, float]:
-    from ballast.engine.metrics import metrics_dict
-
-    return {**hedge_metrics(raw.equity, raw.hedge, capital), "final_wealth": metrics_dict(raw.metrics)["final_wealth"]}

@@ -92,14 +92,6 @@ class Result:
 
         return hedge_frame(self) if self.raw.hedge is not None else None
 
-    def hedge_comparison(self) -> pd.DataFrame:
-        """Hedge error and cost of this hedge, a fixed-interval hedge and no hedge (runs both)."""
-        from ballast.engine.hedge_metrics import compare_hedges
-
-        if self.strategy.hedge is None:
-            raise ValueError("this strategy has no hedge to compare")
-        return compare_hedges(self)
-
     @cached_property
     def treasury(self) -> "TreasuryView | None":
         """Yields, flows and runway over time (None without yields and flows)."""

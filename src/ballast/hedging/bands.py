@@ -26,7 +26,9 @@ import numpy as np
 from ballast.hedging.perp import check_number
 
 
-def ww_half_width(cost: float, gamma: float | np.ndarray, price: float | np.ndarray, risk_aversion: float) -> np.ndarray:
+def ww_half_width(
+    cost: float, gamma: float | np.ndarray, price: float | np.ndarray, risk_aversion: float
+) -> np.ndarray:
     """Whalley–Wilmott half-width (3·c·Γ²·S / (2·λ))^(1/3), in units of the underlying."""
     g = np.asarray(gamma, np.float64)
     return np.cbrt(3.0 * cost * g * g * np.asarray(price, np.float64) / (2.0 * risk_aversion))
@@ -105,8 +107,9 @@ class WhalleyWilmott(HedgeBand):
         return f"Whalley-Wilmott band (cost {self.cost:g}, risk aversion {self.risk_aversion:g})"
 
 
-
-def half_width(band: HedgeBand, target: float, gamma: float, price: float, instrument_price: float, conv: float) -> float:
+def half_width(
+    band: HedgeBand, target: float, gamma: float, price: float, instrument_price: float, conv: float
+) -> float:
     """The band's half-width in instrument units for a hedge ``target`` (instrument units), an
     exposure ``gamma`` at exposure ``price``, and ``conv`` instrument units per exposure unit."""
     value, rel, c, lam = band.parts()

@@ -88,7 +88,9 @@ class DeltaHedge:
         if not isinstance(self.exposure, Exposure):
             raise InputError(f"hedge: exposure must be an Exposure (e.g. Holdings('ETH')), got {self.exposure!r}")
         if not isinstance(self.band, HedgeBand):
-            raise InputError(f"hedge: band must be a hedge band (AbsoluteBand, RelativeBand, WhalleyWilmott), got {self.band!r}")
+            raise InputError(
+                f"hedge: band must be a hedge band (AbsoluteBand, RelativeBand, WhalleyWilmott), got {self.band!r}"
+            )
         if isinstance(self.band, WhalleyWilmott) and isinstance(self.exposure, Holdings):
             raise InputError(
                 "hedge: a Whalley-Wilmott band needs an exposure with gamma (an LP position); "
@@ -127,11 +129,11 @@ class DeltaHedge:
         inst = self.instrument_asset
         for role, asset in (("exposure", name), ("instrument", inst)):
             if asset not in market.assets:
-                raise InputError(
-                    f"hedge: {role} {asset!r} has no prices; the prices have: {', '.join(market.assets)}"
-                )
+                raise InputError(f"hedge: {role} {asset!r} has no prices; the prices have: {', '.join(market.assets)}")
         if quote < 0:
-            raise InputError("hedge: the perp's margin and PnL settle in the cash asset; give the strategy a cash asset")
+            raise InputError(
+                "hedge: the perp's margin and PnL settle in the cash asset; give the strategy a cash asset"
+            )
         e, i = market.asset_index(name), market.asset_index(inst)
         T = market.n_periods
         pe, pi = market.prices[:, e], market.prices[:, i]

@@ -15,7 +15,6 @@ the cash asset.
 from __future__ import annotations
 
 import numpy as np
-
 from numba import njit
 
 from ballast.costs.kernel import trade_cost_parts

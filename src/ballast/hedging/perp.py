@@ -137,7 +137,9 @@ class Funding:
         first, last = s.index[0], s.index[-1]
         idx = pd.DatetimeIndex(market.index)
         if len(idx) > 1 and first > idx[1]:
-            raise InputError(f"hedge funding: the series starts {first}, after the prices' first period ends ({idx[1]})")
+            raise InputError(
+                f"hedge funding: the series starts {first}, after the prices' first period ends ({idx[1]})"
+            )
         if last < idx[-1] - pd.Timedelta(hours=self.interval_hours):
             raise InputError(f"hedge funding: the series ends {last}, before the prices do ({idx[-1]})")
         cum = s.cumsum()

@@ -48,6 +48,7 @@ def write_hedge_frontier(frame: pd.DataFrame, path: str | Path, title: str = "he
     path = Path(path)
     body = pio.to_html(hedge_frontier_figure(frame, title), full_html=False, include_plotlyjs=True)
     write_text_atomic(
-        path, f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>{body}</body></html>"
+        path,
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>{body}</body></html>",
     )
     return path

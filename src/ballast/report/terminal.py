@@ -154,9 +154,10 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
     if result.strategy.flows and result.treasury is not None:
         console.print(run_out_line(result), highlight=False)
     if result.strategy.hedge is not None:
-        from ballast.report.hedge_table import print_hedge
+        from ballast.engine.hedge_compare import compare_hedges
 
-        print_hedge(result, console)
+        console.print(f"[dim]hedge[/]  {result.strategy.hedge.describe()}", highlight=False)
+        console.print(hedge_table(compare_hedges(result)))
     if can_draw_blocks(console):
         curves = [("equity", result.raw.equity / result.strategy.capital)]
         if result.baseline is not None:
@@ -167,6 +168,17 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
         for name, curve in curves:
             console.print(f"{name:<7} {sparkline(curve, width, (lo, hi))} {curve[-1]:.2f}×", highlight=False)
     console.print(f"[dim]conventions: {result.conventions}[/]")
+
+
+def hedge_table(comparison: "pd.DataFrame") -> Table:
+    """`compare_hedges` as a table: one column per variant (this hedge, fixed interval, none)."""
+    table = Table(title="hedge: error and cost against a fixed-interval hedge and no hedge", title_justify="left")
+    table.add_column("metric")
+    for column in comparison.columns:
+        table.add_column(str(column), justify="right")
+    for name, row in comparison.iterrows():
+        table.add_row(str(name), *(fmt(str(name), float(v)) for v in row))
+    return table
 
 
 def walk_forward_table(frame: "pd.DataFrame", params: list[str], metric: str) -> Table:

@@ -15,7 +15,7 @@ from dataclasses import replace
 import pandas as pd
 
 from ballast.engine.backtest import run_prepared
-from ballast.engine.hedge_metrics import hedge_metrics
+from ballast.engine.hedge_compare import hedge_row
 from ballast.engine.prepared import prepare
 from ballast.errors import InputError
 from ballast.hedging import AbsoluteBand, DeltaHedge, HedgeBand, RelativeBand, WhalleyWilmott
@@ -62,15 +62,8 @@ def hedge_frontier(
     for family, parameter, variant in variants:
         if step is not None:
             step(f"{family} {parameter:g}")
-        raw = run_prepared(prepare(replace(strategy, hedge=variant), market)).raw
-        m = hedge_metrics(raw.equity, raw.hedge, float(strategy.capital))
+        m = hedge_row(run_prepared(prepare(replace(strategy, hedge=variant), market)).raw, float(strategy.capital))
         rows.append(
-            {
-                "family": family,
-                "parameter": parameter,
-                **m,
-                "trading_cost": m["hedge_fees"] + m["hedge_slippage"],
-                "final_wealth": float(raw.equity[-1] / strategy.capital),
-            }
+            {"family": family, "parameter": parameter, **m, "trading_cost": m["hedge_fees"] + m["hedge_slippage"]}
         )
     return pd.DataFrame(rows)

@@ -21,6 +21,7 @@ from ballast.triggers.base import Cooldown
 from ballast.yields import Yields, YieldSource
 
 if TYPE_CHECKING:
+    from ballast.positions.provision import LiquidityProvision
     from ballast.pegs import Pegs
 
 CONVENTIONS = ("exact", "bt")
@@ -42,6 +43,7 @@ class Strategy:
     yields: Yields | None = None  # yield on holdings and borrowing costs (yields/)
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
     pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
+    liquidity: "LiquidityProvision | None" = None  # a concentrated-liquidity position (positions/provision.py)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -55,7 +57,7 @@ class Strategy:
 
     def buy_and_hold(self) -> "Strategy":
         """The same strategy that never rebalances after forming: the baseline."""
-        return replace(self, trigger=Never(), planner=Full(), name="buy & hold")
+        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", liquidity=None)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -69,6 +71,7 @@ class Strategy:
             **({"yields": self.yields.describe()} if self.yields else {}),
             **({"flows": self.flows.describe()} if self.flows else {}),
             **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
+            **({"liquidity": self.liquidity.describe()} if self.liquidity is not None else {}),
         }
 
 

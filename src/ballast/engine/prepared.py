@@ -10,6 +10,7 @@ from ballast.costs.base import CostArrays, compile_costs
 from ballast.flows import FlowSchedule
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
+from ballast.positions.provision import LiquidityArrays
 from ballast.strategy import Strategy
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
@@ -30,6 +31,7 @@ class Prepared:
     quote: int
     yields: YieldArrays | None = None  # None: no yields, no borrowing costs (nothing compiled)
     flows: FlowSchedule | None = None  # None: no scheduled flows
+    liquidity: LiquidityArrays | None = None  # None: no concentrated-liquidity position
 
     @property
     def compiled(self) -> bool:
@@ -58,4 +60,5 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
         quote,
         yields,
         flows,
+        strategy.liquidity.encode(market) if strategy.liquidity is not None else None,
     )

@@ -17,6 +17,8 @@ from ballast.engine.accounting import execute
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
+from ballast.engine.liquidity import liquidity_close
+from ballast.engine.liquidity import new_book as lp_book
 from ballast.engine.treasury import new_book, treasury_close
 from ballast.engine.treasury_metrics import run_metrics
 from ballast.engine.valuation import target_return, value_and_weights
@@ -123,12 +125,14 @@ def simulate_python(p: Prepared) -> RawRun:
     v_prev = cash
     book = new_book(T, n, True) if p.treasury else None
     yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
+    lp = lp_book(T) if p.liquidity is not None else None
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
         cash, _ = treasury_close(units, cash, prices, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
+        liquidity_close(units, cash, prices, t, p.costs, p.liquidity, lp, held, 0)
         V = value_and_weights(units, cash, prices, t, w_pre)
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
@@ -193,4 +197,5 @@ def simulate_python(p: Prepared) -> RawRun:
         TradeLog(*cols(trades, (np.int64, np.int64, np.float64, np.float64, np.float64))),
         reasons,
         book,
+        lp,
     )

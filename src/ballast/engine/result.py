@@ -23,6 +23,7 @@ from ballast.state import TriggerState
 from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
+    from ballast.engine.liquidity import LiquidityBook
     from ballast.engine.treasury import TreasuryBook
     from ballast.engine.treasury_metrics import TreasuryView
     from ballast.strategy import Strategy
@@ -52,6 +53,7 @@ class RawRun:
     trades: TradeLog
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
     treasury: "TreasuryBook | None" = None  # yields and flows, when the strategy has them
+    liquidity: "LiquidityBook | None" = None  # the concentrated-liquidity position, when there is one
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,6 +12,7 @@ from numba import njit
 
 from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.intrinsics import borrow, borrow_fields
+from ballast.engine.liquidity import liquidity_close
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
 from ballast.engine.treasury import treasury_close
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
@@ -174,6 +175,8 @@ def simulate(
     yields=None,
     flows=None,
     treasury=None,
+    liquidity=None,
+    lp_book=None,
 ):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
@@ -182,7 +185,9 @@ def simulate(
     NamedTuples of arrays, so new fields reach the kernel without changing this signature.
     ``yields`` (YieldArrays), ``flows`` (FlowSchedule) and ``treasury`` (TreasuryBook, written here):
     accrual and flows before each close's valuation (engine/treasury.py); omitted, none of it
-    is compiled.
+    is compiled. ``liquidity`` (LiquidityArrays) and ``lp_book`` (LiquidityBook, written here): a
+    concentrated-liquidity position moved, paid and reset before the valuation (engine/liquidity.py);
+    omitted, none of it is compiled.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
@@ -236,6 +241,7 @@ def simulate(
         cash, n_held = treasury_close(
             units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held, n_held
         )
+        n_held = liquidity_close(units, cash, prices, t, costs, liquidity, lp_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:

@@ -55,10 +55,9 @@ VETO_MASK = rules.VETO_COOLDOWN | rules.VETO_TWAP | rules.VETO_GAS
 S_L, S_LO, S_HI, S_LL, S_LLO, S_LHI, S_X, S_Y, S_LAST, S_ON, S_HOLD0, S_HOLD1 = range(12)
 N_STATE = 12
 # LiquidityBook.closes columns
-(C_VALUE, C_HOLD, C_FEES, C_IN_RANGE, C_LOWER, C_UPPER, C_BITS, C_RESET, C_COST, C_GAS, C_LVR, C_IL, C_X, C_Y) = range(
-    14
-)
-N_COLUMNS = 14
+(C_VALUE, C_HOLD, C_FEES, C_IN_RANGE, C_LOWER, C_UPPER, C_BITS, C_RESET, C_COST, C_GAS, C_LVR, C_IL, C_X, C_Y) = range(14)
+C_UNITS0, C_UNITS1 = 14, 15  # the portfolio's units of token0 and token1 after the step: what the decision sees
+N_COLUMNS = 16
 COLUMN_NAMES = (
     "value",
     "hold_value",
@@ -74,6 +73,8 @@ COLUMN_NAMES = (
     "impermanent_loss",
     "token0",
     "token1",
+    "units0",
+    "units1",
 )
 
 
@@ -279,6 +280,8 @@ def lp_step(units, cash, prices, t, costs, lp, book):
     if (bits & RESET_MASK) != 0 and (bits & VETO_MASK) == 0:
         _reset(st, units, cash, prices, t, costs, lp, row)
     _record(st, row, p0, p1)
+    row[C_UNITS0] = units[i0]
+    row[C_UNITS1] = units[i1]
 
 
 def liquidity_close(

@@ -79,7 +79,20 @@ class Result:
             from ballast.engine.treasury_metrics import treasury_metrics
 
             values.update(treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury))
+        if self.raw.liquidity is not None:
+            from ballast.engine.liquidity_metrics import liquidity_metrics
+
+            values.update(liquidity_metrics(self.raw.liquidity))
         return values
+
+    @cached_property
+    def liquidity(self) -> pd.DataFrame | None:
+        """The liquidity position per close: value, holding instead, fees, range, resets, LVR (or None)."""
+        if self.raw.liquidity is None:
+            return None
+        from ballast.engine.liquidity_metrics import liquidity_frame
+
+        return liquidity_frame(self.raw.liquidity, self.market)
 
     @cached_property
     def treasury(self) -> "TreasuryView | None":
@@ -104,6 +117,11 @@ class Result:
         """Weights at each close before any trade: what the triggers saw."""
         w = self.raw.weights
         p = self.market.prices
+        if self.raw.liquidity is not None and self.prepared is not None and self.prepared.liquidity is not None:
+            from ballast.engine.liquidity_metrics import pre_trade_weights
+
+            pre = pre_trade_weights(self.raw.liquidity, tuple(self.prepared.liquidity.pair), w, self.raw.equity, p)
+            return pd.DataFrame(pre, index=self.market.index, columns=list(self.market.assets))
         pre = np.zeros_like(w)
         grown = w[:-1] * (p[1:] / p[:-1])
         tot = grown.sum(axis=1, keepdims=True)
@@ -202,7 +220,11 @@ class Result:
             "periods": self.market.n_periods,
             "periods_per_year": self.market.periods_per_year,
             "assets": list(self.market.assets),
-            "metric_definitions": {**METRIC_DOCS, **(TREASURY_DOCS if self.raw.treasury is not None else {})},
+            "metric_definitions": {
+                **METRIC_DOCS,
+                **(TREASURY_DOCS if self.raw.treasury is not None else {}),
+                **(_liquidity_docs() if self.raw.liquidity is not None else {}),
+            },
         }
 
     def write_csv(self, directory: str) -> list[str]:
@@ -234,3 +256,9 @@ def idle_note(strategy: "Strategy", market: Market) -> str:
     if isinstance(strategy.planner, BandEdge):
         return "nothing to trade: every asset already inside its band"
     return "nothing to trade: already at the planned weights"
+
+
+def _liquidity_docs() -> dict[str, str]:
+    from ballast.engine.liquidity_metrics import LIQUIDITY_DOCS
+
+    return LIQUIDITY_DOCS

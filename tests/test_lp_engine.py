@@ -201,7 +201,7 @@ def test_python_engine_gives_the_same_run() -> None:
 def test_a_plain_strategy_compiles_none_of_the_liquidity_step() -> None:
     from numba.core import types
 
-    from ballast.engine.liquidity import _liquidity_close_typed
+    from ballast.engine.liquidity_kernel import _liquidity_close_typed
     from ballast.engine.walk import simulate
 
     ballast.backtest(eth(gbm_path(1, n=30)), Strategy(target=Fixed({"ETH": 0.5, "USDC": 0.5}), cash="USDC"))

@@ -21,8 +21,8 @@ from ballast.triggers.base import Cooldown
 from ballast.yields import Yields, YieldSource
 
 if TYPE_CHECKING:
-    from ballast.positions.provision import LiquidityProvision
     from ballast.pegs import Pegs
+    from ballast.positions.provision import LiquidityProvision
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")

@@ -29,7 +29,7 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
 
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     """The compiled walk and the metrics (``record``: also the weights and the logs)."""
-    from ballast.engine.liquidity import new_book as lp_book
+    from ballast.engine.liquidity_kernel import new_book as lp_book
     from ballast.engine.treasury import new_book
     from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.valuation import target_returns

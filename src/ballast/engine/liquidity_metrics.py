@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ballast.engine.liquidity import (
+from ballast.engine.liquidity_kernel import (
     C_COST,
     C_FEES,
     C_GAS,
@@ -69,7 +69,7 @@ def liquidity_metrics(book: LiquidityBook) -> dict[str, float]:
 
 
 def liquidity_frame(book: LiquidityBook, market: Market) -> pd.DataFrame:
-    """The book's columns per close (engine/liquidity.py: COLUMN_NAMES); ``lower``/``upper`` in
+    """The book's columns per close (engine/liquidity_kernel.py: COLUMN_NAMES); ``lower``/``upper`` in
     token1 per token0, values in the portfolio's currency."""
     frame = pd.DataFrame(book.closes, index=market.index, columns=list(COLUMN_NAMES))
     frame["in_range"] = frame["in_range"] > 0.0

@@ -14,11 +14,11 @@ import numpy as np
 
 from ballast.costs.base import CostArrays
 from ballast.engine.accounting import execute
+from ballast.engine.liquidity_kernel import liquidity_close
+from ballast.engine.liquidity_kernel import new_book as lp_book
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
-from ballast.engine.liquidity import liquidity_close
-from ballast.engine.liquidity import new_book as lp_book
 from ballast.engine.treasury import new_book, treasury_close
 from ballast.engine.treasury_metrics import run_metrics
 from ballast.engine.valuation import target_return, value_and_weights

@@ -23,7 +23,7 @@ from ballast.state import TriggerState
 from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
-    from ballast.engine.liquidity import LiquidityBook
+    from ballast.engine.liquidity_kernel import LiquidityBook
     from ballast.engine.treasury import TreasuryBook
     from ballast.engine.treasury_metrics import TreasuryView
     from ballast.strategy import Strategy

@@ -12,7 +12,7 @@ from numba import njit
 
 from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.intrinsics import borrow, borrow_fields
-from ballast.engine.liquidity import liquidity_close
+from ballast.engine.liquidity_kernel import liquidity_close
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
 from ballast.engine.treasury import treasury_close
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
@@ -186,7 +186,7 @@ def simulate(
     ``yields`` (YieldArrays), ``flows`` (FlowSchedule) and ``treasury`` (TreasuryBook, written here):
     accrual and flows before each close's valuation (engine/treasury.py); omitted, none of it
     is compiled. ``liquidity`` (LiquidityArrays) and ``lp_book`` (LiquidityBook, written here): a
-    concentrated-liquidity position moved, paid and reset before the valuation (engine/liquidity.py);
+    concentrated-liquidity position moved, paid and reset before the valuation (engine/liquidity_kernel.py);
     omitted, none of it is compiled.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").

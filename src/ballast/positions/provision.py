@@ -4,14 +4,14 @@
 ``pair`` pool of ``fee_tier`` at the first close after forming, place the range by ``policy``,
 reset it by ``rule`` (paying ``reset_gas`` in the portfolio's currency for burn + mint, and the
 pool costs of the swap), and earn ``fees`` while in range. `encode(market)` turns it into the
-`LiquidityArrays` the compiled step reads (engine/liquidity.py).
+`LiquidityArrays` the compiled step reads (engine/liquidity_kernel.py).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from ballast.positions.ranges import FixedWidth, RangePolicy
 from ballast.positions.resets import ResetRule, twap_log_prices
 from ballast.yields.base import period_years
 
-Series = float | pd.Series | np.ndarray
+Series: TypeAlias = float | pd.Series | np.ndarray
 
 FEES_VOLUME = 0  # volume × fee × L/(L_pool + L)
 FEES_APR = 1  # apr × years × 2·L·√P
@@ -68,7 +68,7 @@ class AprFees:
 
     def describe(self) -> str:
         a = self.apr
-        return f"fees at {float(a):.2%} APR of an equal full-range position" if np.ndim(a) == 0 else "fee APR series"  # type: ignore[arg-type]
+        return f"fees at {float(a):.2%} APR of an equal full-range position" if np.ndim(a) == 0 else "fee APR series"
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,13 @@ class LiquidityProvision:
         object.__setattr__(self, "pair", pair_of(self.pair))
         v3.tick_spacing(self.fee_tier)
         if not (isinstance(self.share, (int, float)) and 0.0 < self.share <= 1.0):
-            raise InputError(f"concentrated_lp: share must be a fraction of the portfolio in (0, 1], got {self.share!r}")
+            raise InputError(
+                f"concentrated_lp: share must be a fraction of the portfolio in (0, 1], got {self.share!r}"
+            )
         if not (isinstance(self.reset_gas, (int, float)) and math.isfinite(self.reset_gas) and self.reset_gas >= 0):
-            raise InputError(f"concentrated_lp: reset_gas must be a cost ≥ 0 in the portfolio's currency, got {self.reset_gas!r}")
+            raise InputError(
+                f"concentrated_lp: reset_gas must be a cost ≥ 0 in the portfolio's currency, got {self.reset_gas!r}"
+            )
         if not isinstance(self.policy, RangePolicy):
             raise InputError(f"concentrated_lp: policy must be a range policy, got {self.policy!r}")
         if not isinstance(self.rule, ResetRule):
@@ -152,8 +156,8 @@ class LiquidityProvision:
 def per_period_or_zero(who: str, what: str, value: Series, market: Market) -> np.ndarray:
     """A series that may be zero (volume, APR): the positive-series reader on value + 1."""
     if np.ndim(value) == 0 and not isinstance(value, pd.Series):
-        return np.full(market.n_periods, float(value))  # type: ignore[arg-type]
-    shifted = value + 1.0  # type: ignore[operator]
+        return np.full(market.n_periods, float(value))
+    shifted = value + 1.0
     return per_period(who, what, shifted, market) - 1.0
 
 

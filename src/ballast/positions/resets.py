@@ -6,8 +6,8 @@ vetoes): fewer than ``cooldown`` periods since the last reset; spot more than ``
 from the ``twap_window``-period TWAP (Charm's maxTwapDeviation: do not reset into a manipulated
 price); the reset's gas above ``gas_max_days`` days of the fees the new range would earn.
 
-`decide` is plain scalar code (``register_jitable``): the compiled backtest step compiles this same
-function (engine/liquidity.py), and the live service calls it as it is.
+`decide` is plain scalar code (``jitable``): the compiled backtest step compiles this same
+function (engine/liquidity_kernel.py), and the live service calls it as it is.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba.extending import register_jitable
 
 from ballast.errors import InputError
+from ballast.positions.uniswap_v3 import jitable
 
 # reason bits of a reset (what fired) and of a veto (which guard held it back)
 FIRED_OUT_OF_RANGE = 1
@@ -110,8 +110,18 @@ def twap_log_prices(prices: np.ndarray, window: int) -> np.ndarray:
     return (c[t + 1] - c[start]) / (t + 1 - start)
 
 
-@register_jitable
-def decide(rule, log_price, log_lower, log_upper, periods_since, log_twap, gas, fee_per_day, log_tick):  # type: ignore[no-untyped-def]
+@jitable
+def decide(
+    rule: np.ndarray,
+    log_price: float,
+    log_lower: float,
+    log_upper: float,
+    periods_since: float,
+    log_twap: float,
+    gas: float,
+    fee_per_day: float,
+    log_tick: float,
+) -> int:
     """Reason bits: FIRED_* when a trigger fires, plus VETO_* when a guard holds the reset back.
 
     A reset happens when the result has a FIRED_ bit and no VETO_ bit. Plain scalar code (numba).

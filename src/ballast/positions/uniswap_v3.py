@@ -10,18 +10,28 @@ which is the whitepaper's 6.29/6.30 inside the range and the single-token forms 
 value in token1 is V = P·x + y = L·(2√P − √pa − P/√pb) inside the range.
 
 The functions take floats or numpy arrays (ufuncs only); those the compiled backtest step needs
-are ``register_jitable``: plain Python here, compiled inside engine/liquidity.py — one definition.
+are ``register_jitable``: plain Python here, compiled inside engine/liquidity_kernel.py — one definition.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, TypeAlias
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 from numba.extending import register_jitable
 
 from ballast.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def jitable(fn: F) -> F:
+    """numba's ``register_jitable`` with the function's own type: plain Python when called from
+    Python, compiled into the compiled functions that call it."""
+    return register_jitable(fn)
+
 
 Num: TypeAlias = Any  # a float or a numpy array: every function here is made of ufuncs
 
@@ -77,14 +87,14 @@ def snap_up(tick: int, spacing: int) -> int:
     return -((-tick) // spacing) * spacing
 
 
-@register_jitable
+@jitable
 def amounts(liquidity: Num, price: Num, lower: float, upper: float) -> tuple[Num, Num]:
     """(token0, token1) held by ``liquidity`` on [lower, upper] at ``price``."""
     s = np.minimum(np.maximum(np.sqrt(price), math.sqrt(lower)), math.sqrt(upper))
     return liquidity * (1.0 / s - 1.0 / math.sqrt(upper)), liquidity * (s - math.sqrt(lower))
 
 
-@register_jitable
+@jitable
 def value(liquidity: Num, price: Num, lower: float, upper: float) -> Num:
     """Value in token1: P·x + y (L·(2√P − √pa − P/√pb) inside the range)."""
     x, y = amounts(liquidity, price, lower, upper)
@@ -96,7 +106,7 @@ def liquidity_for_value(deposit: Num, price: Num, lower: float, upper: float) ->
     return deposit / value(1.0, price, lower, upper)
 
 
-@register_jitable
+@jitable
 def liquidity_for_amounts(amount0: float, amount1: float, price: float, lower: float, upper: float) -> float:
     """The most liquidity ``amount0`` and ``amount1`` can fund (LiquidityAmounts.getLiquidityForAmounts)."""
     x1, y1 = amounts(1.0, price, lower, upper)

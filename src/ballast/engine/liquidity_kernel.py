@@ -55,7 +55,9 @@ VETO_MASK = rules.VETO_COOLDOWN | rules.VETO_TWAP | rules.VETO_GAS
 S_L, S_LO, S_HI, S_LL, S_LLO, S_LHI, S_X, S_Y, S_LAST, S_ON, S_HOLD0, S_HOLD1 = range(12)
 N_STATE = 12
 # LiquidityBook.closes columns
-(C_VALUE, C_HOLD, C_FEES, C_IN_RANGE, C_LOWER, C_UPPER, C_BITS, C_RESET, C_COST, C_GAS, C_LVR, C_IL, C_X, C_Y) = range(14)
+(C_VALUE, C_HOLD, C_FEES, C_IN_RANGE, C_LOWER, C_UPPER, C_BITS, C_RESET, C_COST, C_GAS, C_LVR, C_IL, C_X, C_Y) = range(
+    14
+)
 C_UNITS0, C_UNITS1 = 14, 15  # the portfolio's units of token0 and token1 after the step: what the decision sees
 N_COLUMNS = 16
 COLUMN_NAMES = (
@@ -160,7 +162,10 @@ def _swap_reset(st, units, i0, i1, p0, p1, P, lo, hi, costs, t, budget):
     units[i0] += d / p0
     units[i1] -= (d + c) / p1
     # never more than the tokens held (the last iteration's rounding)
-    L = min(max(w, 0.0) / unit, liquidity_for_amounts(max(units[i0], 0.0), max(units[i1], 0.0), P, math.exp(lo), math.exp(hi)))
+    L = min(
+        max(w, 0.0) / unit,
+        liquidity_for_amounts(max(units[i0], 0.0), max(units[i1], 0.0), P, math.exp(lo), math.exp(hi)),
+    )
     st[S_L], st[S_LO], st[S_HI], st[S_LL] = L, lo, hi, 0.0
     st[S_X], st[S_Y] = L * u0, L * u1
     return c
@@ -209,7 +214,9 @@ def _reset(st, units, cash, prices, t, costs, lp, row):
     budget = min(lp.params[P_SHARE] * V, pair_value)
     limit_ticks = int(lp.params[P_LIMIT_TICKS])
     if limit_ticks > 0:
-        _charm_reset(st, units, i0, i1, P, lo, hi, limit_ticks, spacing, budget / pair_value if pair_value > 0.0 else 0.0)
+        _charm_reset(
+            st, units, i0, i1, P, lo, hi, limit_ticks, spacing, budget / pair_value if pair_value > 0.0 else 0.0
+        )
     else:
         row[C_COST] = _swap_reset(st, units, i0, i1, p0, p1, P, lo, hi, costs, t, budget)
     row[C_RESET] = 1.0
@@ -307,7 +314,7 @@ def _liquidity_close_typed(units, cash, prices, t, costs, lp, book, held, n_held
     if isinstance(lp, (types.NoneType, types.Omitted)):
         return lambda units, cash, prices, t, costs, lp, book, held, n_held: n_held
 
-    def step(units, cash, prices, t, costs, lp, book, held, n_held):  # type: ignore[no-untyped-def]
+    def step(units, cash, prices, t, costs, lp, book, held, n_held):
         lp_step(units, cash, prices, t, costs, lp, book)
         return held_assets(units, held)
 

@@ -172,6 +172,7 @@ def build_strategy(
     pegs: Mapping[str, Any] | None = None,
     depeg: Mapping[str, Any] | None = None,
     reserve: Mapping[str, Any] | None = None,
+    liquidity: "LiquidityProvision | None" = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -183,7 +184,8 @@ def build_strategy(
     ``yields``: ``"USDC=0.05,ETH=0.03"``, a mapping or `Yields`;
     ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
     ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
-    per issuer (ballast/stable_reserve.py).
+    per issuer (ballast/stable_reserve.py). ``liquidity``: a concentrated-liquidity position
+    (positions/provision.py).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -249,6 +251,7 @@ def build_strategy(
         as_yields(yields),
         as_flows(flows, spend, routing),
         declared,
+        liquidity,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ballast.cli import backtest, demo, flow, ledger, live, proposals, stress, study, sweep
+from ballast.cli import backtest, demo, flow, ledger, liquidity, live, proposals, stress, study, sweep
 from ballast.cli.output import err
 from ballast.cli.strategy_input import resolve_strategy
 
@@ -54,6 +54,7 @@ app.add_typer(ledger.app, name="ledger")
 app.command()(sweep.sweep)
 app.add_typer(study.app, name="study")
 app.command()(stress.stress)
+app.command(name="lp-sweep")(liquidity.lp_sweep)
 
 
 def main() -> None:

@@ -187,6 +187,7 @@ class StrategyFile(Section):
     pegs: dict[str, Any] | None = None
     reserve: dict[str, Any] | None = None
     onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
+    positions: list[Any] | None = None  # [[positions]]: a concentrated-liquidity position (config/positions.py)
 
     @field_validator("name")
     @classmethod
@@ -213,6 +214,7 @@ class StrategyFile(Section):
         models.extend(pool.model() for pool in self.costs.pools)
         if self.costs.gas is not None:
             models.append(Gas(**self.costs.gas.model_dump()))
+        from ballast.config.positions import build_positions
         from ballast.config.treasury import build_flows, build_yields
 
         base = self.source.parent if self.source is not None else Path(".")
@@ -239,6 +241,7 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
+            **({"liquidity": build_positions(self.positions, base)} if self.positions else {}),
             **(
                 {"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
                 if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None

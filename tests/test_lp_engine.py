@@ -225,4 +225,8 @@ def test_bad_input_names_the_field() -> None:
         ResetRule(twap_max_ticks=100)
     with pytest.raises(InputError, match="min_tick_move must be a whole number"):
         ResetRule(min_tick_move=-3)
+    with pytest.raises(InputError, match="concentrated_lp: apr must be ≥ 0"):
+        ballast.backtest(eth([1.0, 2.0]), strategy(LiquidityProvision(PAIR, fees=AprFees(-0.1))))
+    with pytest.raises(InputError, match="volume must have one value per period"):
+        ballast.backtest(eth([1.0, 2.0]), strategy(LiquidityProvision(PAIR, fees=VolumeFees(np.ones(3), 1e6))))
     assert math.isfinite(LiquidityProvision(PAIR).share)

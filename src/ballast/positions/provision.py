@@ -16,7 +16,7 @@ from typing import NamedTuple, TypeAlias
 import numpy as np
 import pandas as pd
 
-from ballast.costs.pools import _series as per_period
+from ballast.costs.pools import _series
 from ballast.errors import InputError
 from ballast.market import Market
 from ballast.positions import uniswap_v3 as v3
@@ -124,13 +124,13 @@ class LiquidityProvision:
         who = "concentrated_lp"
         if isinstance(self.fees, VolumeFees):
             params[P_FEE_MODE] = FEES_VOLUME
-            flow = _non_negative(per_period_or_zero(who, "volume", self.fees.volume, market), "volume", market)
-            tvl = per_period(who, "tvl", self.fees.tvl, market)
+            flow = _per_period(who, "volume", self.fees.volume, market, allow_zero=True)
+            tvl = _per_period(who, "tvl", self.fees.tvl, market)
             p1 = market.prices[:, market.asset_index(self.pair[1])]
             pool = tvl / (2.0 * np.sqrt(pool_p) * p1)
         else:
             params[P_FEE_MODE] = FEES_APR
-            flow = _non_negative(per_period_or_zero(who, "apr", self.fees.apr, market), "apr", market)
+            flow = _per_period(who, "apr", self.fees.apr, market, allow_zero=True)
             pool = np.zeros(market.n_periods)
         i0, i1 = (market.asset_index(a) for a in self.pair)
         return LiquidityArrays(
@@ -153,16 +153,9 @@ class LiquidityProvision:
         )
 
 
-def per_period_or_zero(who: str, what: str, value: Series, market: Market) -> np.ndarray:
-    """A series that may be zero (volume, APR): the positive-series reader on value + 1."""
-    if np.ndim(value) == 0 and not isinstance(value, pd.Series):
-        return np.full(market.n_periods, float(value))
-    shifted = value + 1.0
-    return per_period(who, what, shifted, market) - 1.0
-
-
-def _non_negative(arr: np.ndarray, what: str, market: Market) -> np.ndarray:
-    bad = np.flatnonzero(~(np.isfinite(arr) & (arr >= 0.0)))
-    if bad.size:
-        raise InputError(f"concentrated_lp: {what} must be ≥ 0, got {arr[bad[0]]!r} at {market.index[bad[0]]}")
-    return arr
+def _per_period(who: str, what: str, value: Series, market: Market, allow_zero: bool = False) -> np.ndarray:
+    """One value per period (costs/pools.py's reader), its errors as InputError."""
+    try:
+        return _series(who, what, value, market, allow_zero=allow_zero)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None

@@ -23,6 +23,7 @@ from ballast.yields import Yields, YieldSource
 if TYPE_CHECKING:
     from ballast.hedging import DeltaHedge
     from ballast.pegs import Pegs
+    from ballast.positions.provision import LiquidityProvision
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -44,6 +45,7 @@ class Strategy:
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
     pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
     hedge: "DeltaHedge | None" = None  # a perp held against an exposure (ballast.hedging)
+    liquidity: "LiquidityProvision | None" = None  # a concentrated-liquidity position (positions/provision.py)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -56,8 +58,8 @@ class Strategy:
             object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger), self.cash, self.costs))
 
     def buy_and_hold(self) -> "Strategy":
-        """The same strategy that never rebalances after forming (nor hedges): the baseline."""
-        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", hedge=None)
+        """The same strategy that never rebalances after forming (nor hedges, nor provides liquidity)."""
+        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", hedge=None, liquidity=None)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -72,6 +74,7 @@ class Strategy:
             **({"flows": self.flows.describe()} if self.flows else {}),
             **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
             **({"hedge": self.hedge.describe()} if self.hedge is not None else {}),
+            **({"liquidity": self.liquidity.describe()} if self.liquidity is not None else {}),
         }
 
 
@@ -173,6 +176,7 @@ def build_strategy(
     depeg: Mapping[str, Any] | None = None,
     reserve: Mapping[str, Any] | None = None,
     hedge: "DeltaHedge | None" = None,
+    liquidity: "LiquidityProvision | None" = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -185,6 +189,7 @@ def build_strategy(
     ``spend``: ``"50000/month"`` or a monthly amount, added to ``flows``; ``routing`` of the flows.
     ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
     per issuer (ballast/stable_reserve.py). ``hedge``: a `DeltaHedge` (ballast.hedging).
+    ``liquidity``: a concentrated-liquidity position (positions/provision.py).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -251,6 +256,7 @@ def build_strategy(
         as_flows(flows, spend, routing),
         declared,
         hedge,
+        liquidity,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ballast.cli import backtest, demo, flow, hedge, ledger, live, proposals, stress, study, sweep
+from ballast.cli import backtest, demo, flow, hedge, ledger, liquidity, live, proposals, stress, study, sweep
 from ballast.cli.output import err
 from ballast.cli.strategy_input import resolve_strategy
 
@@ -55,6 +55,7 @@ app.command()(sweep.sweep)
 app.add_typer(study.app, name="study")
 app.add_typer(hedge.app, name="hedge")
 app.command()(stress.stress)
+app.command(name="lp-sweep")(liquidity.lp_sweep)
 
 
 def main() -> None:

@@ -189,6 +189,7 @@ class StrategyFile(Section):
     reserve: dict[str, Any] | None = None
     onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
     hedge: dict[str, Any] | None = None  # a delta hedge with a perp, validated by config/hedge.py
+    positions: list[Any] | None = None  # [[positions]]: a concentrated-liquidity position (config/positions.py)
 
     @field_validator("name")
     @classmethod
@@ -215,6 +216,7 @@ class StrategyFile(Section):
         models.extend(pool.model() for pool in self.costs.pools)
         if self.costs.gas is not None:
             models.append(Gas(**self.costs.gas.model_dump()))
+        from ballast.config.positions import build_positions
         from ballast.config.treasury import build_flows, build_yields
 
         base = self.source.parent if self.source is not None else Path(".")
@@ -244,6 +246,7 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
+            **({"liquidity": build_positions(self.positions, base)} if self.positions else {}),
             **(
                 {"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
                 if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None

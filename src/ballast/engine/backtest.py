@@ -30,6 +30,7 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
 def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     """The compiled walk and the metrics (``record``: also the weights and the logs)."""
     from ballast.engine.hedge import new_hedge_book
+    from ballast.engine.liquidity_kernel import new_book as lp_book
     from ballast.engine.treasury import new_book
     from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.valuation import target_returns
@@ -52,14 +53,18 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     )
     book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
     hbook = new_hedge_book(p.market.n_periods) if p.hedge is not None else None
-    if book is None and hbook is None:  # the plain walk: none of the optional machinery is compiled
-        walk = simulate(*args)
-    elif hbook is None:
-        walk = simulate(*args, p.yields or no_yields(), p.flows or no_flows(), book)
+    lp = lp_book(p.market.n_periods) if p.liquidity is not None else None
+    optional: dict[str, Any] = {} if lp is None else {"liquidity": p.liquidity, "lp_book": lp}
+    if hbook is not None:
+        optional.update(hedge=p.hedge, hedge_book=hbook)
+    if book is None:  # the plain walk: none of the treasury machinery is compiled
+        walk = simulate(*args, **optional)
     else:
-        walk = simulate(*args, p.yields, p.flows, book, p.hedge, hbook)
+        walk = simulate(*args, p.yields or no_yields(), p.flows or no_flows(), book, **optional)
     m = run_metrics(p, walk.equity, walk.acc, book)
-    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book, hedge=hbook)
+    return RawRun(
+        walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book, hedge=hbook, liquidity=lp
+    )
 
 
 def run_prepared(p: Prepared, engine: str = "auto") -> Result:

@@ -11,6 +11,7 @@ from ballast.flows import FlowSchedule
 from ballast.hedging import HedgeArrays
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
+from ballast.positions.provision import LiquidityArrays
 from ballast.strategy import Strategy
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
@@ -32,6 +33,7 @@ class Prepared:
     yields: YieldArrays | None = None  # None: no yields, no borrowing costs (nothing compiled)
     flows: FlowSchedule | None = None  # None: no scheduled flows
     hedge: HedgeArrays | None = None  # None: no delta hedge (nothing compiled)
+    liquidity: LiquidityArrays | None = None  # None: no concentrated-liquidity position
 
     @property
     def compiled(self) -> bool:
@@ -66,4 +68,5 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
         yields,
         flows,
         hedge,
+        strategy.liquidity.encode(market) if strategy.liquidity is not None else None,
     )

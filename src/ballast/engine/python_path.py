@@ -15,6 +15,8 @@ import numpy as np
 from ballast.costs.base import CostArrays
 from ballast.engine.accounting import execute
 from ballast.engine.hedge import hedge_adjust, hedge_settle, new_hedge_book
+from ballast.engine.liquidity_kernel import liquidity_close
+from ballast.engine.liquidity_kernel import new_book as lp_book
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
@@ -125,12 +127,14 @@ def simulate_python(p: Prepared) -> RawRun:
     book = new_book(T, n, True) if p.treasury else None
     yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
     hbook = new_hedge_book(T) if p.hedge is not None else None
+    lp = lp_book(T) if p.liquidity is not None else None
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
         cash, _ = treasury_close(units, cash, prices, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
+        liquidity_close(units, cash, prices, t, p.costs, p.liquidity, lp, held, 0)
         hedge_settle(units, prices, t, p.quote, p.hedge, hbook, held, 0)
         V = value_and_weights(units, cash, prices, t, w_pre)
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
@@ -198,4 +202,5 @@ def simulate_python(p: Prepared) -> RawRun:
         reasons,
         book,
         hbook,
+        lp,
     )

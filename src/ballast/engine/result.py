@@ -24,6 +24,7 @@ from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
     from ballast.engine.hedge import HedgeBook
+    from ballast.engine.liquidity_kernel import LiquidityBook
     from ballast.engine.treasury import TreasuryBook
     from ballast.engine.treasury_metrics import TreasuryView
     from ballast.strategy import Strategy
@@ -54,6 +55,7 @@ class RawRun:
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
     treasury: "TreasuryBook | None" = None  # yields and flows, when the strategy has them
     hedge: "HedgeBook | None" = None  # the delta hedge's perp, when the strategy has one
+    liquidity: "LiquidityBook | None" = None  # the concentrated-liquidity position, when there is one
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +85,10 @@ class Result:
             from ballast.engine.hedge_metrics import hedge_metrics
 
             values.update(hedge_metrics(self.raw.equity, self.raw.hedge, float(self.strategy.capital)))
+        if self.raw.liquidity is not None:
+            from ballast.engine.liquidity_metrics import liquidity_metrics
+
+            values.update(liquidity_metrics(self.raw.liquidity))
         return values
 
     @cached_property
@@ -91,6 +97,15 @@ class Result:
         from ballast.engine.hedge_metrics import hedge_frame
 
         return hedge_frame(self) if self.raw.hedge is not None else None
+
+    @cached_property
+    def liquidity(self) -> pd.DataFrame | None:
+        """The liquidity position per close: value, holding instead, fees, range, resets, LVR (or None)."""
+        if self.raw.liquidity is None:
+            return None
+        from ballast.engine.liquidity_metrics import liquidity_frame
+
+        return liquidity_frame(self.raw.liquidity, self.market)
 
     @cached_property
     def treasury(self) -> "TreasuryView | None":
@@ -115,6 +130,11 @@ class Result:
         """Weights at each close before any trade: what the triggers saw."""
         w = self.raw.weights
         p = self.market.prices
+        if self.raw.liquidity is not None and self.prepared is not None and self.prepared.liquidity is not None:
+            from ballast.engine.liquidity_metrics import pre_trade_weights
+
+            pre = pre_trade_weights(self.raw.liquidity, tuple(self.prepared.liquidity.pair), w, self.raw.equity, p)
+            return pd.DataFrame(pre, index=self.market.index, columns=list(self.market.assets))
         pre = np.zeros_like(w)
         grown = w[:-1] * (p[1:] / p[:-1])
         tot = grown.sum(axis=1, keepdims=True)
@@ -217,6 +237,7 @@ class Result:
                 **METRIC_DOCS,
                 **(TREASURY_DOCS if self.raw.treasury is not None else {}),
                 **(_hedge_docs() if self.raw.hedge is not None else {}),
+                **(_liquidity_docs() if self.raw.liquidity is not None else {}),
             },
         }
 
@@ -255,3 +276,9 @@ def idle_note(strategy: "Strategy", market: Market) -> str:
     if isinstance(strategy.planner, BandEdge):
         return "nothing to trade: every asset already inside its band"
     return "nothing to trade: already at the planned weights"
+
+
+def _liquidity_docs() -> dict[str, str]:
+    from ballast.engine.liquidity_metrics import LIQUIDITY_DOCS
+
+    return LIQUIDITY_DOCS

@@ -13,6 +13,7 @@ from numba import njit
 from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.hedge import hedge_adjust, hedge_settle
 from ballast.engine.intrinsics import borrow, borrow_fields
+from ballast.engine.liquidity_kernel import liquidity_close
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
 from ballast.engine.treasury import treasury_close
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
@@ -177,6 +178,8 @@ def simulate(
     treasury=None,
     hedge=None,
     hedge_book=None,
+    liquidity=None,
+    lp_book=None,
 ):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
@@ -186,7 +189,9 @@ def simulate(
     ``yields`` (YieldArrays), ``flows`` (FlowSchedule) and ``treasury`` (TreasuryBook, written here):
     accrual and flows before each close's valuation (engine/treasury.py); omitted, none of it
     is compiled. ``hedge`` (HedgeArrays) and ``hedge_book`` (HedgeBook, written here): a delta
-    hedge settled before each close's valuation and re-hedged after its rebalance (engine/hedge.py);
+    hedge settled before each close's valuation and re-hedged after its rebalance (engine/hedge.py).
+    ``liquidity`` (LiquidityArrays) and ``lp_book`` (LiquidityBook, written here): a
+    concentrated-liquidity position moved, paid and reset before the valuation (engine/liquidity_kernel.py);
     omitted, none of it is compiled.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
@@ -241,6 +246,7 @@ def simulate(
         cash, n_held = treasury_close(
             units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held, n_held
         )
+        n_held = liquidity_close(units, cash, prices, t, costs, liquidity, lp_book, held, n_held)
         n_held = hedge_settle(units, prices, t, quote, hedge, hedge_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t

@@ -27,6 +27,7 @@ PERCENT = {
     "tracking_error",
     "twr",
     "irr",
+    "lp_time_in_range",
 }
 CURRENCY = {
     "total_costs",
@@ -40,6 +41,7 @@ CURRENCY = {
     "hedge_funding",
     "hedge_liquidation",
     "hedge_cost",
+    *("lp_fees", "lp_impermanent_loss", "lp_lvr", "lp_gas", "lp_swap_costs", "lp_net"),  # docs/liquidity.md
 }  # treasury: docs/treasury.md; hedges: docs/hedging.md
 HIGHER_IS_BETTER = {
     "final_wealth",
@@ -89,7 +91,7 @@ def fmt(name: str, value: float, capital: float | None = None) -> str:
         return "∞"
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    if name in ("n_rebalances", "n_trades", "n_rehedges", "n_liquidations"):
+    if name in ("n_rebalances", "n_trades", "n_rehedges", "n_liquidations", "lp_resets"):
         return f"{int(value):,}"
     if name == "hedge_error":
         return f"{value:.3g}"
@@ -113,7 +115,7 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     for name, value in result.metrics.items():
         row = [name, fmt(name, value)]
         if base is not None:
-            b = base.metrics.get(name, np.nan)  # the baseline holds no hedge
+            b = base.metrics.get(name, np.nan)  # the baseline holds no hedge and no liquidity position
             row.append(fmt(name, b))
             if name in HIGHER_IS_BETTER and np.isfinite(value) and np.isfinite(b) and value > b:  # floats here
                 row[1] = f"[bold green]{row[1]}[/]"
@@ -131,6 +133,8 @@ def strategy_grid(result: "Result") -> Table:
     grid.add_row("trigger", str(d["trigger"]))
     grid.add_row("plan", str(d["plan"]))
     grid.add_row("costs", str(d["costs"]))
+    if "liquidity" in d:
+        grid.add_row("liquidity", str(d["liquidity"]))
     grid.add_row("data", f"{m.n_assets} assets × {m.n_periods:,} periods, {label(m.index[0])} → {label(m.index[-1])}")
     return grid
 

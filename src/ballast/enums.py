@@ -143,3 +143,7 @@ N_PERP_STATE = 4
     HC_REASON,  # reason bits (HEDGE_*)
 ) = range(12)
 N_HEDGE_COLUMNS = 12
+# Where a hedge's exposure delta comes from (HedgeArrays.source).
+EXPOSURE_HOLDINGS = 0  # the units held of the exposure's asset
+EXPOSURE_PATH = 1  # a delta path from the price (hedging/exposures.py PriceExposure)
+EXPOSURE_POSITION = 2  # the strategy's liquidity position (its token0 and gamma, read from its book)

@@ -1,10 +1,11 @@
 """The strategy file's ``[hedge]`` section: a delta hedge with a perpetual future.
 
     [hedge]
-    exposure = "ETH"                 # hedge the strategy's holdings of this asset (spot or native token)
+    exposure = "ETH"                 # hedge the strategy's holdings of this asset (spot or native token),
+                                     # or "position": the delta of its [[positions]] liquidity position
     instrument = "BTC"               # the perp's underlying (default: the exposure's asset)
     band = 0.1                       # half-width: a fraction of the target (relative, default) or currency
-    band_kind = "relative"           # relative | absolute
+    band_kind = "relative"           # relative | absolute | whalley-wilmott (with cost, risk_aversion)
     every = "weekly"                 # also re-hedge to the target on a calendar (optional)
     combine = "any"                  # any: band or calendar; all: both (a timer with a minimum deviation)
     ratio_window = 30                # periods of the rolling hedge-ratio regression (instrument ≠ exposure)
@@ -31,7 +32,16 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ballast.config.treasury import Entry, read_series, validated
 from ballast.errors import InputError
-from ballast.hedging import AbsoluteBand, DeltaHedge, Funding, HedgeBand, Holdings, RelativeBand
+from ballast.hedging import (
+    AbsoluteBand,
+    DeltaHedge,
+    Funding,
+    HedgeBand,
+    Holdings,
+    LiquidityPosition,
+    RelativeBand,
+    WhalleyWilmott,
+)
 
 
 class HedgeSection(Entry):
@@ -40,7 +50,9 @@ class HedgeSection(Entry):
     exposure: str
     instrument: str | None = None
     band: float = Field(default=0.1, ge=0)
-    band_kind: Literal["relative", "absolute"] = "relative"
+    band_kind: Literal["relative", "absolute", "whalley-wilmott"] = "relative"
+    cost: float | None = Field(default=None, ge=0, lt=1)  # whalley-wilmott: proportional cost c
+    risk_aversion: float | None = Field(default=None, gt=0)  # whalley-wilmott: λ
     every: str | int | None = None
     combine: Literal["any", "all"] = "any"
     ratio_window: int = Field(default=30, ge=2)
@@ -66,6 +78,12 @@ class HedgeSection(Entry):
 
 
 def hedge_band(section: HedgeSection) -> HedgeBand:
+    if section.band_kind == "whalley-wilmott":
+        if section.cost is None or section.risk_aversion is None:
+            raise InputError('[hedge] band_kind = "whalley-wilmott" needs cost and risk_aversion')
+        return WhalleyWilmott(section.cost, section.risk_aversion)
+    if section.cost is not None or section.risk_aversion is not None:
+        raise InputError('[hedge] cost and risk_aversion belong to band_kind = "whalley-wilmott"')
     return RelativeBand(section.band) if section.band_kind == "relative" else AbsoluteBand(section.band)
 
 
@@ -84,7 +102,7 @@ def build_hedge(raw: dict[str, Any] | None, base: Path) -> DeltaHedge | None:
 
     try:
         return DeltaHedge(
-            Holdings(s.exposure),
+            LiquidityPosition() if s.exposure == "position" else Holdings(s.exposure),
             instrument=s.instrument,
             band=hedge_band(s),
             every=Calendar(s.every) if s.every is not None else None,

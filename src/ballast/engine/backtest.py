@@ -97,7 +97,7 @@ def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] |
     if named is None:
         return None
     hedged = (strategy.hedge.exposure.asset, strategy.hedge.instrument_asset) if strategy.hedge else ()
-    return list(dict.fromkeys([*named, *hedged]))
+    return list(dict.fromkeys([*named, *(a for a in hedged if a)]))  # a position's token0 comes with it
 
 
 def to_market(

@@ -53,7 +53,9 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
     yields = strategy.yields.encode(market, strategy.cash) if strategy.yields else None
     flows = strategy.flows.encode(market, strategy.cash) if strategy.flows else None
     hedge = (
-        strategy.hedge.encode(market, quote, (targets != 0.0).any(axis=0), strategy.costs)
+        strategy.hedge.for_position(strategy.liquidity.pair if strategy.liquidity else None).encode(
+            market, quote, (targets != 0.0).any(axis=0), strategy.costs
+        )
         if strategy.hedge is not None
         else None
     )

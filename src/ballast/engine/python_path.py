@@ -176,7 +176,7 @@ def simulate_python(p: Prepared) -> RawRun:
                 (t, 0, done.n_trades, done.cost, done.traded_value, outcome.status, outcome.cost, outcome.benefit)
             )
             reasons.append(reason)
-        v_after, _ = hedge_adjust(units, prices, t, p.quote, p.hedge, hbook, held, 0, v_after)
+        v_after, _ = hedge_adjust(units, prices, t, p.quote, p.hedge, hbook, held, 0, v_after, lp)
         equity[t] = v_after
         value_and_weights(units, cash, prices, t, weights[t])
         if t > 0:

@@ -304,7 +304,7 @@ def simulate(
                 reb_est[n_reb] = step.verdict.est_cost
                 reb_benefit[n_reb] = step.verdict.benefit
                 n_reb += 1
-        v_after, n_held = hedge_adjust(units, prices, t, quote, hedge, hedge_book, held, n_held, v_after)
+        v_after, n_held = hedge_adjust(units, prices, t, quote, hedge, hedge_book, held, n_held, v_after, lp_book)
         equity[t] = v_after
         # 1/v_after, for the recorded weights and the next return: a close without trades reuses
         # its weights' 1/V (n divisions per close were most of a recorded walk's time).

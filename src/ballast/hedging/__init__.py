@@ -2,7 +2,7 @@
 (see docs/hedging.md). Pure domain: no I/O."""
 
 from ballast.hedging.bands import AbsoluteBand, HedgeBand, RelativeBand, WhalleyWilmott, rehedge_to_edge, ww_half_width
-from ballast.hedging.exposures import Exposure, FullRangeLP, Holdings, PriceExposure
+from ballast.hedging.exposures import Exposure, FullRangeLP, Holdings, LiquidityPosition, PriceExposure
 from ballast.hedging.hedge import DeltaHedge, HedgeArrays, reason_text
 from ballast.hedging.perp import Funding, PerpPosition, accrue_funding, funding_payment
 from ballast.hedging.ratio import rolling_hedge_ratio
@@ -16,6 +16,7 @@ __all__ = [
     "HedgeArrays",
     "HedgeBand",
     "Holdings",
+    "LiquidityPosition",
     "PerpPosition",
     "PriceExposure",
     "RelativeBand",

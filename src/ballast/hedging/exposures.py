@@ -3,6 +3,9 @@
 - `Holdings(asset)`: the strategy's own holdings of ``asset`` — spot crypto, or a treasury's
   native token held as a column of the prices. Its delta is the units held after each close's
   rebalance (read by the walk); its gamma is 0.
+- `LiquidityPosition()`: the strategy's concentrated-liquidity position (`Strategy.liquidity`,
+  issue 16) — only its token0 exposure dV/dP and its gamma, read from the position at each close,
+  not the free tokens beside it. Its asset is the position's token0 (set by the hedge).
 - `PriceExposure`: a position outside the rebalanced holdings whose delta is a function of the
   price alone (an LP position's ``delta(price)``, an option). `FullRangeLP` is the simplest one,
   a constant-product (Uniswap v2) position: the short-gamma exposure hedging exists for.
@@ -36,6 +39,17 @@ class Holdings(Exposure):
 
     def describe(self) -> str:
         return f"holdings of {self.asset}"
+
+
+@dataclass(frozen=True)
+class LiquidityPosition(Exposure):
+    """The strategy's liquidity position: delta = its token0 amount, gamma = −L/(2·P^1.5) in range."""
+
+    asset: str = ""  # the position's token0 and token1, filled in by `DeltaHedge.for_position`
+    token1: str = ""
+
+    def describe(self) -> str:
+        return f"the liquidity position's {self.asset or 'token0'} delta"
 
 
 class PriceExposure(Exposure):

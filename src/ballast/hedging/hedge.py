@@ -24,10 +24,18 @@ from typing import NamedTuple
 import numpy as np
 
 from ballast.costs.base import CostArrays, CostModel, compile_costs
-from ballast.enums import HEDGE_BAND, HEDGE_CALENDAR, HEDGE_LIQUIDATED, HEDGE_OPEN
+from ballast.enums import (
+    EXPOSURE_HOLDINGS,
+    EXPOSURE_PATH,
+    EXPOSURE_POSITION,
+    HEDGE_BAND,
+    HEDGE_CALENDAR,
+    HEDGE_LIQUIDATED,
+    HEDGE_OPEN,
+)
 from ballast.errors import InputError
 from ballast.hedging.bands import AbsoluteBand, HedgeBand, RelativeBand, WhalleyWilmott
-from ballast.hedging.exposures import Exposure, Holdings, PriceExposure
+from ballast.hedging.exposures import Exposure, Holdings, LiquidityPosition, PriceExposure
 from ballast.hedging.perp import Funding, check_number
 from ballast.hedging.ratio import rolling_hedge_ratio
 from ballast.market import Market
@@ -46,9 +54,10 @@ class HedgeArrays(NamedTuple):
     """A `DeltaHedge` compiled for one market (the walk reads it; engine/hedge.py)."""
 
     exposure: int  # price column of the exposure's asset
-    from_holdings: bool  # delta = units held of ``exposure`` (else the ``delta`` path)
-    delta: np.ndarray  # float64[T]: exposure delta in units (price exposures; zeros for holdings)
-    gamma: np.ndarray  # float64[T]: exposure gamma (zeros for holdings)
+    source: int  # EXPOSURE_*: the units held, the ``delta`` path, or the liquidity position
+    delta: np.ndarray  # float64[T]: exposure delta in units (price exposures; zeros otherwise)
+    gamma: np.ndarray  # float64[T]: exposure gamma (price exposures; zeros otherwise)
+    token1: int  # the liquidity position's token1 column (EXPOSURE_POSITION), else -1
     instrument: int  # price column of the perp's underlying (its mark price)
     ratio: np.ndarray  # float64[T]: instrument units per unit of exposure delta (0 = no hedge yet)
     band_value: float  # absolute half-width, currency
@@ -122,9 +131,20 @@ class DeltaHedge:
         """The same hedge re-hedged to its target on a calendar only (the comparison)."""
         return replace(self, band=AbsoluteBand(0.0), every=Calendar(every or self.compare_every), combine="all")
 
+    def for_position(self, pair: tuple[str, str] | None) -> "DeltaHedge":
+        """This hedge with a `LiquidityPosition` exposure bound to the position's token0 (``pair``:
+        the strategy's liquidity pair, None without a position: an error for such an exposure)."""
+        if not isinstance(self.exposure, LiquidityPosition):
+            return self
+        if pair is None:
+            raise InputError("hedge: exposure 'position' needs a liquidity position ([[positions]]) on the strategy")
+        return replace(self, exposure=LiquidityPosition(pair[0], pair[1]))
+
     def encode(self, market: Market, quote: int, held: np.ndarray, costs: CostModel | None = None) -> HedgeArrays:
         """Arrays for the walk. ``held``: whether each asset is ever targeted (a hedge of an asset
         the strategy never holds is an error); ``costs``: the strategy's, unless the hedge has its own."""
+        if isinstance(self.exposure, LiquidityPosition) and not self.exposure.asset:
+            raise InputError("hedge: bind a LiquidityPosition exposure to the strategy's position (for_position)")
         name = self.exposure.asset
         inst = self.instrument_asset
         for role, asset in (("exposure", name), ("instrument", inst)):
@@ -137,11 +157,19 @@ class DeltaHedge:
         e, i = market.asset_index(name), market.asset_index(inst)
         T = market.n_periods
         pe, pi = market.prices[:, e], market.prices[:, i]
+        delta, gamma = np.zeros(T), np.zeros(T)
+        token1 = -1
         if isinstance(self.exposure, Holdings):
+            source = EXPOSURE_HOLDINGS
             if not held[e]:
                 raise InputError(f"hedge: exposure {name!r} is not held: the strategy's target never holds it")
-            delta, gamma = np.zeros(T), np.zeros(T)
+        elif isinstance(self.exposure, LiquidityPosition):
+            source = EXPOSURE_POSITION
+            if self.exposure.token1 not in market.assets:
+                raise InputError(f"hedge: the position's token1 {self.exposure.token1!r} has no prices")
+            token1 = market.asset_index(self.exposure.token1)
         elif isinstance(self.exposure, PriceExposure):
+            source = EXPOSURE_PATH
             delta, gamma = self.exposure.delta(pe), self.exposure.gamma(pe)
         else:
             raise InputError(f"hedge: unknown exposure {self.exposure.describe()}")
@@ -152,9 +180,10 @@ class DeltaHedge:
         cost_arrays = compile_costs(self.costs, market) if self.costs is not None else compile_costs(costs, market)
         return HedgeArrays(
             e,
-            isinstance(self.exposure, Holdings),
+            source,
             np.ascontiguousarray(delta, np.float64),
             np.ascontiguousarray(gamma, np.float64),
+            token1,
             i,
             ratio,
             value,

@@ -19,6 +19,8 @@ from numba import njit
 
 from ballast.costs.kernel import trade_cost_parts
 from ballast.enums import (
+    EXPOSURE_HOLDINGS,
+    EXPOSURE_POSITION,
     HC_DELTA,
     HC_FEES,
     HC_FUNDING,
@@ -74,26 +76,33 @@ def settle(units, prices, t, quote, hedge, state, rows):
 
 
 @njit(cache=True)
-def band_half_width(hedge, t, target, p_instrument, p_exposure):
-    """The band's half-width in instrument units at close ``t`` (hedging/bands.py::half_width)."""
+def band_half_width(hedge, t, target, p_instrument, p_exposure, g):
+    """The band's half-width in instrument units at close ``t`` for exposure gamma ``g``
+    (hedging/bands.py::half_width)."""
     hw = max(hedge.band_value / p_instrument, hedge.band_rel * abs(target))
     c = hedge.ww_cost
     if c > 0.0:
-        g = hedge.gamma[t]
         ww = abs(hedge.ratio[t]) * np.cbrt(3.0 * c * g * g * p_exposure / (2.0 * hedge.ww_risk_aversion))
         hw = max(hw, ww)
     return hw
 
 
 @njit(cache=True)
-def adjust(units, prices, t, quote, hedge, state, rows):
-    """Re-hedge after close ``t``'s rebalance if the band or the calendar says; returns the cost paid."""
+def adjust(units, prices, t, quote, hedge, state, rows, position_delta, position_gamma):
+    """Re-hedge after close ``t``'s rebalance if the band or the calendar says; returns the cost paid.
+
+    ``position_delta``/``position_gamma``: the liquidity position's (read by the caller from its book)."""
     i = hedge.instrument
     e = hedge.exposure
     p = prices[t, i]
-    delta = units[e] if hedge.from_holdings else hedge.delta[t]
+    if hedge.source == EXPOSURE_HOLDINGS:
+        delta, gamma = units[e], 0.0
+    elif hedge.source == EXPOSURE_POSITION:
+        delta, gamma = position_delta, position_gamma
+    else:
+        delta, gamma = hedge.delta[t], hedge.gamma[t]
     target = -hedge.ratio[t] * delta
-    hw = band_half_width(hedge, t, target, p, prices[t, e])
+    hw = band_half_width(hedge, t, target, p, prices[t, e], gamma)
     size = state[PERP_SIZE]
     # Strictly outside, beyond rounding: a hedge left at the band's edge stays there.
     off = abs(size - target) - hw > 1e-12 * max(abs(size), abs(target))

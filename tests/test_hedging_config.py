@@ -47,7 +47,7 @@ def test_the_example_builds_its_hedge() -> None:
 def test_backtest_reports_hedge_error_and_cost_against_fixed_and_unhedged() -> None:
     out = runner.invoke(app, ["backtest", str(EXAMPLE), "--json"])
     assert out.exit_code == 0, out.output
-    summary = json.loads(out.output)
+    summary = json.loads(out.stdout)
     table = summary["hedge_comparison"]
     band, fixed, unhedged = (table[k] for k in table)
     assert list(table)[1:] == ["fixed-interval hedge (weekly)", "unhedged"]
@@ -72,7 +72,7 @@ def test_funding_file_and_absolute_band(tmp_path: Path) -> None:
     a = runner.invoke(app, ["backtest", str(p), "--json"])
     b = runner.invoke(app, ["backtest", str(constant), "--json"])
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
-    fa, fb = json.loads(a.output)["hedge_funding"], json.loads(b.output)["hedge_funding"]
+    fa, fb = json.loads(a.stdout)["hedge_funding"], json.loads(b.stdout)["hedge_funding"]
     assert fa == pytest.approx(fb, rel=1e-9)  # three 8 h rates a day = the constant rate's accrual
 
 
@@ -115,8 +115,8 @@ def test_hedge_error_is_zero_risk_for_a_full_same_asset_hedge(tmp_path: Path) ->
     )
     out = runner.invoke(app, ["backtest", str(p), "--json"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["hedge_error"] < 1e-20
-    assert np.isfinite(json.loads(out.output)["final_wealth"])
+    assert json.loads(out.stdout)["hedge_error"] < 1e-20
+    assert np.isfinite(json.loads(out.stdout)["final_wealth"])
 
 
 def test_frontier_over_band_widths_writes_csv_and_figure(tmp_path: Path) -> None:
@@ -133,8 +133,19 @@ def test_frontier_over_band_widths_writes_csv_and_figure(tmp_path: Path) -> None
     assert np.all(np.diff(band["trading_cost"]) < 0)  # ...for less trading
     assert frame["hedge_error"].iloc[-1] > 5 * band["hedge_error"].max()  # unhedged
     # Each row is a single backtest: the 0.1 band's row is the file's own hedge.
-    single = json.loads(runner.invoke(app, ["backtest", str(p), "--json"]).output)
+    single = json.loads(runner.invoke(app, ["backtest", str(p), "--json"]).stdout)
     assert band["hedge_error"].iloc[1] == pytest.approx(single["hedge_error"], rel=1e-12)
     assert "plotly" in (tmp_path / "hf" / "hedge-frontier.html").read_text()
     bad = runner.invoke(app, ["hedge", "frontier", str(p), "--widths", "0.1,x"])
     assert bad.exit_code == 2 and "--widths" in bad.output
+
+
+def test_report_and_csv_show_the_hedge(tmp_path: Path) -> None:
+    p = write(tmp_path, '[hedge]\nexposure = "ETH"\nband = 0.1\nfunding = 0.0001\n[trigger]\nband = 0.05\n')
+    out = runner.invoke(app, ["backtest", str(p), "--out", str(tmp_path / "csv"), "--report", str(tmp_path / "r.html")])
+    assert out.exit_code == 0, out.output
+    hedge = pd.read_csv(tmp_path / "csv" / "hedge.csv", index_col=0)
+    assert {"delta", "size", "target", "half_width", "funding", "reason"} <= set(hedge.columns)
+    assert hedge["reason"].iloc[0] == "open the hedge"
+    page = (tmp_path / "r.html").read_text()
+    assert "Hedge and its band" in page and "Hedge costs" in page

@@ -242,7 +242,7 @@ class Result:
         }
 
     def write_csv(self, directory: str) -> list[str]:
-        """equity.csv, weights.csv, trades.csv and rebalances.csv in ``directory``."""
+        """equity.csv, weights.csv, trades.csv and rebalances.csv in ``directory`` (and hedge.csv with a hedge)."""
         from pathlib import Path
 
         d = Path(directory)
@@ -252,10 +252,11 @@ class Result:
             "weights.csv": self.weights,
             "trades.csv": self.trades,
             "rebalances.csv": self.rebalances,
+            **({"hedge.csv": self.hedge} if self.hedge is not None else {}),
         }
         written = []
         for name, frame in files.items():
-            frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv"))
+            frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv", "hedge.csv"))
             written.append(str(d / name))
         return written
 

@@ -17,13 +17,15 @@ smallest trade that puts the hedge back inside.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
+from ballast.hedging.kernel import band_edge
 from ballast.hedging.perp import check_number
+
+rehedge_to_edge = band_edge  # the compiled walk's own step (hedging/kernel.py), callable from Python
 
 
 def ww_half_width(
@@ -32,15 +34,6 @@ def ww_half_width(
     """Whalley–Wilmott half-width (3·c·Γ²·S / (2·λ))^(1/3), in units of the underlying."""
     g = np.asarray(gamma, np.float64)
     return np.cbrt(3.0 * cost * g * g * np.asarray(price, np.float64) / (2.0 * risk_aversion))
-
-
-def rehedge_to_edge(hedge: float, target: float, half_width: float) -> float:
-    """The hedge after a band check: unchanged inside [target − h, target + h], else the nearer edge."""
-    if hedge > target + half_width:
-        return target + half_width
-    if hedge < target - half_width:
-        return target - half_width
-    return hedge
 
 
 class HedgeBand(ABC):
@@ -105,13 +98,3 @@ class WhalleyWilmott(HedgeBand):
 
     def describe(self) -> str:
         return f"Whalley-Wilmott band (cost {self.cost:g}, risk aversion {self.risk_aversion:g})"
-
-
-def half_width(
-    band: HedgeBand, target: float, gamma: float, price: float, instrument_price: float, conv: float
-) -> float:
-    """The band's half-width in instrument units for a hedge ``target`` (instrument units), an
-    exposure ``gamma`` at exposure ``price``, and ``conv`` instrument units per exposure unit."""
-    value, rel, c, lam = band.parts()
-    ww = abs(conv) * float(ww_half_width(c, gamma, price, lam)) if c > 0.0 else 0.0
-    return max(value / instrument_price if instrument_price > 0.0 else math.inf, rel * abs(target), ww)

@@ -45,6 +45,36 @@ from ballast.enums import (
 
 
 @njit(cache=True)
+def funding_received(size, price, rate):
+    """What a position of signed ``size`` receives (+) or pays (−) for one funding ``rate`` at mark
+    ``price``: positive rates are paid by longs to shorts (ccxt's fundingRate convention)."""
+    return -size * price * rate
+
+
+@njit(cache=True)
+def band_edge(hedge, target, half_width):
+    """The hedge after a band check: unchanged inside [target − h, target + h], else the nearer edge."""
+    if hedge > target + half_width:
+        return target + half_width
+    if hedge < target - half_width:
+        return target - half_width
+    return hedge
+
+
+@njit(cache=True)
+def entry_after(size, entry, trade, price):
+    """The average entry price after trading ``trade`` units at ``price`` from ``size`` held at
+    ``entry``: adding keeps a size-weighted average, reducing keeps the entry, crossing zero opens
+    the rest at ``price``."""
+    new = size + trade
+    if new == 0.0:
+        return 0.0
+    if size == 0.0 or size * trade > 0.0:
+        return (size * entry + trade * price) / new
+    return entry if new * size > 0.0 else price
+
+
+@njit(cache=True)
 def settle(units, prices, t, quote, hedge, state, rows):
     """Mark-to-market and funding of close ``t`` into the cash asset; liquidate below maintenance."""
     size = state[PERP_SIZE]
@@ -53,7 +83,7 @@ def settle(units, prices, t, quote, hedge, state, rows):
     i = hedge.instrument
     p = prices[t, i]
     pnl = size * (p - prices[t - 1, i])
-    received = -size * p * hedge.funding[t]  # positive rate: longs pay, shorts receive
+    received = funding_received(size, p, hedge.funding[t])
     flow = pnl + received
     pq = prices[t, quote]
     units[quote] += flow / pq
@@ -115,12 +145,7 @@ def adjust(units, prices, t, quote, hedge, state, rows, position_delta, position
             bits = HEDGE_OPEN
     elif (off and cal) if hedge.combine_all else (off or cal):
         bits = (HEDGE_BAND if off else 0) | (HEDGE_CALENDAR if cal else 0)
-        if cal:
-            new = target
-        elif size > target:
-            new = target + hw
-        else:
-            new = target - hw
+        new = target if cal else band_edge(size, target, hw)
     trade = new - size
     cost = 0.0
     if trade != 0.0:
@@ -131,10 +156,7 @@ def adjust(units, prices, t, quote, hedge, state, rows, position_delta, position
         rows[t, HC_SLIPPAGE] = var + fixed - fee
         cost = var + fixed
         units[quote] -= cost / prices[t, quote]
-        if size == 0.0 or size * trade > 0.0:
-            state[PERP_ENTRY] = (size * state[PERP_ENTRY] + trade * p) / new
-        elif new * size <= 0.0:
-            state[PERP_ENTRY] = p if new != 0.0 else 0.0
+        state[PERP_ENTRY] = entry_after(size, state[PERP_ENTRY], trade, p)
         state[PERP_SIZE] = new
         state[PERP_MARGIN] = abs(new) * p / hedge.leverage
         state[PERP_OPEN] = 1.0 if new != 0.0 else 0.0

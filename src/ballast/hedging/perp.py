@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.errors import InputError
+from ballast.hedging.kernel import entry_after, funding_received
 from ballast.market import Market
 from ballast.yields.base import period_years
 
@@ -38,9 +39,7 @@ def check_number(owner: str, field: str, value: object, low: float, *, strict: b
     return v
 
 
-def funding_payment(size: float, price: float, rate: float) -> float:
-    """What a position of signed ``size`` receives (+) or pays (−) for one funding ``rate`` at mark ``price``."""
-    return -size * price * rate
+funding_payment = funding_received  # the compiled walk's own step (hedging/kernel.py)
 
 
 @dataclass(frozen=True)
@@ -63,16 +62,10 @@ class PerpPosition:
 
         Adding keeps a size-weighted entry price; reducing realises PnL on the part closed at the
         old entry; crossing zero closes the old side and opens the rest at ``price``."""
-        new = self.size + units
-        if self.size == 0.0 or self.size * units > 0.0:
-            entry = (self.size * self.entry_price + units * price) / new
-            return replace(self, size=new, entry_price=entry), 0.0
-        closed = min(abs(units), abs(self.size)) * math.copysign(1.0, self.size)
-        realised = closed * (price - self.entry_price)
-        if new == 0.0:
-            return replace(self, size=0.0, entry_price=0.0), realised
-        entry = self.entry_price if new * self.size > 0.0 else price
-        return replace(self, size=new, entry_price=entry), realised
+        entry = float(entry_after(self.size, self.entry_price, units, price))
+        adding = self.size == 0.0 or self.size * units > 0.0
+        closed = 0.0 if adding else min(abs(units), abs(self.size)) * math.copysign(1.0, self.size)
+        return replace(self, size=self.size + units, entry_price=entry), closed * (price - self.entry_price)
 
     def liquidatable(self, price: float, maintenance: float) -> bool:
         """Margin plus unrealised PnL below the maintenance margin at mark ``price``."""

@@ -144,3 +144,17 @@ def test_a_hedge_of_an_asset_not_held_is_refused(prices: pd.DataFrame) -> None:
         backtest(prices, hedged(DeltaHedge(Holdings("BTC"))))
     with pytest.raises(InputError, match="unknown asset.*'SOL'"):  # the loader names it first
         backtest(prices, hedged(DeltaHedge(Holdings("ETH"), instrument="SOL")))
+
+
+def test_a_sweep_of_a_hedged_strategy_runs_the_hedge(prices: pd.DataFrame) -> None:
+    """The pooled sweep kernel has no hedge: hedged configurations run as single backtests."""
+    import ballast
+
+    hedge = DeltaHedge(Holdings("ETH"), band=RelativeBand(0.1))
+    keywords = dict(target="ETH=0.5,USD=0.5", cash="USD", fee_bps=10, hedge=hedge)
+    table = ballast.sweep(prices, band=[0.02, 0.1], **keywords)
+    for band, wealth in zip(table["band"], table["final_wealth"], strict=True):
+        single = backtest(prices, build_strategy(band=band, **keywords))
+        assert wealth == single.metrics["final_wealth"]
+    unhedged = ballast.sweep(prices, band=[0.02], target="ETH=0.5,USD=0.5", cash="USD", fee_bps=10)
+    assert unhedged["volatility"].iloc[0] > 5 * table["volatility"].iloc[0]

@@ -1,4 +1,5 @@
-"""Sweep configurations with yields, flows or a liquidity position: each runs as a single compiled backtest.
+"""Sweep configurations with yields, flows, a liquidity position or a hedge: each runs as a single
+compiled backtest.
 
 The pooled sweep kernel carries no yields or flows, so a chunk in which any configuration has them
 (an axis over ``yields``, ``spend`` or ``routing``) runs its configurations one by one through
@@ -16,7 +17,7 @@ from ballast.strategy import Strategy
 
 
 def has_treasury(strategies: Sequence[Strategy]) -> bool:
-    return any(s.yields or s.flows or s.liquidity is not None for s in strategies)
+    return any(s.yields or s.flows or s.liquidity is not None or s.hedge is not None for s in strategies)
 
 
 def treasury_configs(

@@ -2,7 +2,7 @@
 
 At every close, after the strategy's own rebalance, the hedge's target is −ratio·delta units of
 the instrument (ratio = ``fraction``·β·P_exposure/P_instrument, β = 1 when the instrument is the
-exposure's own asset, else a rolling regression; ratio/regression.py). The hedge trades when:
+exposure's own asset, else a rolling regression; hedging/ratio.py). The hedge trades when:
 
 - the band says so (|hedge − target| > half-width): only to the band's nearer edge;
 - the calendar ``every`` fires (a fixed-interval hedge): all the way to the target;

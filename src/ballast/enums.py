@@ -166,3 +166,30 @@ LT_COSTS = 6  # swap fees and gas of repays and boosts
 LT_WRITTEN_OFF = 7  # value of debt written off
 LT_EVENTS = 8  # events that happened (the table keeps the first rows that fit)
 N_LOAN_TOTALS = 9
+
+# Delta hedges (hedging/kernel.py): reason bits of a re-hedge, the perp's state, per-close columns.
+HEDGE_OPEN = 1  # the first close with a target opens the hedge at it
+HEDGE_BAND = 2  # the hedge left its band: traded to the band's edge
+HEDGE_CALENDAR = 4  # the time-based trigger fired: traded to the target
+HEDGE_LIQUIDATED = 8  # the margin fell below maintenance: the perp was closed
+(PERP_SIZE, PERP_ENTRY, PERP_MARGIN, PERP_OPEN) = range(4)  # HedgeBook.state
+N_PERP_STATE = 4
+(
+    HC_SIZE,  # units held after the close (negative = short)
+    HC_TARGET,  # target units
+    HC_HALF_WIDTH,  # band half-width, units
+    HC_DELTA,  # exposure delta, units of the exposure's asset
+    HC_MARGIN,  # isolated margin after the close
+    HC_PNL,  # mark-to-market over (t−1, t]
+    HC_FUNDING,  # funding paid (+) or received (−) over (t−1, t]
+    HC_FEES,  # fees of the close's re-hedge (proportional and fixed costs)
+    HC_SLIPPAGE,  # price impact of the close's re-hedge (pools)
+    HC_LIQUIDATION,  # liquidation penalty paid
+    HC_TRADE,  # units traded
+    HC_REASON,  # reason bits (HEDGE_*)
+) = range(12)
+N_HEDGE_COLUMNS = 12
+# Where a hedge's exposure delta comes from (HedgeArrays.source).
+EXPOSURE_HOLDINGS = 0  # the units held of the exposure's asset
+EXPOSURE_PATH = 1  # a delta path from the price (hedging/exposures.py PriceExposure)
+EXPOSURE_POSITION = 2  # the strategy's liquidity position (its token0 and gamma, read from its book)

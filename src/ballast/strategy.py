@@ -22,7 +22,9 @@ from ballast.triggers.base import Cooldown
 from ballast.yields import Yields, YieldSource
 
 if TYPE_CHECKING:
+    from ballast.hedging import DeltaHedge
     from ballast.pegs import Pegs
+    from ballast.positions.provision import LiquidityProvision
 
 CONVENTIONS = ("exact", "bt")
 PLANS = ("full", "band-edge", "cost-aware")
@@ -44,6 +46,8 @@ class Strategy:
     flows: Flows | None = None  # scheduled deposits and withdrawals (flows/)
     pegs: "Pegs | None" = None  # the stables and their pegs (ballast.pegs), if any
     loans: Loans | None = None  # loans against the holdings (positions/, docs/loans.md)
+    hedge: "DeltaHedge | None" = None  # a perp held against an exposure (ballast.hedging)
+    liquidity: "LiquidityProvision | None" = None  # a concentrated-liquidity position (positions/provision.py)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -56,8 +60,8 @@ class Strategy:
             object.__setattr__(self, "planner", self.planner.bind(first_band(self.trigger), self.cash, self.costs))
 
     def buy_and_hold(self) -> "Strategy":
-        """The same strategy that never rebalances after forming: the baseline."""
-        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", loans=None)
+        """The same strategy that never rebalances after forming (nor borrows, hedges, or provides liquidity)."""
+        return replace(self, trigger=Never(), planner=Full(), name="buy & hold", loans=None, hedge=None, liquidity=None)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -72,6 +76,8 @@ class Strategy:
             **({"flows": self.flows.describe()} if self.flows else {}),
             **({"pegs": self.pegs.describe()} if self.pegs is not None else {}),
             **({"loans": self.loans.describe()} if self.loans is not None else {}),
+            **({"hedge": self.hedge.describe()} if self.hedge is not None else {}),
+            **({"liquidity": self.liquidity.describe()} if self.liquidity is not None else {}),
         }
 
 
@@ -173,6 +179,8 @@ def build_strategy(
     depeg: Mapping[str, Any] | None = None,
     reserve: Mapping[str, Any] | None = None,
     loans: Loans | None = None,
+    hedge: "DeltaHedge | None" = None,
+    liquidity: "LiquidityProvision | None" = None,
 ) -> Strategy:
     """The flat-keyword form of a strategy (CLI, TOML, ``ballast.backtest``, sweeps).
 
@@ -186,7 +194,8 @@ def build_strategy(
     ``pegs``/``depeg``/``reserve`` declare stables, a `Depeg` trigger with its reaction, and caps
     per issuer (ballast/stable_reserve.py). ``loans``: loans against the holdings (docs/loans.md); with
     them ``rebalance`` defaults to ``"never"`` (the loans' band keeps the leverage; a calendar rebalance
-    to an unlevered target would unwind it).
+    to an unlevered target would unwind it). ``hedge``: a `DeltaHedge` (ballast.hedging).
+    ``liquidity``: a concentrated-liquidity position (positions/provision.py).
     """
     check_fractions(band, band_floor, band_per_asset, fee_bps)
     parsed = parse_target(target)
@@ -255,6 +264,8 @@ def build_strategy(
         as_flows(flows, spend, routing),
         declared,
         loans,
+        hedge,
+        liquidity,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ballast.cli import backtest, demo, flow, ledger, leverage, live, proposals, stress, study, sweep
+from ballast.cli import backtest, demo, flow, hedge, ledger, leverage, liquidity, live, proposals, stress, study, sweep
 from ballast.cli.output import err
 from ballast.cli.strategy_input import resolve_strategy
 
@@ -53,8 +53,10 @@ app.add_typer(proposals.app, name="proposals")
 app.add_typer(ledger.app, name="ledger")
 app.command()(sweep.sweep)
 app.add_typer(study.app, name="study")
+app.add_typer(hedge.app, name="hedge")
 app.command()(stress.stress)
 app.add_typer(leverage.app, name="leverage")
+app.command(name="lp-sweep")(liquidity.lp_sweep)
 
 
 def main() -> None:

@@ -102,6 +102,10 @@ def backtest(
             "strategy": result.strategy.describe(),
             "conventions": result.conventions,
         }
+        if result.strategy.hedge is not None:
+            from ballast.engine.hedge_compare import compare_hedges
+
+            summary["hedge_comparison"] = compare_hedges(result).to_dict()
         print(json.dumps(summary, default=str))
     else:
         from ballast.report.terminal import print_summary

@@ -19,6 +19,7 @@
                 (ballast/stable_reserve.py); [[scenarios]] user stress scenarios (ballast/scenarios/)
     [[loans]]   collateral, debt, ltv, liquidation_threshold, rule, open_health, ...; [trigger] health =
                 { repay_below, repay_to, boost_above, boost_to, min_debt_change } (ballast/config/loans.py)
+    [hedge]     exposure, instrument, band, band_kind, every, funding, leverage, ... (config/hedge.py)
 
 Relative paths in ``[data]`` are resolved against the TOML file's folder.
 """
@@ -191,6 +192,8 @@ class StrategyFile(Section):
     reserve: dict[str, Any] | None = None
     onchain: dict[str, Any] | None = None  # token registry additions, swap settings (ballast.onchain)
     loans: list[Any] | None = None  # validated by config/loans.py
+    hedge: dict[str, Any] | None = None  # a delta hedge with a perp, validated by config/hedge.py
+    positions: list[Any] | None = None  # [[positions]]: a concentrated-liquidity position (config/positions.py)
 
     @field_validator("name")
     @classmethod
@@ -218,10 +221,14 @@ class StrategyFile(Section):
         if self.costs.gas is not None:
             models.append(Gas(**self.costs.gas.model_dump()))
         from ballast.config.loans import build_loans
+        from ballast.config.positions import build_positions
         from ballast.config.treasury import build_flows, build_yields
 
         base = self.source.parent if self.source is not None else Path(".")
+        from ballast.config.hedge import build_hedge
+
         return {
+            "hedge": build_hedge(self.hedge, base),
             "yields": build_yields(self.yield_, base),
             "flows": build_flows(self.flows, self.treasury, base),
             "target": build_target(self.target),
@@ -244,6 +251,7 @@ class StrategyFile(Section):
             "convention": self.portfolio.convention,
             "name": self.name,
             "allow_short": self.portfolio.allow_short,
+            **({"liquidity": build_positions(self.positions, base)} if self.positions else {}),
             **(
                 {"pegs": self.pegs, "depeg": self.trigger.depeg, "reserve": self.reserve}
                 if self.pegs is not None or self.trigger.depeg is not None or self.reserve is not None

@@ -35,8 +35,11 @@ def _fraction(who: str, name: str, value: float) -> float:
     return value
 
 
-def _series(who: str, what: str, value: float | pd.Series | np.ndarray, market: Market) -> np.ndarray:
-    """One positive value per period from a number, a length-T array or a date-indexed Series."""
+def _series(
+    who: str, what: str, value: float | pd.Series | np.ndarray, market: Market, allow_zero: bool = False
+) -> np.ndarray:
+    """One positive (or, with ``allow_zero``, non-negative) value per period from a number, a
+    length-T array or a date-indexed Series."""
     T = market.n_periods
     if isinstance(value, pd.Series):
         if isinstance(market.index, pd.DatetimeIndex):
@@ -57,9 +60,10 @@ def _series(who: str, what: str, value: float | pd.Series | np.ndarray, market: 
         arr = np.asarray(value, dtype=np.float64)
         if arr.shape != (T,):
             raise ValueError(f"{who}: {what} must have one value per period ({T}), got shape {arr.shape}")
-    bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))
+    bad = np.flatnonzero(~(np.isfinite(arr) & ((arr >= 0) if allow_zero else (arr > 0))))
     if bad.size:
-        raise ValueError(f"{who}: {what} must be positive, got {arr[bad[0]]!r} at {market.index[bad[0]]}")
+        kind = "≥ 0" if allow_zero else "positive"
+        raise ValueError(f"{who}: {what} must be {kind}, got {arr[bad[0]]!r} at {market.index[bad[0]]}")
     return arr
 
 

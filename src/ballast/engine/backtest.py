@@ -54,6 +54,8 @@ def run_compiled(
     """The compiled walk and the metrics (``record``: also the weights and the logs).
     ``target_r``: `target_returns` of ``p.targets``, when the caller has it (a sweep shares it);
     ``args``: the `walk_args` of ``p`` when a caller runs many variants of one preparation (loan bands)."""
+    from ballast.engine.hedge import new_hedge_book
+    from ballast.engine.liquidity_kernel import new_book as lp_book
     from ballast.engine.loans import add_loan_costs, start_loans
     from ballast.engine.treasury import new_book
     from ballast.engine.treasury_metrics import run_metrics
@@ -64,16 +66,33 @@ def run_compiled(
     args = walk_args(p, record, target_r) if args is None else args
     book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
     loans, lbook = start_loans(p, record)
-    treasury = (p.yields or no_yields(), p.flows or no_flows(), book) if book is not None else (None, None, None)
-    if book is None and loans is None:  # the plain walk: none of the treasury machinery is compiled
-        walk = simulate(*args)
-    elif loans is None:
-        walk = simulate(*args, *treasury)
-    else:  # loans: their machinery only (a None treasury compiles to nothing)
-        walk = simulate(*args, *treasury, loans, lbook)
+    hbook = new_hedge_book(p.market.n_periods) if p.hedge is not None else None
+    lp = lp_book(p.market.n_periods) if p.liquidity is not None else None
+    # Only the optional machinery a strategy uses is passed (and compiled); the rest stays omitted.
+    optional: dict[str, Any] = {}
+    if book is not None:
+        optional.update(yields=p.yields or no_yields(), flows=p.flows or no_flows(), treasury=book)
+    if loans is not None:
+        optional.update(loans=loans, loan_book=lbook)
+    if hbook is not None:
+        optional.update(hedge=p.hedge, hedge_book=hbook)
+    if lp is not None:
+        optional.update(liquidity=p.liquidity, lp_book=lp)
+    walk = simulate(*args, **optional)
     add_loan_costs(walk.acc, lbook)
     m = run_metrics(p, walk.equity, walk.acc, book)
-    return RawRun(walk.equity, walk.weights, walk.acc, m, walk.rebalances, walk.trades, treasury=book, loans=lbook)
+    return RawRun(
+        walk.equity,
+        walk.weights,
+        walk.acc,
+        m,
+        walk.rebalances,
+        walk.trades,
+        treasury=book,
+        loans=lbook,
+        hedge=hbook,
+        liquidity=lp,
+    )
 
 
 def run_prepared(p: Prepared, engine: str = "auto") -> Result:
@@ -99,14 +118,16 @@ def run_prepared(p: Prepared, engine: str = "auto") -> Result:
 
 
 def universe(strategy: Strategy, assets: list[str] | None = None) -> list[str] | None:
-    """The assets to load: as given, else those the target names (cash added later if absent)."""
+    """The assets to load: as given, else those the target and the hedge name (cash added later if absent)."""
     if assets:
         return list(assets)
     named = strategy.target.assets()
     if named is None:
         return None
     loans = strategy.loans.assets() if strategy.loans is not None else ()  # a loan's assets need prices too
-    return [*named, *(a for a in loans if a not in named and a != strategy.cash)]
+    hedged = (strategy.hedge.exposure.asset, strategy.hedge.instrument_asset) if strategy.hedge else ()
+    extra = [*(a for a in loans if a != strategy.cash), *(a for a in hedged if a)]
+    return list(dict.fromkeys([*named, *extra]))  # a position's token0 comes with it
 
 
 def to_market(

@@ -9,9 +9,11 @@ import numpy as np
 from ballast.costs.base import CostArrays, compile_costs
 from ballast.errors import InputError
 from ballast.flows import FlowSchedule
+from ballast.hedging import HedgeArrays
 from ballast.market import Market
 from ballast.planning.base import PlanSpec
 from ballast.positions.encode import LoanArrays
+from ballast.positions.provision import LiquidityArrays
 from ballast.strategy import Strategy
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
@@ -33,6 +35,8 @@ class Prepared:
     yields: YieldArrays | None = None  # None: no yields, no borrowing costs (nothing compiled)
     flows: FlowSchedule | None = None  # None: no scheduled flows
     loans: LoanArrays | None = None  # None: no loans (nothing compiled)
+    hedge: HedgeArrays | None = None  # None: no delta hedge (nothing compiled)
+    liquidity: LiquidityArrays | None = None  # None: no concentrated-liquidity position
 
     @property
     def compiled(self) -> bool:
@@ -53,6 +57,13 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
     flows = strategy.flows.encode(market, strategy.cash) if strategy.flows else None
     costs = compile_costs(strategy.costs, market)
     loans = prepare_loans(strategy, market, costs)
+    hedge = (
+        strategy.hedge.for_position(strategy.liquidity.pair if strategy.liquidity else None).encode(
+            market, quote, (targets != 0.0).any(axis=0), strategy.costs
+        )
+        if strategy.hedge is not None
+        else None
+    )
     return Prepared(
         strategy,
         market,
@@ -64,6 +75,8 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
         yields,
         flows,
         loans,
+        hedge,
+        strategy.liquidity.encode(market) if strategy.liquidity is not None else None,
     )
 
 

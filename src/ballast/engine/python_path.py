@@ -14,6 +14,9 @@ import numpy as np
 
 from ballast.costs.base import CostArrays
 from ballast.engine.accounting import execute
+from ballast.engine.hedge import hedge_adjust, hedge_settle, new_hedge_book
+from ballast.engine.liquidity_kernel import liquidity_close
+from ballast.engine.liquidity_kernel import new_book as lp_book
 from ballast.engine.loans import add_loan_costs, loan_close, start_loans
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
@@ -125,6 +128,8 @@ def simulate_python(p: Prepared) -> RawRun:
     book = new_book(T, n, True) if p.treasury else None
     yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
     loans, lbook = start_loans(p, True)
+    hbook = new_hedge_book(T) if p.hedge is not None else None
+    lp = lp_book(T) if p.liquidity is not None else None
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
@@ -132,6 +137,8 @@ def simulate_python(p: Prepared) -> RawRun:
         targets[t] = target
         cash, _ = treasury_close(units, cash, prices, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
         loan_close(units, prices, t, p.costs, loans, lbook, held, 0)
+        liquidity_close(units, cash, prices, t, p.costs, p.liquidity, lp, held, 0)
+        hedge_settle(units, prices, t, p.quote, p.hedge, hbook, held, 0)
         V = value_and_weights(units, cash, prices, t, w_pre)
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
@@ -172,6 +179,7 @@ def simulate_python(p: Prepared) -> RawRun:
                 (t, 0, done.n_trades, done.cost, done.traded_value, outcome.status, outcome.cost, outcome.benefit)
             )
             reasons.append(reason)
+        v_after, _ = hedge_adjust(units, prices, t, p.quote, p.hedge, hbook, held, 0, v_after, lp)
         equity[t] = v_after
         value_and_weights(units, cash, prices, t, weights[t])
         if t > 0:
@@ -198,4 +206,6 @@ def simulate_python(p: Prepared) -> RawRun:
         reasons,
         book,
         lbook,
+        hbook,
+        lp,
     )

@@ -24,6 +24,8 @@ from ballast.state import TriggerState
 from ballast.triggers.base import reason_from_bits
 
 if TYPE_CHECKING:
+    from ballast.engine.hedge import HedgeBook
+    from ballast.engine.liquidity_kernel import LiquidityBook
     from ballast.engine.loan_view import LoanView
     from ballast.engine.loans import LoanBook
     from ballast.engine.treasury import TreasuryBook
@@ -56,6 +58,8 @@ class RawRun:
     reasons: list[str] | None = None  # set by the Python engine; else rebuilt from leaf bits
     treasury: "TreasuryBook | None" = None  # yields and flows, when the strategy has them
     loans: "LoanBook | None" = None  # health factors, liquidations, repays and boosts, when it has loans
+    hedge: "HedgeBook | None" = None  # the delta hedge's perp, when the strategy has one
+    liquidity: "LiquidityBook | None" = None  # the concentrated-liquidity position, when there is one
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +89,14 @@ class Result:
             from ballast.engine.loan_view import loan_metrics
 
             values.update(loan_metrics(self.raw.loans))
+        if self.raw.hedge is not None:
+            from ballast.engine.hedge_metrics import hedge_metrics
+
+            values.update(hedge_metrics(self.raw.equity, self.raw.hedge, float(self.strategy.capital)))
+        if self.raw.liquidity is not None:
+            from ballast.engine.liquidity_metrics import liquidity_metrics
+
+            values.update(liquidity_metrics(self.raw.liquidity))
         return values
 
     @cached_property
@@ -95,6 +107,22 @@ class Result:
         from ballast.engine.loan_view import LoanView
 
         return LoanView.of(self.strategy, self.market, self.raw.loans)
+
+    @cached_property
+    def hedge(self) -> pd.DataFrame | None:
+        """The delta hedge per close: delta, hedge, target, band, margin, PnL, costs, why (None without one)."""
+        from ballast.engine.hedge_metrics import hedge_frame
+
+        return hedge_frame(self) if self.raw.hedge is not None else None
+
+    @cached_property
+    def liquidity(self) -> pd.DataFrame | None:
+        """The liquidity position per close: value, holding instead, fees, range, resets, LVR (or None)."""
+        if self.raw.liquidity is None:
+            return None
+        from ballast.engine.liquidity_metrics import liquidity_frame
+
+        return liquidity_frame(self.raw.liquidity, self.market)
 
     @cached_property
     def treasury(self) -> "TreasuryView | None":
@@ -119,6 +147,11 @@ class Result:
         """Weights at each close before any trade: what the triggers saw."""
         w = self.raw.weights
         p = self.market.prices
+        if self.raw.liquidity is not None and self.prepared is not None and self.prepared.liquidity is not None:
+            from ballast.engine.liquidity_metrics import pre_trade_weights
+
+            pre = pre_trade_weights(self.raw.liquidity, tuple(self.prepared.liquidity.pair), w, self.raw.equity, p)
+            return pd.DataFrame(pre, index=self.market.index, columns=list(self.market.assets))
         pre = np.zeros_like(w)
         grown = w[:-1] * (p[1:] / p[:-1])
         tot = grown.sum(axis=1, keepdims=True)
@@ -221,11 +254,13 @@ class Result:
                 **METRIC_DOCS,
                 **(TREASURY_DOCS if self.raw.treasury is not None else {}),
                 **(LOAN_DOCS if self.raw.loans is not None else {}),
+                **(_hedge_docs() if self.raw.hedge is not None else {}),
+                **(_liquidity_docs() if self.raw.liquidity is not None else {}),
             },
         }
 
     def write_csv(self, directory: str) -> list[str]:
-        """equity.csv, weights.csv, trades.csv and rebalances.csv in ``directory``."""
+        """equity.csv, weights.csv, trades.csv and rebalances.csv in ``directory`` (and hedge.csv with a hedge)."""
         from pathlib import Path
 
         d = Path(directory)
@@ -235,12 +270,19 @@ class Result:
             "weights.csv": self.weights,
             "trades.csv": self.trades,
             "rebalances.csv": self.rebalances,
+            **({"hedge.csv": self.hedge} if self.hedge is not None else {}),
         }
         written = []
         for name, frame in files.items():
-            frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv"))
+            frame.to_csv(d / name, index=name in ("equity.csv", "weights.csv", "hedge.csv"))
             written.append(str(d / name))
         return written
+
+
+def _hedge_docs() -> dict[str, str]:
+    from ballast.engine.hedge_metrics import HEDGE_DOCS
+
+    return HEDGE_DOCS
 
 
 def idle_note(strategy: "Strategy", market: Market) -> str:
@@ -253,3 +295,9 @@ def idle_note(strategy: "Strategy", market: Market) -> str:
     if isinstance(strategy.planner, BandEdge):
         return "nothing to trade: every asset already inside its band"
     return "nothing to trade: already at the planned weights"
+
+
+def _liquidity_docs() -> dict[str, str]:
+    from ballast.engine.liquidity_metrics import LIQUIDITY_DOCS
+
+    return LIQUIDITY_DOCS

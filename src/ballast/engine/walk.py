@@ -11,7 +11,9 @@ import numpy as np
 from numba import njit
 
 from ballast.engine.accounting import execute_with_scratch, solve_exact
+from ballast.engine.hedge import hedge_adjust, hedge_settle
 from ballast.engine.intrinsics import borrow, borrow_fields
+from ballast.engine.liquidity_kernel import liquidity_close
 from ballast.engine.loans import loan_close, loan_inputs
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
 from ballast.engine.treasury import treasury_close, treasury_inputs
@@ -177,6 +179,10 @@ def simulate(
     treasury=None,
     loans=None,
     loan_book=None,
+    hedge=None,
+    hedge_book=None,
+    liquidity=None,
+    lp_book=None,
 ):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
@@ -186,7 +192,12 @@ def simulate(
     ``yields`` (YieldArrays), ``flows`` (FlowSchedule) and ``treasury`` (TreasuryBook, written here):
     accrual and flows before each close's valuation (engine/treasury.py); omitted, none of it
     is compiled. ``loans`` (LoanArrays) and ``loan_book`` (LoanBook, written here): accrual,
-    liquidations and the health band after them (engine/loans.py); omitted, none of it is compiled.
+    liquidations and the health band after them (engine/loans.py). ``hedge`` (HedgeArrays) and
+    ``hedge_book`` (HedgeBook, written here): a delta hedge settled before each close's valuation
+    and re-hedged after its rebalance (engine/hedge.py).
+    ``liquidity`` (LiquidityArrays) and ``lp_book`` (LiquidityBook, written here): a
+    concentrated-liquidity position moved, paid and reset before the valuation (engine/liquidity_kernel.py);
+    omitted, none of it is compiled.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
@@ -243,6 +254,8 @@ def simulate(
             units, cash, prices, t, targets, costs, quote, t_yields, t_flows, t_book, held, n_held
         )
         n_held = loan_close(units, prices, t, costs, l_loans, l_book, held, n_held)
+        n_held = liquidity_close(units, cash, prices, t, costs, liquidity, lp_book, held, n_held)
+        n_held = hedge_settle(units, prices, t, quote, hedge, hedge_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
         row = 0 if has_floor else t
         if has_floor:
@@ -299,6 +312,7 @@ def simulate(
                 reb_est[n_reb] = step.verdict.est_cost
                 reb_benefit[n_reb] = step.verdict.benefit
                 n_reb += 1
+        v_after, n_held = hedge_adjust(units, prices, t, quote, hedge, hedge_book, held, n_held, v_after, lp_book)
         equity[t] = v_after
         # 1/v_after, for the recorded weights and the next return: a close without trades reuses
         # its weights' 1/V (n divisions per close were most of a recorded walk's time).

@@ -314,4 +314,10 @@ def all_figures(results: Sequence["Result"], vol_window: int | None = None) -> l
     from ballast.report.treasury_figures import treasury_figures  # yields and flows, when present
 
     figs.extend(treasury_figures(results))
+    from ballast.report.liquidity_figures import liquidity_figures  # a liquidity position, when present
+
+    figs.extend(liquidity_figures(results))
+    from ballast.report.hedge_figures import hedge_figures  # a delta hedge, when present
+
+    figs.extend(hedge_figures(results))
     return figs

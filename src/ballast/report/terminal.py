@@ -27,6 +27,7 @@ PERCENT = {
     "tracking_error",
     "twr",
     "irr",
+    "lp_time_in_range",
 }
 CURRENCY = {
     "total_costs",
@@ -39,8 +40,14 @@ CURRENCY = {
     "borrow_paid",
     "loan_costs",
     "written_off",
-}  # treasury: docs/treasury.md; loans: docs/loans.md
-COUNTS = {"n_rebalances", "n_trades", "n_liquidations", "n_repays", "n_boosts"}
+    "hedge_fees",
+    "hedge_slippage",
+    "hedge_funding",
+    "hedge_liquidation",
+    "hedge_cost",
+    *("lp_fees", "lp_impermanent_loss", "lp_lvr", "lp_gas", "lp_swap_costs", "lp_net"),  # docs/liquidity.md
+}  # treasury: docs/treasury.md; loans: docs/loans.md; hedges: docs/hedging.md
+COUNTS = {"n_rebalances", "n_trades", "n_liquidations", "n_repays", "n_boosts", "n_rehedges", "lp_resets"}
 HIGHER_IS_BETTER = {
     "final_wealth",
     "total_return",
@@ -93,6 +100,8 @@ def fmt(name: str, value: float, capital: float | None = None) -> str:
         return f"{int(value):,}"
     if name == "days_below_floor":  # calendar days between closes: a count (rounded for intraday closes)
         return f"{value:,.0f}"
+    if name == "hedge_error":
+        return f"{value:.3g}"
     if name in PERCENT:
         return f"{value:.2%}"
     if name in CURRENCY:
@@ -113,7 +122,7 @@ def summary_table(result: "Result", title: str | None = None) -> Table:
     for name, value in result.metrics.items():
         row = [name, fmt(name, value)]
         if base is not None:
-            b = base.metrics.get(name)  # buy & hold has no loans: their metrics are blank
+            b = base.metrics.get(name)  # buy & hold has no loans, hedge or liquidity position: blank
             row.append(fmt(name, b) if b is not None else "–")
             if name in HIGHER_IS_BETTER and b is not None and np.isfinite(value) and np.isfinite(b) and value > b:
                 row[1] = f"[bold green]{row[1]}[/]"
@@ -131,6 +140,8 @@ def strategy_grid(result: "Result") -> Table:
     grid.add_row("trigger", str(d["trigger"]))
     grid.add_row("plan", str(d["plan"]))
     grid.add_row("costs", str(d["costs"]))
+    if "liquidity" in d:
+        grid.add_row("liquidity", str(d["liquidity"]))
     grid.add_row("data", f"{m.n_assets} assets × {m.n_periods:,} periods, {label(m.index[0])} → {label(m.index[-1])}")
     return grid
 
@@ -158,6 +169,11 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
 
         for line in loan_lines(result):
             console.print(line, highlight=False)
+    if result.strategy.hedge is not None:
+        from ballast.engine.hedge_compare import compare_hedges
+
+        console.print(f"[dim]hedge[/]  {result.strategy.hedge.describe()}", highlight=False)
+        console.print(hedge_table(compare_hedges(result)))
     if can_draw_blocks(console):
         curves = [("equity", result.raw.equity / result.strategy.capital)]
         if result.baseline is not None:
@@ -168,6 +184,17 @@ def print_summary(result: "Result", console: Console | None = None) -> None:
         for name, curve in curves:
             console.print(f"{name:<7} {sparkline(curve, width, (lo, hi))} {curve[-1]:.2f}×", highlight=False)
     console.print(f"[dim]conventions: {result.conventions}[/]")
+
+
+def hedge_table(comparison: "pd.DataFrame") -> Table:
+    """`compare_hedges` as a table: one column per variant (this hedge, fixed interval, none)."""
+    table = Table(title="hedge: error and cost against a fixed-interval hedge and no hedge", title_justify="left")
+    table.add_column("metric")
+    for column in comparison.columns:
+        table.add_column(str(column), justify="right")
+    for name, row in comparison.iterrows():
+        table.add_row(str(name), *(fmt(str(name), float(v)) for v in row))
+    return table
 
 
 def walk_forward_table(frame: "pd.DataFrame", params: list[str], metric: str) -> Table:

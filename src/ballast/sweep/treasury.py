@@ -1,4 +1,5 @@
-"""Sweep configurations with yields or flows: each runs as a single compiled backtest.
+"""Sweep configurations with yields, flows, a liquidity position or a hedge: each runs as a single
+compiled backtest.
 
 The pooled sweep kernel carries no yields or flows, so a chunk in which any configuration has them
 (an axis over ``yields``, ``spend`` or ``routing``) runs its configurations one by one through
@@ -17,7 +18,7 @@ from ballast.strategy import Strategy
 
 
 def has_treasury(strategies: Sequence[Strategy]) -> bool:
-    return any(s.yields or s.flows for s in strategies)
+    return any(s.yields or s.flows or s.liquidity is not None or s.hedge is not None for s in strategies)
 
 
 def treasury_configs(
@@ -31,10 +32,14 @@ def treasury_configs(
     ``parts``: per configuration, the compiled (targets, program, plan, costs, quote, yields,
     flows) from the sweep's `Preparer`, so that arrays shared by configurations are built once."""
     from ballast.engine.backtest import run_compiled
-    from ballast.engine.prepared import Prepared
+    from ballast.engine.prepared import Prepared, prepare
     from ballast.engine.valuation import target_returns
 
-    prepared = [Prepared(s, market, *p) for s, p in zip(strategies, parts, strict=True)]
+    # A hedge or a liquidity position is encoded by `prepare` (the Preparer's parts do not carry them).
+    prepared = [
+        prepare(s, market) if s.hedge is not None or s.liquidity is not None else Prepared(s, market, *p)
+        for s, p in zip(strategies, parts, strict=True)
+    ]
     returns: dict[int, np.ndarray] = {}  # one per target path (the Preparer shares the arrays)
     for p in prepared:
         returns.setdefault(id(p.targets), target_returns(p.targets, market.prices))

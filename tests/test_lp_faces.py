@@ -69,7 +69,8 @@ def test_toml_errors_name_the_field(tmp_path: Path) -> None:
         lp + 'range = { policy = "charm", pct = 0.1 }': "pct do not apply to policy 'charm'",
         lp + 'range = { policy = "fixed", pct = 1.5 }': "pct must be a fraction",
         lp + 'fees = { volume = "v.csv" }': "volume needs tvl",
-        lp + "reset = { cooldwn = 3 }": "[[positions]] 1 reset.cooldwn",
+        lp + "reset = { cooldwn = 3 }": "[[positions]] 1 reset.cooldwn: not a reset key",
+        lp + "reset = { cooldown = -3 }": "[[positions]] 1 reset: reset rule: cooldown must be a whole number ≥ 0",
         'kind = "range_order"\npair = ["ETH", "USDC"]': "[[positions]] 1 kind",
     }
     for body, message in cases.items():

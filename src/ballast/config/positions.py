@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ballast.config.treasury import read_series, validated
+from ballast.config.treasury import Entry, read_series, validated
 from ballast.errors import InputError
 from ballast.positions.provision import AprFees, LiquidityProvision, VolumeFees
 from ballast.positions.ranges import CharmStyle, FixedWidth, QuantileRange, RangePolicy, VolatilityScaled
@@ -41,10 +41,6 @@ POLICY_KEYS = {
     "charm": {"base_ticks", "limit"},
     "quantile": {"window", "horizon", "lower_q", "upper_q", "min_pct"},
 }
-
-
-class Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RangeEntry(Entry):

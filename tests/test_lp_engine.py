@@ -230,3 +230,14 @@ def test_bad_input_names_the_field() -> None:
     with pytest.raises(InputError, match="volume must have one value per period"):
         ballast.backtest(eth([1.0, 2.0]), strategy(LiquidityProvision(PAIR, fees=VolumeFees(np.ones(3), 1e6))))
     assert math.isfinite(LiquidityProvision(PAIR).share)
+
+
+def test_the_twap_guard_does_not_reset_into_a_one_close_spike() -> None:
+    path = [2000.0] * 10 + [3000.0] + [2000.0] * 10
+    base = dict(pair=PAIR, fee_tier=3000, share=0.8, policy=FixedWidth(pct=0.05), fees=AprFees(0.1))
+    plain = ballast.backtest(eth(path), strategy(LiquidityProvision(**base)))  # type: ignore[arg-type]
+    rule = ResetRule(twap_window=5, twap_max_ticks=100)
+    guarded = ballast.backtest(eth(path), strategy(LiquidityProvision(**base, rule=rule)))  # type: ignore[arg-type]
+    assert plain.liquidity.reset.iloc[10] and plain.metrics["lp_resets"] == 2  # up to the spike, and back
+    assert guarded.metrics["lp_resets"] == 0
+    assert guarded.liquidity.reason_bits.iloc[10] == 1 | 16  # out of range, held: spot far from TWAP

@@ -241,3 +241,12 @@ def test_the_twap_guard_does_not_reset_into_a_one_close_spike() -> None:
     assert plain.liquidity.reset.iloc[10] and plain.metrics["lp_resets"] == 2  # up to the spike, and back
     assert guarded.metrics["lp_resets"] == 0
     assert guarded.liquidity.reason_bits.iloc[10] == 1 | 16  # out of range, held: spot far from TWAP
+
+
+def test_a_sweep_of_a_strategy_with_a_position_equals_its_single_backtests() -> None:
+    df = eth(gbm_path(21, n=150, sigma=0.04))
+    lp = LiquidityProvision(PAIR, 3000, share=0.7, policy=FixedWidth(pct=0.1), fees=AprFees(0.1), reset_gas=10.0)
+    table = ballast.sweep(df, target="ETH=0.5,USDC=0.5", cash="USDC", band=[0.05, 0.1], liquidity=lp)
+    for band, wealth in zip(table["band"], table["final_wealth"], strict=True):
+        single = ballast.backtest(df, target="ETH=0.5,USDC=0.5", cash="USDC", band=band, liquidity=lp)
+        assert wealth == single.metrics["final_wealth"]

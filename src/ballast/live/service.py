@@ -82,6 +82,10 @@ def open_service(
     check_live_routing(strategy, path)
     if cfg.data.relatives:
         raise InputError(f"{path}: [data] relatives: the live service needs prices, not price relatives")
+    if strategy.liquidity is not None:  # refused, not ignored: the ledger holds no position yet
+        raise InputError(
+            f"{path}: [[positions]]: the live service does not run liquidity positions yet (backtest only)"
+        )
     assets = strategy_assets(cfg, strategy)
     source_kind = settings.source or live.source
     mode = settings.executor or live.executor

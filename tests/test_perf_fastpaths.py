@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ballast
 from ballast.data.loaders import load_prices
 from ballast.market import Market
 from ballast.triggers.calendar import calendar_mask
+from ballast.yields import ConstantAPY
 from market_support import gbm
 
 
@@ -179,3 +182,72 @@ def test_a_strategy_without_pegs_loads_and_compiles_none_of_the_peg_code() -> No
     m = Market.from_frame(gbm(n_assets=3, n_periods=50).rename(columns=lambda c: f"S{c}"))
     program = compile_trigger(Depeg({m.assets[0]: 1.0}), m)
     assert program is not None and program.kind[0] == LEAF_MASK and program.series.ndim == 1
+
+
+def _accrue_branchy(units, prices, t, growth, borrow, payout, quote, earned, row) -> float:
+    """The accrual as first written (a skip per asset not held or not growing): the reference
+    the branch-free `_accrue` must equal bit for bit."""
+    paid = 0.0
+    for i in range(units.shape[0]):
+        u = units[i]
+        if u == 0.0:
+            continue
+        g = growth[t, i] if u > 0.0 else borrow[t, i]
+        if g == 1.0:
+            continue
+        value = u * (g - 1.0) * prices[t, i]
+        earned[row, i] += value
+        if payout[i] != 0 and u > 0.0:
+            paid += value
+        else:
+            units[i] = u * g
+    if paid != 0.0 and quote >= 0:
+        units[quote] += paid / prices[t, quote]
+        paid = 0.0
+    return paid
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 1.5, -2.25, 3.0, 1e-9, -7.0]), min_size=4, max_size=4),
+    st.lists(st.sampled_from([1.0, 1.0001, 0.9999, 1.05]), min_size=4, max_size=4),
+    st.lists(st.integers(0, 1), min_size=4, max_size=4),
+    st.integers(-1, 3),
+)
+def test_branch_free_accrual_is_the_branchy_one_bit_for_bit(units, growth, payout, quote) -> None:
+    """Where it is safe: every unit count (zero, long, short), growth of exactly 1 or not, payout
+    flags and quote choices — an asset skipped before now adds 0·(g − 1), which changes no bit."""
+    from ballast.yields.base import YieldArrays
+    from ballast.yields.kernel import accrue
+
+    g = np.vstack([np.ones(4), np.array(growth)])
+    b = np.vstack([np.ones(4), np.array(growth)[::-1] + 0.01])
+    pay = np.array(payout, np.int64)
+    prices = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 2.5, 2.0, 5.0]])
+    arrays = YieldArrays(g, b, pay, np.flatnonzero(pay).astype(np.int64))
+    u_new, u_ref = np.array(units), np.array(units)
+    e_new, e_ref = np.full((1, 4), 0.25), np.full((1, 4), 0.25)
+    paid_new = accrue(u_new, prices, 1, arrays, quote, e_new, 0)
+    paid_ref = _accrue_branchy(u_ref, prices, 1, g, b, pay, quote, e_ref, 0)
+    assert paid_new == paid_ref
+    np.testing.assert_array_equal(u_new, u_ref)
+    np.testing.assert_array_equal(e_new, e_ref)
+
+
+def test_held_list_follows_a_payout_into_an_empty_cash_asset() -> None:
+    """The walk rebuilds its held-asset list only after a flow or a payout into an empty quote
+    asset: a payout-mode yield on a portfolio that holds no USDC must still value the USDC it
+    pays (both engines agree to the bit)."""
+    prices = gbm(n_assets=3, n_periods=120, seed=5)
+    prices.columns = ["A", "B", "USDC"]
+    prices["USDC"] = 1.0
+    kw = dict(
+        target={"A": 0.5, "B": 0.5, "USDC": 0.0},
+        rebalance="never",
+        cash="USDC",
+        yields={"A": ConstantAPY(0.2, "payout")},
+    )
+    a = ballast.backtest(prices, **kw)
+    b = ballast.backtest(prices, engine="python", **kw)
+    np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
+    assert a.weights["USDC"].iloc[-1] > 0.0

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ballast.data.loaders import load_prices
@@ -27,8 +28,9 @@ def with_cash(prices: pd.DataFrame, cash: str | None) -> pd.DataFrame:
     return prices.assign(**{cash: 1.0})
 
 
-def run_compiled(p: Prepared, record: bool = True) -> RawRun:
-    """The compiled walk and the metrics (``record``: also the weights and the logs)."""
+def run_compiled(p: Prepared, record: bool = True, target_r: np.ndarray | None = None) -> RawRun:
+    """The compiled walk and the metrics (``record``: also the weights and the logs).
+    ``target_r``: `target_returns` of ``p.targets``, when the caller has it (a sweep shares it)."""
     from ballast.engine.liquidity_kernel import new_book as lp_book
     from ballast.engine.treasury import new_book
     from ballast.engine.treasury_metrics import run_metrics
@@ -41,7 +43,7 @@ def run_compiled(p: Prepared, record: bool = True) -> RawRun:
     args = (
         p.market.prices,
         p.targets,
-        target_returns(p.targets, p.market.prices),
+        target_returns(p.targets, p.market.prices) if target_r is None else target_r,
         p.program,
         p.plan,
         p.costs,

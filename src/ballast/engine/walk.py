@@ -14,7 +14,7 @@ from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.intrinsics import borrow, borrow_fields
 from ballast.engine.liquidity_kernel import liquidity_close
 from ballast.engine.records import Execution, RebalanceLog, StepResult, TradeLog, WalkResult
-from ballast.engine.treasury import treasury_close
+from ballast.engine.treasury import treasury_close, treasury_inputs
 from ballast.engine.valuation import held_assets, max_abs_drift, value_and_weights_held
 from ballast.enums import (
     ACC_ACTIVE_SUM,
@@ -196,6 +196,7 @@ def simulate(
     trig = borrow_fields(trig)
     plan = borrow_fields(plan)
     costs = borrow_fields(costs)
+    t_yields, t_flows, t_book = treasury_inputs(yields, flows, treasury)
     T, n = prices.shape
     units = np.zeros(n)
     cash = capital
@@ -239,7 +240,7 @@ def simulate(
     decide = floored if has_floor else targets
     for t in range(T):
         cash, n_held = treasury_close(
-            units, cash, prices, t, targets, costs, quote, yields, flows, treasury, held, n_held
+            units, cash, prices, t, targets, costs, quote, t_yields, t_flows, t_book, held, n_held
         )
         n_held = liquidity_close(units, cash, prices, t, costs, liquidity, lp_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)

@@ -182,3 +182,15 @@ def _apply_flows_typed(units, cash, prices, t, flows, targets, costs, quote, pai
         if flows.active[t] == 0
         else _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row, delta, closes)
     )
+
+
+def flows_due(flows, t):
+    """Whether close ``t`` has a scheduled flow (never, for a strategy without flows)."""
+    return flows.units.ndim > 1 and flows.active[t] != 0
+
+
+@overload(flows_due, inline="always", jit_options={"cache": True})
+def _flows_due_typed(flows, t):
+    if flows.types[0].ndim == 1:  # FlowSchedule.units
+        return lambda flows, t: False
+    return lambda flows, t: flows.active[t] != 0

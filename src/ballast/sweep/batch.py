@@ -44,12 +44,15 @@ _TRIGGER = {
 }
 _COSTS = {"fee_bps", "fixed_cost", "min_trade", "costs"}
 _RUN = {"capital", "convention", "name"}
+_FLOWS = {"flows", "spend", "routing"}
 # Keywords that cannot change each compiled component.
 IRRELEVANT: dict[str, frozenset[str]] = {
-    "target": frozenset(_TRIGGER | _COSTS | _RUN | {"plan"}),
-    "trigger": frozenset(_COSTS | _RUN | {"target", "plan"}),
-    "plan": frozenset(_COSTS | _RUN | {"cooldown"}),  # the target's constraints go into the plan
-    "costs": frozenset(_TRIGGER | _RUN | {"target", "plan"}),
+    "target": frozenset(_TRIGGER | _COSTS | _RUN | _FLOWS | {"plan", "yields"}),
+    "trigger": frozenset(_COSTS | _RUN | _FLOWS | {"target", "plan", "yields"}),
+    "plan": frozenset(_COSTS | _RUN | _FLOWS | {"cooldown", "yields"}),  # the target's constraints go into the plan
+    "costs": frozenset(_TRIGGER | _RUN | _FLOWS | {"target", "plan", "yields"}),
+    "yields": frozenset(_TRIGGER | _COSTS | _RUN | _FLOWS | {"target", "plan"}),
+    "flows": frozenset(_TRIGGER | _COSTS | _RUN | {"target", "plan", "yields"}),
 }
 
 
@@ -126,6 +129,14 @@ class Preparer:
         quote = m.asset_index(s.cash) if s.cash else -1
         return targets, program, plan, costs, quote
 
+    def treasury(self, s: Strategy, frozen: tuple[tuple[str, Hashable], ...]) -> tuple[Any, Any]:
+        """(YieldArrays | None, FlowSchedule | None) of strategy ``s``: an axis over band widths
+        encodes the yields and flows once, not once per configuration."""
+        m = self.market
+        yields = self._get("yields", frozen, lambda: s.yields.encode(m, s.cash) if s.yields else False)
+        flows = self._get("flows", frozen, lambda: s.flows.encode(m, s.cash) if s.flows else False)
+        return yields or None, flows or None
+
 
 class _Serial(threading.local):
     """Whether this thread runs chunks one configuration after another: a local sweep's worker
@@ -184,7 +195,10 @@ def prepare_configs(
     if not rows:
         return lambda: np.empty((0, 0))
     if has_treasury(strategies):  # yields or flows: one compiled backtest per configuration
-        return treasury_configs(market, strategies, equity)
+        books = [
+            (*parts, *prep.treasury(s, freeze_config(c))) for parts, s, c in zip(rows, strategies, configs, strict=True)
+        ]
+        return treasury_configs(market, strategies, books, equity)
     one: dict[int, tuple[np.ndarray]] = {}  # one record per target path (pool() dedupes records)
     tgt = pool([one.setdefault(id(r[0]), (r[0],)) for r in rows], ("targets",))
     target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])

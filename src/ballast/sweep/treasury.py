@@ -8,6 +8,7 @@ The pooled sweep kernel carries no yields or flows, so a chunk in which any conf
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,18 +21,31 @@ def has_treasury(strategies: Sequence[Strategy]) -> bool:
 
 
 def treasury_configs(
-    market: Market, strategies: Sequence[Strategy], equity: np.ndarray | None = None
+    market: Market,
+    strategies: Sequence[Strategy],
+    parts: Sequence[tuple[Any, ...]],
+    equity: np.ndarray | None = None,
 ) -> Callable[[], np.ndarray]:
-    """The chunk's metrics (and equity paths into ``equity``), one backtest per configuration."""
-    from ballast.engine.backtest import run_compiled
-    from ballast.engine.prepared import prepare
+    """The chunk's metrics (and equity paths into ``equity``), one backtest per configuration.
 
-    prepared = [prepare(s, market) for s in strategies]  # errors surface while the chunk is built
+    ``parts``: per configuration, the compiled (targets, program, plan, costs, quote, yields,
+    flows) from the sweep's `Preparer`, so that arrays shared by configurations are built once."""
+    from ballast.engine.backtest import run_compiled
+    from ballast.engine.prepared import Prepared
+    from ballast.engine.valuation import target_returns
+
+    prepared = [
+        Prepared(s, market, *p, s.liquidity.encode(market) if s.liquidity is not None else None)
+        for s, p in zip(strategies, parts, strict=True)
+    ]
+    returns: dict[int, np.ndarray] = {}  # one per target path (the Preparer shares the arrays)
+    for p in prepared:
+        returns.setdefault(id(p.targets), target_returns(p.targets, market.prices))
 
     def call() -> np.ndarray:
         rows = []
         for c, p in enumerate(prepared):
-            raw = run_compiled(p, record=False)
+            raw = run_compiled(p, record=False, target_r=returns[id(p.targets)])
             rows.append(raw.metrics)
             if equity is not None and equity.shape[0] > 0:
                 equity[c] = raw.equity

@@ -25,10 +25,11 @@ class YieldArrays(NamedTuple):
     growth: np.ndarray  # float64[T, N]: a long unit becomes growth[t, i] units (compounding) / pays g − 1 (payout)
     borrow: np.ndarray  # float64[T, N]: a unit owed becomes borrow[t, i] units owed
     payout: np.ndarray  # int64[N]: 1 = the asset's yield is paid out (cash asset, else the portfolio's cash)
+    payers: np.ndarray  # int64[K]: the indices i with payout[i] = 1, ascending
 
 
 def no_yields() -> YieldArrays:
-    return YieldArrays(np.empty(0), np.empty(0), np.empty(0, np.int64))
+    return YieldArrays(np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64))
 
 
 def period_years(market: Market, day_count: float) -> np.ndarray:
@@ -87,7 +88,7 @@ class Yields:
             borrow[:, i] = b
             if src.mode == "payout":  # into the cash asset, or the portfolio's cash without one
                 payout[i] = 1 if asset != cash else 0  # the cash asset's own payout is compounding
-        return YieldArrays(growth, borrow, payout)
+        return YieldArrays(growth, borrow, payout, np.flatnonzero(payout).astype(np.int64))
 
     def describe(self) -> dict[str, str]:
         return {asset: src.describe() for asset, src in self.sources.items()}

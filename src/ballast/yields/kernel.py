@@ -18,24 +18,30 @@ def _accrue(units, prices, t, yields, quote, earned, row):
     """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at the
     close's prices to ``earned[row]`` (yield earned, borrowing paid negative). Payouts go into the
     quote asset, or without one (``quote`` < 0) into the portfolio's cash, as bt's coupons do.
-    Returns the payout to add to the cash."""
+    Returns the payout to add to the cash.
+
+    The per-asset loop has no branch, so it runs in SIMD lanes: an asset not held adds 0·(g − 1)
+    (earned keeps its value) and keeps 0 units, which is what skipping it gave, bit for bit; the
+    payers' sum is its own short loop (a float sum in a lane would reorder the additions). As a
+    branchy loop, accrual cost twice the rest of a close at 100 assets (bench/RESULTS.md)."""
     growth = yields.growth
     borrow = yields.borrow
     payout = yields.payout
+    payers = yields.payers
     paid = 0.0
+    for k in range(payers.shape[0]):  # before the loop below; a payer's units do not change
+        i = payers[k]
+        u = units[i]
+        if u > 0.0:
+            paid += u * (growth[t, i] - 1.0) * prices[t, i]
     for i in range(units.shape[0]):
         u = units[i]
-        if u == 0.0:
-            continue
-        g = growth[t, i] if u > 0.0 else borrow[t, i]
-        if g == 1.0:
-            continue
-        value = u * (g - 1.0) * prices[t, i]
-        earned[row, i] += value
-        if payout[i] != 0 and u > 0.0:
-            paid += value
-        else:
-            units[i] = u * g
+        g_long = growth[t, i]  # both loaded, then selected: a conditional load kept the loop scalar
+        g_owed = borrow[t, i]
+        g = g_long if u >= 0.0 else g_owed
+        earned[row, i] += u * (g - 1.0) * prices[t, i]
+        keep = (payout[i] != 0) & (u > 0.0)  # `&`, not `and`: no branch
+        units[i] = u if keep else u * g
     if paid != 0.0 and quote >= 0:
         units[quote] += paid / prices[t, quote]
         paid = 0.0

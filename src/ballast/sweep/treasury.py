@@ -8,6 +8,7 @@ The pooled sweep kernel carries no yields or flows, so a chunk in which any conf
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ def treasury_configs(
     from ballast.engine.valuation import target_returns
 
     prepared = [
-        Prepared(s, market, *p, s.liquidity.encode(market) if s.liquidity is not None else None)
+        replace(Prepared(s, market, *p), liquidity=s.liquidity.encode(market) if s.liquidity is not None else None)
         for s, p in zip(strategies, parts, strict=True)
     ]
     returns: dict[int, np.ndarray] = {}  # one per target path (the Preparer shares the arrays)

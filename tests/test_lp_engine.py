@@ -230,3 +230,23 @@ def test_bad_input_names_the_field() -> None:
     with pytest.raises(InputError, match="volume must have one value per period"):
         ballast.backtest(eth([1.0, 2.0]), strategy(LiquidityProvision(PAIR, fees=VolumeFees(np.ones(3), 1e6))))
     assert math.isfinite(LiquidityProvision(PAIR).share)
+
+
+def test_the_twap_guard_does_not_reset_into_a_one_close_spike() -> None:
+    path = [2000.0] * 10 + [3000.0] + [2000.0] * 10
+    base = dict(pair=PAIR, fee_tier=3000, share=0.8, policy=FixedWidth(pct=0.05), fees=AprFees(0.1))
+    plain = ballast.backtest(eth(path), strategy(LiquidityProvision(**base)))  # type: ignore[arg-type]
+    rule = ResetRule(twap_window=5, twap_max_ticks=100)
+    guarded = ballast.backtest(eth(path), strategy(LiquidityProvision(**base, rule=rule)))  # type: ignore[arg-type]
+    assert plain.liquidity.reset.iloc[10] and plain.metrics["lp_resets"] == 2  # up to the spike, and back
+    assert guarded.metrics["lp_resets"] == 0
+    assert guarded.liquidity.reason_bits.iloc[10] == 1 | 16  # out of range, held: spot far from TWAP
+
+
+def test_a_sweep_of_a_strategy_with_a_position_equals_its_single_backtests() -> None:
+    df = eth(gbm_path(21, n=150, sigma=0.04))
+    lp = LiquidityProvision(PAIR, 3000, share=0.7, policy=FixedWidth(pct=0.1), fees=AprFees(0.1), reset_gas=10.0)
+    table = ballast.sweep(df, target="ETH=0.5,USDC=0.5", cash="USDC", band=[0.05, 0.1], liquidity=lp)
+    for band, wealth in zip(table["band"], table["final_wealth"], strict=True):
+        single = ballast.backtest(df, target="ETH=0.5,USDC=0.5", cash="USDC", band=band, liquidity=lp)
+        assert wealth == single.metrics["final_wealth"]

@@ -69,7 +69,8 @@ def test_toml_errors_name_the_field(tmp_path: Path) -> None:
         lp + 'range = { policy = "charm", pct = 0.1 }': "pct do not apply to policy 'charm'",
         lp + 'range = { policy = "fixed", pct = 1.5 }': "pct must be a fraction",
         lp + 'fees = { volume = "v.csv" }': "volume needs tvl",
-        lp + "reset = { cooldwn = 3 }": "[[positions]] 1 reset.cooldwn",
+        lp + "reset = { cooldwn = 3 }": "[[positions]] 1 reset.cooldwn: not a reset key",
+        lp + "reset = { cooldown = -3 }": "[[positions]] 1 reset: reset rule: cooldown must be a whole number ≥ 0",
         'kind = "range_order"\npair = ["ETH", "USDC"]': "[[positions]] 1 kind",
     }
     for body, message in cases.items():
@@ -142,3 +143,12 @@ def test_the_report_draws_the_range_and_the_position(tmp_path: Path) -> None:
     fig = next(f for f in all_figures([r]) if f.key == "lp-range")
     lower = np.asarray(fig.figure.data[1].y, dtype=float)
     assert np.nanmin(lower) > 0 and "In range" in fig.caption
+
+
+def test_the_live_service_refuses_a_position_instead_of_ignoring_it(tmp_path: Path) -> None:
+    from ballast.live.service import RunSettings, open_service
+
+    p = write(tmp_path, '[[positions]]\nkind = "concentrated_lp"\npair = ["ETH", "USDC"]\n')
+    with pytest.raises(InputError, match=r"\[\[positions\]\]: the live service does not run liquidity positions yet"):
+        open_service(str(p), RunSettings(db=str(tmp_path / "l.db"), speed="max"))
+    assert not (tmp_path / "l.db").exists()

@@ -20,14 +20,15 @@ Every problem is an InputError naming the table and field (the caller prefixes t
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ballast.config.treasury import read_series, validated
+from ballast.config.treasury import Entry, read_series, validated
 from ballast.errors import InputError
 from ballast.positions.provision import AprFees, LiquidityProvision, VolumeFees
 from ballast.positions.ranges import CharmStyle, FixedWidth, QuantileRange, RangePolicy, VolatilityScaled
@@ -40,10 +41,6 @@ POLICY_KEYS = {
     "charm": {"base_ticks", "limit"},
     "quantile": {"window", "horizon", "lower_q", "upper_q", "min_pct"},
 }
-
-
-class Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RangeEntry(Entry):
@@ -78,14 +75,18 @@ class RangeEntry(Entry):
         return builder(**args)  # type: ignore[no-any-return]
 
 
-class ResetEntry(Entry):
-    out_of_range: bool = True
-    min_tick_move: int | None = None
-    every: int | None = None
-    cooldown: int = 0
-    twap_window: int = 0
-    twap_max_ticks: int | None = None
-    gas_max_days: float | None = None
+RESET_KEYS = frozenset(f.name for f in dataclasses.fields(ResetRule))
+
+
+def reset_rule(table: dict[str, Any], where: str) -> ResetRule:
+    """The ``reset`` table as a `ResetRule` (it checks its own values); unknown keys name the field."""
+    unknown = sorted(set(table) - RESET_KEYS)
+    if unknown:
+        raise InputError(f"{where}.{unknown[0]}: not a reset key (known: {', '.join(sorted(RESET_KEYS))})")
+    try:
+        return ResetRule(**table)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 class FeesEntry(Entry):
@@ -114,7 +115,7 @@ class PositionEntry(Entry):
     share: float = Field(default=0.5, gt=0, le=1)
     reset_gas: float = Field(default=0.0, ge=0)
     range: RangeEntry = Field(default_factory=RangeEntry)
-    reset: ResetEntry = Field(default_factory=ResetEntry)
+    reset: dict[str, Any] = Field(default_factory=dict)  # ResetRule's fields (positions/resets.py)
     fees: FeesEntry = Field(default_factory=lambda: FeesEntry(apr=0.0))
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
 
@@ -123,9 +124,9 @@ def _series_or_number(value: float | str, column: str, base: Path, field: str) -
     return read_series(base / value, column, field) if isinstance(value, str) else float(value)
 
 
-def build_provision(entry: PositionEntry, base: Path) -> LiquidityProvision:
+def build_provision(entry: PositionEntry, base: Path, table: str = f"{WHERE} 1") -> LiquidityProvision:
     f = entry.fees
-    where = f"{WHERE} fees"
+    where = f"{table} fees"
     fees: AprFees | VolumeFees
     if f.volume is not None:
         assert f.tvl is not None
@@ -134,18 +135,19 @@ def build_provision(entry: PositionEntry, base: Path) -> LiquidityProvision:
     else:
         assert f.apr is not None
         fees = AprFees(_series_or_number(f.apr, f.column or "apr", base, f"{where}.apr"))
+    rule = reset_rule(entry.reset, f"{table} reset")
     try:
         return LiquidityProvision(
             entry.pair,
             entry.fee_tier,
             entry.share,
             entry.range.policy_object(),
-            ResetRule(**entry.reset.model_dump()),
+            rule,
             fees,
             entry.reset_gas,
         )
     except InputError as exc:
-        raise InputError(f"{WHERE} {exc}") from None
+        raise InputError(f"{table}: {exc}") from None
 
 
 def parse_positions(raw: list[Any] | None) -> list[PositionEntry]:
@@ -173,7 +175,7 @@ def sweep_provisions(raw: list[Any] | None, base: Path) -> list[tuple[dict[str, 
     if not entries or not entries[0].sweep:
         raise InputError(f"{WHERE} sweep: give axes, e.g. sweep = {{ pct = [0.02, 0.05, 0.1, 0.2] }}")
     entry = entries[0]
-    range_keys, reset_keys = set(RangeEntry.model_fields), set(ResetEntry.model_fields)
+    range_keys, reset_keys = set(RangeEntry.model_fields), set(RESET_KEYS)
     for name, values in entry.sweep.items():
         if name not in range_keys | reset_keys:
             raise InputError(
@@ -187,7 +189,8 @@ def sweep_provisions(raw: list[Any] | None, base: Path) -> list[tuple[dict[str, 
     for point in itertools.product(*(entry.sweep[n] for n in names)):
         config = dict(zip(names, point, strict=True))
         rng = {**entry.range.model_dump(exclude_unset=True), **{k: v for k, v in config.items() if k in range_keys}}
-        rst = {**entry.reset.model_dump(), **{k: v for k, v in config.items() if k in reset_keys}}
+        rst = {**entry.reset, **{k: v for k, v in config.items() if k in reset_keys}}
         table = entry.model_dump(exclude={"range", "reset", "sweep"}) | {"range": rng, "reset": rst}
-        out.append((config, build_provision(validated(PositionEntry, table, f"{WHERE} sweep {config}"), base)))
+        where = f"{WHERE} sweep {config}"
+        out.append((config, build_provision(validated(PositionEntry, table, where), base, where)))
     return out

@@ -85,6 +85,10 @@ def open_service(
     strategy = cfg.to_strategy()
     if cfg.data.relatives:
         raise InputError(f"{path}: [data] relatives: the live service needs prices, not price relatives")
+    if strategy.liquidity is not None:  # refused, not ignored: the ledger holds no position yet
+        raise InputError(
+            f"{path}: [[positions]]: the live service does not run liquidity positions yet (backtest only)"
+        )
     assets = strategy_assets(cfg, strategy)
     source_kind = settings.source or live.source
     mode = settings.executor or live.executor

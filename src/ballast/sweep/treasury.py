@@ -9,7 +9,6 @@ The pooled sweep kernel carries no yields or flows, so a chunk in which any conf
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np

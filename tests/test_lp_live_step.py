@@ -9,6 +9,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ballast
 from ballast import Strategy
@@ -17,8 +19,8 @@ from ballast.errors import InputError
 from ballast.live.liquidity import LPState, advance, check_live
 from ballast.market import Market
 from ballast.positions.provision import AprFees, LiquidityProvision, VolumeFees
-from ballast.positions.ranges import FixedWidth, VolatilityScaled
-from ballast.positions.resets import ResetRule
+from ballast.positions.ranges import CharmStyle, FixedWidth, VolatilityScaled
+from ballast.positions.resets import ResetRule, reason_text
 from ballast.targets import Fixed
 from ballast.triggers import Never
 
@@ -27,16 +29,18 @@ PAIR = ("ETH", "USDC")
 PATH = [2000.0, 2050.0, 2150.0, 2300.0, 2250.0, 1900.0, 1800.0, 2000.0, 2010.0, 1990.0]
 
 
-def replay(lp: LiquidityProvision, costs: Proportional) -> None:
-    frame = pd.DataFrame({"ETH": PATH}, index=pd.date_range("2024-01-01", periods=len(PATH), freq="D"))
-    strategy = Strategy(target=Fixed({"ETH": 0.5, "USDC": 0.5}), trigger=Never(), costs=costs, cash="USDC", liquidity=lp)
+def replay(lp: LiquidityProvision, costs: Proportional, path: list[float] = PATH, min_resets: int = 2) -> None:
+    frame = pd.DataFrame({"ETH": path}, index=pd.date_range("2024-01-01", periods=len(path), freq="D"))
+    strategy = Strategy(
+        target=Fixed({"ETH": 0.5, "USDC": 0.5}), trigger=Never(), costs=costs, cash="USDC", liquidity=lp
+    )
     r = ballast.backtest(frame, strategy)
     book = r.liquidity
     market = r.market
-    assert book.reset.iloc[1:].sum() >= 2  # the path crosses the range both ways
+    assert book.reset.iloc[1:].sum() >= min_resets  # PATH crosses the range both ways
     units = r.weights.iloc[0].to_numpy() * r.equity.iloc[0] / market.prices[0]  # the formation's wallet
     stored = json.dumps(LPState().as_dict())
-    for t in range(1, len(PATH)):
+    for t in range(1, len(path)):
         seen = market.head(t)
         close = advance(lp, LPState.from_dict(json.loads(stored)), seen, costs, units, 0.0)
         stored = json.dumps(close.state.as_dict())
@@ -54,21 +58,29 @@ def replay(lp: LiquidityProvision, costs: Proportional) -> None:
         assert tuple(units) == pytest.approx((row.units0, row.units1), rel=1e-9)
         if close.reset:
             assert "out of range" in close.reason
+        assert close.reason == reason_text(int(row.reason_bits))
     final = LPState.from_dict(json.loads(stored))
     assert final.fees == pytest.approx(book.fees.sum(), rel=1e-9)
     assert final.resets == int(book.reset.iloc[1:].sum())  # the first deposit is no reset
 
 
 def test_a_replay_across_the_range_matches_the_backtest_close_by_close() -> None:
-    lp = LiquidityProvision(PAIR, 3000, share=0.5, policy=FixedWidth(pct=0.05), rule=ResetRule(), fees=AprFees(0.2), reset_gas=25.0)
+    lp = LiquidityProvision(
+        PAIR, 3000, share=0.5, policy=FixedWidth(pct=0.05), rule=ResetRule(), fees=AprFees(0.2), reset_gas=25.0
+    )
     replay(lp, Proportional(0.001))
 
 
 def test_a_volatility_scaled_range_and_volume_fees_replay_too() -> None:
     """The policy looks back on the closes seen so far, as the backtest's does at that close."""
     lp = LiquidityProvision(
-        PAIR, 500, share=0.8, policy=VolatilityScaled(k=2.0, horizon=3, window=3),
-        rule=ResetRule(cooldown=1), fees=VolumeFees(2e7, 5e7), reset_gas=10.0,
+        PAIR,
+        500,
+        share=0.8,
+        policy=VolatilityScaled(k=2.0, horizon=3, window=3),
+        rule=ResetRule(cooldown=1),
+        fees=VolumeFees(2e7, 5e7),
+        reset_gas=10.0,
     )
     replay(lp, Proportional(0.003))
 
@@ -84,3 +96,19 @@ def test_the_live_position_refuses_what_it_cannot_run() -> None:
     with pytest.raises(ValueError, match="second close"):
         m = Market(np.array([[2000.0, 1.0]]), PAIR, pd.date_range("2024-01-01", periods=1), 365.0)
         advance(lp, LPState(), m, None, np.zeros(2), 0.0)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    pct=st.floats(0.01, 0.2),
+    charm=st.booleans(),
+    gas=st.floats(0.0, 200.0),
+    fee=st.floats(0.0, 0.01),
+)
+def test_any_path_replays_the_backtest(seed: int, pct: float, charm: bool, gas: float, fee: float) -> None:
+    rng = np.random.default_rng(seed)
+    path = 2000.0 * np.exp(np.concatenate([[0.0], np.cumsum(rng.normal(0.0, 0.04, 24))]))
+    policy = CharmStyle(base_ticks=int(pct * 10_000), limit=600) if charm else FixedWidth(pct=pct)
+    lp = LiquidityProvision(PAIR, 3000, share=0.6, policy=policy, rule=ResetRule(), fees=AprFees(0.3), reset_gas=gas)
+    replay(lp, Proportional(fee), list(path), min_resets=0)

@@ -118,8 +118,17 @@ def advance(
     ``units``: the wallet's units in ``market``'s asset order, the position's tokens included,
     and ``cash``; neither is changed.
     """
-    from ballast.engine.liquidity_kernel import C_BITS, C_COST, C_FEES, C_GAS, C_IN_RANGE, C_RESET, C_VALUE
-    from ballast.engine.liquidity_kernel import lp_step, new_book
+    from ballast.engine.liquidity_kernel import (
+        C_BITS,
+        C_COST,
+        C_FEES,
+        C_GAS,
+        C_IN_RANGE,
+        C_RESET,
+        C_VALUE,
+        lp_step,
+        new_book,
+    )
 
     t = market.n_periods - 1
     if t < 1:

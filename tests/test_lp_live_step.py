@@ -87,12 +87,14 @@ def test_a_volatility_scaled_range_and_volume_fees_replay_too() -> None:
 
 def test_the_live_position_refuses_what_it_cannot_run() -> None:
     lp = LiquidityProvision(PAIR, 3000, fees=AprFees(0.1))
-    check_live(lp, "paper")
+    check_live(lp, "paper", PAIR)
     with pytest.raises(InputError, match="paper venue only.*'ccxt'"):
-        check_live(lp, "ccxt")
+        check_live(lp, "ccxt", PAIR)
     series = LiquidityProvision(PAIR, 3000, fees=AprFees(np.full(5, 0.1)))
     with pytest.raises(InputError, match="fees must be a number"):
-        check_live(series, "paper")
+        check_live(series, "paper", PAIR)
+    with pytest.raises(InputError, match="pair asset 'USDC' has no price"):
+        check_live(lp, "paper", ("ETH", "USDT"))
     with pytest.raises(ValueError, match="second close"):
         m = Market(np.array([[2000.0, 1.0]]), PAIR, pd.date_range("2024-01-01", periods=1), 365.0)
         advance(lp, LPState(), m, None, np.zeros(2), 0.0)

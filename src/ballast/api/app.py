@@ -77,9 +77,10 @@ def create_app(
     # ------------------------------------------------------------------ reads
     @app.get("/status", response_model=models.Status, tags=["read"])
     def status() -> dict[str, Any]:
-        """Service state, last cycle, portfolio value, largest drift, record counts, runway and loans."""
+        """Service state, last cycle, portfolio value, largest drift, record counts, runway, loans and
+        the liquidity position (range, in range, fees)."""
         s = ledger.status()
-        keys = ("service", "last_cycle", "value", "max_drift", "counts", "runway", "loans")
+        keys = ("service", "last_cycle", "value", "max_drift", "counts", "runway", "loans", "liquidity")
         return {k: s[k] for k in keys}
 
     @app.get("/loans", response_model=list[models.LoanOut], tags=["read"])

@@ -145,6 +145,22 @@ class LoanEventOut(BaseModel):
     detail: dict[str, Any] | None
 
 
+class LiquidityOut(BaseModel):
+    pair: list[str]
+    period: int
+    lower: float
+    upper: float
+    in_range: bool
+    liquidity: float
+    token0: float
+    token1: float
+    value: float = Field(description="the position's tokens at the last close's prices")
+    fees: float = Field(description="fees earned since the first deposit (currency)")
+    resets: int
+    time_in_range: float | None
+    last_reason: str | None = Field(None, description="the reset rule's reasons at the last close")
+
+
 class Status(BaseModel):
     service: Service
     last_cycle: CycleInfo | None
@@ -157,6 +173,9 @@ class Status(BaseModel):
     )
     loans: list[LoanOut] = Field(
         default_factory=list, description="loans at the paper lending market (their debt is counted in value)"
+    )
+    liquidity: LiquidityOut | None = Field(
+        None, description="the concentrated-liquidity position in the paper pool (None: the strategy has none)"
     )
 
 

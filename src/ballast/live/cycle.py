@@ -37,8 +37,10 @@ from ballast.live.executors import Executor, TransientError
 from ballast.live.guards import PriceGuard, check_holdings, notional_cap
 from ballast.live.history import History
 from ballast.live.lease import Lease
+from ballast.live.liquidity import advance, check_live
 from ballast.live.loans import LiveLoan, LoanDesk, unchanged_weights
 from ballast.live.loop import CycleView, RunLoop
+from ballast.live.lp_ledger import last_state
 from ballast.live.models import utcnow
 from ballast.live.plans import OrderPlanning
 from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, ProposalState
@@ -118,6 +120,9 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         self.treasury = LiveTreasury(strategy, assets)  # yields and scheduled flows, booked each close
         # loans at the paper lending market: accrued, liquidated and kept in their band each close
         self.loans = LoanDesk(loans, assets, strategy.cash, mode, cfg.ccxt.slippage if self.limits else None)
+        self.liquidity = strategy.liquidity  # a concentrated-liquidity position in the paper pool
+        if self.liquidity is not None:
+            check_live(self.liquidity, mode, assets)
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -273,7 +278,15 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             recent, k = self.history.recent()
             costs = compile_costs(self.strategy.costs, recent)
             units, cash, booked = self.treasury.close(recent, k, units, cash, costs, target)
-        record = partial(self.ledger.record_cycle, treasury=booked, loans=loans)  # with the cycle, or not at all
+        lp = None
+        if self.liquidity is not None and t > 0:  # the pool moved the position; fees; a reset (the backtest's step)
+            with self.ledger.session() as s:
+                state = last_state(s)
+            lp = advance(self.liquidity, state, market, self.strategy.costs, units, cash)
+            units = units.copy()
+            for a, moved in zip(lp.pair, (lp.units0, lp.units1), strict=True):
+                units[self.assets.index(a)] += moved
+        record = partial(self.ledger.record_cycle, treasury=booked, loans=loans, liquidity=lp)  # with the cycle, or not
         w_pre = np.empty(self.n)
         V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         lines = [

@@ -70,6 +70,33 @@ def _hf(x: float | None, warn_at: float | None) -> Text:
     return Text(f"{x:.4f}", style=style)
 
 
+def liquidity_table(lp: dict[str, Any]) -> Table:
+    """The liquidity position: range, in range or not, value, fees earned, resets."""
+    t = Table(
+        "position",
+        "range",
+        "in range",
+        "value",
+        "fees",
+        "resets",
+        "time in range",
+        title="liquidity (paper pool)",
+        title_justify="left",
+    )
+    a, b = lp["pair"]
+    tir = lp["time_in_range"]
+    t.add_row(
+        f"{a}/{b}",
+        f"{lp['lower']:,.6g} – {lp['upper']:,.6g}",
+        "yes" if lp["in_range"] else "NO",
+        _f(lp["value"]),
+        _f(lp["fees"]),
+        str(lp["resets"]),
+        "—" if tir is None else f"{tir:.0%}",
+    )
+    return t
+
+
 def loans_table(loans: list[dict[str, Any]]) -> Table:
     """Each loan: health factor, collateral, debt, net value, liquidation price, the band
     (repay below → to | boost above → to) and its repays, boosts and liquidations."""
@@ -158,6 +185,8 @@ def status_view(
     parts: list[RenderableType] = [head, holdings_table(st["lines"])]
     if st.get("loans"):
         parts.append(loans_table(st["loans"]))
+    if st.get("liquidity"):
+        parts.append(liquidity_table(st["liquidity"]))
     if decisions:
         t = Table("id", "observed", "state", "notional", "reason", title="last decisions", title_justify="left")
         for d in decisions:

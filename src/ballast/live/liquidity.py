@@ -74,6 +74,7 @@ class LPClose:
     """One close of the position: its state after it, and what it changed in the wallet
     (``units0``/``units1``: token0 and token1, all moves together)."""
 
+    pair: tuple[str, str]
     state: LPState
     deposited: bool  # the first deposit (made at the formation close's prices)
     reset: bool
@@ -87,12 +88,18 @@ class LPClose:
     units1: float
 
 
-def check_live(provision: LiquidityProvision, mode: str) -> None:
+def check_live(provision: LiquidityProvision, mode: str, assets: tuple[str, ...]) -> None:
     """Refuse what the live position cannot run, naming the field."""
+    for a in provision.pair:
+        if a not in assets:
+            raise InputError(
+                f"[[positions]] concentrated_lp: pair asset {a!r} has no price: the service observes "
+                f"{', '.join(assets)}"
+            )
     if mode != "paper":
         raise InputError(
             f"[[positions]] concentrated_lp: the live service keeps a liquidity position at the paper venue "
-            f"only (a simulated pool); executor {mode!r} has no pool to hold a range"
+            f'only (a simulated pool); executor {mode!r} has no pool to hold a range (use executor = "paper")'
         )
     fees = provision.fees
     series = [np.ndim(fees.apr)] if isinstance(fees, AprFees) else [np.ndim(fees.volume), np.ndim(fees.tvl)]
@@ -151,6 +158,7 @@ def advance(
     i0, i1 = (market.asset_index(a) for a in provision.pair)
     bits = int(row[C_BITS])
     return LPClose(
+        provision.pair,
         new,
         first,
         reset,

@@ -285,3 +285,22 @@ class LoanMark(Base):
     health_factor: Mapped[float | None] = mapped_column(Float)  # None: no debt (infinite)
     collateral_value: Mapped[float] = mapped_column(Float)
     debt_value: Mapped[float] = mapped_column(Float)
+
+
+class LiquidityMark(Base):
+    """The liquidity position as a cycle left it: its state (``live/liquidity.py`` `LPState`;
+    the next close starts from the newest) and what the close did. The tokens it moved in the
+    wallet are `LedgerEntry` rows of kind ``lp`` in the same transaction."""
+
+    __tablename__ = "lp_marks"
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer)
+    pair: Mapped[list[Any]] = mapped_column(JSON)  # (token0, token1)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    in_range: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[float] = mapped_column(Float)  # the position's tokens at the close's prices
+    fees: Mapped[float] = mapped_column(Float)  # earned over the close's bar (currency)
+    reset: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(200))  # the reset rule's reasons ("" when none)
+    swap_cost: Mapped[float] = mapped_column(Float)
+    gas: Mapped[float] = mapped_column(Float)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from ballast.errors import InputError
-from ballast.live import lending, loan_reads
+from ballast.live import lending, loan_reads, lp_ledger
 from ballast.live.connection import LedgerConnection
 from ballast.live.models import (
     Alert,
@@ -377,6 +377,7 @@ class LedgerQueries(LedgerConnection):
             loans = loan_reads.loan_status(
                 s, {r["asset"]: r["price"] for r in rows}, {r["asset"]: r["units"] for r in rows}
             )
+            liquidity = lp_ledger.lp_status(s)
         total = float(sum(r["value"] for r in rows if r["value"] is not None))
         drifts = [abs(r["drift"]) for r in rows if r["drift"] is not None]
         return {
@@ -391,6 +392,7 @@ class LedgerQueries(LedgerConnection):
             "counts": self.counts(),
             "runway": self.runway(rows),
             "loans": loans,
+            "liquidity": liquidity,
         }
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select, update
 
 from ballast.live.approvals import OperatorWrites
+from ballast.live.liquidity import LPClose
 from ballast.live.models import (
     Alert,
     Cycle,
@@ -120,10 +121,12 @@ class Ledger(OperatorWrites):
         alerts: Sequence[GuardAlert] = (),
         treasury: TreasuryCycle | None = None,
         loans: LoanCycle | None = None,
+        liquidity: LPClose | None = None,
     ) -> CycleRecord:
         """Write one cycle atomically: prices, snapshot, alerts, the close's flows and accruals
         (``treasury``, a `live.treasury.TreasuryCycle`), the loans' accruals, liquidations and
-        marks (``loans``, a `live.loans.LoanCycle`), and the decision with its orders (client
+        marks (``loans``, a `live.loans.LoanCycle`), the liquidity position's close (``liquidity``,
+        a `live.liquidity.LPClose`: its mark and wallet entries), and the decision with its orders (client
         order ids included, repay/boost orders linked to their loan) — all before anything is
         sent to a venue."""
         with self.session() as s:
@@ -148,6 +151,11 @@ class Ledger(OperatorWrites):
                 from ballast.live import lending  # looked up per call: tests inject a crash
 
                 lending.book_cycle(s, cid, period, observed_at, loans.closes)
+            if liquidity is not None:
+                assert period is not None
+                from ballast.live import lp_ledger  # looked up per call: tests inject a crash
+
+                lp_ledger.book_cycle(s, cid, period, observed_at, liquidity)
             s.execute(insert(PriceSeen), [{"cycle_id": cid, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
                 s.execute(

@@ -85,10 +85,6 @@ def open_service(
     strategy = cfg.to_strategy()
     if cfg.data.relatives:
         raise InputError(f"{path}: [data] relatives: the live service needs prices, not price relatives")
-    if strategy.liquidity is not None:  # refused, not ignored: the ledger holds no position yet
-        raise InputError(
-            f"{path}: [[positions]]: the live service does not run liquidity positions yet (backtest only)"
-        )
     assets = strategy_assets(cfg, strategy)
     source_kind = settings.source or live.source
     mode = settings.executor or live.executor
@@ -97,6 +93,13 @@ def open_service(
     if mode not in ("paper", "ccxt", "propose"):
         raise InputError(f"--executor must be paper, ccxt or propose, got {mode!r}")
     check_live_routing(strategy, path, mode)
+    if strategy.liquidity is not None:
+        from ballast.live.liquidity import check_live
+
+        try:
+            check_live(strategy.liquidity, mode, assets)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
     try:
         speed = parse_speed(settings.speed if settings.speed is not None else live.replay.speed)
     except ValueError as exc:

@@ -1,0 +1,108 @@
+"""A concentrated-liquidity position in the live service (paper pool), on SQLite and PostgreSQL:
+a strategy file with ``[[positions]]`` replayed through ``run`` keeps the position in the ledger,
+and its range, tokens, fees, resets and the wallet equal the backtest's on the same path; status
+(terminal, --json) and the API show range, in-range flag and fees; ccxt is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from ballast.errors import InputError
+from ballast.live.ledger import Ledger
+from ballast.live.models import LedgerEntry, LiquidityMark
+from ballast.live.service import RunSettings, open_service
+from live_support import db_url, write_strategy  # noqa: F401  (fixture)
+
+# inside, up through the upper edge (reset), down through the new lower edge (reset), back
+PATH = [2000.0, 2050.0, 2150.0, 2300.0, 2250.0, 1900.0, 1800.0, 2000.0, 2010.0, 1990.0]
+POSITION = """
+[[positions]]
+kind = "concentrated_lp"
+pair = ["ETH", "USDT"]
+fee_tier = 3000
+share = 0.5
+reset_gas = 20
+range = { policy = "fixed", pct = 0.05 }
+reset = { out_of_range = true }
+fees = { apr = 0.2 }
+"""
+runner = CliRunner()
+
+
+def lp_strategy(folder: Path, executor: str = "paper") -> Path:
+    prices = folder / "lp-prices.csv"
+    n = len(PATH)
+    pd.DataFrame(
+        {"date": pd.date_range("2024-01-01", periods=n).strftime("%Y-%m-%d"), "ETH": PATH, "USDT": np.ones(n)}
+    ).to_csv(prices, index=False)
+    path = write_strategy(
+        folder, prices, weights="{ ETH = 0.5, USDT = 0.5 }", trigger="band = 0.9", plan="full", executor=executor
+    )
+    path.write_text(path.read_text().replace("[live]", POSITION + "\n[live]"))
+    return path
+
+
+def test_replay_keeps_the_position_as_the_backtest_does(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    from ballast.config import load_strategy_file
+    from ballast.engine.backtest import backtest
+
+    path = lp_strategy(tmp_path)
+    svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
+    svc.run(until_end=True)
+    led: Ledger = svc.ledger
+    cfg = load_strategy_file(path)
+    r = backtest(cfg.prices_path(), cfg.to_strategy(), start=cfg.data.start, end=cfg.data.end)
+    book = r.liquidity
+    assert r.metrics["n_rebalances"] == 0 and book.reset.iloc[1:].sum() >= 2
+    with led.session() as s:
+        marks = s.scalars(select(LiquidityMark).order_by(LiquidityMark.period)).all()
+        entries = s.scalars(select(LedgerEntry).where(LedgerEntry.kind == "lp")).all()
+        assert [m.period for m in marks] == list(range(1, len(PATH)))
+        for m in marks:
+            row = book.iloc[m.period]
+            assert m.reset == bool(row.reset) and m.in_range == bool(row.in_range), m.period
+            assert m.fees == pytest.approx(row.fees, rel=1e-9, abs=1e-9)
+            assert m.value == pytest.approx(row.value, rel=1e-9)
+            assert (m.state["token0"], m.state["token1"]) == pytest.approx((row.token0, row.token1), rel=1e-9)
+        assert len(entries) == 2 * len(marks)
+    # the wallet (formation fills + lp entries) ends with the backtest's units
+    held = led.holdings()
+    last = book.iloc[-1]
+    assert held["ETH"] == pytest.approx(last.units0, rel=1e-9)
+    assert held["USDT"] == pytest.approx(last.units1, rel=1e-9)
+    st = led.status()["liquidity"]
+    assert st["fees"] == pytest.approx(book.fees.sum(), rel=1e-9)
+    assert st["resets"] == int(book.reset.iloc[1:].sum())
+    assert (st["lower"], st["upper"]) == pytest.approx((last.lower, last.upper), rel=1e-12)
+    assert st["in_range"] == bool(last.in_range)
+    assert st["time_in_range"] == pytest.approx(book.in_range.iloc[1:].mean())
+    # status, terminal and --json, and the API
+    from ballast.api.app import create_app
+    from ballast.api.security import Access
+    from ballast.cli import app as cli
+
+    out = runner.invoke(cli, ["status", "--db", db_url, "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["liquidity"]["resets"] == st["resets"]
+    out = runner.invoke(cli, ["status", "--db", db_url])
+    assert out.exit_code == 0, out.output
+    assert "liquidity (paper pool)" in out.output and "ETH/USDT" in out.output
+    client = TestClient(
+        create_app(led, Access(token="t" * 24)), client=("127.0.0.1", 50000), base_url="http://127.0.0.1"
+    )
+    api = client.get("/status").json()["liquidity"]
+    assert api["fees"] == pytest.approx(st["fees"]) and api["in_range"] == st["in_range"]
+
+
+def test_a_position_is_refused_with_ccxt(tmp_path: Path) -> None:
+    path = lp_strategy(tmp_path, executor="ccxt")
+    with pytest.raises(InputError, match=r"strategy.toml: \[\[positions\]\].*paper venue only"):
+        open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'l.db'}", speed="max"))

@@ -223,6 +223,17 @@ function renderLoans(loans, points) {
   }, PLOT_CONFIG);
 }
 
+function renderLiquidity(lp) {
+  // the concentrated-liquidity position: range, in-range flag, fees
+  $("liquidity-box").hidden = !lp;
+  if (!lp) return;
+  $("liquidity").querySelector("tbody").replaceChildren(el("tr", {},
+    el("td", {}, lp.pair.join("/")), el("td", {}, `${num(lp.lower)} – ${num(lp.upper)}`),
+    el("td", { class: lp.in_range ? "in" : "out", "data-role": "in-range" }, lp.in_range ? "yes" : "no"),
+    el("td", {}, num(lp.value)), el("td", {}, num(lp.fees)), el("td", {}, lp.resets),
+    el("td", {}, lp.time_in_range === null ? "–" : `${num(100 * lp.time_in_range, 0)} %`)));
+}
+
 function renderAlerts(items) {
   const list = $("alerts");
   list.replaceChildren(...items.map((a) => el("li", { class: a.level },
@@ -237,6 +248,7 @@ async function refresh() {
       getJSON("/status"), getJSON("/holdings"), getJSON("/equity?limit=20000"), getJSON("/drift?limit=20000"),
       getJSON("/proposals?limit=50"), getJSON("/decisions?limit=15"), getJSON("/alerts?limit=20")]);
     renderLoans(status.loans || [], status.loans && status.loans.length ? await getJSON("/loans/health?limit=20000") : []);
+    renderLiquidity(status.liquidity || null);
     renderStatus(status);
     renderHoldings(holdings);
     renderEquity(equity);

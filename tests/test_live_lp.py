@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from ballast.errors import InputError
 from ballast.live.ledger import Ledger
 from ballast.live.models import LedgerEntry, LiquidityMark
 from ballast.live.service import RunSettings, open_service
-from live_support import db_url, write_strategy  # noqa: F401  (fixture)
+from live_support import Crash, db_url, expire_lease, write_strategy  # noqa: F401  (fixture)
 
 # inside, up through the upper edge (reset), down through the new lower edge (reset), back
 PATH = [2000.0, 2050.0, 2150.0, 2300.0, 2250.0, 1900.0, 1800.0, 2000.0, 2010.0, 1990.0]
@@ -106,3 +106,50 @@ def test_a_position_is_refused_with_ccxt(tmp_path: Path) -> None:
     path = lp_strategy(tmp_path, executor="ccxt")
     with pytest.raises(InputError, match=r"strategy.toml: \[\[positions\]\].*paper venue only"):
         open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'l.db'}", speed="max"))
+
+
+def test_a_crash_while_booking_a_close_books_it_once_on_restart(
+    db_url: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A crash inside the cycle's transaction, after the third close's mark and entries are
+    written but before the commit: nothing of that close is kept; the restarted service books it
+    once, and the ledger ends as an uninterrupted run's."""
+    from ballast.live import lp_ledger
+
+    path = lp_strategy(tmp_path)
+    ref = open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'ref.db'}", speed="max"))
+    ref.run(until_end=True)
+    want, want_held = ref.ledger.status()["liquidity"], ref.ledger.holdings()
+    ref.ledger.close()
+
+    real, calls = lp_ledger.book_cycle, []
+
+    def crash_on_the_third(*a: object, **k: object) -> None:
+        calls.append(1)
+        real(*a, **k)  # type: ignore[arg-type]
+        if len(calls) == 3:  # written, then killed before the commit
+            raise Crash()
+
+    monkeypatch.setattr(lp_ledger, "book_cycle", crash_on_the_third)
+    svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
+    with pytest.raises(Crash):
+        svc.run(until_end=True)
+    with svc.ledger.session() as s:
+        assert s.scalar(select(func.count()).select_from(LiquidityMark)) == 2
+    svc.ledger.close()
+    monkeypatch.undo()
+    expire_lease(db_url)
+    again = open_service(str(path), RunSettings(db=db_url, speed="max"))
+    again.run(until_end=True)
+    got = again.ledger.status()["liquidity"]
+    with again.ledger.session() as s:
+        periods = s.scalars(select(LiquidityMark.period).order_by(LiquidityMark.period)).all()
+    assert list(periods) == list(range(1, len(PATH)))
+    for k in ("fees", "resets", "lower", "upper", "in_range", "token0", "token1", "value"):
+        assert got[k] == pytest.approx(want[k], rel=1e-12), k
+    held = again.ledger.holdings()
+    assert held.keys() == want_held.keys()
+    for a, u in want_held.items():
+        assert held[a] == pytest.approx(u, rel=1e-12), a

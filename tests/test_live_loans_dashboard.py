@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api_support import LiveServer
+from api_support import LiveServer, loaded_dashboard
 from ballast.live.service import RunSettings, open_service
 from live_loans_support import BAND, ETH, NAME, loan_strategy
 
@@ -23,12 +23,7 @@ def test_the_loans_panel_shows_health_debt_and_band(browser: object, tmp_path: P
     svc.ledger.close()
     server = LiveServer(url, tmp_path)
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})  # type: ignore[attr-defined]
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.base + "/")
-        page.wait_for_selector("body[data-loaded=true]", timeout=20000)
+        page, errors = loaded_dashboard(browser, server)
         assert page.locator("#loans-box").is_visible()
         row = page.locator(f'#loans tr[data-loan="{NAME}"]')
         assert row.locator('td[data-role="hf"]').inner_text() == f"{loan['health_factor']:,.4f}"

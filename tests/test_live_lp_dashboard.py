@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api_support import LiveServer
+from api_support import LiveServer, loaded_dashboard
 from ballast.live.service import RunSettings, open_service
 from test_live_lp import lp_strategy
 
@@ -22,12 +22,7 @@ def test_the_liquidity_panel_shows_range_in_range_and_fees(browser: object, tmp_
     svc.ledger.close()
     server = LiveServer(url, tmp_path)
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})  # type: ignore[attr-defined]
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.base + "/")
-        page.wait_for_selector("body[data-loaded=true]", timeout=20000)
+        page, errors = loaded_dashboard(browser, server)
         assert page.locator("#liquidity-box").is_visible()
         text = page.locator("#liquidity tbody tr").inner_text()
         assert "ETH/USDT" in text and f"{lp['lower']:,.2f}" in text and f"{lp['fees']:,.2f}" in text

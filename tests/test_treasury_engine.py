@@ -55,6 +55,26 @@ def test_both_engines_agree_to_the_bit_with_yields_and_flows(prices: pd.DataFram
     assert fast.treasury.run_out == slow.treasury.run_out
     assert fast.metrics["paid_out"] > 0 and fast.metrics["yield_earned"] > 0
 
+    # What each decision saw: recorded by both engines (a flow or an accrual moves units between
+    # closes, so the post-trade weights grown by the prices would misstate it), and the reasons
+    # rebuilt from the walk's bits name the weights the Python engine's triggers read.
+    np.testing.assert_array_equal(fast.pre_trade_weights.to_numpy(), slow.pre_trade_weights.to_numpy())
+    assert fast.reasons == slow.reasons
+
+
+def test_pre_trade_weights_see_the_flows_paid_before_the_decision(prices: pd.DataFrame) -> None:
+    """At a month's first close the spend leaves USDT before the trigger looks: the weights it saw
+    are the previous holdings at this close's prices minus the spend, not the grown post-trade
+    weights (which the report used to show)."""
+    r = ballast.backtest(prices, band=0.05, flows=[Recurring(-200_000, "monthly")], **BASE)
+    t = int(np.flatnonzero(r.raw.treasury.flow)[1])
+    w, p, v = r.raw.weights, r.market.prices, r.raw.equity
+    held = w[t - 1] * v[t - 1] / p[t - 1] * p[t]
+    held[r.market.asset_index("USDT")] += r.raw.treasury.flow[t]
+    np.testing.assert_allclose(r.pre_trade_weights.to_numpy()[t], held / held.sum(), rtol=1e-12)
+    grown = w[t - 1] * p[t] / p[t - 1]
+    assert not np.allclose(r.pre_trade_weights.to_numpy()[t], grown / grown.sum(), rtol=1e-6)
+
 
 def test_pro_rata_flows_without_costs_leave_the_twr_unchanged(prices: pd.DataFrame) -> None:
     kw = dict(band=0.1, band_kind="relative", yields={"USDT": 0.05}, **BASE)

@@ -78,6 +78,9 @@ def run_compiled(
         optional.update(hedge=p.hedge, hedge_book=hbook)
     if lp is not None:
         optional.update(liquidity=p.liquidity, lp_book=lp)
+    pre = np.zeros((p.market.n_periods, p.market.n_assets)) if optional and record else None
+    if pre is not None:  # units move between closes: the walk records what each decision saw
+        optional["pre_out"] = pre
     walk = simulate(*args, **optional)
     add_loan_costs(walk.acc, lbook)
     m = run_metrics(p, walk.equity, walk.acc, book)
@@ -92,6 +95,7 @@ def run_compiled(
         loans=lbook,
         hedge=hbook,
         liquidity=lp,
+        pre_weights=pre,
     )
 
 

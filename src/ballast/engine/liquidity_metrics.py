@@ -23,8 +23,6 @@ from ballast.engine.liquidity_kernel import (
     C_IN_RANGE,
     C_LVR,
     C_RESET,
-    C_UNITS0,
-    C_UNITS1,
     COLUMN_NAMES,
     LiquidityBook,
 )
@@ -76,22 +74,3 @@ def liquidity_frame(book: LiquidityBook, market: Market) -> pd.DataFrame:
     frame["reset"] = frame["reset"] > 0.0
     frame["reason_bits"] = frame["reason_bits"].astype(np.int64)
     return frame
-
-
-def pre_trade_weights(
-    book: LiquidityBook, pair: tuple[int, int], weights: np.ndarray, equity: np.ndarray, prices: np.ndarray
-) -> np.ndarray:
-    """The weights each decision saw: the previous close's holdings at this close's prices, with the
-    pair's units as the position's step left them (the position moves units between closes)."""
-    units = np.zeros_like(weights)
-    units[1:] = weights[:-1] * equity[:-1, None] / prices[:-1]
-    cash = equity[:-1] - (units[1:] * prices[:-1]).sum(axis=1)
-    units[1:, pair[0]] = book.closes[1:, C_UNITS0]
-    units[1:, pair[1]] = book.closes[1:, C_UNITS1]
-    held = units * prices
-    total = np.zeros(weights.shape[0])
-    total[1:] = held[1:].sum(axis=1) + cash
-    pre = np.zeros_like(weights)
-    np.divide(held, total[:, None], out=pre, where=total[:, None] > 0)
-    pre[0] = 0.0
-    return pre

@@ -130,6 +130,8 @@ def simulate_python(p: Prepared) -> RawRun:
     loans, lbook = start_loans(p, True)
     hbook = new_hedge_book(T) if p.hedge is not None else None
     lp = lp_book(T) if p.liquidity is not None else None
+    moving = book is not None or lbook is not None or hbook is not None or lp is not None
+    pre = np.zeros((T, n)) if moving else None  # units move between closes: keep what each decision saw
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
@@ -140,6 +142,8 @@ def simulate_python(p: Prepared) -> RawRun:
         liquidity_close(units, cash, prices, t, p.costs, p.liquidity, lp, held, 0)
         hedge_settle(units, prices, t, p.quote, p.hedge, hbook, held, 0)
         V = value_and_weights(units, cash, prices, t, w_pre)
+        if pre is not None:
+            pre[t] = w_pre
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
             reason: str | None = "initial: form the portfolio"
@@ -208,4 +212,5 @@ def simulate_python(p: Prepared) -> RawRun:
         lbook,
         hbook,
         lp,
+        pre,
     )

@@ -60,6 +60,7 @@ class RawRun:
     loans: "LoanBook | None" = None  # health factors, liquidations, repays and boosts, when it has loans
     hedge: "HedgeBook | None" = None  # the delta hedge's perp, when the strategy has one
     liquidity: "LiquidityBook | None" = None  # the concentrated-liquidity position, when there is one
+    pre_weights: np.ndarray | None = None  # T × N pre-trade weights, when units move between closes
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,11 +148,8 @@ class Result:
         """Weights at each close before any trade: what the triggers saw."""
         w = self.raw.weights
         p = self.market.prices
-        if self.raw.liquidity is not None and self.prepared is not None and self.prepared.liquidity is not None:
-            from ballast.engine.liquidity_metrics import pre_trade_weights
-
-            pre = pre_trade_weights(self.raw.liquidity, tuple(self.prepared.liquidity.pair), w, self.raw.equity, p)
-            return pd.DataFrame(pre, index=self.market.index, columns=list(self.market.assets))
+        if self.raw.pre_weights is not None:  # recorded: yields, flows, loans, hedges, positions
+            return pd.DataFrame(self.raw.pre_weights, index=self.market.index, columns=list(self.market.assets))
         pre = np.zeros_like(w)
         grown = w[:-1] * (p[1:] / p[:-1])
         tot = grown.sum(axis=1, keepdims=True)

@@ -8,7 +8,8 @@ records what happened. Speed idioms are named in docs/kernel-performance.md.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ballast.engine.accounting import execute_with_scratch, solve_exact
 from ballast.engine.hedge import hedge_adjust, hedge_settle
@@ -68,6 +69,24 @@ def log_trades(book, n_tr, t, p, dv, cost):
             buf[4, n_tr] = cost[i]
             n_tr += 1
     return n_tr
+
+
+def store_row(out, t, row):
+    """``out[t] = row``; nothing at all when ``out`` is None (resolved by type: not compiled)."""
+    if out is not None:
+        out[t] = row
+
+
+@overload(store_row, inline="always", jit_options={"cache": True})
+def _store_row_typed(out, t, row):
+    if isinstance(out, (types.NoneType, types.Omitted)):
+        return lambda out, t, row: None
+
+    def impl(out, t, row):
+        for i in range(row.shape[0]):
+            out[t, i] = row[i]
+
+    return impl
 
 
 @njit(cache=True, inline="always")
@@ -183,6 +202,7 @@ def simulate(
     hedge_book=None,
     liquidity=None,
     lp_book=None,
+    pre_out=None,
 ):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
@@ -197,7 +217,9 @@ def simulate(
     and re-hedged after its rebalance (engine/hedge.py).
     ``liquidity`` (LiquidityArrays) and ``lp_book`` (LiquidityBook, written here): a
     concentrated-liquidity position moved, paid and reset before the valuation (engine/liquidity_kernel.py);
-    omitted, none of it is compiled.
+    omitted, none of it is compiled. ``pre_out`` (T × N, optional): filled with the pre-trade
+    weights of every close, which a report cannot rebuild from the post-trade weights once yields,
+    flows, loans, hedges or positions move units between closes.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
@@ -257,6 +279,7 @@ def simulate(
         n_held = liquidity_close(units, cash, prices, t, costs, liquidity, lp_book, held, n_held)
         n_held = hedge_settle(units, prices, t, quote, hedge, hedge_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
+        store_row(pre_out, t, w_pre)
         row = 0 if has_floor else t
         if has_floor:
             floor_target(plan, t, V, targets[t], floored[0])

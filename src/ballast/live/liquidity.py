@@ -24,7 +24,7 @@ import numpy as np
 from ballast.costs.base import compile_costs
 from ballast.errors import InputError
 from ballast.market import Market
-from ballast.positions.provision import AprFees, LiquidityProvision, VolumeFees
+from ballast.positions.provision import AprFees, LiquidityProvision
 from ballast.positions.resets import reason_text
 
 # the fields of the kernel's state (engine/liquidity_kernel.py S_*), in its order
@@ -103,7 +103,7 @@ def check_live(provision: LiquidityProvision, mode: str, assets: tuple[str, ...]
         )
     fees = provision.fees
     series = [np.ndim(fees.apr)] if isinstance(fees, AprFees) else [np.ndim(fees.volume), np.ndim(fees.tvl)]
-    if isinstance(fees, (AprFees, VolumeFees)) and any(n != 0 for n in series):
+    if any(n != 0 for n in series):
         raise InputError(
             "[[positions]] concentrated_lp: live, fees must be a number (apr, or volume and tvl per period): "
             "the service has no fee series for the closes to come"

@@ -211,7 +211,9 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "l.db"
 
 
-def test_status_json_terminal_and_api_show_hf_debt_collateral_and_band(replayed: Path) -> None:
+def test_status_json_terminal_and_api_show_hf_debt_collateral_and_band(
+    replayed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ballast.api.app import create_app
     from ballast.api.security import Access
     from ballast.cli import app
@@ -235,7 +237,11 @@ def test_status_json_terminal_and_api_show_hf_debt_collateral_and_band(replayed:
     assert st["holdings"]["USDT"] == pytest.approx(wallet["USDT"] - ref.debt, rel=1e-9)
     assert st["value"] == pytest.approx(wallet["ETH"] * ETH[-1] + wallet["USDT"] - ref.debt, rel=1e-9)
 
-    res = runner.invoke(app, ["status", "--db", str(replayed)], env={"COLUMNS": "160"})
+    from ballast.cli.output import console
+
+    # The CLI's console is made once per process: an earlier test's environment fixed its width.
+    monkeypatch.setattr(console, "_width", 160)
+    res = runner.invoke(app, ["status", "--db", str(replayed)])
     assert res.exit_code == 0, res.output
     assert "loans (paper lending market)" in res.output and NAME in res.output
     assert f"{hf:.4f}" in res.output and "1.4→1.6 | 2.2→1.9" in res.output and "2/2/1" in res.output

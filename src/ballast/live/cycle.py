@@ -281,8 +281,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         lp = None
         if self.liquidity is not None and t > 0:  # the pool moved the position; fees; a reset (the backtest's step)
             with self.ledger.session() as s:
-                state = last_state(s)
-            lp = advance(self.liquidity, state, market, self.strategy.costs, units, cash)
+                lp_state = last_state(s)
+            lp = advance(self.liquidity, lp_state, market, self.strategy.costs, units, cash)
             units = units.copy()
             for a, moved in zip(lp.pair, (lp.units0, lp.units1), strict=True):
                 units[self.assets.index(a)] += moved

@@ -28,8 +28,10 @@ from ballast.positions.provision import AprFees, LiquidityProvision
 from ballast.positions.resets import reason_text
 
 # the fields of the kernel's state (engine/liquidity_kernel.py S_*), in its order
-_STATE = ("liquidity", "log_lower", "log_upper", "limit_liquidity", "limit_log_lower", "limit_log_upper")
-_STATE += ("token0", "token1", "last_reset", "deposited", "hold0", "hold1")
+_STATE: tuple[str, ...] = (
+    *("liquidity", "log_lower", "log_upper", "limit_liquidity", "limit_log_lower", "limit_log_upper"),
+    *("token0", "token1", "last_reset", "deposited", "hold0", "hold1"),
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def advance(
     fees = float(row[C_FEES])
     reset = bool(row[C_RESET])
     new = LPState(
-        **fields,  # type: ignore[arg-type]
+        **fields,
         fees=state.fees + fees,
         resets=state.resets + int(reset),
     )

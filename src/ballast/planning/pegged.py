@@ -12,6 +12,7 @@ decision), which the backtest picks by itself; the plain compiled walk is untouc
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -54,9 +55,9 @@ class _PegReaction(Planner):
         self.inner = inner
         self.rule = rule if isinstance(rule, DepegRule) else DepegRule(rule)
 
+    @abstractmethod
     def locks(self, state: TriggerState) -> tuple[np.ndarray, np.ndarray]:
         """(no_buy, no_sell) per asset of the market at ``state.t``."""
-        raise NotImplementedError
 
     def plan(self, state: TriggerState) -> np.ndarray:
         no_buy, no_sell = self.locks(state)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ballast.market import Market
 from ballast.strategy import Strategy
+from ballast.sweep.single import each_config
 
 
 def has_treasury(strategies: Sequence[Strategy]) -> bool:
@@ -31,26 +32,11 @@ def treasury_configs(
 
     ``parts``: per configuration, the compiled (targets, program, plan, costs, quote, yields,
     flows) from the sweep's `Preparer`, so that arrays shared by configurations are built once."""
-    from ballast.engine.backtest import run_compiled
     from ballast.engine.prepared import Prepared, prepare
-    from ballast.engine.valuation import target_returns
 
     # A hedge or a liquidity position is encoded by `prepare` (the Preparer's parts do not carry them).
     prepared = [
         prepare(s, market) if s.hedge is not None or s.liquidity is not None else Prepared(s, market, *p)
         for s, p in zip(strategies, parts, strict=True)
     ]
-    returns: dict[int, np.ndarray] = {}  # one per target path (the Preparer shares the arrays)
-    for p in prepared:
-        returns.setdefault(id(p.targets), target_returns(p.targets, market.prices))
-
-    def call() -> np.ndarray:
-        rows = []
-        for c, p in enumerate(prepared):
-            raw = run_compiled(p, record=False, target_r=returns[id(p.targets)])
-            rows.append(raw.metrics)
-            if equity is not None and equity.shape[0] > 0:
-                equity[c] = raw.equity
-        return np.stack(rows)
-
-    return call
+    return each_config(market, prepared, equity)

@@ -35,6 +35,8 @@ from ballast.enums import CONVENTION_CODES
 from ballast.errors import InputError
 from ballast.live.executors import Executor, TransientError
 from ballast.live.guards import PriceGuard, check_holdings, notional_cap
+from ballast.live.hedge import LiveHedge, is_perp
+from ballast.live.hedge_ledger import perp_state
 from ballast.live.history import History
 from ballast.live.lease import Lease
 from ballast.live.liquidity import advance, check_live
@@ -43,7 +45,7 @@ from ballast.live.loop import CycleView, RunLoop
 from ballast.live.lp_ledger import last_state
 from ballast.live.models import utcnow
 from ballast.live.plans import OrderPlanning
-from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, ProposalState
+from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, PlannedDecision, ProposalState
 from ballast.live.repository import Ledger
 from ballast.live.sources import Observation, Source
 from ballast.live.treasury import LiveTreasury
@@ -123,6 +125,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         self.liquidity = strategy.liquidity  # a concentrated-liquidity position in the paper pool
         if self.liquidity is not None:
             check_live(self.liquidity, mode, assets)
+        slippage = cfg.ccxt.slippage if self.limits else None  # a delta hedge's perp: settled and re-hedged each close
+        self.hedge = None if strategy.hedge is None else LiveHedge(strategy.hedge, strategy.costs, assets, strategy.cash, slippage)
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -286,7 +290,14 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             units = units.copy()
             for a, moved in zip(lp.pair, (lp.units0, lp.units1), strict=True):
                 units[self.assets.index(a)] += moved
-        record = partial(self.ledger.record_cycle, treasury=booked, loans=loans, liquidity=lp)  # with the cycle, or not
+        hc = None
+        if self.hedge is not None:  # the perp's mark-to-market, funding and a liquidation (the backtest's settle)
+            with self.ledger.session() as s:
+                perp, _, carry = perp_state(s, self.hedge.symbol, self.hedge.hedge.leverage)
+            hc = self.hedge.settle(market, perp, units, carry)
+            units = units.copy()
+            units[self.quote] += hc.cash
+        record = partial(self.ledger.record_cycle, treasury=booked, loans=loans, liquidity=lp, hedge=hc)
         w_pre = np.empty(self.n)
         V = value_and_weights(units, cash, p.reshape(1, -1), 0, w_pre)
         lines = [
@@ -308,7 +319,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         spec = self.plan_spec(recent)
         state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)), self.last_rebalance)
         reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state) or self.replan
-        moving = loans is not None and bool(loans.moves)
+        moving = (loans is not None and bool(loans.moves)) or hc is not None  # a hedge is checked every close
         if (reason is None and not moving) or not V > 0:
             record(obs.time, t, CycleStatus.HOLD, None, prices, V, lines)
             self._show(obs, t, CycleStatus.HOLD, None, V, lines)
@@ -330,8 +341,13 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         if loans is not None:
             executor = "dry-run" if self.dry_run else self.mode
             plan = self.loans.with_moves(plan, loans, V, unchanged_weights(self.assets, w_pre, target), executor)
+        if hc is not None and self.hedge is not None:  # re-hedge after the planned trades, as the backtest
+            hc = self.hedge.adjust(hc, market, self.after_plan(units, plan))
+            record = partial(record, hedge=hc)
+            executor = "dry-run" if self.dry_run else self.mode
+            plan = self.hedge.with_rehedge(plan, hc, V, unchanged_weights(self.assets, w_pre, target), executor)
         if plan is None or isinstance(plan, str):
-            note = plan or f"trigger fired ({reason}) but every trade is below the minimum"
+            note = plan or (f"trigger fired ({reason}) but every trade is below the minimum" if reason else None)
             record(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
             self._show(obs, t, CycleStatus.HOLD, note, V, lines)
             return CycleStatus.HOLD
@@ -386,9 +402,18 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         else:
             assert self.executor is not None
             state_ = self.execute_decision(rec.decision_id, prices)
-            if t > 0 and any(o["filled_quantity"] > 0 for o in self.ledger.order_rows(rec.decision_id)):
+            orders = self.ledger.order_rows(rec.decision_id)
+            if t > 0 and any(o["filled_quantity"] > 0 and not is_perp(o["asset"]) for o in orders):
                 self.last_rebalance = t
         self.view.decisions += 1
         self.view.last_decision = f"#{rec.decision_id} {obs.time:%Y-%m-%d %H:%M} {reason} → {state_}"
         self._show(obs, t, CycleStatus.DECIDED, reason, V, lines)
         return CycleStatus.DECIDED
+
+    def after_plan(self, units: np.ndarray, plan: PlannedDecision | str | None) -> np.ndarray:
+        """The wallet's units once the planned orders fill (what the backtest's hedge sees after its rebalance)."""
+        after = units.copy()
+        for o in plan.orders if isinstance(plan, PlannedDecision) else ():
+            if o.asset in self.assets:
+                after[self.assets.index(o.asset)] += o.quantity if o.side == "buy" else -o.quantity
+        return after

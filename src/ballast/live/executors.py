@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ballast.live.hedge import is_perp, perp_cash
 from ballast.live.models import PaperVenueOrder
 from ballast.live.queries import LedgerQueries
 from ballast.live.records import OrderRow
@@ -91,9 +92,14 @@ class PaperExecutor(Executor):
         value = qty * p
         if price is None or price == order["ref_price"] or self.cost is None:
             fee = order["expected_cost"]
+        elif is_perp(order["asset"]):  # the hedge's own cost model: scaled with the notional
+            fee = order["expected_cost"] * p / order["ref_price"]
         else:
             fee = self.cost(order["asset"], abs(value))
-        quote_qty = -(value + fee) / order["quote_price"]
+        if is_perp(order["asset"]):  # a perp moves only its fee (and a fill away from its mark) in cash
+            quote_qty = perp_cash(qty, p, order["ref_price"], fee, order["quote_price"])
+        else:
+            quote_qty = -(value + fee) / order["quote_price"]
         with self.ledger.session() as s:
             row = PaperVenueOrder(
                 client_order_id=order["client_order_id"],
@@ -141,7 +147,8 @@ class CcxtExecutor(Executor):
 
         self.exchange = exchange
         self.quote = quote
-        self.symbol: Callable[[str], str] = lambda asset: symbol_of(asset, quote, symbols)
+        # a perp's order names its ccxt symbol already (ETH/USDC:USDC)
+        self.symbol: Callable[[str], str] = lambda asset: asset if is_perp(asset) else symbol_of(asset, quote, symbols)
         self.order_type = order_type
         self.slippage = slippage
         self._markets_loaded = False
@@ -167,7 +174,8 @@ class CcxtExecutor(Executor):
         symbol = self.symbol(order["asset"])
         params = {"clientOrderId": order["client_order_id"]}
         try:
-            amount = float(self._call(self.exchange.amount_to_precision, symbol, order["quantity"]))
+            contracts = order["quantity"] / self.contract_size(order["asset"])
+            amount = float(self._call(self.exchange.amount_to_precision, symbol, contracts))
             if self.order_type == "market":
                 raw = self._call(self.exchange.create_order, symbol, "market", order["side"], amount, None, params)
             else:
@@ -268,11 +276,13 @@ class CcxtExecutor(Executor):
             "expired": "cancelled",
             "rejected": "rejected",
         }.get(str(raw.get("status")), "open")
-        filled = float(raw.get("filled") or 0.0)
+        filled = float(raw.get("filled") or 0.0) * self.contract_size(order["asset"])
         sign = 1.0 if order["side"] == "buy" else -1.0
         fills: list[VenueFill] = []
         already = float(order.get("filled_quantity") or 0.0)
-        if filled > already:
+        if filled > already and is_perp(order["asset"]):
+            fills.append(self._perp_fill(order, raw, filled, already))
+        elif filled > already:
             cost = float(raw.get("cost") or 0.0)
             avg = float(raw.get("average") or (cost / filled if filled else 0.0) or order["ref_price"])
             fee_cost, fee_ccy = self._fee(order, raw)
@@ -299,6 +309,28 @@ class CcxtExecutor(Executor):
         if status == "cancelled" and filled > 0:
             status = "partially_filled"
         return VenueOrder(status, str(raw.get("id")) if raw.get("id") is not None else None, fills)
+
+    def contract_size(self, asset: str) -> float:
+        """Units of the underlying per contract: 1 for spot; a perp market's ``contractSize``."""
+        if not is_perp(asset):
+            return 1.0
+        market = self._call(self.exchange.market, asset)
+        return float(market.get("contractSize") or 1.0)
+
+    def _perp_fill(self, order: OrderRow, raw: dict[str, Any], filled: float, already: float) -> VenueFill:
+        """A perp's fill increment: units of the contract, and in the settle currency only the fee
+        and the fill's distance from the mark it was planned at (`perp_cash`)."""
+        sign = 1.0 if order["side"] == "buy" else -1.0
+        avg = float(raw.get("average") or raw.get("price") or order["ref_price"])
+        fee_cost, fee_ccy = self._fee(order, raw)
+        part = (filled - already) / filled
+        qty = sign * (filled - already)
+        fee, leg = fee_cost * part, None
+        if fee and fee_ccy not in (None, self.quote):  # e.g. BNB: its own leg, as a spot fill's
+            rate = self.fee_value(fee_ccy)
+            fee, leg = 0.0, (fee_ccy, fee, fee * rate if rate else 0.0)
+        cash = perp_cash(qty, avg, order["ref_price"], fee, order["quote_price"])
+        return VenueFill(f"{raw.get('id')}:{filled!r}", qty, avg, cash, fee, filled - already, leg)
 
     def _fee(self, order: OrderRow, raw: dict[str, Any]) -> tuple[float, str | None]:
         """The order's total fee. An order read back by id usually carries none (binance's

@@ -304,3 +304,33 @@ class LiquidityMark(Base):
     reason: Mapped[str] = mapped_column(String(200))  # the reset rule's reasons ("" when none)
     swap_cost: Mapped[float] = mapped_column(Float)
     gas: Mapped[float] = mapped_column(Float)
+
+
+class HedgeMark(Base):
+    """The perp leg of a delta hedge as a close left it (``live/hedge.py``): its state after the
+    close's settlement (mark-to-market and funding into the cash asset, a liquidation), and the
+    re-hedge the close planned and why. Its size is never stored as a balance: it is the sum of the
+    fills and entries of the perp symbol; ``fill_id`` is the newest perp fill this state absorbed."""
+
+    __tablename__ = "hedge_marks"
+    __table_args__ = (UniqueConstraint("period", name="uq_hedge_mark_period"),)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer)
+    instrument: Mapped[str] = mapped_column(String(64))  # the perp symbol, e.g. ETH/USDC:USDC
+    leverage: Mapped[float] = mapped_column(Float)  # initial margin = notional / leverage
+    price: Mapped[float] = mapped_column(Float)  # the mark: the underlying's observed price
+    size: Mapped[float] = mapped_column(Float)  # signed units after the settlement (negative: short)
+    entry_price: Mapped[float] = mapped_column(Float)
+    margin: Mapped[float] = mapped_column(Float)  # isolated margin after the settlement
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    realised: Mapped[float] = mapped_column(Float)  # PnL realised by reductions so far (PerpPosition.trade)
+    fill_id: Mapped[int] = mapped_column(Integer)  # newest fill of the perp absorbed into this state
+    pnl: Mapped[float] = mapped_column(Float)  # mark-to-market over the close's bar, settled into cash
+    funding: Mapped[float] = mapped_column(Float)  # paid (+) / received (−) over the close's bar
+    liquidation: Mapped[float] = mapped_column(Float)  # liquidation penalty paid at this close
+    delta: Mapped[float | None] = mapped_column(Float)  # exposure delta (None: no re-hedge check this close)
+    target: Mapped[float | None] = mapped_column(Float)
+    band_lo: Mapped[float | None] = mapped_column(Float)
+    band_hi: Mapped[float | None] = mapped_column(Float)
+    planned: Mapped[float | None] = mapped_column(Float)  # size after the planned re-hedge
+    reason: Mapped[str] = mapped_column(String(300))  # why it re-hedged ("" when it did not)

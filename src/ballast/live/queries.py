@@ -15,7 +15,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from ballast.errors import InputError
-from ballast.live import lending, loan_reads, lp_ledger
+from ballast.live import hedge_ledger, lending, loan_reads, lp_ledger
 from ballast.live.connection import LedgerConnection
 from ballast.live.models import (
     Alert,
@@ -52,9 +52,9 @@ from ballast.live.records import (
 # Statements run every cycle, built once (SQLAlchemy then skips rebuilding their cache keys).
 _LEGS = union_all(
     select(StartingHolding.asset.label("asset"), StartingHolding.units.label("units")),
-    select(Fill.asset, Fill.quantity),
+    select(Fill.asset, Fill.quantity).where(~Fill.asset.contains(":")),  # a perp is a contract (live/hedge_ledger.py)
     select(Fill.quote_asset, Fill.quote_quantity),
-    select(LedgerEntry.asset, LedgerEntry.units),  # external flows and yield accruals (live/treasury.py)
+    select(LedgerEntry.asset, LedgerEntry.units).where(~LedgerEntry.asset.contains(":")),  # flows, accruals, ...
 ).subquery()
 _HOLDINGS = select(_LEGS.c.asset, func.sum(_LEGS.c.units)).group_by(_LEGS.c.asset)
 _UNFINISHED = (
@@ -301,7 +301,7 @@ class LedgerQueries(LedgerConnection):
     def last_rebalance_period(self) -> int:
         """Period of the last decision that traded after formation (the triggers' cooldown clock)."""
         with self.session() as s:
-            traded = select(Order.decision_id).join(Fill, Fill.order_id == Order.id)
+            traded = select(Order.decision_id).join(Fill, Fill.order_id == Order.id).where(~Order.asset.contains(":"))
             p = s.scalar(select(func.max(Decision.period)).where(Decision.id.in_(traded), Decision.period > 0))
         return int(p or 0)
 
@@ -378,6 +378,7 @@ class LedgerQueries(LedgerConnection):
                 s, {r["asset"]: r["price"] for r in rows}, {r["asset"]: r["units"] for r in rows}
             )
             liquidity = lp_ledger.lp_status(s)
+            hedge = hedge_ledger.hedge_status(s)
         total = float(sum(r["value"] for r in rows if r["value"] is not None))
         drifts = [abs(r["drift"]) for r in rows if r["drift"] is not None]
         return {
@@ -393,6 +394,7 @@ class LedgerQueries(LedgerConnection):
             "runway": self.runway(rows),
             "loans": loans,
             "liquidity": liquidity,
+            "hedge": hedge,
         }
 
 

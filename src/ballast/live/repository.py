@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select, update
 
 from ballast.live.approvals import OperatorWrites
+from ballast.live.hedge import HedgeClose
 from ballast.live.liquidity import LPClose
 from ballast.live.models import (
     Alert,
@@ -122,11 +123,13 @@ class Ledger(OperatorWrites):
         treasury: TreasuryCycle | None = None,
         loans: LoanCycle | None = None,
         liquidity: LPClose | None = None,
+        hedge: HedgeClose | None = None,
     ) -> CycleRecord:
         """Write one cycle atomically: prices, snapshot, alerts, the close's flows and accruals
         (``treasury``, a `live.treasury.TreasuryCycle`), the loans' accruals, liquidations and
         marks (``loans``, a `live.loans.LoanCycle`), the liquidity position's close (``liquidity``,
-        a `live.liquidity.LPClose`: its mark and wallet entries), and the decision with its orders (client
+        a `live.liquidity.LPClose`: its mark and wallet entries), a delta hedge's close (``hedge``, a
+        `live.hedge.HedgeClose`: the perp's mark, settlement and the re-hedge's why), and the decision with its orders (client
         order ids included, repay/boost orders linked to their loan) — all before anything is
         sent to a venue."""
         with self.session() as s:
@@ -156,6 +159,11 @@ class Ledger(OperatorWrites):
                 from ballast.live import lp_ledger  # looked up per call: tests inject a crash
 
                 lp_ledger.book_cycle(s, cid, period, observed_at, liquidity)
+            if hedge is not None:
+                assert period is not None
+                from ballast.live import hedge_ledger  # looked up per call: tests inject a crash
+
+                hedge_ledger.book_cycle(s, cid, period, observed_at, hedge)
             s.execute(insert(PriceSeen), [{"cycle_id": cid, "asset": a, "price": _num(p)} for a, p in prices.items()])
             if lines is not None and value is not None:
                 s.execute(

@@ -18,6 +18,7 @@ import pandas as pd
 from ballast.costs.base import compile_costs
 from ballast.live import lending
 from ballast.live.executors import Executor, TransientError, VenueOrder, wait_backoff
+from ballast.live.hedge import LiveHedge, is_perp
 from ballast.live.history import History
 from ballast.live.lease import Lease
 from ballast.live.models import utcnow
@@ -62,6 +63,7 @@ class VenueProtocol:
     max_order_age: float | None
     last_rebalance: int
     replan: str | None
+    hedge: LiveHedge | None
 
     def account_balances(self) -> dict[str, float] | None:
         """The account's units: the source's when it reads one (web3: the Safe), else the executor's."""
@@ -252,6 +254,8 @@ class VenueProtocol:
                 return
             prices = dict(zip(self.assets, map(float, last), strict=True))
         assert now is not None
+        if self.hedge is not None:  # a re-hedge is re-priced at its underlying's price
+            prices = {**prices, **self.hedge.mark(prices)}
         seen = max((p["id"] for p in self.ledger.proposals(ProposalState.EXPIRED, limit=1)), default=0)
         for pid in self.ledger.claim_approved(self.fit_check(prices, now)):
             did = self.ledger.proposal_decision(pid)
@@ -282,7 +286,8 @@ class VenueProtocol:
         def check(held: dict[str, float], orders: list[OrderRow], proposal: ProposalRow) -> Fit:
             planned_at = datetime.fromisoformat(proposal["payload"]["observed_at"].rstrip("Z"))
             old = staleness(orders, planned_at, prices, now, cfg.valid_seconds, cfg.max_price_move)
-            return Fit(old, {}) if old else fit_plan(held, to_fit(orders), prices, cost, cfg.max_price_move)
+            spot = [o for o in to_fit(orders) if not is_perp(o["asset"])]  # a perp sells no holding
+            return Fit(old, {}) if old else fit_plan(held, spot, prices, cost, cfg.max_price_move)
 
         return check
 

@@ -1,0 +1,241 @@
+"""A delta hedge's perp leg in the live cycle, advanced one close at a time by the backtest's own
+compiled steps (hedging/kernel.py) on the prices seen so far:
+
+- `LiveHedge.settle`, before the close is valued: the mark-to-market over (t−1, t] and the period's
+  funding (the strategy's constant rate, signed: a short receives a positive rate) move between the
+  perp and the cash asset; the margin top-up; the maintenance-margin liquidation;
+- `LiveHedge.adjust`, after the close's decision is planned: the exposure's delta *after* the
+  planned trades, the target, the band (the same `HedgeBand` as the backtest) and, when the hedge
+  left its band, the re-hedge to the band's nearer edge (to the target on a calendar) as an order
+  on the perp, with the fee and slippage of the hedge's cost model.
+
+The perp is an instrument, not a wallet holding: its orders name the perp's ccxt symbol
+(``ETH/USDC:USDC``: a linear perpetual settled in the cash asset), their fills carry the perp's
+units and, in the cash asset, only what the trade cost; the ledger keeps them out of the holdings
+and derives the perp's size from them (``live/hedge_ledger.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ballast.costs.base import CostModel
+from ballast.enums import (
+    HC_DELTA,
+    HC_FEES,
+    HC_FUNDING,
+    HC_HALF_WIDTH,
+    HC_LIQUIDATION,
+    HC_PNL,
+    HC_REASON,
+    HC_SLIPPAGE,
+    HC_TARGET,
+    HC_TRADE,
+    HEDGE_BAND,
+    HEDGE_CALENDAR,
+    HEDGE_OPEN,
+    N_HEDGE_COLUMNS,
+)
+from ballast.errors import InputError
+from ballast.hedging import DeltaHedge, LiquidityPosition, PerpPosition
+from ballast.hedging.hedge import HedgeArrays
+from ballast.hedging.kernel import adjust, settle
+from ballast.live.records import PlannedDecision, PlannedOrder
+from ballast.market import Market
+
+
+def perp_symbol(asset: str, quote: str) -> str:
+    """ccxt's unified symbol of the linear perpetual on ``asset`` settled in ``quote``."""
+    return f"{asset}/{quote}:{quote}"
+
+
+def is_perp(asset: str) -> bool:
+    """A derivatives symbol (ccxt writes the settle currency after a colon; asset codes have none)."""
+    return ":" in asset
+
+
+def perp_cash(units: float, price: float, ref_price: float, fee: float, quote_price: float) -> float:
+    """Units of the cash asset a perp fill moves: its fee, and what it was filled at away from the
+    mark it was planned at (``ref_price``; the perp's next settlement marks it from there)."""
+    return -(fee + units * (price - ref_price)) / quote_price
+
+
+@dataclass(frozen=True)
+class PerpState:
+    """The perp between two closes: signed size, entry price, isolated margin, whether the hedge
+    is open (the first close with a target opens it), PnL realised by reductions, and the newest
+    perp fill it includes."""
+
+    size: float = 0.0
+    entry: float = 0.0
+    margin: float = 0.0
+    is_open: bool = False
+    realised: float = 0.0
+    fill_id: int = 0
+
+    def array(self) -> np.ndarray:
+        """The kernel's state (ballast.enums PERP_SIZE, PERP_ENTRY, PERP_MARGIN, PERP_OPEN)."""
+        return np.array([self.size, self.entry, self.margin, 1.0 if self.is_open else 0.0])
+
+    def filled(self, units: float, price: float, leverage: float, fill_id: int) -> PerpState:
+        """After a fill of ``units`` at ``price``: the entry and realised PnL of `PerpPosition.trade`,
+        the margin posted as the backtest posts it (|size|·price / leverage)."""
+        pos, realised = PerpPosition(self.size, self.entry, self.margin).trade(units, price)
+        return PerpState(pos.size, pos.entry_price, abs(pos.size) * price / leverage, pos.size != 0.0,
+                         self.realised + realised, fill_id)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HedgeClose:
+    """One close of the perp: its state after the settlement, what the settlement moved (``pnl``,
+    ``funding`` paid (+) or received (−), a liquidation's ``penalty`` and the ``liquidated`` size),
+    and, once `LiveHedge.adjust` ran, the re-hedge check and the planned order."""
+
+    symbol: str
+    quote: str
+    quote_price: float
+    leverage: float
+    price: float
+    state: PerpState
+    pnl: float
+    funding: float
+    penalty: float
+    liquidated: float
+    carry: float  # currency: fills made at another mark than the one this settlement starts from
+    cash: float  # units of the cash asset the settlement moved: pnl − funding − penalty + carry
+    delta: float | None = None
+    target: float | None = None
+    half_width: float | None = None
+    planned: float | None = None
+    reason: str = ""
+    order: PlannedOrder | None = None
+
+
+def check_live(hedge: DeltaHedge, assets: tuple[str, ...], cash: str | None) -> None:
+    """Refuse what the live hedge cannot run, naming the ``[hedge]`` field."""
+    if isinstance(hedge.exposure, LiquidityPosition):
+        raise InputError(
+            '[hedge] exposure = "position": the live service does not hedge a liquidity position yet; '
+            "hedge the holdings of an asset (exposure = \"ETH\")"
+        )
+    if hedge.funding.series is not None:
+        raise InputError(
+            "[hedge] funding_file: live, funding must be a constant rate (funding = 0.0001): "
+            "the service has no funding series for the closes to come"
+        )
+    if not cash:
+        raise InputError("[hedge] the perp's margin and PnL settle in the cash asset: set [portfolio] cash")
+    for field, asset in (("exposure", hedge.exposure.asset), ("instrument", hedge.instrument_asset)):
+        if asset not in assets:
+            raise InputError(
+                f"[hedge] {field}: no price for {asset!r}: the service observes {', '.join(assets)}; "
+                "add it to the strategy's assets"
+            )
+
+
+class LiveHedge:
+    """The strategy's delta hedge in the service: its perp ``symbol`` and the two steps of a close."""
+
+    def __init__(
+        self, hedge: DeltaHedge, costs: CostModel | None, assets: tuple[str, ...], cash: str | None,
+        slippage: float | None = None,
+    ) -> None:  # fmt: skip
+        check_live(hedge, assets, cash)
+        assert cash is not None
+        self.hedge = hedge
+        self.costs = costs
+        self.assets = assets
+        self.quote = assets.index(cash)
+        self.underlying = hedge.instrument_asset
+        self.symbol = perp_symbol(self.underlying, cash)
+        self.slippage = slippage  # limit prices at this distance from the mark (None: none)
+        self._arrays: HedgeArrays | None = None
+
+    def mark(self, prices: dict[str, float]) -> dict[str, float]:
+        """The perp's mark price by its symbol: its underlying's observed price."""
+        return {self.symbol: prices[self.underlying]} if self.underlying in prices else {}
+
+    def settle(self, market: Market, state: PerpState, units: np.ndarray, carry: float = 0.0) -> HedgeClose:
+        """The close at ``market``'s last row from ``state`` (after the close before it and the
+        fills since, whose ``carry`` is booked with it); ``units``: the wallet in ``market``'s asset
+        order (not changed)."""
+        t = market.n_periods - 1
+        self._arrays = arrays = self.hedge.encode(market, self.quote, np.ones(len(self.assets), np.bool_), self.costs)
+        st, rows = state.array(), np.zeros((t + 1, N_HEDGE_COLUMNS))
+        after = units.astype(np.float64).copy()
+        settle(after, market.prices, t, self.quote, arrays, st, rows)
+        row = rows[t]
+        new = replace(state, size=float(st[0]), entry=float(st[1]), margin=float(st[2]), is_open=bool(st[3]))
+        return HedgeClose(
+            self.symbol,
+            self.assets[self.quote],
+            float(market.prices[t, self.quote]),
+            float(self.hedge.leverage),
+            float(market.prices[t, arrays.instrument]),
+            new,
+            float(row[HC_PNL]),
+            float(row[HC_FUNDING]),
+            float(row[HC_LIQUIDATION]),
+            state.size if new.size != state.size else 0.0,  # a settlement changes the size only to liquidate
+            carry,
+            float(after[self.quote] - units[self.quote]) + carry / float(market.prices[t, self.quote]),
+        )
+
+    def adjust(self, close: HedgeClose, market: Market, units: np.ndarray) -> HedgeClose:
+        """The re-hedge check after the decision: ``units`` are the wallet after the close's planned
+        trades (the backtest re-hedges after its rebalance). Adds the order when the hedge trades."""
+        t = market.n_periods - 1
+        arrays = self._arrays
+        assert arrays is not None, "settle the close first"
+        st, rows = close.state.array(), np.zeros((t + 1, N_HEDGE_COLUMNS))
+        cost = float(adjust(units.astype(np.float64).copy(), market.prices, t, self.quote, arrays, st, rows, 0.0, 0.0))
+        row = rows[t]
+        size, target, hw, trade = close.state.size, float(row[HC_TARGET]), float(row[HC_HALF_WIDTH]), float(row[HC_TRADE])
+        checked = replace(close, delta=float(row[HC_DELTA]), target=target, half_width=hw, planned=size + trade)
+        if trade == 0.0:
+            return checked
+        p, pq = close.price, close.quote_price
+        side = "buy" if trade > 0 else "sell"
+        limit = None if self.slippage is None else p * (1 + self.slippage if side == "buy" else 1 - self.slippage)
+        assert math.isclose(cost, float(row[HC_FEES] + row[HC_SLIPPAGE]), rel_tol=1e-12, abs_tol=1e-12)
+        order = PlannedOrder(self.symbol, close.quote, side, abs(trade), p, pq, limit, abs(trade) * p, cost)
+        return replace(checked, reason=why(int(row[HC_REASON]), size, target, hw, trade, self.symbol), order=order)
+
+    @staticmethod
+    def with_rehedge(
+        plan: PlannedDecision | str | None, close: HedgeClose, value: float, weights: dict[str, object], executor: str
+    ) -> PlannedDecision | str | None:
+        """The cycle's decision with the re-hedge added to its orders (a decision of the re-hedge
+        alone when nothing else trades)."""
+        o = close.order
+        if o is None:
+            return plan
+        reason = f"hedge: {close.reason}"
+        if isinstance(plan, PlannedDecision):
+            return replace(plan, reason=f"{plan.reason}; {reason}", notional=plan.notional + o.notional,
+                           expected_cost=plan.expected_cost + o.expected_cost, orders=[*plan.orders, o])  # fmt: skip
+        return PlannedDecision(reason, executor, value, o.notional, o.expected_cost, dict(weights), [o], plan)
+
+
+def why(bits: int, size: float, target: float, half_width: float, trade: float, symbol: str) -> str:
+    """A re-hedge's reason: what fired, which side of the band the hedge was on, where it trades to."""
+    side = "buy" if trade > 0 else "sell"
+    move = f"{side} {abs(trade):.8g} {symbol}"
+    if bits & HEDGE_OPEN:
+        return f"open the hedge at the target {target:+.8g} ({move})"
+    parts = []
+    if bits & HEDGE_BAND:
+        above = size > target + half_width
+        edge = target + half_width if above else target - half_width
+        where = "above" if above else "below"
+        to = "to the target" if bits & HEDGE_CALENDAR else f"to the band's {'upper' if above else 'lower'} edge {edge:+.8g}"
+        parts.append(
+            f"band: hedge {size:+.8g} is {where} the band [{target - half_width:+.8g}, {target + half_width:+.8g}] "
+            f"around the target {target:+.8g}; {move} {to}"
+        )
+    if bits & HEDGE_CALENDAR:
+        parts.append(f"calendar: {move} to the target {target:+.8g}")
+    return "; ".join(parts)

@@ -78,9 +78,9 @@ def create_app(
     @app.get("/status", response_model=models.Status, tags=["read"])
     def status() -> dict[str, Any]:
         """Service state, last cycle, portfolio value, largest drift, record counts, runway, loans and
-        the liquidity position (range, in range, fees)."""
+        the liquidity position (range, in range, fees) and the delta hedge (delta, band, perp)."""
         s = ledger.status()
-        keys = ("service", "last_cycle", "value", "max_drift", "counts", "runway", "loans", "liquidity")
+        keys = ("service", "last_cycle", "value", "max_drift", "counts", "runway", "loans", "liquidity", "hedge")
         return {k: s[k] for k in keys}
 
     @app.get("/loans", response_model=list[models.LoanOut], tags=["read"])

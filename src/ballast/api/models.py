@@ -161,6 +161,33 @@ class LiquidityOut(BaseModel):
     last_reason: str | None = Field(None, description="the reset rule's reasons at the last close")
 
 
+class RehedgeOut(BaseModel):
+    period: int
+    reason: str = Field(description="what fired (band, calendar, opening), which side of the band, to where")
+
+
+class HedgeOut(BaseModel):
+    instrument: str = Field(description="the perp's ccxt symbol, e.g. ETH/USDC:USDC")
+    period: int
+    price: float = Field(description="the perp's mark at the last close: its underlying's observed price")
+    delta: float | None = Field(description="the exposure's delta after the last close's planned trades (units)")
+    target: float | None = Field(description="the hedge's target size (units of the perp)")
+    band: list[float] | None = Field(description="[lower, upper] edges of the no-trade band around the target")
+    size: float = Field(description="the perp's signed size now, from its fills (negative: short)")
+    planned: float | None = Field(description="the size the last close's re-hedge planned")
+    entry_price: float | None
+    unrealised_pnl: float = Field(description="size x (mark - entry): PnL since entry, settled daily into the margin")
+    margin: float
+    leverage: float
+    funding_paid: float = Field(description="funding paid (+) or received (-) to date (currency)")
+    pnl_settled: float
+    liquidation_penalties: float
+    realised_pnl: float
+    fees: float = Field(description="fees and slippage of the perp's fills to date")
+    rehedges: int
+    last_rehedge: RehedgeOut | None
+
+
 class Status(BaseModel):
     service: Service
     last_cycle: CycleInfo | None
@@ -177,6 +204,7 @@ class Status(BaseModel):
     liquidity: LiquidityOut | None = Field(
         None, description="the concentrated-liquidity position in the paper pool (None: the strategy has none)"
     )
+    hedge: HedgeOut | None = Field(None, description="the delta hedge's perp leg (None: the strategy has none)")
 
 
 class DecisionOut(BaseModel):

@@ -125,8 +125,10 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         self.liquidity = strategy.liquidity  # a concentrated-liquidity position in the paper pool
         if self.liquidity is not None:
             check_live(self.liquidity, mode, assets)
-        slippage = cfg.ccxt.slippage if self.limits else None  # a delta hedge's perp: settled and re-hedged each close
-        self.hedge = None if strategy.hedge is None else LiveHedge(strategy.hedge, strategy.costs, assets, strategy.cash, slippage)
+        # a delta hedge's perp: settled and re-hedged each close
+        slip = cfg.ccxt.slippage if self.limits else None
+        hedge = strategy.hedge
+        self.hedge = None if hedge is None else LiveHedge(hedge, strategy.costs, assets, strategy.cash, slip)
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -347,9 +349,9 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             executor = "dry-run" if self.dry_run else self.mode
             plan = self.hedge.with_rehedge(plan, hc, V, unchanged_weights(self.assets, w_pre, target), executor)
         if plan is None or isinstance(plan, str):
-            note = plan or (f"trigger fired ({reason}) but every trade is below the minimum" if reason else None)
-            record(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)
-            self._show(obs, t, CycleStatus.HOLD, note, V, lines)
+            why = plan or (f"trigger fired ({reason}) but every trade is below the minimum" if reason else None)
+            record(obs.time, t, CycleStatus.HOLD, why, prices, V, lines)
+            self._show(obs, t, CycleStatus.HOLD, why, V, lines)
             return CycleStatus.HOLD
         capped = notional_cap(self.cfg.guards, self.ledger, plan.notional, obs.time)
         if capped:

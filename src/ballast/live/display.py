@@ -97,6 +97,29 @@ def liquidity_table(lp: dict[str, Any]) -> Table:
     return t
 
 
+def hedge_table(h: dict[str, Any]) -> Table:
+    """The delta hedge: the exposure's delta, the band around the target, the perp (size, unrealised
+    PnL since entry, margin), funding and fees to date, and the last re-hedge and why."""
+    t = Table("perp", "delta", "band", "size", "uPnL", "margin", "funding", "fees", "re-hedges",
+              title="delta hedge", title_justify="left")  # fmt: skip
+    band = h["band"]
+    t.add_row(
+        h["instrument"],
+        "—" if h["delta"] is None else f"{h['delta']:,.6g}",
+        "—" if band is None else f"{band[0]:,.6g} – {band[1]:,.6g}",
+        f"{h['size']:,.6g}",
+        _f(h["unrealised_pnl"]),
+        _f(h["margin"]),
+        _f(-h["funding_paid"]) + " received" if h["funding_paid"] <= 0 else _f(h["funding_paid"]) + " paid",
+        _f(h["fees"]),
+        str(h["rehedges"]),
+    )
+    if h["last_rehedge"]:
+        last = h["last_rehedge"]
+        t.caption = f"last re-hedge (period {last['period']}): {last['reason']}"
+    return t
+
+
 def loans_table(loans: list[dict[str, Any]]) -> Table:
     """Each loan: health factor, collateral, debt, net value, liquidation price, the band
     (repay below → to | boost above → to) and its repays, boosts and liquidations."""
@@ -187,6 +210,8 @@ def status_view(
         parts.append(loans_table(st["loans"]))
     if st.get("liquidity"):
         parts.append(liquidity_table(st["liquidity"]))
+    if st.get("hedge"):
+        parts.append(hedge_table(st["hedge"]))
     if decisions:
         t = Table("id", "observed", "state", "notional", "reason", title="last decisions", title_justify="left")
         for d in decisions:

@@ -119,7 +119,7 @@ def check_live(hedge: DeltaHedge, assets: tuple[str, ...], cash: str | None) -> 
     if isinstance(hedge.exposure, LiquidityPosition):
         raise InputError(
             '[hedge] exposure = "position": the live service does not hedge a liquidity position yet; '
-            "hedge the holdings of an asset (exposure = \"ETH\")"
+            'hedge the holdings of an asset (exposure = "ETH")'
         )
     if hedge.funding.series is not None:
         raise InputError(
@@ -193,7 +193,8 @@ class LiveHedge:
         st, rows = close.state.array(), np.zeros((t + 1, N_HEDGE_COLUMNS))
         cost = float(adjust(units.astype(np.float64).copy(), market.prices, t, self.quote, arrays, st, rows, 0.0, 0.0))
         row = rows[t]
-        size, target, hw, trade = close.state.size, float(row[HC_TARGET]), float(row[HC_HALF_WIDTH]), float(row[HC_TRADE])
+        size, target, hw = close.state.size, float(row[HC_TARGET]), float(row[HC_HALF_WIDTH])
+        trade = float(row[HC_TRADE])
         checked = replace(close, delta=float(row[HC_DELTA]), target=target, half_width=hw, planned=size + trade)
         if trade == 0.0:
             return checked
@@ -231,7 +232,8 @@ def why(bits: int, size: float, target: float, half_width: float, trade: float, 
         above = size > target + half_width
         edge = target + half_width if above else target - half_width
         where = "above" if above else "below"
-        to = "to the target" if bits & HEDGE_CALENDAR else f"to the band's {'upper' if above else 'lower'} edge {edge:+.8g}"
+        to = f"to the band's {'upper' if above else 'lower'} edge {edge:+.8g}"
+        to = "to the target" if bits & HEDGE_CALENDAR else to
         parts.append(
             f"band: hedge {size:+.8g} is {where} the band [{target - half_width:+.8g}, {target + half_width:+.8g}] "
             f"around the target {target:+.8g}; {move} {to}"

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from ballast.errors import InputError
 from ballast.hedging import PerpPosition
-from ballast.live.hedge import HedgeClose, PerpState, perp_cash
+from ballast.live.hedge import HedgeClose, PerpState
 from ballast.live.models import Alert, Fill, HedgeMark, LedgerEntry, Order, utcnow
 
 
@@ -45,7 +45,8 @@ def perp_state(s: Session, symbol: str, leverage: float) -> tuple[PerpState, flo
                 f"[hedge] instrument: this ledger hedges with {mark.instrument}, not {symbol}; give this "
                 "strategy its own --db"
             )
-        state, last = PerpState(mark.size, mark.entry_price, mark.margin, mark.is_open, mark.realised, mark.fill_id), mark.price
+        state = PerpState(mark.size, mark.entry_price, mark.margin, mark.is_open, mark.realised, mark.fill_id)
+        last = mark.price
     carry = 0.0
     fills = s.execute(
         select(Fill.id, Fill.quantity, Fill.price, Order.ref_price)

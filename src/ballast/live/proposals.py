@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from ballast.errors import InputError
 from ballast.live import lending
 from ballast.live.database import changed
+from ballast.live.hedge import is_perp, perp_cash
 from ballast.live.models import Decision, Fill, Order, Proposal, utcnow
 from ballast.live.records import CASH, DecisionState, OrderRow, OrderStatus, Outcome, ProposalState
 from ballast.live.repository import Ledger
@@ -245,6 +246,8 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
             o = orders[f.asset]
             sign = 1.0 if o.side == "buy" else -1.0
             quote = -(sign * f.quantity * f.price + f.fee) / o.quote_price
+            if is_perp(o.asset):  # a re-hedge done by hand: only its fee (and its distance from the mark)
+                quote = perp_cash(sign * f.quantity, f.price, o.ref_price, f.fee, o.quote_price)
             s.add(
                 Fill(
                     order_id=o.id,

@@ -128,10 +128,10 @@ class Ledger(OperatorWrites):
         """Write one cycle atomically: prices, snapshot, alerts, the close's flows and accruals
         (``treasury``, a `live.treasury.TreasuryCycle`), the loans' accruals, liquidations and
         marks (``loans``, a `live.loans.LoanCycle`), the liquidity position's close (``liquidity``,
-        a `live.liquidity.LPClose`: its mark and wallet entries), a delta hedge's close (``hedge``, a
-        `live.hedge.HedgeClose`: the perp's mark, settlement and the re-hedge's why), and the decision with its orders (client
-        order ids included, repay/boost orders linked to their loan) — all before anything is
-        sent to a venue."""
+        a `live.liquidity.LPClose`: its mark and wallet entries), a delta hedge's close (``hedge``,
+        a `live.hedge.HedgeClose`: the perp's mark, settlement and the re-hedge's why), and the
+        decision with its orders (client order ids included, repay/boost orders linked to their
+        loan) — all before anything is sent to a venue."""
         with self.session() as s:
             cid = s.scalar(
                 insert(Cycle)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ballast.errors import InputError
+from ballast.live.hedge import is_perp
 from ballast.live.ledger import Ledger
 from ballast.onchain.batch import SwapSettings, Trade, checked_safe, safe_transaction, trade_calls, tx_builder_file
 from ballast.onchain.registry import chain as registry_chain
@@ -64,9 +65,10 @@ def build(
     ch = registry_chain(chain_name, table, source)
     safe = checked_safe(safe)
     swaps = SwapSettings.from_table(table, source)
-    trades = [t for p in proposals for t in proposal_trades(led, p)]
+    every = [t for p in proposals for t in proposal_trades(led, p)]
+    trades = [t for t in every if not is_perp(t.asset)]  # a perp is not a token: no Safe batch carries it
     if not trades:
-        raise InputError("no approved proposal with planned trades to export")
+        raise InputError("no approved proposal with planned trades to export" + by_hand(every))
     calls = trade_calls(ch, safe, trades, swaps)
     ids = ", ".join(str(p["id"]) for p in proposals)
     st = led.state()
@@ -74,9 +76,22 @@ def build(
     desc = (
         f"ballast {st.get('strategy') or ''} proposals {ids}: {len(trades)} trade(s), exact approvals, "
         f"amountOutMinimum from oracle prices with max slippage {swaps.max_slippage:.2%}"
-    )
+    ) + by_hand(every)
     batch = tx_builder_file(ch, safe, calls, f"ballast proposals {ids}", desc, created)
     return batch, (None if nonce is None else safe_transaction(ch, safe, calls, nonce))
+
+
+def by_hand(trades: list[Trade]) -> str:
+    """The note on the perp re-hedges left out of a batch: to be made at a derivatives venue by hand
+    and recorded with ``ballast proposals settle``."""
+    perps = [t for t in trades if is_perp(t.asset)]
+    if not perps:
+        return ""
+    done = ", ".join(f"{t.side} {t.quantity:.8g} {t.asset}" for t in perps)
+    return (
+        f"; not in the batch (a perpetual future is not a token): {done} — trade it at a derivatives venue by "
+        "hand, then record every fill with `ballast proposals settle ID --fill SYMBOL=UNITS@PRICE`"
+    )
 
 
 def _ms(iso: Any) -> int:

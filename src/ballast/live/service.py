@@ -58,7 +58,8 @@ def strategy_assets(cfg: Any, strategy: Strategy) -> tuple[str, ...]:
         raise InputError(
             f"{cfg.source}: the live service needs the assets by name: give target weights or [data] assets = [...]"
         )
-    assets = list(dict.fromkeys(named))
+    hedged = (strategy.hedge.exposure.asset, strategy.hedge.instrument_asset) if strategy.hedge else ()
+    assets = list(dict.fromkeys([*named, *(a for a in hedged if a)]))  # a hedge's assets are observed too
     if strategy.cash and strategy.cash not in assets:
         assets.append(strategy.cash)
     return tuple(assets)
@@ -98,6 +99,13 @@ def open_service(
 
         try:
             check_live(strategy.liquidity, mode, assets)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    if strategy.hedge is not None:
+        from ballast.live.hedge import check_live as check_hedge
+
+        try:
+            check_hedge(strategy.hedge, assets, strategy.cash)
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
     try:

@@ -234,6 +234,18 @@ function renderLiquidity(lp) {
     el("td", {}, lp.time_in_range === null ? "–" : `${num(100 * lp.time_in_range, 0)} %`)));
 }
 
+function renderHedge(h) {
+  // the delta hedge: delta, band, the perp's size, uPnL, margin, funding and fees
+  $("hedge-box").hidden = !h;
+  if (!h) return;
+  $("hedge").querySelector("tbody").replaceChildren(el("tr", {},
+    el("td", {}, h.instrument), el("td", { "data-role": "delta" }, h.delta === null ? "–" : num(h.delta)),
+    el("td", { "data-role": "band" }, h.band === null ? "–" : `${num(h.band[0])} – ${num(h.band[1])}`),
+    el("td", { "data-role": "size" }, num(h.size)), el("td", {}, num(h.unrealised_pnl)), el("td", {}, num(h.margin)),
+    el("td", { "data-role": "funding" }, num(h.funding_paid)), el("td", {}, num(h.fees)), el("td", {}, h.rehedges)));
+  $("hedge-last").textContent = h.last_rehedge ? `last re-hedge (period ${h.last_rehedge.period}): ${h.last_rehedge.reason}` : "";
+}
+
 function renderAlerts(items) {
   const list = $("alerts");
   list.replaceChildren(...items.map((a) => el("li", { class: a.level },
@@ -249,6 +261,7 @@ async function refresh() {
       getJSON("/proposals?limit=50"), getJSON("/decisions?limit=15"), getJSON("/alerts?limit=20")]);
     renderLoans(status.loans || [], status.loans && status.loans.length ? await getJSON("/loans/health?limit=20000") : []);
     renderLiquidity(status.liquidity || null);
+    renderHedge(status.hedge || null);
     renderStatus(status);
     renderHoldings(holdings);
     renderEquity(equity);

@@ -41,7 +41,9 @@ def assert_as_backtest(led: Ledger, r, symbol: str) -> None:  # type: ignore[no-
     h = r.hedge
     with led.session() as s:
         marks = s.scalars(select(HedgeMark).order_by(HedgeMark.period)).all()
-        fills = s.execute(select(Fill.quantity, Fill.price, Fill.fee).where(Fill.asset == symbol).order_by(Fill.id)).all()
+        fills = s.execute(
+            select(Fill.quantity, Fill.price, Fill.fee).where(Fill.asset == symbol).order_by(Fill.id)
+        ).all()
         settled = s.scalars(select(LedgerEntry.units).where(LedgerEntry.key.like("%:hedge:settle"))).all()
     assert [m.period for m in marks] == list(range(len(h)))
     scale = float(np.abs(h["size"]).max())
@@ -55,8 +57,10 @@ def assert_as_backtest(led: Ledger, r, symbol: str) -> None:  # type: ignore[no-
         assert bool(m.reason) == (row["traded"] != 0.0), m.period
     traded = h[h["traded"] != 0.0]
     assert len(fills) == len(traded) > 0
+    mark = r.market.prices[:, r.market.asset_index(symbol.split("/")[0])]
     for (qty, price, fee), (when, row) in zip(fills, traded.iterrows(), strict=True):
         assert qty == pytest.approx(row["traded"], rel=1e-9), when
+        assert price == mark[h.index.get_loc(when)], when  # the paper venue fills at the mark
         assert fee == pytest.approx(row["fees"] + row["slippage"], rel=1e-9, abs=1e-9), when
     # the cash the settlements moved: mark-to-market + funding received − penalties
     assert sum(settled) == pytest.approx((h["pnl"] - h["funding"] - h["liquidation"]).sum(), rel=1e-9, abs=1e-6)
@@ -92,7 +96,8 @@ def test_the_example_replayed_live_rehedges_as_its_backtest(db_url: str, tmp_pat
     for reason, planned, size in why[1:]:
         side = "below" if planned > size else "above"
         edge = "lower" if side == "below" else "upper"
-        assert reason.startswith(f"band: hedge {size:+.8g} is {side} the band") and f"to the band's {edge} edge" in reason
+        assert reason.startswith(f"band: hedge {size:+.8g} is {side} the band"), reason
+        assert f"to the band's {edge} edge" in reason
     assert why[0][0].startswith("open the hedge at the target")
     assert st["size"] == pytest.approx(h["size"].iloc[-1], rel=1e-12)
     assert st["rehedges"] == int((h["traded"] != 0).sum())
@@ -156,7 +161,7 @@ def test_dry_run_sends_no_rehedge_and_keeps_the_hedge_closed(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ('funding = 0.0003\n', 'funding_file = "funding.csv"\n'),
+        ("funding = 0.0003\n", 'funding_file = "funding.csv"\n'),
         ('exposure = "ETH"\n', 'exposure = "position"\n'),
     ],
 )

@@ -72,7 +72,8 @@ def snapshot(url: str) -> dict[str, object]:
         entries = dict(c.execute(text("SELECT key, units FROM ledger_entries WHERE source = 'hedge'")).all())
         sent = c.execute(
             text(
-                "SELECT d.period, o.side, o.quantity, COUNT(v.id) FROM orders o JOIN decisions d ON d.id = o.decision_id "
+                "SELECT d.period, o.side, o.quantity, COUNT(v.id) FROM orders o "
+                "JOIN decisions d ON d.id = o.decision_id "
                 "LEFT JOIN paper_venue_orders v ON v.client_order_id = o.client_order_id "
                 f"WHERE o.asset = '{SYMBOL}' GROUP BY d.period, o.side, o.quantity ORDER BY d.period"
             )

@@ -28,12 +28,15 @@ runner = CliRunner()
 SYMBOL = "ETH/USDC:USDC"
 
 
-def backtest_of(path: Path):  # type: ignore[no-untyped-def]
+def replayed(path: Path, db: str):  # type: ignore[no-untyped-def]
+    """(the ledger after replaying ``path`` through the service, the backtest of ``path``)."""
     from ballast.config import load_strategy_file
     from ballast.engine.backtest import backtest
 
+    svc = open_service(str(path), RunSettings(db=db, speed="max"))
+    svc.run(until_end=True)
     cfg = load_strategy_file(path)
-    return backtest(cfg.prices_path(), cfg.to_strategy(), start=cfg.data.start, end=cfg.data.end)
+    return svc.ledger, backtest(cfg.prices_path(), cfg.to_strategy(), start=cfg.data.start, end=cfg.data.end)
 
 
 def assert_as_backtest(led: Ledger, r, symbol: str) -> None:  # type: ignore[no-untyped-def]
@@ -75,11 +78,7 @@ def assert_as_backtest(led: Ledger, r, symbol: str) -> None:  # type: ignore[no-
 def test_the_example_replayed_live_rehedges_as_its_backtest(db_url: str, tmp_path: Path) -> None:  # noqa: F811
     from ballast.hedging import Funding, accrue_funding
 
-    path = example_strategy(tmp_path)
-    svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
-    svc.run(until_end=True)
-    led: Ledger = svc.ledger
-    r = backtest_of(path)
+    led, r = replayed(example_strategy(tmp_path), db_url)
     assert_as_backtest(led, r, SYMBOL)
     h = r.hedge
     assert (h["reason"] == "band").sum() >= 5  # the band, not only the opening, trades
@@ -128,11 +127,7 @@ def test_the_example_replayed_live_rehedges_as_its_backtest(db_url: str, tmp_pat
 
 
 def test_a_short_is_liquidated_on_the_backtests_close(db_url: str, tmp_path: Path) -> None:  # noqa: F811
-    path = hedge_strategy(tmp_path)
-    svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
-    svc.run(until_end=True)
-    led: Ledger = svc.ledger
-    r = backtest_of(path)
+    led, r = replayed(hedge_strategy(tmp_path), db_url)
     assert_as_backtest(led, r, "ETH/USDT:USDT")
     assert r.hedge["liquidation"].to_numpy().nonzero()[0].tolist() == [LIQUIDATED]
     with led.session() as s:

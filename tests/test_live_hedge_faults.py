@@ -8,57 +8,19 @@ holdings. A crash inside a close's transaction, after its mark is written, keeps
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from ballast.live.ledger import Ledger
 from ballast.live.models import HedgeMark
 from ballast.live.service import RunSettings, open_service
 from live_hedge_support import PATH, hedge_strategy
-from live_support import Crash, db_url, expire_lease  # noqa: F401  (db_url: fixture)
+from live_support import Crash, db_url, expire_lease, killed_until_done  # noqa: F401  (db_url: fixture)
 
 WRITES = ("hedge_marks", "ledger_entries", "orders", "fills", "paper_venue_orders")
 SYMBOL = "ETH/USDT:USDT"
-
-
-def killed_run(strategy: Path, db: str, nth: int, later: int, log: Path) -> int:
-    """Replay in a child process that SIGKILLs itself at its ``nth`` insert into a hedge-related
-    table (``later`` = 0: just before it; otherwise that many statements after it)."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        try:
-            svc = open_service(str(strategy), RunSettings(db=db, speed="max"))
-            seen, countdown = [0], [-1]
-
-            def hook(_c: object, _cur: object, statement: str, *_: object) -> None:
-                if countdown[0] > 0:
-                    countdown[0] -= 1
-                    if countdown[0] == 0:
-                        die(f"after+{later} {statement[:40]!r}")
-                    return
-                head = statement.lstrip()[:60].upper()
-                if head.startswith("INSERT") and any(f" {t.upper()} " in f"{head} " for t in WRITES):
-                    seen[0] += 1
-                    if seen[0] == nth:
-                        if later == 0:
-                            die(f"before {statement[:40]!r}")
-                        countdown[0] = later
-
-            def die(where: str) -> None:
-                with log.open("a") as f:
-                    f.write(where + "\n")
-                os.kill(os.getpid(), signal.SIGKILL)
-
-            event.listen(svc.ledger.engine, "before_cursor_execute", hook)
-            svc.run(until_end=True)
-        finally:
-            os._exit(0)
-    return os.waitpid(pid, 0)[1]
 
 
 def snapshot(url: str) -> dict[str, object]:
@@ -95,6 +57,15 @@ def snapshot(url: str) -> dict[str, object]:
         }
 
 
+def uninterrupted(strategy: Path, folder: Path) -> dict[str, object]:
+    """The snapshot of a run without faults (on SQLite)."""
+    url = f"sqlite:///{folder / 'reference.db'}"
+    svc = open_service(str(strategy), RunSettings(db=url, speed="max"))
+    svc.run(until_end=True)
+    svc.ledger.close()
+    return snapshot(url)
+
+
 def assert_same(got: dict[str, object], ref: dict[str, object]) -> None:
     assert got["venue_once"] and got["each_sent_once"] and got["open_orders"] == []
     assert got["decisions"] == ref["decisions"]
@@ -122,26 +93,11 @@ def assert_same(got: dict[str, object], ref: dict[str, object]) -> None:
 @pytest.mark.timeout(600)
 def test_sigkill_at_the_hedges_writes_neither_loses_nor_repeats_a_rehedge(db_url: str, tmp_path: Path) -> None:  # noqa: F811
     strategy = hedge_strategy(tmp_path)
-    ref_url = f"sqlite:///{tmp_path / 'reference.db'}"
-    svc = open_service(str(strategy), RunSettings(db=ref_url, speed="max"))
-    svc.run(until_end=True)
-    svc.ledger.close()
-    ref = snapshot(ref_url)
+    ref = uninterrupted(strategy, tmp_path)
     assert len(ref["rehedges"]) >= 6  # type: ignore[arg-type]
 
-    rng = random.Random(17)
-    log = tmp_path / "kills.log"
-    kills = 0
-    for _ in range(80):
-        status = killed_run(strategy, db_url, rng.randint(1, 7), rng.choice([0, 0, rng.randint(1, 30)]), log)
-        if not os.WIFSIGNALED(status):
-            break
-        kills += 1
-        expire_lease(db_url)  # the runner is dead: skip waiting out its lease (tested elsewhere)
-    else:
-        pytest.fail("the replay never finished between kills")
-    where = log.read_text().splitlines()
-    assert kills == len(where) >= 8
+    where = killed_until_done(strategy, db_url, WRITES, tmp_path / "kills.log", seed=17, tries=80, nth=7, later=30)
+    assert len(where) >= 8
     assert any("HEDGE_MARKS" in w.upper() for w in where) and any("FILLS" in w.upper() for w in where)
     assert_same(snapshot(db_url), ref)
 
@@ -157,11 +113,7 @@ def test_a_crash_while_booking_a_close_books_it_once_on_restart(
     from ballast.live import hedge_ledger
 
     strategy = hedge_strategy(tmp_path)
-    ref_url = f"sqlite:///{tmp_path / 'ref.db'}"
-    ref = open_service(str(strategy), RunSettings(db=ref_url, speed="max"))
-    ref.run(until_end=True)
-    ref.ledger.close()
-    want = snapshot(ref_url)
+    want = uninterrupted(strategy, tmp_path)
 
     real, calls = hedge_ledger.book_cycle, []
 

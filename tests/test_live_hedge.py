@@ -154,30 +154,35 @@ def test_dry_run_sends_no_rehedge_and_keeps_the_hedge_closed(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "expected"),
     [
-        ("funding = 0.0003\n", 'funding_file = "funding.csv"\n'),
-        ('exposure = "ETH"\n', 'exposure = "position"\n'),
+        ("funding = 0.0003\n", 'funding_file = "funding.csv"\n', "funding_file: live, funding must be a constant"),
+        ('exposure = "ETH"\n', 'exposure = "position"\n', r'exposure = "position" needs .*\[\[positions\]\]'),
     ],
 )
-def test_what_cannot_run_live_is_refused_naming_the_field(tmp_path: Path, change: str, field: str) -> None:
+def test_what_cannot_run_live_is_refused_naming_the_field(
+    tmp_path: Path, change: str, field: str, expected: str
+) -> None:
     pd.DataFrame({"date": pd.date_range("2024-01-01", periods=20), "rate": 0.0001}).to_csv(tmp_path / "funding.csv")
-    hedge = HEDGE.replace(change, field)
-    if "position" in field:
-        hedge += """
-[[positions]]
-kind = "concentrated_lp"
-pair = ["ETH", "USDT"]
-fee_tier = 3000
-share = 0.5
-range = { policy = "fixed", pct = 0.05 }
-fees = { apr = 0.2 }
-"""
-    path = hedge_strategy(tmp_path, hedge=hedge)
-    expected = r"funding_file: live, funding must be a constant" if "funding" in field else r'exposure = "position"'
+    path = hedge_strategy(tmp_path, hedge=HEDGE.replace(change, field))
     with pytest.raises(InputError, match=rf"strategy.toml: \[hedge\] {expected}"):
         open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'l.db'}", speed="max"))
     assert not (tmp_path / "l.db").exists()
+
+
+def test_a_liquidity_positions_delta_is_hedged_as_in_the_backtest(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """``exposure = "position"``: the perp follows the paper pool position's token0 (and its gamma
+    sizes a Whalley-Wilmott band), close by close as the backtest's."""
+    from test_live_lp import lp_strategy
+
+    path = lp_strategy(tmp_path)
+    hedge = '[hedge]\nexposure = "position"\nband_kind = "whalley-wilmott"\ncost = 0.0005\nrisk_aversion = 0.0001\n'
+    path.write_text(path.read_text().replace("[live]", hedge + "funding = 0.0001\n\n[live]"))
+    led, r = replayed(path, db_url)
+    assert_as_backtest(led, r, "ETH/USDT:USDT")
+    h = r.hedge
+    assert (h["reason"] == "band").sum() >= 2 and (h["half_width"].iloc[1:] > 0).all()
+    led.close()
 
 
 def test_an_instrument_without_prices_is_refused(tmp_path: Path) -> None:

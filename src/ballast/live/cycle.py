@@ -128,7 +128,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         # a delta hedge's perp: settled and re-hedged each close
         slip = cfg.ccxt.slippage if self.limits else None
         hedge = strategy.hedge
-        self.hedge = None if hedge is None else LiveHedge(hedge, strategy.costs, assets, strategy.cash, slip)
+        pair = None if self.liquidity is None else self.liquidity.pair
+        self.hedge = None if hedge is None else LiveHedge(hedge, strategy.costs, assets, strategy.cash, pair, slip)
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -344,7 +345,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             executor = "dry-run" if self.dry_run else self.mode
             plan = self.loans.with_moves(plan, loans, V, unchanged_weights(self.assets, w_pre, target), executor)
         if hc is not None and self.hedge is not None:  # re-hedge after the planned trades, as the backtest
-            hc = self.hedge.adjust(hc, market, self.after_plan(units, plan))
+            hc = self.hedge.adjust(hc, market, self.after_plan(units, plan), None if lp is None else lp.state)
             record = partial(record, hedge=hc)
             executor = "dry-run" if self.dry_run else self.mode
             plan = self.hedge.with_rehedge(plan, hc, V, unchanged_weights(self.assets, w_pre, target), executor)

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from ballast.costs.base import CostModel
+from ballast.engine.hedge import position_greeks
+from ballast.engine.liquidity_kernel import S_HI, S_L, S_LHI, S_LL, S_LLO, S_LO, S_X
 from ballast.enums import (
     HC_DELTA,
     HC_FEES,
@@ -43,6 +46,7 @@ from ballast.errors import InputError
 from ballast.hedging import DeltaHedge, LiquidityPosition, PerpPosition
 from ballast.hedging.hedge import HedgeArrays
 from ballast.hedging.kernel import adjust, settle
+from ballast.live.liquidity import LPState
 from ballast.live.records import PlannedDecision, PlannedOrder
 from ballast.market import Market
 
@@ -114,13 +118,14 @@ class HedgeClose:
     order: PlannedOrder | None = None
 
 
-def check_live(hedge: DeltaHedge, assets: tuple[str, ...], cash: str | None) -> None:
-    """Refuse what the live hedge cannot run, naming the ``[hedge]`` field."""
-    if isinstance(hedge.exposure, LiquidityPosition):
-        raise InputError(
-            '[hedge] exposure = "position": the live service does not hedge a liquidity position yet; '
-            'hedge the holdings of an asset (exposure = "ETH")'
-        )
+def check_live(
+    hedge: DeltaHedge, assets: tuple[str, ...], cash: str | None, pair: tuple[str, str] | None
+) -> DeltaHedge:
+    """The hedge as the service runs it (a position's exposure bound to the strategy's liquidity
+    ``pair``); refuse what it cannot run, naming the ``[hedge]`` field."""
+    if isinstance(hedge.exposure, LiquidityPosition) and pair is None:
+        raise InputError('[hedge] exposure = "position" needs the strategy\'s liquidity position ([[positions]])')
+    hedge = hedge.for_position(pair)
     if hedge.funding.series is not None:
         raise InputError(
             "[hedge] funding_file: live, funding must be a constant rate (funding = 0.0001): "
@@ -134,6 +139,7 @@ def check_live(hedge: DeltaHedge, assets: tuple[str, ...], cash: str | None) -> 
                 f"[hedge] {field}: no price for {asset!r}: the service observes {', '.join(assets)}; "
                 "add it to the strategy's assets"
             )
+    return hedge
 
 
 class LiveHedge:
@@ -141,11 +147,10 @@ class LiveHedge:
 
     def __init__(
         self, hedge: DeltaHedge, costs: CostModel | None, assets: tuple[str, ...], cash: str | None,
-        slippage: float | None = None,
+        pair: tuple[str, str] | None = None, slippage: float | None = None,
     ) -> None:  # fmt: skip
-        check_live(hedge, assets, cash)
+        self.hedge = hedge = check_live(hedge, assets, cash, pair)
         assert cash is not None
-        self.hedge = hedge
         self.costs = costs
         self.assets = assets
         self.quote = assets.index(cash)
@@ -184,14 +189,19 @@ class LiveHedge:
             float(after[self.quote] - units[self.quote]) + carry / float(market.prices[t, self.quote]),
         )
 
-    def adjust(self, close: HedgeClose, market: Market, units: np.ndarray) -> HedgeClose:
+    def adjust(
+        self, close: HedgeClose, market: Market, units: np.ndarray, position: LPState | None = None
+    ) -> HedgeClose:
         """The re-hedge check after the decision: ``units`` are the wallet after the close's planned
-        trades (the backtest re-hedges after its rebalance). Adds the order when the hedge trades."""
+        trades (the backtest re-hedges after its rebalance); ``position``: the liquidity position after
+        this close (its token0 and gamma are the exposure of ``exposure = "position"``). Adds the
+        order when the hedge trades."""
         t = market.n_periods - 1
         arrays = self._arrays
         assert arrays is not None, "settle the close first"
         st, rows = close.state.array(), np.zeros((t + 1, N_HEDGE_COLUMNS))
-        cost = float(adjust(units.astype(np.float64).copy(), market.prices, t, self.quote, arrays, st, rows, 0.0, 0.0))
+        d, g = position_greeks(_Book(lp_kernel_state(position)), market.prices, t, arrays.exposure, arrays.token1)
+        cost = float(adjust(units.astype(np.float64).copy(), market.prices, t, self.quote, arrays, st, rows, d, g))
         row = rows[t]
         size, target, hw = close.state.size, float(row[HC_TARGET]), float(row[HC_HALF_WIDTH])
         trade = float(row[HC_TRADE])
@@ -219,6 +229,21 @@ class LiveHedge:
             return replace(plan, reason=f"{plan.reason}; {reason}", notional=plan.notional + o.notional,
                            expected_cost=plan.expected_cost + o.expected_cost, orders=[*plan.orders, o])  # fmt: skip
         return PlannedDecision(reason, executor, value, o.notional, o.expected_cost, dict(weights), [o], plan)
+
+
+class _Book(NamedTuple):
+    state: np.ndarray
+
+
+def lp_kernel_state(position: LPState | None) -> np.ndarray:
+    """The fields of the liquidity kernel's state that its greeks read (zeros: no position yet)."""
+    st = np.zeros(max(S_L, S_LO, S_HI, S_LL, S_LLO, S_LHI, S_X) + 1)
+    if position is not None:
+        st[[S_L, S_LO, S_HI, S_LL, S_LLO, S_LHI, S_X]] = (
+            position.liquidity, position.log_lower, position.log_upper, position.limit_liquidity,
+            position.limit_log_lower, position.limit_log_upper, position.token0,
+        )  # fmt: skip
+    return st
 
 
 def why(bits: int, size: float, target: float, half_width: float, trade: float, symbol: str) -> str:

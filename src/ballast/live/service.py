@@ -105,7 +105,8 @@ def open_service(
         from ballast.live.hedge import check_live as check_hedge
 
         try:
-            check_hedge(strategy.hedge, assets, strategy.cash)
+            pair = strategy.liquidity.pair if strategy.liquidity else None
+            check_hedge(strategy.hedge, assets, strategy.cash, pair)
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
     try:

@@ -184,8 +184,8 @@ class HedgeOut(BaseModel):
     liquidation_penalties: float
     realised_pnl: float
     fees: float = Field(description="fees and slippage of the perp's fills to date")
-    rehedges: int
-    last_rehedge: RehedgeOut | None
+    rehedges: int = Field(description="re-hedge orders that filled (the opening included)")
+    last_rehedge: RehedgeOut | None = Field(description="the last close that planned a re-hedge, and why")
 
 
 class Status(BaseModel):

@@ -131,8 +131,8 @@ def hedge_status(s: Session) -> dict[str, Any] | None:
     totals = s.execute(
         select(func.sum(HedgeMark.funding), func.sum(HedgeMark.pnl), func.sum(HedgeMark.liquidation))
     ).one()
-    rehedges = select(HedgeMark).where(HedgeMark.reason != "")
-    last = s.scalars(rehedges.order_by(HedgeMark.cycle_id.desc()).limit(1)).first()
+    planned = select(HedgeMark).where(HedgeMark.reason != "")
+    last = s.scalars(planned.order_by(HedgeMark.cycle_id.desc()).limit(1)).first()
     return {
         "instrument": symbol,
         "period": mark.period,
@@ -151,6 +151,6 @@ def hedge_status(s: Session) -> dict[str, Any] | None:
         "liquidation_penalties": float(totals[2] or 0.0),
         "realised_pnl": state.realised,
         "fees": float(fees),
-        "rehedges": s.scalar(select(func.count()).select_from(rehedges.subquery())) or 0,
+        "rehedges": s.scalar(select(func.count(func.distinct(Fill.order_id))).where(Fill.asset == symbol)) or 0,
         "last_rehedge": None if last is None else {"period": last.period, "reason": last.reason},
     }

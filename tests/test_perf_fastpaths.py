@@ -260,8 +260,8 @@ def test_unsigned_accrual_is_the_general_one_bit_for_bit(units, growth) -> None:
 def test_yields_are_unsigned_only_when_no_holding_can_go_negative() -> None:
     """The preparation marks yields unsigned for long-only targets, and keeps them signed for a
     target that borrows (VolTarget's leverage) so that the borrow rate still applies."""
-    from ballast.engine.prepared import prepare
     from ballast.engine.backtest import to_market
+    from ballast.engine.prepared import prepare
     from ballast.strategy import build_strategy
 
     prices = gbm(n_assets=3, n_periods=60, seed=3)

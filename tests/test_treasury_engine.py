@@ -70,7 +70,10 @@ def test_the_by_close_views_add_up_to_the_walks_totals(prices: pd.DataFrame) -> 
         band=0.05,
         fee_bps=25,
         yields={"ETH": ConstantAPY(0.04, mode="payout"), "USDT": 0.08, "BTC": ConstantAPY(0.01)},
-        flows=[Recurring(-30_000, "monthly"), Dated(pd.DataFrame({"date": ["2021-03-10"], "asset": ["ETH"], "amount": [40.0]}))],
+        flows=[
+            Recurring(-30_000, "monthly"),
+            Dated(pd.DataFrame({"date": ["2021-03-10"], "asset": ["ETH"], "amount": [40.0]})),
+        ],
         routing="rebalance",
         **BASE,
     )

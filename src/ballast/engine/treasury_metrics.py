@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import compute_metrics
-from ballast.engine.treasury import TreasuryBook
+from ballast.engine.treasury import TreasuryBook, earned_by_close
 from ballast.engine.treasury_docs import TREASURY_DOCS  # noqa: F401  (re-exported)
 from ballast.enums import ACC_COSTS
 from ballast.flows.metrics import DAYS_PER_MONTH, days_below, money_weighted_return, runway_months
 from ballast.market import Market
-from ballast.yields import period_years
+from ballast.yields import no_yields, period_years
 
 if TYPE_CHECKING:
     from ballast.engine.prepared import Prepared
@@ -180,11 +180,19 @@ class TreasuryView:
     def of(cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> "TreasuryView":
         m = p.market
         cols = list(m.assets)
-        idx = m.index if book.earned.shape[0] == m.n_periods else m.index[-1:]
         short = np.flatnonzero(book.shortfall > 0.0)
+        if weights.shape[0] == m.n_periods:  # recorded: by close
+            idx = m.index
+            earned = np.cumsum(earned_by_close(weights, equity, m.prices, p.yields or no_yields(), p.quote), axis=0)
+            paid = np.zeros((m.n_periods, m.n_assets))
+            if p.flows is not None and np.ndim(p.flows.active) == 1 and p.flows.active.size:
+                due = np.flatnonzero(p.flows.active)
+                paid[due] = book.paid[: due.size]
+        else:  # totals only
+            idx, earned, paid = m.index[-1:], book.earned, book.paid
         return cls(
-            pd.DataFrame(np.cumsum(book.earned, axis=0), index=idx, columns=cols),
-            pd.DataFrame(book.paid, index=idx, columns=cols),
+            pd.DataFrame(earned, index=idx, columns=cols),
+            pd.DataFrame(paid, index=idx, columns=cols),
             pd.Series(runway_path(p, equity, weights), index=m.index, name="runway_months"),
             runway_floor(p),
             pd.DataFrame({"time": m.index[short], "shortfall": book.shortfall[short]}),

@@ -32,11 +32,13 @@ def treasury_configs(
 
     ``parts``: per configuration, the compiled (targets, program, plan, costs, quote, yields,
     flows) from the sweep's `Preparer`, so that arrays shared by configurations are built once."""
-    from ballast.engine.prepared import Prepared, prepare
+    from ballast.engine.prepared import Prepared, prepare, signed_yields
 
     # A hedge or a liquidity position is encoded by `prepare` (the Preparer's parts do not carry them).
     prepared = [
-        prepare(s, market) if s.hedge is not None or s.liquidity is not None else Prepared(s, market, *p)
+        prepare(s, market)
+        if s.hedge is not None or s.liquidity is not None
+        else Prepared(s, market, *p[:5], signed_yields(p[5], p[0], s), *p[6:])
         for s, p in zip(strategies, parts, strict=True)
     ]
     return each_config(market, prepared, equity)

@@ -20,6 +20,7 @@ and the mark's unique period make booking a close twice fail instead of counting
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -56,7 +57,7 @@ def perp_state(s: Session, symbol: str, leverage: float) -> tuple[PerpState, flo
     ).all()
     for fid, units, price, ref in fills:
         state = state.filled(units, price, leverage, fid)
-        if last == last:  # a fill planned at a mark older than the last settlement's
+        if math.isfinite(last):  # a fill planned at a mark older than the last settlement's
             carry += units * (last - ref)
     size = perp_size(s, symbol)
     if abs(size - state.size) > 1e-9 * max(abs(size), 1.0):

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from ballast.live.ledger import Ledger
-from ballast.live.models import Fill, HedgeMark, LedgerEntry, Order
+from ballast.live.models import Cycle, Fill, HedgeMark, LedgerEntry, Order
 from ballast.live.proposals import SettleFill, settle_proposal
 from ballast.live.safe_export import by_hand
 from ballast.live.service import RunSettings, open_service
@@ -50,6 +50,10 @@ def test_rehedges_are_proposals_and_an_approved_one_earns_only_what_it_held(tmp_
         marks = s.scalars(select(HedgeMark).order_by(HedgeMark.period)).all()
         settled = sum(s.scalars(select(LedgerEntry.units).where(LedgerEntry.key.like("%:hedge:settle"))).all())
     assert len(fills) >= 3 and any(price != ref for _, price, _, _, ref in fills)  # some ran at a later price
+    with led.session() as s:  # a close that waits for a pending proposal says so
+        notes = s.scalars(select(Cycle.note).where(Cycle.note.like("%is still pending%"))).all()
+    assert notes and all(n.startswith(("trigger fired (", "the hedge is not re-checked; proposal")) for n in notes)
+    assert any(n.startswith("the hedge is not re-checked") for n in notes)
     last = marks[-1]
     # the perp's fills are all absorbed by the last close: its size is theirs
     assert led.status()["hedge"]["size"] == pytest.approx(sum(q for q, *_ in fills), rel=1e-12)

@@ -331,7 +331,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             waiting = self.ledger.open_proposals()
             if waiting:
                 w = waiting[0]
-                note = f"trigger fired ({reason}); proposal {w['id']} is still {w['state']}" + (
+                fired = f"trigger fired ({reason})" if reason else "the hedge is not re-checked"
+                note = f"{fired}; proposal {w['id']} is still {w['state']}" + (
                     " (record its execution with `ballast proposals settle`)"
                     if w["state"] == ProposalState.EXPORTED
                     else ""

@@ -189,3 +189,17 @@ def test_an_instrument_without_prices_is_refused(tmp_path: Path) -> None:
     path = hedge_strategy(tmp_path, hedge=HEDGE.replace('exposure = "ETH"\n', 'exposure = "ETH"\ninstrument = "SOL"\n'))
     with pytest.raises(InputError, match="SOL"):
         open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'l.db'}", speed="max"))
+
+
+def test_a_correlated_instrument_is_hedged_with_the_rolling_ratio_as_in_the_backtest(tmp_path: Path) -> None:
+    """ETH hedged with a BTC perp: BTC is observed though the target does not hold it, and the
+    hedge ratio is the backtest's rolling regression over the closes seen so far."""
+    path = example_strategy(tmp_path)
+    path.write_text(
+        path.read_text().replace('exposure = "ETH"\n', 'exposure = "ETH"\ninstrument = "BTC"\nratio_window = 10\n')
+    )
+    led, r = replayed(path, f"sqlite:///{tmp_path / 'l.db'}")
+    assert_as_backtest(led, r, "BTC/USDC:USDC")
+    h = r.hedge
+    assert (h["target"].iloc[:10] == 0).all() and (h["traded"] != 0).sum() >= 3  # no hedge before the window fills
+    led.close()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from ballast.live.ledger import Ledger
 from ballast.live.models import HedgeMark
 from ballast.live.service import RunSettings, open_service
-from live_hedge_support import PATH, hedge_strategy
+from live_hedge_support import LIQUIDATED, PATH, hedge_strategy
 from live_support import Crash, db_url, expire_lease, killed_until_done  # noqa: F401  (db_url: fixture)
 
 WRITES = ("hedge_marks", "ledger_entries", "orders", "fills", "paper_venue_orders")
@@ -135,4 +135,44 @@ def test_a_crash_while_booking_a_close_books_it_once_on_restart(
     again = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
     again.run(until_end=True)
     again.ledger.close()
+    assert_same(snapshot(db_url), want)
+
+
+@pytest.mark.parametrize("where", ["before the cycle", "at the send"])
+def test_a_runner_that_lost_its_lease_books_no_hedge_close(db_url: str, tmp_path: Path, where: str) -> None:  # noqa: F811
+    """Runner A loses its lease on the liquidation close (settlement, liquidation and reopening):
+    before its cycle's write, or after writing it while sending the reopening. Its writes are
+    refused by the fence (`LeaseLost`); the new holder books the close once and sends the order
+    once, and the run ends as an uninterrupted one."""
+    from ballast.live.lease import LeaseLost
+
+    strategy = hedge_strategy(tmp_path)
+    want = uninterrupted(strategy, tmp_path)
+    a = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
+    b = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
+    a.run(until_end=False, max_cycles=LIQUIDATED)  # closes 0 .. LIQUIDATED-1 (the lease is released at the end)
+    a.lease.acquire()
+    obs = a.source.next(a.ledger.last_observed())
+    assert obs is not None and obs.prices["ETH"] == PATH[LIQUIDATED]
+    if where == "before the cycle":
+        expire_lease(db_url)
+        b.start()
+    else:
+        assert a.executor is not None
+        send = a.executor.submit
+
+        def taken_over_then_send(*args: object, **kwargs: object) -> object:
+            expire_lease(db_url)
+            b.start()  # takes the lease and reconciles A's reopening: sends it once
+            return send(*args, **kwargs)  # type: ignore[arg-type]
+
+        a.executor.submit = taken_over_then_send  # type: ignore[method-assign]
+    with pytest.raises(LeaseLost):
+        a.cycle(obs)
+    with b.ledger.session() as s:
+        marks = s.scalar(select(func.count()).select_from(HedgeMark))
+    assert marks == (LIQUIDATED if where == "before the cycle" else LIQUIDATED + 1)
+    b.run(until_end=True)
+    a.ledger.close()
+    b.ledger.close()
     assert_same(snapshot(db_url), want)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import compute_metrics
-from ballast.engine.treasury import TreasuryBook, earned_by_close
+from ballast.engine.treasury import TreasuryBook, earned_by_close, twr_path
 from ballast.engine.treasury_docs import TREASURY_DOCS  # noqa: F401  (re-exported)
 from ballast.enums import ACC_COSTS
 from ballast.flows.metrics import DAYS_PER_MONTH, days_below, money_weighted_return, runway_months
@@ -23,16 +23,6 @@ from ballast.yields import no_yields, period_years
 
 if TYPE_CHECKING:
     from ballast.engine.prepared import Prepared
-
-
-def twr_path(equity: np.ndarray, flow: np.ndarray, capital: float) -> np.ndarray:
-    """capital × the chained period returns (Vₜ − Fₜ)/Vₜ₋₁: the value a unit would have had."""
-    prev = np.concatenate(([capital], equity[:-1]))
-    live = prev > 0.0
-    growth = np.where(live, (equity - flow) / np.where(live, prev, 1.0), 1.0)
-    # A total loss (everything paid out or lost to costs) stays a tiny positive value, so that the
-    # return metrics, which divide by the previous value, remain defined.
-    return capital * np.cumprod(np.maximum(growth, 1e-300))
 
 
 def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: TreasuryBook | None) -> np.ndarray:

@@ -14,25 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import compute_metrics
-from ballast.engine.treasury import TreasuryBook, earned_by_close
+from ballast.engine.treasury import TreasuryBook, twr_path
 from ballast.engine.treasury_docs import TREASURY_DOCS  # noqa: F401  (re-exported)
 from ballast.enums import ACC_COSTS
 from ballast.flows.metrics import DAYS_PER_MONTH, days_below, money_weighted_return, runway_months
 from ballast.market import Market
-from ballast.yields import no_yields, period_years
+from ballast.yields import period_years
 
 if TYPE_CHECKING:
     from ballast.engine.prepared import Prepared
-
-
-def twr_path(equity: np.ndarray, flow: np.ndarray, capital: float) -> np.ndarray:
-    """capital × the chained period returns (Vₜ − Fₜ)/Vₜ₋₁: the value a unit would have had."""
-    prev = np.concatenate(([capital], equity[:-1]))
-    live = prev > 0.0
-    growth = np.where(live, (equity - flow) / np.where(live, prev, 1.0), 1.0)
-    # A total loss (everything paid out or lost to costs) stays a tiny positive value, so that the
-    # return metrics, which divide by the previous value, remain defined.
-    return capital * np.cumprod(np.maximum(growth, 1e-300))
 
 
 def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: TreasuryBook | None) -> np.ndarray:
@@ -177,13 +167,17 @@ class TreasuryView:
     run_out: object  # the first close with a shortfall (a Timestamp or period), None if none
 
     @classmethod
-    def of(cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> "TreasuryView":
+    def of(
+        cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook, earned: np.ndarray | None
+    ) -> "TreasuryView":
+        """``earned``: yield by asset and close (`rebuild_closes`), None for an unrecorded run."""
         m = p.market
         cols = list(m.assets)
         short = np.flatnonzero(book.shortfall > 0.0)
         if weights.shape[0] == m.n_periods:  # recorded: by close
             idx = m.index
-            earned = np.cumsum(earned_by_close(weights, equity, m.prices, p.yields or no_yields(), p.quote), axis=0)
+            assert earned is not None
+            earned = np.cumsum(earned, axis=0)
             paid = np.zeros((m.n_periods, m.n_assets))
             if p.flows is not None and np.ndim(p.flows.active) == 1 and p.flows.active.size:
                 due = np.flatnonzero(p.flows.active)

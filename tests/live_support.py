@@ -297,3 +297,27 @@ def killed_until_done(
     where = log.read_text().splitlines() if log.exists() else []
     assert kills == len(where)
     return where
+
+
+def lose_lease(a: Any, b: Any, db: str, where: str, cycles: int) -> Any:
+    """Runner ``a`` runs ``cycles`` closes, then loses its lease to runner ``b`` on the next one:
+    ``where`` = "before the cycle" (``b`` starts first) or "at the send" (``b`` starts, and
+    reconciles ``a``'s order, just as ``a`` sends it). Returns that close's observation; the
+    caller runs ``a.cycle`` on it, which the fence must refuse."""
+    a.run(until_end=False, max_cycles=cycles)  # the run releases the lease at its end
+    a.lease.acquire()
+    obs = a.source.next(a.ledger.last_observed())
+    assert obs is not None
+    if where == "before the cycle":
+        expire_lease(db)
+        b.start()
+        return obs
+    send = a.executor.submit
+
+    def taken_over_then_send(*args: object, **kwargs: object) -> object:
+        expire_lease(db)
+        b.start()  # takes the lease and reconciles A's order: sends it once
+        return send(*args, **kwargs)
+
+    a.executor.submit = taken_over_then_send
+    return obs

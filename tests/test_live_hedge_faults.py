@@ -18,7 +18,7 @@ from ballast.live.ledger import Ledger
 from ballast.live.models import HedgeMark
 from ballast.live.service import RunSettings, open_service
 from live_hedge_support import LIQUIDATED, PATH, hedge_strategy
-from live_support import Crash, db_url, expire_lease, killed_run, killed_until_done  # noqa: F401  (db_url: fixture)
+from live_support import Crash, db_url, expire_lease, killed_run, killed_until_done, lose_lease  # noqa: F401  (db_url: fixture)
 
 WRITES = ("hedge_marks", "ledger_entries", "orders", "fills", "paper_venue_orders")
 SYMBOL = "ETH/USDT:USDT"
@@ -159,23 +159,8 @@ def test_a_runner_that_lost_its_lease_books_no_hedge_close(db_url: str, tmp_path
     want = uninterrupted(strategy, tmp_path)
     a = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
     b = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
-    a.run(until_end=False, max_cycles=LIQUIDATED)  # closes 0 .. LIQUIDATED-1 (the lease is released at the end)
-    a.lease.acquire()
-    obs = a.source.next(a.ledger.last_observed())
-    assert obs is not None and obs.prices["ETH"] == PATH[LIQUIDATED]
-    if where == "before the cycle":
-        expire_lease(db_url)
-        b.start()
-    else:
-        assert a.executor is not None
-        send = a.executor.submit
-
-        def taken_over_then_send(*args: object, **kwargs: object) -> object:
-            expire_lease(db_url)
-            b.start()  # takes the lease and reconciles A's reopening: sends it once
-            return send(*args, **kwargs)  # type: ignore[arg-type]
-
-        a.executor.submit = taken_over_then_send  # type: ignore[method-assign]
+    obs = lose_lease(a, b, db_url, where, LIQUIDATED)  # after closes 0 .. LIQUIDATED-1
+    assert obs.prices["ETH"] == PATH[LIQUIDATED]
     with pytest.raises(LeaseLost):
         a.cycle(obs)
     with b.ledger.session() as s:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
 from live_loans_support import ETH, NAME, loan_strategy
-from live_support import db_url, expire_lease, killed_until_done  # noqa: F401  (db_url: fixture)
+from live_support import db_url, expire_lease, killed_until_done, lose_lease  # noqa: F401  (db_url: fixture)
 
 WRITES = ("loan_events", "loan_marks", "loan_orders", "ledger_entries", "fills", "paper_venue_orders")
 
@@ -99,24 +99,9 @@ def test_a_runner_that_lost_its_lease_books_no_loan_event(db_url: str, tmp_path:
     ref.ledger.close()
     a = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
     b = open_service(str(strategy), RunSettings(db=db_url, speed="max"))
-    a.run(until_end=False, max_cycles=10)  # days 0-9 (the run releases the lease at its end)
-    a.lease.acquire()
-    obs = a.source.next(a.ledger.last_observed())
-    assert obs is not None and obs.prices["ETH"] == ETH[10]
-    before = len(a.ledger.loan_events(10_000))
-    if where == "before the cycle":
-        expire_lease(db_url)
-        b.start()
-    else:
-        assert a.executor is not None
-        send = a.executor.submit
-
-        def taken_over_then_send(*args: object, **kwargs: object) -> object:
-            expire_lease(db_url)
-            b.start()  # takes the lease and reconciles A's repay: sends it once
-            return send(*args, **kwargs)  # type: ignore[arg-type]
-
-        a.executor.submit = taken_over_then_send  # type: ignore[method-assign]
+    obs = lose_lease(a, b, db_url, where, 10)  # after days 0-9
+    assert obs.prices["ETH"] == ETH[10]
+    before = len(a.ledger.loan_events(10_000))  # B's start books no loan event
     with pytest.raises(LeaseLost):
         a.cycle(obs)
     events = b.ledger.loan_events(10_000)

@@ -86,7 +86,9 @@ class Result:
         if self.raw.treasury is not None and self.prepared is not None:
             from ballast.engine.treasury_metrics import treasury_metrics
 
-            values.update(treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury))
+            values.update(
+                treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury, self._rebuilt[0])
+            )
         if self.raw.loans is not None:
             from ballast.engine.loan_view import loan_metrics
 

@@ -27,7 +27,6 @@ class TreasuryBook(NamedTuple):
     """What the flows and the yields did (written by the walk)."""
 
     closes: np.ndarray  # float64[T, N_FLOW_COLUMNS]: per close, the flows' ballast.enums FLOW_* columns
-    earned: np.ndarray  # float64[1, N]: accrued value by asset over the run (by close: `rebuild_closes`)
     paid: np.ndarray  # float64[K, N]: flows by asset at the K closes with a flow (recorded), else [1, N]: totals
     delta: np.ndarray  # float64[N]: scratch for the routing legs
 
@@ -73,13 +72,13 @@ def pre_record(p: Any, record: bool) -> tuple[np.ndarray | None, np.ndarray | No
 
 
 def new_book(n_periods: int, n_assets: int, record: bool, n_flow_closes: int = 0) -> TreasuryBook:
-    """An empty book. By asset, a run keeps totals only, and when recorded the flows of each close
-    with a flow: T × N records written at every close were most of a recorded run's cost (the yield
-    by close is rebuilt for reports by `rebuild_closes`)."""
+    """An empty book. By asset, a run keeps the flows of each close with a flow (recorded) or their
+    totals, and no yield: T × N records written at every close were most of a recorded run's cost,
+    and the yield by asset, which only reports read, is rebuilt from the recorded run by
+    `rebuild_closes`."""
     rows = max(n_flow_closes, 1) if record else 1
     return TreasuryBook(
         np.zeros((n_periods, N_FLOW_COLUMNS)),
-        np.zeros((1, n_assets)),
         np.zeros((rows, n_assets)),
         np.zeros(n_assets),
     )
@@ -96,7 +95,7 @@ def new_book(n_periods: int, n_assets: int, record: bool, n_flow_closes: int = 0
 def _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held, n_held):
     quote_empty = quote >= 0 and yields.payers.shape[0] > 0 and units[quote] == 0.0  # a payout may land there
     if t > 0:
-        cash += accrue(units, prices, t, yields, quote, tbook.earned, 0)
+        cash += accrue(units, prices, t, yields, quote, None, 0)
     due = flows_due(flows, t)
     if due:
         row = flows.active[t] - 1 if tbook.paid.shape[0] > 1 else 0

@@ -131,7 +131,10 @@ def runway_floor(p: "Prepared") -> float:
     return float("nan")
 
 
-def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> dict[str, float]:
+def treasury_metrics(
+    p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook, earned: np.ndarray
+) -> dict[str, float]:
+    """The treasury's metrics of a recorded run; ``earned``: yield by close and asset (`rebuild_closes`)."""
     capital = float(p.strategy.capital)
     m = p.market
     flow = book.flow
@@ -145,7 +148,7 @@ def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, boo
         "twr": twr,
         "irr": float(irr),
         "end_value": float(equity[-1]),
-        "yield_earned": float(book.earned.sum()),
+        "yield_earned": float(earned.sum()),
         "paid_out": float(-flow[flow < 0].sum()),
         "received": float(flow[flow > 0].sum()),
         "shortfall": float(book.shortfall.sum()),
@@ -182,8 +185,8 @@ class TreasuryView:
             if p.flows is not None and np.ndim(p.flows.active) == 1 and p.flows.active.size:
                 due = np.flatnonzero(p.flows.active)
                 paid[due] = book.paid[: due.size]
-        else:  # totals only
-            idx, earned, paid = m.index[-1:], book.earned, book.paid
+        else:  # an unrecorded run: flows in total, no yield by asset
+            idx, earned, paid = m.index[-1:], np.full((1, m.n_assets), np.nan), book.paid
         return cls(
             pd.DataFrame(earned, index=idx, columns=cols),
             pd.DataFrame(paid, index=idx, columns=cols),

@@ -184,7 +184,7 @@ def rebalance_with_scratch(
     return StepResult(verdict, done)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # sweeps run configurations one by one in threads
 def simulate(
     prices,
     targets,

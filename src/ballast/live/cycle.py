@@ -37,13 +37,13 @@ from ballast.live.executors import Executor, TransientError
 from ballast.live.guards import PriceGuard, check_holdings, notional_cap
 from ballast.live.history import History
 from ballast.live.lease import Lease
-from ballast.live.liquidity import advance, check_live
+from ballast.live.liquidity import advance, check_live, for_cycle
 from ballast.live.loans import LiveLoan, LoanDesk, unchanged_weights
 from ballast.live.loop import CycleView, RunLoop
 from ballast.live.lp_ledger import last_state
 from ballast.live.models import utcnow
 from ballast.live.plans import OrderPlanning
-from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, ProposalState
+from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, ProposalState, add_orders
 from ballast.live.repository import Ledger
 from ballast.live.sources import Observation, Source
 from ballast.live.treasury import LiveTreasury
@@ -123,6 +123,10 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         self.liquidity = strategy.liquidity  # a concentrated-liquidity position in the paper pool
         if self.liquidity is not None:
             check_live(self.liquidity, mode, assets)
+
+    def executor_name(self) -> str:
+        """Who carries out this service's decisions, as a decision records it."""
+        return "dry-run" if self.dry_run else self.mode
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -283,8 +287,10 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             with self.ledger.session() as s:
                 lp_state = last_state(s)
             lp = advance(self.liquidity, lp_state, market, self.strategy.costs, units, cash)
+            decides = not paused and not (lp.pending and self.mode == "propose" and self.ledger.open_proposals())
+            lp, seen = for_cycle(lp, self.mode, decides)  # a reset goes with the decision, which sees it done
             units = units.copy()
-            for a, moved in zip(lp.pair, (lp.units0, lp.units1), strict=True):
+            for a, moved in zip(lp.pair, (seen.units0, seen.units1), strict=True):
                 units[self.assets.index(a)] += moved
         record = partial(self.ledger.record_cycle, treasury=booked, loans=loans, liquidity=lp)  # with the cycle, or not
         w_pre = np.empty(self.n)
@@ -308,7 +314,7 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         spec = self.plan_spec(recent)
         state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)), self.last_rebalance)
         reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state) or self.replan
-        moving = loans is not None and bool(loans.moves)
+        moving = (loans is not None and bool(loans.moves)) or (lp is not None and lp.pending is not None)
         if (reason is None and not moving) or not V > 0:
             record(obs.time, t, CycleStatus.HOLD, None, prices, V, lines)
             self._show(obs, t, CycleStatus.HOLD, None, V, lines)
@@ -328,8 +334,13 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
 
         plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason) if reason is not None else None
         if loans is not None:
-            executor = "dry-run" if self.dry_run else self.mode
+            executor = self.executor_name()
             plan = self.loans.with_moves(plan, loans, V, unchanged_weights(self.assets, w_pre, target), executor)
+        if lp is not None and lp.pending is not None:  # the reset's swap first: it fills before the rebalance
+            order = lp.pending.order
+            why = f"liquidity: reset {'/'.join(lp.pair)} ({lp.reason})"
+            weights = unchanged_weights(self.assets, w_pre, target)
+            plan = add_orders(plan, [] if order is None else [order], why, V, weights, self.executor_name(), first=True)
         if plan is None or isinstance(plan, str):
             note = plan or f"trigger fired ({reason}) but every trade is below the minimum"
             record(obs.time, t, CycleStatus.HOLD, note, prices, V, lines)

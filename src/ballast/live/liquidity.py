@@ -33,8 +33,7 @@ from ballast.errors import InputError
 from ballast.live.records import PlannedOrder
 from ballast.market import Market
 from ballast.positions.provision import P_LIMIT_TICKS, AprFees, LiquidityProvision
-from ballast.positions.resets import R_COOLDOWN
-from ballast.positions.resets import reason_text
+from ballast.positions.resets import R_COOLDOWN, reason_text
 
 # the fields of the kernel's state (engine/liquidity_kernel.py S_*), in its order
 _STATE: tuple[str, ...] = (
@@ -85,14 +84,15 @@ class LPReset:
     """A reset split off its close: the close as it stands before the reset (``held``, ``value``,
     wallet moves ``units0``/``units1``), the gas of burn, collect and mint (``gas`` currency, paid
     as ``gas0``/``gas1`` units of token0/token1), the swap's cost, and the swap as the order that
-    carries it (None: the wallet held both tokens, nothing to swap). ``state``: the position once
-    re-deposited on the new range (what settling the reset's decision books)."""
+    carries it (None: the wallet held both tokens, nothing to swap). ``state`` and ``new_value``:
+    the position once re-deposited on the new range (what settling the reset's decision books)."""
 
     held: LPState
     value: float
     units0: float
     units1: float
     state: LPState
+    new_value: float
     gas: float
     gas0: float
     gas1: float
@@ -101,8 +101,8 @@ class LPReset:
 
     def plan(self) -> dict[str, Any]:
         """What the ledger keeps with the close until the reset's decision settles (JSON)."""
-        return {"state": self.state.as_dict(), "gas": self.gas, "gas0": self.gas0, "gas1": self.gas1,
-                "cost": self.cost}  # fmt: skip
+        return {"state": self.state.as_dict(), "value": self.new_value, "gas": self.gas, "gas0": self.gas0,
+                "gas1": self.gas1, "cost": self.cost}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,24 @@ class LPClose:
             self, state=r.held, reset=False, swap_cost=self.swap_cost - r.cost,
             gas=self.gas - r.gas, value=r.value, units0=r.units0, units1=r.units1,
         )  # fmt: skip
+
+
+def for_cycle(close: LPClose, mode: str, decides: bool) -> tuple[LPClose, LPClose]:
+    """(what the cycle books, what its decision sees). A reset that swaps — any reset, when
+    proposed — goes with the close's decision: the cycle books the close before it and the decision
+    sees the wallet after it (as the backtest decides on it). A reset that cannot be decided this
+    close (``decides`` False: paused, a proposal still open) does not happen. At the paper venue a
+    reset with nothing to swap is booked with the close."""
+    r = close.pending
+    if r is None:
+        return close, close
+    if r.order is None and mode != "propose":
+        whole = replace(close, pending=None)
+        return whole, whole
+    if not decides:
+        held = replace(close.held(), pending=None)
+        return held, held
+    return close.held(), close
 
 
 def check_live(provision: LiquidityProvision, mode: str, assets: tuple[str, ...]) -> None:
@@ -238,13 +256,16 @@ def advance(
     order = None
     if bought != 0.0:
         side = "buy" if bought > 0 else "sell"
-        order = PlannedOrder(provision.pair[0], provision.pair[1], side, abs(bought), p0, p1, None, abs(bought) * p0, cost)
+        order = PlannedOrder(
+            provision.pair[0], provision.pair[1], side, abs(bought), p0, p1, None, abs(bought) * p0, cost
+        )
     pending = LPReset(
         LPState(**held, fees=new.fees, resets=state.resets),
         float(held_book.closes[t][C_VALUE]),
         float(before[i0] - units[i0]),
         float(before[i1] - units[i1]),
         new,
+        close.value,
         gas,
         gas0,
         gas1,
@@ -254,7 +275,9 @@ def advance(
     return replace(close, pending=pending)
 
 
-def _step(lp: Any, state: LPState, market: Market, costs: Any, units: np.ndarray, cash: float) -> tuple[np.ndarray, Any]:
+def _step(
+    lp: Any, state: LPState, market: Market, costs: Any, units: np.ndarray, cash: float
+) -> tuple[np.ndarray, Any]:
     """The compiled step at ``market``'s last close from ``state``: the wallet after it and the book."""
     from ballast.engine.liquidity_kernel import lp_step, new_book
 

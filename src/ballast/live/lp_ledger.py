@@ -1,6 +1,14 @@
 """The liquidity position in the ledger: a close's mark and wallet entries, written in the cycle's
 transaction (so a crash books the whole close or nothing), the state the next close starts from,
-and what `ballast status`, the API and the dashboard show."""
+and what `ballast status`, the API and the dashboard show.
+
+A reset goes through the decision of its close, in the ledger's crash-safety order: the cycle's
+transaction books the close as it stands before the reset, keeps the reset's plan (new state, gas)
+in the mark and links it to the decision and to the order carrying its swap (`link_reset`); the
+swap is filled like any order; when the decision settles with that order filled (or, without a
+swap, settles at all: an executed proposal), `book_reset` books the gas legs (keys
+``lp-reset:<decision>:<asset>``: never twice) and the position re-deposited on the new range, in
+the settling transaction. A reset whose decision is cancelled, rejected or expired never happens."""
 
 from __future__ import annotations
 
@@ -11,18 +19,22 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ballast.live.liquidity import LPClose, LPState
-from ballast.live.models import LedgerEntry, LiquidityMark, utcnow
+from ballast.live.models import Decision, LedgerEntry, LiquidityMark, Order, PriceSeen, utcnow
 
 
 def book_cycle(s: Session, cycle_id: int, period: int, at: datetime, close: LPClose) -> None:
     """The close's mark, and the tokens the position moved in the wallet as ``lp`` entries
-    (the pool's traders, fees, a reset's swap and gas, all together; keys ``p<period>:lp:<asset>``)."""
+    (the pool's traders, fees, a reset's swap and gas, all together; keys ``p<period>:lp:<asset>``).
+    A pending reset (``close.pending``: the close is then the one before it) is kept in the mark."""
+    state: dict[str, Any] = close.state.as_dict()
+    if close.pending is not None:
+        state["reset"] = close.pending.plan()
     s.execute(
         insert(LiquidityMark).values(
             cycle_id=cycle_id,
             period=period,
             pair=list(close.pair),
-            state=close.state.as_dict(),
+            state=state,
             in_range=close.in_range,
             value=close.value,
             fees=close.fees,
@@ -52,6 +64,68 @@ def book_cycle(s: Session, cycle_id: int, period: int, at: datetime, close: LPCl
             for asset, units in zip(close.pair, (close.units0, close.units1), strict=True)
         ],
     )
+
+
+def link_reset(s: Session, cycle_id: int, decision_id: int, order_id: int | None) -> None:
+    """Tie the close's pending reset to its decision and to the order of its swap (None: no swap)."""
+    mark = s.get(LiquidityMark, cycle_id)
+    assert mark is not None and "reset" in mark.state
+    mark.state = {**mark.state, "reset": {**mark.state["reset"], "decision": decision_id, "order": order_id}}
+
+
+def book_reset(s: Session, decision_id: int) -> bool:
+    """Book the reset a settled decision carried, once: its gas legs and the position on the new
+    range, in the newest mark (the plan's own close; or, for a proposal executed closes later, the
+    planned liquidity re-placed at the newest close's prices). False when there is nothing to book:
+    no reset, already booked, or its swap was not filled."""
+    d = s.get(Decision, decision_id)
+    mark = None if d is None else s.get(LiquidityMark, d.cycle_id)
+    plan = None if mark is None else mark.state.get("reset")
+    if mark is None or not plan or plan.get("decision") != decision_id:
+        return False
+    pair = list(mark.pair)
+    stem = f"lp-reset:{decision_id}"
+    if s.scalar(select(LedgerEntry.id).where(LedgerEntry.key == f"{stem}:{pair[0]}")) is not None:
+        return False
+    if plan["order"] is not None and not (s.get(Order, plan["order"]).filled_quantity or 0.0) > 0.0:  # type: ignore[union-attr]
+        return False
+    newest = s.scalars(select(LiquidityMark).order_by(LiquidityMark.cycle_id.desc()).limit(1)).one()
+    new, value = LPState.from_dict(plan["state"]), float(plan["value"])
+    if newest.cycle_id != mark.cycle_id:
+        new, value = _replaced(s, new, newest)
+    at = utcnow()
+    s.execute(
+        insert(LedgerEntry),
+        [
+            {"key": f"{stem}:{asset}", "cycle_id": mark.cycle_id, "period": mark.period, "entry_at": at,
+             "asset": asset, "units": -float(plan[gas]), "value": None, "kind": "lp", "source": "liquidity",
+             "note": f"reset gas (burn, collect, mint) of decision {decision_id}", "recorded_at": at}
+            for asset, gas in zip(pair, ("gas0", "gas1"), strict=True)
+        ],
+    )  # fmt: skip
+    newest.state = new.as_dict()
+    newest.reset, newest.value = True, value
+    newest.swap_cost, newest.gas = newest.swap_cost + float(plan["cost"]), newest.gas + float(plan["gas"])
+    return True
+
+
+def _replaced(s: Session, planned: LPState, newest: LiquidityMark) -> tuple[LPState, float]:
+    """The planned liquidity and range at the newest close's prices (a reset executed late)."""
+    from ballast.positions.uniswap_v3 import amounts
+
+    pair = list(newest.pair)
+    prices = dict(
+        s.execute(select(PriceSeen.asset, PriceSeen.price).where(PriceSeen.cycle_id == newest.cycle_id)).tuples()
+    )
+    p0, p1 = (float(prices[a]) for a in pair)
+    x, y = amounts(planned.liquidity, p0 / p1, planned.lower, planned.upper)
+    now = LPState.from_dict(newest.state)
+    new = LPState(
+        planned.liquidity, planned.log_lower, planned.log_upper, token0=float(x), token1=float(y),
+        last_reset=float(newest.period), deposited=1.0, hold0=float(x), hold1=float(y), fees=now.fees,
+        resets=now.resets + 1,
+    )  # fmt: skip
+    return new, float(x * p0 + y * p1)
 
 
 def last_state(s: Session) -> LPState:

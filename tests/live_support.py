@@ -8,6 +8,7 @@ where a missing server fails the run.
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -233,3 +234,43 @@ def assert_same_trades_and_holdings(led: Any, r: Any, cash: str | None) -> dict[
     for i, name in enumerate(assets):
         assert held.get(name, 0.0) == pytest.approx(final_units[i], rel=1e-9), name
     return live
+
+
+def killed_run(strategy: Path, db: str, nth: int, later: int, log: Path, writes: tuple[str, ...]) -> int:
+    """Replay in a child process that SIGKILLs itself at its ``nth`` insert into one of the tables
+    ``writes`` (``later`` = 0: just before it; otherwise that many statements after it); returns
+    the child's wait status (the place of the kill is appended to ``log``)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            from sqlalchemy import event
+
+            from ballast.live.service import RunSettings, open_service
+
+            svc = open_service(str(strategy), RunSettings(db=db, speed="max"))
+            seen, countdown = [0], [-1]
+
+            def hook(_c: object, _cur: object, statement: str, *_: object) -> None:
+                if countdown[0] > 0:
+                    countdown[0] -= 1
+                    if countdown[0] == 0:
+                        die(f"after+{later} {statement[:40]!r}")
+                    return
+                head = statement.lstrip()[:60].upper()
+                if head.startswith("INSERT") and any(f" {t.upper()}" in head for t in writes):
+                    seen[0] += 1
+                    if seen[0] == nth:
+                        if later == 0:
+                            die(f"before {statement[:40]!r}")
+                        countdown[0] = later
+
+            def die(where: str) -> None:
+                with log.open("a") as f:
+                    f.write(where + "\n")
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            event.listen(svc.ledger.engine, "before_cursor_execute", hook)
+            svc.run(until_end=True)
+        finally:
+            os._exit(0)
+    return os.waitpid(pid, 0)[1]

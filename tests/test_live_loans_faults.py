@@ -10,54 +10,17 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from ballast.live.ledger import Ledger
 from ballast.live.service import RunSettings, open_service
 from live_loans_support import ETH, NAME, loan_strategy
-from live_support import db_url, expire_lease  # noqa: F401  (db_url: fixture)
+from live_support import db_url, expire_lease, killed_run  # noqa: F401  (db_url: fixture)
 
 WRITES = ("loan_events", "loan_marks", "loan_orders", "ledger_entries", "fills", "paper_venue_orders")
-
-
-def killed_run(strategy: Path, db: str, nth: int, later: int, log: Path) -> int:
-    """Replay in a child process that SIGKILLs itself at its ``nth`` insert into a loan-related
-    table (``later`` = 0: just before it; otherwise that many statements after it); returns the
-    child's wait status."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        try:
-            svc = open_service(str(strategy), RunSettings(db=db, speed="max"))
-            seen, countdown = [0], [-1]
-
-            def hook(_c: object, _cur: object, statement: str, *_: object) -> None:
-                if countdown[0] > 0:
-                    countdown[0] -= 1
-                    if countdown[0] == 0:
-                        die(f"after+{later} {statement[:40]!r}")
-                    return
-                head = statement.lstrip()[:60].upper()
-                if head.startswith("INSERT") and any(f" {t.upper()}" in head for t in WRITES):
-                    seen[0] += 1
-                    if seen[0] == nth:
-                        if later == 0:
-                            die(f"before {statement[:40]!r}")
-                        countdown[0] = later
-
-            def die(where: str) -> None:
-                with log.open("a") as f:
-                    f.write(where + "\n")
-                os.kill(os.getpid(), signal.SIGKILL)
-
-            event.listen(svc.ledger.engine, "before_cursor_execute", hook)
-            svc.run(until_end=True)
-        finally:
-            os._exit(0)
-    return os.waitpid(pid, 0)[1]
 
 
 def snapshot(url: str) -> dict[str, object]:
@@ -108,7 +71,7 @@ def test_sigkill_at_the_loans_writes_books_every_loan_event_once(db_url: str, tm
     log = tmp_path / "kills.log"
     kills = 0
     for _ in range(60):
-        status = killed_run(strategy, db_url, rng.randint(1, 6), rng.choice([0, 0, rng.randint(1, 40)]), log)
+        status = killed_run(strategy, db_url, rng.randint(1, 6), rng.choice([0, 0, rng.randint(1, 40)]), log, WRITES)
         if not os.WIFSIGNALED(status):
             break
         kills += 1

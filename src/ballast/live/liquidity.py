@@ -98,11 +98,12 @@ class LPReset:
     gas1: float
     cost: float
     order: PlannedOrder | None
+    fee_tier: int
 
     def plan(self) -> dict[str, Any]:
         """What the ledger keeps with the close until the reset's decision settles (JSON)."""
         return {"state": self.state.as_dict(), "value": self.new_value, "gas": self.gas, "gas0": self.gas0,
-                "gas1": self.gas1, "cost": self.cost}  # fmt: skip
+                "gas1": self.gas1, "cost": self.cost, "fee_tier": self.fee_tier}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ def advance(
         gas1,
         cost,
         order,
+        provision.fee_tier,
     )
     return replace(close, pending=pending)
 

@@ -87,10 +87,10 @@ def _planned(s: Session, decision_id: int) -> tuple[LiquidityMark, dict[str, Any
 
 
 def _prices(s: Session, mark: LiquidityMark) -> tuple[float, float]:
-    """The pair's prices at the mark's close."""
+    """The pair's prices at the mark's close (an accepted close: every price is there)."""
     seen = select(PriceSeen.asset, PriceSeen.price).where(PriceSeen.cycle_id == mark.cycle_id)
-    rows = {asset: price for asset, price in s.execute(seen)}
-    return float(rows[mark.pair[0]]), float(rows[mark.pair[1]])
+    rows = {asset: float(price) for asset, price in s.execute(seen) if price is not None}
+    return rows[mark.pair[0]], rows[mark.pair[1]]
 
 
 def _newest(s: Session) -> LiquidityMark | None:

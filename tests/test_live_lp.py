@@ -171,3 +171,31 @@ def test_a_crash_while_booking_a_close_books_it_once_on_restart(
     assert held.keys() == want_held.keys()
     for a, u in want_held.items():
         assert held[a] == pytest.approx(u, rel=1e-12), a
+
+
+def test_a_reset_whose_decision_is_not_executed_never_happens(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """Dry run: each reset that swaps is a decision whose order is cancelled ("dry run: not sent"),
+    so the position keeps its range (the rule decides again at the next close) and no reset leg is
+    booked; paused: the rule's reset does not happen at all, while the pool still moves the position."""
+    path = lp_strategy(tmp_path)
+    svc = open_service(str(path), RunSettings(db=db_url, speed="max", dry_run=True))
+    svc.run(until_end=True)
+    led: Ledger = svc.ledger
+    resets = [d for d in led.recent_decisions(100) if "liquidity: reset" in d["reason"]]
+    assert resets and all(d["state"] == "cancelled" for d in resets)
+    with led.session() as s:
+        assert s.scalars(select(LedgerEntry).where(LedgerEntry.key.like("lp-reset:%"))).all() == []
+        swapped = {d["period"] for d in resets}
+        assert not any(m.reset for m in s.scalars(select(LiquidityMark)) if m.period in swapped)
+    svc.ledger.close()
+
+    paused = open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'paused.db'}", speed="max"))
+    paused.run(until_end=False, max_cycles=2)  # formed, first deposit
+    paused.ledger.pause("test")
+    paused.run(until_end=True)
+    with paused.ledger.session() as s:
+        marks = s.scalars(select(LiquidityMark).order_by(LiquidityMark.period)).all()
+    assert len(marks) == len(PATH) - 1 and not any(m.reset for m in marks[1:])
+    assert len({(m.state["log_lower"], m.state["log_upper"]) for m in marks}) == 1  # one range throughout
+    assert len({m.state["token0"] for m in marks}) > 1  # the pool moved it
+    paused.ledger.close()

@@ -193,3 +193,20 @@ def test_a_reset_in_a_pool_whose_token0_is_the_pairs_second() -> None:
     assert v3.price_at_tick(hi - 10) < 1e12 / 1800.0 <= v3.price_at_tick(hi)
     with pytest.raises(InputError, match="--lp-token-id"):
         reset_calls(ch, SAFE, reset, 0, [], 0.005, 2_000_000_000)
+
+
+def test_a_rejected_reset_is_never_booked_and_is_proposed_again(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    path = lp_strategy(tmp_path, executor="propose")
+    path.write_text(path.read_text() + ONCHAIN)
+    svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
+    led: Ledger = svc.ledger
+    p = step_until_reset_proposed(svc)
+    led.reject_proposal(p["id"], by="signer")
+    svc.run(until_end=False, max_cycles=1)  # still out of range: the rule fires again, a new proposal
+    (again,) = led.proposals("pending")
+    assert again["id"] != p["id"] and "liquidity: reset ETH/USDT" in again["payload"]["reason"]
+    with led.session() as s:
+        assert not any(m.reset for m in s.scalars(select(LiquidityMark)))
+        assert s.scalars(select(LedgerEntry).where(LedgerEntry.key.like("lp-reset:%"))).all() == []
+    assert led.status()["liquidity"]["resets"] == 0
+    svc.ledger.close()

@@ -146,12 +146,12 @@ def for_cycle(close: LPClose, mode: str, decides: bool) -> tuple[LPClose, LPClos
     r = close.pending
     if r is None:
         return close, close
-    if r.order is None and mode != "propose":
-        whole = replace(close, pending=None)
-        return whole, whole
     if not decides:
         held = replace(close.held(), pending=None)
         return held, held
+    if r.order is None and mode != "propose":
+        whole = replace(close, pending=None)
+        return whole, whole
     return close.held(), close
 
 

@@ -32,16 +32,20 @@ WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 NPM = "0xC36442b4a4522E871399CD717aBDD847Ab11FE88"  # v3-periphery deploys.md, mainnet
 SAFE = "0x00000000000000000000000000000000DeaDBeef"
-ONCHAIN = f"""
+PROPOSE = """
 [live.propose]
 then = "none"
 valid_for = "60d"
-
+"""
+ONCHAIN = (
+    PROPOSE
+    + f"""
 [onchain]
 max_slippage = 0.01
 [onchain.tokens.mainnet]
 ETH = {{ address = "{WETH}", decimals = 18 }}
 """
+)
 # v3-periphery INonfungiblePositionManager's params structs, as tuples
 TYPES = {
     "decreaseLiquidity": "(uint256,uint128,uint256,uint256,uint256)",
@@ -123,8 +127,8 @@ def test_a_reset_is_a_safe_batch_and_is_booked_only_when_executed(db_url: str, t
     raw_lo, raw_hi = reset.lower * 1e-12, reset.upper * 1e-12  # USDT per WETH in raw units
     assert v3.price_at_tick(tick_lo) <= raw_lo < v3.price_at_tick(tick_lo + 60)  # snapped outward, by < one spacing
     assert v3.price_at_tick(tick_hi - 60) < raw_hi <= v3.price_at_tick(tick_hi)
-    assert want0 == pytest.approx(reset.deposit[0] * 1e18, rel=1e-15)
-    assert want1 == pytest.approx(reset.deposit[1] * 1e6, abs=1)
+    assert want0 == pytest.approx(reset.deposit[0] * 0.99 * 1e18, rel=1e-15)  # the deposit less the slippage
+    assert want1 == pytest.approx(reset.deposit[1] * 0.99 * 1e6, abs=1)
     assert least0 == pytest.approx(want0 * 0.99, rel=1e-12) and least1 == pytest.approx(want1 * 0.99, abs=1)
     approvals = [tx for tx in txs if tx.get("contractMethod", {}).get("name") == "approve"]
     to_npm = {
@@ -186,7 +190,7 @@ def test_a_reset_in_a_pool_whose_token0_is_the_pairs_second() -> None:
     assert (dec[2], dec[3]) == (int(30000 * 0.995 * 1e6), int(10 * 0.995 * 1e18))  # USDC first
     _, mint = decoded("0x" + calls[-1].data.hex())
     usdc = ch.token("USDC").address
-    assert (mint[0], mint[1]) == (usdc.lower(), WETH.lower()) and mint[5:7] == (35000 * 10**6, 20 * 10**18)
+    assert (mint[0], mint[1]) == (usdc.lower(), WETH.lower()) and mint[5:7] == (34825 * 10**6, 199 * 10**17)
     lo, hi = chain_ticks(1800.0, 2200.0, (ch.token("ETH"), ch.token("USDC")), True, 500)
     assert (mint[3], mint[4]) == (lo, hi) and lo % 10 == 0 and hi % 10 == 0
     assert v3.price_at_tick(lo) <= 1e12 / 2200.0 < v3.price_at_tick(lo + 10)  # WETH (raw) per USDC (raw)
@@ -209,4 +213,89 @@ def test_a_rejected_reset_is_never_booked_and_is_proposed_again(db_url: str, tmp
         assert not any(m.reset for m in s.scalars(select(LiquidityMark)))
         assert s.scalars(select(LedgerEntry).where(LedgerEntry.key.like("lp-reset:%"))).all() == []
     assert led.status()["liquidity"]["resets"] == 0
+    svc.ledger.close()
+
+
+def test_the_reset_batch_executes_on_a_local_chain(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """eth-tester: the Safe holds the ledger's wallet and the position it withdraws (minted on a
+    position-manager stand-in with v3-periphery's ABI, tests/onchain_contracts/); the exported batch
+    executes call by call from the Safe — withdraw, collect, swap (the pool 0.2 % worse than the
+    oracle), exact approvals, mint — and, settled with the swap's fill, the ledger's wallet equals
+    the Safe's tokens plus the new position's, less the reset's gas (paid by whoever executes)."""
+    from onchain_support import fund_router, local_chain
+
+    ch = local_chain({"WETH": 18, "USDT": 6})
+    fund_router(ch)
+    npm = ch.deploy("PositionManagerStandIn")
+    weth, usdt = ch.tokens["WETH"], ch.tokens["USDT"]
+    registry = f"""
+[onchain]
+max_slippage = 0.01
+[onchain.tokens.mainnet]
+ETH = {{ address = "{weth.address}", decimals = 18 }}
+USDT = {{ address = "{usdt.address}", decimals = 6 }}
+[onchain.contracts.mainnet]
+swap_router02 = "{ch.router.address}"
+nonfungible_position_manager = "{npm.address}"
+"""
+    path = lp_strategy(tmp_path, executor="propose")
+    path.write_text(path.read_text().replace("share = 0.5", "share = 0.95") + PROPOSE + registry)
+    svc = open_service(str(path), RunSettings(db=db_url, speed="max"))
+    led: Ledger = svc.ledger
+    p = step_until_reset_proposed(svc)
+    led.approve_proposal(p["id"], by="signer")
+    with led.session() as s:
+        found = reset_plan(s, p["decision_id"])
+    assert found is not None and found[1] is not None
+    reset, _ = found
+    token = {"ETH": (weth, 18), "USDT": (usdt, 6)}
+    flipped = int(weth.address, 16) > int(usdt.address, 16)
+    pool = ("USDT", "ETH") if flipped else ("ETH", "USDT")
+    old = dict(zip(("ETH", "USDT"), reset.withdrawn, strict=True))
+    held = led.holdings()
+    for a, (t, d) in token.items():  # the Safe: the wallet's free tokens and the old position's
+        ch.send(t.functions.mint(ch.safe, int(held[a] * 10**d)))
+        ch.send(t.functions.approve(npm.address, int(old[a] * 10**d)), ch.safe)
+    ch.send(npm.functions.set_next_liquidity(raw_liquidity(reset.liquidity, 24)))
+    seed = [token[a][0].address for a in pool] + [3000, -60, 60] + [int(old[a] * 10 ** token[a][1]) for a in pool]
+    ch.send(npm.functions.mint((*seed, 0, 0, ch.safe, 2**40)), ch.safe)
+    p_eth = reset.prices[0]
+    for src, dst, rate in (("USDT", "ETH", 1 / p_eth), ("ETH", "USDT", p_eth)):
+        num = round(rate * 0.998 * 10**12) * 10 ** token[dst][1]
+        ch.send(
+            ch.router.functions.set_rate(
+                token[src][0].address, token[dst][0].address, num, 10**12 * 10 ** token[src][1]
+            )
+        )
+    ch.send(npm.functions.set_next_liquidity(777))
+
+    out = tmp_path / "batch.json"
+    export_safe(led, out, "mainnet", ch.safe, config=path, lp_token_id=1)
+    txs = json.loads(out.read_text())["transactions"]
+    receipts = [
+        ch.w3.eth.wait_for_transaction_receipt(
+            ch.w3.eth.send_transaction({"from": ch.safe, "to": tx["to"], "data": tx["data"], "value": 0})
+        )
+        for tx in txs
+    ]
+    assert all(r.status == 1 for r in receipts)
+    before = npm.functions.positions(1).call()
+    assert before[6] == before[7] == before[8] == before[9] == before[10] == 0  # withdrawn and collected
+    new = npm.functions.positions(2).call()
+    _, mint = decoded(txs[-1]["data"])
+    assert new[0] == ch.safe and tuple(new[4:6]) == mint[3:5] and tuple(new[7:9]) == mint[5:7]
+    for t, _ in token.values():  # exact approvals: nothing left to spend
+        assert t.functions.allowance(ch.safe, npm.address).call() == 0
+        assert t.functions.allowance(ch.safe, ch.router.address).call() == 0
+    swapped = {a: ch.balance("WETH" if a == "ETH" else a) for a in token}
+    chain_units = {a: (swapped[a] + new[7 + pool.index(a)]) / 10 ** token[a][1] for a in token}
+    order = next(o for o in led.decision(p["decision_id"])["orders"] if o["side"] == "buy")  # type: ignore[index]
+    eth_got = chain_units["ETH"] - held["ETH"]
+    usdt_paid = held["USDT"] - chain_units["USDT"]
+    assert eth_got == pytest.approx(order["quantity"] * 0.998, rel=1e-6)  # the pool's rate
+    settle_proposal(led, p["id"], [SettleFill("ETH", eth_got, usdt_paid / eth_got)])
+    after = led.holdings()
+    assert after["ETH"] == pytest.approx(chain_units["ETH"], rel=1e-9)
+    assert after["USDT"] == pytest.approx(chain_units["USDT"] - 20.0, rel=1e-9)  # reset_gas = 20, booked in USDT
+    assert led.status()["liquidity"]["resets"] == 1
     svc.ledger.close()

@@ -9,8 +9,10 @@ INonfungiblePositionManager (DecreaseLiquidityParams, CollectParams, MintParams)
 The pool orders its tokens by address, so token0 on chain may be the pair's second token: its
 price is then the inverse. Ticks are of the pool's raw price (decimals included) and snapped
 outward to the fee tier's spacing (`positions/uniswap_v3.py`), so the range minted contains the
-range planned. Minimums (withdraw and mint) are the planned amounts at the oracle prices less
-``max_slippage``, rounded down to the token's unit.
+range planned. The withdrawal's minimums are the tokens it holds at the oracle prices less
+``max_slippage``; the mint deposits the planned tokens less ``max_slippage`` (so a swap that
+delivered within its bound can still pay it; the rest stays in the Safe), at least that less
+``max_slippage`` again. Amounts are rounded down to the token's unit.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from typing import Any
 
 from ballast.errors import InputError
 from ballast.onchain.encoding import Call, approve, calldata
-from ballast.onchain.oracle import to_units
 from ballast.onchain.registry import Chain, Token
 from ballast.positions import uniswap_v3 as v3
 
@@ -133,14 +134,15 @@ def reset_calls(
         _call(npm, "collect", [token_id, safe, UINT128_MAX, UINT128_MAX], note),
         *swap,
     ]
-    desired = [to_units(reset.deposit[i], tokens[i].decimals) if reset.deposit[i] > 0 else 0 for i in order]
+    # less the slippage: a swap that delivers within its bound still pays the whole deposit
+    desired = [_least(reset.deposit[i], tokens[i].decimals, max_slippage) for i in order]
     for i, amount in zip(order, desired, strict=True):
         if amount > 0:
             calls.append(
                 approve(tokens[i].address, npm, amount, {**note, "kind": "approve", "token": tokens[i].symbol})
             )
     tick_lo, tick_hi = chain_ticks(reset.lower, reset.upper, tokens, flipped, reset.fee_tier)
-    mint_min = [_least(reset.deposit[i], tokens[i].decimals, max_slippage) for i in order]
+    mint_min = [int(math.floor(Fraction(a) * (1 - Fraction(repr(float(max_slippage)))))) for a in desired]
     values = [tokens[order[0]].address, tokens[order[1]].address, reset.fee_tier, tick_lo, tick_hi, *desired,
               *mint_min, safe, deadline]  # fmt: skip
     calls.append(_call(npm, "mint", values, {**note, "lower": reset.lower, "upper": reset.upper}))

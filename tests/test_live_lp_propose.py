@@ -107,6 +107,15 @@ def test_a_reset_is_a_safe_batch_and_is_booked_only_when_executed(db_url: str, t
     out = tmp_path / "batch.json"
     with pytest.raises(InputError, match="--lp-token-id: proposal .* resets the liquidity position ETH/USDT"):
         export_safe(led, out, "mainnet", SAFE, config=path)
+    from typer.testing import CliRunner
+
+    from ballast.cli import app as cli
+
+    args = ["proposals", "export", "--format", "safe", "--chain", "mainnet", "--safe", SAFE, "--config", str(path)]
+    args += ["--out", str(out), "--db", db_url, "--preview"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2 and "--lp-token-id" in refused.output and not out.exists()
+    assert CliRunner().invoke(cli, [*args, "--lp-token-id", "4242"]).exit_code == 0 and out.exists()
     t0 = int(time.time())
     assert export_safe(led, out, "mainnet", SAFE, config=path, lp_token_id=4242)[0] == 1
     txs = json.loads(out.read_text())["transactions"]

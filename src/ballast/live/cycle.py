@@ -287,7 +287,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             with self.ledger.session() as s:
                 lp_state = last_state(s)
             lp = advance(self.liquidity, lp_state, market, self.strategy.costs, units, cash)
-            decides = not paused and not (lp.pending and self.mode == "propose" and self.ledger.open_proposals())
+            proposing = lp.pending is not None and self.mode == "propose"
+            decides = not paused and not (proposing and self.ledger.open_proposals())
             lp, seen = for_cycle(lp, self.mode, decides)  # a reset goes with the decision, which sees it done
             units = units.copy()
             for a, moved in zip(lp.pair, (seen.units0, seen.units1), strict=True):

@@ -43,7 +43,7 @@ def test_recurring_pays_at_the_first_close_of_each_month() -> None:
     rows = np.flatnonzero(s.units[:, 2])
     assert list(m.index[rows].strftime("%Y-%m-%d")) == ["2021-02-01", "2021-03-01", "2021-04-01"]
     assert np.all(s.units[rows, 2] == -50_000) and s.units[:, :2].sum() == 0
-    assert s.active.sum() == 3 and s.routing == ROUTE_CASH
+    assert list(s.active[rows]) == [1, 2, 3] and np.count_nonzero(s.active) == 3 and s.routing == ROUTE_CASH
 
 
 def test_recurring_window_and_parse_spend() -> None:

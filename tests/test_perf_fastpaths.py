@@ -234,6 +234,50 @@ def test_branch_free_accrual_is_the_branchy_one_bit_for_bit(units, growth, payou
     np.testing.assert_array_equal(e_new, e_ref)
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 1.5, 3.0, 1e-9, 7.0]), min_size=4, max_size=4),
+    st.lists(st.sampled_from([1.0, 1.0001, 0.9999, 1.05]), min_size=4, max_size=4),
+)
+def test_unsigned_accrual_is_the_general_one_bit_for_bit(units, growth) -> None:
+    """Where it is safe — no holding below zero, no payout asset (what `signed_yields` proves
+    before marking yields unsigned) — the fast loop is the general one, bit for bit."""
+    from ballast.yields.base import YieldArrays
+    from ballast.yields.kernel import accrue
+
+    g = np.vstack([np.ones(4), np.array(growth)])
+    b = np.vstack([np.ones(4), np.array(growth)[::-1] + 0.01])
+    none = np.zeros(4, np.int64)
+    prices = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 2.5, 2.0, 5.0]])
+    fast = YieldArrays(g, b, none, np.flatnonzero(none).astype(np.int64), signed=0)
+    u_new, u_ref = np.array(units), np.array(units)
+    e_new, e_ref = np.full((1, 4), 0.25), np.full((1, 4), 0.25)
+    assert accrue(u_new, prices, 1, fast, 2, e_new, 0) == accrue(u_ref, prices, 1, fast._replace(signed=1), 2, e_ref, 0)
+    np.testing.assert_array_equal(u_new, u_ref)
+    np.testing.assert_array_equal(e_new, e_ref)
+
+
+def test_yields_are_unsigned_only_when_no_holding_can_go_negative() -> None:
+    """The preparation marks yields unsigned for long-only targets, and keeps them signed for a
+    target that borrows (VolTarget's leverage) so that the borrow rate still applies."""
+    from ballast.engine.backtest import to_market
+    from ballast.engine.prepared import prepare
+    from ballast.strategy import build_strategy
+
+    prices = gbm(n_assets=3, n_periods=60, seed=3)
+    prices.columns = ["A", "B", "USDC"]
+    prices["USDC"] = 1.0
+    m = to_market(prices)
+    long_only = prepare(build_strategy(target="equal", cash="USDC", yields="A=0.05,USDC=0.04"), m)
+    assert long_only.yields is not None and long_only.yields.signed == 0
+    targets = long_only.targets.copy()
+    targets[:, 2] = -0.5
+    targets[:, 0] = 1.0
+    from ballast.engine.prepared import signed_yields
+
+    assert signed_yields(long_only.yields, targets, long_only.strategy).signed == 1
+
+
 def test_held_list_follows_a_payout_into_an_empty_cash_asset() -> None:
     """The walk rebuilds its held-asset list only after a flow or a payout into an empty quote
     asset: a payout-mode yield on a portfolio that holds no USDC must still value the USDC it

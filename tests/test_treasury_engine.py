@@ -62,6 +62,38 @@ def test_both_engines_agree_to_the_bit_with_yields_and_flows(prices: pd.DataFram
     assert fast.reasons == slow.reasons
 
 
+def test_the_by_close_views_add_up_to_the_walks_totals(prices: pd.DataFrame) -> None:
+    """The walk keeps yield by asset as totals and flows only at closes with a flow; the report's
+    by-close views rebuilt from them (engine/treasury.py) end at the same totals and put each flow
+    on its own close."""
+    kw = dict(
+        band=0.05,
+        fee_bps=25,
+        yields={"ETH": ConstantAPY(0.04, mode="payout"), "USDT": 0.08, "BTC": ConstantAPY(0.01)},
+        flows=[
+            Recurring(-30_000, "monthly"),
+            Dated(pd.DataFrame({"date": ["2021-03-10"], "asset": ["ETH"], "amount": [40.0]})),
+        ],
+        routing="rebalance",
+        **BASE,
+    )
+    r = ballast.backtest(prices, **kw)
+    book, view = r.raw.treasury, r.treasury
+    np.testing.assert_allclose(view.yield_by_asset.iloc[-1].to_numpy(), book.earned[0], rtol=1e-10)
+    assert (view.yield_by_asset.iloc[-1] > 0).all()
+    due = np.flatnonzero(r.prepared.flows.active)
+    flows = view.flows_by_asset.to_numpy()
+    assert set(np.flatnonzero(np.abs(flows).sum(axis=1))) <= set(due.tolist())
+    np.testing.assert_array_equal(flows[due], book.paid)
+    np.testing.assert_allclose(flows.sum(axis=1), book.flow, rtol=1e-12, atol=1e-9)
+    from ballast.engine.backtest import run_compiled
+
+    unrecorded = run_compiled(r.prepared, record=False).treasury  # a sweep's run: totals only
+    assert unrecorded is not None and unrecorded.paid.shape == (1, len(r.market.assets))
+    np.testing.assert_array_equal(unrecorded.earned, book.earned)
+    np.testing.assert_allclose(unrecorded.paid[0], book.paid.sum(axis=0), rtol=1e-12)
+
+
 def test_pre_trade_weights_see_the_flows_paid_before_the_decision(prices: pd.DataFrame) -> None:
     """At a month's first close the spend leaves USDT before the trigger looks: the weights it saw
     are the previous holdings at this close's prices minus the spend, not the grown post-trade

@@ -57,14 +57,14 @@ def run_compiled(
     from ballast.engine.hedge import new_hedge_book
     from ballast.engine.liquidity_kernel import new_book as lp_book
     from ballast.engine.loans import add_loan_costs, start_loans
-    from ballast.engine.treasury import new_book
+    from ballast.engine.treasury import flow_closes, new_book
     from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.walk import simulate
     from ballast.flows import no_flows
     from ballast.yields import no_yields
 
     args = walk_args(p, record, target_r) if args is None else args
-    book = new_book(p.market.n_periods, p.market.n_assets, record) if p.treasury else None
+    book = new_book(p.market.n_periods, p.market.n_assets, record, flow_closes(p)) if p.treasury else None
     loans, lbook = start_loans(p, record)
     hbook = new_hedge_book(p.market.n_periods) if p.hedge is not None else None
     lp = lp_book(p.market.n_periods) if p.liquidity is not None else None
@@ -78,7 +78,7 @@ def run_compiled(
         optional.update(hedge=p.hedge, hedge_book=hbook)
     if lp is not None:
         optional.update(liquidity=p.liquidity, lp_book=lp)
-    pre = np.zeros((p.market.n_periods, p.market.n_assets)) if optional and record else None
+    pre = np.empty((p.market.n_periods, p.market.n_assets)) if optional and record else None  # every row written
     if pre is not None:  # units move between closes: the walk records what each decision saw
         optional["pre_out"] = pre
     walk = simulate(*args, **optional)

@@ -72,12 +72,23 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
         plan,
         costs,
         quote,
-        yields,
+        signed_yields(yields, targets, strategy),
         flows,
         loans,
         hedge,
         strategy.liquidity.encode(market) if strategy.liquidity is not None else None,
     )
+
+
+def signed_yields(yields: YieldArrays | None, targets: np.ndarray, strategy: Strategy) -> YieldArrays | None:
+    """``yields`` marked unsigned (no borrow rate can apply: the accrual's fast loop) when no
+    holding can go negative: no target weight below zero, and no loan, hedge or liquidity position
+    (flows and rebalances to non-negative weights never leave a negative holding)."""
+    if yields is None:
+        return None
+    moves = strategy.loans is not None or strategy.hedge is not None or strategy.liquidity is not None
+    signed = int(moves or bool((targets < 0.0).any()))
+    return yields if yields.signed == signed else yields._replace(signed=signed)
 
 
 def prepare_loans(strategy: Strategy, market: Market, costs: CostArrays) -> LoanArrays | None:

@@ -21,7 +21,7 @@ from ballast.engine.loans import add_loan_costs, loan_close, start_loans
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
-from ballast.engine.treasury import new_book, treasury_close
+from ballast.engine.treasury import flow_closes, new_book, treasury_close
 from ballast.engine.treasury_metrics import run_metrics
 from ballast.engine.valuation import target_return, value_and_weights
 from ballast.engine.walk import rebalance
@@ -125,7 +125,7 @@ def simulate_python(p: Prepared) -> RawRun:
     cost = np.empty(n)
     last_t = 0
     v_prev = cash
-    book = new_book(T, n, True) if p.treasury else None
+    book = new_book(T, n, True, flow_closes(p)) if p.treasury else None
     yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
     loans, lbook = start_loans(p, True)
     hbook = new_hedge_book(T) if p.hedge is not None else None

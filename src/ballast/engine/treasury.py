@@ -27,8 +27,8 @@ class TreasuryBook(NamedTuple):
     """What the flows and the yields did (written by the walk)."""
 
     closes: np.ndarray  # float64[T, N_FLOW_COLUMNS]: per close, the flows' ballast.enums FLOW_* columns
-    earned: np.ndarray  # float64[R, N]: accrued value by asset (R = T when recorded, else 1: totals)
-    paid: np.ndarray  # float64[R, N]: flows by asset (same rows)
+    earned: np.ndarray  # float64[1, N]: accrued value by asset over the run (by close: `earned_by_close`)
+    paid: np.ndarray  # float64[K, N]: flows by asset at the K closes with a flow (recorded), else [1, N]: totals
     delta: np.ndarray  # float64[N]: scratch for the routing legs
 
     @property
@@ -47,11 +47,20 @@ class TreasuryBook(NamedTuple):
         return self.closes[:, FLOW_COST]
 
 
-def new_book(n_periods: int, n_assets: int, record: bool) -> TreasuryBook:
-    rows = n_periods if record else 1
+def flow_closes(p: Any) -> int:
+    """How many closes of a prepared run have a scheduled flow."""
+    flows = p.flows
+    return 0 if flows is None or np.ndim(flows.units) == 1 else int(np.count_nonzero(flows.active))
+
+
+def new_book(n_periods: int, n_assets: int, record: bool, n_flow_closes: int = 0) -> TreasuryBook:
+    """An empty book. By asset, a run keeps totals only, and when recorded the flows of each close
+    with a flow: T × N records written at every close were most of a recorded run's cost (the yield
+    by close is rebuilt for reports by `earned_by_close`)."""
+    rows = max(n_flow_closes, 1) if record else 1
     return TreasuryBook(
         np.zeros((n_periods, N_FLOW_COLUMNS)),
-        np.zeros((rows, n_assets)),
+        np.zeros((1, n_assets)),
         np.zeros((rows, n_assets)),
         np.zeros(n_assets),
     )
@@ -66,18 +75,53 @@ def new_book(n_periods: int, n_assets: int, record: bool) -> TreasuryBook:
 # quarter of the treasury machinery's cost at 20 assets.
 @njit(cache=True, inline="always")
 def _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held, n_held):
-    row = t if tbook.earned.shape[0] > 1 else 0
     quote_empty = quote >= 0 and units[quote] == 0.0
     if t > 0:
-        cash += accrue(units, prices, t, yields, quote, tbook.earned, row)
+        cash += accrue(units, prices, t, yields, quote, tbook.earned, 0)
     due = flows_due(flows, t)
     if due:
+        row = flows.active[t] - 1 if tbook.paid.shape[0] > 1 else 0
         cash = apply_flows(
             units, cash, prices, t, flows, targets, costs, quote, tbook.paid, row, tbook.delta, tbook.closes
         )
     if due or (quote_empty and units[quote] != 0.0):
         n_held = held_assets(units, held)
     return cash, n_held
+
+
+@njit(cache=True)
+def earned_by_close(weights, equity, prices, yields, quote):
+    """Yield earned by asset at each close (T × N) of a recorded run, rebuilt for reports: the
+    units held into close t are the recorded post-trade weights of close t − 1 times its value,
+    and the walk's own `accrue` grows a copy of them. Equal to the walk's totals up to rounding."""
+    T, n = prices.shape
+    out = np.zeros((T, n))
+    units = np.empty(n)
+    for t in range(1, T):
+        for i in range(n):
+            w = weights[t - 1, i]
+            units[i] = w * equity[t - 1] / prices[t - 1, i] if w != 0.0 else 0.0
+        accrue(units, prices, t, yields, quote, out, t)
+    return out
+
+
+@njit(cache=True)
+def twr_path(equity, flow, capital):
+    """capital × the chained period returns (Vₜ − Fₜ)/Vₜ₋₁: the value a unit would have had.
+    One compiled pass: as numpy expressions it was most of a backtest's metrics time."""
+    out = np.empty(equity.shape[0])
+    prev = capital
+    chained = 1.0
+    for t in range(equity.shape[0]):
+        g = (equity[t] - flow[t]) / prev if prev > 0.0 else 1.0
+        # A total loss (everything paid out or lost to costs) stays a tiny positive value, so
+        # that the return metrics, which divide by the previous value, remain defined.
+        if g < 1e-300:  # np.maximum's result, NaN included
+            g = 1e-300
+        chained *= g
+        out[t] = capital * chained
+        prev = equity[t]
+    return out
 
 
 def is_off(yields: object, flows: object) -> bool:

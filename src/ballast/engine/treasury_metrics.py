@@ -14,25 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import compute_metrics
-from ballast.engine.treasury import TreasuryBook
+from ballast.engine.treasury import TreasuryBook, earned_by_close, twr_path
 from ballast.engine.treasury_docs import TREASURY_DOCS  # noqa: F401  (re-exported)
 from ballast.enums import ACC_COSTS
 from ballast.flows.metrics import DAYS_PER_MONTH, days_below, money_weighted_return, runway_months
 from ballast.market import Market
-from ballast.yields import period_years
+from ballast.yields import no_yields, period_years
 
 if TYPE_CHECKING:
     from ballast.engine.prepared import Prepared
-
-
-def twr_path(equity: np.ndarray, flow: np.ndarray, capital: float) -> np.ndarray:
-    """capital × the chained period returns (Vₜ − Fₜ)/Vₜ₋₁: the value a unit would have had."""
-    prev = np.concatenate(([capital], equity[:-1]))
-    live = prev > 0.0
-    growth = np.where(live, (equity - flow) / np.where(live, prev, 1.0), 1.0)
-    # A total loss (everything paid out or lost to costs) stays a tiny positive value, so that the
-    # return metrics, which divide by the previous value, remain defined.
-    return capital * np.cumprod(np.maximum(growth, 1e-300))
 
 
 def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: TreasuryBook | None) -> np.ndarray:
@@ -180,11 +170,19 @@ class TreasuryView:
     def of(cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> "TreasuryView":
         m = p.market
         cols = list(m.assets)
-        idx = m.index if book.earned.shape[0] == m.n_periods else m.index[-1:]
         short = np.flatnonzero(book.shortfall > 0.0)
+        if weights.shape[0] == m.n_periods:  # recorded: by close
+            idx = m.index
+            earned = np.cumsum(earned_by_close(weights, equity, m.prices, p.yields or no_yields(), p.quote), axis=0)
+            paid = np.zeros((m.n_periods, m.n_assets))
+            if p.flows is not None and np.ndim(p.flows.active) == 1 and p.flows.active.size:
+                due = np.flatnonzero(p.flows.active)
+                paid[due] = book.paid[: due.size]
+        else:  # totals only
+            idx, earned, paid = m.index[-1:], book.earned, book.paid
         return cls(
-            pd.DataFrame(np.cumsum(book.earned, axis=0), index=idx, columns=cols),
-            pd.DataFrame(book.paid, index=idx, columns=cols),
+            pd.DataFrame(earned, index=idx, columns=cols),
+            pd.DataFrame(paid, index=idx, columns=cols),
             pd.Series(runway_path(p, equity, weights), index=m.index, name="runway_months"),
             runway_floor(p),
             pd.DataFrame({"time": m.index[short], "shortfall": book.shortfall[short]}),

@@ -28,7 +28,7 @@ class FlowSchedule(NamedTuple):
 
     units: np.ndarray  # float64[T, N]: units of asset i arriving (+) or leaving (−) at close t
     nav: np.ndarray  # float64[T, N]: share of the NAV at close t paid in asset i (signed)
-    active: np.ndarray  # int64[T]: 1 where any flow is scheduled
+    active: np.ndarray  # int64[T]: k ≥ 1 at the k-th close with a scheduled flow, 0 elsewhere
     routing: int  # ROUTE_*
 
 
@@ -84,7 +84,10 @@ class Flows:
                 i = market.asset_index(asset)
                 units[:, i] += u
                 nav[:, i] += share
-        active = ((units != 0.0).any(axis=1) | (nav != 0.0).any(axis=1)).astype(np.int64)
+        due = (units != 0.0).any(axis=1) | (nav != 0.0).any(axis=1)
+        # The flow closes are numbered, so that a run records its flows by close with a flow (few)
+        # rather than by close (engine/treasury.py).
+        active = np.where(due, np.cumsum(due), 0).astype(np.int64)
         return FlowSchedule(units, nav, active, ROUTINGS[self.routing])
 
     def describe(self) -> dict[str, object]:

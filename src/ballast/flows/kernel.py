@@ -18,7 +18,7 @@ MAX_ITER = 100
 ROUNDING = 1e-12  # a residue this small a fraction of the portfolio is rounding, not a shortfall
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # called n times per fixed-point step: a call cost more than it
 def _leg_cost(costs, t, a, quote, i, dv):
     """A flow's trade of value ``dv`` in asset ``i``: the flow's asset ``a`` and the quote asset are
     the free legs."""
@@ -43,29 +43,32 @@ def _liquidate(units, cash, p, t, a, quote, costs):
 
 
 @njit(cache=True)
-def _fill_level(d, g):
-    """λ ≥ 0 with Σ max(dᵢ − λ, 0) = g (water-filling from the largest dᵢ down); g ≥ 0."""
-    s = np.sort(d)[::-1]
+def _fill_level(d, g, s):
+    """λ ≥ 0 with Σ max(dᵢ − λ, 0) = g (water-filling from the largest dᵢ down); g ≥ 0.
+    ``s``: scratch of d's size (sorted in place, so a fixed-point step allocates nothing)."""
+    n = s.shape[0]
+    for i in range(n):
+        s[i] = d[i]
+    s.sort()
     acc = 0.0
-    for k in range(s.shape[0]):
-        acc += s[k]
+    for k in range(n):  # from the largest down
+        acc += s[n - 1 - k]
         lam = (acc - g) / (k + 1)
-        if k + 1 == s.shape[0] or lam >= s[k + 1]:
+        if k + 1 == n or lam >= s[n - 2 - k]:
             return max(lam, 0.0)
     return 0.0
 
 
 @njit(cache=True)
-def _rebalancing_legs(units, p, target, v_assets, net, sign, delta):
+def _rebalancing_legs(units, p, target, v_assets, net, sign, delta, d, s):
     """Cash-flow rebalancing legs: with post-flow asset value X' = X + net, a deposit (sign +1)
     buys max(τᵢX' − xᵢ − λ, 0), a withdrawal (sign −1) sells max(xᵢ − τᵢX' − λ, 0): the most
-    underweight (overweight) first, never past the target."""
+    underweight (overweight) first, never past the target. ``d``, ``s``: scratch of n."""
     n = units.shape[0]
     x_new = v_assets + net
-    d = np.empty(n)
     for i in range(n):
         d[i] = sign * (target[i] * x_new - units[i] * p[i])
-    lam = _fill_level(d, abs(net))
+    lam = _fill_level(d, abs(net), s)
     for i in range(n):
         delta[i] = sign * max(d[i] - lam, 0.0)
 
@@ -97,6 +100,8 @@ def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta)
     # legs sized by V'); exact in one step without costs.
     v_new = V + flow
     c = 0.0
+    d = np.empty(n) if routing != ROUTE_PRO_RATA else delta
+    s = np.empty(n) if routing != ROUTE_PRO_RATA else delta
     for k in range(MAX_ITER):
         if v_new <= 0.0:
             break
@@ -105,7 +110,7 @@ def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta)
                 delta[i] = units[i] * p[i] * (v_new / V - 1.0)
         else:
             net = v_new - V
-            _rebalancing_legs(units, p, target, v_assets, net, 1.0 if net > 0.0 else -1.0, delta)
+            _rebalancing_legs(units, p, target, v_assets, net, 1.0 if net > 0.0 else -1.0, delta, d, s)
         c = 0.0
         for i in range(n):
             c += _leg_cost(costs, t, a, quote, i, delta[i] if i != a else 0.0)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ballast.engine.prepared import Prepared, signed_yields
 from ballast.market import Market
 from ballast.strategy import Strategy
 from ballast.sweep.single import each_config
@@ -32,11 +33,26 @@ def treasury_configs(
 
     ``parts``: per configuration, the compiled (targets, program, plan, costs, quote, yields,
     flows) from the sweep's `Preparer`, so that arrays shared by configurations are built once."""
-    from ballast.engine.prepared import Prepared, prepare
+    from ballast.engine.prepared import prepare
 
     # A hedge or a liquidity position is encoded by `prepare` (the Preparer's parts do not carry them).
     prepared = [
-        prepare(s, market) if s.hedge is not None or s.liquidity is not None else Prepared(s, market, *p)
+        prepare(s, market) if s.hedge is not None or s.liquidity is not None else _prepared(s, market, *p)
         for s, p in zip(strategies, parts, strict=True)
     ]
     return each_config(market, prepared, equity)
+
+
+def _prepared(
+    s: Strategy,
+    market: Market,
+    targets: np.ndarray,
+    program: Any,
+    plan: Any,
+    costs: Any,
+    quote: int,
+    yields: Any,
+    flows: Any,
+) -> Prepared:
+    """A `Prepared` from the sweep's shared parts (yields marked unsigned as `prepare` would)."""
+    return Prepared(s, market, targets, program, plan, costs, quote, signed_yields(yields, targets, s), flows)

@@ -26,6 +26,7 @@ class YieldArrays(NamedTuple):
     borrow: np.ndarray  # float64[T, N]: a unit owed becomes borrow[t, i] units owed
     payout: np.ndarray  # int64[N]: 1 = the asset's yield is paid out (cash asset, else the portfolio's cash)
     payers: np.ndarray  # int64[K]: the indices i with payout[i] = 1, ascending
+    signed: int = 1  # 0: no holding can be negative (a preparation proves it), so borrow rates never apply
 
 
 def no_yields() -> YieldArrays:

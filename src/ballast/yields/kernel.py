@@ -28,6 +28,15 @@ def _accrue(units, prices, t, yields, quote, earned, row):
     borrow = yields.borrow
     payout = yields.payout
     payers = yields.payers
+    if yields.signed == 0 and payers.shape[0] == 0:
+        # Every holding is long and compounds: the loop below with its selects always true, bit
+        # for bit, at two loads of four fewer (a third of the accrual's time at 20 assets).
+        for i in range(units.shape[0]):
+            u = units[i]
+            g = growth[t, i]
+            earned[row, i] += u * (g - 1.0) * prices[t, i]
+            units[i] = u * g
+        return 0.0
     paid = 0.0
     for k in range(payers.shape[0]):  # before the loop below; a payer's units do not change
         i = payers[k]

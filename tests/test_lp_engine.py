@@ -139,7 +139,9 @@ def test_impermanent_loss_is_never_negative_without_fees_and_resets(seed: int, p
     il = r.liquidity.impermanent_loss.to_numpy()
     assert (il >= -1e-9 * r.strategy.capital).all()
     assert r.metrics["lp_impermanent_loss"] == pytest.approx(il[-1], rel=1e-12, abs=1e-6)
-    assert r.raw.equity[-1] <= r.baseline.raw.equity[-1] + 1e-6  # and it never beats holding
+    # Not compared with the baseline: buy-and-hold keeps the target mix from the first close, while
+    # the position's deposit (second close) swaps to the range's token ratio, so either may end
+    # ahead (seed 4719, pct 0.5, share 1: the position by 0.2 %). Holding the deposit is the bound.
 
 
 def test_lvr_in_the_walk_matches_the_pure_function() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ballast.costs import CostModel, Costs, FixedPerTrade, MinTradeSize, Proportional
@@ -97,8 +98,10 @@ def parse_target(target: Target | Mapping[str, float] | str) -> Target:
     return Fixed(parse_pairs(text, f"target {text!r}", "'equal' or NAME=WEIGHT pairs like 'BTC=0.6,ETH=0.4'", "weight"))
 
 
+@lru_cache(maxsize=64)
 def parse_yields(text: str) -> Yields:
-    """``"USDC=0.05,ETH=0.03"``: constant APYs by asset (the CLI's ``--yield``)."""
+    """``"USDC=0.05,ETH=0.03"``: constant APYs by asset (the CLI's ``--yield``). Cached: a sweep
+    builds a strategy per configuration from the same text, and a `Yields` is never changed."""
     return Yields(parse_pairs(text, f"--yield {text!r}", "NAME=APY pairs like 'USDC=0.05,ETH=0.03'", "the APY"))
 
 

@@ -57,7 +57,7 @@ def run_compiled(
     from ballast.engine.hedge import new_hedge_book
     from ballast.engine.liquidity_kernel import new_book as lp_book
     from ballast.engine.loans import add_loan_costs, start_loans
-    from ballast.engine.treasury import flow_closes, new_book
+    from ballast.engine.treasury import flow_closes, new_book, pre_record
     from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.walk import simulate
     from ballast.flows import no_flows
@@ -78,9 +78,9 @@ def run_compiled(
         optional.update(hedge=p.hedge, hedge_book=hbook)
     if lp is not None:
         optional.update(liquidity=p.liquidity, lp_book=lp)
-    pre = np.empty((p.market.n_periods, p.market.n_assets)) if optional and record else None  # every row written
-    if pre is not None:  # units move between closes: the walk records what each decision saw
-        optional["pre_out"] = pre
+    rows, pre = pre_record(p, record)
+    if pre is not None:  # units move between closes: the walk records what decisions saw
+        optional.update(pre_out=pre, pre_rows=rows)
     walk = simulate(*args, **optional)
     add_loan_costs(walk.acc, lbook)
     m = run_metrics(p, walk.equity, walk.acc, book)
@@ -96,6 +96,7 @@ def run_compiled(
         hedge=hbook,
         liquidity=lp,
         pre_weights=pre,
+        pre_rows=rows,
     )
 
 

@@ -87,7 +87,7 @@ def signed_yields(yields: YieldArrays | None, targets: np.ndarray, strategy: Str
     if yields is None:
         return None
     moves = strategy.loans is not None or strategy.hedge is not None or strategy.liquidity is not None
-    signed = int(moves or bool((targets < 0.0).any()))
+    signed = int(moves or (targets.size > 0 and float(targets.min()) < 0.0))  # min: no T × N temporary
     return yields if yields.signed == signed else yields._replace(signed=signed)
 
 

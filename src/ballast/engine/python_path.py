@@ -21,7 +21,7 @@ from ballast.engine.loans import add_loan_costs, loan_close, start_loans
 from ballast.engine.prepared import Prepared
 from ballast.engine.records import Execution, RebalanceLog, TradeLog
 from ballast.engine.result import RawRun
-from ballast.engine.treasury import flow_closes, new_book, treasury_close
+from ballast.engine.treasury import flow_closes, new_book, pre_record, treasury_close
 from ballast.engine.treasury_metrics import run_metrics
 from ballast.engine.valuation import target_return, value_and_weights
 from ballast.engine.walk import rebalance
@@ -130,8 +130,7 @@ def simulate_python(p: Prepared) -> RawRun:
     loans, lbook = start_loans(p, True)
     hbook = new_hedge_book(T) if p.hedge is not None else None
     lp = lp_book(T) if p.liquidity is not None else None
-    moving = book is not None or lbook is not None or hbook is not None or lp is not None
-    pre = np.zeros((T, n)) if moving else None  # units move between closes: keep what each decision saw
+    rows, pre = pre_record(p, True)  # units move between closes: keep what decisions saw
     for t in range(T):
         price = prices[t]
         w_pre = np.empty(n)
@@ -142,8 +141,8 @@ def simulate_python(p: Prepared) -> RawRun:
         liquidity_close(units, cash, prices, t, p.costs, p.liquidity, lp, held, 0)
         hedge_settle(units, prices, t, p.quote, p.hedge, hbook, held, 0)
         V = value_and_weights(units, cash, prices, t, w_pre)
-        if pre is not None:
-            pre[t] = w_pre
+        if pre is not None and rows is not None and rows[t] >= 0:
+            pre[rows[t]] = w_pre
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
         if t == 0:
             reason: str | None = "initial: form the portfolio"
@@ -213,4 +212,5 @@ def simulate_python(p: Prepared) -> RawRun:
         hbook,
         lp,
         pre,
+        rows,
     )

@@ -60,7 +60,8 @@ class RawRun:
     loans: "LoanBook | None" = None  # health factors, liquidations, repays and boosts, when it has loans
     hedge: "HedgeBook | None" = None  # the delta hedge's perp, when the strategy has one
     liquidity: "LiquidityBook | None" = None  # the concentrated-liquidity position, when there is one
-    pre_weights: np.ndarray | None = None  # T × N pre-trade weights, when units move between closes
+    pre_weights: np.ndarray | None = None  # K × N pre-trade weights, when units move between closes
+    pre_rows: np.ndarray | None = None  # int64[T]: close t's row of pre_weights (−1: rebuilt, engine/treasury.py)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +86,9 @@ class Result:
         if self.raw.treasury is not None and self.prepared is not None:
             from ballast.engine.treasury_metrics import treasury_metrics
 
-            values.update(treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury))
+            values.update(
+                treasury_metrics(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury, self._rebuilt[0])
+            )
         if self.raw.loans is not None:
             from ballast.engine.loan_view import loan_metrics
 
@@ -132,7 +135,23 @@ class Result:
             return None
         from ballast.engine.treasury_metrics import TreasuryView
 
-        return TreasuryView.of(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury)
+        recorded = self.raw.weights.shape[0] == self.market.n_periods
+        earned = self._rebuilt[0] if recorded else None
+        return TreasuryView.of(self.prepared, self.raw.equity, self.raw.weights, self.raw.treasury, earned)
+
+    @cached_property
+    def _rebuilt(self) -> tuple[np.ndarray, np.ndarray]:
+        """(yield earned, pre-trade weights) by close, rebuilt from the recorded run
+        (engine/treasury.py, `rebuild_closes`)."""
+        from ballast.engine.treasury import rebuild_closes
+        from ballast.yields import no_yields
+
+        p = self.prepared
+        assert p is not None, "a run with yields or flows keeps its preparation"
+        earned, pre = rebuild_closes(
+            self.raw.weights, self.raw.equity, self.market.prices, p.yields or no_yields(), p.quote
+        )
+        return earned, pre
 
     @cached_property
     def equity(self) -> pd.Series:
@@ -148,8 +167,11 @@ class Result:
         """Weights at each close before any trade: what the triggers saw."""
         w = self.raw.weights
         p = self.market.prices
-        if self.raw.pre_weights is not None:  # recorded: yields, flows, loans, hedges, positions
-            return pd.DataFrame(self.raw.pre_weights, index=self.market.index, columns=list(self.market.assets))
+        if self.raw.pre_weights is not None and self.raw.pre_rows is not None:  # yields, flows, loans, …
+            kept = self.raw.pre_rows >= 0
+            pre = self._rebuilt[1].copy() if not kept.all() else np.empty_like(w)
+            pre[kept] = self.raw.pre_weights[self.raw.pre_rows[kept]]
+            return pd.DataFrame(pre, index=self.market.index, columns=list(self.market.assets))
         pre = np.zeros_like(w)
         grown = w[:-1] * (p[1:] / p[:-1])
         tot = grown.sum(axis=1, keepdims=True)

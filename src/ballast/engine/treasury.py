@@ -27,7 +27,6 @@ class TreasuryBook(NamedTuple):
     """What the flows and the yields did (written by the walk)."""
 
     closes: np.ndarray  # float64[T, N_FLOW_COLUMNS]: per close, the flows' ballast.enums FLOW_* columns
-    earned: np.ndarray  # float64[1, N]: accrued value by asset over the run (by close: `earned_by_close`)
     paid: np.ndarray  # float64[K, N]: flows by asset at the K closes with a flow (recorded), else [1, N]: totals
     delta: np.ndarray  # float64[N]: scratch for the routing legs
 
@@ -53,14 +52,33 @@ def flow_closes(p: Any) -> int:
     return 0 if flows is None or np.ndim(flows.units) == 1 else int(np.count_nonzero(flows.active))
 
 
+def pre_record(p: Any, record: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(rows, out) for the pre-trade weights the walk keeps: none unrecorded or for a plain
+    strategy (prices alone move its units); with only yields and flows, the closes with a flow
+    (`rebuild_closes` gives the rest from the post-trade weights, and a T × N record per close was
+    most of a recorded run's cost at 100 assets); with loans, hedges or positions, every close.
+    ``rows[t]`` is close t's row of ``out`` (−1: not kept)."""
+    T, n = p.market.n_periods, p.market.n_assets
+    moving = p.loans is not None or p.hedge is not None or p.liquidity is not None
+    if not record or not (moving or p.treasury):
+        return None, None
+    if moving:
+        return np.arange(T, dtype=np.int64), np.empty((T, n))
+    rows = np.full(T, -1, np.int64)
+    if p.flows is not None and np.ndim(p.flows.units) == 2:
+        due = np.flatnonzero(p.flows.active)
+        rows[due] = np.arange(due.size)
+    return rows, np.zeros((max(int((rows >= 0).sum()), 1), n))
+
+
 def new_book(n_periods: int, n_assets: int, record: bool, n_flow_closes: int = 0) -> TreasuryBook:
-    """An empty book. By asset, a run keeps totals only, and when recorded the flows of each close
-    with a flow: T × N records written at every close were most of a recorded run's cost (the yield
-    by close is rebuilt for reports by `earned_by_close`)."""
+    """An empty book. By asset, a run keeps the flows of each close with a flow (recorded) or their
+    totals, and no yield: T × N records written at every close were most of a recorded run's cost,
+    and the yield by asset, which only reports read, is rebuilt from the recorded run by
+    `rebuild_closes`."""
     rows = max(n_flow_closes, 1) if record else 1
     return TreasuryBook(
         np.zeros((n_periods, N_FLOW_COLUMNS)),
-        np.zeros((1, n_assets)),
         np.zeros((rows, n_assets)),
         np.zeros(n_assets),
     )
@@ -75,9 +93,9 @@ def new_book(n_periods: int, n_assets: int, record: bool, n_flow_closes: int = 0
 # quarter of the treasury machinery's cost at 20 assets.
 @njit(cache=True, inline="always")
 def _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows, tbook, held, n_held):
-    quote_empty = quote >= 0 and units[quote] == 0.0
+    quote_empty = quote >= 0 and yields.payers.shape[0] > 0 and units[quote] == 0.0  # a payout may land there
     if t > 0:
-        cash += accrue(units, prices, t, yields, quote, tbook.earned, 0)
+        cash += accrue(units, prices, t, yields, quote, None, 0)
     due = flows_due(flows, t)
     if due:
         row = flows.active[t] - 1 if tbook.paid.shape[0] > 1 else 0
@@ -90,19 +108,32 @@ def _treasury_close(units, cash, prices, t, targets, costs, quote, yields, flows
 
 
 @njit(cache=True)
-def earned_by_close(weights, equity, prices, yields, quote):
-    """Yield earned by asset at each close (T × N) of a recorded run, rebuilt for reports: the
-    units held into close t are the recorded post-trade weights of close t − 1 times its value,
-    and the walk's own `accrue` grows a copy of them. Equal to the walk's totals up to rounding."""
+def rebuild_closes(weights, equity, prices, yields, quote):
+    """(yield earned by asset, pre-trade weights), T × N each, of a recorded run with yields or
+    flows, rebuilt for reports instead of written by the walk at every close: the units held into
+    close t are the recorded post-trade weights of close t − 1 times its value (the rest was cash),
+    and the walk's own `accrue` grows a copy of them. The pre-trade weights of a close with a flow
+    are the walk's own (`pre_record`); the rest equal the walk's up to rounding."""
     T, n = prices.shape
-    out = np.zeros((T, n))
+    earned = np.zeros((T, n))
+    pre = np.zeros((T, n))
     units = np.empty(n)
     for t in range(1, T):
+        v_prev = equity[t - 1]
+        invested = 0.0
         for i in range(n):
             w = weights[t - 1, i]
-            units[i] = w * equity[t - 1] / prices[t - 1, i] if w != 0.0 else 0.0
-        accrue(units, prices, t, yields, quote, out, t)
-    return out
+            units[i] = w * v_prev / prices[t - 1, i] if w != 0.0 else 0.0
+            invested += w
+        cash = v_prev * (1.0 - invested) + accrue(units, prices, t, yields, quote, earned, t)
+        v = cash
+        for i in range(n):
+            if units[i] != 0.0:
+                v += units[i] * prices[t, i]
+        inv = 1.0 / v if v > 0.0 else 0.0
+        for i in range(n):
+            pre[t, i] = units[i] * prices[t, i] * inv if units[i] != 0.0 else 0.0
+    return earned, pre
 
 
 @njit(cache=True)

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import compute_metrics
-from ballast.engine.treasury import TreasuryBook, earned_by_close, twr_path
+from ballast.engine.treasury import TreasuryBook, twr_path
 from ballast.engine.treasury_docs import TREASURY_DOCS  # noqa: F401  (re-exported)
 from ballast.enums import ACC_COSTS
 from ballast.flows.metrics import DAYS_PER_MONTH, days_below, money_weighted_return, runway_months
 from ballast.market import Market
-from ballast.yields import no_yields, period_years
+from ballast.yields import period_years
 
 if TYPE_CHECKING:
     from ballast.engine.prepared import Prepared
@@ -131,7 +131,10 @@ def runway_floor(p: "Prepared") -> float:
     return float("nan")
 
 
-def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> dict[str, float]:
+def treasury_metrics(
+    p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook, earned: np.ndarray
+) -> dict[str, float]:
+    """The treasury's metrics of a recorded run; ``earned``: yield by close and asset (`rebuild_closes`)."""
     capital = float(p.strategy.capital)
     m = p.market
     flow = book.flow
@@ -145,7 +148,7 @@ def treasury_metrics(p: "Prepared", equity: np.ndarray, weights: np.ndarray, boo
         "twr": twr,
         "irr": float(irr),
         "end_value": float(equity[-1]),
-        "yield_earned": float(book.earned.sum()),
+        "yield_earned": float(earned.sum()),
         "paid_out": float(-flow[flow < 0].sum()),
         "received": float(flow[flow > 0].sum()),
         "shortfall": float(book.shortfall.sum()),
@@ -167,19 +170,23 @@ class TreasuryView:
     run_out: object  # the first close with a shortfall (a Timestamp or period), None if none
 
     @classmethod
-    def of(cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook) -> "TreasuryView":
+    def of(
+        cls, p: "Prepared", equity: np.ndarray, weights: np.ndarray, book: TreasuryBook, earned: np.ndarray | None
+    ) -> "TreasuryView":
+        """``earned``: yield by asset and close (`rebuild_closes`), None for an unrecorded run."""
         m = p.market
         cols = list(m.assets)
         short = np.flatnonzero(book.shortfall > 0.0)
         if weights.shape[0] == m.n_periods:  # recorded: by close
             idx = m.index
-            earned = np.cumsum(earned_by_close(weights, equity, m.prices, p.yields or no_yields(), p.quote), axis=0)
+            assert earned is not None
+            earned = np.cumsum(earned, axis=0)
             paid = np.zeros((m.n_periods, m.n_assets))
             if p.flows is not None and np.ndim(p.flows.active) == 1 and p.flows.active.size:
                 due = np.flatnonzero(p.flows.active)
                 paid[due] = book.paid[: due.size]
-        else:  # totals only
-            idx, earned, paid = m.index[-1:], book.earned, book.paid
+        else:  # an unrecorded run: flows in total, no yield by asset
+            idx, earned, paid = m.index[-1:], np.full((1, m.n_assets), np.nan), book.paid
         return cls(
             pd.DataFrame(earned, index=idx, columns=cols),
             pd.DataFrame(paid, index=idx, columns=cols),

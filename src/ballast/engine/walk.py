@@ -71,20 +71,23 @@ def log_trades(book, n_tr, t, p, dv, cost):
     return n_tr
 
 
-def store_row(out, t, row):
-    """``out[t] = row``; nothing at all when ``out`` is None (resolved by type: not compiled)."""
-    if out is not None:
-        out[t] = row
+def store_row(out, rows, t, row):
+    """``out[rows[t]] = row`` when ``rows[t]`` ≥ 0; nothing at all when ``out`` is None (resolved
+    by type: not compiled)."""
+    if out is not None and rows[t] >= 0:
+        out[rows[t]] = row
 
 
 @overload(store_row, inline="always", jit_options={"cache": True})
-def _store_row_typed(out, t, row):
+def _store_row_typed(out, rows, t, row):
     if isinstance(out, (types.NoneType, types.Omitted)):
-        return lambda out, t, row: None
+        return lambda out, rows, t, row: None
 
-    def impl(out, t, row):
-        for i in range(row.shape[0]):
-            out[t, i] = row[i]
+    def impl(out, rows, t, row):
+        r = rows[t]
+        if r >= 0:
+            for i in range(row.shape[0]):
+                out[r, i] = row[i]
 
     return impl
 
@@ -181,7 +184,7 @@ def rebalance_with_scratch(
     return StepResult(verdict, done)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # sweeps run configurations one by one in threads
 def simulate(
     prices,
     targets,
@@ -203,6 +206,7 @@ def simulate(
     liquidity=None,
     lp_book=None,
     pre_out=None,
+    pre_rows=None,
 ):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
@@ -217,9 +221,10 @@ def simulate(
     and re-hedged after its rebalance (engine/hedge.py).
     ``liquidity`` (LiquidityArrays) and ``lp_book`` (LiquidityBook, written here): a
     concentrated-liquidity position moved, paid and reset before the valuation (engine/liquidity_kernel.py);
-    omitted, none of it is compiled. ``pre_out`` (T × N, optional): filled with the pre-trade
-    weights of every close, which a report cannot rebuild from the post-trade weights once yields,
-    flows, loans, hedges or positions move units between closes.
+    omitted, none of it is compiled. ``pre_out`` (K × N, optional): row ``pre_rows[t]`` gets the
+    pre-trade weights of close t (when ≥ 0), which a report cannot rebuild from the post-trade
+    weights alone once flows, loans, hedges or positions move units between closes (engine/treasury.py,
+    `pre_record`).
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
@@ -279,7 +284,7 @@ def simulate(
         n_held = liquidity_close(units, cash, prices, t, costs, liquidity, lp_book, held, n_held)
         n_held = hedge_settle(units, prices, t, quote, hedge, hedge_book, held, n_held)
         V, inv_V = value_and_weights_held(units, cash, prices, t, w_pre, held, n_held)
-        store_row(pre_out, t, w_pre)
+        store_row(pre_out, pre_rows, t, w_pre)
         row = 0 if has_floor else t
         if has_floor:
             floor_target(plan, t, V, targets[t], floored[0])

@@ -49,8 +49,8 @@ def each_config(
 
     returns: dict[int, np.ndarray] = {}  # one per target path (a sweep's Preparer shares the arrays)
     for p in prepared:
-        if p.compiled:
-            returns.setdefault(id(p.targets), target_returns(p.targets, market.prices))
+        if p.compiled and id(p.targets) not in returns:
+            returns[id(p.targets)] = target_returns(p.targets, market.prices)
 
     def call() -> np.ndarray:
         rows = []

@@ -9,14 +9,32 @@ payout gives exactly the compounding units.
 
 from __future__ import annotations
 
-from numba import njit
+from numba import njit, types
 from numba.extending import overload
+
+
+def add_to(earned, row, i, x):
+    """``earned[row, i] += x``; nothing when ``earned`` is None (resolved by type: the walk keeps
+    no yield by asset, and the value is then never computed)."""
+    if earned is not None:
+        earned[row, i] += x
+
+
+@overload(add_to, inline="always", jit_options={"cache": True})
+def _add_to_typed(earned, row, i, x):
+    if isinstance(earned, (types.NoneType, types.Omitted)):
+        return lambda earned, row, i, x: None
+
+    def impl(earned, row, i, x):
+        earned[row, i] += x
+
+    return impl
 
 
 @njit(cache=True, inline="always")  # a short loop at every close: a call would cost more than it
 def _accrue(units, prices, t, yields, quote, earned, row):
     """Apply row ``t``'s growth to ``units`` (in place); add each asset's accrued value at the
-    close's prices to ``earned[row]`` (yield earned, borrowing paid negative). Payouts go into the
+    close's prices to ``earned[row]`` (yield earned, borrowing paid negative; None: not kept). Payouts go into the
     quote asset, or without one (``quote`` < 0) into the portfolio's cash, as bt's coupons do.
     Returns the payout to add to the cash.
 
@@ -34,7 +52,7 @@ def _accrue(units, prices, t, yields, quote, earned, row):
         for i in range(units.shape[0]):
             u = units[i]
             g = growth[t, i]
-            earned[row, i] += u * (g - 1.0) * prices[t, i]
+            add_to(earned, row, i, u * (g - 1.0) * prices[t, i])
             units[i] = u * g
         return 0.0
     paid = 0.0
@@ -48,7 +66,7 @@ def _accrue(units, prices, t, yields, quote, earned, row):
         g_long = growth[t, i]  # both loaded, then selected: a conditional load kept the loop scalar
         g_owed = borrow[t, i]
         g = g_long if u >= 0.0 else g_owed
-        earned[row, i] += u * (g - 1.0) * prices[t, i]
+        add_to(earned, row, i, u * (g - 1.0) * prices[t, i])
         keep = (payout[i] != 0) & (u > 0.0)  # `&`, not `and`: no branch
         units[i] = u if keep else u * g
     if paid != 0.0 and quote >= 0:

@@ -8,6 +8,7 @@ where a missing server fails the run.
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -238,16 +239,14 @@ def assert_same_trades_and_holdings(led: Any, r: Any, cash: str | None) -> dict[
 def killed_run(strategy: Path, db: str, nth: int, later: int, log: Path, writes: tuple[str, ...]) -> int:
     """Replay in a child process that SIGKILLs itself at its ``nth`` insert into one of the tables
     ``writes`` (``later`` = 0: just before it; otherwise that many statements after it); returns
-    the child's wait status (the fault-injection tests of loans and hedges)."""
-    import signal
-
-    from sqlalchemy import event
-
-    from ballast.live.service import RunSettings, open_service
-
+    the child's wait status (the place of the kill is appended to ``log``)."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         try:
+            from sqlalchemy import event
+
+            from ballast.live.service import RunSettings, open_service
+
             svc = open_service(str(strategy), RunSettings(db=db, speed="max"))
             seen, countdown = [0], [-1]
 

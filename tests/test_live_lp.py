@@ -72,7 +72,25 @@ def test_replay_keeps_the_position_as_the_backtest_does(db_url: str, tmp_path: P
             assert m.fees == pytest.approx(row.fees, rel=1e-9, abs=1e-9)
             assert m.value == pytest.approx(row.value, rel=1e-9)
             assert (m.state["token0"], m.state["token1"]) == pytest.approx((row.token0, row.token1), rel=1e-9)
-        assert len(entries) == 2 * len(marks)
+        pool = [e for e in entries if e.key.startswith("p")]
+        legs = [e for e in entries if e.key.startswith("lp-reset:")]
+        assert len(pool) == 2 * len(marks)
+    # every reset that swaps is an order of its close's decision, filled by the paper venue at the
+    # backtest's swap cost; its gas legs and the new range are booked with it (keys by decision)
+    resets = [d for d in led.recent_decisions(100) if "liquidity: reset ETH/USDT" in d["reason"]]
+    swapped = book.reset & (book.swap_cost > 0)
+    assert sorted(d["period"] for d in resets) == [t for t in range(2, len(PATH)) if swapped.iloc[t]]
+    assert len(resets) >= 1 and len(legs) == 2 * len(resets)
+    for d in resets:
+        full = led.decision(d["id"])
+        assert full is not None and full["state"] == "filled" and len(full["orders"]) == len(full["fills"]) == 1
+        o, f = full["orders"][0], full["fills"][0]
+        assert (o["asset"], o["quote_asset"], o["client_order_id"].endswith(f"-{d['id']}-0")) == ("ETH", "USDT", True)
+        assert f["fee"] == pytest.approx(book.swap_cost.iloc[d["period"]], rel=1e-9)
+        assert {e.key for e in legs if e.key.startswith(f"lp-reset:{d['id']}:")} == {
+            f"lp-reset:{d['id']}:ETH",
+            f"lp-reset:{d['id']}:USDT",
+        }
     # the wallet (formation fills + lp entries) ends with the backtest's units
     held = led.holdings()
     last = book.iloc[-1]
@@ -104,7 +122,7 @@ def test_replay_keeps_the_position_as_the_backtest_does(db_url: str, tmp_path: P
 
 def test_a_position_is_refused_with_ccxt(tmp_path: Path) -> None:
     path = lp_strategy(tmp_path, executor="ccxt")
-    with pytest.raises(InputError, match=r"strategy.toml: \[\[positions\]\].*paper venue only"):
+    with pytest.raises(InputError, match=r'strategy.toml: \[\[positions\]\].*executor = "ccxt" cannot hold a Uniswap'):
         open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'l.db'}", speed="max"))
 
 
@@ -153,3 +171,31 @@ def test_a_crash_while_booking_a_close_books_it_once_on_restart(
     assert held.keys() == want_held.keys()
     for a, u in want_held.items():
         assert held[a] == pytest.approx(u, rel=1e-12), a
+
+
+def test_a_reset_whose_decision_is_not_executed_never_happens(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """Dry run: each reset that swaps is a decision whose order is cancelled ("dry run: not sent"),
+    so the position keeps its range (the rule decides again at the next close) and no reset leg is
+    booked; paused: the rule's reset does not happen at all, while the pool still moves the position."""
+    path = lp_strategy(tmp_path)
+    svc = open_service(str(path), RunSettings(db=db_url, speed="max", dry_run=True))
+    svc.run(until_end=True)
+    led: Ledger = svc.ledger
+    resets = [d for d in led.recent_decisions(100) if "liquidity: reset" in d["reason"]]
+    assert resets and all(d["state"] == "cancelled" for d in resets)
+    with led.session() as s:
+        assert s.scalars(select(LedgerEntry).where(LedgerEntry.key.like("lp-reset:%"))).all() == []
+        swapped = {d["period"] for d in resets}
+        assert not any(m.reset for m in s.scalars(select(LiquidityMark)) if m.period in swapped)
+    svc.ledger.close()
+
+    paused = open_service(str(path), RunSettings(db=f"sqlite:///{tmp_path / 'paused.db'}", speed="max"))
+    paused.run(until_end=False, max_cycles=2)  # formed, first deposit
+    paused.ledger.pause("test")
+    paused.run(until_end=True)
+    with paused.ledger.session() as s:
+        marks = s.scalars(select(LiquidityMark).order_by(LiquidityMark.period)).all()
+    assert len(marks) == len(PATH) - 1 and not any(m.reset for m in marks[1:])
+    assert len({(m.state["log_lower"], m.state["log_upper"]) for m in marks}) == 1  # one range throughout
+    assert len({m.state["token0"] for m in marks}) > 1  # the pool moved it
+    paused.ledger.close()

@@ -146,10 +146,10 @@ def test_the_report_draws_the_range_and_the_position(tmp_path: Path) -> None:
 
 
 def test_the_live_service_refuses_a_position_it_cannot_hold(tmp_path: Path) -> None:
-    """Live, a position sits in the paper pool only (tests/test_live_lp.py runs it)."""
+    """Live, a position sits in the paper pool or is proposed, never at an exchange (tests/test_live_lp*.py)."""
     from ballast.live.service import RunSettings, open_service
 
     p = write(tmp_path, '[[positions]]\nkind = "concentrated_lp"\npair = ["ETH", "USDC"]\n')
-    with pytest.raises(InputError, match=r"\[\[positions\]\] concentrated_lp: .*paper venue only"):
+    with pytest.raises(InputError, match=r'\[\[positions\]\] concentrated_lp: \[live\] executor = "ccxt" cannot hold'):
         open_service(str(p), RunSettings(db=str(tmp_path / "l.db"), speed="max", executor="ccxt"))
     assert not (tmp_path / "l.db").exists()

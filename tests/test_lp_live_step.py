@@ -40,6 +40,7 @@ def replay(lp: LiquidityProvision, costs: Proportional, path: list[float] = PATH
     assert book.reset.iloc[1:].sum() >= min_resets  # PATH crosses the range both ways
     units = r.weights.iloc[0].to_numpy() * r.equity.iloc[0] / market.prices[0]  # the formation's wallet
     stored = json.dumps(LPState().as_dict())
+    swaps = [0]
     for t in range(1, len(path)):
         seen = market.head(t)
         close = advance(lp, LPState.from_dict(json.loads(stored)), seen, costs, units, 0.0)
@@ -58,7 +59,26 @@ def replay(lp: LiquidityProvision, costs: Proportional, path: list[float] = PATH
         assert tuple(units) == pytest.approx((row.units0, row.units1), rel=1e-9)
         if close.reset:
             assert "out of range" in close.reason
+        assert (close.pending is not None) == (close.reset and lp.policy.limit_ticks == 0)
+        if close.pending is not None:  # a reset split off: held close + gas + the swap's paper fill = the step
+            r, o = close.pending, close.pending.order
+            p0 = seen.prices[-1, 0]
+            sign, q, fill1 = 0.0, 0.0, 0.0
+            if o is not None:
+                sign, q = (1.0 if o.side == "buy" else -1.0), o.quantity
+                fill1 = -(sign * q * o.ref_price + o.expected_cost) / o.quote_price  # executors.PaperExecutor
+                assert (o.asset, o.quote_asset, o.notional) == (*PAIR, pytest.approx(q * o.ref_price))
+                assert o.ref_price == p0 and o.expected_cost == r.cost
+                swaps[0] += 1
+            want = (close.units0, close.units1)
+            assert (r.units0 - r.gas0 + sign * q, r.units1 - r.gas1 + fill1) == pytest.approx(want, rel=1e-12)
+            assert r.cost == pytest.approx(row.swap_cost, abs=1e-9) and r.gas == pytest.approx(row.gas)
+            assert r.gas0 * p0 + r.gas1 == pytest.approx(r.gas)
+            held = close.held()
+            assert not held.reset and held.state == r.held and r.state == close.state
+            assert held.state.resets == close.state.resets - 1 and held.state.fees == close.state.fees
         assert close.reason == reason_text(int(row.reason_bits))
+    assert swaps[0] >= (1 if min_resets else 0)  # resets that swap become orders
     final = LPState.from_dict(json.loads(stored))
     assert final.fees == pytest.approx(book.fees.sum(), rel=1e-9)
     assert final.resets == int(book.reset.iloc[1:].sum())  # the first deposit is no reset
@@ -88,8 +108,13 @@ def test_a_volatility_scaled_range_and_volume_fees_replay_too() -> None:
 def test_the_live_position_refuses_what_it_cannot_run() -> None:
     lp = LiquidityProvision(PAIR, 3000, fees=AprFees(0.1))
     check_live(lp, "paper", PAIR)
-    with pytest.raises(InputError, match="paper venue only.*'ccxt'"):
+    check_live(lp, "propose", PAIR)
+    with pytest.raises(InputError, match='executor = "ccxt" cannot hold a Uniswap range.*"paper".*"propose"'):
         check_live(lp, "ccxt", PAIR)
+    charm = LiquidityProvision(PAIR, 3000, policy=CharmStyle(base_ticks=1200, limit=600), fees=AprFees(0.1))
+    check_live(charm, "paper", PAIR)
+    with pytest.raises(InputError, match='policy = "charm".*not proposed'):
+        check_live(charm, "propose", PAIR)
     series = LiquidityProvision(PAIR, 3000, fees=AprFees(np.full(5, 0.1)))
     with pytest.raises(InputError, match="fees must be a number"):
         check_live(series, "paper", PAIR)

@@ -59,6 +59,9 @@ def proposals_export(
     safe: Annotated[str | None, typer.Option(help="safe: the Safe's checksummed address (swap recipient).")] = None,
     config: Annotated[Path | None, typer.Option(help="safe: a TOML whose [onchain] extends the registry.")] = None,
     nonce: Annotated[int | None, typer.Option(help="safe: also write the MultiSend Safe tx with this nonce.")] = None,
+    lp_token_id: Annotated[
+        int | None, typer.Option(help="safe: token id of the Uniswap v3 position a liquidity reset withdraws.")
+    ] = None,
 ) -> None:
     """Approved proposals as one JSON batch (e.g. for a multisig transaction builder); they become
     exported, so no later export repeats them — record their execution with `proposals settle`.
@@ -71,7 +74,7 @@ def proposals_export(
         from ballast.live.safe_export import export_safe
 
         with open_ledger(db) as led:
-            n, tx_path = export_safe(led, out, chain, safe, config, nonce, preview)
+            n, tx_path = export_safe(led, out, chain, safe, config, nonce, preview, lp_token_id)
         also = f" and the Safe transaction to {tx_path}" if tx_path else ""
         console.print(f"wrote {n} approved proposal(s) to {out}{also}")
         return

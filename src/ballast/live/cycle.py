@@ -39,13 +39,21 @@ from ballast.live.hedge import LiveHedge, is_perp
 from ballast.live.hedge_ledger import perp_state
 from ballast.live.history import History
 from ballast.live.lease import Lease
-from ballast.live.liquidity import advance, check_live
+from ballast.live.liquidity import advance, check_live, for_cycle
 from ballast.live.loans import LiveLoan, LoanDesk, unchanged_weights
 from ballast.live.loop import CycleView, RunLoop
 from ballast.live.lp_ledger import last_state
 from ballast.live.models import utcnow
 from ballast.live.plans import OrderPlanning
-from ballast.live.records import CASH, CycleStatus, GuardAlert, OrderStatus, PlannedDecision, ProposalState
+from ballast.live.records import (
+    CASH,
+    CycleStatus,
+    GuardAlert,
+    OrderStatus,
+    PlannedDecision,
+    ProposalState,
+    add_orders,
+)
 from ballast.live.repository import Ledger
 from ballast.live.sources import Observation, Source
 from ballast.live.treasury import LiveTreasury
@@ -130,6 +138,10 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         hedge = strategy.hedge
         pair = None if self.liquidity is None else self.liquidity.pair
         self.hedge = None if hedge is None else LiveHedge(hedge, strategy.costs, assets, strategy.cash, pair, slip)
+
+    def executor_name(self) -> str:
+        """Who carries out this service's decisions, as a decision records it."""
+        return "dry-run" if self.dry_run else self.mode
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -285,14 +297,18 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
             recent, k = self.history.recent()
             costs = compile_costs(self.strategy.costs, recent)
             units, cash, booked = self.treasury.close(recent, k, units, cash, costs, target)
-        lp = None
+        lp = position = None  # the position as the decision (and a hedge of its delta) sees it
         if self.liquidity is not None and t > 0:  # the pool moved the position; fees; a reset (the backtest's step)
             with self.ledger.session() as s:
                 lp_state = last_state(s)
             lp = advance(self.liquidity, lp_state, market, self.strategy.costs, units, cash)
+            proposing = lp.pending is not None and self.mode == "propose"
+            decides = not paused and not (proposing and self.ledger.open_proposals())
+            lp, seen = for_cycle(lp, self.mode, decides)  # a reset goes with the decision, which sees it done
             units = units.copy()
-            for a, moved in zip(lp.pair, (lp.units0, lp.units1), strict=True):
+            for a, moved in zip(lp.pair, (seen.units0, seen.units1), strict=True):
                 units[self.assets.index(a)] += moved
+            position = seen.state
         hc = None
         if self.hedge is not None:  # the perp's mark-to-market, funding and a liquidation (the backtest's settle)
             with self.ledger.session() as s:
@@ -322,7 +338,8 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
         spec = self.plan_spec(recent)
         state = TriggerState(market, t, w_pre, floor_target(spec, k, V, target, np.empty(self.n)), self.last_rebalance)
         reason = "initial: form the portfolio" if t == 0 else self.strategy.trigger.fires(state) or self.replan
-        moving = (loans is not None and bool(loans.moves)) or hc is not None  # a hedge is checked every close
+        moving = (loans is not None and bool(loans.moves)) or (lp is not None and lp.pending is not None)
+        moving = moving or hc is not None  # a hedge is checked every close
         if (reason is None and not moving) or not V > 0:
             record(obs.time, t, CycleStatus.HOLD, None, prices, V, lines)
             self._show(obs, t, CycleStatus.HOLD, None, V, lines)
@@ -343,17 +360,23 @@ class LiveService(VenueProtocol, OrderPlanning, RunLoop):
 
         plan = self.plan_orders(state, recent, k, spec, units, cash, p, V, reason) if reason is not None else None
         if loans is not None:
-            executor = "dry-run" if self.dry_run else self.mode
+            executor = self.executor_name()
             plan = self.loans.with_moves(plan, loans, V, unchanged_weights(self.assets, w_pre, target), executor)
+        if lp is not None and lp.pending is not None:  # the reset's swap first: it fills before the rebalance
+            order = lp.pending.order
+            why = f"liquidity: reset {'/'.join(lp.pair)} ({lp.reason})"
+            weights = unchanged_weights(self.assets, w_pre, target)
+            plan = add_orders(plan, [] if order is None else [order], why, V, weights, self.executor_name(), first=True)
         if hc is not None and self.hedge is not None:  # re-hedge after the planned trades, as the backtest
-            hc = self.hedge.adjust(hc, market, self.after_plan(units, plan), None if lp is None else lp.state)
+            hc = self.hedge.adjust(hc, market, self.after_plan(units, plan), position)
             record = partial(record, hedge=hc)
-            executor = "dry-run" if self.dry_run else self.mode
-            plan = self.hedge.with_rehedge(plan, hc, V, unchanged_weights(self.assets, w_pre, target), executor)
+            if hc.order is not None:
+                weights = unchanged_weights(self.assets, w_pre, target)
+                plan = add_orders(plan, [hc.order], f"hedge: {hc.reason}", V, weights, self.executor_name())
         if plan is None or isinstance(plan, str):
-            why = plan or (f"trigger fired ({reason}) but every trade is below the minimum" if reason else None)
-            record(obs.time, t, CycleStatus.HOLD, why, prices, V, lines)
-            self._show(obs, t, CycleStatus.HOLD, why, V, lines)
+            hold_note = plan or (f"trigger fired ({reason}) but every trade is below the minimum" if reason else None)
+            record(obs.time, t, CycleStatus.HOLD, hold_note, prices, V, lines)
+            self._show(obs, t, CycleStatus.HOLD, hold_note, V, lines)
             return CycleStatus.HOLD
         capped = notional_cap(self.cfg.guards, self.ledger, plan.notional, obs.time)
         if capped:

@@ -47,7 +47,7 @@ from ballast.hedging import DeltaHedge, LiquidityPosition, PerpPosition
 from ballast.hedging.hedge import HedgeArrays
 from ballast.hedging.kernel import adjust, settle
 from ballast.live.liquidity import LPState
-from ballast.live.records import PlannedDecision, PlannedOrder
+from ballast.live.records import PlannedOrder
 from ballast.market import Market
 
 
@@ -214,21 +214,6 @@ class LiveHedge:
         assert math.isclose(cost, float(row[HC_FEES] + row[HC_SLIPPAGE]), rel_tol=1e-12, abs_tol=1e-12)
         order = PlannedOrder(self.symbol, close.quote, side, abs(trade), p, pq, limit, abs(trade) * p, cost)
         return replace(checked, reason=why(int(row[HC_REASON]), size, target, hw, trade, self.symbol), order=order)
-
-    @staticmethod
-    def with_rehedge(
-        plan: PlannedDecision | str | None, close: HedgeClose, value: float, weights: dict[str, object], executor: str
-    ) -> PlannedDecision | str | None:
-        """The cycle's decision with the re-hedge added to its orders (a decision of the re-hedge
-        alone when nothing else trades)."""
-        o = close.order
-        if o is None:
-            return plan
-        reason = f"hedge: {close.reason}"
-        if isinstance(plan, PlannedDecision):
-            return replace(plan, reason=f"{plan.reason}; {reason}", notional=plan.notional + o.notional,
-                           expected_cost=plan.expected_cost + o.expected_cost, orders=[*plan.orders, o])  # fmt: skip
-        return PlannedDecision(reason, executor, value, o.notional, o.expected_cost, dict(weights), [o], plan)
 
 
 class _Book(NamedTuple):

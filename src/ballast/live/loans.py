@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ import numpy as np
 from ballast.errors import InputError
 from ballast.live import lending
 from ballast.live.lending import LoanClose, Position
-from ballast.live.records import PlannedDecision, PlannedOrder
+from ballast.live.records import PlannedDecision, PlannedOrder, add_orders
 from ballast.market import Market
 from ballast.positions import AaveV3, HealthBand, Liquidation, LiquidationRule, Loan, LoanState, Move
 from ballast.positions.band import boost_to
@@ -303,19 +303,8 @@ class LoanDesk:
         alone when the trigger did not fire or planned nothing: its note says why)."""
         if not cycle.moves:
             return plan
-        orders = [m.order for m in cycle.moves]
         reason = "; ".join(m.reason for m in cycle.moves)
-        notional = sum(o.notional for o in orders)
-        cost = sum(o.expected_cost for o in orders)
-        if isinstance(plan, PlannedDecision):
-            return replace(
-                plan,
-                reason=f"{plan.reason}; {reason}",
-                notional=plan.notional + notional,
-                expected_cost=plan.expected_cost + cost,
-                orders=[*plan.orders, *orders],
-            )
-        return PlannedDecision(reason, executor, value, notional, cost, weights, orders, plan)
+        return add_orders(plan, [m.order for m in cycle.moves], reason, value, weights, executor)
 
 
 def from_strategy(loans: Loans | None) -> list[LiveLoan]:

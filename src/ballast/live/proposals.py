@@ -283,6 +283,10 @@ def settle_proposal(ledger: Ledger, proposal_id: int, fills: list[SettleFill], b
             else DecisionState.PARTIALLY_FILLED
         )
         s.execute(update(Decision).where(Decision.id == p.decision_id).values(state=state, updated_at=utcnow()))
+        if state != DecisionState.CANCELLED:
+            from ballast.live import lp_ledger  # a liquidity reset's legs, once executed
+
+            lp_ledger.book_reset(s, p.decision_id)
         if by:
             s.execute(update(Proposal).where(Proposal.id == proposal_id).values(note=f"settled by {by}"))
     return Outcome(proposal_id, ProposalState.SETTLED, True)

@@ -7,7 +7,7 @@ migration is involved."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple, TypedDict
@@ -133,6 +133,31 @@ class PlannedDecision:
     weights: dict[str, Any]
     orders: list[PlannedOrder]
     note: str | None = None
+
+
+def add_orders(
+    plan: PlannedDecision | str | None,
+    orders: list[PlannedOrder],
+    reason: str,
+    value: float,
+    weights: dict[str, Any],
+    executor: str,
+    first: bool = False,
+) -> PlannedDecision:
+    """The cycle's decision with ``orders`` added (``first``: before its own, so they fill first),
+    ``reason`` appended; a decision of these orders alone when the trigger planned nothing (a
+    string ``plan`` is then its note)."""
+    notional = sum(o.notional for o in orders)
+    cost = sum(o.expected_cost for o in orders)
+    if isinstance(plan, PlannedDecision):
+        return replace(
+            plan,
+            reason=f"{plan.reason}; {reason}",
+            notional=plan.notional + notional,
+            expected_cost=plan.expected_cost + cost,
+            orders=[*orders, *plan.orders] if first else [*plan.orders, *orders],
+        )
+    return PlannedDecision(reason, executor, value, notional, cost, weights, list(orders), plan)
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,12 @@ class Ledger(OperatorWrites):
                 from ballast.live import lending
 
                 lending.link_orders(s, loans.links(plan.orders, [o.id for o in orders]))
+            if liquidity is not None and liquidity.pending is not None:  # the reset goes with this decision
+                from ballast.live import lp_ledger
+
+                swap = liquidity.pending.order
+                oid = next((r.id for o, r in zip(plan.orders, orders, strict=True) if o is swap), None)
+                lp_ledger.link_reset(s, cid, d.id, oid)
             pid = None
             if propose:
                 p = Proposal(
@@ -367,6 +373,10 @@ class Ledger(OperatorWrites):
             if new != d.state:
                 d.state = new
                 d.updated_at = utcnow()
+            if new in (DecisionState.FILLED, DecisionState.PARTIALLY_FILLED):
+                from ballast.live import lp_ledger  # a liquidity reset's legs, once its swap filled
+
+                lp_ledger.book_reset(s, decision_id)
             pid = s.scalar(
                 select(Proposal.id).where(
                     Proposal.decision_id == decision_id, Proposal.state == ProposalState.EXECUTING

@@ -54,34 +54,25 @@ def run_compiled(
     """The compiled walk and the metrics (``record``: also the weights and the logs).
     ``target_r``: `target_returns` of ``p.targets``, when the caller has it (a sweep shares it);
     ``args``: the `walk_args` of ``p`` when a caller runs many variants of one preparation (loan bands)."""
-    from ballast.engine.hedge import new_hedge_book
-    from ballast.engine.liquidity_kernel import new_book as lp_book
-    from ballast.engine.loans import add_loan_costs, start_loans
-    from ballast.engine.treasury import flow_closes, new_book, pre_record
     from ballast.engine.treasury_metrics import run_metrics
     from ballast.engine.walk import simulate
-    from ballast.flows import no_flows
-    from ballast.yields import no_yields
 
     args = walk_args(p, record, target_r) if args is None else args
-    book = new_book(p.market.n_periods, p.market.n_assets, record, flow_closes(p)) if p.treasury else None
-    loans, lbook = start_loans(p, record)
-    hbook = new_hedge_book(p.market.n_periods) if p.hedge is not None else None
-    lp = lp_book(p.market.n_periods) if p.liquidity is not None else None
-    # Only the optional machinery a strategy uses is passed (and compiled); the rest stays omitted.
-    optional: dict[str, Any] = {}
-    if book is not None:
-        optional.update(yields=p.yields or no_yields(), flows=p.flows or no_flows(), treasury=book)
-    if loans is not None:
-        optional.update(loans=loans, loan_book=lbook)
-    if hbook is not None:
-        optional.update(hedge=p.hedge, hedge_book=hbook)
-    if lp is not None:
-        optional.update(liquidity=p.liquidity, lp_book=lp)
-    rows, pre = pre_record(p, record)
-    if pre is not None:  # units move between closes: the walk records what decisions saw
-        optional.update(pre_out=pre, pre_rows=rows)
+    if p.plain:  # the common case without the optional machinery's setup (W1: 5 % of a backtest)
+        walk = simulate(*args)
+        return RawRun(
+            walk.equity,
+            walk.weights,
+            walk.acc,
+            run_metrics(p, walk.equity, walk.acc, None),
+            walk.rebalances,
+            walk.trades,
+        )
+    books, optional = optional_machinery(p, record)
     walk = simulate(*args, **optional)
+    book, lbook, hbook, lp, rows, pre = books
+    from ballast.engine.loans import add_loan_costs
+
     add_loan_costs(walk.acc, lbook)
     m = run_metrics(p, walk.equity, walk.acc, book)
     return RawRun(
@@ -98,6 +89,36 @@ def run_compiled(
         pre_weights=pre,
         pre_rows=rows,
     )
+
+
+def optional_machinery(p: Prepared, record: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The books the walk writes for ``p``'s optional machinery — (treasury, loans, hedge,
+    liquidity, pre-trade rows, pre-trade weights) — and the walk's keyword arguments: only what
+    the strategy uses is passed (and compiled); the rest stays omitted."""
+    from ballast.engine.hedge import new_hedge_book
+    from ballast.engine.liquidity_kernel import new_book as lp_book
+    from ballast.engine.loans import start_loans
+    from ballast.engine.treasury import flow_closes, new_book, pre_record
+    from ballast.flows import no_flows
+    from ballast.yields import no_yields
+
+    book = new_book(p.market.n_periods, p.market.n_assets, record, flow_closes(p)) if p.treasury else None
+    loans, lbook = start_loans(p, record)
+    hbook = new_hedge_book(p.market.n_periods) if p.hedge is not None else None
+    lp = lp_book(p.market.n_periods) if p.liquidity is not None else None
+    optional: dict[str, Any] = {}
+    if book is not None:
+        optional.update(yields=p.yields or no_yields(), flows=p.flows or no_flows(), treasury=book)
+    if loans is not None:
+        optional.update(loans=loans, loan_book=lbook)
+    if hbook is not None:
+        optional.update(hedge=p.hedge, hedge_book=hbook)
+    if lp is not None:
+        optional.update(liquidity=p.liquidity, lp_book=lp)
+    rows, pre = pre_record(p, record)
+    if pre is not None:  # units move between closes: the walk records what decisions saw
+        optional.update(pre_out=pre, pre_rows=rows)
+    return (book, lbook, hbook, lp, rows, pre), optional
 
 
 def run_prepared(p: Prepared, engine: str = "auto") -> Result:

@@ -43,6 +43,17 @@ class Prepared:
         return self.program is not None and self.plan is not None
 
     @property
+    def plain(self) -> bool:
+        """No yields, flows, loans, hedge or liquidity position: the walk runs without any of them."""
+        return (
+            self.yields is None
+            and self.flows is None
+            and self.loans is None
+            and self.hedge is None
+            and self.liquidity is None
+        )
+
+    @property
     def treasury(self) -> bool:
         """Whether yields or flows take part (the walk then writes a TreasuryBook)."""
         return self.yields is not None or self.flows is not None

@@ -20,6 +20,7 @@ left untouched (bit-identical), which the tests check.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,20 +55,25 @@ def _gap_closing(n: int, recover: int | None) -> np.ndarray:
     return np.clip(1.0 - k / max(recover, 1), 0.0, 1.0) if recover > 0 else np.zeros(n)
 
 
+def asset_column(asset: str, columns: pd.Index, where: str) -> int:
+    """The column of ``asset`` in the prices; the error names the shock's field."""
+    if asset not in columns:
+        raise KeyError(f"{where}: {asset!r} is not in the prices; they have: {', '.join(map(str, columns))}")
+    return int(columns.get_loc(asset))
+
+
 @dataclass(frozen=True)
-class PriceShape(Located):
+class PriceShape(Located, ABC):
+    """A shock that rewrites one asset's prices from its start."""
+
     asset: str = ""
 
     def column(self, columns: pd.Index, where: str) -> int:
-        if self.asset not in columns:
-            raise KeyError(
-                f"{where}.asset: {self.asset!r} is not in the prices; they have: {', '.join(map(str, columns))}"
-            )
-        return int(columns.get_loc(self.asset))
+        return asset_column(self.asset, columns, f"{where}.asset")
 
+    @abstractmethod
     def reshape(self, p: np.ndarray, s: int) -> None:
         """Rewrite the column ``p`` in place from row ``s``."""
-        raise NotImplementedError
 
 
 def _check(where: str, name: str, value: float, lo: float, hi: float) -> None:
@@ -229,7 +235,7 @@ class Scenario:
                 i = shock.column(prices.columns, where)
                 shock.reshape(values[:, i], s)
             elif isinstance(shock, Liquidity):
-                cols = [PriceShape(shock.start, a).column(prices.columns, f"{where}.assets") for a in shock.assets]
+                cols = [asset_column(a, prices.columns, f"{where}.assets") for a in shock.assets]
                 depth[s : s + shock.days, cols] *= shock.factor
             else:
                 gas[s : s + shock.days] += shock.cost

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ballast.data.loaders import load_prices
 from ballast.engine.prepared import Prepared, prepare
+from ballast.engine.records import TradeLog
 from ballast.engine.result import RawRun, Result
 from ballast.enums import CONVENTION_CODES
 from ballast.errors import InputError
@@ -35,7 +36,7 @@ def walk_args(p: Prepared, record: bool, target_r: np.ndarray | None = None) -> 
 
     assert p.program is not None and p.plan is not None
     return (
-        p.market.prices,
+        p.market.prices if p.scaled is None else p.scaled.prices,
         p.targets,
         target_returns(p.targets, p.market.prices) if target_r is None else target_r,
         p.program,
@@ -71,6 +72,7 @@ def run_compiled(
     books, optional = optional_machinery(p, record)
     walk = simulate(*args, **optional)
     book, lbook, hbook, lp, rows, pre = books
+    trades = walk.trades if p.scaled is None else unscaled(walk.trades, p.market.prices)
     from ballast.engine.loans import add_loan_costs
 
     add_loan_costs(walk.acc, lbook)
@@ -81,7 +83,7 @@ def run_compiled(
         walk.acc,
         m,
         walk.rebalances,
-        walk.trades,
+        trades,
         treasury=book,
         loans=lbook,
         hedge=hbook,
@@ -89,6 +91,12 @@ def run_compiled(
         pre_weights=pre,
         pre_rows=rows,
     )
+
+
+def unscaled(trades: TradeLog, prices: np.ndarray) -> TradeLog:
+    """A `ScaledWalk`'s trade log in units of the assets themselves: each trade's value at the
+    market's price of its close (the walk logged scaled units)."""
+    return trades._replace(quantity=trades.value / prices[trades.t, trades.asset])
 
 
 def optional_machinery(p: Prepared, record: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -107,7 +115,11 @@ def optional_machinery(p: Prepared, record: bool) -> tuple[tuple[Any, ...], dict
     hbook = new_hedge_book(p.market.n_periods) if p.hedge is not None else None
     lp = lp_book(p.market.n_periods) if p.liquidity is not None else None
     optional: dict[str, Any] = {}
-    if book is not None:
+    if book is not None and p.scaled is not None:  # the prices carry the yields; triggers read the market's
+        optional.update(
+            yields=no_yields(), flows=p.scaled.flows or no_flows(), treasury=book, trigger_prices=p.market.prices
+        )
+    elif book is not None:
         optional.update(yields=p.yields or no_yields(), flows=p.flows or no_flows(), treasury=book)
     if loans is not None:
         optional.update(loans=loans, loan_book=lbook)

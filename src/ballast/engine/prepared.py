@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
 from ballast.yields import YieldArrays
+
+if TYPE_CHECKING:
+    from ballast.engine.treasury import ScaledWalk
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Prepared:
     loans: LoanArrays | None = None  # None: no loans (nothing compiled)
     hedge: HedgeArrays | None = None  # None: no delta hedge (nothing compiled)
     liquidity: LiquidityArrays | None = None  # None: no concentrated-liquidity position
+    scaled: "ScaledWalk | None" = None  # compounding-only yields: the walk's prices and flows (engine/treasury.py)
 
     @property
     def compiled(self) -> bool:
@@ -75,6 +80,9 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
         if strategy.hedge is not None
         else None
     )
+    from ballast.engine.treasury import scaled_walk  # numba: not at `import ballast`
+
+    yields = signed_yields(yields, targets, strategy)
     return Prepared(
         strategy,
         market,
@@ -83,11 +91,12 @@ def prepare(strategy: Strategy, market: Market) -> Prepared:
         plan,
         costs,
         quote,
-        signed_yields(yields, targets, strategy),
+        yields,
         flows,
         loans,
         hedge,
         strategy.liquidity.encode(market) if strategy.liquidity is not None else None,
+        scaled_walk(market.prices, yields, flows),
     )
 
 

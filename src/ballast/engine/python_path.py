@@ -127,6 +127,9 @@ def simulate_python(p: Prepared) -> RawRun:
     v_prev = cash
     book = new_book(T, n, True, flow_closes(p)) if p.treasury else None
     yields, flows, held = p.yields or no_yields(), p.flows or no_flows(), np.empty(n, np.int64)
+    valued = prices  # what units are valued and traded at: the market's, or a ScaledWalk's (as the walk)
+    if p.scaled is not None:
+        valued, yields, flows = p.scaled.prices, no_yields(), p.scaled.flows or no_flows()
     loans, lbook = start_loans(p, True)
     hbook = new_hedge_book(T) if p.hedge is not None else None
     lp = lp_book(T) if p.liquidity is not None else None
@@ -136,11 +139,11 @@ def simulate_python(p: Prepared) -> RawRun:
         w_pre = np.empty(n)
         target = np.asarray(s.target.at(m, t), dtype=np.float64)
         targets[t] = target
-        cash, _ = treasury_close(units, cash, prices, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
+        cash, _ = treasury_close(units, cash, valued, t, targets, p.costs, p.quote, yields, flows, book, held, 0)
         loan_close(units, prices, t, p.costs, loans, lbook, held, 0)
         liquidity_close(units, cash, prices, t, p.costs, p.liquidity, lp, held, 0)
         hedge_settle(units, prices, t, p.quote, p.hedge, hbook, held, 0)
-        V = value_and_weights(units, cash, prices, t, w_pre)
+        V = value_and_weights(units, cash, valued, t, w_pre)
         if pre is not None and rows is not None and rows[t] >= 0:
             pre[rows[t]] = w_pre
         state = TriggerState(m, t, w_pre, floor_target(spec, t, V, target, np.empty(n)), last_t)
@@ -162,7 +165,7 @@ def simulate_python(p: Prepared) -> RawRun:
                 state,
                 units,
                 cash,
-                price,
+                valued[t],
                 p.costs,
                 t,
                 p.quote,
@@ -184,7 +187,7 @@ def simulate_python(p: Prepared) -> RawRun:
             reasons.append(reason)
         v_after, _ = hedge_adjust(units, prices, t, p.quote, p.hedge, hbook, held, 0, v_after, lp)
         equity[t] = v_after
-        value_and_weights(units, cash, prices, t, weights[t])
+        value_and_weights(units, cash, valued, t, weights[t])
         if t > 0:
             r_port = v_after * (1.0 / v_prev) - 1.0 if v_prev > 0 else 0.0  # as the kernel: one division per close
             a = r_port - target_return(targets[t - 1], price, prices[t - 1])

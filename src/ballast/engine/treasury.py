@@ -46,6 +46,27 @@ class TreasuryBook(NamedTuple):
         return self.closes[:, FLOW_COST]
 
 
+class ScaledWalk(NamedTuple):
+    """What the walk runs on when every yield compounds on holdings that are never negative: the
+    prices times each asset's cumulative growth, so that a unit held is a *scaled* unit (Aave's
+    scaled balances) whose value grows with its yield and the walk accrues nothing per close."""
+
+    prices: np.ndarray  # float64[T, N]: market prices × cumulative growth (growth row 0 is 1)
+    flows: Any  # FlowSchedule with unit flows in scaled units (units / cumulative growth), or None
+
+
+def scaled_walk(prices: np.ndarray, yields: Any, flows: Any) -> ScaledWalk | None:
+    """The `ScaledWalk` of yields that only compound on never-negative holdings (``signed`` 0, no
+    payout asset); None otherwise. Valuing scaled units at these prices is the accrual: a unit
+    held over (t−1, t] is worth p·g more, as `accrue` would have grown it (equal up to rounding)."""
+    if yields is None or yields.signed != 0 or yields.payers.shape[0] > 0 or np.ndim(yields.growth) != 2:
+        return None
+    index = np.cumprod(yields.growth, axis=0)
+    if flows is not None and np.ndim(flows.units) == 2:
+        flows = flows._replace(units=flows.units / index)
+    return ScaledWalk(prices * index, flows)
+
+
 def flow_closes(p: Any) -> int:
     """How many closes of a prepared run have a scheduled flow."""
     flows = p.flows

@@ -92,6 +92,18 @@ def _store_row_typed(out, rows, t, row):
     return impl
 
 
+def either(given, default):
+    """``given`` (borrowed), or ``default`` when it is None (resolved by type)."""
+    return default if given is None else given
+
+
+@overload(either, inline="always", jit_options={"cache": True})
+def _either_typed(given, default):
+    if isinstance(given, (types.NoneType, types.Omitted)):
+        return lambda given, default: default
+    return lambda given, default: borrow(given)
+
+
 @njit(cache=True, inline="always")
 def plan_constrained(plan, costs, t, V, w_pre, target, quote, scale, w_new, keep, forming):
     """The planner, then the state-dependent constraints (turnover cap, value floor).
@@ -207,6 +219,7 @@ def simulate(
     lp_book=None,
     pre_out=None,
     pre_rows=None,
+    trigger_prices=None,
 ):
     """Walk the path; returns a WalkResult (logs and weights only when ``record``).
 
@@ -224,10 +237,12 @@ def simulate(
     omitted, none of it is compiled. ``pre_out`` (K × N, optional): row ``pre_rows[t]`` gets the
     pre-trade weights of close t (when ≥ 0), which a report cannot rebuild from the post-trade
     weights alone once flows, loans, hedges or positions move units between closes (engine/treasury.py,
-    `pre_record`).
+    `pre_record`). ``trigger_prices`` (T × N, optional): the market's prices for the triggers when
+    ``prices`` are a `ScaledWalk`'s (engine/treasury.py); omitted, the triggers read ``prices``.
     """
     # Borrowed views of the inputs (docs/kernel-performance.md, "borrowed views").
     prices = borrow(prices)
+    trig_prices = either(trigger_prices, prices)
     targets = borrow(targets)
     target_r = borrow(target_r)
     trig = borrow_fields(trig)
@@ -292,7 +307,7 @@ def simulate(
             fire = True
             bits = np.int64(0)
         else:
-            fire, bits = evaluate_program(trig, t, w_pre, decide, row, last_t, prices, stack)
+            fire, bits = evaluate_program(trig, t, w_pre, decide, row, last_t, trig_prices, stack)
             dmax = max_abs_drift(w_pre, decide, row)
             drift_sum += dmax
             drift_max = max(drift_max, dmax)

@@ -54,6 +54,7 @@ IRRELEVANT: dict[str, frozenset[str]] = {
     "costs": frozenset(_TRIGGER | _RUN | _FLOWS | {"target", "plan", "yields"}),
     "yields": frozenset(_TRIGGER | _COSTS | _RUN | _FLOWS | {"target", "plan"}),
     "flows": frozenset(_TRIGGER | _COSTS | _RUN | {"target", "plan", "yields"}),
+    "scaled": frozenset(_TRIGGER | _COSTS | _RUN | {"target", "plan"}),  # yields and flows both matter
 }
 
 
@@ -126,13 +127,23 @@ class Preparer:
         quote = m.asset_index(s.cash) if s.cash else -1
         return targets, program, plan, costs, quote
 
-    def treasury(self, s: Strategy, frozen: tuple[tuple[str, Hashable], ...]) -> tuple[Any, Any]:
-        """(YieldArrays | None, FlowSchedule | None) of strategy ``s``: an axis over band widths
-        encodes the yields and flows once, not once per configuration."""
+    def treasury(self, s: Strategy, frozen: tuple[tuple[str, Hashable], ...]) -> tuple[Any, Any, Any]:
+        """(YieldArrays | None, FlowSchedule | None, ScaledWalk | None) of strategy ``s``: an axis
+        over band widths encodes the yields and flows once, not once per configuration. The
+        scaled walk is the one unsigned yields would take (`prepare` keeps it only for them)."""
+        from ballast.engine.treasury import scaled_walk
+
         m = self.market
         yields = self._get("yields", frozen, lambda: s.yields.encode(m, s.cash) if s.yields else False)
         flows = self._get("flows", frozen, lambda: s.flows.encode(m, s.cash) if s.flows else False)
-        return yields or None, flows or None
+        scaled = (
+            self._get(
+                "scaled", frozen, lambda: scaled_walk(m.prices, yields._replace(signed=0), flows or None) or False
+            )
+            if yields
+            else False
+        )
+        return yields or None, flows or None, scaled or None
 
 
 class _Serial(threading.local):

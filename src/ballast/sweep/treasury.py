@@ -32,7 +32,7 @@ def treasury_configs(
     """The chunk's metrics (and equity paths into ``equity``), one backtest per configuration.
 
     ``parts``: per configuration, the compiled (targets, program, plan, costs, quote, yields,
-    flows) from the sweep's `Preparer`, so that arrays shared by configurations are built once."""
+    flows, scaled walk) from the sweep's `Preparer`, so that arrays shared by configurations are built once."""
     from ballast.engine.prepared import prepare
 
     # A hedge or a liquidity position is encoded by `prepare` (the Preparer's parts do not carry them).
@@ -53,6 +53,10 @@ def _prepared(
     quote: int,
     yields: Any,
     flows: Any,
+    scaled: Any,
 ) -> Prepared:
-    """A `Prepared` from the sweep's shared parts (yields marked unsigned as `prepare` would)."""
-    return Prepared(s, market, targets, program, plan, costs, quote, signed_yields(yields, targets, s), flows)
+    """A `Prepared` from the sweep's shared parts: yields marked unsigned, and then walked scaled,
+    as `prepare` would (``scaled``: the Preparer's `ScaledWalk` for them, shared by configurations)."""
+    yields = signed_yields(yields, targets, s)
+    keep = yields is not None and yields.signed == 0 and yields.payers.shape[0] == 0
+    return Prepared(s, market, targets, program, plan, costs, quote, yields, flows, scaled=scaled if keep else None)

@@ -73,29 +73,42 @@ def _rebalancing_legs(units, p, target, v_assets, net, sign, delta, d, s):
         delta[i] = sign * max(d[i] - lam, 0.0)
 
 
+@njit(cache=True, inline="always")
+def _assets_value(units, p):
+    v_assets = 0.0
+    for i in range(units.shape[0]):
+        v_assets += units[i] * p[i]
+    return v_assets
+
+
+@njit(cache=True, inline="always")
+def _pay_in_place(units, cash, p, a, flow, v_assets):
+    """A flow paid into or out of its own asset (cash routing), or, with nothing held yet
+    (``v_assets`` 0), met by the cash. Returns what `_apply_one` does."""
+    if v_assets == 0.0:
+        if flow >= 0.0 or cash + flow >= 0.0:
+            return cash + flow, flow, 0.0, 0.0
+        return 0.0, -cash, 0.0, -(cash + flow)
+    if flow >= 0.0:
+        units[a] += flow / p[a]
+        return cash, flow, 0.0, 0.0
+    have = max(units[a], 0.0) * p[a]
+    if have >= -flow:
+        units[a] += flow / p[a]
+        return cash, flow, 0.0, 0.0
+    units[a] = min(units[a], 0.0)
+    return cash, -have, 0.0, -flow - have
+
+
 @njit(cache=True)
 def _apply_one(units, cash, p, t, a, flow, routing, target, costs, quote, delta):
     """One flow of value ``flow`` (signed) through asset ``a``. Returns (cash, value actually
     paid in (+) or out (−), costs, shortfall ≥ 0)."""
     n = units.shape[0]
-    v_assets = 0.0
-    for i in range(n):
-        v_assets += units[i] * p[i]
+    v_assets = _assets_value(units, p)
     V = cash + v_assets
-    if routing == ROUTE_CASH or v_assets == 0.0:  # nothing held yet: the flow meets the cash
-        if v_assets == 0.0:
-            if flow >= 0.0 or cash + flow >= 0.0:
-                return cash + flow, flow, 0.0, 0.0
-            return 0.0, -cash, 0.0, -(cash + flow)
-        if flow >= 0.0:
-            units[a] += flow / p[a]
-            return cash, flow, 0.0, 0.0
-        have = max(units[a], 0.0) * p[a]
-        if have >= -flow:
-            units[a] += flow / p[a]
-            return cash, flow, 0.0, 0.0
-        units[a] = min(units[a], 0.0)
-        return cash, -have, 0.0, -flow - have
+    if routing == ROUTE_CASH or v_assets == 0.0:
+        return _pay_in_place(units, cash, p, a, flow, v_assets)
     # Pro rata or rebalancing: solve V' = V + flow − C(V') by fixed-point steps (the costs of
     # legs sized by V'); exact in one step without costs.
     v_new = V + flow
@@ -158,7 +171,10 @@ def _apply_flows(units, cash, prices, t, flows, targets, costs, quote, paid, row
         f = flows.units[t, a] * p[a] + flows.nav[t, a] * V
         if f == 0.0:
             continue
-        cash, done, c, s = _apply_one(units, cash, p, t, a, f, flows.routing, targets[t], costs, quote, delta)
+        if flows.routing == ROUTE_CASH:  # the common case, without `_apply_one`'s call (~0.1 µs)
+            cash, done, c, s = _pay_in_place(units, cash, p, a, f, _assets_value(units, p))
+        else:
+            cash, done, c, s = _apply_one(units, cash, p, t, a, f, flows.routing, targets[t], costs, quote, delta)
         paid[row, a] += done
         net += done
         cost += c

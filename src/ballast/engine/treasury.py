@@ -18,7 +18,7 @@ from numba.extending import overload
 
 from ballast.engine.intrinsics import borrow_fields
 from ballast.engine.valuation import held_assets
-from ballast.enums import FLOW_COST, FLOW_PAID, FLOW_SHORTFALL, N_FLOW_COLUMNS
+from ballast.enums import ACC_COSTS, FLOW_COST, FLOW_PAID, FLOW_SHORTFALL, N_FLOW_COLUMNS
 from ballast.flows.kernel import apply_flows, flows_due
 from ballast.yields.kernel import accrue
 
@@ -68,9 +68,9 @@ def scaled_walk(prices: np.ndarray, yields: Any, flows: Any) -> ScaledWalk | Non
 
 
 def flow_closes(p: Any) -> int:
-    """How many closes of a prepared run have a scheduled flow."""
+    """How many closes of a prepared run have a scheduled flow (`FlowSchedule.active` numbers them)."""
     flows = p.flows
-    return 0 if flows is None or np.ndim(flows.units) == 1 else int(np.count_nonzero(flows.active))
+    return 0 if flows is None or np.ndim(flows.units) == 1 or flows.active.size == 0 else int(flows.active.max())
 
 
 def pre_record(p: Any, record: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -85,11 +85,10 @@ def pre_record(p: Any, record: bool) -> tuple[np.ndarray | None, np.ndarray | No
         return None, None
     if moving:
         return np.arange(T, dtype=np.int64), np.empty((T, n))
-    rows = np.full(T, -1, np.int64)
-    if p.flows is not None and np.ndim(p.flows.units) == 2:
-        due = np.flatnonzero(p.flows.active)
-        rows[due] = np.arange(due.size)
-    return rows, np.zeros((max(int((rows >= 0).sum()), 1), n))
+    if p.flows is None or np.ndim(p.flows.units) != 2:
+        return np.full(T, -1, np.int64), np.zeros((1, n))
+    # FlowSchedule.active numbers the closes with a flow from 1: its row, less one (−1 elsewhere).
+    return p.flows.active - 1, np.zeros((max(flow_closes(p), 1), n))
 
 
 def new_book(n_periods: int, n_assets: int, record: bool, n_flow_closes: int = 0) -> TreasuryBook:
@@ -174,6 +173,21 @@ def twr_path(equity, flow, capital):
         out[t] = capital * chained
         prev = equity[t]
     return out
+
+
+@njit(cache=True)
+def settle_flows(equity, closes, capital, acc):
+    """Add the flows' routing costs to ``acc``; return the path the return metrics read: the
+    time-weighted path once money moved, else ``equity``. One compiled pass over the closes."""
+    cost = 0.0
+    moved = False
+    for t in range(closes.shape[0]):
+        cost += closes[t, FLOW_COST]
+        moved = moved or closes[t, FLOW_PAID] != 0.0
+    acc[ACC_COSTS] += cost
+    if not moved:
+        return equity
+    return twr_path(equity, closes[:, FLOW_PAID], capital)
 
 
 def is_off(yields: object, flows: object) -> bool:

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ballast.engine.metrics import compute_metrics
-from ballast.engine.treasury import TreasuryBook, twr_path
+from ballast.engine.treasury import TreasuryBook, settle_flows, twr_path
 from ballast.engine.treasury_docs import TREASURY_DOCS  # noqa: F401  (re-exported)
-from ballast.enums import ACC_COSTS
 from ballast.flows.metrics import DAYS_PER_MONTH, days_below, money_weighted_return, runway_months
 from ballast.market import Market
 from ballast.yields import period_years
@@ -30,8 +29,7 @@ def run_metrics(p: "Prepared", equity: np.ndarray, acc: np.ndarray, book: Treasu
     return metrics are those of the time-weighted path."""
     capital, ppy = float(p.strategy.capital), float(p.market.periods_per_year)
     if book is not None:
-        acc[ACC_COSTS] += book.cost.sum()
-        equity = return_path(equity, book, capital)
+        equity = settle_flows(equity, book.closes, capital, acc)
     metrics: np.ndarray = compute_metrics(equity, acc, capital, ppy)
     return metrics
 

@@ -147,6 +147,40 @@ def test_cli_prints_treasury_rows_next_to_buy_and_hold() -> None:
     assert len(cells) == 2 and all(c.replace(",", "").isdigit() for c in cells), line
 
 
+@pytest.mark.parametrize(
+    ("treasury", "pooled"),
+    [
+        ({"yields": "USDT=0.05,ETH=0.03", "spend": 20_000.0}, True),  # compounding: a scaled walk
+        ({"spend": 20_000.0, "routing": "rebalance"}, True),  # flows alone
+        ({"yields": {"ETH": ConstantAPY(0.04, mode="payout")}, "spend": 20_000.0}, False),  # a payout: one by one
+    ],
+)
+def test_a_band_sweep_with_shared_yields_and_flows_equals_single_backtests(
+    treasury: dict[str, object], pooled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Configurations that share their yields and flows run in the pooled sweep kernel (each
+    with its own treasury book); every row and equity path equals its single backtest, bit for bit."""
+    import ballast.sweep.batch as batch
+
+    calls: list[int] = []
+    one_by_one = batch.treasury_configs
+    monkeypatch.setattr(batch, "treasury_configs", lambda *a, **k: calls.append(1) or one_by_one(*a, **k))
+    kw = dict(target="BTC=0.4,ETH=0.3,USDT=0.3", cash="USDT", start="2019-01-01", end="2020-12-31", fee_bps=20)
+    bands = [0.02, 0.05, 0.1]
+    table, paths = ballast.sweep("crypto", band=bands, paths=True, **kw, **treasury)
+    assert bool(calls) is not pooled
+    for k, band in enumerate(bands):
+        single = ballast.backtest("crypto", band=band, **kw, **treasury)
+        row = table.iloc[k]
+        for name in table.columns[2:]:  # every metric column, after config and band
+            assert row[name] == single.metrics[name] or (np.isnan(row[name]) and np.isnan(single.metrics[name])), (
+                name,
+                band,
+            )
+        np.testing.assert_array_equal(paths.iloc[:, k].to_numpy(), single.raw.equity)
+    assert table["final_wealth"].nunique() == 3
+
+
 def test_python_api_and_sweep_axes_equal_single_backtests() -> None:
     kw = dict(target="BTC=0.5,USDT=0.5", cash="USDT", start="2019-01-01", end="2020-12-31", band=0.1)
     table = ballast.sweep("crypto", yields=["USDT=0.02", "USDT=0.08"], spend=[10_000.0, 40_000.0], **kw)

@@ -23,7 +23,7 @@ from ballast.planning.full import Full
 from ballast.strategy import Strategy, build_strategy
 from ballast.sweep.pool import Pooled, pool
 from ballast.sweep.single import needs_python, single_configs
-from ballast.sweep.treasury import has_treasury, treasury_configs
+from ballast.sweep.treasury import has_treasury, shared_treasury, treasury_configs
 from ballast.targets.base import check_weight_path
 from ballast.targets.constraints import with_constraints
 from ballast.triggers.base import TriggerProgram, compile_trigger
@@ -204,16 +204,20 @@ def prepare_configs(
         return lambda: np.empty((0, 0))
     if needs_python(rows):  # a Freeze/Hold reaction or a user-defined piece: one backtest each
         return single_configs(market, strategies, equity)
-    if has_treasury(strategies):  # yields or flows: one compiled backtest per configuration
+    walked, treasury = market.prices, None
+    if has_treasury(strategies):  # yields or flows: pooled when the configurations share them
         books = [
             (*parts, *prep.treasury(s, freeze_config(c))) for parts, s, c in zip(rows, strategies, configs, strict=True)
         ]
-        return treasury_configs(market, strategies, books, equity)
+        shared = shared_treasury(market, strategies, books)
+        if shared is None:  # one compiled backtest per configuration
+            return treasury_configs(market, strategies, books, equity)
+        walked, treasury = shared
     one: dict[int, tuple[np.ndarray]] = {}  # one record per target path (pool() dedupes records)
     tgt = pool([one.setdefault(id(r[0]), (r[0],)) for r in rows], ("targets",))
     target_r = np.stack([target_returns(path, market.prices) for path in tgt.pools[0]])
     args = (
-        market.prices,
+        walked,
         _args(tgt),
         target_r,
         _args(pool([r[1] for r in rows], TriggerProgram._fields)),
@@ -224,6 +228,7 @@ def prepare_configs(
         capital,
         float(market.periods_per_year),
         np.empty((0, 0)) if equity is None else equity,
+        treasury,
     )
 
     def call() -> np.ndarray:

@@ -30,8 +30,9 @@ from numba.extending import overload
 from ballast.costs.base import CostArrays
 from ballast.engine.intrinsics import borrow, borrow_fields
 from ballast.engine.metrics import compute_metrics
+from ballast.engine.treasury import TreasuryBook, settle_flows
 from ballast.engine.walk import simulate
-from ballast.enums import N_METRICS
+from ballast.enums import N_FLOW_COLUMNS, N_METRICS
 from ballast.planning.base import PlanSpec
 from ballast.triggers.base import TriggerProgram
 
@@ -69,34 +70,97 @@ def _rebuild(cls, P, idx, length, c):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def sweep_kernel(prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out):
+def sweep_kernel(
+    prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out, treasury
+):
     """`sweep_configs` over numba's threads (a Dask task, a bootstrap)."""
     return sweep_configs(
-        prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out
+        prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out, treasury
     )
 
 
 @njit(cache=True, nogil=True)
 def sweep_kernel_serial(
-    prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out
+    prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out, treasury
 ):
     """`sweep_configs` in the calling thread: a local sweep runs one per core on different chunks,
     which keeps every core busy while Python builds the next chunks (a parallel region's threads
     wait for each other at its end, and a core lent to Python stalls them all)."""
     return sweep_configs(
-        prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out
+        prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out, treasury
     )
 
 
+def borrow_treasury(treasury):
+    """The shared treasury inputs with their arrays borrowed (no shared reference counts across
+    the parallel loop's threads); None stays None."""
+    return treasury
+
+
+@overload(borrow_treasury, inline="always", jit_options={"cache": True})
+def _borrow_treasury_typed(treasury):
+    if isinstance(treasury, (types.NoneType, types.Omitted)):
+        return lambda treasury: None
+    return lambda treasury: (borrow_fields(treasury[0]), borrow_fields(treasury[1]), borrow(treasury[2]))
+
+
+def walk_config(prices, targets, target_r, program, plan, costs, quote, convention, capital, treasury):
+    """(walk, the path the return metrics read) of one configuration; with a shared ``treasury``
+    its yields and flows run as in a single backtest (`settle_flows` as `run_metrics`). Resolved
+    by type: without one, the plain walk and its equity."""
+    walk = simulate(prices, targets, target_r, program, plan, costs, quote, convention, capital, False)
+    return walk, walk.equity
+
+
+@overload(walk_config, inline="always", jit_options={"cache": True})
+def _walk_config_typed(prices, targets, target_r, program, plan, costs, quote, convention, capital, treasury):
+    if isinstance(treasury, (types.NoneType, types.Omitted)):
+
+        def plain(prices, targets, target_r, program, plan, costs, quote, convention, capital, treasury):
+            walk = simulate(prices, targets, target_r, program, plan, costs, quote, convention, capital, False)
+            return walk, walk.equity
+
+        return plain
+
+    def with_treasury(prices, targets, target_r, program, plan, costs, quote, convention, capital, treasury):
+        yields, flows, market_prices = treasury
+        T, n = prices.shape
+        book = TreasuryBook(np.zeros((T, N_FLOW_COLUMNS)), np.zeros((1, n)), np.zeros(n))
+        walk = simulate(
+            prices,
+            targets,
+            target_r,
+            program,
+            plan,
+            costs,
+            quote,
+            convention,
+            capital,
+            False,
+            yields=yields,
+            flows=flows,
+            treasury=book,
+            trigger_prices=market_prices,
+        )
+        return walk, settle_flows(walk.equity, book.closes, capital, walk.acc)
+
+    return with_treasury
+
+
 @njit(cache=True, inline="always")
-def sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out):
+def sweep_configs(
+    prices, tgt, target_r, trig, plan, costs, quote, convention, capital, periods_per_year, equity_out, treasury
+):
     """Metrics (C × len(METRIC_NAMES)) of C configurations (a ``prange`` loop: parallel in
     `sweep_kernel`, a plain loop in `sweep_kernel_serial`).
 
     ``tgt``, ``trig``, ``plan``, ``costs`` are each (pools tuple, index[C, F], length[C, F]);
     ``target_r`` holds `target_returns` of each pooled target path (rows as in ``tgt``'s pool);
     ``quote``, ``convention``, ``capital`` are per-configuration vectors. Equity paths are kept
-    only when asked: ``equity_out`` is C × T then, else 0 × 0.
+    only when asked: ``equity_out`` is C × T then, else 0 × 0. ``treasury``: None, or the
+    (YieldArrays, FlowSchedule, market prices) every configuration shares when their yields only
+    compound (``prices`` are then a `ScaledWalk`'s, engine/treasury.py): each configuration gets its
+    own treasury book, and its metrics are those of `run_compiled`'s.
     """
     C = quote.shape[0]
     # Borrowed pools (docs/kernel-performance.md, "borrowed views"): the configurations' views of
@@ -114,16 +178,17 @@ def sweep_configs(prices, tgt, target_r, trig, plan, costs, quote, convention, c
     # wrong array (every tracking error came out 0).
     px = borrow(prices)
     tr = borrow(target_r)
+    shared = borrow_treasury(treasury)
     out = np.empty((C, N_METRICS))
     for c in prange(C):
         targets = take(target_pool, t_idx, t_len, c, 0)
         program = rebuild(TriggerProgram, trig_pools, trig_idx, trig_len, c)
         plan_c = rebuild(PlanSpec, plan_pools, plan_idx, plan_len, c)
         costs_c = rebuild(CostArrays, cost_pools, cost_idx, cost_len, c)
-        walk = simulate(
-            px, targets, tr[t_idx[c, 0]], program, plan_c, costs_c, quote[c], convention[c], capital[c], False
+        walk, path = walk_config(
+            px, targets, tr[t_idx[c, 0]], program, plan_c, costs_c, quote[c], convention[c], capital[c], shared
         )
-        out[c] = compute_metrics(walk.equity, walk.acc, capital[c], periods_per_year)
+        out[c] = compute_metrics(path, walk.acc, capital[c], periods_per_year)
         if equity_out.shape[0] > 0:
             equity_out[c] = walk.equity
     return out

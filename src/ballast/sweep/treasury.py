@@ -60,3 +60,29 @@ def _prepared(
     yields = signed_yields(yields, targets, s)
     keep = yields is not None and yields.signed == 0 and yields.payers.shape[0] == 0
     return Prepared(s, market, targets, program, plan, costs, quote, yields, flows, scaled=scaled if keep else None)
+
+
+def shared_treasury(
+    market: Market, strategies: Sequence[Strategy], books: Sequence[tuple[Any, ...]]
+) -> tuple[np.ndarray, tuple[Any, Any, np.ndarray]] | None:
+    """(the walk's prices, the sweep kernel's ``treasury``) when every configuration shares one
+    flow schedule and either no yields or one `ScaledWalk` (compounding yields, never-negative
+    holdings) — an axis over bands, triggers or costs; None when they differ (an axis over
+    ``yields``, ``spend`` or ``routing``) or another piece is present: one backtest each then."""
+    from ballast.flows import no_flows
+    from ballast.yields import no_yields
+
+    if any(s.hedge is not None or s.liquidity is not None or s.loans is not None for s in strategies):
+        return None
+    first = books[0]
+    for parts in books:
+        targets, yields, flows, scaled = parts[0], parts[5], parts[6], parts[7]
+        if flows is not first[6] or yields is not first[5] or scaled is not first[7]:
+            return None
+        signed = signed_yields(yields, targets, strategies[0])
+        if signed is not None and (scaled is None or signed.signed != 0):
+            return None
+    yields, flows, scaled = first[5], first[6], first[7]
+    walked = market.prices if scaled is None else scaled.prices
+    walk_flows = flows if scaled is None else scaled.flows
+    return walked, (no_yields(), walk_flows if walk_flows is not None else no_flows(), market.prices)

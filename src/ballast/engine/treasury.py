@@ -68,9 +68,9 @@ def scaled_walk(prices: np.ndarray, yields: Any, flows: Any) -> ScaledWalk | Non
 
 
 def flow_closes(p: Any) -> int:
-    """How many closes of a prepared run have a scheduled flow (`FlowSchedule.active` numbers them)."""
+    """How many closes of a prepared run have a scheduled flow."""
     flows = p.flows
-    return 0 if flows is None or np.ndim(flows.units) == 1 or flows.active.size == 0 else int(flows.active.max())
+    return 0 if flows is None or np.ndim(flows.units) == 1 else int(np.count_nonzero(flows.active))
 
 
 def pre_record(p: Any, record: bool) -> tuple[np.ndarray | None, np.ndarray | None]:

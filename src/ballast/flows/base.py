@@ -11,6 +11,7 @@ Trades a flow causes pay the strategy's costs; the flow's own asset is their fre
 
 from __future__ import annotations
 
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -32,6 +33,7 @@ class FlowSchedule(NamedTuple):
     routing: int  # ROUTE_*
 
 
+@cache  # empty arrays, shared: a run without them asks for one at every call
 def no_flows() -> FlowSchedule:
     return FlowSchedule(np.empty(0), np.empty(0), np.empty(0, np.int64), ROUTE_CASH)
 

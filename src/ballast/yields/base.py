@@ -10,6 +10,7 @@ type, like a trigger program's empty ``series``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -29,6 +30,7 @@ class YieldArrays(NamedTuple):
     signed: int = 1  # 0: no holding can be negative (a preparation proves it), so borrow rates never apply
 
 
+@cache  # empty arrays, shared: a run without them asks for one at every call
 def no_yields() -> YieldArrays:
     return YieldArrays(np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64))
 

@@ -75,12 +75,15 @@ def shared_treasury(
     if any(s.hedge is not None or s.liquidity is not None or s.loans is not None for s in strategies):
         return None
     first = books[0]
+    checked: set[int] = set()  # target paths already checked (configurations share them)
     for parts in books:
         targets, yields, flows, scaled = parts[0], parts[5], parts[6], parts[7]
         if flows is not first[6] or yields is not first[5] or scaled is not first[7]:
             return None
-        signed = signed_yields(yields, targets, strategies[0])
-        if signed is not None and (scaled is None or signed.signed != 0):
+        if yields is None or id(targets) in checked:
+            continue
+        checked.add(id(targets))
+        if scaled is None or signed_yields(yields, targets, strategies[0]).signed != 0:  # type: ignore[union-attr]
             return None
     yields, flows, scaled = first[5], first[6], first[7]
     walked = market.prices if scaled is None else scaled.prices

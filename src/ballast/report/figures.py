@@ -25,6 +25,7 @@ from ballast.report.plotting import (
     baselines,
     layout,
     names,
+    per_strategy,
     rgba,
     thin,
     x_axis,
@@ -305,8 +306,7 @@ def volatility_figure(results: Sequence["Result"], window: int | None = None) ->
 def all_figures(results: Sequence["Result"], vol_window: int | None = None) -> list[Figure]:
     """Every figure of the tearsheet, in page order."""
     figs = [equity_figure(results), drawdown_figure(results)]
-    for k, (name, r) in enumerate(zip(names(results), results, strict=True)):
-        suffix = "" if len(results) == 1 else f"-{k + 1}"
+    for suffix, name, r in per_strategy(results):
         figs.append(weights_figure(r, f"weights{suffix}", name))
         figs.append(drift_figure(r, f"drift{suffix}", name))
     figs.append(costs_figure(results))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ballast.report.files import write_text_atomic
-from ballast.report.plotting import ASSET_COLORS, STRATEGY_COLORS, Figure, layout, names, rgba, thin, x_axis
+from ballast.report.plotting import ASSET_COLORS, STRATEGY_COLORS, Figure, layout, per_strategy, rgba, thin, x_axis
 
 if TYPE_CHECKING:
     from ballast.engine.result import Result
@@ -101,10 +101,9 @@ def cost_figure(result: "Result", key: str, name: str) -> Figure:
 def hedge_figures(results: Sequence["Result"]) -> list[Figure]:
     """The hedge panels, for the results that hedge."""
     figs: list[Figure] = []
-    for k, (name, r) in enumerate(zip(names(results), results, strict=True)):
+    for suffix, name, r in per_strategy(results):
         if r.hedge is None:
             continue
-        suffix = "" if len(results) == 1 else f"-{k + 1}"
         figs.append(band_figure(r, f"hedge-band{suffix}", name))
         figs.append(cost_figure(r, f"hedge-costs{suffix}", name))
     return figs

@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ballast.report.plotting import ASSET_COLORS, HOLD_COLOR, STRATEGY_COLORS, Figure, layout, names, rgba, thin, x_axis
+from ballast.report.plotting import (
+    ASSET_COLORS,
+    HOLD_COLOR,
+    STRATEGY_COLORS,
+    Figure,
+    layout,
+    per_strategy,
+    rgba,
+    thin,
+    x_axis,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -108,10 +118,9 @@ def position_figure(result: "Result", key: str, name: str) -> Figure:
 def liquidity_figures(results: Sequence["Result"]) -> list[Figure]:
     """The liquidity panels, for the results that hold a position."""
     figs: list[Figure] = []
-    for k, (name, r) in enumerate(zip(names(results), results, strict=True)):
+    for suffix, name, r in per_strategy(results):
         if r.liquidity is None:
             continue
-        suffix = "" if len(results) == 1 else f"-{k + 1}"
         figs.append(range_figure(r, f"lp-range{suffix}", name))
         figs.append(position_figure(r, f"lp-value{suffix}", name))
     return figs

@@ -80,6 +80,14 @@ def baselines(results: Sequence["Result"]) -> list[tuple[str, "Result"]]:
     return [(f"buy & hold ({owner.strategy.name})", b) for owner, b in kept]
 
 
+def per_strategy(results: Sequence["Result"]) -> list[tuple[str, str, "Result"]]:
+    """(figure-key suffix, unique name, result) for each result; no suffix when there is one."""
+    return [
+        ("" if len(results) == 1 else f"-{k + 1}", n, r)
+        for k, (n, r) in enumerate(zip(names(results), results, strict=True))
+    ]
+
+
 def names(results: Sequence["Result"]) -> list[str]:
     """Strategy names, made unique (two files may both be called "strategy")."""
     seen: dict[str, int] = {}

@@ -18,6 +18,7 @@ from ballast.report.plotting import (
     baselines,
     layout,
     names,
+    per_strategy,
     thin,
     x_axis,
 )
@@ -165,14 +166,11 @@ def runway_figure(results: Sequence["Result"]) -> Figure:
 
 def treasury_figures(results: Sequence["Result"]) -> list[Figure]:
     """The treasury panels, for the results that have yields or flows."""
-    with_treasury = [
-        (k, n, r) for k, (n, r) in enumerate(zip(names(results), results, strict=True)) if r.treasury is not None
-    ]
+    with_treasury = [(suffix, n, r) for suffix, n, r in per_strategy(results) if r.treasury is not None]
     if not with_treasury:
         return []
     figs: list[Figure] = []
-    for k, name, r in with_treasury:
-        suffix = "" if len(results) == 1 else f"-{k + 1}"
+    for suffix, name, r in with_treasury:
         figs.append(yield_figure(r, f"yield{suffix}", name))
         if r.strategy.flows:
             figs.append(flows_figure(r, f"flows{suffix}", name))

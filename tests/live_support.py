@@ -8,6 +8,7 @@ where a missing server fails the run.
 from __future__ import annotations
 
 import os
+import traceback
 import signal
 import time
 import uuid
@@ -193,6 +194,8 @@ def race(n: int, child: Callable[[], int]) -> list[int]:
                 os.close(write_fd)
                 os.read(read_fd, 1)
                 code = child()
+            except BaseException:
+                traceback.print_exc()  # why the child failed, in the test's captured output
             finally:
                 os._exit(code)
         pids.append(pid)

@@ -8,9 +8,9 @@ where a missing server fails the run.
 from __future__ import annotations
 
 import os
-import traceback
 import signal
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
